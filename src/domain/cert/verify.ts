@@ -1,0 +1,73 @@
+/**
+ * What certificate verification takes and proves (brief section 6). Pure types; the checks run in
+ * `layers/CertVerifierLive` (pkijs + asn1js).
+ */
+import { Data } from "effect"
+import type { Fingerprint, Handle } from "../brands.js"
+
+/** `client-auth`: EKU clientAuth required when an EKU is present; `server-auth` likewise serverAuth; `any`: no EKU check. */
+export type Purpose = "client-auth" | "server-auth" | "any"
+
+/** One reason per rejection, so callers and tests can tell them apart. */
+export type CertRejection =
+  | "Malformed" // not DER X.509, or a field we must read is unreadable
+  | "UnknownIssuer" // no path to a configured trust anchor
+  | "BadSignature" // a signature in the chain does not verify
+  | "UnsupportedAlgorithm" // signature / key algorithm we do not implement
+  | "Expired" // now > notAfter for some certificate
+  | "NotYetValid" // now < notBefore for some certificate
+  | "NotCA" // an issuer lacks basicConstraints cA=TRUE
+  | "MissingKeyCertSign" // an issuer's keyUsage lacks keyCertSign
+  | "PathLenExceeded" // an issuer's pathLenConstraint is exceeded
+  | "ChainTooLong" // more intermediates than allowed
+  | "MissingDigitalSignature" // the leaf's keyUsage lacks digitalSignature
+  | "WrongPurpose" // the leaf's EKU lacks the required purpose
+  | "UnknownCriticalExtension" // a critical extension we do not process
+  | "NameConstraintViolation" // a name outside an issuer's permitted / inside its excluded subtrees
+  | "Revoked" // the revocation source says so
+  | "IdentityMismatch" // the leaf does not name the expected handle / DNS name
+
+export class CertError extends Data.TaggedError("CertError")<{
+  readonly reason: CertRejection
+  /** One sentence, fit for a log line or stderr. */
+  readonly message: string
+  /** Position in the built path (0 = leaf) when the failure is about one certificate. */
+  readonly depth?: number | undefined
+}> {}
+
+export interface VerifyRequest {
+  /** DER certificates: the leaf first, then any untrusted intermediates in any order. */
+  readonly chain: ReadonlyArray<Uint8Array>
+  readonly purpose: Purpose
+  /** Check time; the verifier reads the Effect `Clock` when absent. Truncated to whole seconds. */
+  readonly at?: Date | undefined
+  /** When set, the leaf must carry this handle (SAN rfc822Name, or CN when it has no SAN). */
+  readonly expectedHandle?: Handle | undefined
+  /** When set, the leaf must carry this DNS name in SAN dNSName (IRP server certificates). */
+  readonly expectedDnsName?: string | undefined
+  /** Maximum number of intermediates, self-issued ones not counted (default 3: a chain at most 4 deep + anchor). */
+  readonly maxIntermediates?: number | undefined
+}
+
+/** Proof that a chain was verified: only the verifier constructs it. */
+export interface VerifiedCertificate {
+  readonly _tag: "VerifiedCertificate"
+  /** The leaf's handle (SAN rfc822Name, or CN), when it names one. */
+  readonly handle: Handle | undefined
+  /** The leaf's SAN dNSName entries. */
+  readonly dnsNames: ReadonlyArray<string>
+  /** SHA-256 of the leaf's SubjectPublicKeyInfo, hex. */
+  readonly fingerprint: Fingerprint
+  /** The leaf's SubjectPublicKeyInfo DER (to check CertificateVerify). */
+  readonly spki: Uint8Array
+  /** The leaf's serial number, lower-case hex without leading zeros. */
+  readonly serial: string
+  readonly notAfter: Date
+  /** The path that was built, leaf first, ending with the trust anchor. */
+  readonly path: ReadonlyArray<Uint8Array>
+}
+
+/** Where revocation answers come from (the IRP's Status / CRL). `good` when it does not know. */
+export interface RevocationSource {
+  readonly isRevoked: (issuerDer: Uint8Array, serialHex: string) => boolean
+}

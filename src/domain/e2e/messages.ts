@@ -1,0 +1,182 @@
+/**
+ * Every E2E wire message (brief sections 4, 5, 7) as one Effect Schema with a namespaced `_tag`.
+ * The Type side is what code acts on; the XML mapping lives in `./xml.ts` alone.
+ * Namespace of every element: `urn:sixchat:e2e:1`.
+ */
+import { Schema } from "effect"
+import { Id } from "../brands.js"
+
+export const E2E_NAMESPACE = "urn:sixchat:e2e:1"
+
+/** Bytes carried as RFC 4648 base64 without line breaks; the mapping enforces the alphabet. */
+const Bytes = Schema.Uint8ArrayFromSelf
+const bytesOfLength = (n: number) =>
+  Bytes.pipe(Schema.filter((b) => b.length === n || `expected exactly ${n} bytes, got ${b.length}`))
+const bytesUpTo = (n: number) =>
+  Bytes.pipe(Schema.filter((b) => b.length <= n || `expected at most ${n} bytes, got ${b.length}`))
+
+/** A short protocol token (version, suite, group, algorithm names, alert codes). */
+const Token = Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_.-]{1,64}$/))
+
+export const ProtocolVersion = Schema.Literal("1")
+export type ProtocolVersion = typeof ProtocolVersion.Type
+export const Suite = Token
+export const Group = Token
+export const SigAlg = Token
+
+/** One key share: `group` names the key-exchange group (`x25519` today; `x25519-mlkem768` later). */
+export const KeyShare = Schema.Struct({ group: Group, key: bytesUpTo(2048) })
+export type KeyShare = typeof KeyShare.Type
+
+// --- Handshake (section 4) ---------------------------------------------------------------
+
+/** Initiator's Hello: everything it offers. Element `<Hello>`; the handshake state tells offer from choice. */
+export const HelloOffer = Schema.TaggedStruct("e2e.HelloOffer", {
+  random: bytesOfLength(32),
+  versions: Schema.NonEmptyArray(Token).pipe(Schema.maxItems(8)),
+  keyShares: Schema.NonEmptyArray(KeyShare).pipe(Schema.maxItems(4)),
+  suites: Schema.NonEmptyArray(Suite).pipe(Schema.maxItems(16)),
+  sigAlgs: Schema.NonEmptyArray(SigAlg).pipe(Schema.maxItems(16))
+})
+export type HelloOffer = typeof HelloOffer.Type
+
+/** Responder's Hello: exactly one of each. Element `<Hello>`. */
+export const HelloChoice = Schema.TaggedStruct("e2e.HelloChoice", {
+  random: bytesOfLength(32),
+  version: Token,
+  keyShare: KeyShare,
+  suite: Suite
+})
+export type HelloChoice = typeof HelloChoice.Type
+
+/** Certificate chain, leaf first, DER; empty for an anonymous IRP initiator (section 8). */
+export const Certificate = Schema.TaggedStruct("e2e.Certificate", {
+  chain: Schema.Array(bytesUpTo(8192)).pipe(Schema.maxItems(5))
+})
+export type Certificate = typeof Certificate.Type
+
+export const CertificateVerify = Schema.TaggedStruct("e2e.CertificateVerify", {
+  algorithm: SigAlg,
+  signature: bytesUpTo(512)
+})
+export type CertificateVerify = typeof CertificateVerify.Type
+
+export const Finished = Schema.TaggedStruct("e2e.Finished", { mac: bytesOfLength(32) })
+export type Finished = typeof Finished.Type
+
+// --- Control (section 5) -----------------------------------------------------------------
+
+export const AlertCode = Schema.Literal(
+  "close_notify",
+  "unexpected_message",
+  "bad_record_mac",
+  "record_overflow",
+  "handshake_failure",
+  "bad_certificate",
+  "unsupported_certificate",
+  "certificate_revoked",
+  "certificate_expired",
+  "certificate_unknown",
+  "unknown_ca",
+  "illegal_parameter",
+  "decode_error",
+  "decrypt_error",
+  "protocol_version",
+  "insufficient_security",
+  "internal_error",
+  "identity_mismatch",
+  "timeout"
+)
+export type AlertCode = typeof AlertCode.Type
+
+export const Alert = Schema.TaggedStruct("e2e.Alert", {
+  code: AlertCode,
+  description: Schema.optional(Schema.String.pipe(Schema.maxLength(256)))
+})
+export type Alert = typeof Alert.Type
+
+/** Moves the sender to its next traffic secret (`traffic upd`). */
+export const KeyUpdate = Schema.TaggedStruct("e2e.KeyUpdate", {})
+export type KeyUpdate = typeof KeyUpdate.Type
+
+/** Clean end of the session; `reason="duplicate"` for the simultaneous-open loser (section 7). */
+export const Close = Schema.TaggedStruct("e2e.Close", {
+  reason: Schema.optional(Token)
+})
+export type Close = typeof Close.Type
+
+// --- Messaging (section 7) ---------------------------------------------------------------
+
+/** RFC 3339 UTC timestamp, kept as the validated string. */
+export const Timestamp = Schema.String.pipe(
+  Schema.pattern(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?Z$/),
+  Schema.brand("Timestamp")
+)
+export type Timestamp = typeof Timestamp.Type
+
+export const MessageBody = Schema.String.pipe(Schema.maxLength(32_768))
+
+export const Message = Schema.TaggedStruct("e2e.Message", { id: Id, sent: Timestamp, body: MessageBody })
+export type Message = typeof Message.Type
+export const Ack = Schema.TaggedStruct("e2e.Ack", { id: Id })
+export type Ack = typeof Ack.Type
+export const Read = Schema.TaggedStruct("e2e.Read", { id: Id })
+export type Read = typeof Read.Type
+export const Typing = Schema.TaggedStruct("e2e.Typing", { state: Schema.Literal("active", "paused") })
+export type Typing = typeof Typing.Type
+export const Ping = Schema.TaggedStruct("e2e.Ping", { nonce: Schema.optional(Token) })
+export type Ping = typeof Ping.Type
+export const Pong = Schema.TaggedStruct("e2e.Pong", { nonce: Schema.optional(Token) })
+export type Pong = typeof Pong.Type
+
+// --- File transfer (section 7) -----------------------------------------------------------
+
+/** A file name as offered: no path separators, no control characters; made safe again on receipt. */
+export const FileName = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(255))
+export const FileSize = Schema.BigIntFromSelf.pipe(Schema.filter((n) => (n >= 0n && n < 2n ** 63n) || "file size out of range"))
+
+export const FileOffer = Schema.TaggedStruct("e2e.FileOffer", {
+  id: Id,
+  name: FileName,
+  size: FileSize,
+  sha256: bytesOfLength(32),
+  chunk: Schema.Int.pipe(Schema.between(1, 65_536))
+})
+export type FileOffer = typeof FileOffer.Type
+export const FileAccept = Schema.TaggedStruct("e2e.FileAccept", { id: Id, offset: FileSize })
+export type FileAccept = typeof FileAccept.Type
+export const FileDone = Schema.TaggedStruct("e2e.FileDone", { id: Id })
+export type FileDone = typeof FileDone.Type
+export const FileAck = Schema.TaggedStruct("e2e.FileAck", { id: Id })
+export type FileAck = typeof FileAck.Type
+export const FileCancel = Schema.TaggedStruct("e2e.FileCancel", { id: Id, reason: Schema.optional(Token) })
+export type FileCancel = typeof FileCancel.Type
+
+// --- Unions ------------------------------------------------------------------------------
+
+/** Messages of the handshake phase (the `<Hello>` variants are told apart by the state). */
+export const HandshakeMessage = Schema.Union(HelloOffer, HelloChoice, Certificate, CertificateVerify, Finished, Alert)
+export type HandshakeMessage = typeof HandshakeMessage.Type
+
+/** Records the channel itself handles after the handshake. */
+export const ControlMessage = Schema.Union(Alert, KeyUpdate, Close)
+export type ControlMessage = typeof ControlMessage.Type
+
+/** Application messages between User Agents. */
+export const AppMessage = Schema.Union(
+  Message,
+  Ack,
+  Read,
+  Typing,
+  Ping,
+  Pong,
+  FileOffer,
+  FileAccept,
+  FileDone,
+  FileAck,
+  FileCancel
+)
+export type AppMessage = typeof AppMessage.Type
+
+export const E2EMessage = Schema.Union(HandshakeMessage, ControlMessage, AppMessage)
+export type E2EMessage = typeof E2EMessage.Type

@@ -1,0 +1,47 @@
+/**
+ * Transport: byte streams between addresses. Real TCP (`layers/transport/TcpTransport`) or the
+ * in-memory simulated network (`test/support/SimNetwork`). Everything above it (framing, handshake,
+ * records) is the same code on both.
+ */
+import { Context, Data, type Effect, type Scope } from "effect"
+import type { Address } from "../domain/brands.js"
+
+export class TransportError extends Data.TaggedError("TransportError")<{
+  readonly reason: "ConnectRefused" | "ConnectTimeout" | "Unreachable" | "AddressInUse" | "Reset" | "Io"
+  readonly address?: Address | undefined
+  readonly message: string
+  readonly cause?: unknown
+}> {}
+
+/** One established, bidirectional byte stream. */
+export interface Connection {
+  readonly local: Address
+  readonly remote: Address
+  /**
+   * The next chunk of bytes the peer sent, in order, or `null` once the peer has ended its side (FIN).
+   * Pull-based with a small bounded buffer: a slow reader pauses the socket rather than buffering without limit.
+   */
+  readonly read: Effect.Effect<Uint8Array | null, TransportError>
+  /** Queues bytes for sending; resolves once accepted by the transport (respecting back-pressure). */
+  readonly write: (bytes: Uint8Array) => Effect.Effect<void, TransportError>
+  /** Ends our side cleanly (FIN) after pending writes; further reads still see what the peer sends. */
+  readonly end: Effect.Effect<void>
+  /** Tears the connection down at once (RST where the transport has one). Idempotent. */
+  readonly destroy: Effect.Effect<void>
+}
+
+export interface Listener {
+  /** The bound address (the real port when 0 was asked for). */
+  readonly address: Address
+  /** Waits for the next inbound connection; it is released (destroyed) with the given scope. */
+  readonly accept: Effect.Effect<Connection, TransportError, Scope.Scope>
+}
+
+export interface TransportService {
+  /** Binds and listens; the listener closes when the scope closes. */
+  readonly listen: (address: Address) => Effect.Effect<Listener, TransportError, Scope.Scope>
+  /** Opens a connection; it is destroyed when the scope closes (callers `end` it first for a clean close). */
+  readonly dial: (address: Address) => Effect.Effect<Connection, TransportError, Scope.Scope>
+}
+
+export class Transport extends Context.Tag("sixchat/Transport")<Transport, TransportService>() {}
