@@ -1,0 +1,181 @@
+/**
+ * One established TCP connection behind the `Connection` port, directly on a `net.Socket`.
+ *
+ * Why not `@effect/platform/Socket`: its `run(handler)` is push-based (every chunk is handed to a
+ * handler forked into a per-connection `FiberSet`; nothing pauses the socket when the consumer is
+ * behind), its `writer` can only half-close by releasing its scope, and each write waits for the
+ * kernel hand-off callback. The port needs pull-based reads with back-pressure, an explicit `end`,
+ * and writes that only wait when the socket asks for it, at a cost of a few hundred bytes per idle
+ * connection. So this wraps the socket itself: one small object per connection, the listeners are
+ * shared functions (state hangs off the socket under a symbol), no fiber exists until someone reads.
+ *
+ * Bounds: unread input is at most `readLimit` in our queue plus Node's readable high-water mark
+ * (16 KiB) plus one chunk in flight; past that the socket is paused, which stops reading from the
+ * kernel, so TCP flow control slows the sender (brief section 2: never buffer unbounded input).
+ * Output is bounded by Node's writable high-water mark: `write` waits for `drain` when it is crossed.
+ * Written bytes may be held until sent, so callers must not mutate a buffer after writing it.
+ */
+import type * as Net from "node:net"
+import { Effect } from "effect"
+import { type Address, makeAddress } from "../../domain/brands.js"
+import type { Connection, TransportError } from "../../services/Transport.js"
+import { closedByPeer, destroyedLocally, fromNodeError, writeAfterEnd } from "./errors.js"
+import { Inbox } from "./Inbox.js"
+
+/** Default bound on unread input queued per connection, above Node's own readable buffer. */
+export const DEFAULT_READ_LIMIT = 64 * 1024
+
+const kConnection = Symbol.for("sixchat/TcpConnection")
+type TaggedSocket = Net.Socket & { [kConnection]?: TcpConnection }
+type WriteResume = (result: Effect.Effect<void, TransportError>) => void
+
+const done: Effect.Effect<void, TransportError> = Effect.void
+
+export class TcpConnection implements Connection {
+  readonly local: Address
+  readonly remote: Address
+  readonly inbox: Inbox
+  readonly read: Effect.Effect<Uint8Array | null, TransportError>
+  private drainWaiters: Array<WriteResume> | undefined
+  private streamError: TransportError | undefined
+  private destroyed = false
+
+  constructor(
+    readonly socket: Net.Socket,
+    private readonly readLimit: number,
+    fallbackRemote: Address
+  ) {
+    this.local = makeAddress(socket.localAddress ?? "0.0.0.0", socket.localPort ?? 0)
+    this.remote = makeAddress(socket.remoteAddress ?? fallbackRemote.host, socket.remotePort ?? fallbackRemote.port)
+    this.inbox = new Inbox(() => {
+      if (this.inbox.bytes < this.readLimit && socket.isPaused() && !this.destroyed) socket.resume()
+    })
+    this.read = this.inbox.read
+    socket.setNoDelay(true)
+    ;(socket as TaggedSocket)[kConnection] = this
+    socket.on("error", onError)
+    socket.on("end", onEnd)
+    socket.on("close", onClose)
+    socket.on("drain", onDrain)
+    socket.on("data", onData)
+  }
+
+  readonly write = (bytes: Uint8Array): Effect.Effect<void, TransportError> =>
+    Effect.suspend(() => {
+      const failure = this.writeFailure()
+      if (failure !== undefined) return Effect.fail(failure)
+      // Another writer is already waiting for `drain`: queue behind it instead of growing Node's buffer.
+      if (this.socket.writableNeedDrain) return Effect.zipRight(this.awaitDrain, this.write(bytes))
+      return this.socket.write(bytes) ? done : this.awaitDrain
+    })
+
+  // `end`, `destroy` and `release` are built on access: used once per connection, they should not
+  // cost idle connections an effect each.
+  get end(): Effect.Effect<void> {
+    return Effect.sync(() => {
+      if (!this.destroyed && !this.socket.writableEnded) this.socket.end()
+    })
+  }
+
+  get destroy(): Effect.Effect<void> {
+    return Effect.sync(() => this.reset())
+  }
+
+  /** Releases the connection with its scope: graceful after `end` (flush, then close), otherwise a reset. */
+  get release(): Effect.Effect<void> {
+    return Effect.sync(() => {
+      if (this.destroyed || this.socket.destroyed) return
+      if (this.socket.writableEnded) this.socket.destroySoon()
+      else this.reset()
+    })
+  }
+
+  /** Abortive close: RST to the peer, local readers and writers fail at once. */
+  reset(): void {
+    if (this.destroyed) return
+    this.destroyed = true
+    const error = destroyedLocally(this.remote)
+    this.inbox.fail(error, true)
+    this.failWriters(error)
+    const socket = this.socket
+    if (socket.destroyed) return
+    try {
+      socket.resetAndDestroy()
+    } catch {
+      socket.destroy()
+    }
+  }
+
+  private get awaitDrain(): Effect.Effect<void, TransportError> {
+    return Effect.async<void, TransportError>((resume) => {
+      const failure = this.writeFailure()
+      if (failure !== undefined) return resume(Effect.fail(failure))
+      if (!this.socket.writableNeedDrain) return resume(done)
+      if (this.drainWaiters === undefined) this.drainWaiters = []
+      this.drainWaiters.push(resume)
+      return Effect.sync(() => {
+        const i = this.drainWaiters?.indexOf(resume) ?? -1
+        if (i >= 0) this.drainWaiters!.splice(i, 1)
+      })
+    })
+  }
+
+  private writeFailure(): TransportError | undefined {
+    if (this.destroyed) return destroyedLocally(this.remote)
+    if (this.streamError !== undefined) return this.streamError
+    if (this.socket.writableEnded) return writeAfterEnd(this.remote)
+    if (this.socket.destroyed) return closedByPeer(this.remote)
+    return undefined
+  }
+
+  private failWriters(error: TransportError): void {
+    const waiters = this.drainWaiters
+    if (waiters === undefined || waiters.length === 0) return
+    this.drainWaiters = undefined
+    const result = Effect.fail(error)
+    for (const resume of waiters) resume(result)
+  }
+
+  /** @internal socket event handlers, shared by every connection (see the module comment). */
+  onData(chunk: Uint8Array): void {
+    this.inbox.push(chunk)
+    if (this.inbox.bytes >= this.readLimit) this.socket.pause()
+  }
+
+  onError(cause: Error): void {
+    const error = fromNodeError(cause, this.remote, "stream")
+    if (this.streamError === undefined) this.streamError = error
+    this.inbox.fail(error)
+    this.failWriters(error)
+  }
+
+  onClose(): void {
+    // A close without FIN or error (the socket vanished under us): readers must not wait forever.
+    const error = this.streamError ?? closedByPeer(this.remote)
+    if (!this.inbox.isEnded) this.inbox.fail(error)
+    this.failWriters(error)
+  }
+
+  onDrain(): void {
+    const waiters = this.drainWaiters
+    if (waiters === undefined || waiters.length === 0) return
+    this.drainWaiters = undefined
+    for (const resume of waiters) resume(done)
+  }
+}
+
+function onData(this: TaggedSocket, chunk: Uint8Array): void {
+  this[kConnection]?.onData(chunk)
+}
+function onError(this: TaggedSocket, cause: Error): void {
+  this[kConnection]?.onError(cause)
+}
+function onEnd(this: TaggedSocket): void {
+  this[kConnection]?.inbox.end()
+}
+function onClose(this: TaggedSocket): void {
+  this[kConnection]?.onClose()
+}
+function onDrain(this: TaggedSocket): void {
+  this[kConnection]?.onDrain()
+}
