@@ -1,7 +1,7 @@
 /**
  * Crypto ports. Each is a small tag over the pure primitive interfaces of `domain/crypto/primitives`;
  * `layers/crypto/NodeCrypto` (node:crypto, the default) and `layers/crypto/NobleCrypto` (the audited
- * pure-JS reference) provide all four. `SIXCHAT_CRYPTO=node|noble` picks one (`layers/crypto/CryptoConfig`).
+ * pure-JS reference) provide all four. `SIXCHAT_CRYPTO=node|noble` picks one (`layers/crypto/CryptoLive`).
  */
 import { Context, Effect } from "effect"
 import type * as P from "../domain/crypto/primitives.js"

@@ -1,0 +1,123 @@
+/**
+ * Framing (brief section 2): `uint32 BE length N || N bytes`, with `1 <= N <= limit`.
+ * The limit is 16 KiB until the handshake completes and 64 KiB + 256 afterwards.
+ * The decoder never holds more than one frame plus the chunk that completed it.
+ */
+import { Data } from "effect"
+
+export const HANDSHAKE_FRAME_LIMIT = 16 * 1024
+export const RECORD_FRAME_LIMIT = 64 * 1024 + 256
+export const HEADER_LENGTH = 4
+
+export class FrameError extends Data.TaggedError("FrameError")<{
+  readonly reason: "ZeroLength" | "TooLarge" | "Truncated"
+  readonly message: string
+}> {}
+
+/** The 4-byte header for a payload of `length` bytes (also the AEAD's additional data, section 5). */
+export const frameHeader = (length: number): Uint8Array => {
+  const h = new Uint8Array(HEADER_LENGTH)
+  new DataView(h.buffer).setUint32(0, length)
+  return h
+}
+
+/** Header + payload in one buffer. */
+export const encodeFrame = (payload: Uint8Array): Uint8Array => {
+  const out = new Uint8Array(HEADER_LENGTH + payload.length)
+  new DataView(out.buffer).setUint32(0, payload.length)
+  out.set(payload, HEADER_LENGTH)
+  return out
+}
+
+/**
+ * Incremental decoder. Feed chunks with `push`, take frames with `next`.
+ * `next` returns a payload, `undefined` when more input is needed, or a `FrameError`.
+ */
+export class FrameDecoder {
+  private chunks: Array<Uint8Array> = []
+  private buffered = 0
+  private pendingLength = -1
+
+  constructor(private limit: number) {}
+
+  /** Raise (or lower) the size limit, e.g. once the handshake has completed. */
+  setLimit(limit: number): void {
+    this.limit = limit
+  }
+
+  /** Bytes held but not yet returned as frames. */
+  get bufferedBytes(): number {
+    return this.buffered
+  }
+
+  /** True when no bytes of a next frame have arrived (so EOF here is a clean boundary). */
+  get atBoundary(): boolean {
+    return this.buffered === 0 && this.pendingLength < 0
+  }
+
+  /** Whether `next()` could make progress without more input. */
+  get needsInput(): boolean {
+    return this.pendingLength < 0 ? this.buffered < HEADER_LENGTH : this.buffered < this.pendingLength
+  }
+
+  push(chunk: Uint8Array): void {
+    if (chunk.length === 0) return
+    this.chunks.push(chunk)
+    this.buffered += chunk.length
+  }
+
+  next(): Uint8Array | undefined | FrameError {
+    if (this.pendingLength < 0) {
+      if (this.buffered < HEADER_LENGTH) return undefined
+      const header = this.take(HEADER_LENGTH)
+      const length = ((header[0]! << 24) | (header[1]! << 16) | (header[2]! << 8) | header[3]!) >>> 0
+      if (length === 0) return new FrameError({ reason: "ZeroLength", message: "received a zero-length frame" })
+      if (length > this.limit)
+        return new FrameError({
+          reason: "TooLarge",
+          message: `received a frame of ${length} bytes, over the limit of ${this.limit}`
+        })
+      this.pendingLength = length
+    }
+    if (this.buffered < this.pendingLength) return undefined
+    const payload = this.take(this.pendingLength)
+    this.pendingLength = -1
+    return payload
+  }
+
+  /** The error to report when the stream ends here: `undefined` at a frame boundary. */
+  endOfStream(): FrameError | undefined {
+    return this.atBoundary
+      ? undefined
+      : new FrameError({ reason: "Truncated", message: "the stream ended inside a frame" })
+  }
+
+  private take(n: number): Uint8Array {
+    const first = this.chunks[0]!
+    this.buffered -= n
+    if (first.length === n) {
+      this.chunks.shift()
+      return first
+    }
+    if (first.length > n) {
+      this.chunks[0] = first.subarray(n)
+      return first.subarray(0, n)
+    }
+    const out = new Uint8Array(n)
+    let filled = 0
+    while (filled < n) {
+      const c = this.chunks[0]!
+      const want = n - filled
+      if (c.length <= want) {
+        out.set(c, filled)
+        filled += c.length
+        this.chunks.shift()
+      } else {
+        out.set(c.subarray(0, want), filled)
+        this.chunks[0] = c.subarray(want)
+        filled += want
+      }
+    }
+    return out
+  }
+}

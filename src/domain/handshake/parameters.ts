@@ -1,0 +1,52 @@
+/**
+ * What this implementation offers and accepts (brief section 4), and the CertificateVerify content.
+ */
+import type { Fingerprint } from "../brands.js"
+import type { CryptoSuite, SignatureAlgorithm, SigningKey } from "../crypto/primitives.js"
+import type { Role } from "../brands.js"
+
+export const PROTOCOL_VERSIONS = ["1"] as const
+export const SUITE_AES_256_GCM_SHA256 = "AES_256_GCM_SHA256"
+export const SUITES = [SUITE_AES_256_GCM_SHA256] as const
+export const GROUP_X25519 = "x25519"
+export const GROUPS = [GROUP_X25519] as const
+export const SIGNATURE_ALGORITHMS = ["ecdsa-p256-sha256", "ed25519"] as const satisfies ReadonlyArray<SignatureAlgorithm>
+
+export const isSignatureAlgorithm = (name: string): name is SignatureAlgorithm =>
+  (SIGNATURE_ALGORITHMS as ReadonlyArray<string>).includes(name)
+
+/** Our certificate chain (DER, leaf first) and its private key. */
+export interface LocalIdentity {
+  readonly chain: ReadonlyArray<Uint8Array>
+  readonly key: SigningKey
+  /** SHA-256 of our leaf's SPKI: a peer presenting the same key is a reflection. */
+  readonly fingerprint: Fingerprint
+}
+
+export interface HandshakeConfig {
+  readonly crypto: CryptoSuite
+  /** `null`: an anonymous initiator (IRP enrolment, section 8) sends an empty Certificate and no CertificateVerify. */
+  readonly identity: LocalIdentity | null
+  /** Responder only: accept an initiator with an empty Certificate (the IRP server). */
+  readonly allowAnonymousPeer: boolean
+}
+
+const encoder = new TextEncoder()
+const CONTEXT_INITIATOR = encoder.encode("SixChat E2E1, initiator CertificateVerify")
+const CONTEXT_RESPONDER = encoder.encode("SixChat E2E1, responder CertificateVerify")
+
+/**
+ * `64 x 0x20 || "SixChat E2E1, <role> CertificateVerify" || 0x00 || transcript-hash`, where the hash covers
+ * every handshake message up to and including the signer's Certificate. Distinct role contexts stop reflection.
+ */
+export const certificateVerifyContent = (signer: Role, transcriptHash: Uint8Array): Uint8Array => {
+  const context = signer === "initiator" ? CONTEXT_INITIATOR : CONTEXT_RESPONDER
+  const out = new Uint8Array(64 + context.length + 1 + transcriptHash.length)
+  out.fill(0x20, 0, 64)
+  out.set(context, 64)
+  out[64 + context.length] = 0
+  out.set(transcriptHash, 65 + context.length)
+  return out
+}
+
+export const otherRole = (role: Role): Role => (role === "initiator" ? "responder" : "initiator")

@@ -1,0 +1,116 @@
+/**
+ * Authenticating the peer (brief section 4), the same four steps for either role:
+ *
+ *   AwaitCertificate -> AwaitChainCheck -> AwaitCertificateVerify -> AwaitFinished -> PeerAuthenticated
+ *
+ * Each state consumes itself; `AwaitCertificateVerify` can only be built from a `VerifiedCertificate`
+ * (which only the CertVerifier makes), and `PeerAuthenticated` only from a verified Finished.
+ */
+import { Either } from "effect"
+import type { Role } from "../brands.js"
+import type { VerifiedCertificate } from "../cert/verify.js"
+import type { Hashing, Signatures, VerifyKey } from "../crypto/primitives.js"
+import type { Certificate, CertificateVerify, Finished } from "../e2e/messages.js"
+import { equalBytes, finishedMac } from "../channel/keySchedule.js"
+import type { Transcript } from "../channel/transcript.js"
+import { fail, type HandshakeError } from "./errors.js"
+import { certificateVerifyContent, isSignatureAlgorithm } from "./parameters.js"
+
+export interface PeerAuthContext {
+  readonly hashing: Hashing
+  readonly signatures: Signatures
+  readonly transcript: Transcript
+  /** The role of the peer being authenticated (its CertificateVerify context). */
+  readonly peerRole: Role
+  /** The peer's handshake traffic secret (its Finished key). */
+  readonly peerSecret: Uint8Array
+  readonly allowAnonymous: boolean
+  /** Our own leaf's SPKI fingerprint: a peer presenting it is a reflection (section 4). */
+  readonly ownFingerprint: string | undefined
+}
+
+/** Proof that the peer finished the handshake; `certificate` is `null` only for an allowed anonymous peer. */
+export interface PeerAuthenticated {
+  readonly _tag: "PeerAuthenticated"
+  readonly certificate: VerifiedCertificate | null
+}
+
+export class AwaitCertificate {
+  readonly _tag = "AwaitCertificate"
+  constructor(readonly ctx: PeerAuthContext) {}
+
+  /** The peer's Certificate arrived: an anonymous peer skips straight to Finished. */
+  onCertificate(raw: Uint8Array, message: Certificate): Either.Either<AwaitChainCheck | AwaitFinished, HandshakeError> {
+    if (message.chain.length === 0) {
+      if (!this.ctx.allowAnonymous)
+        return Either.left(fail("AnonymousRefused", "certificate_unknown", "the peer sent no certificate"))
+      this.ctx.transcript.add(raw)
+      return Either.right(new AwaitFinished(this.ctx, null))
+    }
+    this.ctx.transcript.add(raw)
+    return Either.right(new AwaitChainCheck(this.ctx, message.chain, this.ctx.transcript.hash()))
+  }
+}
+
+export class AwaitChainCheck {
+  readonly _tag = "AwaitChainCheck"
+  constructor(
+    readonly ctx: PeerAuthContext,
+    /** DER, leaf first, as received: what the CertVerifier must check. */
+    readonly chain: ReadonlyArray<Uint8Array>,
+    /** Transcript hash through the peer's Certificate: what its CertificateVerify signs. */
+    readonly signedHash: Uint8Array
+  ) {}
+
+  /** The chain verified: only now may the peer's key be used. */
+  onVerified(proof: VerifiedCertificate): Either.Either<AwaitCertificateVerify, HandshakeError> {
+    if (proof.fingerprint === this.ctx.ownFingerprint)
+      return Either.left(fail("Reflection", "bad_certificate", "the peer presented our own certificate"))
+    const key = this.ctx.signatures.importPublicKey(proof.spki)
+    if (key === null)
+      return Either.left(
+        fail("NoCommonParameters", "unsupported_certificate", "the peer's certificate key is not ECDSA P-256 or Ed25519")
+      )
+    return Either.right(new AwaitCertificateVerify(this.ctx, proof, key, this.signedHash))
+  }
+}
+
+export class AwaitCertificateVerify {
+  readonly _tag = "AwaitCertificateVerify"
+  constructor(
+    readonly ctx: PeerAuthContext,
+    readonly proof: VerifiedCertificate,
+    readonly key: VerifyKey,
+    readonly signedHash: Uint8Array
+  ) {}
+
+  onCertificateVerify(raw: Uint8Array, message: CertificateVerify): Either.Either<AwaitFinished, HandshakeError> {
+    if (!isSignatureAlgorithm(message.algorithm) || message.algorithm !== this.key.algorithm)
+      return Either.left(
+        fail("IllegalParameter", "illegal_parameter", `CertificateVerify uses ${message.algorithm}, not the certificate's key`)
+      )
+    const content = certificateVerifyContent(this.ctx.peerRole, this.signedHash)
+    if (!this.key.verify(content, message.signature))
+      return Either.left(fail("BadSignature", "decrypt_error", "the peer's CertificateVerify signature does not verify"))
+    this.ctx.transcript.add(raw)
+    return Either.right(new AwaitFinished(this.ctx, this.proof))
+  }
+}
+
+export class AwaitFinished {
+  readonly _tag = "AwaitFinished"
+  constructor(
+    readonly ctx: PeerAuthContext,
+    readonly proof: VerifiedCertificate | null
+  ) {}
+
+  onFinished(raw: Uint8Array, message: Finished): Either.Either<PeerAuthenticated, HandshakeError> {
+    const expected = finishedMac(this.ctx.hashing, this.ctx.peerSecret, this.ctx.transcript.hash())
+    if (!equalBytes(expected, message.mac))
+      return Either.left(fail("BadFinished", "decrypt_error", "the peer's Finished does not match the transcript"))
+    this.ctx.transcript.add(raw)
+    return Either.right({ _tag: "PeerAuthenticated", certificate: this.proof })
+  }
+}
+
+export type PeerAuthState = AwaitCertificate | AwaitChainCheck | AwaitCertificateVerify | AwaitFinished

@@ -1,0 +1,102 @@
+/**
+ * The responder's handshake (brief section 4), one state per step:
+ *
+ *   onHello (choose; our Hello + our flight) -> [peer auth: AwaitCertificate ... PeerAuthenticated]
+ *     -> AwaitPeer --onPeerAuthenticated--> Established
+ */
+import { Either } from "effect"
+import type { HelloChoice, HelloOffer } from "../e2e/messages.js"
+import { encodeE2E } from "../e2e/xml.js"
+import { handshakeSecrets, type HandshakeSecrets, trafficKeys } from "../channel/keySchedule.js"
+import { Transcript } from "../channel/transcript.js"
+import { type Established, establish } from "./established.js"
+import { fail, type HandshakeError } from "./errors.js"
+import type { HandshakeKeys } from "./initiator.js"
+import { ownFlight } from "./ownFlight.js"
+import { GROUP_X25519, type HandshakeConfig, PROTOCOL_VERSIONS, SUITES } from "./parameters.js"
+import { AwaitCertificate, type PeerAuthenticated } from "./peerAuth.js"
+
+/** Highest common version (a responder must pick it: downgrade protection, section 4). */
+const chooseVersion = (offered: ReadonlyArray<string>): string | undefined =>
+  [...PROTOCOL_VERSIONS].sort((a, b) => Number(b) - Number(a)).find((v) => offered.includes(v))
+
+export interface ResponderStarted {
+  /** Our plaintext Hello, then the flight to send under our handshake key. */
+  readonly hello: Uint8Array
+  readonly flight: ReadonlyArray<Uint8Array>
+  readonly keys: HandshakeKeys
+  readonly peerAuth: AwaitCertificate
+  readonly next: AwaitPeer
+}
+
+/** The initiator's Hello arrived: choose, answer, and send our authentication flight at once. */
+export const onHello = (
+  config: HandshakeConfig,
+  random: Uint8Array,
+  keyShareSecret: Uint8Array,
+  raw: Uint8Array,
+  offer: HelloOffer
+): Either.Either<ResponderStarted, HandshakeError> => {
+  const version = chooseVersion(offer.versions)
+  if (version === undefined)
+    return Either.left(fail("ProtocolVersion", "protocol_version", `no common protocol version in ${offer.versions.join(",")}`))
+  const suite = SUITES.find((s) => offer.suites.includes(s))
+  if (suite === undefined)
+    return Either.left(fail("NoCommonParameters", "handshake_failure", "no common cipher suite"))
+  const share = offer.keyShares.find((k) => k.group === GROUP_X25519)
+  if (share === undefined)
+    return Either.left(fail("NoCommonParameters", "handshake_failure", "no X25519 key share offered"))
+  if (share.key.length !== 32)
+    return Either.left(fail("IllegalParameter", "illegal_parameter", "the X25519 key share is not 32 bytes"))
+  const identity = config.identity
+  if (identity !== null && !offer.sigAlgs.includes(identity.key.algorithm))
+    return Either.left(
+      fail("NoCommonParameters", "handshake_failure", `the initiator does not accept ${identity.key.algorithm} signatures`)
+    )
+  const { hashing, signatures, keyExchange } = config.crypto
+  const keyPair = keyExchange.fromSecret(keyShareSecret)
+  const shared = keyPair.agree(share.key)
+  if (shared === null)
+    return Either.left(fail("BadKeyShare", "illegal_parameter", "the initiator's X25519 share gives an all-zero secret"))
+  const choice: HelloChoice = {
+    _tag: "e2e.HelloChoice",
+    random,
+    version,
+    keyShare: { group: GROUP_X25519, key: keyPair.publicKey },
+    suite
+  }
+  const hello = encodeE2E(choice)
+  const transcript = new Transcript(hashing).add(raw).add(hello)
+  const secrets = handshakeSecrets(hashing, shared, transcript.hash())
+  const flight = ownFlight(hashing, transcript, "responder", secrets.responder, identity)
+  return Either.right({
+    hello,
+    flight,
+    keys: { read: trafficKeys(hashing, secrets.initiator), write: trafficKeys(hashing, secrets.responder) },
+    peerAuth: new AwaitCertificate({
+      hashing,
+      signatures,
+      transcript,
+      peerRole: "initiator",
+      peerSecret: secrets.initiator,
+      allowAnonymous: config.allowAnonymousPeer,
+      ownFingerprint: identity?.fingerprint
+    }),
+    next: new AwaitPeer(config, secrets, transcript, version, suite)
+  })
+}
+
+export class AwaitPeer {
+  readonly _tag = "ResponderAwaitPeer"
+  constructor(
+    readonly config: HandshakeConfig,
+    readonly secrets: HandshakeSecrets,
+    readonly transcript: Transcript,
+    readonly version: string,
+    readonly suite: string
+  ) {}
+
+  onPeerAuthenticated(proof: PeerAuthenticated): Established {
+    return establish(this.config.crypto.hashing, this.secrets.master, this.transcript, "responder", this.version, this.suite, proof)
+  }
+}

@@ -1,0 +1,203 @@
+/**
+ * An established channel (brief section 5): sealing, opening, KeyUpdate, Close, alerts, idle limit.
+ * Per-record paths stay untraced and allocation-light.
+ */
+import { Duration, Effect, Either } from "effect"
+import { RECORD_FRAME_LIMIT } from "../../domain/channel/framing.js"
+import type { MessageCodec } from "../../domain/channel/codec.js"
+import { nextTrafficSecret, trafficKeys } from "../../domain/channel/keySchedule.js"
+import { ContentType, MAX_CONTENT, RecordProtection } from "../../domain/channel/record.js"
+import type { CryptoSuite } from "../../domain/crypto/primitives.js"
+import { E2E_NAMESPACE } from "../../domain/e2e/messages.js"
+import { e2eFromElement, encodeE2E } from "../../domain/e2e/xml.js"
+import { parseXml } from "../../domain/xml/parse.js"
+import type { Established } from "../../domain/handshake/established.js"
+import {
+  ChannelError,
+  type Inbound,
+  type PeerInfo,
+  type SecureChannel,
+  type SessionInfo
+} from "../../services/SecureChannel.js"
+import type { Connection } from "../../services/Transport.js"
+import { type FrameReader, sendAlert, transportError } from "./FrameIo.js"
+
+export interface ChannelLimits {
+  readonly idleTimeout: Duration.Duration
+  /** Records sent under one key before we move to the next (the KeyUpdate itself included). */
+  readonly rekeyAfterRecords: bigint
+}
+
+const CONTROL = new Set(["Alert", "KeyUpdate", "Close"])
+const KEY_UPDATE = encodeE2E({ _tag: "e2e.KeyUpdate" })
+
+/** An Alert the responder sealed under its handshake key after refusing our flight (see HandshakeResult). */
+const lateHandshakeAlert = (protection: RecordProtection, payload: Uint8Array): ChannelError | undefined => {
+  const opened = protection.open(payload)
+  if (opened === null || opened.type !== ContentType.Xml) return undefined
+  const parsed = parseXml(opened.content)
+  if (Either.isLeft(parsed) || parsed.right.name !== "Alert") return undefined
+  const alert = e2eFromElement(parsed.right)
+  if (Either.isLeft(alert) || alert.right._tag !== "e2e.Alert") return undefined
+  return new ChannelError({
+    reason: "PeerAlert",
+    alert: alert.right.code,
+    message: `the peer refused the handshake: ${alert.right.code}${alert.right.description ? ` (${alert.right.description})` : ""}`
+  })
+}
+
+export const makeChannel = <In, Out>(
+  conn: Connection,
+  reader: FrameReader,
+  crypto: CryptoSuite,
+  codec: MessageCodec<In, Out>,
+  established: Established,
+  protections: { read: RecordProtection; write: RecordProtection; lateAlerts?: RecordProtection | undefined },
+  limits: ChannelLimits
+): Effect.Effect<SecureChannel<In, Out>> =>
+  Effect.gen(function* () {
+    const { hashing, aead } = crypto
+    reader.decoder.setLimit(RECORD_FRAME_LIMIT)
+    let read = protections.read
+    let write = protections.write
+    let readSecret = established.readSecret
+    let writeSecret = established.writeSecret
+    let lateAlerts = protections.lateAlerts
+    /** First terminal condition wins: later operations report it. */
+    let failure: ChannelError | undefined
+    let sentClose = false
+    let peerClosed = false
+    const lock = yield* Effect.makeSemaphore(1)
+
+    const closedError = () =>
+      failure ?? new ChannelError({ reason: "Closed", message: "the channel is closed" })
+
+    /** Seal one record, first moving to the next key when this one is used up. */
+    const sealRecord = (type: ContentType, content: Uint8Array): Uint8Array => {
+      if (write.sequence + 1n >= limits.rekeyAfterRecords) {
+        const update = write.seal(ContentType.Xml, KEY_UPDATE)
+        writeSecret = nextTrafficSecret(hashing, writeSecret)
+        write = new RecordProtection(aead, trafficKeys(hashing, writeSecret))
+        const record = write.seal(type, content)
+        const both = new Uint8Array(update.length + record.length)
+        both.set(update)
+        both.set(record, update.length)
+        return both
+      }
+      return write.seal(type, content)
+    }
+
+    const sendRecord = (type: ContentType, content: Uint8Array) =>
+      lock.withPermits(1)(
+        Effect.suspend(() => {
+          if (failure !== undefined || sentClose) return Effect.fail(closedError())
+          return Effect.mapError(conn.write(sealRecord(type, content)), (e) => terminate(transportError(e)))
+        })
+      )
+
+    /** Records a fatal condition; the connection is torn down. */
+    const terminate = (e: ChannelError): ChannelError => {
+      if (failure === undefined) failure = e
+      return failure
+    }
+
+    const fatal = (e: ChannelError) =>
+      Effect.suspend(() => {
+        const first = failure === undefined
+        terminate(e)
+        const alert = first && e.alert !== undefined && e.reason !== "PeerAlert" ? e.alert : undefined
+        return (alert === undefined ? Effect.void : lock.withPermits(1)(sendAlert(conn, alert, write))).pipe(
+          Effect.zipRight(conn.destroy),
+          Effect.zipRight(Effect.fail(failure!))
+        )
+      })
+
+    const close = (reason?: string) =>
+      lock.withPermits(1)(
+        Effect.suspend(() => {
+          if (sentClose || failure !== undefined) return Effect.void
+          sentClose = true
+          const doc = encodeE2E({ _tag: "e2e.Close", ...(reason === undefined ? {} : { reason }) })
+          return conn.write(write.seal(ContentType.Xml, doc)).pipe(Effect.zipRight(conn.end), Effect.ignore)
+        })
+      )
+
+    const decodeFailure = (message: string, cause?: unknown) =>
+      new ChannelError({ reason: "Decode", alert: "decode_error", message, cause })
+
+    const receive: Effect.Effect<Inbound<In>, ChannelError> = Effect.suspend(() => {
+      if (failure !== undefined) return Effect.fail(failure)
+      if (peerClosed) return Effect.fail(closedError())
+      return reader.next.pipe(
+        Effect.timeoutFail({
+          duration: limits.idleTimeout,
+          onTimeout: () =>
+            new ChannelError({ reason: "IdleTimeout", alert: "timeout", message: "the peer sent nothing within the idle limit" })
+        }),
+        Effect.flatMap((payload): Effect.Effect<Inbound<In>, ChannelError> => {
+          if (payload === null) {
+            return fatal(
+              new ChannelError({ reason: "Truncated", message: "the connection ended without <Close/>: data may be missing" })
+            )
+          }
+          const opened = read.open(payload)
+          if (opened === null) {
+            const alert = lateAlerts === undefined ? undefined : lateHandshakeAlert(lateAlerts, payload)
+            if (alert !== undefined) return fatal(alert)
+            return fatal(new ChannelError({ reason: "BadRecordMac", alert: "bad_record_mac", message: "a record did not authenticate" }))
+          }
+          lateAlerts = undefined
+          if (opened.type === ContentType.Data) return Effect.succeed({ _tag: "Data", data: opened.content })
+          const parsed = parseXml(opened.content)
+          if (Either.isLeft(parsed)) return fatal(decodeFailure(`a document is not acceptable XML: ${parsed.left.message}`, parsed.left))
+          const el = parsed.right
+          if (el.namespace === E2E_NAMESPACE && CONTROL.has(el.name)) {
+            const control = e2eFromElement(el)
+            if (Either.isLeft(control)) return fatal(decodeFailure(control.left.message, control.left))
+            const m = control.right
+            if (m._tag === "e2e.KeyUpdate") {
+              readSecret = nextTrafficSecret(hashing, readSecret)
+              read = new RecordProtection(aead, trafficKeys(hashing, readSecret))
+              return receive
+            }
+            if (m._tag === "e2e.Close") {
+              peerClosed = true
+              return close().pipe(Effect.as<Inbound<In>>({ _tag: "Closed", reason: m.reason }))
+            }
+            if (m._tag === "e2e.Alert")
+              return fatal(
+                new ChannelError({ reason: "PeerAlert", alert: m.code, message: `the peer ended the session: ${m.code}` })
+              )
+          }
+          const decoded = codec.decode(el)
+          if (Either.isLeft(decoded)) return fatal(decodeFailure(decoded.left.message, decoded.left))
+          return Effect.succeed({ _tag: "Message", message: decoded.right })
+        }),
+        Effect.catchAll((e) => (failure === e ? Effect.fail(e) : fatal(e)))
+      )
+    })
+
+    const cert = established.peer.certificate
+    const peer: PeerInfo = { handle: cert?.handle, certificate: cert ?? undefined }
+    const session: SessionInfo = {
+      role: established.role,
+      version: established.version,
+      suite: established.suite,
+      local: conn.local,
+      remote: conn.remote,
+      exporter: established.exporter,
+      verificationCode: established.verificationCode
+    }
+
+    return {
+      peer,
+      session,
+      send: (message: Out) => Effect.suspend(() => sendRecord(ContentType.Xml, codec.encode(message))),
+      sendData: (data: Uint8Array) =>
+        data.length > MAX_CONTENT
+          ? Effect.fail(new ChannelError({ reason: "Frame", message: `a data record holds at most ${MAX_CONTENT} bytes` }))
+          : sendRecord(ContentType.Data, data),
+      receive,
+      close
+    }
+  })

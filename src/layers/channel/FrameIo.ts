@@ -1,0 +1,64 @@
+/**
+ * Frames over a transport connection (brief section 2): a bounded reader and the alert writer.
+ */
+import { Effect } from "effect"
+import { FrameDecoder, FrameError, encodeFrame } from "../../domain/channel/framing.js"
+import type { RecordProtection } from "../../domain/channel/record.js"
+import { ContentType } from "../../domain/channel/record.js"
+import type { AlertCode } from "../../domain/e2e/messages.js"
+import { encodeE2E } from "../../domain/e2e/xml.js"
+import { ChannelError } from "../../services/SecureChannel.js"
+import type { Connection } from "../../services/Transport.js"
+
+export const transportError = (cause: unknown): ChannelError =>
+  new ChannelError({
+    reason: "Transport",
+    message: `the connection failed: ${(cause as { message?: string })?.message ?? String(cause)}`,
+    cause
+  })
+
+const frameError = (e: FrameError): ChannelError =>
+  new ChannelError({ reason: "Frame", message: e.message, alert: "record_overflow", cause: e })
+
+/** Reads whole frames; holds at most one frame plus the chunk that completed it. */
+export class FrameReader {
+  readonly decoder: FrameDecoder
+  /** The next frame payload, or `null` when the peer ended the stream at a frame boundary. */
+  readonly next: Effect.Effect<Uint8Array | null, ChannelError>
+
+  constructor(conn: Connection, limit: number) {
+    const decoder = new FrameDecoder(limit)
+    this.decoder = decoder
+    const pull: Effect.Effect<Uint8Array | null, ChannelError> = Effect.suspend(() => {
+      const frame = decoder.next()
+      if (frame instanceof FrameError) return Effect.fail(frameError(frame))
+      if (frame !== undefined) return Effect.succeed(frame)
+      return Effect.flatMap(Effect.mapError(conn.read, transportError), (chunk) => {
+        if (chunk === null) {
+          const torn = decoder.endOfStream()
+          return torn === undefined ? Effect.succeed(null) : Effect.fail(frameError(torn))
+        }
+        decoder.push(chunk)
+        return pull
+      })
+    })
+    this.next = pull
+  }
+}
+
+/** Best effort: tell the peer why we are closing (sealed when keys exist), never failing. */
+export const sendAlert = (
+  conn: Connection,
+  code: AlertCode,
+  protection: RecordProtection | undefined,
+  description?: string
+): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    const alert = encodeE2E({
+      _tag: "e2e.Alert",
+      code,
+      ...(description === undefined ? {} : { description: description.slice(0, 200) })
+    })
+    const frame = protection === undefined ? encodeFrame(alert) : protection.seal(ContentType.Xml, alert)
+    return conn.write(frame)
+  }).pipe(Effect.ignore)

@@ -1,0 +1,138 @@
+/**
+ * The SecureChannels factory: handshake + established channel over any Transport.
+ * `make(config)` builds one for a protocol (its codec, our identity, what peers may be);
+ * `layer(config)` provides the E2E one as the `SecureChannels` service.
+ */
+import { Duration, Effect, Either, Layer, type Scope } from "effect"
+import type { MessageCodec } from "../../domain/channel/codec.js"
+import { HANDSHAKE_FRAME_LIMIT } from "../../domain/channel/framing.js"
+import { type AppMessage, E2E_NAMESPACE } from "../../domain/e2e/messages.js"
+import { e2eFromElement, encodeE2E } from "../../domain/e2e/xml.js"
+import type { LocalIdentity } from "../../domain/handshake/parameters.js"
+import { DecodeError } from "../../domain/xml/DecodeError.js"
+import { CertVerifier } from "../../services/CertVerifier.js"
+import { cryptoSuite } from "../../services/Crypto.js"
+import { Entropy } from "../../services/Entropy.js"
+import {
+  ChannelError,
+  type Expectation,
+  type SecureChannel,
+  SecureChannels,
+  type SecureChannelsService
+} from "../../services/SecureChannel.js"
+import { type Connection, Transport } from "../../services/Transport.js"
+import { makeChannel } from "./Channel.js"
+import { FrameReader } from "./FrameIo.js"
+import { type HandshakeResult, runInitiator, runResponder } from "./handshakeDriver.js"
+
+export interface ChannelOptions {
+  /** Whole handshake, from connect to established (default 10 s). */
+  readonly handshakeTimeout: Duration.DurationInput
+  /** Longest wait for the next record once established (default 5 minutes; keep-alives run well inside it). */
+  readonly idleTimeout: Duration.DurationInput
+  /**
+   * Records under one key before a KeyUpdate (default 2^24, far below AES-GCM's ~2^24.5 full-size record
+   * limit of RFC 8446 section 5.5 and RFC 9001 section 6.6). Tests use tiny values.
+   */
+  readonly rekeyAfterRecords: number
+}
+
+export const defaultChannelOptions: ChannelOptions = {
+  handshakeTimeout: Duration.seconds(10),
+  idleTimeout: Duration.minutes(5),
+  rekeyAfterRecords: 2 ** 24
+}
+
+export interface ChannelConfig<In, Out> {
+  readonly codec: MessageCodec<In, Out>
+  /** Our certificate and key; `null` for an anonymous initiator (IRP enrolment). */
+  readonly identity: LocalIdentity | null
+  /** Accept initiators without a certificate (the IRP server). */
+  readonly allowAnonymousPeer?: boolean
+  readonly options?: Partial<ChannelOptions>
+}
+
+const APP_TAGS = new Set<string>([
+  "e2e.Message",
+  "e2e.Ack",
+  "e2e.Read",
+  "e2e.Typing",
+  "e2e.Ping",
+  "e2e.Pong",
+  "e2e.FileOffer",
+  "e2e.FileAccept",
+  "e2e.FileDone",
+  "e2e.FileAck",
+  "e2e.FileCancel"
+])
+
+/** The User Agent protocol: application messages of `urn:sixchat:e2e:1`. */
+export const e2eCodec: MessageCodec<AppMessage, AppMessage> = {
+  encode: encodeE2E,
+  decode: (el) => {
+    if (el.namespace !== E2E_NAMESPACE)
+      return Either.left(new DecodeError({ reason: "Namespace", message: `unexpected namespace ${el.namespace}` }))
+    return Either.flatMap(e2eFromElement(el), (m) =>
+      APP_TAGS.has(m._tag)
+        ? Either.right(m as AppMessage)
+        : Either.left(new DecodeError({ reason: "UnknownElement", message: `<${el.name}> is not an application message` }))
+    )
+  }
+}
+
+export const make = <In, Out>(config: ChannelConfig<In, Out>) =>
+  Effect.gen(function* () {
+    const crypto = yield* cryptoSuite
+    const entropy = yield* Entropy
+    const verifier = yield* CertVerifier
+    const transport = yield* Transport
+    const options = { ...defaultChannelOptions, ...config.options }
+    const handshake = { crypto, identity: config.identity, allowAnonymousPeer: config.allowAnonymousPeer ?? false }
+    const limits = {
+      idleTimeout: Duration.decode(options.idleTimeout),
+      rekeyAfterRecords: BigInt(Math.max(2, Math.floor(options.rekeyAfterRecords)))
+    }
+
+    const finish = (
+      conn: Connection,
+      run: (reader: FrameReader) => Effect.Effect<HandshakeResult, ChannelError>
+    ): Effect.Effect<SecureChannel<In, Out>, ChannelError, Scope.Scope> =>
+      Effect.gen(function* () {
+        const reader = new FrameReader(conn, HANDSHAKE_FRAME_LIMIT)
+        const result = yield* run(reader).pipe(
+          Effect.timeoutFail({
+            duration: options.handshakeTimeout,
+            onTimeout: () =>
+              new ChannelError({
+                reason: "HandshakeTimeout",
+                alert: "timeout",
+                message: `the handshake did not complete within ${Duration.format(options.handshakeTimeout)}`
+              })
+          }),
+          Effect.tapError(() => conn.destroy)
+        )
+        const channel = yield* makeChannel(conn, reader, crypto, config.codec, result.established, result, limits)
+        yield* Effect.addFinalizer(() => channel.close())
+        return channel
+      })
+
+    const initiate = (conn: Connection, expect: Expectation) =>
+      finish(conn, (reader) => runInitiator(conn, reader, handshake, entropy, verifier, expect))
+
+    const service: SecureChannelsService<In, Out> = {
+      initiate,
+      accept: (conn) => finish(conn, (reader) => runResponder(conn, reader, handshake, entropy, verifier)),
+      dial: (address, expect) =>
+        transport.dial(address).pipe(
+          Effect.mapError(
+            (e) => new ChannelError({ reason: "Transport", message: `could not connect: ${e.message}`, cause: e })
+          ),
+          Effect.flatMap((conn) => initiate(conn, expect))
+        )
+    }
+    return service
+  })
+
+/** The E2E `SecureChannels` service for a node with this identity. */
+export const layer = (identity: LocalIdentity, options?: Partial<ChannelOptions>) =>
+  Layer.effect(SecureChannels, make({ codec: e2eCodec, identity, ...(options === undefined ? {} : { options }) }))

@@ -1,0 +1,214 @@
+/**
+ * Runs the handshake over a connection (brief section 4), a script of named steps in the manner of
+ * Go's handshake_client_tls13.go: read, decode, transition, and on any failure send the alert first.
+ */
+import { Effect, Either } from "effect"
+import type { CertError, Purpose, VerifiedCertificate } from "../../domain/cert/verify.js"
+import type { CryptoSuite } from "../../domain/crypto/primitives.js"
+import type { AlertCode, E2EMessage } from "../../domain/e2e/messages.js"
+import { decodeE2E } from "../../domain/e2e/xml.js"
+import { encodeFrame } from "../../domain/channel/framing.js"
+import { trafficKeys as trafficKeysOf } from "../../domain/channel/keySchedule.js"
+import { ContentType, RecordProtection } from "../../domain/channel/record.js"
+import type { Established } from "../../domain/handshake/established.js"
+import { fail, type HandshakeError } from "../../domain/handshake/errors.js"
+import * as Initiator from "../../domain/handshake/initiator.js"
+import type { HandshakeConfig } from "../../domain/handshake/parameters.js"
+import type { AwaitCertificate, PeerAuthenticated } from "../../domain/handshake/peerAuth.js"
+import * as Responder from "../../domain/handshake/responder.js"
+import type { CertVerifierService } from "../../services/CertVerifier.js"
+import type { EntropyService } from "../../services/Entropy.js"
+import { ChannelError, type Expectation } from "../../services/SecureChannel.js"
+import type { Connection } from "../../services/Transport.js"
+import { type FrameReader, sendAlert } from "./FrameIo.js"
+
+export interface HandshakeResult {
+  readonly established: Established
+  readonly read: RecordProtection
+  readonly write: RecordProtection
+  /**
+   * Initiator only: the responder's handshake read protection. The responder derives its application
+   * keys only after our Finished, so an alert it sends about our flight is still under its handshake key.
+   */
+  readonly lateAlerts?: RecordProtection
+}
+
+interface Io {
+  readonly conn: Connection
+  readonly reader: FrameReader
+  readonly crypto: CryptoSuite
+  /** Our current handshake write protection, once keys exist (alerts are sealed with it). */
+  write: RecordProtection | undefined
+  read: RecordProtection | undefined
+}
+
+const certAlert = (e: CertError): AlertCode => {
+  switch (e.reason) {
+    case "Expired":
+    case "NotYetValid":
+      return "certificate_expired"
+    case "Revoked":
+      return "certificate_revoked"
+    case "UnknownIssuer":
+      return "unknown_ca"
+    case "IdentityMismatch":
+      return "identity_mismatch"
+    case "UnsupportedAlgorithm":
+      return "unsupported_certificate"
+    default:
+      return "bad_certificate"
+  }
+}
+
+const fromEither = <A>(e: Either.Either<A, HandshakeError>): Effect.Effect<A, HandshakeError> =>
+  Either.isRight(e) ? Effect.succeed(e.right) : Effect.fail(e.left)
+
+/** The next handshake message: plaintext before keys exist, sealed afterwards; a peer Alert ends it. */
+const readMessage = (io: Io, hello?: "offer" | "choice") =>
+  Effect.gen(function* () {
+    const payload = yield* io.reader.next
+    if (payload === null)
+      return yield* new ChannelError({ reason: "Truncated", message: "the peer closed the connection during the handshake" })
+    let raw = payload
+    if (io.read !== undefined) {
+      const opened = io.read.open(payload)
+      if (opened === null)
+        return yield* fail("BadFinished", "bad_record_mac", "a handshake record did not authenticate")
+      if (opened.type !== ContentType.Xml)
+        return yield* fail("UnexpectedMessage", "unexpected_message", "binary data during the handshake")
+      raw = opened.content
+    }
+    const decoded = decodeE2E(raw, hello)
+    if (Either.isLeft(decoded))
+      return yield* fail("DecodeError", "decode_error", `a handshake message did not decode: ${decoded.left.message}`, decoded.left)
+    const message: E2EMessage = decoded.right
+    if (message._tag === "e2e.Alert")
+      return yield* new ChannelError({
+        reason: "PeerAlert",
+        alert: message.code,
+        message: `the peer refused the handshake: ${message.code}${message.description ? ` (${message.description})` : ""}`
+      })
+    return { raw, message }
+  })
+
+const expectTag = <T extends E2EMessage["_tag"]>(
+  m: { raw: Uint8Array; message: E2EMessage },
+  tag: T
+): Effect.Effect<{ raw: Uint8Array; message: Extract<E2EMessage, { _tag: T }> }, HandshakeError> =>
+  m.message._tag === tag
+    ? Effect.succeed(m as { raw: Uint8Array; message: Extract<E2EMessage, { _tag: T }> })
+    : Effect.fail(fail("UnexpectedMessage", "unexpected_message", `expected ${tag.slice(4)}, got ${m.message._tag.slice(4)}`))
+
+/** Certificate -> chain check -> CertificateVerify -> Finished, for either role. */
+const authenticatePeer = (
+  io: Io,
+  start: AwaitCertificate,
+  verifier: CertVerifierService,
+  purpose: Purpose,
+  expect: Expectation | undefined
+) =>
+  Effect.gen(function* () {
+    const cert = yield* expectTag(yield* readMessage(io), "e2e.Certificate")
+    let state = yield* fromEither(start.onCertificate(cert.raw, cert.message))
+    if (state._tag === "AwaitChainCheck") {
+      const proof: VerifiedCertificate = yield* verifier
+        .verify({
+          chain: state.chain,
+          purpose,
+          expectedHandle: expect?._tag === "Handle" ? expect.handle : undefined,
+          expectedDnsName: expect?._tag === "DnsName" ? expect.dnsName : undefined
+        })
+        .pipe(Effect.mapError((e) => fail("BadCertificate", certAlert(e), `the peer's certificate was refused: ${e.message}`, e)))
+      const awaitVerify = yield* fromEither(state.onVerified(proof))
+      const cv = yield* expectTag(yield* readMessage(io), "e2e.CertificateVerify")
+      state = yield* fromEither(awaitVerify.onCertificateVerify(cv.raw, cv.message))
+    }
+    const fin = yield* expectTag(yield* readMessage(io), "e2e.Finished")
+    return yield* fromEither(state.onFinished(fin.raw, fin.message))
+  })
+
+const sealAll = (protection: RecordProtection, messages: ReadonlyArray<Uint8Array>): Array<Uint8Array> =>
+  messages.map((m) => protection.seal(ContentType.Xml, m))
+
+const concat = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+  let o = 0
+  for (const p of parts) {
+    out.set(p, o)
+    o += p.length
+  }
+  return out
+}
+
+const write = (io: Io, bytes: Uint8Array) =>
+  io.conn.write(bytes).pipe(
+    Effect.mapError(
+      (cause) => new ChannelError({ reason: "Transport", message: `the connection failed: ${cause.message}`, cause })
+    )
+  )
+
+/** Sends the alert for a handshake failure, then turns it into a ChannelError. */
+const onFailure = (io: Io) => (e: HandshakeError | ChannelError) =>
+  e._tag === "HandshakeError"
+    ? sendAlert(io.conn, e.alert, io.write, e.message).pipe(
+        Effect.zipRight(
+          Effect.fail(new ChannelError({ reason: "Handshake", alert: e.alert, message: e.message, cause: e.cause ?? e }))
+        )
+      )
+    : e.reason === "Decode" || e.reason === "Frame"
+      ? sendAlert(io.conn, e.alert ?? "decode_error", io.write).pipe(Effect.zipRight(Effect.fail(e)))
+      : Effect.fail(e)
+
+export const runInitiator = (
+  conn: Connection,
+  reader: FrameReader,
+  config: HandshakeConfig,
+  entropy: EntropyService,
+  verifier: CertVerifierService,
+  expect: Expectation
+): Effect.Effect<HandshakeResult, ChannelError> => {
+  const io: Io = { conn, reader, crypto: config.crypto, write: undefined, read: undefined }
+  return Effect.gen(function* () {
+    const { state, hello } = Initiator.begin(config, entropy.bytes(32), entropy.bytes(32))
+    yield* write(io, encodeFrame(hello))
+    const reply = yield* expectTag(yield* readMessage(io, "choice"), "e2e.HelloChoice")
+    const { peerAuth, next, keys } = yield* fromEither(state.onHello(reply.raw, reply.message))
+    io.read = new RecordProtection(config.crypto.aead, keys.read)
+    io.write = new RecordProtection(config.crypto.aead, keys.write)
+    const purpose = expect._tag === "Handle" ? "client-auth" : "server-auth"
+    const proof: PeerAuthenticated = yield* authenticatePeer(io, peerAuth, verifier, purpose, expect)
+    const { flight, established } = next.onPeerAuthenticated(proof)
+    yield* write(io, concat(sealAll(io.write, flight)))
+    return { established, ...appProtections(config, established), lateAlerts: io.read }
+  }).pipe(Effect.catchAll(onFailure(io)))
+}
+
+export const runResponder = (
+  conn: Connection,
+  reader: FrameReader,
+  config: HandshakeConfig,
+  entropy: EntropyService,
+  verifier: CertVerifierService
+): Effect.Effect<HandshakeResult, ChannelError> => {
+  const io: Io = { conn, reader, crypto: config.crypto, write: undefined, read: undefined }
+  return Effect.gen(function* () {
+    const offer = yield* expectTag(yield* readMessage(io, "offer"), "e2e.HelloOffer")
+    const started = yield* fromEither(
+      Responder.onHello(config, entropy.bytes(32), entropy.bytes(32), offer.raw, offer.message)
+    )
+    io.read = new RecordProtection(config.crypto.aead, started.keys.read)
+    io.write = new RecordProtection(config.crypto.aead, started.keys.write)
+    yield* write(io, concat([encodeFrame(started.hello), ...sealAll(io.write, started.flight)]))
+    const proof = yield* authenticatePeer(io, started.peerAuth, verifier, "client-auth", undefined)
+    const established = started.next.onPeerAuthenticated(proof)
+    return { established, ...appProtections(config, established) }
+  }).pipe(Effect.catchAll(onFailure(io)))
+}
+
+const appProtections = (config: HandshakeConfig, established: Established) => {
+  const { hashing, aead } = config.crypto
+  return {
+    read: new RecordProtection(aead, trafficKeysOf(hashing, established.readSecret)),
+    write: new RecordProtection(aead, trafficKeysOf(hashing, established.writeSecret))
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * Framing (brief section 2) and record protection (section 5): property tests and fixed cases.
+ */
+import fc from "fast-check"
+import { describe, expect, it } from "vitest"
+import { encodeFrame, FrameDecoder, FrameError, HANDSHAKE_FRAME_LIMIT, RECORD_FRAME_LIMIT } from "../../src/domain/channel/framing.js"
+import { ContentType, RecordProtection } from "../../src/domain/channel/record.js"
+import * as NobleCrypto from "../../src/layers/crypto/NobleCrypto.js"
+import * as NodeCrypto from "../../src/layers/crypto/NodeCrypto.js"
+
+/** Feeds `bytes` in the given chunk sizes and drains every frame; returns frames and the first error. */
+const drain = (bytes: Uint8Array, cuts: ReadonlyArray<number>, limit: number) => {
+  const d = new FrameDecoder(limit)
+  const frames: Array<Uint8Array> = []
+  let error: FrameError | undefined
+  let offset = 0
+  const feed = (n: number) => {
+    d.push(bytes.subarray(offset, offset + n))
+    offset += n
+    for (;;) {
+      const r = d.next()
+      if (r instanceof FrameError) {
+        error = r
+        return
+      }
+      if (r === undefined) return
+      frames.push(r)
+    }
+  }
+  for (const c of cuts) if (error === undefined && offset < bytes.length) feed(Math.min(c, bytes.length - offset))
+  if (error === undefined && offset < bytes.length) feed(bytes.length - offset)
+  return { frames, error: error ?? d.endOfStream(), buffered: d.bufferedBytes }
+}
+
+describe("framing", () => {
+  it("round-trips any frames split at any points", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ minLength: 1, maxLength: 3000 }), { maxLength: 8 }),
+        fc.array(fc.integer({ min: 1, max: 4000 }), { maxLength: 20 }),
+        (payloads, cuts) => {
+          const stream = Buffer.concat(payloads.map(encodeFrame))
+          const { frames, error } = drain(stream, cuts, HANDSHAKE_FRAME_LIMIT)
+          expect(error).toBeUndefined()
+          expect(frames.map((f) => Buffer.from(f).toString("hex"))).toEqual(payloads.map((p) => Buffer.from(p).toString("hex")))
+        }
+      ),
+      { numRuns: 300 }
+    )
+  })
+
+  it("random input never throws and never buffers past one frame: frames, a typed error, or a wait", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 5000 }), fc.array(fc.integer({ min: 1, max: 700 })), (bytes, cuts) => {
+        const { error, buffered } = drain(bytes, cuts, 1024)
+        if (error !== undefined) expect(["ZeroLength", "TooLarge", "Truncated"]).toContain(error.reason)
+        expect(buffered).toBeLessThanOrEqual(1024 + 700 + 4)
+      }),
+      { numRuns: 1000 }
+    )
+  })
+
+  it("refuses zero-length and oversized frames, and a stream torn inside a frame", () => {
+    expect(drain(new Uint8Array([0, 0, 0, 0]), [], 100).error?.reason).toBe("ZeroLength")
+    expect(drain(new Uint8Array([0, 0, 0x40, 0x01]), [], HANDSHAKE_FRAME_LIMIT).error?.reason).toBe("TooLarge")
+    const max = encodeFrame(new Uint8Array(RECORD_FRAME_LIMIT))
+    expect(drain(max, [], RECORD_FRAME_LIMIT).frames).toHaveLength(1)
+    expect(drain(encodeFrame(new Uint8Array(RECORD_FRAME_LIMIT + 1)), [], RECORD_FRAME_LIMIT).error?.reason).toBe("TooLarge")
+    expect(drain(encodeFrame(new Uint8Array(10)).subarray(0, 9), [], 100).error?.reason).toBe("Truncated")
+    expect(drain(new Uint8Array([0, 0]), [], 100).error?.reason).toBe("Truncated")
+  })
+})
+
+describe("records", () => {
+  const keys = { key: new Uint8Array(32).fill(7), iv: new Uint8Array(12).fill(9) }
+  for (const [name, aead] of [
+    ["node", NodeCrypto.aead],
+    ["noble", NobleCrypto.aead]
+  ] as const) {
+    it(`${name}: seal/open round trip, sequence advances, any flipped bit is refused`, () => {
+      const tx = new RecordProtection(aead, keys)
+      const rx = new RecordProtection(aead, keys)
+      const frames = [tx.seal(ContentType.Xml, new TextEncoder().encode("<Ping/>")), tx.seal(ContentType.Data, new Uint8Array([1, 2, 3]))]
+      expect(tx.sequence).toBe(2n)
+      const r0 = rx.open(frames[0]!.subarray(4))
+      expect(r0?.type).toBe(ContentType.Xml)
+      expect(new TextDecoder().decode(r0!.content)).toBe("<Ping/>")
+      // Out of order (sequence 1 record opened as sequence 1 only): replaying frame 0 fails.
+      expect(rx.open(frames[0]!.subarray(4))).toBeNull()
+      expect(rx.sequence).toBe(1n)
+      const r1 = rx.open(frames[1]!.subarray(4))
+      expect(r1).toEqual({ type: ContentType.Data, content: new Uint8Array([1, 2, 3]) })
+      // Every single bit flip of a record payload is refused.
+      const tx2 = new RecordProtection(aead, keys)
+      const frame = tx2.seal(ContentType.Xml, new TextEncoder().encode("<Ack/>"))
+      const payload = frame.subarray(4)
+      for (let bit = 0; bit < payload.length * 8; bit++) {
+        const bad = payload.slice()
+        bad[bit >> 3]! ^= 1 << (bit & 7)
+        expect(new RecordProtection(aead, keys).open(bad)).toBeNull()
+      }
+    })
+  }
+})

@@ -1,0 +1,54 @@
+/**
+ * Builds E2E channel factories for tests: one per peer, each with its own provider, identity and limits.
+ */
+import { Effect, Either, Layer } from "effect"
+import type { AppMessage } from "../../src/domain/e2e/messages.js"
+import type { ProviderName } from "../../src/domain/crypto/primitives.js"
+import { makeLocalIdentity } from "../../src/domain/handshake/identity.js"
+import * as CertVerifierLive from "../../src/layers/CertVerifierLive.js"
+import * as CryptoLive from "../../src/layers/crypto/CryptoLive.js"
+import * as EntropyLive from "../../src/layers/EntropyLive.js"
+import { type ChannelOptions, e2eCodec, make } from "../../src/layers/channel/SecureChannelLive.js"
+import * as TcpTransport from "../../src/layers/transport/TcpTransport.js"
+import { cryptoSuite } from "../../src/services/Crypto.js"
+import type { SecureChannelsService } from "../../src/services/SecureChannel.js"
+import type { TestIdentity } from "./identities.js"
+
+export interface PeerSetup {
+  readonly identity: TestIdentity | null
+  readonly anchors: ReadonlyArray<Uint8Array>
+  readonly provider?: ProviderName
+  readonly options?: Partial<ChannelOptions>
+  readonly allowAnonymousPeer?: boolean
+  /** Deterministic entropy for reproducible runs. */
+  readonly seed?: string
+  /** Use this chain instead of the identity's own (e.g. to present someone else's certificate). */
+  readonly chainOverride?: ReadonlyArray<Uint8Array>
+}
+
+export const channelsFor = (
+  setup: PeerSetup
+): Effect.Effect<SecureChannelsService<AppMessage, AppMessage>> =>
+  Effect.gen(function* () {
+    const crypto = yield* cryptoSuite
+    const identity =
+      setup.identity === null
+        ? null
+        : Either.getOrThrow(makeLocalIdentity(crypto, setup.identity.pkcs8, setup.identity.chain))
+    const local = identity !== null && setup.chainOverride ? { ...identity, chain: setup.chainOverride } : identity
+    return yield* make({
+      codec: e2eCodec,
+      identity: local,
+      allowAnonymousPeer: setup.allowAnonymousPeer ?? false,
+      ...(setup.options === undefined ? {} : { options: setup.options })
+    })
+  }).pipe(
+    Effect.provide(
+      Layer.mergeAll(
+        CryptoLive.layerFor(setup.provider ?? "node"),
+        setup.seed === undefined ? EntropyLive.layer : EntropyLive.seeded(setup.seed),
+        CertVerifierLive.layer({ anchors: setup.anchors }),
+        TcpTransport.layer
+      )
+    )
+  )
