@@ -1,0 +1,69 @@
+/**
+ * The files of a domain directory written by `sixchat irp init` and the schema of its `irp.json`
+ * (IRP issue section 1). Pure.
+ */
+import { Schema } from "effect"
+import { isDomainName, isValidityDays } from "./profile.js"
+
+/** File names inside DIR. Keys are PKCS#8 PEM, mode 0600; certificates are PEM. */
+export const DomainFile = {
+  /** The root certificate: the trust anchor users configure (`--trust DIR/ca.pem`). */
+  ca: "ca.pem",
+  /** The root's private key. Move it offline once the domain is set up: only a new issuing CA needs it. */
+  rootKey: "root-key.pem",
+  issuingCa: "issuing-ca.pem",
+  /** The online key the IRP server signs client certificates and CRLs with. */
+  issuingKey: "issuing-key.pem",
+  /** The server certificate followed by the issuing CA certificate (the chain the server presents). */
+  server: "server.pem",
+  serverKey: "server-key.pem",
+  config: "irp.json"
+} as const
+
+export const DEFAULT_IRP_PORT = 4604
+
+const DomainName = Schema.String.pipe(
+  Schema.filter((s) => isDomainName(s) || "a lower-case DNS name such as example.org")
+)
+const Days = Schema.Number.pipe(Schema.filter((n) => isValidityDays(n) || "a whole number of days from 1 to 36500"))
+
+export const IrpConfig = Schema.Struct({
+  version: Schema.Literal(1),
+  domain: DomainName,
+  /** The name clients expect in the server certificate's SAN dNSName (its CN). */
+  serverName: DomainName,
+  /** Every SAN dNSName of the server certificate, `serverName` first. */
+  serverNames: Schema.Array(DomainName).pipe(Schema.minItems(1)),
+  /** `host:port` / `[v6]:port` listeners for `irp serve` when no `--listen` is given. */
+  listen: Schema.Array(Schema.String),
+  /** Same syntax as `--db`: `sqlite:PATH` (relative to DIR) or a `postgres://` URL. */
+  db: Schema.String,
+  clientValidityDays: Days,
+  serverValidityDays: Days,
+  /** How long `irp token` tokens live unless `--ttl` says otherwise. */
+  tokenTtlSeconds: Schema.Int.pipe(Schema.between(60, 30 * 86_400)),
+  /** nextUpdate of a CRL = thisUpdate + this many hours. */
+  crlValidityHours: Schema.Int.pipe(Schema.between(1, 24 * 31))
+})
+export type IrpConfig = typeof IrpConfig.Type
+
+/** `irp.json` text <-> config. */
+export const IrpConfigJson = Schema.parseJson(IrpConfig, { space: 2 })
+
+export const defaultIrpConfig = (params: {
+  readonly domain: string
+  readonly serverNames: ReadonlyArray<string>
+  readonly clientValidityDays: number
+  readonly serverValidityDays: number
+}): IrpConfig => ({
+  version: 1,
+  domain: params.domain,
+  serverName: params.serverNames[0]!,
+  serverNames: params.serverNames,
+  listen: [`[::]:${DEFAULT_IRP_PORT}`, `0.0.0.0:${DEFAULT_IRP_PORT}`],
+  db: "sqlite:irp.sqlite",
+  clientValidityDays: params.clientValidityDays,
+  serverValidityDays: params.serverValidityDays,
+  tokenTtlSeconds: 86_400,
+  crlValidityHours: 24
+})

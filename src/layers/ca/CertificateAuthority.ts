@@ -1,0 +1,66 @@
+/**
+ * The online certificate authority of an IRP server: the issuing CA of a loaded domain directory,
+ * issuing client certificates (`Enroll`, `Renew`) and CRLs (`Crl`) with time from the Clock and
+ * serial numbers from `Entropy` (IRP issue section 1, brief section 6).
+ *
+ * The tag lives here because `src/services` belongs to the lead; it can move there unchanged.
+ */
+import { Clock, Context, Effect, Layer } from "effect"
+import type { Handle } from "../../domain/brands.js"
+import type { CrlEntry } from "../../domain/pki/crl.js"
+import type { CaError } from "../../domain/pki/errors.js"
+import { SERIAL_BYTES, serialFromEntropy } from "../../domain/pki/profile.js"
+import { Entropy } from "../../services/Entropy.js"
+import { type IssuedCertificate, issueClientCertificate } from "./certificates.js"
+import { createCrl } from "./crl.js"
+import { type LoadedDomain, loadDomain } from "./DomainDirectory.js"
+
+export interface CertificateAuthorityService {
+  readonly domain: string
+  /** The root certificate (DER) clients trust. */
+  readonly trustAnchor: Uint8Array
+  /** Checks the CSR (`verifyCsr`) and issues a client certificate for `handle`; chain = [leaf, issuing CA]. */
+  readonly issueClient: (csrDer: Uint8Array, handle: Handle) => Effect.Effect<IssuedCertificate, CaError>
+  /** A CRL valid from now for the configured number of hours, signed by the issuing CA. */
+  readonly crl: (entries: ReadonlyArray<CrlEntry>, crlNumber: bigint) => Effect.Effect<Uint8Array, CaError>
+}
+
+export class CertificateAuthority extends Context.Tag("sixchat/CertificateAuthority")<
+  CertificateAuthority,
+  CertificateAuthorityService
+>() {}
+
+export const make = (domain: LoadedDomain): Effect.Effect<CertificateAuthorityService, never, Entropy> =>
+  Effect.gen(function* () {
+    const entropy = yield* Entropy
+    const { config, issuer } = domain
+    const now = Clock.currentTimeMillis.pipe(Effect.map((ms) => new Date(ms)))
+    return CertificateAuthority.of({
+      domain: config.domain,
+      trustAnchor: domain.rootCertificate,
+      issueClient: Effect.fn("CertificateAuthority.issueClient")(function* (csrDer: Uint8Array, handle: Handle) {
+        return yield* issueClientCertificate({
+          csrDer,
+          handle,
+          issuer,
+          now: yield* now,
+          serial: serialFromEntropy(entropy.bytes(SERIAL_BYTES)),
+          validityDays: config.clientValidityDays
+        })
+      }),
+      crl: Effect.fn("CertificateAuthority.crl")(function* (entries: ReadonlyArray<CrlEntry>, crlNumber: bigint) {
+        const thisUpdate = yield* now
+        return yield* createCrl({
+          issuer,
+          entries,
+          thisUpdate,
+          nextUpdate: new Date(thisUpdate.getTime() + config.crlValidityHours * 3_600_000),
+          crlNumber
+        })
+      })
+    })
+  })
+
+/** Loads DIR (see `DomainDirectory.loadDomain`); fails with `CaError` when it is missing or damaged. */
+export const layer = (dir: string): Layer.Layer<CertificateAuthority, CaError, Entropy> =>
+  Layer.effect(CertificateAuthority, Effect.flatMap(loadDomain(dir), make))
