@@ -5,6 +5,7 @@
  */
 import { Schema } from "effect"
 import { Id } from "../brands.js"
+import { XmlString, xmlTextByteLength } from "../xml/chars.js"
 
 export const E2E_NAMESPACE = "urn:sixchat:e2e:1"
 
@@ -91,7 +92,7 @@ export type AlertCode = typeof AlertCode.Type
 
 export const Alert = Schema.TaggedStruct("e2e.Alert", {
   code: AlertCode,
-  description: Schema.optional(Schema.String.pipe(Schema.maxLength(256)))
+  description: Schema.optional(XmlString.pipe(Schema.maxLength(256)))
 })
 export type Alert = typeof Alert.Type
 
@@ -114,7 +115,14 @@ export const Timestamp = Schema.String.pipe(
 )
 export type Timestamp = typeof Timestamp.Type
 
-export const MessageBody = Schema.String.pipe(Schema.maxLength(32_768))
+/**
+ * Message text: any characters XML 1.0 can carry (section 3), at most 32 768 UTF-16 code units and at most
+ * 64 000 bytes once escaped into UTF-8, so that every `<Message>` fits one record (64 KiB + 256, section 2).
+ */
+export const MessageBody = XmlString.pipe(
+  Schema.maxLength(32_768),
+  Schema.filter((s) => xmlTextByteLength(s) <= 64_000 || "the message is larger than 64 000 bytes once encoded")
+)
 
 export const Message = Schema.TaggedStruct("e2e.Message", { id: Id, sent: Timestamp, body: MessageBody })
 export type Message = typeof Message.Type
@@ -132,8 +140,10 @@ export type Pong = typeof Pong.Type
 // --- File transfer (section 7) -----------------------------------------------------------
 
 /** A file name as offered: no path separators, no control characters; made safe again on receipt. */
-export const FileName = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(255))
-export const FileSize = Schema.BigIntFromSelf.pipe(Schema.filter((n) => (n >= 0n && n < 2n ** 63n) || "file size out of range"))
+export const FileName = XmlString.pipe(Schema.minLength(1), Schema.maxLength(255))
+export const FileSize = Schema.BigIntFromSelf.pipe(
+  Schema.filter((n) => (n >= 0n && n < 2n ** 63n) || "file size out of range")
+)
 
 export const FileOffer = Schema.TaggedStruct("e2e.FileOffer", {
   id: Id,

@@ -1,0 +1,300 @@
+/**
+ * XML mapping of every E2E wire message (brief sections 3, 4, 5, 7); the normative shapes are in
+ * `schema/e2e.xsd`, which this module and its tests keep in step. Pure.
+ *
+ * Decoding is strict: the root must be in `urn:sixchat:e2e:1`, unknown elements, attributes and
+ * children are refused, binary values are canonical base64, the file digest is lower-case hex, integers
+ * are plain decimals, and every value goes through its Schema before it is returned (section 3).
+ */
+import { Either } from "effect"
+import { DecodeError } from "../xml/DecodeError.js"
+import type { XmlAttribute, XmlElement, XmlLimits } from "../xml/model.js"
+import { parseXml } from "../xml/parse.js"
+import {
+  decodeWith,
+  expectEmpty,
+  readAttributes,
+  readBase64,
+  readBigInt,
+  readChildren,
+  readHex,
+  readInt,
+  readText
+} from "../xml/read.js"
+import { base64Encode, hexEncode } from "../xml/values.js"
+import { writeXml } from "../xml/write.js"
+import {
+  Ack,
+  Alert,
+  Certificate,
+  CertificateVerify,
+  Close,
+  E2E_NAMESPACE,
+  type E2EMessage,
+  FileAccept,
+  FileAck,
+  FileCancel,
+  FileDone,
+  FileOffer,
+  Finished,
+  HelloChoice,
+  HelloOffer,
+  type KeyShare,
+  KeyUpdate,
+  Message,
+  Ping,
+  Pong,
+  Read,
+  Typing
+} from "./messages.js"
+
+export { DecodeError } from "../xml/DecodeError.js"
+
+/** Which `<Hello>` the handshake state expects: the initiator's offer or the responder's choice. */
+export type HelloKind = "offer" | "choice"
+
+// --- Encoding ------------------------------------------------------------------------------
+
+const el = (
+  name: string,
+  attributes: ReadonlyArray<XmlAttribute> = [],
+  children: ReadonlyArray<XmlElement> = [],
+  text = ""
+): XmlElement => ({ name, namespace: E2E_NAMESPACE, attributes, children, text })
+
+/** Attributes in the given order, leaving out the absent optional ones. */
+const attrs = (...pairs: ReadonlyArray<readonly [string, string | undefined]>): ReadonlyArray<XmlAttribute> =>
+  pairs.flatMap(([name, value]) => (value === undefined ? [] : [{ name, value }]))
+
+const leaf = (name: string) => (text: string) => el(name, [], [], text)
+const keyShare = (k: KeyShare) => el("KeyShare", attrs(["group", k.group]), [], base64Encode(k.key))
+
+export const e2eToElement = (msg: E2EMessage): XmlElement => {
+  switch (msg._tag) {
+    case "e2e.HelloOffer":
+      return el("Hello", attrs(["random", base64Encode(msg.random)]), [
+        ...msg.versions.map(leaf("Version")),
+        ...msg.keyShares.map(keyShare),
+        ...msg.suites.map(leaf("Suite")),
+        ...msg.sigAlgs.map(leaf("SigAlg"))
+      ])
+    case "e2e.HelloChoice":
+      return el("Hello", attrs(["random", base64Encode(msg.random)]), [
+        leaf("Version")(msg.version),
+        keyShare(msg.keyShare),
+        leaf("Suite")(msg.suite)
+      ])
+    case "e2e.Certificate":
+      return el(
+        "Certificate",
+        [],
+        msg.chain.map((der) => leaf("Cert")(base64Encode(der)))
+      )
+    case "e2e.CertificateVerify":
+      return el("CertificateVerify", attrs(["alg", msg.algorithm]), [], base64Encode(msg.signature))
+    case "e2e.Finished":
+      return el("Finished", [], [], base64Encode(msg.mac))
+    case "e2e.Alert":
+      return el("Alert", attrs(["code", msg.code], ["description", msg.description]))
+    case "e2e.KeyUpdate":
+      return el("KeyUpdate")
+    case "e2e.Close":
+      return el("Close", attrs(["reason", msg.reason]))
+    case "e2e.Message":
+      return el("Message", attrs(["id", msg.id], ["sent", msg.sent]), [leaf("Body")(msg.body)])
+    case "e2e.Ack":
+      return el("Ack", attrs(["id", msg.id]))
+    case "e2e.Read":
+      return el("Read", attrs(["id", msg.id]))
+    case "e2e.Typing":
+      return el("Typing", attrs(["state", msg.state]))
+    case "e2e.Ping":
+      return el("Ping", attrs(["nonce", msg.nonce]))
+    case "e2e.Pong":
+      return el("Pong", attrs(["nonce", msg.nonce]))
+    case "e2e.FileOffer":
+      return el(
+        "FileOffer",
+        attrs(
+          ["id", msg.id],
+          ["name", msg.name],
+          ["size", msg.size.toString()],
+          ["sha256", hexEncode(msg.sha256)],
+          ["chunk", String(msg.chunk)]
+        )
+      )
+    case "e2e.FileAccept":
+      return el("FileAccept", attrs(["id", msg.id], ["offset", msg.offset.toString()]))
+    case "e2e.FileDone":
+      return el("FileDone", attrs(["id", msg.id]))
+    case "e2e.FileAck":
+      return el("FileAck", attrs(["id", msg.id]))
+    case "e2e.FileCancel":
+      return el("FileCancel", attrs(["id", msg.id], ["reason", msg.reason]))
+  }
+}
+
+/** The exact bytes that are sent (and, for handshake messages, hashed into the transcript). */
+export const encodeE2E = (msg: E2EMessage): Uint8Array => writeXml(e2eToElement(msg))
+
+// --- Decoding ------------------------------------------------------------------------------
+
+type Decoded = Either.Either<E2EMessage, DecodeError>
+
+const decodeHelloOffer = decodeWith(HelloOffer, "<Hello> (offer)")
+const decodeHelloChoice = decodeWith(HelloChoice, "<Hello> (choice)")
+const decodeCertificate = decodeWith(Certificate, "<Certificate>")
+const decodeCertificateVerify = decodeWith(CertificateVerify, "<CertificateVerify>")
+const decodeFinished = decodeWith(Finished, "<Finished>")
+const decodeAlert = decodeWith(Alert, "<Alert>")
+const decodeKeyUpdate = decodeWith(KeyUpdate, "<KeyUpdate>")
+const decodeClose = decodeWith(Close, "<Close>")
+const decodeMessage = decodeWith(Message, "<Message>")
+const decodeAck = decodeWith(Ack, "<Ack>")
+const decodeRead = decodeWith(Read, "<Read>")
+const decodeTyping = decodeWith(Typing, "<Typing>")
+const decodePing = decodeWith(Ping, "<Ping>")
+const decodePong = decodeWith(Pong, "<Pong>")
+const decodeFileOffer = decodeWith(FileOffer, "<FileOffer>")
+const decodeFileAccept = decodeWith(FileAccept, "<FileAccept>")
+const decodeFileDone = decodeWith(FileDone, "<FileDone>")
+const decodeFileAck = decodeWith(FileAck, "<FileAck>")
+const decodeFileCancel = decodeWith(FileCancel, "<FileCancel>")
+
+/** A leaf whose text is a token (Version, Suite, SigAlg): no attributes. */
+const tokenText = (e: XmlElement) => Either.flatMap(readAttributes(e, []), () => readText(e))
+
+const keyShareFrom = (e: XmlElement) =>
+  Either.gen(function* () {
+    const { group } = yield* readAttributes(e, ["group"])
+    const key = yield* readBase64(yield* readText(e), "KeyShare")
+    return { group, key }
+  })
+
+const helloFrom = (e: XmlElement, kind: HelloKind): Decoded =>
+  Either.gen(function* () {
+    const { random } = yield* readAttributes(e, ["random"])
+    const one = kind === "choice"
+    const c = yield* readChildren(e, [
+      { name: "Version", min: 1, max: one ? 1 : 8 },
+      { name: "KeyShare", min: 1, max: one ? 1 : 4 },
+      { name: "Suite", min: 1, max: one ? 1 : 16 },
+      { name: "SigAlg", min: one ? 0 : 1, max: one ? 0 : 16 }
+    ])
+    const common = { random: yield* readBase64(random, "Hello random") }
+    const versions = yield* Either.all(c.Version.map(tokenText))
+    const keyShares = yield* Either.all(c.KeyShare.map(keyShareFrom))
+    const suites = yield* Either.all(c.Suite.map(tokenText))
+    if (one)
+      return yield* decodeHelloChoice({
+        _tag: "e2e.HelloChoice",
+        ...common,
+        version: versions[0],
+        keyShare: keyShares[0],
+        suite: suites[0]
+      })
+    const sigAlgs = yield* Either.all(c.SigAlg.map(tokenText))
+    return yield* decodeHelloOffer({ _tag: "e2e.HelloOffer", ...common, versions, keyShares, suites, sigAlgs })
+  })
+
+/** An empty element carrying only attributes. */
+const attributesOnly = <const R extends string, const O extends string = never>(
+  e: XmlElement,
+  required: ReadonlyArray<R>,
+  optional: ReadonlyArray<O> = []
+) => Either.flatMap(expectEmpty(e), () => readAttributes(e, required, optional))
+
+const readers: Readonly<Record<string, (e: XmlElement) => Decoded>> = {
+  Certificate: (e) =>
+    Either.gen(function* () {
+      yield* readAttributes(e, [])
+      const c = yield* readChildren(e, [{ name: "Cert", min: 0, max: 5 }])
+      const chain = yield* Either.all(
+        c.Cert.map((cert) =>
+          Either.flatMap(
+            Either.flatMap(readAttributes(cert, []), () => readText(cert)),
+            (t) => readBase64(t, "Cert")
+          )
+        )
+      )
+      return yield* decodeCertificate({ _tag: "e2e.Certificate", chain })
+    }),
+  CertificateVerify: (e) =>
+    Either.gen(function* () {
+      const { alg } = yield* readAttributes(e, ["alg"])
+      const signature = yield* readBase64(yield* readText(e), "CertificateVerify")
+      return yield* decodeCertificateVerify({ _tag: "e2e.CertificateVerify", algorithm: alg, signature })
+    }),
+  Finished: (e) =>
+    Either.gen(function* () {
+      yield* readAttributes(e, [])
+      const mac = yield* readBase64(yield* readText(e), "Finished")
+      return yield* decodeFinished({ _tag: "e2e.Finished", mac })
+    }),
+  Alert: (e) =>
+    Either.flatMap(attributesOnly(e, ["code"], ["description"]), (a) => decodeAlert({ _tag: "e2e.Alert", ...a })),
+  KeyUpdate: (e) => Either.flatMap(attributesOnly(e, []), () => decodeKeyUpdate({ _tag: "e2e.KeyUpdate" })),
+  Close: (e) => Either.flatMap(attributesOnly(e, [], ["reason"]), (a) => decodeClose({ _tag: "e2e.Close", ...a })),
+  Message: (e) =>
+    Either.gen(function* () {
+      const a = yield* readAttributes(e, ["id", "sent"])
+      const c = yield* readChildren(e, [{ name: "Body", min: 1, max: 1 }])
+      const bodyEl = c.Body[0]!
+      yield* readAttributes(bodyEl, [])
+      const body = yield* readText(bodyEl)
+      return yield* decodeMessage({ _tag: "e2e.Message", ...a, body })
+    }),
+  Ack: (e) => Either.flatMap(attributesOnly(e, ["id"]), (a) => decodeAck({ _tag: "e2e.Ack", ...a })),
+  Read: (e) => Either.flatMap(attributesOnly(e, ["id"]), (a) => decodeRead({ _tag: "e2e.Read", ...a })),
+  Typing: (e) => Either.flatMap(attributesOnly(e, ["state"]), (a) => decodeTyping({ _tag: "e2e.Typing", ...a })),
+  Ping: (e) => Either.flatMap(attributesOnly(e, [], ["nonce"]), (a) => decodePing({ _tag: "e2e.Ping", ...a })),
+  Pong: (e) => Either.flatMap(attributesOnly(e, [], ["nonce"]), (a) => decodePong({ _tag: "e2e.Pong", ...a })),
+  FileOffer: (e) =>
+    Either.gen(function* () {
+      const a = yield* attributesOnly(e, ["id", "name", "size", "sha256", "chunk"])
+      return yield* decodeFileOffer({
+        _tag: "e2e.FileOffer",
+        id: a.id,
+        name: a.name,
+        size: yield* readBigInt(a.size, "FileOffer size"),
+        sha256: yield* readHex(a.sha256, "FileOffer sha256"),
+        chunk: yield* readInt(a.chunk, "FileOffer chunk", 6)
+      })
+    }),
+  FileAccept: (e) =>
+    Either.gen(function* () {
+      const a = yield* attributesOnly(e, ["id", "offset"])
+      const offset = yield* readBigInt(a.offset, "FileAccept offset")
+      return yield* decodeFileAccept({ _tag: "e2e.FileAccept", id: a.id, offset })
+    }),
+  FileDone: (e) => Either.flatMap(attributesOnly(e, ["id"]), (a) => decodeFileDone({ _tag: "e2e.FileDone", ...a })),
+  FileAck: (e) => Either.flatMap(attributesOnly(e, ["id"]), (a) => decodeFileAck({ _tag: "e2e.FileAck", ...a })),
+  FileCancel: (e) =>
+    Either.flatMap(attributesOnly(e, ["id"], ["reason"]), (a) => decodeFileCancel({ _tag: "e2e.FileCancel", ...a }))
+}
+
+/**
+ * The typed message a parsed document carries. `hello` says which `<Hello>` the handshake state
+ * expects (the element is the same for both; brief section 4).
+ */
+export const e2eFromElement = (root: XmlElement, hello: HelloKind = "offer"): Decoded => {
+  if (root.namespace !== E2E_NAMESPACE)
+    return Either.left(
+      new DecodeError({
+        reason: "Namespace",
+        message: `<${root.name}> is in namespace "${root.namespace}"; E2E messages are in "${E2E_NAMESPACE}".`
+      })
+    )
+  if (root.name === "Hello") return helloFrom(root, hello)
+  const reader = Object.hasOwn(readers, root.name) ? readers[root.name] : undefined
+  return reader === undefined
+    ? Either.left(new DecodeError({ reason: "UnknownElement", message: `<${root.name}> is not an E2E message.` }))
+    : reader(root)
+}
+
+/** Parses and decodes one E2E document; any failure is a `DecodeError` (a `decode_error` alert), never a throw. */
+export const decodeE2E = (bytes: Uint8Array, hello: HelloKind = "offer", limits?: Partial<XmlLimits>): Decoded =>
+  Either.match(parseXml(bytes, limits), {
+    onLeft: (cause) => Either.left(new DecodeError({ reason: "Xml", message: cause.message, cause })),
+    onRight: (root) => e2eFromElement(root, hello)
+  })
