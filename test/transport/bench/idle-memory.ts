@@ -2,7 +2,8 @@
  * Memory per idle established loopback connection: TcpTransport vs node:tls vs raw node:net.
  * Not a test (numbers depend on the machine). Run:
  *   npx esbuild --bundle --platform=node --format=esm --packages=external \
- *     test/transport/bench/idle-memory.ts --outfile=/tmp/idle-memory.mjs && node /tmp/idle-memory.mjs
+ *     test/transport/bench/idle-memory.ts --outfile=node_modules/.cache/bench/idle-memory.mjs \
+ *     && node node_modules/.cache/bench/idle-memory.mjs        (PAIRS=3000 for another count)
  * Each mode runs in its own child process (`--expose-gc`); both ends of every connection live in
  * that process, so the figure is per connection *pair* (client socket + accepted socket).
  */
