@@ -41,7 +41,7 @@ const raw: fc.Arbitrary<readonly [Record<string, unknown>, HelloKind]> = fc.oneo
   fc
     .record({ random: bytes(32, 32), version: token, keyShare, suite: token })
     .map((r) => [{ _tag: "e2e.HelloChoice", ...r }, "choice"] as const),
-  fc.array(bytes(1, 100), { maxLength: 5 }).map((chain) => [{ _tag: "e2e.Certificate", chain }, "offer"] as const),
+  fc.array(bytes(0, 100), { maxLength: 5 }).map((chain) => [{ _tag: "e2e.Certificate", chain }, "offer"] as const),
   fc
     .record({ algorithm: token, signature: bytes(0, 100) })
     .map((r) => [{ _tag: "e2e.CertificateVerify", ...r }, "offer"] as const),

@@ -56,7 +56,7 @@ export type XmlErrorReason =
   | "Namespace"
   | "MixedContent"
 
-/** A document the hardened parser refuses; `offset` counts UTF-16 code units into the decoded text. */
+/** A document the hardened parser refuses; `offset` counts UTF-16 code units into the decoded, LF-normalised text. */
 export class XmlError extends Data.TaggedError("XmlError")<{
   readonly reason: XmlErrorReason
   readonly message: string
