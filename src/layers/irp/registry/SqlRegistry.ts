@@ -1,0 +1,315 @@
+/**
+ * `IrpRegistry` over `@effect/sql`'s `SqlClient`: one implementation for SQLite and PostgreSQL
+ * (brief section 8; issue 3, section 3). It depends on `SqlClient` only (plus `PgClient` for the
+ * change feed when the dialect is PostgreSQL, see `changes.ts`); the dialect differences are isolated
+ * in `migrations.ts` (column types), `rows.ts` (value decoding), `changes.ts` (the feed) and the
+ * per-handle lock below.
+ *
+ * Atomicity, which must hold across processes on PostgreSQL:
+ * * a token is consumed by one conditional `UPDATE … WHERE used_at IS NULL … RETURNING`: concurrent
+ *   updaters queue on the row lock and re-check the condition, so exactly one sees a row come back;
+ * * a registration is one conditional upsert (`ON CONFLICT … DO UPDATE … WHERE stored.seq <
+ *   excluded.seq`), so racing registrations for one device keep the highest `seq`; the device-cap
+ *   count and the upsert run in one transaction under a per-handle advisory lock so that two new
+ *   devices cannot both slip under the cap. SQLite has one connection per process and serialises
+ *   every transaction anyway.
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import { Effect, Either, Encoding, Layer } from "effect"
+import type { Handle } from "../../../domain/brands.js"
+import type { CertificateRecord, SerialHex, StatusAnswer } from "../../../domain/irp/certificates.js"
+import {
+  checkLease,
+  defaultLeasePolicy,
+  type LeasePolicy,
+  type RegistryChange,
+  RegistryError
+} from "../../../domain/irp/registry.js"
+import { IrpRegistry, type IrpRegistryService } from "../../../services/IrpRegistry.js"
+import { makeChangeFeed } from "./changes.js"
+import { LOCK_CLASS_HANDLE, migrate } from "./migrations.js"
+import {
+  addressesJson,
+  addressJson,
+  BINDING_COLUMNS,
+  CERTIFICATE_COLUMNS,
+  countOf,
+  decodeBindings,
+  decodeCertificates,
+  decodeRevoked
+} from "./rows.js"
+
+export interface SqlRegistryOptions {
+  readonly policy?: Partial<LeasePolicy> | undefined
+}
+
+const storageError = (cause: SqlError) => {
+  const driver = cause.cause instanceof Error ? `: ${cause.cause.message}` : ""
+  return new RegistryError({
+    reason: "Storage",
+    message: `The registry database failed (${cause.message.trim()}${driver}); check that it is reachable and writable.`,
+    cause
+  })
+}
+
+const fail = (reason: RegistryError["reason"], message: string) => Effect.fail(new RegistryError({ reason, message }))
+
+/** 32-bit FNV-1a of a handle, as a signed int4: the second key of the per-handle advisory lock. */
+const handleLockKey = (handle: string): number => {
+  let h = 0x811c9dc5
+  for (let i = 0; i < handle.length; i++) h = Math.imul(h ^ handle.charCodeAt(i), 0x01000193)
+  return h | 0
+}
+
+export const make = (options: SqlRegistryOptions = {}) =>
+  Effect.gen(function* () {
+    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    yield* Effect.mapError(migrate, storageError)
+    const feed = yield* makeChangeFeed
+    const policy: LeasePolicy = { ...defaultLeasePolicy, ...options.policy }
+
+    /** Runs `body` in a transaction, announces its changes, maps driver failures to `Storage`. */
+    const write = <A>(
+      body: Effect.Effect<readonly [A, ReadonlyArray<RegistryChange>], RegistryError | SqlError>
+    ): Effect.Effect<A, RegistryError> =>
+      sql.withTransaction(Effect.tap(body, ([, changes]) => feed.inTransaction(changes))).pipe(
+        Effect.tap(([, changes]) => feed.afterCommit(changes)),
+        Effect.map(([result]) => result),
+        Effect.catchTag("SqlError", (e) => Effect.fail(storageError(e)))
+      )
+    const read = <A>(query: Effect.Effect<A, RegistryError | SqlError>): Effect.Effect<A, RegistryError> =>
+      Effect.catchTag(query, "SqlError", (e) => Effect.fail(storageError(e)))
+
+    /** Number of rows a statement changed (`.raw` is the driver's own result object). */
+    const affected = (raw: unknown): number =>
+      typeof raw === "object" && raw !== null
+        ? Number(("rowCount" in raw ? raw.rowCount : "changes" in raw ? raw.changes : 0) ?? 0)
+        : 0
+
+    const lockHandle = (handle: Handle) =>
+      sql.onDialectOrElse({
+        pg: () => Effect.asVoid(sql`SELECT pg_advisory_xact_lock(${LOCK_CLASS_HANDLE}, ${handleLockKey(handle)})`),
+        orElse: () => Effect.void
+      })
+
+    const selectBindings = (handle: Handle, now: number) =>
+      Effect.flatMap(
+        sql`SELECT ${sql.literal(BINDING_COLUMNS)} FROM irp_bindings
+            WHERE handle = ${handle} AND expires_at > ${now} ORDER BY device_id`,
+        decodeBindings
+      )
+
+    const selectCertificate = (serial: SerialHex) =>
+      Effect.flatMap(
+        sql`SELECT ${sql.literal(CERTIFICATE_COLUMNS)} FROM irp_certificates WHERE serial = ${serial}`,
+        decodeCertificates
+      ).pipe(Effect.map((records) => records[0]))
+
+    const service: IrpRegistryService = {
+      createToken: Effect.fn("IrpRegistry.createToken")(function* ({ handle, tokenHash, expiresAt }) {
+        const rows = yield* read(sql`INSERT INTO irp_tokens (token_hash, handle, expires_at, used_at)
+          VALUES (${Encoding.encodeHex(tokenHash)}, ${handle}, ${Math.floor(expiresAt)}, NULL)
+          ON CONFLICT (token_hash) DO NOTHING RETURNING token_hash`)
+        if (rows.length === 0) yield* fail("Conflict", "This enrolment token already exists: draw a new one.")
+      }),
+
+      consumeToken: Effect.fn("IrpRegistry.consumeToken")(function* ({ tokenHash, handle, now: at }) {
+        const hash = Encoding.encodeHex(tokenHash)
+        const now = Math.floor(at)
+        const won = yield* read(sql`UPDATE irp_tokens SET used_at = ${now}
+          WHERE token_hash = ${hash} AND handle = ${handle} AND used_at IS NULL AND expires_at > ${now}
+          RETURNING handle`)
+        if (won.length > 0) return handle
+        // Lost: say why, from what is stored now.
+        const rows = yield* read(
+          sql<{
+            readonly handle: string
+            readonly expires_at: number | string
+            readonly used_at: number | string | null
+          }>`SELECT handle, expires_at, used_at FROM irp_tokens WHERE token_hash = ${hash}`
+        )
+        const token = rows[0]
+        if (token === undefined) {
+          return yield* fail(
+            "TokenNotFound",
+            "This enrolment token is not known: check that it was copied whole, or ask the operator for a new one."
+          )
+        }
+        if (token.used_at !== null) {
+          return yield* fail("TokenUsed", "This enrolment token was already used: ask the operator for a new one.")
+        }
+        if (Number(token.expires_at) <= now) {
+          return yield* fail("TokenExpired", "This enrolment token has expired: ask the operator for a new one.")
+        }
+        return yield* fail(
+          "TokenWrongHandle",
+          "This enrolment token was issued for another handle: enrol with the handle it was issued for."
+        )
+      }),
+
+      recordCertificate: Effect.fn("IrpRegistry.recordCertificate")(function* (record: CertificateRecord) {
+        yield* write(
+          Effect.gen(function* () {
+            const rows = yield* sql`INSERT INTO irp_certificates
+                (serial, handle, fingerprint, der, not_before, not_after, status, revoked_at, reason)
+              VALUES (${record.serial}, ${record.handle}, ${record.fingerprint}, ${record.der},
+                ${Math.floor(record.notBefore)}, ${Math.floor(record.notAfter)}, ${record.status},
+                ${record.revokedAt === undefined ? null : Math.floor(record.revokedAt)}, ${record.reason ?? null})
+              ON CONFLICT (serial) DO NOTHING RETURNING serial`
+            if (rows.length === 0) {
+              return yield* fail("Conflict", `A certificate with serial ${record.serial} is already recorded.`)
+            }
+            return [undefined, [{ handle: record.handle, kind: "certificate" }]] as const
+          })
+        )
+      }),
+
+      certificateBySerial: Effect.fn("IrpRegistry.certificateBySerial")(function* (serial) {
+        return yield* read(selectCertificate(serial))
+      }),
+
+      currentCertificate: Effect.fn("IrpRegistry.currentCertificate")(function* ({ handle, now }) {
+        const records = yield* read(
+          Effect.flatMap(
+            sql`SELECT ${sql.literal(CERTIFICATE_COLUMNS)} FROM irp_certificates
+              WHERE handle = ${handle} AND status = 'good' AND not_after > ${Math.floor(now)}
+              ORDER BY not_before DESC, serial DESC LIMIT 1`,
+            decodeCertificates
+          )
+        )
+        return records[0]
+      }),
+
+      revoke: Effect.fn("IrpRegistry.revoke")(function* ({ serial, reason, at }) {
+        return yield* write(
+          Effect.gen(function* () {
+            const changed = yield* sql`UPDATE irp_certificates
+              SET status = 'revoked', revoked_at = ${Math.floor(at)}, reason = ${reason}
+              WHERE serial = ${serial} AND status = 'good' RETURNING serial`
+            const record = yield* selectCertificate(serial)
+            if (record === undefined) {
+              return yield* fail("NotFound", `No certificate with serial ${serial} was issued here: check the serial.`)
+            }
+            const changes: ReadonlyArray<RegistryChange> =
+              changed.length > 0 ? [{ handle: record.handle, kind: "certificate" }] : []
+            return [record, changes] as const
+          })
+        )
+      }),
+
+      revokeHandle: Effect.fn("IrpRegistry.revokeHandle")(function* ({ handle, reason, at }) {
+        return yield* write(
+          Effect.gen(function* () {
+            const records = yield* Effect.flatMap(
+              sql`UPDATE irp_certificates SET status = 'revoked', revoked_at = ${Math.floor(at)}, reason = ${reason}
+                WHERE handle = ${handle} AND status = 'good' RETURNING ${sql.literal(CERTIFICATE_COLUMNS)}`,
+              decodeCertificates
+            )
+            const changes: ReadonlyArray<RegistryChange> = records.length > 0 ? [{ handle, kind: "certificate" }] : []
+            return [records, changes] as const
+          })
+        )
+      }),
+
+      revokedCertificates: Effect.fn("IrpRegistry.revokedCertificates")(function* () {
+        return yield* read(
+          Effect.flatMap(
+            sql`SELECT serial, handle, revoked_at, reason FROM irp_certificates
+              WHERE status = 'revoked' ORDER BY revoked_at, serial`,
+            decodeRevoked
+          )
+        )
+      }),
+
+      status: Effect.fn("IrpRegistry.status")(function* (serial) {
+        const record = yield* read(selectCertificate(serial))
+        if (record === undefined) return { serial, status: "unknown" } satisfies StatusAnswer
+        if (record.status === "good") return { serial, status: "good" } satisfies StatusAnswer
+        return {
+          serial,
+          status: "revoked",
+          revokedAt: record.revokedAt ?? 0,
+          reason: record.reason ?? "unspecified"
+        } satisfies StatusAnswer
+      }),
+
+      register: Effect.fn("IrpRegistry.register")(function* (request) {
+        const { handle, deviceId, addresses, seq, observed } = request
+        const now = Math.floor(request.now)
+        const lease = checkLease(policy, request.ttlSeconds)
+        if (Either.isLeft(lease)) return yield* lease.left
+        return yield* write(
+          Effect.gen(function* () {
+            yield* lockHandle(handle)
+            const others = countOf(
+              yield* sql<{ readonly n: number | string }>`SELECT COUNT(*) AS n FROM irp_bindings
+                WHERE handle = ${handle} AND device_id <> ${deviceId} AND expires_at > ${now}`
+            )
+            if (others >= policy.maxDevicesPerHandle) {
+              return yield* fail(
+                "TooManyDevices",
+                `${handle} already has ${others} devices registered, the most allowed: deregister one first.`
+              )
+            }
+            const stored = yield* sql`INSERT INTO irp_bindings
+                (handle, device_id, addresses, observed, expires_at, seq, updated_at)
+              VALUES (${handle}, ${deviceId}, ${addressesJson(addresses)}, ${addressJson(observed)},
+                ${now + lease.right}, ${seq}, ${now})
+              ON CONFLICT (handle, device_id) DO UPDATE SET
+                addresses = excluded.addresses, observed = excluded.observed, expires_at = excluded.expires_at,
+                seq = excluded.seq, updated_at = excluded.updated_at
+              WHERE irp_bindings.seq < excluded.seq
+              RETURNING device_id`
+            if (stored.length === 0) {
+              const current = yield* sql<{ readonly seq: string }>`SELECT CAST(seq AS TEXT) AS seq
+                FROM irp_bindings WHERE handle = ${handle} AND device_id = ${deviceId}`
+              return yield* fail(
+                "StaleSequence",
+                `Registration seq ${seq} for device ${deviceId} is not greater than the stored ${current[0]?.seq ?? "?"}` +
+                  ": it is stale or replayed; send a larger seq (the device's clock in milliseconds will do)."
+              )
+            }
+            const bindings = yield* selectBindings(handle, now)
+            return [bindings, [{ handle, kind: "bindings" }]] as const
+          })
+        )
+      }),
+
+      deregister: Effect.fn("IrpRegistry.deregister")(function* ({ handle, deviceId, now: at }) {
+        const now = Math.floor(at)
+        return yield* write(
+          Effect.gen(function* () {
+            // The row stays, expired, so that its seq still refuses replays (see LeasePolicy).
+            const ended = yield* sql`UPDATE irp_bindings SET expires_at = ${now}, updated_at = ${now}
+              WHERE handle = ${handle} AND expires_at > ${now}
+              ${deviceId === "all" ? sql.literal("") : sql`AND device_id = ${deviceId}`}
+              RETURNING device_id`
+            const changes: ReadonlyArray<RegistryChange> = ended.length > 0 ? [{ handle, kind: "bindings" }] : []
+            return [ended.length, changes] as const
+          })
+        )
+      }),
+
+      lookup: Effect.fn("IrpRegistry.lookup")(function* ({ handle, now }) {
+        return yield* read(selectBindings(handle, Math.floor(now)))
+      }),
+
+      purgeExpired: Effect.fn("IrpRegistry.purgeExpired")(function* (at) {
+        const now = Math.floor(at)
+        const horizon = now - Math.floor(policy.retainExpiredSeconds * 1000)
+        const bindings = yield* read(sql`DELETE FROM irp_bindings WHERE expires_at <= ${horizon}`.raw)
+        const tokens = yield* read(sql`DELETE FROM irp_tokens WHERE expires_at <= ${now} OR used_at IS NOT NULL`.raw)
+        return { bindings: affected(bindings), tokens: affected(tokens) }
+      }),
+
+      subscribe: feed.subscribe,
+      changes: feed.changes
+    }
+    return service
+  })
+
+/** The registry with the default lease policy; needs a `SqlClient` (and `PgClient` on PostgreSQL). */
+export const layer = Layer.scoped(IrpRegistry, make())
+
+export const layerWith = (options: SqlRegistryOptions) => Layer.scoped(IrpRegistry, make(options))

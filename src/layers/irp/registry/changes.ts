@@ -1,0 +1,140 @@
+/**
+ * The registry's change feed (brief section 8, `Watch`; issue 3: "including changes made through
+ * another IRP process sharing the same PostgreSQL").
+ *
+ * * PostgreSQL: each write transaction runs `pg_notify` on a channel named after the current schema;
+ *   PostgreSQL delivers it at commit (never for a rolled-back change) to every session listening,
+ *   this process's own included. One `LISTEN` connection per process (`PgClient.listen`) feeds an
+ *   in-process `PubSub`, so a change reaches subscribers once, whichever process made it.
+ * * SQLite: the database is one file used by one process, so publishing to the `PubSub` after the
+ *   commit is enough. Two processes on one SQLite file would not see each other's changes: SQLite is
+ *   the single-process storage by design.
+ */
+import { createHash } from "node:crypto"
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import { Deferred, Effect, Option, PubSub, type Queue, Schedule, Schema, type Scope, Stream } from "effect"
+import { Handle } from "../../../domain/brands.js"
+import { type RegistryChange, RegistryError } from "../../../domain/irp/registry.js"
+
+export interface ChangeFeed {
+  /** Runs inside the writing transaction (PostgreSQL: `pg_notify`, delivered at commit). */
+  readonly inTransaction: (changes: ReadonlyArray<RegistryChange>) => Effect.Effect<void, SqlError>
+  /** Runs after the commit (SQLite: publish in process). */
+  readonly afterCommit: (changes: ReadonlyArray<RegistryChange>) => Effect.Effect<void>
+  readonly subscribe: Effect.Effect<Queue.Dequeue<RegistryChange>, never, Scope.Scope>
+  readonly changes: Stream.Stream<RegistryChange>
+}
+
+/** Subscribers more than this many changes behind lose the oldest (a slow watcher never stalls writers). */
+const FEED_CAPACITY = 4096
+/** Bounded wait for our `LISTEN` to become active: this many probes, `PROBE_PAUSE_MS` apart at most. */
+const READY_PROBES = 500
+const PROBE_PAUSE_MS = 10
+const READY_PAYLOAD = "ready"
+
+const ChangePayload = Schema.parseJson(
+  Schema.Struct({ handle: Handle, kind: Schema.Literal("bindings", "certificate") })
+)
+const decodePayload = Schema.decodeUnknownOption(ChangePayload)
+const encodePayload = (change: RegistryChange): string => JSON.stringify({ handle: change.handle, kind: change.kind })
+
+/**
+ * A pause on the wall clock, not the Effect `Clock`: the registry is often built inside tests that
+ * install `TestClock` (as `@effect/vitest`'s `layer` does), where `Effect.sleep` would never end.
+ * Used only for the start-up probe, never for anything a test should control.
+ */
+const wallClockPause = (ms: number): Effect.Effect<void> =>
+  Effect.async<void>((resume) => {
+    const timer = setTimeout(() => resume(Effect.void), ms)
+    return Effect.sync(() => clearTimeout(timer))
+  })
+
+/** NOTIFY channel names are identifiers: at most 63 bytes. */
+const channelFor = (schema: string): string => {
+  const plain = `sixchat_irp_${schema}`
+  return Buffer.byteLength(plain) <= 63
+    ? plain
+    : `sixchat_irp_${createHash("sha256").update(schema).digest("hex").slice(0, 32)}`
+}
+
+export const makeChangeFeed: Effect.Effect<ChangeFeed, RegistryError, SqlClient.SqlClient | Scope.Scope> = Effect.gen(
+  function* () {
+    const sql = yield* SqlClient.SqlClient
+    const pubsub = yield* Effect.acquireRelease(PubSub.sliding<RegistryChange>(FEED_CAPACITY), PubSub.shutdown)
+    const base = {
+      subscribe: PubSub.subscribe(pubsub),
+      changes: Stream.fromPubSub(pubsub)
+    }
+    const inProcess: ChangeFeed = {
+      ...base,
+      inTransaction: () => Effect.void,
+      afterCommit: (changes) => PubSub.publishAll(pubsub, changes)
+    }
+    const isPg = sql.onDialectOrElse({ pg: () => true, orElse: () => false })
+    if (!isPg) return inProcess
+
+    const pg = yield* Effect.serviceOption(PgClient.PgClient)
+    if (Option.isNone(pg)) {
+      return yield* new RegistryError({
+        reason: "Storage",
+        message:
+          "The registry on PostgreSQL needs the PgClient service for its change feed: build the client with PgLive.layer."
+      })
+    }
+    const client = pg.value
+    const rows = yield* sql<{ readonly schema: string | null }>`SELECT current_schema() AS schema`.pipe(
+      Effect.mapError(
+        (cause) =>
+          new RegistryError({ reason: "Storage", message: "Could not read the PostgreSQL schema in use.", cause })
+      )
+    )
+    const channel = channelFor(rows[0]?.schema ?? "public")
+    // Not `PgClient.notify`: it sends `NOTIFY channel, $1`, and NOTIFY takes no bind parameters.
+    const notify = (payload: string) => sql`SELECT pg_notify(${channel}, ${payload})`
+
+    const ready = yield* Deferred.make<void>()
+    yield* client.listen(channel).pipe(
+      Stream.runForEach((payload) =>
+        Deferred.succeed(ready, undefined).pipe(
+          Effect.zipRight(
+            Option.match(decodePayload(payload), {
+              onNone: () => Effect.void,
+              onSome: (change) => PubSub.publish(pubsub, change)
+            })
+          )
+        )
+      ),
+      Effect.tapErrorCause((cause) => Effect.logWarning("IRP registry change feed: LISTEN failed; retrying", cause)),
+      Effect.retry(Schedule.spaced("1 second")),
+      Effect.forkScoped
+    )
+    // `listen` issues LISTEN in the background: notify ourselves until one comes back, so that the
+    // feed is live when the layer is. Bounded, so a broken setup fails instead of hanging.
+    const probe = (left: number): Effect.Effect<void, RegistryError> =>
+      Effect.flatMap(Deferred.isDone(ready), (done) =>
+        done
+          ? Effect.void
+          : left === 0
+            ? Effect.fail(
+                new RegistryError({
+                  reason: "Storage",
+                  message: `PostgreSQL LISTEN on channel ${channel} did not become active within ${(READY_PROBES * PROBE_PAUSE_MS) / 1000} s: check the database connection.`
+                })
+              )
+            : notify(READY_PAYLOAD).pipe(
+                Effect.catchAll(() => Effect.void),
+                Effect.zipRight(Effect.raceFirst(Deferred.await(ready), wallClockPause(PROBE_PAUSE_MS))),
+                Effect.zipRight(Effect.suspend(() => probe(left - 1)))
+              )
+      )
+    yield* probe(READY_PROBES)
+
+    return {
+      ...base,
+      inTransaction: (changes) => Effect.forEach(changes, (change) => notify(encodePayload(change)), { discard: true }),
+      afterCommit: () => Effect.void
+    }
+  }
+)

@@ -1,0 +1,30 @@
+/**
+ * The embedded storage (issue 3, section 3): one SQLite file through `@effect/sql-sqlite-node`.
+ *
+ * Settings, applied once on the client's single connection:
+ * * WAL journal (the client's default): readers never block the writer;
+ * * `busy_timeout`: wait for a lock (a backup, an operator's `sqlite3` shell) instead of failing at once;
+ * * `foreign_keys`: enforce declared references, which SQLite leaves off by default;
+ * * `synchronous` stays FULL: a consumed token or a revocation must survive a power cut.
+ *
+ * One process owns the file: the client serialises its statements over one connection, and changes
+ * made by another process would not reach this one's change feed (PostgreSQL is how a deployment
+ * grows past one process).
+ */
+
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import { Effect, Layer } from "effect"
+
+/** How long a statement waits for a lock held elsewhere before failing, in milliseconds. */
+export const BUSY_TIMEOUT_MS = 5000
+
+const pragmas = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql.unsafe(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`)
+  yield* sql.unsafe("PRAGMA foreign_keys = ON")
+})
+
+/** A client on the SQLite file at `filename` (created if missing), exposed as `SqliteClient` and `SqlClient`. */
+export const layer = (filename: string) =>
+  Layer.effectDiscard(pragmas).pipe(Layer.provideMerge(SqliteClient.layer({ filename })))

@@ -1,0 +1,101 @@
+/**
+ * The registry suite on SQLite: a real database file in a temporary directory, with the settings
+ * `SqliteLive` promises (WAL, busy timeout, foreign keys).
+ */
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import * as SqlClient from "@effect/sql/SqlClient"
+import { expect, it } from "@effect/vitest"
+import { Clock, Context, Effect, Layer } from "effect"
+import { makeAddress } from "../../../src/domain/brands.js"
+import { DeviceId, Seq } from "../../../src/domain/irp/registry.js"
+import * as SqlRegistry from "../../../src/layers/irp/registry/SqlRegistry.js"
+import * as SqliteLive from "../../../src/layers/sql/SqliteLive.js"
+import { IrpRegistry } from "../../../src/services/IrpRegistry.js"
+import { freshHandle, registrySuite } from "./suite.js"
+
+/** A fresh directory for the test's database files, removed afterwards. */
+const tempDir = Effect.acquireRelease(
+  Effect.sync(() => mkdtempSync(join(tmpdir(), "sixchat-registry-"))),
+  (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+)
+
+const onFreshFile = Layer.unwrapScoped(
+  Effect.map(tempDir, (dir) => SqlRegistry.layer.pipe(Layer.provideMerge(SqliteLive.layer(join(dir, "irp.db")))))
+)
+
+registrySuite("IrpRegistry on SQLite", onFreshFile)
+
+it.scoped("SqliteLive: WAL, busy timeout and foreign keys are on", () =>
+  Effect.gen(function* () {
+    const dir = yield* tempDir
+    const context = yield* Layer.build(SqliteLive.layer(join(dir, "settings.db")))
+    const sql = Context.get(context, SqlClient.SqlClient)
+    const [journal] = yield* sql<{ readonly journal_mode: string }>`PRAGMA journal_mode`
+    const [busy] = yield* sql<{ readonly timeout: number }>`PRAGMA busy_timeout`
+    const [fk] = yield* sql<{ readonly foreign_keys: number }>`PRAGMA foreign_keys`
+    expect([journal?.journal_mode, busy?.timeout, fk?.foreign_keys]).toEqual(["wal", SqliteLive.BUSY_TIMEOUT_MS, 1])
+  })
+)
+
+it.scoped("the file keeps its bindings across restarts, and migrating again is a no-op", () =>
+  Effect.gen(function* () {
+    const dir = yield* tempDir
+    const file = join(dir, "restart.db")
+    const handle = freshHandle("restart")
+    const now = yield* Clock.currentTimeMillis
+    const run = <A, E>(effect: Effect.Effect<A, E, IrpRegistry>) =>
+      Effect.provide(effect, SqlRegistry.layer.pipe(Layer.provide(SqliteLive.layer(file))))
+    yield* run(
+      Effect.flatMap(IrpRegistry, (r) =>
+        r.register({
+          handle,
+          deviceId: DeviceId.make("d"),
+          addresses: [makeAddress("192.0.2.1", 4605)],
+          ttlSeconds: 60,
+          seq: Seq.make(3n),
+          observed: undefined,
+          now
+        })
+      )
+    )
+    const after = yield* run(Effect.flatMap(IrpRegistry, (r) => r.lookup({ handle, now })))
+    expect(after.map((b) => [b.deviceId, b.seq])).toEqual([["d", 3n]])
+  })
+)
+
+it.scoped("lookups and the device count are index searches, never table scans", () =>
+  Effect.gen(function* () {
+    const dir = yield* tempDir
+    const context = yield* Layer.build(
+      SqlRegistry.layer.pipe(Layer.provideMerge(SqliteLive.layer(join(dir, "plan.db"))))
+    )
+    const sql = Context.get(context, SqlClient.SqlClient)
+    const plan = (statement: string, ...params: ReadonlyArray<unknown>) =>
+      Effect.map(sql.unsafe<{ readonly detail: string }>(`EXPLAIN QUERY PLAN ${statement}`, params), (rows) =>
+        rows.map((r) => r.detail).join("; ")
+      )
+    const lookup = yield* plan(
+      "SELECT * FROM irp_bindings WHERE handle = ? AND expires_at > ? ORDER BY device_id",
+      "a",
+      1
+    )
+    const count = yield* plan(
+      "SELECT COUNT(*) FROM irp_bindings WHERE handle = ? AND device_id <> ? AND expires_at > ?",
+      "a",
+      "b",
+      1
+    )
+    const token = yield* plan("SELECT * FROM irp_tokens WHERE token_hash = ?", "00")
+    const current = yield* plan(
+      "SELECT * FROM irp_certificates WHERE handle = ? AND status = 'good' AND not_after > ? ORDER BY not_before DESC",
+      "a",
+      1
+    )
+    for (const p of [lookup, count, token, current]) {
+      expect(p).toMatch(/^SEARCH /)
+      expect(p).not.toMatch(/\bSCAN\b/)
+    }
+  })
+)

@@ -1,0 +1,514 @@
+/**
+ * The one storage suite for `IrpRegistry` (issue 3, section 3: "The same test suite runs against
+ * both"). `registrySuite` is called once per dialect with a layer providing the registry on a fresh
+ * database; tests share that database and keep apart by using handles of their own.
+ */
+import { expect, layer } from "@effect/vitest"
+import { Clock, Effect, Either, type Layer, Queue, type Scope, TestClock } from "effect"
+import { type Address, Fingerprint, Handle, makeAddress } from "../../../src/domain/brands.js"
+import { type CertificateRecord, SerialHex } from "../../../src/domain/irp/certificates.js"
+import {
+  type Addresses,
+  DeviceId,
+  defaultLeasePolicy,
+  MAX_SEQ,
+  type RegistryChange,
+  type RegistryError,
+  Seq
+} from "../../../src/domain/irp/registry.js"
+import { IrpRegistry, type IrpRegistryService } from "../../../src/services/IrpRegistry.js"
+
+let counter = 0
+/** A handle no other test uses. */
+export const freshHandle = (name: string): Handle => Handle.make(`${name}-${++counter}@example.org`)
+const device = (id: string) => DeviceId.make(id)
+const seq = (n: bigint | number) => Seq.make(BigInt(n))
+const addrs = (...ports: ReadonlyArray<number>): Addresses => {
+  const [first, ...rest] = ports.map((p): Address => makeAddress("2001:db8::1", p))
+  return [first!, ...rest]
+}
+const tokenHash = (fill: number) => new Uint8Array(32).fill(fill)
+let tokenCounter = 0
+/** A token hash no other test uses (32 bytes, like a SHA-256). */
+const freshTokenHash = () => {
+  const h = tokenHash(0)
+  new DataView(h.buffer).setUint32(0, ++tokenCounter)
+  return h
+}
+
+/** The reason of a failed registry call (the test fails if it succeeded). */
+const reasonOf = <A>(effect: Effect.Effect<A, RegistryError>) => Effect.flip(effect).pipe(Effect.map((e) => e.reason))
+
+/**
+ * Takes the next change, failing after `ms` of wall-clock time: PostgreSQL notifications arrive over
+ * real I/O, so a missing one must end the test rather than hang it (TestClock does not move here).
+ */
+export const nextChange = (queue: Queue.Dequeue<RegistryChange>, ms = 5000) =>
+  Effect.raceFirst(
+    Queue.take(queue),
+    Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, ms))).pipe(
+      Effect.zipRight(Effect.dieMessage(`no registry change arrived within ${ms} ms`))
+    )
+  )
+
+const certificate = (handle: Handle, serial: string, notBefore: number, notAfter: number): CertificateRecord => ({
+  serial: SerialHex.make(serial),
+  handle,
+  fingerprint: Fingerprint.make(serial.padStart(64, "0").slice(-64)),
+  der: new Uint8Array([0x30, 0x03, 0x02, 0x01, Number.parseInt(serial.slice(-2), 16)]),
+  notBefore,
+  notAfter,
+  status: "good"
+})
+
+export interface SuiteOptions<R> {
+  /**
+   * Builds a second registry on the same database, standing for another server process (its own
+   * pool and connections). Given only for dialects that support several processes.
+   */
+  readonly anotherProcess?: Effect.Effect<IrpRegistryService, unknown, Scope.Scope | R> | undefined
+}
+
+export const registrySuite = <R>(
+  name: string,
+  registryLayer: Layer.Layer<IrpRegistry | R, unknown>,
+  options: SuiteOptions<R> = {}
+) =>
+  layer(registryLayer, { timeout: "30 seconds" })(name, (it) => {
+    it.effect("a token is consumed once, by its own handle, before it expires", () =>
+      Effect.gen(function* () {
+        const registry = yield* IrpRegistry
+        const now = yield* Clock.currentTimeMillis
+        const alice = freshHandle("alice")
+        const hash = freshTokenHash()
+        yield* registry.createToken({ handle: alice, tokenHash: hash, expiresAt: now + 60_000 })
+        expect(yield* reasonOf(registry.createToken({ handle: alice, tokenHash: hash, expiresAt: now + 1 }))).toBe(
+          "Conflict"
+        )
+        // Another handle cannot use it, and trying does not burn it.
+        expect(yield* reasonOf(registry.consumeToken({ tokenHash: hash, handle: freshHandle("mallory"), now }))).toBe(
+          "TokenWrongHandle"
+        )
+        expect(yield* registry.consumeToken({ tokenHash: hash, handle: alice, now })).toBe(alice)
+        expect(yield* reasonOf(registry.consumeToken({ tokenHash: hash, handle: alice, now }))).toBe("TokenUsed")
+        expect(yield* reasonOf(registry.consumeToken({ tokenHash: freshTokenHash(), handle: alice, now }))).toBe(
+          "TokenNotFound"
+        )
+      })
+    )
+
+    it.effect("an expired token is refused", () =>
+      Effect.gen(function* () {
+        const registry = yield* IrpRegistry
+        const now = yield* Clock.currentTimeMillis
+        const bob = freshHandle("bob")
+        const hash = freshTokenHash()
+        yield* registry.createToken({ handle: bob, tokenHash: hash, expiresAt: now + 60_000 })
+        yield* TestClock.adjust("60 seconds")
+        const later = yield* Clock.currentTimeMillis
+        expect(yield* reasonOf(registry.consumeToken({ tokenHash: hash, handle: bob, now: later }))).toBe(
+          "TokenExpired"
+        )
+      })
+    )
+
+    it.effect("50 racing consumers of one token: exactly one wins", () =>
+      Effect.gen(function* () {
+        const registry = yield* IrpRegistry
+        const now = yield* Clock.currentTimeMillis
+        const carol = freshHandle("carol")
+        const hash = freshTokenHash()
+        yield* registry.createToken({ handle: carol, tokenHash: hash, expiresAt: now + 60_000 })
+        const results = yield* Effect.all(
+          Array.from({ length: 50 }, () =>
+            Effect.either(registry.consumeToken({ tokenHash: hash, handle: carol, now }))
+          ),
+          { concurrency: "unbounded" }
+        )
+        expect(results.filter(Either.isRight)).toHaveLength(1)
+        const losers = results.filter(Either.isLeft).map((r) => r.left.reason)
+        expect(losers).toEqual(Array.from({ length: 49 }, () => "TokenUsed"))
+      })
+    )
+
+    it.effect("register answers with every unexpired binding; lookup returns them", () =>
+      Effect.gen(function* () {
+        const registry = yield* IrpRegistry
+        const now = yield* Clock.currentTimeMillis
+        const dave = freshHandle("dave")
+        const observed = makeAddress("198.51.100.7", 40000)
+        const first = yield* registry.register({
+          handle: dave,
+          deviceId: device("laptop"),
+          addresses: addrs(4605, 4606),
+          ttlSeconds: 300,
+          seq: seq(1),
+          observed,
+          now
+        })
+        expect(first).toEqual([
+          {
+            deviceId: "laptop",
+            addresses: addrs(4605, 4606),
+            expiresAt: now + 300_000,
+            seq: 1n,
+            observed,
+            updatedAt: now
+          }
+        ])
+        const both = yield* registry.register({
+          handle: dave,
+          deviceId: device("phone"),
+          addresses: addrs(4605),
+          ttlSeconds: 60,
+          seq: seq(7),
+          observed: undefined,
+          now
+        })
+        expect(both.map((b) => [b.deviceId, b.seq, b.observed])).toEqual([
+          ["laptop", 1n, observed],
+          ["phone", 7n, undefined]
+        ])
+        expect(yield* registry.lookup({ handle: dave, now })).toEqual(both)
+        expect(yield* registry.lookup({ handle: freshHandle("nobody"), now })).toEqual([])
+      })
+    )
+
+    it.effect("seq must grow per device: stale and replayed registrations are refused and change nothing", () =>
+      Effect.gen(function* () {
+        const registry = yield* IrpRegistry
+        const now = yield* Clock.currentTimeMillis
+        const erin = freshHandle("erin")
+        const reg = (n: bigint, port: number) =>
+          registry.register({
+            handle: erin,
+            deviceId: device("d1"),
+            addresses: addrs(port),
+            ttlSeconds: 60,
+            seq: seq(n),
+            observed: undefined,
+            now
+          })
+        yield* reg(5n, 1005)
+        expect(yield* reasonOf(reg(5n, 2005))).toBe("StaleSequence")
+        expect(yield* reasonOf(reg(4n, 2004))).toBe("StaleSequence")
+        expect((yield* registry.lookup({ handle: erin, now }))[0]?.addresses).toEqual(addrs(1005))
+        // Another device has its own sequence.
+        yield* registry.register({
+          handle: erin,
+          deviceId: device("d2"),
+          addresses: addrs(9),
+          ttlSeconds: 60,
+          seq: seq(0),
+          observed: undefined,
+          now
+        })
+        // The largest seq survives the round trip exactly (past 2^53).
+        const top = yield* reg(MAX_SEQ, 1006)
+        expect(top.find((b) => b.deviceId === "d1")?.seq).toBe(MAX_SEQ)
+        expect(yield* reasonOf(reg(MAX_SEQ, 1007))).toBe("StaleSequence")
+      })
+    )
+
+    it.effect("30 racing registrations for one device keep the highest seq", () =>
+      Effect.gen(function* () {
+        const registry = yield* IrpRegistry
+        const now = yield* Clock.currentTimeMillis
+        const frank = freshHandle("frank")
+        // Distinct random seqs; each registration's port is derived from its seq so we can tell who won.
+        const seqs = [...new Set(Array.from({ length: 30 }, () => 1 + Math.floor(Math.random() * 1_000_000)))]
+        const results = yield* Effect.all(
+          seqs.map((n) =>
+            Effect.either(
+              registry.register({
+                handle: frank,
+                deviceId: device("racer"),
+                addresses: addrs(1 + (n % 65535)),
+                ttlSeconds: 60,
+                seq: seq(n),
+                observed: undefined,
+                now
+              })
+            )
+          ),
+          { concurrency: "unbounded" }
+        )
+        for (const r of results) if (Either.isLeft(r)) expect(r.left.reason).toBe("StaleSequence")
+        const highest = Math.max(...seqs)
+        const [binding] = yield* registry.lookup({ handle: frank, now })
+        expect(binding?.seq).toBe(BigInt(highest))
+        expect(binding?.addresses).toEqual(addrs(1 + (highest % 65535)))
+      })
+    )
+
+    it.effect("leases outside the policy's bounds are refused", () =>
+      Effect.gen(function* () {
+        const registry = yield* IrpRegistry
+        const now = yield* Clock.currentTimeMillis
+        const gina = freshHandle("gina")
+        const reg = (ttlSeconds: number, n: number) =>
+          registry.register({
+            handle: gina,
+            deviceId: device("d"),
+            addresses: addrs(1),
+            ttlSeconds,
+            seq: seq(n),
+            observed: undefined,
+            now
+          })
+        expect(yield* reasonOf(reg(defaultLeasePolicy.minTtlSeconds - 1, 1))).toBe("LeaseTooShort")
+        expect(yield* reasonOf(reg(Number.NaN, 1))).toBe("LeaseTooShort")
+        expect(yield* reasonOf(reg(defaultLeasePolicy.maxTtlSeconds + 1, 1))).toBe("LeaseTooLong")
+        expect(yield* registry.lookup({ handle: gina, now })).toEqual([])
+        expect((yield* reg(defaultLeasePolicy.minTtlSeconds, 1))[0]?.expiresAt).toBe(now + 30_000)
+        expect((yield* reg(defaultLeasePolicy.maxTtlSeconds, 2))[0]?.expiresAt).toBe(now + 3_600_000)
+      })
+    )
+
+    it.effect("the device cap counts only other devices' unexpired bindings", () =>
+      Effect.gen(function* () {
+        const registry = yield* IrpRegistry
+        const now = yield* Clock.currentTimeMillis
+        const hank = freshHandle("hank")
+        const cap = defaultLeasePolicy.maxDevicesPerHandle
+        const reg = (id: string, n: number, ttlSeconds: number, at: number) =>
+          registry.register({
+            handle: hank,
+            deviceId: device(id),
+            addresses: addrs(n),
+            ttlSeconds,
+            seq: seq(n),
+            observed: undefined,
+            now: at
+          })
+        yield* reg("short", 1, 30, now)
+        for (let i = 1; i < cap; i++) yield* reg(`d${i}`, 1, 600, now)
+        expect(yield* reasonOf(reg("extra", 1, 600, now))).toBe("TooManyDevices")
+        // A device already registered may renew at the cap.
+        expect(yield* reg("d1", 2, 600, now)).toHaveLength(cap)
+        // Once one lease expires there is room again.
+        yield* TestClock.adjust("31 seconds")
+        const later = yield* Clock.currentTimeMillis
+        expect(yield* reg("extra", 1, 600, later)).toHaveLength(cap)
+      })
+    )
+
+    it.effect("an expired binding is never returned (TestClock)", () =>
+      Effect.gen(function* () {
+        const registry = yield* IrpRegistry
+        const ivy = freshHandle("ivy")
+        const start = yield* Clock.currentTimeMillis
+        const reg = (id: string, ttlSeconds: number, at: number) =>
+          registry.register({
+            handle: ivy,
+            deviceId: device(id),
+            addresses: addrs(1),
+            ttlSeconds,
+            seq: seq(at + 1),
+            observed: undefined,
+            now: at
+          })
+        yield* reg("brief", 30, start)
+        yield* TestClock.adjust("29 seconds")
+        expect((yield* registry.lookup({ handle: ivy, now: yield* Clock.currentTimeMillis })).length).toBe(1)
+        yield* TestClock.adjust("1 second")
+        const expiry = yield* Clock.currentTimeMillis
+        expect(yield* registry.lookup({ handle: ivy, now: expiry })).toEqual([])
+        // Nor in another device's register answer.
+        expect((yield* reg("other", 60, expiry)).map((b) => b.deviceId)).toEqual(["other"])
+      })
+    )
+
+    it.effect("deregister ends one lease or all, keeps the seq, and purge forgets it after the retention", () =>
+      Effect.gen(function* () {
+        const registry = yield* IrpRegistry
+        const now = yield* Clock.currentTimeMillis
+        const jack = freshHandle("jack")
+        const reg = (id: string, n: number, at = now) =>
+          registry.register({
+            handle: jack,
+            deviceId: device(id),
+            addresses: addrs(n),
+            ttlSeconds: 60,
+            seq: seq(n),
+            observed: undefined,
+            now: at
+          })
+        yield* reg("a", 10)
+        yield* reg("b", 10)
+        yield* reg("c", 10)
+        expect(yield* registry.deregister({ handle: jack, deviceId: device("a"), now })).toBe(1)
+        expect((yield* registry.lookup({ handle: jack, now })).map((b) => b.deviceId)).toEqual(["b", "c"])
+        expect(yield* registry.deregister({ handle: jack, deviceId: device("a"), now })).toBe(0)
+        expect(yield* registry.deregister({ handle: jack, deviceId: "all", now })).toBe(2)
+        expect(yield* registry.lookup({ handle: jack, now })).toEqual([])
+        // The replay of an old registration is still refused; a newer one is welcome.
+        expect(yield* reasonOf(reg("a", 10))).toBe("StaleSequence")
+        expect(yield* reg("a", 11)).toHaveLength(1)
+        // After the retention period the rows go, and with them the sequence high-water marks.
+        yield* TestClock.adjust(`${defaultLeasePolicy.retainExpiredSeconds + 120} seconds`)
+        const later = yield* Clock.currentTimeMillis
+        const purged = yield* registry.purgeExpired(later)
+        expect(purged.bindings).toBeGreaterThanOrEqual(3)
+        expect(yield* reg("b", 1, later)).toHaveLength(1)
+      })
+    )
+
+    it.effect("purgeExpired removes used and expired tokens", () =>
+      Effect.gen(function* () {
+        const registry = yield* IrpRegistry
+        const now = yield* Clock.currentTimeMillis
+        const kim = freshHandle("kim")
+        const used = freshTokenHash()
+        const live = freshTokenHash()
+        yield* registry.createToken({ handle: kim, tokenHash: used, expiresAt: now + 60_000 })
+        yield* registry.createToken({ handle: kim, tokenHash: live, expiresAt: now + 60_000 })
+        yield* registry.consumeToken({ tokenHash: used, handle: kim, now })
+        const purged = yield* registry.purgeExpired(now)
+        expect(purged.tokens).toBeGreaterThanOrEqual(1)
+        expect(yield* reasonOf(registry.consumeToken({ tokenHash: used, handle: kim, now }))).toBe("TokenNotFound")
+        expect(yield* registry.consumeToken({ tokenHash: live, handle: kim, now })).toBe(kim)
+      })
+    )
+
+    it.effect("certificates: record, current, revoke, status, CRL entries", () =>
+      Effect.gen(function* () {
+        const registry = yield* IrpRegistry
+        const now = yield* Clock.currentTimeMillis
+        const lena = freshHandle("lena")
+        const base = 0x1000 + counter * 16
+        const serial = (k: number) => (base + k).toString(16)
+        const day = 86_400_000
+        const old = certificate(lena, serial(1), now - 10 * day, now + 300 * day)
+        const newer = certificate(lena, serial(2), now - day, now + 365 * day)
+        const expired = certificate(lena, serial(3), now - 400 * day, now - day)
+        for (const c of [old, newer, expired]) yield* registry.recordCertificate(c)
+        expect(yield* reasonOf(registry.recordCertificate(old))).toBe("Conflict")
+        expect(yield* registry.certificateBySerial(old.serial)).toEqual(old)
+        expect(yield* registry.certificateBySerial(SerialHex.make("ffffffffff"))).toBeUndefined()
+        expect((yield* registry.currentCertificate({ handle: lena, now }))?.serial).toBe(newer.serial)
+        expect(yield* registry.status(newer.serial)).toEqual({ serial: newer.serial, status: "good" })
+        expect(yield* registry.status(SerialHex.make("ffffffffff"))).toEqual({
+          serial: "ffffffffff",
+          status: "unknown"
+        })
+
+        const revoked = yield* registry.revoke({ serial: newer.serial, reason: "keyCompromise", at: now })
+        expect(revoked).toEqual({ ...newer, status: "revoked", revokedAt: now, reason: "keyCompromise" })
+        // Revoking again changes nothing.
+        yield* registry.revoke({ serial: newer.serial, reason: "superseded", at: now + 5 })
+        expect(yield* registry.status(newer.serial)).toEqual({
+          serial: newer.serial,
+          status: "revoked",
+          revokedAt: now,
+          reason: "keyCompromise"
+        })
+        expect(
+          yield* reasonOf(registry.revoke({ serial: SerialHex.make("ffffffffff"), reason: "unspecified", at: now }))
+        ).toBe("NotFound")
+        expect((yield* registry.currentCertificate({ handle: lena, now }))?.serial).toBe(old.serial)
+
+        const all = yield* registry.revokeHandle({ handle: lena, reason: "cessationOfOperation", at: now + 10 })
+        expect(all.map((c) => c.serial).sort()).toEqual([old.serial, expired.serial].sort())
+        expect(yield* registry.currentCertificate({ handle: lena, now })).toBeUndefined()
+        const crl = (yield* registry.revokedCertificates()).filter((e) => e.handle === lena)
+        expect(crl.map((e) => [e.serial, e.reason])).toEqual(
+          expect.arrayContaining([
+            [newer.serial, "keyCompromise"],
+            [old.serial, "cessationOfOperation"],
+            [expired.serial, "cessationOfOperation"]
+          ])
+        )
+        expect(crl[0]?.serial).toBe(newer.serial) // oldest revocation first
+      })
+    )
+
+    it.scoped("the change feed fires on register, deregister and revocation, not on refusals", () =>
+      Effect.gen(function* () {
+        const registry = yield* IrpRegistry
+        const now = yield* Clock.currentTimeMillis
+        const feed = yield* registry.subscribe
+        const mona = freshHandle("mona")
+        const reg = (n: number) =>
+          registry.register({
+            handle: mona,
+            deviceId: device("d"),
+            addresses: addrs(n),
+            ttlSeconds: 60,
+            seq: seq(n),
+            observed: undefined,
+            now
+          })
+        // Other tests' changes may be in flight: look only at ours.
+        const next = Effect.repeat(nextChange(feed), { until: (c) => c.handle === mona })
+        yield* reg(2)
+        expect(yield* next).toEqual({ handle: mona, kind: "bindings" })
+        // Refused (stale): no change. Had it announced one, the next expectations would be off by one.
+        yield* Effect.either(reg(1))
+        yield* registry.deregister({ handle: mona, deviceId: "all", now })
+        expect(yield* next).toEqual({ handle: mona, kind: "bindings" })
+        const cert = certificate(mona, (0x9000 + counter).toString(16), now, now + 1000)
+        yield* registry.recordCertificate(cert)
+        expect(yield* next).toEqual({ handle: mona, kind: "certificate" })
+        yield* registry.revoke({ serial: cert.serial, reason: "unspecified", at: now })
+        expect(yield* next).toEqual({ handle: mona, kind: "certificate" })
+      })
+    )
+
+    const anotherProcess = options.anotherProcess
+    if (anotherProcess !== undefined) {
+      it.scoped("another process's changes reach this one's lookups and change feed", () =>
+        Effect.gen(function* () {
+          const here = yield* IrpRegistry
+          const there = yield* anotherProcess
+          const now = yield* Clock.currentTimeMillis
+          const feed = yield* here.subscribe
+          const nina = freshHandle("nina")
+          yield* there.register({
+            handle: nina,
+            deviceId: device("d"),
+            addresses: addrs(4605),
+            ttlSeconds: 60,
+            seq: seq(1),
+            observed: undefined,
+            now
+          })
+          expect(yield* Effect.repeat(nextChange(feed), { until: (c) => c.handle === nina })).toEqual({
+            handle: nina,
+            kind: "bindings"
+          })
+          expect((yield* here.lookup({ handle: nina, now })).map((b) => b.addresses)).toEqual([addrs(4605)])
+          // The two processes share one sequence per device.
+          expect(
+            yield* reasonOf(
+              here.register({
+                handle: nina,
+                deviceId: device("d"),
+                addresses: addrs(1),
+                ttlSeconds: 60,
+                seq: seq(1),
+                observed: undefined,
+                now
+              })
+            )
+          ).toBe("StaleSequence")
+          // 50 consumers racing through both processes: one winner.
+          const hash = freshTokenHash()
+          yield* here.createToken({ handle: nina, tokenHash: hash, expiresAt: now + 60_000 })
+          const racers = Array.from({ length: 50 }, (_, i) =>
+            Effect.either((i % 2 === 0 ? here : there).consumeToken({ tokenHash: hash, handle: nina, now }))
+          )
+          const results = yield* Effect.all(racers, { concurrency: "unbounded" })
+          expect(results.filter(Either.isRight)).toHaveLength(1)
+          // A revocation made there is announced here.
+          const cert = certificate(nina, (0xa000 + counter).toString(16), now, now + 1000)
+          yield* there.recordCertificate(cert)
+          yield* there.revokeHandle({ handle: nina, reason: "unspecified", at: now })
+          expect(
+            yield* Effect.repeat(nextChange(feed), { until: (c) => c.handle === nina && c.kind === "certificate" })
+          ).toEqual({ handle: nina, kind: "certificate" })
+          expect((yield* here.status(cert.serial)).status).toBe("revoked")
+        })
+      )
+    }
+  })
