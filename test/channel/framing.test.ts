@@ -3,7 +3,13 @@
  */
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { encodeFrame, FrameDecoder, FrameError, HANDSHAKE_FRAME_LIMIT, RECORD_FRAME_LIMIT } from "../../src/domain/channel/framing.js"
+import {
+  encodeFrame,
+  FrameDecoder,
+  FrameError,
+  HANDSHAKE_FRAME_LIMIT,
+  RECORD_FRAME_LIMIT
+} from "../../src/domain/channel/framing.js"
 import { ContentType, RecordProtection } from "../../src/domain/channel/record.js"
 import * as NobleCrypto from "../../src/layers/crypto/NobleCrypto.js"
 import * as NodeCrypto from "../../src/layers/crypto/NodeCrypto.js"
@@ -42,7 +48,9 @@ describe("framing", () => {
           const stream = Buffer.concat(payloads.map(encodeFrame))
           const { frames, error } = drain(stream, cuts, HANDSHAKE_FRAME_LIMIT)
           expect(error).toBeUndefined()
-          expect(frames.map((f) => Buffer.from(f).toString("hex"))).toEqual(payloads.map((p) => Buffer.from(p).toString("hex")))
+          expect(frames.map((f) => Buffer.from(f).toString("hex"))).toEqual(
+            payloads.map((p) => Buffer.from(p).toString("hex"))
+          )
         }
       ),
       { numRuns: 300 }
@@ -65,7 +73,9 @@ describe("framing", () => {
     expect(drain(new Uint8Array([0, 0, 0x40, 0x01]), [], HANDSHAKE_FRAME_LIMIT).error?.reason).toBe("TooLarge")
     const max = encodeFrame(new Uint8Array(RECORD_FRAME_LIMIT))
     expect(drain(max, [], RECORD_FRAME_LIMIT).frames).toHaveLength(1)
-    expect(drain(encodeFrame(new Uint8Array(RECORD_FRAME_LIMIT + 1)), [], RECORD_FRAME_LIMIT).error?.reason).toBe("TooLarge")
+    expect(drain(encodeFrame(new Uint8Array(RECORD_FRAME_LIMIT + 1)), [], RECORD_FRAME_LIMIT).error?.reason).toBe(
+      "TooLarge"
+    )
     expect(drain(encodeFrame(new Uint8Array(10)).subarray(0, 9), [], 100).error?.reason).toBe("Truncated")
     expect(drain(new Uint8Array([0, 0]), [], 100).error?.reason).toBe("Truncated")
   })
@@ -80,7 +90,10 @@ describe("records", () => {
     it(`${name}: seal/open round trip, sequence advances, any flipped bit is refused`, () => {
       const tx = new RecordProtection(aead, keys)
       const rx = new RecordProtection(aead, keys)
-      const frames = [tx.seal(ContentType.Xml, new TextEncoder().encode("<Ping/>")), tx.seal(ContentType.Data, new Uint8Array([1, 2, 3]))]
+      const frames = [
+        tx.seal(ContentType.Xml, new TextEncoder().encode("<Ping/>")),
+        tx.seal(ContentType.Data, new Uint8Array([1, 2, 3]))
+      ]
       expect(tx.sequence).toBe(2n)
       const r0 = rx.open(frames[0]!.subarray(4))
       expect(r0?.type).toBe(ContentType.Xml)

@@ -5,12 +5,12 @@
 import { describe, expect, it } from "@effect/vitest"
 import { type Duration, Effect, Exit, Fiber, TestClock } from "effect"
 import type { Handle } from "../../src/domain/brands.js"
-import type { AppMessage } from "../../src/domain/e2e/messages.js"
-import { type ChannelError, type Expectation, type SecureChannel } from "../../src/services/SecureChannel.js"
 import { FrameDecoder, RECORD_FRAME_LIMIT } from "../../src/domain/channel/framing.js"
+import type { AppMessage } from "../../src/domain/e2e/messages.js"
+import type { ChannelError, Expectation, SecureChannel } from "../../src/services/SecureChannel.js"
 import { channelsFor, type PeerSetup } from "../support/channels.js"
 import { makeTestPki } from "../support/identities.js"
-import { pipe, type PipeOptions } from "../support/pipe.js"
+import { type PipeOptions, pipe } from "../support/pipe.js"
 
 const pki = makeTestPki()
 const alice = pki.identity("alice@example.org")
@@ -123,7 +123,13 @@ describe("handshake over a pipe", () => {
 
   it.effect("refuses a responder certified by an unknown CA", () =>
     Effect.gen(function* () {
-      const { ei, er } = yield* handshake({ identity: alice, anchors }, { identity: mallory, anchors: [other.caDer] }, expectBob, converse, answer)
+      const { ei, er } = yield* handshake(
+        { identity: alice, anchors },
+        { identity: mallory, anchors: [other.caDer] },
+        expectBob,
+        converse,
+        answer
+      )
       expect(failureOf(ei)).toMatchObject({ reason: "Handshake", alert: "unknown_ca" })
       expect(failureOf(er)?.reason).toBe("PeerAlert")
     })
@@ -132,7 +138,13 @@ describe("handshake over a pipe", () => {
   it.effect("the responder refuses an initiator certified by an unknown CA", () =>
     Effect.gen(function* () {
       const eve = other.identity("eve@example.org")
-      const { ei, er } = yield* handshake({ identity: eve, anchors }, { identity: bob, anchors }, expectBob, converse, answer)
+      const { ei, er } = yield* handshake(
+        { identity: eve, anchors },
+        { identity: bob, anchors },
+        expectBob,
+        converse,
+        answer
+      )
       expect(failureOf(er)).toMatchObject({ reason: "Handshake", alert: "unknown_ca" })
       expect(failureOf(ei)).toMatchObject({ reason: "PeerAlert", alert: "unknown_ca" })
     })
@@ -140,7 +152,13 @@ describe("handshake over a pipe", () => {
 
   it.effect("refuses a peer whose certificate lacks the clientAuth EKU", () =>
     Effect.gen(function* () {
-      const { er } = yield* handshake({ identity: serverOnly, anchors }, { identity: bob, anchors }, expectBob, converse, answer)
+      const { er } = yield* handshake(
+        { identity: serverOnly, anchors },
+        { identity: bob, anchors },
+        expectBob,
+        converse,
+        answer
+      )
       expect(failureOf(er)).toMatchObject({ reason: "Handshake", alert: "bad_certificate" })
     })
   )
@@ -161,7 +179,13 @@ describe("handshake over a pipe", () => {
 
   it.effect("refuses an anonymous initiator unless the responder allows it", () =>
     Effect.gen(function* () {
-      const refused = yield* handshake({ identity: null, anchors }, { identity: bob, anchors }, expectBob, converse, answer)
+      const refused = yield* handshake(
+        { identity: null, anchors },
+        { identity: bob, anchors },
+        expectBob,
+        converse,
+        answer
+      )
       expect(failureOf(refused.er)).toMatchObject({ reason: "Handshake", alert: "certificate_unknown" })
       const allowed = yield* handshake(
         { identity: null, anchors },

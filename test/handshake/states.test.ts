@@ -112,20 +112,34 @@ describe("handshake states", () => {
   })
 
   it("refuses a tampered Finished", () => {
-    const { result } = run((m) => (m._tag === "e2e.Finished" ? { ...m, mac: m.mac.map((b, k) => (k === 0 ? b ^ 0x80 : b)) } : m))
+    const { result } = run((m) =>
+      m._tag === "e2e.Finished" ? { ...m, mac: m.mac.map((b, k) => (k === 0 ? b ^ 0x80 : b)) } : m
+    )
     expect(Either.isLeft(result) && result.left.reason).toBe("BadFinished")
   })
 
   it("refuses a responder that picks a suite or version never offered", () => {
     const { state, hello } = Initiator.begin(config(aliceId), rnd(1), rnd(2))
-    const bad = { _tag: "e2e.HelloChoice" as const, random: rnd(3), version: "2", keyShare: { group: "x25519", key: rnd(5) }, suite: "AES_256_GCM_SHA256" }
+    const bad = {
+      _tag: "e2e.HelloChoice" as const,
+      random: rnd(3),
+      version: "2",
+      keyShare: { group: "x25519", key: rnd(5) },
+      suite: "AES_256_GCM_SHA256"
+    }
     expect(Either.isLeft(state.onHello(encodeE2E(bad), bad))).toBe(true)
     void hello
   })
 
   it("refuses a low-order X25519 share (all-zero secret)", () => {
     const { state } = Initiator.begin(config(aliceId), rnd(1), rnd(2))
-    const zero = { _tag: "e2e.HelloChoice" as const, random: rnd(3), version: "1", keyShare: { group: "x25519", key: new Uint8Array(32) }, suite: "AES_256_GCM_SHA256" }
+    const zero = {
+      _tag: "e2e.HelloChoice" as const,
+      random: rnd(3),
+      version: "1",
+      keyShare: { group: "x25519", key: new Uint8Array(32) },
+      suite: "AES_256_GCM_SHA256"
+    }
     const res = state.onHello(encodeE2E(zero), zero)
     expect(Either.isLeft(res) && res.left.reason).toBe("BadKeyShare")
   })

@@ -2,16 +2,17 @@
  * Builds E2E channel factories for tests: one per peer, each with its own provider, identity and limits.
  */
 import { Effect, Either, Layer } from "effect"
-import type { AppMessage } from "../../src/domain/e2e/messages.js"
 import type { ProviderName } from "../../src/domain/crypto/primitives.js"
+import type { AppMessage } from "../../src/domain/e2e/messages.js"
 import { makeLocalIdentity } from "../../src/domain/handshake/identity.js"
 import * as CertVerifierLive from "../../src/layers/CertVerifierLive.js"
+import { type ChannelOptions, e2eCodec, make } from "../../src/layers/channel/SecureChannelLive.js"
 import * as CryptoLive from "../../src/layers/crypto/CryptoLive.js"
 import * as EntropyLive from "../../src/layers/EntropyLive.js"
-import { type ChannelOptions, e2eCodec, make } from "../../src/layers/channel/SecureChannelLive.js"
 import * as TcpTransport from "../../src/layers/transport/TcpTransport.js"
 import { cryptoSuite } from "../../src/services/Crypto.js"
 import type { SecureChannelsService } from "../../src/services/SecureChannel.js"
+import { Transport, type TransportService } from "../../src/services/Transport.js"
 import type { TestIdentity } from "./identities.js"
 
 export interface PeerSetup {
@@ -24,11 +25,11 @@ export interface PeerSetup {
   readonly seed?: string
   /** Use this chain instead of the identity's own (e.g. to present someone else's certificate). */
   readonly chainOverride?: ReadonlyArray<Uint8Array>
+  /** The transport `dial` uses (default: real TCP). */
+  readonly transport?: TransportService
 }
 
-export const channelsFor = (
-  setup: PeerSetup
-): Effect.Effect<SecureChannelsService<AppMessage, AppMessage>> =>
+export const channelsFor = (setup: PeerSetup): Effect.Effect<SecureChannelsService<AppMessage, AppMessage>> =>
   Effect.gen(function* () {
     const crypto = yield* cryptoSuite
     const identity =
@@ -48,7 +49,7 @@ export const channelsFor = (
         CryptoLive.layerFor(setup.provider ?? "node"),
         setup.seed === undefined ? EntropyLive.layer : EntropyLive.seeded(setup.seed),
         CertVerifierLive.layer({ anchors: setup.anchors }),
-        TcpTransport.layer
+        setup.transport === undefined ? TcpTransport.layer : Layer.succeed(Transport, setup.transport)
       )
     )
   )

@@ -25,7 +25,10 @@ export interface TestPki {
   readonly dir: string
   readonly caPath: string
   readonly caDer: Uint8Array
-  readonly identity: (handle: string, options?: { eku?: string; days?: number; keyAlg?: "ec" | "ed25519" }) => TestIdentity
+  readonly identity: (
+    handle: string,
+    options?: { eku?: string; days?: number; keyAlg?: "ec" | "ed25519" }
+  ) => TestIdentity
   /** A server certificate (SAN dNSName, EKU serverAuth). */
   readonly server: (dnsName: string) => TestIdentity
 }
@@ -39,19 +42,52 @@ export const makeTestPki = (name = "SixChat Test CA"): TestPki => {
     join(dir, "ca.ext"),
     "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n"
   )
-  openssl(dir, ["req", "-new", "-x509", "-key", "ca.key", "-subj", `/CN=${name}`, "-days", "3650", "-out", "ca.pem", "-sha256",
-    "-extensions", "v3", "-config", writeConfig(dir)])
+  openssl(dir, [
+    "req",
+    "-new",
+    "-x509",
+    "-key",
+    "ca.key",
+    "-subj",
+    `/CN=${name}`,
+    "-days",
+    "3650",
+    "-out",
+    "ca.pem",
+    "-sha256",
+    "-extensions",
+    "v3",
+    "-config",
+    writeConfig(dir)
+  ])
   const caPath = join(dir, "ca.pem")
   const caDer = pemDecode(readFileSync(caPath, "utf8"), "CERTIFICATE")[0]!
   let n = 0
   const issue = (cn: string, ext: string, days: number, keyAlg: "ec" | "ed25519"): TestIdentity => {
     const base = `leaf${n++}`
-    const keyArgs = keyAlg === "ec" ? ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"] : ["-algorithm", "ED25519"]
+    const keyArgs =
+      keyAlg === "ec" ? ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"] : ["-algorithm", "ED25519"]
     openssl(dir, ["genpkey", ...keyArgs, "-out", `${base}.key`])
     openssl(dir, ["req", "-new", "-key", `${base}.key`, "-subj", `/CN=${cn}`, "-out", `${base}.csr`])
     writeFileSync(join(dir, `${base}.ext`), ext)
-    openssl(dir, ["x509", "-req", "-in", `${base}.csr`, "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-      "-days", String(days), "-sha256", "-extfile", `${base}.ext`, "-out", `${base}.pem`])
+    openssl(dir, [
+      "x509",
+      "-req",
+      "-in",
+      `${base}.csr`,
+      "-CA",
+      "ca.pem",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-days",
+      String(days),
+      "-sha256",
+      "-extfile",
+      `${base}.ext`,
+      "-out",
+      `${base}.pem`
+    ])
     const keyPath = join(dir, `${base}.key`)
     const certPath = join(dir, `${base}.pem`)
     const keyPem = readFileSync(keyPath, "utf8")
@@ -78,7 +114,12 @@ export const makeTestPki = (name = "SixChat Test CA"): TestPki => {
         options.keyAlg ?? "ec"
       ),
     server: (dnsName) =>
-      issue(dnsName, `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:${dnsName}\n`, 30, "ec")
+      issue(
+        dnsName,
+        `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:${dnsName}\n`,
+        30,
+        "ec"
+      )
   }
 }
 

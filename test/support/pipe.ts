@@ -75,5 +75,8 @@ export const pipe = (options: PipeOptions = {}): readonly [Connection, Connectio
       })
     }
   }
-  return [side(addrA, addrB, aIn, bIn, options.tapAtoB, "ab"), side(addrB, addrA, bIn, aIn, options.tapBtoA, "ba")] as const
+  return [
+    side(addrA, addrB, aIn, bIn, options.tapAtoB, "ab"),
+    side(addrB, addrA, bIn, aIn, options.tapBtoA, "ba")
+  ] as const
 }

@@ -2,9 +2,9 @@
  * The end state of a handshake: the application traffic secrets and what was proved about the peer.
  */
 import type { Role } from "../brands.js"
-import type { Hashing } from "../crypto/primitives.js"
 import { applicationSecrets, verificationCode } from "../channel/keySchedule.js"
 import type { Transcript } from "../channel/transcript.js"
+import type { Hashing } from "../crypto/primitives.js"
 import type { PeerAuthenticated } from "./peerAuth.js"
 
 export interface Established {

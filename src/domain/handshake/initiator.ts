@@ -7,13 +7,13 @@
  * The initiator reveals its certificate only after it has authenticated the responder.
  */
 import { Either } from "effect"
+import { type HandshakeSecrets, handshakeSecrets, type TrafficKeys, trafficKeys } from "../channel/keySchedule.js"
+import { Transcript } from "../channel/transcript.js"
 import type { X25519KeyPair } from "../crypto/primitives.js"
 import type { HelloChoice, HelloOffer } from "../e2e/messages.js"
 import { encodeE2E } from "../e2e/xml.js"
-import { handshakeSecrets, type HandshakeSecrets, type TrafficKeys, trafficKeys } from "../channel/keySchedule.js"
-import { Transcript } from "../channel/transcript.js"
-import { type Established, establish } from "./established.js"
 import { fail, type HandshakeError } from "./errors.js"
+import { type Established, establish } from "./established.js"
 import { ownFlight } from "./ownFlight.js"
 import { GROUP_X25519, type HandshakeConfig, PROTOCOL_VERSIONS, SIGNATURE_ALGORITHMS, SUITES } from "./parameters.js"
 import { AwaitCertificate, type PeerAuthenticated } from "./peerAuth.js"
@@ -56,16 +56,27 @@ export class AwaitHello {
   onHello(
     raw: Uint8Array,
     choice: HelloChoice
-  ): Either.Either<{ readonly peerAuth: AwaitCertificate; readonly next: AwaitPeer; readonly keys: HandshakeKeys }, HandshakeError> {
+  ): Either.Either<
+    { readonly peerAuth: AwaitCertificate; readonly next: AwaitPeer; readonly keys: HandshakeKeys },
+    HandshakeError
+  > {
     if (!this.offer.versions.includes(choice.version))
-      return Either.left(fail("ProtocolVersion", "protocol_version", `the responder chose version ${choice.version}, never offered`))
+      return Either.left(
+        fail("ProtocolVersion", "protocol_version", `the responder chose version ${choice.version}, never offered`)
+      )
     if (!this.offer.suites.includes(choice.suite))
-      return Either.left(fail("IllegalParameter", "illegal_parameter", `the responder chose suite ${choice.suite}, never offered`))
+      return Either.left(
+        fail("IllegalParameter", "illegal_parameter", `the responder chose suite ${choice.suite}, never offered`)
+      )
     if (choice.keyShare.group !== GROUP_X25519 || choice.keyShare.key.length !== 32)
-      return Either.left(fail("IllegalParameter", "illegal_parameter", "the responder's key share is not an X25519 key"))
+      return Either.left(
+        fail("IllegalParameter", "illegal_parameter", "the responder's key share is not an X25519 key")
+      )
     const shared = this.keyPair.agree(choice.keyShare.key)
     if (shared === null)
-      return Either.left(fail("BadKeyShare", "illegal_parameter", "the responder's X25519 share gives an all-zero secret"))
+      return Either.left(
+        fail("BadKeyShare", "illegal_parameter", "the responder's X25519 share gives an all-zero secret")
+      )
     this.transcript.add(raw)
     const { hashing, signatures } = this.config.crypto
     const secrets = handshakeSecrets(hashing, shared, this.transcript.hash())
@@ -103,7 +114,15 @@ export class AwaitPeer {
   } {
     const { hashing } = this.config.crypto
     const flight = ownFlight(hashing, this.transcript, "initiator", this.secrets.initiator, this.config.identity)
-    const established = establish(hashing, this.secrets.master, this.transcript, "initiator", this.version, this.suite, proof)
+    const established = establish(
+      hashing,
+      this.secrets.master,
+      this.transcript,
+      "initiator",
+      this.version,
+      this.suite,
+      proof
+    )
     return { flight, established }
   }
 }

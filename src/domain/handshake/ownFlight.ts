@@ -3,10 +3,10 @@
  * encoded once; those exact bytes go into the transcript and onto the wire.
  */
 import type { Role } from "../brands.js"
-import type { Hashing } from "../crypto/primitives.js"
-import { encodeE2E } from "../e2e/xml.js"
 import { finishedMac } from "../channel/keySchedule.js"
 import type { Transcript } from "../channel/transcript.js"
+import type { Hashing } from "../crypto/primitives.js"
+import { encodeE2E } from "../e2e/xml.js"
 import { certificateVerifyContent, type LocalIdentity } from "./parameters.js"
 
 /** The plaintext messages of our flight, in order (an anonymous initiator sends no CertificateVerify). */

@@ -1,16 +1,18 @@
 /**
  * What this implementation offers and accepts (brief section 4), and the CertificateVerify content.
  */
-import type { Fingerprint } from "../brands.js"
+import type { Fingerprint, Role } from "../brands.js"
 import type { CryptoSuite, SignatureAlgorithm, SigningKey } from "../crypto/primitives.js"
-import type { Role } from "../brands.js"
 
 export const PROTOCOL_VERSIONS = ["1"] as const
 export const SUITE_AES_256_GCM_SHA256 = "AES_256_GCM_SHA256"
 export const SUITES = [SUITE_AES_256_GCM_SHA256] as const
 export const GROUP_X25519 = "x25519"
 export const GROUPS = [GROUP_X25519] as const
-export const SIGNATURE_ALGORITHMS = ["ecdsa-p256-sha256", "ed25519"] as const satisfies ReadonlyArray<SignatureAlgorithm>
+export const SIGNATURE_ALGORITHMS = [
+  "ecdsa-p256-sha256",
+  "ed25519"
+] as const satisfies ReadonlyArray<SignatureAlgorithm>
 
 export const isSignatureAlgorithm = (name: string): name is SignatureAlgorithm =>
   (SIGNATURE_ALGORITHMS as ReadonlyArray<string>).includes(name)

@@ -9,10 +9,10 @@
 import { Either } from "effect"
 import type { Role } from "../brands.js"
 import type { VerifiedCertificate } from "../cert/verify.js"
-import type { Hashing, Signatures, VerifyKey } from "../crypto/primitives.js"
-import type { Certificate, CertificateVerify, Finished } from "../e2e/messages.js"
 import { equalBytes, finishedMac } from "../channel/keySchedule.js"
 import type { Transcript } from "../channel/transcript.js"
+import type { Hashing, Signatures, VerifyKey } from "../crypto/primitives.js"
+import type { Certificate, CertificateVerify, Finished } from "../e2e/messages.js"
 import { fail, type HandshakeError } from "./errors.js"
 import { certificateVerifyContent, isSignatureAlgorithm } from "./parameters.js"
 
@@ -69,7 +69,11 @@ export class AwaitChainCheck {
     const key = this.ctx.signatures.importPublicKey(proof.spki)
     if (key === null)
       return Either.left(
-        fail("NoCommonParameters", "unsupported_certificate", "the peer's certificate key is not ECDSA P-256 or Ed25519")
+        fail(
+          "NoCommonParameters",
+          "unsupported_certificate",
+          "the peer's certificate key is not ECDSA P-256 or Ed25519"
+        )
       )
     return Either.right(new AwaitCertificateVerify(this.ctx, proof, key, this.signedHash))
   }
@@ -87,11 +91,17 @@ export class AwaitCertificateVerify {
   onCertificateVerify(raw: Uint8Array, message: CertificateVerify): Either.Either<AwaitFinished, HandshakeError> {
     if (!isSignatureAlgorithm(message.algorithm) || message.algorithm !== this.key.algorithm)
       return Either.left(
-        fail("IllegalParameter", "illegal_parameter", `CertificateVerify uses ${message.algorithm}, not the certificate's key`)
+        fail(
+          "IllegalParameter",
+          "illegal_parameter",
+          `CertificateVerify uses ${message.algorithm}, not the certificate's key`
+        )
       )
     const content = certificateVerifyContent(this.ctx.peerRole, this.signedHash)
     if (!this.key.verify(content, message.signature))
-      return Either.left(fail("BadSignature", "decrypt_error", "the peer's CertificateVerify signature does not verify"))
+      return Either.left(
+        fail("BadSignature", "decrypt_error", "the peer's CertificateVerify signature does not verify")
+      )
     this.ctx.transcript.add(raw)
     return Either.right(new AwaitFinished(this.ctx, this.proof))
   }

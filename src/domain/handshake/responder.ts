@@ -5,12 +5,12 @@
  *     -> AwaitPeer --onPeerAuthenticated--> Established
  */
 import { Either } from "effect"
+import { type HandshakeSecrets, handshakeSecrets, trafficKeys } from "../channel/keySchedule.js"
+import { Transcript } from "../channel/transcript.js"
 import type { HelloChoice, HelloOffer } from "../e2e/messages.js"
 import { encodeE2E } from "../e2e/xml.js"
-import { handshakeSecrets, type HandshakeSecrets, trafficKeys } from "../channel/keySchedule.js"
-import { Transcript } from "../channel/transcript.js"
-import { type Established, establish } from "./established.js"
 import { fail, type HandshakeError } from "./errors.js"
+import { type Established, establish } from "./established.js"
 import type { HandshakeKeys } from "./initiator.js"
 import { ownFlight } from "./ownFlight.js"
 import { GROUP_X25519, type HandshakeConfig, PROTOCOL_VERSIONS, SUITES } from "./parameters.js"
@@ -39,10 +39,11 @@ export const onHello = (
 ): Either.Either<ResponderStarted, HandshakeError> => {
   const version = chooseVersion(offer.versions)
   if (version === undefined)
-    return Either.left(fail("ProtocolVersion", "protocol_version", `no common protocol version in ${offer.versions.join(",")}`))
+    return Either.left(
+      fail("ProtocolVersion", "protocol_version", `no common protocol version in ${offer.versions.join(",")}`)
+    )
   const suite = SUITES.find((s) => offer.suites.includes(s))
-  if (suite === undefined)
-    return Either.left(fail("NoCommonParameters", "handshake_failure", "no common cipher suite"))
+  if (suite === undefined) return Either.left(fail("NoCommonParameters", "handshake_failure", "no common cipher suite"))
   const share = offer.keyShares.find((k) => k.group === GROUP_X25519)
   if (share === undefined)
     return Either.left(fail("NoCommonParameters", "handshake_failure", "no X25519 key share offered"))
@@ -51,13 +52,19 @@ export const onHello = (
   const identity = config.identity
   if (identity !== null && !offer.sigAlgs.includes(identity.key.algorithm))
     return Either.left(
-      fail("NoCommonParameters", "handshake_failure", `the initiator does not accept ${identity.key.algorithm} signatures`)
+      fail(
+        "NoCommonParameters",
+        "handshake_failure",
+        `the initiator does not accept ${identity.key.algorithm} signatures`
+      )
     )
   const { hashing, signatures, keyExchange } = config.crypto
   const keyPair = keyExchange.fromSecret(keyShareSecret)
   const shared = keyPair.agree(share.key)
   if (shared === null)
-    return Either.left(fail("BadKeyShare", "illegal_parameter", "the initiator's X25519 share gives an all-zero secret"))
+    return Either.left(
+      fail("BadKeyShare", "illegal_parameter", "the initiator's X25519 share gives an all-zero secret")
+    )
   const choice: HelloChoice = {
     _tag: "e2e.HelloChoice",
     random,
@@ -97,6 +104,14 @@ export class AwaitPeer {
   ) {}
 
   onPeerAuthenticated(proof: PeerAuthenticated): Established {
-    return establish(this.config.crypto.hashing, this.secrets.master, this.transcript, "responder", this.version, this.suite, proof)
+    return establish(
+      this.config.crypto.hashing,
+      this.secrets.master,
+      this.transcript,
+      "responder",
+      this.version,
+      this.suite,
+      proof
+    )
   }
 }

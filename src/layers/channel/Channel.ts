@@ -2,16 +2,16 @@
  * An established channel (brief section 5): sealing, opening, KeyUpdate, Close, alerts, idle limit.
  * Per-record paths stay untraced and allocation-light.
  */
-import { Duration, Effect, Either } from "effect"
-import { RECORD_FRAME_LIMIT } from "../../domain/channel/framing.js"
+import { type Duration, Effect, Either } from "effect"
 import type { MessageCodec } from "../../domain/channel/codec.js"
+import { RECORD_FRAME_LIMIT } from "../../domain/channel/framing.js"
 import { nextTrafficSecret, trafficKeys } from "../../domain/channel/keySchedule.js"
 import { ContentType, MAX_CONTENT, RecordProtection } from "../../domain/channel/record.js"
 import type { CryptoSuite } from "../../domain/crypto/primitives.js"
 import { E2E_NAMESPACE } from "../../domain/e2e/messages.js"
 import { e2eFromElement, encodeE2E } from "../../domain/e2e/xml.js"
-import { parseXml } from "../../domain/xml/parse.js"
 import type { Established } from "../../domain/handshake/established.js"
+import { parseXml } from "../../domain/xml/parse.js"
 import {
   ChannelError,
   type Inbound,
@@ -69,8 +69,7 @@ export const makeChannel = <In, Out>(
     let peerClosed = false
     const lock = yield* Effect.makeSemaphore(1)
 
-    const closedError = () =>
-      failure ?? new ChannelError({ reason: "Closed", message: "the channel is closed" })
+    const closedError = () => failure ?? new ChannelError({ reason: "Closed", message: "the channel is closed" })
 
     /** Seal one record, first moving to the next key when this one is used up. */
     const sealRecord = (type: ContentType, content: Uint8Array): Uint8Array => {
@@ -132,24 +131,38 @@ export const makeChannel = <In, Out>(
         Effect.timeoutFail({
           duration: limits.idleTimeout,
           onTimeout: () =>
-            new ChannelError({ reason: "IdleTimeout", alert: "timeout", message: "the peer sent nothing within the idle limit" })
+            new ChannelError({
+              reason: "IdleTimeout",
+              alert: "timeout",
+              message: "the peer sent nothing within the idle limit"
+            })
         }),
         Effect.flatMap((payload): Effect.Effect<Inbound<In>, ChannelError> => {
           if (payload === null) {
             return fatal(
-              new ChannelError({ reason: "Truncated", message: "the connection ended without <Close/>: data may be missing" })
+              new ChannelError({
+                reason: "Truncated",
+                message: "the connection ended without <Close/>: data may be missing"
+              })
             )
           }
           const opened = read.open(payload)
           if (opened === null) {
             const alert = lateAlerts === undefined ? undefined : lateHandshakeAlert(lateAlerts, payload)
             if (alert !== undefined) return fatal(alert)
-            return fatal(new ChannelError({ reason: "BadRecordMac", alert: "bad_record_mac", message: "a record did not authenticate" }))
+            return fatal(
+              new ChannelError({
+                reason: "BadRecordMac",
+                alert: "bad_record_mac",
+                message: "a record did not authenticate"
+              })
+            )
           }
           lateAlerts = undefined
           if (opened.type === ContentType.Data) return Effect.succeed({ _tag: "Data", data: opened.content })
           const parsed = parseXml(opened.content)
-          if (Either.isLeft(parsed)) return fatal(decodeFailure(`a document is not acceptable XML: ${parsed.left.message}`, parsed.left))
+          if (Either.isLeft(parsed))
+            return fatal(decodeFailure(`a document is not acceptable XML: ${parsed.left.message}`, parsed.left))
           const el = parsed.right
           if (el.namespace === E2E_NAMESPACE && CONTROL.has(el.name)) {
             const control = e2eFromElement(el)
@@ -166,7 +179,11 @@ export const makeChannel = <In, Out>(
             }
             if (m._tag === "e2e.Alert")
               return fatal(
-                new ChannelError({ reason: "PeerAlert", alert: m.code, message: `the peer ended the session: ${m.code}` })
+                new ChannelError({
+                  reason: "PeerAlert",
+                  alert: m.code,
+                  message: `the peer ended the session: ${m.code}`
+                })
               )
           }
           const decoded = codec.decode(el)
@@ -195,7 +212,9 @@ export const makeChannel = <In, Out>(
       send: (message: Out) => Effect.suspend(() => sendRecord(ContentType.Xml, codec.encode(message))),
       sendData: (data: Uint8Array) =>
         data.length > MAX_CONTENT
-          ? Effect.fail(new ChannelError({ reason: "Frame", message: `a data record holds at most ${MAX_CONTENT} bytes` }))
+          ? Effect.fail(
+              new ChannelError({ reason: "Frame", message: `a data record holds at most ${MAX_CONTENT} bytes` })
+            )
           : sendRecord(ContentType.Data, data),
       receive,
       close

@@ -2,7 +2,7 @@
  * Frames over a transport connection (brief section 2): a bounded reader and the alert writer.
  */
 import { Effect } from "effect"
-import { FrameDecoder, FrameError, encodeFrame } from "../../domain/channel/framing.js"
+import { encodeFrame, FrameDecoder, FrameError } from "../../domain/channel/framing.js"
 import type { RecordProtection } from "../../domain/channel/record.js"
 import { ContentType } from "../../domain/channel/record.js"
 import type { AlertCode } from "../../domain/e2e/messages.js"

@@ -75,7 +75,9 @@ export const e2eCodec: MessageCodec<AppMessage, AppMessage> = {
     return Either.flatMap(e2eFromElement(el), (m) =>
       APP_TAGS.has(m._tag)
         ? Either.right(m as AppMessage)
-        : Either.left(new DecodeError({ reason: "UnknownElement", message: `<${el.name}> is not an application message` }))
+        : Either.left(
+            new DecodeError({ reason: "UnknownElement", message: `<${el.name}> is not an application message` })
+          )
     )
   }
 }

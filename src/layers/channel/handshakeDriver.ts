@@ -4,14 +4,14 @@
  */
 import { Effect, Either } from "effect"
 import type { CertError, Purpose, VerifiedCertificate } from "../../domain/cert/verify.js"
-import type { CryptoSuite } from "../../domain/crypto/primitives.js"
-import type { AlertCode, E2EMessage } from "../../domain/e2e/messages.js"
-import { decodeE2E } from "../../domain/e2e/xml.js"
 import { encodeFrame } from "../../domain/channel/framing.js"
 import { trafficKeys as trafficKeysOf } from "../../domain/channel/keySchedule.js"
 import { ContentType, RecordProtection } from "../../domain/channel/record.js"
-import type { Established } from "../../domain/handshake/established.js"
+import type { CryptoSuite } from "../../domain/crypto/primitives.js"
+import type { AlertCode, E2EMessage } from "../../domain/e2e/messages.js"
+import { decodeE2E } from "../../domain/e2e/xml.js"
 import { fail, type HandshakeError } from "../../domain/handshake/errors.js"
+import type { Established } from "../../domain/handshake/established.js"
 import * as Initiator from "../../domain/handshake/initiator.js"
 import type { HandshakeConfig } from "../../domain/handshake/parameters.js"
 import type { AwaitCertificate, PeerAuthenticated } from "../../domain/handshake/peerAuth.js"
@@ -68,7 +68,10 @@ const readMessage = (io: Io, hello?: "offer" | "choice") =>
   Effect.gen(function* () {
     const payload = yield* io.reader.next
     if (payload === null)
-      return yield* new ChannelError({ reason: "Truncated", message: "the peer closed the connection during the handshake" })
+      return yield* new ChannelError({
+        reason: "Truncated",
+        message: "the peer closed the connection during the handshake"
+      })
     let raw = payload
     if (io.read !== undefined) {
       const opened = io.read.open(payload)
@@ -80,7 +83,12 @@ const readMessage = (io: Io, hello?: "offer" | "choice") =>
     }
     const decoded = decodeE2E(raw, hello)
     if (Either.isLeft(decoded))
-      return yield* fail("DecodeError", "decode_error", `a handshake message did not decode: ${decoded.left.message}`, decoded.left)
+      return yield* fail(
+        "DecodeError",
+        "decode_error",
+        `a handshake message did not decode: ${decoded.left.message}`,
+        decoded.left
+      )
     const message: E2EMessage = decoded.right
     if (message._tag === "e2e.Alert")
       return yield* new ChannelError({
@@ -97,7 +105,9 @@ const expectTag = <T extends E2EMessage["_tag"]>(
 ): Effect.Effect<{ raw: Uint8Array; message: Extract<E2EMessage, { _tag: T }> }, HandshakeError> =>
   m.message._tag === tag
     ? Effect.succeed(m as { raw: Uint8Array; message: Extract<E2EMessage, { _tag: T }> })
-    : Effect.fail(fail("UnexpectedMessage", "unexpected_message", `expected ${tag.slice(4)}, got ${m.message._tag.slice(4)}`))
+    : Effect.fail(
+        fail("UnexpectedMessage", "unexpected_message", `expected ${tag.slice(4)}, got ${m.message._tag.slice(4)}`)
+      )
 
 /** Certificate -> chain check -> CertificateVerify -> Finished, for either role. */
 const authenticatePeer = (
@@ -118,7 +128,11 @@ const authenticatePeer = (
           expectedHandle: expect?._tag === "Handle" ? expect.handle : undefined,
           expectedDnsName: expect?._tag === "DnsName" ? expect.dnsName : undefined
         })
-        .pipe(Effect.mapError((e) => fail("BadCertificate", certAlert(e), `the peer's certificate was refused: ${e.message}`, e)))
+        .pipe(
+          Effect.mapError((e) =>
+            fail("BadCertificate", certAlert(e), `the peer's certificate was refused: ${e.message}`, e)
+          )
+        )
       const awaitVerify = yield* fromEither(state.onVerified(proof))
       const cv = yield* expectTag(yield* readMessage(io), "e2e.CertificateVerify")
       state = yield* fromEither(awaitVerify.onCertificateVerify(cv.raw, cv.message))
@@ -141,18 +155,22 @@ const concat = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
 }
 
 const write = (io: Io, bytes: Uint8Array) =>
-  io.conn.write(bytes).pipe(
-    Effect.mapError(
-      (cause) => new ChannelError({ reason: "Transport", message: `the connection failed: ${cause.message}`, cause })
+  io.conn
+    .write(bytes)
+    .pipe(
+      Effect.mapError(
+        (cause) => new ChannelError({ reason: "Transport", message: `the connection failed: ${cause.message}`, cause })
+      )
     )
-  )
 
 /** Sends the alert for a handshake failure, then turns it into a ChannelError. */
 const onFailure = (io: Io) => (e: HandshakeError | ChannelError) =>
   e._tag === "HandshakeError"
     ? sendAlert(io.conn, e.alert, io.write, e.message).pipe(
         Effect.zipRight(
-          Effect.fail(new ChannelError({ reason: "Handshake", alert: e.alert, message: e.message, cause: e.cause ?? e }))
+          Effect.fail(
+            new ChannelError({ reason: "Handshake", alert: e.alert, message: e.message, cause: e.cause ?? e })
+          )
         )
       )
     : e.reason === "Decode" || e.reason === "Frame"
