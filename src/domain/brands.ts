@@ -7,7 +7,9 @@ import { Schema } from "effect"
 /** `local@domain`: what a certificate's CN / SAN rfc822Name carries and what a peer is dialed by. */
 export const Handle = Schema.String.pipe(
   Schema.maxLength(254),
-  Schema.pattern(/^[a-z0-9](?:[a-z0-9._+-]{0,62}[a-z0-9])?@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/),
+  Schema.pattern(
+    /^[a-z0-9](?:[a-z0-9._+-]{0,62}[a-z0-9])?@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/
+  ),
   Schema.brand("Handle")
 )
 export type Handle = typeof Handle.Type

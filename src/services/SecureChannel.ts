@@ -80,11 +80,17 @@ export type Expectation =
 
 export interface SecureChannelsService<In, Out> {
   /** Dials, runs the handshake as initiator, checks the responder against `expect`. */
-  readonly dial: (address: Address, expect: Expectation) => Effect.Effect<SecureChannel<In, Out>, ChannelError, Scope.Scope>
+  readonly dial: (
+    address: Address,
+    expect: Expectation
+  ) => Effect.Effect<SecureChannel<In, Out>, ChannelError, Scope.Scope>
   /** Runs the handshake as responder over an accepted connection. */
   readonly accept: (connection: Connection) => Effect.Effect<SecureChannel<In, Out>, ChannelError, Scope.Scope>
   /** Runs the handshake as initiator over an already open connection (used by `dial`, and by tests). */
-  readonly initiate: (connection: Connection, expect: Expectation) => Effect.Effect<SecureChannel<In, Out>, ChannelError, Scope.Scope>
+  readonly initiate: (
+    connection: Connection,
+    expect: Expectation
+  ) => Effect.Effect<SecureChannel<In, Out>, ChannelError, Scope.Scope>
 }
 
 /** The E2E channel factory of this node (User Agent to User Agent). */
