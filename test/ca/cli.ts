@@ -2,12 +2,23 @@
  * The `openssl` CLI as an independent judge of what the CA writes, plus temp-dir helpers.
  */
 import { execFileSync, spawnSync } from "node:child_process"
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { pemEncode } from "../../src/domain/pem.js"
 
-export const tempDir = (prefix = "sixchat-ca-"): string => mkdtempSync(join(tmpdir(), prefix))
+const made: Array<string> = []
+
+/** A fresh directory under the OS temp dir, removed by `removeTempDirs` (call it in `afterAll`). */
+export const tempDir = (prefix = "sixchat-ca-"): string => {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  made.push(dir)
+  return dir
+}
+
+export const removeTempDirs = (): void => {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true })
+}
 
 /** Runs openssl in `cwd`; returns its exit status and output (never throws on a non-zero exit). */
 export const openssl = (

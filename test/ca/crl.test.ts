@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, TestClock } from "effect"
-import { beforeAll } from "vitest"
+import { afterAll, beforeAll } from "vitest"
 import type { Handle } from "../../src/domain/brands.js"
 import { DomainFile } from "../../src/domain/pki/config.js"
 import { serialFromEntropy } from "../../src/domain/pki/profile.js"
@@ -13,7 +13,9 @@ import { createCsr } from "../../src/layers/ca/csr.js"
 import { initDomain, type LoadedDomain, loadDomain } from "../../src/layers/ca/DomainDirectory.js"
 import { generateKeyPair } from "../../src/layers/ca/keys.js"
 import { Entropy } from "../../src/services/Entropy.js"
-import { openssl, tempDir, writePem } from "./cli.js"
+import { openssl, removeTempDirs, tempDir, writePem } from "./cli.js"
+
+afterAll(removeTempDirs)
 
 const entropy = (n: number) => new Uint8Array(randomBytes(n))
 const alice = "alice@example.org" as Handle

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { beforeAll } from "vitest"
+import { afterAll, beforeAll } from "vitest"
 import type { Handle } from "../../src/domain/brands.js"
 import { serialFromEntropy } from "../../src/domain/pki/profile.js"
 import {
@@ -13,7 +13,9 @@ import {
 } from "../../src/layers/ca/certificates.js"
 import { createCsr, verifyCsr } from "../../src/layers/ca/csr.js"
 import { generateKeyPair, KEY_SEED_BYTES } from "../../src/layers/ca/keys.js"
-import { openssl, opensslCsr, tempDir, writePem } from "./cli.js"
+import { openssl, opensslCsr, opensslOk, readBytes, removeTempDirs, tempDir, writePem } from "./cli.js"
+
+afterAll(removeTempDirs)
 
 const alice = "alice@example.org" as Handle
 const entropy = (n: number) => new Uint8Array(randomBytes(n))
@@ -82,6 +84,32 @@ describe("CSRs", () => {
         openssl(work, ["verify", "-partial_chain", "-CAfile", "ed-chain.pem", "-purpose", "sslclient", "ed-leaf.pem"])
           .status
       ).toBe(0)
+    })
+  )
+
+  it.effect("certifies a compressed EC point in its canonical uncompressed form", () =>
+    Effect.gen(function* () {
+      opensslOk(work, ["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "plain.key"])
+      opensslOk(work, ["ec", "-in", "plain.key", "-conv_form", "compressed", "-out", "compressed.key"])
+      opensslOk(work, [
+        "req",
+        "-new",
+        "-key",
+        "compressed.key",
+        "-subj",
+        `/CN=${alice}`,
+        "-outform",
+        "DER",
+        "-out",
+        "c.der"
+      ])
+      const csr = readBytes(work, "c.der")
+      const checked = yield* verifyCsr(csr, alice)
+      // SPKI of P-256: 26 bytes of header then the 65-byte point 0x04 || x || y.
+      expect(checked.spki).toHaveLength(91)
+      expect(checked.spki[26]).toBe(0x04)
+      opensslOk(work, ["pkey", "-in", "plain.key", "-pubout", "-outform", "DER", "-out", "plain.spki"])
+      expect(checked.spki).toEqual(readBytes(work, "plain.spki"))
     })
   )
 

@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
-import { beforeAll } from "vitest"
+import { afterAll, beforeAll } from "vitest"
 import type { Handle } from "../../src/domain/brands.js"
 import { pemDecode } from "../../src/domain/pem.js"
 import { DomainFile, IrpConfigJson } from "../../src/domain/pki/config.js"
@@ -12,7 +12,9 @@ import { issueClientCertificate } from "../../src/layers/ca/certificates.js"
 import { createCsr } from "../../src/layers/ca/csr.js"
 import { type DomainInitialised, initDomain, loadDomain } from "../../src/layers/ca/DomainDirectory.js"
 import { generateKeyPair } from "../../src/layers/ca/keys.js"
-import { openssl, opensslOk, tempDir, writePem } from "./cli.js"
+import { openssl, opensslOk, removeTempDirs, tempDir, writePem } from "./cli.js"
+
+afterAll(removeTempDirs)
 
 const entropy = (n: number) => new Uint8Array(randomBytes(n))
 const alice = "alice@example.org" as Handle

@@ -3,11 +3,14 @@ import { readFileSync, statSync } from "node:fs"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { afterAll } from "vitest"
 import type { Handle } from "../../src/domain/brands.js"
 import { pemDecode } from "../../src/domain/pem.js"
 import { verifyCsr } from "../../src/layers/ca/csr.js"
 import { IdentityFile, newIdentity } from "../../src/layers/ca/Identity.js"
-import { openssl, tempDir } from "./cli.js"
+import { openssl, removeTempDirs, tempDir } from "./cli.js"
+
+afterAll(removeTempDirs)
 
 const entropy = (n: number) => new Uint8Array(randomBytes(n))
 const alice = "alice@example.org" as Handle

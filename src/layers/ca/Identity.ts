@@ -9,7 +9,7 @@ import type { Handle } from "../../domain/brands.js"
 import { pemEncode } from "../../domain/pem.js"
 import type { CaError } from "../../domain/pki/errors.js"
 import { createCsr } from "./csr.js"
-import { ensureDirectory, writeNewFile } from "./files.js"
+import { ensureDirectory, writeFile, writeNewFile } from "./files.js"
 import { generateKeyPair, KEY_SEED_BYTES } from "./keys.js"
 
 /** File names inside an identity home written here; `id enroll` adds the certificate and trust anchor. */
@@ -38,8 +38,9 @@ export const newIdentity = (params: {
     const keyPath = path.resolve(params.home, IdentityFile.key)
     const csrPath = path.resolve(params.home, IdentityFile.csr)
     yield* ensureDirectory(params.home)
-    // The key first: when it already exists nothing is touched.
+    // The key first: when it already exists nothing is touched. The CSR follows the key, so a
+    // stale csr.pem left without its key is replaced.
     yield* writeNewFile(keyPath, pemEncode("PRIVATE KEY", key.pkcs8), 0o600)
-    yield* writeNewFile(csrPath, pemEncode("CERTIFICATE REQUEST", csrDer), 0o644)
+    yield* writeFile(csrPath, pemEncode("CERTIFICATE REQUEST", csrDer), 0o644)
     return { keyPath, csrPath, csrDer, spki: key.spki }
   })

@@ -10,7 +10,7 @@ import { CaError } from "../../domain/pki/errors.js"
 import { Oid } from "../../domain/pki/oids.js"
 import * as Profile from "../../domain/pki/profile.js"
 import { verifyCsr } from "./csr.js"
-import { caTry, importCaKey, type KeyPair, spkiOfPrivateKey } from "./keys.js"
+import { caTry, importCaKey, importCaKeyPair, type KeyPair, spkiOfPrivateKey } from "./keys.js"
 import * as X from "./pkix.js"
 
 /** A CA ready to sign: its certificate, key and what follows a leaf it signs on the wire. */
@@ -139,7 +139,7 @@ export const createRootCa = (params: {
         message: `"${params.domain}" is not a domain name; give a lower-case DNS name such as example.org.`
       })
     }
-    const key = importCaKey(params.key.pkcs8, "root key")
+    const key = importCaKeyPair(params.key, "root key")
     const spki = X.parseSpki(params.key.spki)
     const keyId = X.keyIdentifier(spki)
     const name = X.distinguishedName([
@@ -177,7 +177,7 @@ export const createIssuingCa = (params: {
   readonly validityDays?: number | undefined
 }): Effect.Effect<Uint8Array, CaError> =>
   caTry("Internal", "Could not create the issuing CA certificate.", () => {
-    importCaKey(params.key.pkcs8, "issuing CA key")
+    importCaKeyPair(params.key, "issuing CA key")
     const spki = X.parseSpki(params.key.spki)
     const domain = params.issuer.domain
     const issued = issuedBy(params.issuer, {

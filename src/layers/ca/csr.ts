@@ -4,6 +4,7 @@
  * key type and size).
  */
 import * as nodeCrypto from "node:crypto"
+import { p256, p384 } from "@noble/curves/nist.js"
 import * as asn1js from "asn1js"
 import type { Effect } from "effect"
 import * as pkijs from "pkijs"
@@ -56,6 +57,20 @@ const classifyKey = (spki: Uint8Array, policy: KeyPolicy): { key: nodeCrypto.Key
   return { key, algorithm }
 }
 
+/**
+ * The SPKI the certificate will carry: EC points uncompressed (RFC 5480 section 2.2: the form every
+ * implementation must read), so peers never meet a compressed key. The point is already validated.
+ */
+const canonicalSpki = (spki: pkijs.PublicKeyInfo, algorithm: KeyAlgorithm): Uint8Array => {
+  const point = spki.subjectPublicKey.valueBlock.valueHexView
+  if (algorithm !== "ed25519" && point[0] !== 0x04) {
+    const curve = algorithm === "ecdsa-p256" ? p256 : p384
+    const uncompressed = curve.Point.fromBytes(point).toBytes(false)
+    spki.subjectPublicKey = new asn1js.BitString({ valueHex: X.toArrayBuffer(uncompressed) })
+  }
+  return new Uint8Array(spki.toSchema().toBER(false))
+}
+
 /** node:crypto digest name for the CSR's signature algorithm given its key type (null: Ed25519, no pre-hash). */
 const digestFor = (oid: string, algorithm: KeyAlgorithm): string | null | undefined => {
   if (algorithm === "ed25519") return oid === Oid.ed25519 ? null : undefined
@@ -94,16 +109,15 @@ const parseCsr = (csrDer: Uint8Array): pkijs.CertificationRequest => {
   if (csrDer.byteLength === 0 || csrDer.byteLength > MAX_CSR_BYTES) {
     return fail("BadCsr", `A CSR must be 1 to ${MAX_CSR_BYTES} bytes of DER.`)
   }
+  let csr: pkijs.CertificationRequest
   try {
-    const csr = X.parseDer(csrDer, "CSR", (schema) => new pkijs.CertificationRequest({ schema }))
-    if (csr.version !== 0)
-      return fail("BadCsr", `The CSR has version ${csr.version + 1}; PKCS#10 requests are version 1.`)
-    return csr
+    csr = X.parseDer(csrDer, "CSR", (schema) => new pkijs.CertificationRequest({ schema }))
   } catch (cause) {
-    return cause instanceof CaError
-      ? fail(cause.reason, cause.message)
-      : fail("BadCsr", "The CSR is not a readable PKCS#10 request.", cause)
+    return fail("BadCsr", "The CSR is not a readable PKCS#10 request.", cause)
   }
+  if (csr.version !== 0)
+    return fail("BadCsr", `The CSR has version ${csr.version + 1}; PKCS#10 requests are version 1.`)
+  return csr
 }
 
 /**
@@ -118,8 +132,8 @@ export const verifyCsr = (
 ): Effect.Effect<CheckedCsr, CaError> =>
   caTry("BadCsr", "The CSR is not a readable PKCS#10 request.", () => {
     const csr = parseCsr(csrDer)
-    const spki = new Uint8Array(csr.subjectPublicKeyInfo.toSchema().toBER(false))
-    const { key, algorithm } = classifyKey(spki, policy)
+    const { key, algorithm } = classifyKey(new Uint8Array(csr.subjectPublicKeyInfo.toSchema().toBER(false)), policy)
+    const spki = canonicalSpki(csr.subjectPublicKeyInfo, algorithm)
 
     const digest = digestFor(csr.signatureAlgorithm.algorithmId, algorithm)
     if (digest === undefined) {

@@ -28,6 +28,13 @@ export const writeNewFile = (file: string, data: string, mode: number): Effect.E
         : new CaError({ reason: "Io", message: `Could not write ${file}.`, cause })
   })
 
+/** Writes `file` (public data only), replacing what was there. */
+export const writeFile = (file: string, data: string, mode: number): Effect.Effect<void, CaError> =>
+  Effect.tryPromise({
+    try: () => fs.writeFile(file, data, { encoding: "utf8", mode }),
+    catch: (cause) => new CaError({ reason: "Io", message: `Could not write ${file}.`, cause })
+  })
+
 /** Creates directory `dir` (mode 0700) and its missing parents; `Exists` when `dir` itself already exists. */
 export const makeNewDirectory = (dir: string): Effect.Effect<void, CaError> =>
   Effect.tryPromise({

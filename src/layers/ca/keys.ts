@@ -33,21 +33,18 @@ const exportPair = (privateKey: nodeCrypto.KeyObject): KeyPair => ({
   spki: view(nodeCrypto.createPublicKey(privateKey).export({ format: "der", type: "spki" }))
 })
 
-const b64url = (bytes: Uint8Array): string => Buffer.from(bytes).toString("base64url")
+/** PKCS#8 (RFC 5208) header for an ECDSA P-256 ECPrivateKey (RFC 5915) holding only the 32-byte scalar. */
+const P256_PKCS8_PREFIX = Buffer.from("3041020100301306072a8648ce3d020106082a8648ce3d030107042730250201010420", "hex")
 
-/** The P-256 key whose scalar is derived from `seed` (48 bytes) by reduction modulo the group order. */
+/**
+ * The P-256 key whose scalar is derived from `seed` (48 bytes) by reduction modulo the group order.
+ * OpenSSL computes the public point on import (cheaper than a first noble scalar multiplication).
+ */
 const fromSeed = (seed: Uint8Array): KeyPair => {
   if (seed.length !== KEY_SEED_BYTES) throw new RangeError(`a key seed is ${KEY_SEED_BYTES} bytes`)
   const d = p256.utils.randomSecretKey(seed)
-  const point = p256.getPublicKey(d, false) // 0x04 || x || y
-  const jwk = {
-    kty: "EC",
-    crv: "P-256",
-    d: b64url(d),
-    x: b64url(point.subarray(1, 33)),
-    y: b64url(point.subarray(33, 65))
-  }
-  return exportPair(nodeCrypto.createPrivateKey({ key: jwk, format: "jwk" }))
+  const pkcs8 = Buffer.concat([P256_PKCS8_PREFIX, d])
+  return exportPair(nodeCrypto.createPrivateKey({ key: pkcs8, format: "der", type: "pkcs8" }))
 }
 
 /** A fresh ECDSA P-256 key pair: from `seed` (KEY_SEED_BYTES from `Entropy`) when given, else from the OS CSPRNG. */
@@ -68,6 +65,15 @@ export const importCaKey = (pkcs8: Uint8Array, what: string): nodeCrypto.KeyObje
   }
   if (key.asymmetricKeyType !== "ec" || key.asymmetricKeyDetails?.namedCurve !== "prime256v1") {
     throw new CaError({ reason: "KeyPolicy", message: `The ${what} must be an ECDSA P-256 key.` })
+  }
+  return key
+}
+
+/** Imports a CA key pair, checking that its two halves belong together. */
+export const importCaKeyPair = (pair: KeyPair, what: string): nodeCrypto.KeyObject => {
+  const key = importCaKey(pair.pkcs8, what)
+  if (!Buffer.from(spkiOfPrivateKey(key)).equals(Buffer.from(pair.spki))) {
+    throw new CaError({ reason: "KeyPolicy", message: `The ${what}'s public key does not match its private key.` })
   }
   return key
 }
