@@ -52,10 +52,12 @@ const authenticate = (
   const [c, v, f] = msgs
   if (c?.m._tag !== "e2e.Certificate" || v?.m._tag !== "e2e.CertificateVerify" || f?.m._tag !== "e2e.Finished")
     throw new Error("unexpected flight")
+  const cv = v.m
+  const fin = f.m
   const s1 = Either.getOrThrow(start.onCertificate(c.raw, c.m))
   if (s1._tag !== "AwaitChainCheck") throw new Error("expected a chain check")
   return Either.flatMap(s1.onVerified(proof), (s2) =>
-    Either.flatMap(s2.onCertificateVerify(v.raw, v.m), (s3) => s3.onFinished(f.raw, f.m))
+    Either.flatMap(s2.onCertificateVerify(v.raw, cv), (s3) => s3.onFinished(f.raw, fin))
   )
 }
 

@@ -48,7 +48,7 @@ export const channelsFor = (setup: PeerSetup): Effect.Effect<SecureChannelsServi
       Layer.mergeAll(
         CryptoLive.layerFor(setup.provider ?? "node"),
         setup.seed === undefined ? EntropyLive.layer : EntropyLive.seeded(setup.seed),
-        CertVerifierLive.layer({ anchors: setup.anchors }),
+        Layer.orDie(CertVerifierLive.layer({ anchors: setup.anchors })),
         setup.transport === undefined ? TcpTransport.layer : Layer.succeed(Transport, setup.transport)
       )
     )
