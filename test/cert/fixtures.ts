@@ -62,18 +62,26 @@ export interface Pki {
   readonly sha1Leaf: Cert // signed with sha1WithRSA by rsa2048Root
   readonly serialLeaf: Cert // serial 0x00abc12 -> "abc12"
   readonly shortLeaf: Cert // valid for 10 days, well inside ecInt
+  readonly p521Root: Cert
+  readonly p521Leaf: Cert // P-256 leaf signed by the P-521 root with sha512
+  readonly rsa1024Root: Cert
+  readonly rsa1024Leaf: Cert
+  readonly pssKeyInt: Cert // id-RSASSA-PSS key (signs with PSS by construction), under rsa2048Root
+  readonly leafUnderPssKey: Cert
 }
 
 export const makePki = async (ws: OpensslWorkspace): Promise<Pki> => {
   const now = Date.now()
   const issue = ws.issue
-  const [ecRoot, rsa4096Root, rsa2048Root, edRoot, otherRoot, impostorRoot] = await Promise.all([
+  const [ecRoot, rsa4096Root, rsa2048Root, edRoot, otherRoot, impostorRoot, p521Root, rsa1024Root] = await Promise.all([
     issue({ subject: "/O=Example/CN=Example Root", extensions: Ext.root(), days: 3650 }),
     issue({ subject: "/CN=RSA 4096 Root", key: "rsa-4096", extensions: Ext.root(), digest: "sha512" }),
     issue({ subject: "/CN=RSA 2048 Root", key: "rsa-2048", extensions: Ext.root() }),
     issue({ subject: "/CN=Ed25519 Root", key: "ed25519", extensions: Ext.root() }),
     issue({ subject: "/CN=Other Root", extensions: Ext.root() }),
-    issue({ subject: "/O=Example/CN=Example Root", extensions: Ext.root() })
+    issue({ subject: "/O=Example/CN=Example Root", extensions: Ext.root() }),
+    issue({ subject: "/CN=P-521 Root", key: "ec-p521", extensions: Ext.root(), digest: "sha512" }),
+    issue({ subject: "/CN=RSA 1024 Root", key: "rsa-1024", extensions: Ext.root() })
   ])
   const leaf = (handle: string, issuer: Cert, extra: Partial<Parameters<typeof issue>[0]> = {}) =>
     issue({ subject: `/CN=${handle}`, issuer, extensions: Ext.clientLeaf(handle), ...extra })
@@ -100,7 +108,7 @@ export const makePki = async (ws: OpensslWorkspace): Promise<Pki> => {
 
   const constraints =
     "nameConstraints = critical, permitted;email:example.org, permitted;DNS:example.org, excluded;DNS:bad.example.org\n"
-  const [deep1, belowPathLen0, selfIssued, constrainedInt, dirConstrainedInt] = await Promise.all([
+  const [deep1, belowPathLen0, selfIssued, constrainedInt, dirConstrainedInt, pssKeyInt] = await Promise.all([
     ca("/CN=Deep 1", deep0),
     ca("/CN=Below PathLen Zero", pathLen0),
     ca("/CN=PathLen Zero", pathLen0),
@@ -109,7 +117,8 @@ export const makePki = async (ws: OpensslWorkspace): Promise<Pki> => {
       extensions: Ext.intermediate({
         extra: "nameConstraints = critical, permitted;dirName:dir_sect\n[dir_sect]\nO = Example\n"
       })
-    })
+    }),
+    ca("/CN=PSS Key Int", rsa2048Root, { key: "rsa-pss-2048" })
   ])
   const deep2 = await ca("/CN=Deep 2", deep1)
   const [deep3, deep2SelfIssued] = await Promise.all([ca("/CN=Deep 3", deep2), ca("/CN=Deep 2", deep2)])
@@ -193,7 +202,10 @@ export const makePki = async (ws: OpensslWorkspace): Promise<Pki> => {
     dirConstrainedBad,
     sha1Leaf,
     serialLeaf,
-    shortLeaf
+    shortLeaf,
+    p521Leaf,
+    rsa1024Leaf,
+    leafUnderPssKey
   ] = await Promise.all([
     leaf("alice@example.org", notCaInt),
     leaf("alice@example.org", noBcInt),
@@ -237,7 +249,10 @@ export const makePki = async (ws: OpensslWorkspace): Promise<Pki> => {
     }),
     leaf("alice@example.org", rsa2048Root, { digest: "sha1" }),
     leaf("alice@example.org", ecInt, { serial: "000abc12" }),
-    leaf("alice@example.org", ecInt, { days: 10 })
+    leaf("alice@example.org", ecInt, { days: 10 }),
+    leaf("p521@example.org", p521Root, { digest: "sha512" }),
+    leaf("alice@example.org", rsa1024Root),
+    leaf("psskey@example.org", pssKeyInt)
   ])
   return {
     ecRoot,
@@ -294,6 +309,12 @@ export const makePki = async (ws: OpensslWorkspace): Promise<Pki> => {
     dirConstrainedBad,
     sha1Leaf,
     serialLeaf,
-    shortLeaf
+    shortLeaf,
+    p521Root,
+    p521Leaf,
+    rsa1024Root,
+    rsa1024Leaf,
+    pssKeyInt,
+    leafUnderPssKey
   }
 }

@@ -31,7 +31,7 @@ const makeVerifier = (anchors: ReadonlyArray<Cert>, revocation?: RevocationSourc
 beforeAll(async () => {
   ws = await makeWorkspace()
   pki = await makePki(ws)
-  verifier = makeVerifier([pki.ecRoot, pki.rsa4096Root, pki.rsa2048Root, pki.edRoot])
+  verifier = makeVerifier([pki.ecRoot, pki.rsa4096Root, pki.rsa2048Root, pki.edRoot, pki.p521Root, pki.rsa1024Root])
 }, 120_000)
 afterAll(() => ws?.cleanup())
 
@@ -73,14 +73,16 @@ describe("accepted chains", () => {
 
   it("RSA-4096 root -> RSA-2048 intermediate -> P-256 leaf, all signed with RSA-PSS", () => {
     expect(accepts([pki.rsaPssLeaf, pki.rsaPssInt]).handle).toBe("pss@example.org")
+    expect(accepts([pki.leafUnderPssKey, pki.pssKeyInt]).handle).toBe("psskey@example.org")
   })
 
   it("RSA-2048 root -> P-256 intermediate -> Ed25519 leaf", () => {
     expect(accepts([pki.ed25519Leaf, pki.p256UnderRsa]).handle).toBe("ed@example.org")
   })
 
-  it("an Ed25519 root signing a P-256 leaf", () => {
+  it("an Ed25519 root signing a P-256 leaf, and a P-521 root signing with sha512", () => {
     accepts([pki.edLeaf])
+    expect(accepts([pki.p521Leaf]).handle).toBe("p521@example.org")
   })
 
   it("intermediates in any order, with unrelated and anchor copies mixed in", () => {
@@ -194,8 +196,9 @@ describe("rejections", () => {
     rejects("BadSignature", [pki.alice, intSig])
   })
 
-  it("UnsupportedAlgorithm: a SHA-1 signature", () => {
+  it("UnsupportedAlgorithm: a SHA-1 signature, an RSA-1024 issuer", () => {
     rejects("UnsupportedAlgorithm", [pki.sha1Leaf])
+    rejects("UnsupportedAlgorithm", [pki.rsa1024Leaf])
   })
 
   it("NameConstraintViolation: email, CN-as-handle, excluded DNS, directoryName", () => {

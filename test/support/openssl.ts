@@ -23,6 +23,7 @@ export type KeyType =
   | "ec-p256"
   | "ec-p384"
   | "ec-p521"
+  | "rsa-1024"
   | "rsa-2048"
   | "rsa-3072"
   | "rsa-4096"
@@ -99,6 +100,8 @@ const KEYGEN: Record<KeyType, ReadonlyArray<string>> = {
   "ec-p256": ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
   "ec-p384": ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384"],
   "ec-p521": ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-521"],
+  /** Too short for any verifier worth the name: only to test refusal. */
+  "rsa-1024": ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024"],
   "rsa-2048": ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
   "rsa-3072": ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:3072"],
   "rsa-4096": ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:4096"],
