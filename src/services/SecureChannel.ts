@@ -13,6 +13,7 @@ export type ChannelFailure =
   | "Handshake" // the handshake failed (see `alert` and `cause`, a HandshakeError or CertError)
   | "HandshakeTimeout" // the handshake did not complete within the limit
   | "IdleTimeout" // nothing arrived within the idle limit
+  | "WriteTimeout" // the peer did not take our bytes within the write limit
   | "PeerAlert" // the peer sent a fatal alert (`alert`)
   | "BadRecordMac" // a record did not authenticate
   | "Frame" // zero-length, oversized or torn frame

@@ -24,6 +24,7 @@ import { type FrameReader, sendAlert, transportError } from "./FrameIo.js"
 
 export interface ChannelLimits {
   readonly idleTimeout: Duration.Duration
+  readonly writeTimeout: Duration.Duration
   /** Records sent under one key before we move to the next (the KeyUpdate itself included). */
   readonly rekeyAfterRecords: bigint
 }
@@ -90,7 +91,19 @@ export const makeChannel = <In, Out>(
       lock.withPermits(1)(
         Effect.suspend(() => {
           if (failure !== undefined || sentClose) return Effect.fail(closedError())
-          return Effect.mapError(conn.write(sealRecord(type, content)), (e) => terminate(transportError(e)))
+          return conn.write(sealRecord(type, content)).pipe(
+            Effect.mapError((e) => terminate(transportError(e))),
+            Effect.timeoutFail({
+              duration: limits.writeTimeout,
+              onTimeout: () =>
+                terminate(
+                  new ChannelError({
+                    reason: "WriteTimeout",
+                    message: "the peer stopped reading: a send waited too long"
+                  })
+                )
+            })
+          )
         })
       )
 

@@ -4,6 +4,7 @@
  * `layer(config)` provides the E2E one as the `SecureChannels` service.
  */
 import { Duration, Effect, Either, Layer, type Scope } from "effect"
+import { formatAddress } from "../../domain/brands.js"
 import type { MessageCodec } from "../../domain/channel/codec.js"
 import { HANDSHAKE_FRAME_LIMIT } from "../../domain/channel/framing.js"
 import { type AppMessage, E2E_NAMESPACE } from "../../domain/e2e/messages.js"
@@ -30,6 +31,10 @@ export interface ChannelOptions {
   readonly handshakeTimeout: Duration.DurationInput
   /** Longest wait for the next record once established (default 5 minutes; keep-alives run well inside it). */
   readonly idleTimeout: Duration.DurationInput
+  /** Longest a send may wait for the peer to take our bytes (back-pressure) before the channel fails (default 60 s). */
+  readonly writeTimeout: Duration.DurationInput
+  /** Longest a TCP connect may take before `dial` gives up (default 10 s). */
+  readonly connectTimeout: Duration.DurationInput
   /**
    * Records under one key before a KeyUpdate (default 2^24, far below AES-GCM's ~2^24.5 full-size record
    * limit of RFC 8446 section 5.5 and RFC 9001 section 6.6). Tests use tiny values.
@@ -40,6 +45,8 @@ export interface ChannelOptions {
 export const defaultChannelOptions: ChannelOptions = {
   handshakeTimeout: Duration.seconds(10),
   idleTimeout: Duration.minutes(5),
+  writeTimeout: Duration.seconds(60),
+  connectTimeout: Duration.seconds(10),
   rekeyAfterRecords: 2 ** 24
 }
 
@@ -92,6 +99,7 @@ export const make = <In, Out>(config: ChannelConfig<In, Out>) =>
     const handshake = { crypto, identity: config.identity, allowAnonymousPeer: config.allowAnonymousPeer ?? false }
     const limits = {
       idleTimeout: Duration.decode(options.idleTimeout),
+      writeTimeout: Duration.decode(options.writeTimeout),
       rekeyAfterRecords: BigInt(Math.max(2, Math.floor(options.rekeyAfterRecords)))
     }
 
@@ -129,6 +137,14 @@ export const make = <In, Out>(config: ChannelConfig<In, Out>) =>
           Effect.mapError(
             (e) => new ChannelError({ reason: "Transport", message: `could not connect: ${e.message}`, cause: e })
           ),
+          Effect.timeoutFail({
+            duration: options.connectTimeout,
+            onTimeout: () =>
+              new ChannelError({
+                reason: "Transport",
+                message: `could not connect to ${formatAddress(address)} within ${Duration.format(options.connectTimeout)}`
+              })
+          }),
           Effect.flatMap((conn) => initiate(conn, expect))
         )
     }
