@@ -3,11 +3,14 @@
  * clean interruption (finalizers run: channels send <Close/>, servers stop listening).
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import { Cause, Effect, Exit, Fiber, Option } from "effect"
+import { Cause, Effect, Exit, Fiber, Layer, Option } from "effect"
 import { run } from "./cli/app.js"
 import { ExitCode } from "./cli/failure.js"
+import * as EntropyLive from "./layers/EntropyLive.js"
 
-const program = Effect.suspend(() => run(process.argv)).pipe(Effect.provide(NodeContext.layer))
+const program = Effect.suspend(() => run(process.argv)).pipe(
+  Effect.provide(Layer.mergeAll(NodeContext.layer, EntropyLive.layer))
+)
 
 const fiber = Effect.runFork(program)
 let signalled = false

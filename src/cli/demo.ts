@@ -11,11 +11,11 @@ import { Effect, Either, Fiber, Layer } from "effect"
 import { formatAddress, type Handle, makeAddress } from "../domain/brands.js"
 import type { AppMessage } from "../domain/e2e/messages.js"
 import { makeLocalIdentity } from "../domain/handshake/identity.js"
+import * as CertVerifierLive from "../layers/CertVerifierLive.js"
 import * as CertificateAuthority from "../layers/ca/CertificateAuthority.js"
 import { createCsr } from "../layers/ca/csr.js"
 import { initDomain, loadDomain } from "../layers/ca/DomainDirectory.js"
 import { generateKeyPair, KEY_SEED_BYTES } from "../layers/ca/keys.js"
-import * as CertVerifierLive from "../layers/CertVerifierLive.js"
 import { e2eCodec, make as makeChannels } from "../layers/channel/SecureChannelLive.js"
 import * as CryptoLive from "../layers/crypto/CryptoLive.js"
 import * as EntropyLive from "../layers/EntropyLive.js"
@@ -59,7 +59,9 @@ const demo = (dir: string) =>
           onLeft: (m) => Effect.fail({ message: m }),
           onRight: Effect.succeed
         })
-        yield* say(`   issued ${handle}: serial ${issued.serial}, key fingerprint ${identity.fingerprint.slice(0, 16)}…`)
+        yield* say(
+          `   issued ${handle}: serial ${issued.serial}, key fingerprint ${identity.fingerprint.slice(0, 16)}…`
+        )
         return identity
       }).pipe(Effect.mapError(failure(`enrolling ${handle}`)))
     yield* say("2. Issuing client certificates from CSRs (ECDSA P-256, EKU clientAuth)")
@@ -67,7 +69,9 @@ const demo = (dir: string) =>
     const bob = yield* enrol("bob@example.org")
     const verifier = Layer.succeed(
       CertVerifier,
-      yield* CertVerifierLive.make({ anchors: [domain.rootCertificate] }).pipe(Effect.mapError(failure("loading the trust anchor")))
+      yield* CertVerifierLive.make({ anchors: [domain.rootCertificate] }).pipe(
+        Effect.mapError(failure("loading the trust anchor"))
+      )
     )
     const aliceChannels = yield* makeChannels({ codec: e2eCodec, identity: alice }).pipe(Effect.provide(verifier))
     const bobChannels = yield* makeChannels({ codec: e2eCodec, identity: bob }).pipe(Effect.provide(verifier))
@@ -95,14 +99,17 @@ const demo = (dir: string) =>
       Effect.gen(function* () {
         const ch = yield* aliceChannels.dial(listener.address, { _tag: "Handle", handle: "bob@example.org" as Handle })
         const peer = ch.peer.certificate
-        yield* say(`4. Handshake complete: alice sees ${ch.peer.handle} (fingerprint ${peer?.fingerprint.slice(0, 16)}…)`)
+        yield* say(
+          `4. Handshake complete: alice sees ${ch.peer.handle} (fingerprint ${peer?.fingerprint.slice(0, 16)}…)`
+        )
         yield* say(`   suite ${ch.session.suite}, X25519 key exchange, both certificates sent encrypted`)
         yield* say(`   alice's verification code: ${ch.session.verificationCode}`)
         for (const body of ["Hi Bob, this goes straight to you.", "Encrypted with AES-256-GCM.", "Bye!"]) {
           const m = text(body)
           yield* ch.send(m)
           const ack = yield* ch.receive
-          const ok = ack._tag === "Message" && ack.message._tag === "e2e.Ack" && ack.message.id === (m as { id: string }).id
+          const ok =
+            ack._tag === "Message" && ack.message._tag === "e2e.Ack" && ack.message.id === (m as { id: string }).id
           yield* say(`   alice -> bob: "${body}" ${ok ? "(delivered)" : "(no receipt!)"}`)
         }
         return ch.session.verificationCode

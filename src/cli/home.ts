@@ -1,0 +1,60 @@
+/**
+ * The identity home: locating it, reading and writing its files.
+ */
+import { existsSync, readFileSync, writeFileSync } from "node:fs"
+import { homedir } from "node:os"
+import * as path from "node:path"
+import * as Options from "@effect/cli/Options"
+import { Config, Effect, Either, Schema } from "effect"
+import { certificateIdentity } from "../domain/cert/identity.js"
+import { HomeFile, type IdentityConfig, IdentityConfigJson } from "../domain/home/identityHome.js"
+import { pemDecode } from "../domain/pem.js"
+import { CliFailure, ExitCode } from "./failure.js"
+
+export const homeOption = Options.text("home").pipe(
+  Options.withFallbackConfig(Config.string("SIXCHAT_HOME")),
+  Options.withDefault(path.join(homedir(), ".sixchat")),
+  Options.withDescription("identity home directory (default $SIXCHAT_HOME or ~/.sixchat)")
+)
+
+export const homePath = (home: string, file: keyof typeof HomeFile) => path.join(home, HomeFile[file])
+
+const noIdentity = (home: string) =>
+  new CliFailure({
+    code: ExitCode.State,
+    message: `no identity in ${home}: create one with \`sixchat id new --home ${home} --handle you@your.domain\``
+  })
+
+export const readIdentityConfig = (home: string): Effect.Effect<IdentityConfig, CliFailure> =>
+  Effect.suspend(() => {
+    const file = homePath(home, "identity")
+    if (!existsSync(file)) return Effect.fail(noIdentity(home))
+    const decoded = Schema.decodeUnknownEither(IdentityConfigJson)(readFileSync(file, "utf8"))
+    return Either.isLeft(decoded)
+      ? Effect.fail(new CliFailure({ code: ExitCode.State, message: `${file} is damaged: ${decoded.left.message}` }))
+      : Effect.succeed(decoded.right)
+  })
+
+export const writeIdentityConfig = (home: string, config: IdentityConfig) =>
+  Effect.sync(() =>
+    writeFileSync(homePath(home, "identity"), `${Schema.encodeSync(IdentityConfigJson)(config)}\n`, { mode: 0o644 })
+  )
+
+/** Our certificate chain (DER) once enrolled, else a failure saying how to enrol. */
+export const readChain = (home: string) =>
+  Effect.suspend(() => {
+    const file = homePath(home, "cert")
+    if (!existsSync(file))
+      return Effect.fail(
+        new CliFailure({
+          code: ExitCode.State,
+          message: `${home} is not enrolled yet: run \`sixchat id enroll --home ${home} --irp HOST:PORT --token TOKEN --trust CA.pem\``
+        })
+      )
+    const chain = pemDecode(readFileSync(file, "utf8"), "CERTIFICATE")
+    return chain.length === 0
+      ? Effect.fail(new CliFailure({ code: ExitCode.State, message: `${file} holds no certificate` }))
+      : Effect.succeed(chain)
+  })
+
+export const describeCertificate = (der: Uint8Array) => certificateIdentity(der)

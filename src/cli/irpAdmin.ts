@@ -1,0 +1,198 @@
+/**
+ * Operator commands that work on a domain directory directly: `irp init`, `irp token`, `irp revoke`.
+ * (`irp serve` lives in `irpServe.ts`.)
+ */
+import { createHash } from "node:crypto"
+import * as path from "node:path"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import { Clock, Effect, Layer, Option, Schema } from "effect"
+import { Handle, handleDomain } from "../domain/brands.js"
+import { RevocationReason, SerialHex } from "../domain/irp/certificates.js"
+import { ENROLLMENT_TOKEN_BYTES, formatEnrollmentToken } from "../domain/pki/token.js"
+import { initDomain, type LoadedDomain, loadDomain } from "../layers/ca/DomainDirectory.js"
+import * as SqlRegistry from "../layers/irp/registry/SqlRegistry.js"
+import * as Database from "../layers/sql/Database.js"
+import { Entropy } from "../services/Entropy.js"
+import { IrpRegistry } from "../services/IrpRegistry.js"
+import { stderrLine, stdoutLine } from "./common.js"
+import { CliFailure, ExitCode, usage } from "./failure.js"
+
+export const dirOption = Options.directory("dir").pipe(
+  Options.withDescription("the domain directory (from `irp init`)")
+)
+
+/** Parses `90s`, `30m`, `24h`, `7d` (or plain seconds) into seconds. */
+export const parseTtl = (text: string): number | undefined => {
+  const m = /^(\d{1,7})([smhd]?)$/.exec(text.trim())
+  if (m === null) return undefined
+  const unit = { "": 1, s: 1, m: 60, h: 3600, d: 86_400 }[m[2] as "" | "s" | "m" | "h" | "d"]
+  return Number(m[1]) * unit
+}
+
+export const loadDomainOrFail = (dir: string) =>
+  loadDomain(dir).pipe(
+    Effect.mapError(
+      (e) =>
+        new CliFailure({
+          code: ExitCode.State,
+          message: `${e.message} (is ${dir} a directory made by \`sixchat irp init\`?)`
+        })
+    )
+  )
+
+/** The storage a domain uses: `--db` if given, else its config's (a relative SQLite path is inside DIR). */
+export const databaseFor = (dir: string, domain: LoadedDomain, override: Option.Option<string>) => {
+  const text = Option.getOrElse(override, () => domain.config.db)
+  const spec = Database.parseDatabaseSpec(text)
+  if (spec === undefined)
+    return Effect.fail(usage(`"${text}" is not a database: use sqlite:PATH or postgres://HOST/DB`))
+  return Effect.succeed(spec._tag === "Sqlite" ? { _tag: "Sqlite" as const, path: path.resolve(dir, spec.path) } : spec)
+}
+
+export const registryLayer = (spec: Database.DatabaseSpec) =>
+  SqlRegistry.layer.pipe(
+    Layer.provide(Database.layer(spec)),
+    Layer.mapError(
+      (e) => new CliFailure({ code: ExitCode.State, message: `cannot open the registry database: ${e.message}` })
+    )
+  )
+
+const storageFailure = (e: { message: string }) =>
+  new CliFailure({ code: ExitCode.State, message: `the registry refused: ${e.message}` })
+
+const init = Command.make(
+  "init",
+  {
+    dir: Options.text("dir").pipe(Options.withDescription("directory to create (must not exist)")),
+    domain: Options.text("domain").pipe(Options.withDescription("the domain, e.g. example.org"))
+  },
+  (o) =>
+    Effect.gen(function* () {
+      const entropy = yield* Entropy
+      const now = new Date(yield* Clock.currentTimeMillis)
+      const done = yield* initDomain({ dir: o.dir, domain: o.domain, now, entropy: entropy.bytes }).pipe(
+        Effect.mapError(
+          (e) =>
+            new CliFailure({
+              code:
+                e.reason === "Exists" ? ExitCode.State : e.reason === "BadParameter" ? ExitCode.Usage : ExitCode.State,
+              message: e.message
+            })
+        )
+      )
+      yield* stdoutLine(`created domain ${done.config.domain} in ${done.dir}`)
+      yield* stdoutLine(`  trust anchor for users: ${done.files.ca}`)
+      yield* stdoutLine(`  server name: ${done.config.serverName} (DNS must point it at this machine)`)
+      yield* stdoutLine(`  move ${done.files.rootKey} offline: only a new issuing CA needs it`)
+      yield* stdoutLine(
+        `next: sixchat irp serve --dir ${o.dir}   and   sixchat irp token --dir ${o.dir} --handle USER@${done.config.domain}`
+      )
+    })
+).pipe(Command.withDescription("create a domain: root CA, issuing CA, IRP server certificate and config"))
+
+const token = Command.make(
+  "token",
+  {
+    dir: dirOption,
+    handle: Options.text("handle").pipe(Options.withDescription("who may enrol with it, e.g. alice@example.org")),
+    ttl: Options.text("ttl").pipe(
+      Options.optional,
+      Options.withDescription("lifetime: 90s, 30m, 24h, 7d (default from irp.json)")
+    ),
+    db: Options.text("db").pipe(
+      Options.optional,
+      Options.withDescription("sqlite:PATH or postgres://… (default from irp.json)")
+    )
+  },
+  (o) =>
+    Effect.gen(function* () {
+      const domain = yield* loadDomainOrFail(o.dir)
+      const handle = yield* Schema.decodeUnknown(Handle)(o.handle).pipe(
+        Effect.mapError(() => usage(`"${o.handle}" is not a handle like alice@${domain.config.domain}`))
+      )
+      if (handleDomain(handle) !== domain.config.domain)
+        return yield* usage(
+          `${handle} is not in ${domain.config.domain}: this domain can only enrol @${domain.config.domain}`
+        )
+      const ttl = Option.isSome(o.ttl) ? parseTtl(o.ttl.value) : domain.config.tokenTtlSeconds
+      if (ttl === undefined || ttl < 60 || ttl > 30 * 86_400)
+        return yield* usage("--ttl must be between 60s and 30d, e.g. 24h")
+      const entropy = yield* Entropy
+      const text = formatEnrollmentToken(entropy.bytes(ENROLLMENT_TOKEN_BYTES))
+      const spec = yield* databaseFor(o.dir, domain, o.db)
+      const now = yield* Clock.currentTimeMillis
+      yield* Effect.flatMap(IrpRegistry, (r) =>
+        r.createToken({
+          handle,
+          tokenHash: new Uint8Array(createHash("sha256").update(text).digest()),
+          expiresAt: now + ttl * 1000
+        })
+      ).pipe(Effect.mapError(storageFailure), Effect.provide(registryLayer(spec)))
+      // The token alone on stdout, so scripts can capture it.
+      yield* stdoutLine(text)
+      yield* stderrLine(`one-time token for ${handle}, valid ${ttl}s`)
+    })
+).pipe(Command.withDescription("print a one-time enrolment token for a handle (the token alone on stdout)"))
+
+const revoke = Command.make(
+  "revoke",
+  {
+    dir: dirOption,
+    serial: Options.text("serial").pipe(Options.optional, Options.withDescription("certificate serial (hex)")),
+    handle: Options.text("handle").pipe(
+      Options.optional,
+      Options.withDescription("revoke every certificate of this handle")
+    ),
+    reason: Options.choice("reason", RevocationReason.literals).pipe(Options.withDefault("unspecified" as const)),
+    db: Options.text("db").pipe(
+      Options.optional,
+      Options.withDescription("sqlite:PATH or postgres://… (default from irp.json)")
+    )
+  },
+  (o) =>
+    Effect.gen(function* () {
+      if (Option.isSome(o.serial) === Option.isSome(o.handle))
+        return yield* usage("give exactly one of --serial S or --handle H")
+      const domain = yield* loadDomainOrFail(o.dir)
+      const spec = yield* databaseFor(o.dir, domain, o.db)
+      const at = yield* Clock.currentTimeMillis
+      const registry = Effect.provide(registryLayer(spec))
+      if (Option.isSome(o.serial)) {
+        const serial = yield* Schema.decodeUnknown(SerialHex)(
+          o.serial.value.toLowerCase().replace(/^0+(?=.)/, "")
+        ).pipe(
+          Effect.mapError(() =>
+            usage(`--serial "${o.serial.pipe(Option.getOrElse(() => ""))}" is not a hex serial number`)
+          )
+        )
+        yield* Effect.flatMap(IrpRegistry, (r) => r.revoke({ serial, reason: o.reason, at })).pipe(
+          Effect.mapError((e) =>
+            e.reason === "NotFound"
+              ? new CliFailure({
+                  code: ExitCode.Rejected,
+                  message: `no certificate with serial ${serial} was issued here`
+                })
+              : storageFailure(e)
+          ),
+          registry
+        )
+        yield* stdoutLine(`revoked ${serial} (${o.reason})`)
+        return
+      }
+      const handle = yield* Schema.decodeUnknown(Handle)(Option.getOrElse(o.handle, () => "")).pipe(
+        Effect.mapError(() => usage("--handle must be a handle like alice@example.org"))
+      )
+      const revoked = yield* Effect.flatMap(IrpRegistry, (r) => r.revokeHandle({ handle, reason: o.reason, at })).pipe(
+        Effect.mapError(storageFailure),
+        registry
+      )
+      if (revoked.length === 0)
+        return yield* new CliFailure({ code: ExitCode.Rejected, message: `${handle} has no unrevoked certificate` })
+      for (const r of revoked) yield* stdoutLine(`revoked ${r.serial} (${o.reason})`)
+    })
+).pipe(
+  Command.withDescription("revoke a certificate by serial, or every certificate of a handle (takes effect at once)")
+)
+
+export const irpAdminCommands = [init, token, revoke] as const
