@@ -1,0 +1,144 @@
+/**
+ * Chat messages as the User Agent stores them (brief section 7; issue 4, section 2): one record per
+ * message and direction, its delivery state, and the pure state machine that every store update
+ * goes through. Pure: times come in as epoch milliseconds chosen by the caller.
+ */
+import { Schema } from "effect"
+import { Handle, Id } from "../brands.js"
+import type { Timestamp } from "../e2e/messages.js"
+
+/** Epoch milliseconds. */
+export const Millis = Schema.Int
+export type Millis = typeof Millis.Type
+
+/** `out`: written by this user; `in`: received from the peer. */
+export const Direction = Schema.Literal("in", "out")
+export type Direction = typeof Direction.Type
+
+/**
+ * State of an outgoing message:
+ * * `queued`: stored in the outbox, never written to a channel yet;
+ * * `sent`: written to a channel at least once, no `<Ack>` yet (still in the outbox);
+ * * `delivered`: the peer's `<Ack>` came back (the peer has stored it); out of the outbox;
+ * * `read`: the peer's `<Read>` came back;
+ * * `cancelled`: the user withdrew it before delivery; out of the outbox.
+ */
+export const OutgoingState = Schema.Literal("queued", "sent", "delivered", "read", "cancelled")
+export type OutgoingState = typeof OutgoingState.Type
+
+/** State of an incoming message: `received` (stored, unread) or `read` (this user has seen it). */
+export const IncomingState = Schema.Literal("received", "read")
+export type IncomingState = typeof IncomingState.Type
+
+export const MessageState = Schema.Union(OutgoingState, IncomingState)
+export type MessageState = typeof MessageState.Type
+
+/** Outgoing states that keep a message in the outbox (to be (re)sent after a reconnect). */
+export const PENDING_STATES: ReadonlyArray<OutgoingState> = ["queued", "sent"]
+
+/**
+ * One stored message, as history, the outbox and the change feed show it. Times are epoch ms,
+ * `null` until the event happened.
+ */
+export const StoredMessage = Schema.Struct({
+  /** Local insertion order: a stable key and the tie-break of `at`. */
+  seq: Schema.Int,
+  id: Id,
+  peer: Handle,
+  direction: Direction,
+  body: Schema.String,
+  state: MessageState,
+  /** History position (see `historyTime`); history is ordered by `(at, seq)`. */
+  at: Millis,
+  /**
+   * When the author wrote it: the wire's `<Message sent>`. For an outgoing message this is the time
+   * of `enqueue`, and every (re)send must carry this same stamp.
+   */
+  createdAt: Millis,
+  /** Outgoing: last time it was written to a channel. */
+  sentAt: Schema.NullOr(Millis),
+  /** Outgoing: when the peer's `<Ack>` arrived. */
+  deliveredAt: Schema.NullOr(Millis),
+  /** Outgoing: when the peer's `<Read>` arrived; incoming: when this user read it. */
+  readAt: Schema.NullOr(Millis),
+  /** Incoming: when this agent stored it (before its `<Ack>` went out). */
+  receivedAt: Schema.NullOr(Millis),
+  /** Outgoing: when the user cancelled it. */
+  cancelledAt: Schema.NullOr(Millis),
+  /** Outgoing: how many times it was written to a channel. */
+  attempts: Schema.Int
+})
+export type StoredMessage = typeof StoredMessage.Type
+
+/**
+ * History position of a message. Outgoing: its `createdAt`. Incoming: the sender's stamp, but never
+ * later than the local receipt time, so a peer whose clock runs ahead cannot pin its messages below
+ * later replies. Ties (and equal stamps) fall back to local insertion order (`seq`).
+ */
+export const historyTime = (direction: Direction, createdAt: number, receivedAt: number): number =>
+  direction === "out" ? createdAt : Math.min(createdAt, receivedAt)
+
+/** A history page position: pass a `StoredMessage` (or its `at` and `seq`) to get what came before it. */
+export interface HistoryCursor {
+  readonly at: number
+  readonly seq: number
+}
+
+export const HISTORY_DEFAULT_LIMIT = 100
+export const HISTORY_MAX_LIMIT = 1000
+
+/** What happens to an outgoing message. */
+export type OutgoingEvent = "sent" | "delivered" | "read" | "cancel"
+
+/**
+ * The outgoing state machine. `unchanged` leaves the state as it is (a repeated or late event);
+ * `refused` is an event that cannot apply (cancelling what was delivered). Notable arrows:
+ * * `sent` → `sent` is a resend: unchanged state (the store still counts the attempt);
+ * * an `<Ack>` for a cancelled message moves it to `delivered`: a message cancelled after it was
+ *   written to a channel may still have been stored by the peer, and the truth wins;
+ * * `<Read>` implies delivery (an `<Ack>` lost or overtaken);
+ * * an `<Ack>` after `<Read>` changes nothing.
+ */
+export const nextOutgoing = (
+  state: OutgoingState,
+  event: OutgoingEvent
+):
+  | { readonly _tag: "Changed"; readonly state: OutgoingState }
+  | { readonly _tag: "Unchanged" }
+  | { readonly _tag: "Refused" } => {
+  const to = (next: OutgoingState) => ({ _tag: "Changed", state: next }) as const
+  const same = { _tag: "Unchanged" } as const
+  switch (event) {
+    case "sent":
+      return state === "queued" ? to("sent") : same
+    case "delivered":
+      return state === "queued" || state === "sent" || state === "cancelled" ? to("delivered") : same
+    case "read":
+      return state === "read" ? same : to("read")
+    case "cancel":
+      return state === "queued" || state === "sent"
+        ? to("cancelled")
+        : state === "cancelled"
+          ? same
+          : { _tag: "Refused" }
+  }
+}
+
+/** What a receipt-like update did: changed the state, found it already there, or found no such message. */
+export type MarkOutcome = "changed" | "unchanged" | "unknown"
+
+/** Outcome of storing an incoming message: the agent sends `<Ack>` in both cases (brief section 7). */
+export type ReceiveOutcome = "new" | "duplicate"
+
+const RFC3339_UTC = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?Z$/
+
+/** Epoch ms of a wire `Timestamp` (fraction truncated to milliseconds). */
+export const timestampMillis = (stamp: Timestamp): number => {
+  const m = RFC3339_UTC.exec(stamp)
+  if (m === null) return Number.NaN
+  const [y, mo, d, h, mi, s] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number]
+  return Date.UTC(y, mo - 1, d, h, mi, s, Number((m[7] ?? "0").padEnd(3, "0").slice(0, 3)))
+}
+
+/** The wire `Timestamp` of epoch ms (what an outgoing `<Message sent>` carries: its `createdAt`). */
+export const timestampOf = (ms: number): Timestamp => new Date(ms).toISOString() as Timestamp

@@ -1,0 +1,164 @@
+/**
+ * The agent store's database: the SQLite file in the identity home and the two kinds of write
+ * transaction every store method goes through.
+ *
+ * Durability (issue 4, section 2: a message "is written to the outbox before it is sent"):
+ * * WAL journal, `synchronous = FULL`: a commit returns only after the WAL was fsync'ed, so what
+ *   `enqueue` or `receive` stored survives a power cut or an OS crash, not only a killed process.
+ *   That matters because the store's word is passed on: `send` tells the user the message is safe,
+ *   and `receive` is followed by an `<Ack>` that makes the sender drop its copy. In WAL mode NORMAL
+ *   would only be safe against a process crash (the last commits can roll back after a power loss),
+ *   and better-sqlite3 is built with `SQLITE_DEFAULT_WAL_SYNCHRONOUS=1`, i.e. NORMAL as soon as an
+ *   existing WAL database is reopened: FULL is therefore set explicitly at every open.
+ * * "Relaxed" writes: state changes that the protocol repairs by itself if they are lost (marking a
+ *   message sent or delivered, read receipts, retry bookkeeping, file progress) commit with
+ *   `synchronous = NORMAL`: they survive `kill -9` (the WAL is in the OS page cache) and may roll
+ *   back to the previous state after a power cut, which at worst resends a message (the receiver
+ *   deduplicates and acknowledges again) or resumes a transfer a little earlier. This saves an
+ *   fsync per message and per progress update. The level is a per-connection setting that SQLite
+ *   refuses to change inside a transaction, so a store-wide lock serialises writes and restores FULL
+ *   before releasing it; every write of this database goes through the store.
+ * * `busy_timeout` (via `SqliteLive`): wait for a lock held elsewhere (a backup, an operator's
+ *   `sqlite3` shell, a CLI reading history) instead of failing at once.
+ * * One connection: the agent is one process, `@effect/sql-sqlite-node` serialises statements on
+ *   one connection and runs each transaction alone on it, so every state change is one transaction
+ *   and readers in the same process see it as soon as it committed. Another process may read the
+ *   file (WAL lets it), but its writes would not reach this process's change feed.
+ *
+ * The file is created with mode 0600 (its directory 0700 when created here): it holds who the user
+ * talks to and every message. SQLite gives the `-wal` and `-shm` files the database's mode.
+ */
+import * as fs from "node:fs/promises"
+import * as path from "node:path"
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import { Effect, Layer, PubSub, type Queue, type Scope, Stream } from "effect"
+import { AgentStoreError } from "../../../domain/agent/errors.js"
+import type { StoreEvent } from "../../../domain/agent/events.js"
+import * as SqliteLive from "../../sql/SqliteLive.js"
+
+export const DATABASE_FILE_MODE = 0o600
+/** Subscribers more than this many events behind lose the oldest (a slow subscriber never stalls writers). */
+export const FEED_CAPACITY = 4096
+
+/** A write's result and the events to publish once it committed. */
+export type Write<A> = Effect.Effect<readonly [A, ReadonlyArray<StoreEvent>], AgentStoreError | SqlError>
+
+export interface StoreDb {
+  readonly sql: SqlClient.SqlClient
+  /** One transaction at `synchronous = FULL`: on disk when it returns. */
+  readonly durable: <A>(body: Write<A>) => Effect.Effect<A, AgentStoreError>
+  /** One transaction at `synchronous = NORMAL`: survives a killed process; may roll back on power loss. */
+  readonly relaxed: <A>(body: Write<A>) => Effect.Effect<A, AgentStoreError>
+  readonly read: <A>(query: Effect.Effect<A, AgentStoreError | SqlError>) => Effect.Effect<A, AgentStoreError>
+  readonly publish: (events: ReadonlyArray<StoreEvent>) => Effect.Effect<void>
+  readonly subscribe: Effect.Effect<Queue.Dequeue<StoreEvent>, never, Scope.Scope>
+  readonly changes: Stream.Stream<StoreEvent>
+}
+
+export const storageError = (cause: SqlError): AgentStoreError => {
+  const driver = cause.cause instanceof Error ? `: ${cause.cause.message}` : ""
+  return new AgentStoreError({
+    reason: "Storage",
+    message: `The agent database failed (${cause.message.trim()}${driver}); check that the identity home is writable and the disk not full.`,
+    cause
+  })
+}
+
+const errno = (cause: unknown): string | undefined =>
+  typeof cause === "object" && cause !== null && "code" in cause ? String(cause.code) : undefined
+
+/**
+ * Creates the database file (mode 0600) and its directory (0700) if missing, and takes group and
+ * other permissions away from an existing one and its `-wal` / `-shm` companions.
+ */
+export const prepareDatabaseFile = (file: string): Effect.Effect<void, AgentStoreError> =>
+  Effect.tryPromise({
+    try: async () => {
+      await fs.mkdir(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 })
+      // `a` creates without truncating; the mode applies only when the file is created.
+      await (await fs.open(file, "a", DATABASE_FILE_MODE)).close()
+      for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+        await fs.chmod(f, DATABASE_FILE_MODE).catch((e: unknown) => {
+          if (errno(e) !== "ENOENT") throw e
+        })
+      }
+    },
+    catch: (cause) =>
+      new AgentStoreError({
+        reason: "Io",
+        message: `Could not create the agent database ${file} (${errno(cause) ?? String(cause)}); check the identity home's permissions.`,
+        cause
+      })
+  })
+
+/** A SQLite client on `file` (created 0600 if missing), with `SqliteLive`'s settings. */
+export const sqliteLayer = (file: string): Layer.Layer<SqlClient.SqlClient, AgentStoreError> =>
+  Layer.unwrapEffect(
+    Effect.as(
+      prepareDatabaseFile(file),
+      Layer.mapError(
+        SqliteLive.layer(file),
+        (cause) =>
+          new AgentStoreError({
+            reason: "Storage",
+            message: `Could not open the agent database ${file}; check that it is a SixChat database and not locked.`,
+            cause
+          })
+      )
+    )
+  )
+
+/**
+ * Checks the dialect, sets the connection's durability, and builds the write helpers and the feed.
+ * Must be built on a client of its own (`sqliteLayer`): the relaxed writes change a per-connection
+ * setting under the store's lock.
+ */
+export const makeStoreDb: Effect.Effect<StoreDb, AgentStoreError, SqlClient.SqlClient | Scope.Scope> = Effect.gen(
+  function* () {
+    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    const isSqlite = sql.onDialectOrElse({ sqlite: () => true, orElse: () => false })
+    if (!isSqlite) {
+      return yield* new AgentStoreError({
+        reason: "Storage",
+        message: "The agent store runs on SQLite only: build it with AgentStoreLive.layer(path)."
+      })
+    }
+    const setSynchronous = (level: "FULL" | "NORMAL") => sql.unsafe(`PRAGMA synchronous = ${level}`)
+    yield* Effect.mapError(
+      Effect.all([setSynchronous("FULL"), sql.unsafe("PRAGMA foreign_keys = ON")], { discard: true }),
+      storageError
+    )
+    const pubsub = yield* Effect.acquireRelease(PubSub.sliding<StoreEvent>(FEED_CAPACITY), PubSub.shutdown)
+    const lock = yield* Effect.makeSemaphore(1)
+    const publish = (events: ReadonlyArray<StoreEvent>) =>
+      events.length === 0 ? Effect.void : Effect.asVoid(PubSub.publishAll(pubsub, events))
+
+    /** Commits `body`, then publishes its events while still holding the lock (feed order = commit order). */
+    const commit = <A>(body: Write<A>) =>
+      Effect.flatMap(sql.withTransaction(body), ([result, events]) => Effect.as(publish(events), result))
+
+    const toStoreError = <A>(effect: Effect.Effect<A, AgentStoreError | SqlError>) =>
+      Effect.catchTag(effect, "SqlError", (e) => Effect.fail(storageError(e)))
+
+    return {
+      sql,
+      durable: (body) => toStoreError(lock.withPermits(1)(commit(body))),
+      relaxed: (body) =>
+        toStoreError(
+          lock.withPermits(1)(
+            Effect.acquireUseRelease(
+              setSynchronous("NORMAL"),
+              () => commit(body),
+              // Restoring FULL must not fail silently: every later durable write depends on it.
+              () => Effect.orDie(setSynchronous("FULL"))
+            )
+          )
+        ),
+      read: toStoreError,
+      publish,
+      subscribe: PubSub.subscribe(pubsub),
+      changes: Stream.fromPubSub(pubsub)
+    } satisfies StoreDb
+  }
+)

@@ -1,0 +1,137 @@
+/**
+ * The agent store's schema, as versioned migrations kept in code and applied in one transaction
+ * when the store opens (DDL is transactional in SQLite: a failed migration leaves nothing behind).
+ *
+ * Layout notes: times are INTEGER epoch milliseconds; ids, handles and fingerprints are TEXT as on
+ * the wire; every state column has a CHECK so that a bug cannot store a state the code does not
+ * know. Each index exists so that the hot paths stay O(log n) however long the history grows:
+ * * `messages_out_id` / `messages_in_id`: `enqueue`'s idempotency and `receive`'s deduplication
+ *   (an outgoing id is ours and unique; an incoming one is the peer's, unique per peer);
+ * * `messages_peer_at` / `messages_at`: history pages, per peer and overall, and a contact's last
+ *   message time;
+ * * `messages_outbox`: a partial index holding only unacknowledged messages, so resending after a
+ *   reconnect never scans delivered history;
+ * * `messages_unread`: a partial index for the unread counts of `contacts()`;
+ * * `transfers_active`: unfinished transfers, to resume after a restart.
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import { Effect } from "effect"
+
+interface Migration {
+  readonly id: number
+  readonly name: string
+  readonly statements: ReadonlyArray<string>
+}
+
+export const migrations: ReadonlyArray<Migration> = [
+  {
+    id: 1,
+    name: "create_agent_store",
+    statements: [
+      `CREATE TABLE contacts (
+        handle TEXT PRIMARY KEY,
+        fingerprint TEXT,
+        pinned_at INTEGER,
+        last_handshake_at INTEGER,
+        verification_code TEXT,
+        verification_code_at INTEGER,
+        created_at INTEGER NOT NULL,
+        CHECK ((fingerprint IS NULL) = (pinned_at IS NULL))
+      )`,
+      `CREATE TABLE key_changes (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        handle TEXT NOT NULL REFERENCES contacts (handle),
+        at INTEGER NOT NULL,
+        previous TEXT NOT NULL,
+        current TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'accepted', 'superseded')),
+        resolved_at INTEGER,
+        CHECK ((status = 'pending') = (resolved_at IS NULL))
+      )`,
+      `CREATE INDEX key_changes_handle ON key_changes (handle, seq)`,
+      `CREATE UNIQUE INDEX key_changes_pending ON key_changes (handle, current) WHERE status = 'pending'`,
+      `CREATE TABLE messages (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL,
+        peer TEXT NOT NULL REFERENCES contacts (handle),
+        direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+        body TEXT NOT NULL,
+        state TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        sent_at INTEGER,
+        delivered_at INTEGER,
+        read_at INTEGER,
+        received_at INTEGER,
+        cancelled_at INTEGER,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        CHECK ((direction = 'out' AND state IN ('queued', 'sent', 'delivered', 'read', 'cancelled')
+                AND received_at IS NULL)
+            OR (direction = 'in' AND state IN ('received', 'read') AND received_at IS NOT NULL))
+      )`,
+      `CREATE UNIQUE INDEX messages_out_id ON messages (id) WHERE direction = 'out'`,
+      `CREATE UNIQUE INDEX messages_in_id ON messages (peer, id) WHERE direction = 'in'`,
+      `CREATE INDEX messages_peer_at ON messages (peer, at, seq)`,
+      `CREATE INDEX messages_at ON messages (at, seq)`,
+      `CREATE INDEX messages_outbox ON messages (peer, seq) WHERE direction = 'out' AND state IN ('queued', 'sent')`,
+      `CREATE INDEX messages_unread ON messages (peer) WHERE direction = 'in' AND state = 'received'`,
+      `CREATE TABLE retry (
+        peer TEXT PRIMARY KEY REFERENCES contacts (handle),
+        failures INTEGER NOT NULL CHECK (failures >= 0),
+        next_attempt_at INTEGER,
+        last_error TEXT,
+        updated_at INTEGER NOT NULL
+      )`,
+      `CREATE TABLE transfers (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+        id TEXT NOT NULL,
+        peer TEXT NOT NULL REFERENCES contacts (handle),
+        name TEXT NOT NULL,
+        offered_name TEXT NOT NULL,
+        size INTEGER NOT NULL CHECK (size >= 0),
+        sha256 TEXT NOT NULL,
+        chunk INTEGER NOT NULL CHECK (chunk BETWEEN 1 AND 65536),
+        path TEXT,
+        temp_path TEXT,
+        final_path TEXT,
+        byte_offset INTEGER NOT NULL DEFAULT 0 CHECK (byte_offset BETWEEN 0 AND size),
+        state TEXT NOT NULL,
+        detail TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        CHECK ((direction = 'out' AND path IS NOT NULL
+                AND state IN ('offered', 'accepted', 'sending', 'done', 'cancelled', 'failed'))
+            OR (direction = 'in' AND temp_path IS NOT NULL
+                AND state IN ('offered', 'accepted', 'receiving', 'verifying', 'done', 'cancelled', 'failed')))
+      )`,
+      `CREATE UNIQUE INDEX transfers_key ON transfers (direction, peer, id)`,
+      `CREATE INDEX transfers_active ON transfers (peer, seq) WHERE state NOT IN ('done', 'cancelled', 'failed')`
+    ]
+  }
+]
+
+/** Brings the schema up to date; returns the ids it applied. Idempotent. */
+export const migrate: Effect.Effect<ReadonlyArray<number>, SqlError, SqlClient.SqlClient> = Effect.gen(function* () {
+  const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+  return yield* sql.withTransaction(
+    Effect.gen(function* () {
+      yield* sql`CREATE TABLE IF NOT EXISTS agent_schema_migrations (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL
+      )`
+      const done = new Set(
+        (yield* sql<{ readonly id: number }>`SELECT id FROM agent_schema_migrations`).map((r) => Number(r.id))
+      )
+      const applied: Array<number> = []
+      for (const migration of migrations) {
+        if (done.has(migration.id)) continue
+        for (const statement of migration.statements) yield* sql.unsafe(statement)
+        yield* sql`INSERT INTO agent_schema_migrations (id, name) VALUES (${migration.id}, ${migration.name})`
+        applied.push(migration.id)
+      }
+      return applied
+    })
+  )
+})

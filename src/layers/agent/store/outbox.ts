@@ -1,0 +1,92 @@
+/**
+ * The outbox and the per-peer retry schedule (brief section 7: "after a reconnect it resends what is
+ * unacknowledged ... the sender retries (backoff, and at once when the IRP reports a new address for
+ * the peer)"). The outbox is not a table of its own: it is the unacknowledged outgoing messages,
+ * read through a partial index that holds only them.
+ */
+import { Effect } from "effect"
+import { defaultRetryPolicy, type RetryPolicy, retryDelay } from "../../../domain/agent/retry.js"
+import type { AgentStoreService } from "../../../services/AgentStore.js"
+import { ensureContact } from "./contacts.js"
+import type { StoreDb } from "./database.js"
+import { checkLimit } from "./messages.js"
+import { decodeMessages, decodeOutboxPeers, decodeRetry, MESSAGE_COLUMNS } from "./rows.js"
+
+type OutboxOps = Pick<
+  AgentStoreService,
+  "outbox" | "peersWithOutbox" | "recordDeliveryFailure" | "retryNow" | "resetRetry"
+>
+
+export const OUTBOX_DEFAULT_LIMIT = 500
+export const OUTBOX_MAX_LIMIT = 10_000
+/** Longest error text kept per peer. */
+const MAX_ERROR_LENGTH = 1000
+
+export const makeOutboxOps = (db: StoreDb, policy: RetryPolicy = defaultRetryPolicy): OutboxOps => {
+  const { sql } = db
+  return {
+    outbox: Effect.fn("AgentStore.outbox")(function* (input = {}) {
+      const limit = yield* checkLimit("An outbox page size", input.limit, OUTBOX_DEFAULT_LIMIT, OUTBOX_MAX_LIMIT)
+      const { peer, after } = input
+      return yield* db.read(
+        Effect.flatMap(
+          sql`SELECT ${sql.literal(MESSAGE_COLUMNS)} FROM messages
+            WHERE direction = 'out' AND state IN ('queued', 'sent')
+              ${peer === undefined ? sql.literal("") : sql`AND peer = ${peer}`}
+              ${after === undefined ? sql.literal("") : sql`AND seq > ${after}`}
+            ORDER BY seq LIMIT ${limit}`,
+          decodeMessages
+        )
+      )
+    }),
+
+    peersWithOutbox: Effect.fn("AgentStore.peersWithOutbox")(function* () {
+      return yield* db.read(
+        Effect.flatMap(
+          sql`SELECT m.peer AS peer, COUNT(*) AS pending, MIN(m.created_at) AS oldest_at,
+              r.failures AS failures, r.next_attempt_at AS next_attempt_at, r.last_error AS last_error
+            FROM messages m LEFT JOIN retry r ON r.peer = m.peer
+            WHERE m.direction = 'out' AND m.state IN ('queued', 'sent')
+            GROUP BY m.peer
+            ORDER BY r.next_attempt_at IS NOT NULL, r.next_attempt_at, m.peer`,
+          decodeOutboxPeers
+        )
+      )
+    }),
+
+    recordDeliveryFailure: Effect.fn("AgentStore.recordDeliveryFailure")(function* ({ peer, error, random, now }) {
+      return yield* db.relaxed(
+        Effect.gen(function* () {
+          yield* ensureContact(db, peer, now)
+          const rows = yield* sql<{ readonly failures: number }>`SELECT failures FROM retry WHERE peer = ${peer}`
+          const failures = (rows[0]?.failures ?? 0) + 1
+          const next = now + retryDelay(policy, failures, random)
+          const [state] = yield* Effect.flatMap(
+            sql`INSERT INTO retry (peer, failures, next_attempt_at, last_error, updated_at)
+              VALUES (${peer}, ${failures}, ${next}, ${error.slice(0, MAX_ERROR_LENGTH)}, ${now})
+              ON CONFLICT (peer) DO UPDATE SET failures = excluded.failures,
+                next_attempt_at = excluded.next_attempt_at, last_error = excluded.last_error,
+                updated_at = excluded.updated_at
+              RETURNING peer, failures, next_attempt_at, last_error, updated_at`,
+            decodeRetry
+          )
+          if (state === undefined) return yield* Effect.dieMessage("retry upsert returned no row")
+          return [state, []] as const
+        })
+      )
+    }),
+
+    retryNow: Effect.fn("AgentStore.retryNow")(function* ({ peer, now }) {
+      yield* db.relaxed(
+        Effect.as(sql`UPDATE retry SET next_attempt_at = ${now}, updated_at = ${now} WHERE peer = ${peer}`, [
+          undefined,
+          []
+        ] as const)
+      )
+    }),
+
+    resetRetry: Effect.fn("AgentStore.resetRetry")(function* (peer) {
+      yield* db.relaxed(Effect.as(sql`DELETE FROM retry WHERE peer = ${peer}`, [undefined, []] as const))
+    })
+  }
+}
