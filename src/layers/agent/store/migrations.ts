@@ -9,8 +9,8 @@
  *   (an outgoing id is ours and unique; an incoming one is the peer's, unique per peer);
  * * `messages_peer_at` / `messages_at`: history pages, per peer and overall, and a contact's last
  *   message time;
- * * `messages_outbox`: a partial index holding only unacknowledged messages, so resending after a
- *   reconnect never scans delivered history;
+ * * `messages_outbox` (per peer) / `messages_outbox_all`: partial indexes holding only unacknowledged
+ *   messages, so resending after a reconnect never scans delivered history;
  * * `messages_unread`: a partial index for the unread counts of `contacts()`;
  * * `transfers_active`: unfinished transfers, to resume after a restart.
  */
@@ -75,6 +75,7 @@ export const migrations: ReadonlyArray<Migration> = [
       `CREATE INDEX messages_peer_at ON messages (peer, at, seq)`,
       `CREATE INDEX messages_at ON messages (at, seq)`,
       `CREATE INDEX messages_outbox ON messages (peer, seq) WHERE direction = 'out' AND state IN ('queued', 'sent')`,
+      `CREATE INDEX messages_outbox_all ON messages (seq) WHERE direction = 'out' AND state IN ('queued', 'sent')`,
       `CREATE INDEX messages_unread ON messages (peer) WHERE direction = 'in' AND state = 'received'`,
       `CREATE TABLE retry (
         peer TEXT PRIMARY KEY REFERENCES contacts (handle),
