@@ -23,6 +23,8 @@ const pragmas = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
   yield* sql.unsafe(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`)
   yield* sql.unsafe("PRAGMA foreign_keys = ON")
+  // better-sqlite3 is built with SQLITE_DEFAULT_WAL_SYNCHRONOUS=1 (NORMAL): ask for FULL explicitly.
+  yield* sql.unsafe("PRAGMA synchronous = FULL")
 })
 
 /** A client on the SQLite file at `filename` (created if missing), exposed as `SqliteClient` and `SqlClient`. */
