@@ -1,0 +1,84 @@
+/**
+ * Agent: what a running User Agent offers its user (issue 4). The control socket maps JSON-RPC 2.0
+ * methods onto it one to one; tests drive it directly. Implemented by `layers/agent/AgentLive`.
+ */
+import { Context, Data, type Effect, Schema, type Stream } from "effect"
+import { Contact } from "../domain/agent/contacts.js"
+import { StoreEvent } from "../domain/agent/events.js"
+import { StoredMessage } from "../domain/agent/messages.js"
+import { Transfer } from "../domain/agent/transfers.js"
+import { Address, Fingerprint, Handle, Id } from "../domain/brands.js"
+
+export class AgentError extends Data.TaggedError("AgentError")<{
+  readonly reason: "NotFound" | "BadRequest" | "Refused" | "Storage" | "Unavailable"
+  /** One sentence that says what to do next. */
+  readonly message: string
+  readonly cause?: unknown
+}> {}
+
+/** One live session with a peer. */
+export const SessionSummary = Schema.Struct({
+  peer: Handle,
+  role: Schema.Literal("initiator", "responder"),
+  remote: Address,
+  since: Schema.Number,
+  fingerprint: Fingerprint,
+  verificationCode: Schema.String
+})
+export type SessionSummary = typeof SessionSummary.Type
+
+export const AgentStatus = Schema.Struct({
+  handle: Handle,
+  deviceId: Schema.String,
+  fingerprint: Fingerprint,
+  listening: Schema.Array(Address),
+  /** What the IRP holds for this device now. */
+  registered: Schema.Array(Address),
+  registrationExpiresAt: Schema.optional(Schema.Number),
+  /** Set when the IRP saw us from an address we did not register (a NAT is likely in the way). */
+  natSuspected: Schema.optional(Address),
+  sessions: Schema.Array(SessionSummary),
+  outbox: Schema.Number
+})
+export type AgentStatus = typeof AgentStatus.Type
+
+/** Everything a subscriber hears: store changes plus live-session events. */
+export const AgentEvent = Schema.Union(
+  StoreEvent,
+  Schema.TaggedStruct("agent.SessionUp", { session: SessionSummary }),
+  Schema.TaggedStruct("agent.SessionDown", { peer: Handle, reason: Schema.String }),
+  Schema.TaggedStruct("agent.Typing", { peer: Handle, state: Schema.Literal("active", "paused") }),
+  Schema.TaggedStruct("agent.Presence", { message: Schema.String })
+)
+export type AgentEvent = typeof AgentEvent.Type
+
+export interface AgentService {
+  /** Stores the message in the outbox and returns (delivery happens in the background). */
+  readonly send: (peer: Handle, body: string) => Effect.Effect<StoredMessage, AgentError>
+  /** Offers a file (the agent streams it once the peer accepts; resumes after breaks). */
+  readonly sendFile: (peer: Handle, path: string) => Effect.Effect<Transfer, AgentError>
+  /** Cancels a queued message or a file transfer (either direction). */
+  readonly cancel: (id: Id) => Effect.Effect<void, AgentError>
+  readonly history: (query: {
+    readonly peer?: Handle | undefined
+    readonly limit?: number | undefined
+    readonly before?: { readonly at: number; readonly seq: number } | undefined
+  }) => Effect.Effect<ReadonlyArray<StoredMessage>, AgentError>
+  readonly contacts: Effect.Effect<ReadonlyArray<Contact>, AgentError>
+  /** A contact with the last session's verification code. */
+  readonly contact: (peer: Handle) => Effect.Effect<Contact, AgentError>
+  /** Accepts a peer's changed key (`sixchat trust HANDLE`). */
+  readonly trust: (peer: Handle) => Effect.Effect<void, AgentError>
+  /** Marks a conversation read; sends `<Read>` receipts when they are on. Returns how many. */
+  readonly markRead: (peer: Handle) => Effect.Effect<number, AgentError>
+  /** Sends a typing notice when they are on (best effort: no session, no notice). */
+  readonly typing: (peer: Handle, state: "active" | "paused") => Effect.Effect<void, AgentError>
+  readonly transfers: (peer?: Handle) => Effect.Effect<ReadonlyArray<Transfer>, AgentError>
+  readonly status: Effect.Effect<AgentStatus, AgentError>
+  /** Live events until the subscriber's scope closes. */
+  readonly events: Stream.Stream<AgentEvent>
+}
+
+export class Agent extends Context.Tag("sixchat/Agent")<Agent, AgentService>() {}
+
+export { Contact, Id, StoredMessage, Transfer }
