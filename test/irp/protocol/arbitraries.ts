@@ -3,7 +3,16 @@ import { Schema } from "effect"
 import fc from "fast-check"
 import { IrpRequest, IrpServerMessage, MAX_EPOCH_MS } from "../../../src/domain/irp/messages.js"
 import type { IrpMessage } from "../../../src/domain/irp/xml.js"
-import { xmlText } from "../../xml/arbitraries.js"
+import type { XmlElement } from "../../../src/domain/xml/model.js"
+
+/** One character XML can carry, biased towards the ones that need escaping or normalising. */
+const xmlChar: fc.Arbitrary<string> = fc.oneof(
+  { weight: 4, arbitrary: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)) },
+  { weight: 3, arbitrary: fc.constantFrom("<", ">", "&", '"', "'", "\t", "\n", "\r", " ") },
+  { weight: 1, arbitrary: fc.integer({ min: 0x80, max: 0xd7ff }).map((c) => String.fromCharCode(c)) },
+  { weight: 1, arbitrary: fc.integer({ min: 0x10000, max: 0x10ffff }).map((c) => String.fromCodePoint(c)) }
+)
+const xmlText = (maxLength: number) => fc.string({ unit: xmlChar, maxLength })
 
 const id = fc.oneof(
   fc.stringMatching(/^[0-7][0-9A-HJKMNP-TV-Z]{25}$/),
@@ -114,3 +123,28 @@ export const irpServerMessage: fc.Arbitrary<IrpServerMessage> = rawServerMessage
   Schema.decodeUnknownSync(IrpServerMessage)
 )
 export const irpMessage: fc.Arbitrary<IrpMessage> = fc.oneof(irpRequest, irpServerMessage)
+
+const names = fc.constantFrom("a", "Binding", "Address", "Cert", "Handle", "x-y", "é")
+const leaf: fc.Arbitrary<XmlElement> = fc.record({
+  name: names,
+  namespace: fc.constant(""),
+  attributes: fc
+    .uniqueArray(fc.record({ name: fc.constantFrom("id", "host", "port", "seq", "z"), value: xmlText(20) }), {
+      maxLength: 4,
+      selector: (a) => a.name
+    })
+    .map((as) => as as ReadonlyArray<{ name: string; value: string }>),
+  children: fc.constant([]),
+  text: xmlText(20)
+})
+const node = (depth: number): fc.Arbitrary<XmlElement> =>
+  depth >= 4
+    ? leaf
+    : fc.oneof(
+        leaf,
+        fc
+          .tuple(leaf, fc.array(node(depth + 1), { minLength: 1, maxLength: 3 }))
+          .map(([el, children]) => ({ ...el, text: "", children }))
+      )
+/** Random trees up to depth 4 (namespace left empty: the tests move them where they want). */
+export const xmlTree: fc.Arbitrary<XmlElement> = node(1)

@@ -5,9 +5,20 @@
 import { Schema } from "effect"
 import { IrpRequest, IrpServerMessage } from "../../../src/domain/irp/messages.js"
 import type { IrpMessage } from "../../../src/domain/irp/xml.js"
-import { bytes, ULID, UUID7 } from "../../xml/samples.js"
 
-export { bytes, ULID, UUID7 }
+export const ULID = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
+export const UUID7 = "01890a5d-ac96-774b-bcce-b302099a8057"
+
+/** Deterministic bytes (a tiny LCG), so samples are stable across runs. */
+export const bytes = (n: number, seed = 1): Uint8Array => {
+  const out = new Uint8Array(n)
+  let x = seed >>> 0
+  for (let i = 0; i < n; i++) {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0
+    out[i] = x >>> 24
+  }
+  return out
+}
 
 export interface Sample {
   readonly label: string

@@ -12,8 +12,7 @@ import { DecodeError } from "../../../src/domain/xml/DecodeError.js"
 import type { XmlElement } from "../../../src/domain/xml/model.js"
 import { parseXml } from "../../../src/domain/xml/parse.js"
 import { writeXml } from "../../../src/domain/xml/write.js"
-import { xmlTree } from "../../xml/arbitraries.js"
-import { irpMessage } from "./arbitraries.js"
+import { irpMessage, xmlTree } from "./arbitraries.js"
 import { bytes, samples, ULID } from "./samples.js"
 
 const utf8 = new TextEncoder()

@@ -1,0 +1,188 @@
+/**
+ * The IRP server of one domain (brief sections 1, 6 and 8): listens, runs the secure channel's handshake
+ * as the responder with the domain's server certificate (anonymous initiators allowed, for enrolment),
+ * then serves each connection (`session.ts`) from the `IrpRegistry` and the `CertificateAuthority`.
+ *
+ * Its own `CertVerifier` trusts only the domain's root and consults the live revocation view, so a revoked
+ * holder cannot even complete a handshake. Connections are bounded (`maxConnections`; past it the
+ * listeners stop accepting and the transport's small backlog absorbs the rest). Closing the scope stops
+ * listening, interrupts every connection (each sends `<Close/>`) and ends the background fibers; the CLI
+ * closes it on SIGINT/SIGTERM.
+ */
+import { Duration, Effect, Either, Exit, FiberSet, Layer, Scope } from "effect"
+import { type Address, formatAddress, type Handle } from "../../../domain/brands.js"
+import { makeLocalIdentity } from "../../../domain/handshake/identity.js"
+import { irpServerCodec } from "../../../domain/irp/xml.js"
+import { CertVerifier } from "../../../services/CertVerifier.js"
+import { cryptoSuite } from "../../../services/Crypto.js"
+import { IrpRegistry } from "../../../services/IrpRegistry.js"
+import { IrpServer, IrpServerError, type IrpServerService } from "../../../services/IrpServer.js"
+import { type Connection, type Listener, Transport } from "../../../services/Transport.js"
+import * as CertVerifierLive from "../../CertVerifierLive.js"
+import { CertificateAuthority } from "../../ca/CertificateAuthority.js"
+import type { LoadedDomain } from "../../ca/DomainDirectory.js"
+import { type ChannelOptions, make as makeChannels } from "../../channel/SecureChannelLive.js"
+import * as Crl from "./crl.js"
+import { changedOf } from "./handlers.js"
+import * as RateLimiter from "./rateLimiter.js"
+import * as Revocations from "./revocations.js"
+import { type SessionContext, serveChannel } from "./session.js"
+import { makeHub } from "./watches.js"
+
+export interface IrpServerPolicy {
+  /** Brief section 8: Lookup is for authenticated users unless this is set (default false). */
+  readonly allowAnonymousLookup: boolean
+  /** Handles that may revoke any certificate over the protocol (default none; the CLI revokes locally). */
+  readonly administrators: ReadonlyArray<Handle>
+  /** Connections served at once (default 1024). */
+  readonly maxConnections: number
+  /** Requests of one connection in progress at once (default 16). */
+  readonly maxInFlightPerConnection: number
+  /** Handles one connection may watch (default 256). */
+  readonly maxWatchesPerConnection: number
+  readonly rateLimits: RateLimiter.RateLimitPolicy
+  /** Reload of the revocation list even without a change notice (default 30 s). */
+  readonly revocationRefresh: Duration.DurationInput
+  /** A signed CRL is reused this long unless a revocation happens (default 1 hour). */
+  readonly crlMaxAge: Duration.DurationInput
+}
+
+export const defaultPolicy: IrpServerPolicy = {
+  allowAnonymousLookup: false,
+  administrators: [],
+  maxConnections: 1024,
+  maxInFlightPerConnection: 16,
+  maxWatchesPerConnection: 256,
+  rateLimits: RateLimiter.defaultRateLimits,
+  revocationRefresh: Duration.seconds(30),
+  crlMaxAge: Duration.hours(1)
+}
+
+export interface IrpServerOptions {
+  /** The domain directory, loaded (`loadDomain`): server certificate and key, root, issuing chain. */
+  readonly domain: LoadedDomain
+  /** Where to listen (port 0: any free port; see `IrpServer.addresses`). */
+  readonly listen: ReadonlyArray<Address>
+  readonly policy?: Partial<IrpServerPolicy> | undefined
+  /** Handshake / idle timeouts of the secure channel. */
+  readonly channel?: Partial<ChannelOptions> | undefined
+}
+
+export const make = (options: IrpServerOptions) =>
+  Effect.gen(function* () {
+    const policy: IrpServerPolicy = { ...defaultPolicy, ...options.policy }
+    const { domain } = options
+    const registry = yield* IrpRegistry
+    const ca = yield* CertificateAuthority
+    const transport = yield* Transport
+    const crypto = yield* cryptoSuite
+
+    const identity = makeLocalIdentity(crypto, domain.serverKey, domain.serverChain)
+    if (Either.isLeft(identity))
+      return yield* new IrpServerError({
+        reason: "Identity",
+        message: `The server certificate cannot be used: ${identity.left}; check server.pem and server-key.pem.`
+      })
+
+    const revocations = yield* Revocations.make(registry, policy.revocationRefresh).pipe(
+      Effect.mapError(
+        (cause) =>
+          new IrpServerError({ reason: "Storage", message: `Cannot read the revocation list: ${cause.message}`, cause })
+      )
+    )
+    const verifier = yield* CertVerifierLive.make({
+      anchors: [domain.rootCertificate],
+      revocation: revocations.source
+    }).pipe(
+      Effect.mapError(
+        (cause) =>
+          new IrpServerError({ reason: "Identity", message: `The root certificate is unusable: ${cause.message}` })
+      )
+    )
+    const channels = yield* makeChannels({
+      codec: irpServerCodec,
+      identity: identity.right,
+      allowAnonymousPeer: true,
+      ...(options.channel === undefined ? {} : { options: options.channel })
+    }).pipe(Effect.provideService(CertVerifier, verifier))
+
+    const base = {
+      registry,
+      ca,
+      domain: domain.config.domain,
+      issuerChain: domain.issuer.chain,
+      revocations,
+      crl: yield* Crl.make(registry, ca, revocations, policy.crlMaxAge),
+      administrators: new Set<string>(policy.administrators)
+    }
+    const ctx: SessionContext = {
+      ...base,
+      limits: policy,
+      limiter: RateLimiter.make(policy.rateLimits),
+      hub: yield* makeHub(registry, (handle) => changedOf(base, handle))
+    }
+
+    let open = 0
+    const handleConnection = (connection: Connection): Effect.Effect<void> =>
+      Effect.scoped(
+        Effect.acquireRelease(
+          Effect.sync(() => open++),
+          () => Effect.sync(() => open--)
+        ).pipe(
+          Effect.zipRight(channels.accept(connection)),
+          Effect.flatMap((channel) => serveChannel(ctx, channel)),
+          Effect.catchAll((e) =>
+            Effect.logDebug("irp handshake failed").pipe(
+              Effect.annotateLogs({ remote: formatAddress(connection.remote), reason: e.message })
+            )
+          )
+        )
+      )
+
+    const slots = yield* Effect.makeSemaphore(policy.maxConnections)
+    const connections = yield* FiberSet.make<void, never>()
+    /** Accepts until the listener closes; each connection gets its own scope and fiber. */
+    const acceptLoop = (listener: Listener) =>
+      Effect.gen(function* () {
+        while (true) {
+          yield* slots.take(1)
+          const scope = yield* Scope.make()
+          const accepted = yield* Effect.exit(Scope.extend(listener.accept, scope))
+          if (Exit.isFailure(accepted)) {
+            yield* Scope.close(scope, Exit.void)
+            yield* slots.release(1)
+            return
+          }
+          yield* FiberSet.run(
+            connections,
+            handleConnection(accepted.value).pipe(
+              Effect.ensuring(Scope.close(scope, Exit.void)),
+              Effect.ensuring(slots.release(1))
+            )
+          )
+        }
+      })
+
+    const listeners = yield* Effect.forEach(options.listen, (address) =>
+      transport
+        .listen(address)
+        .pipe(Effect.mapError((cause) => new IrpServerError({ reason: "Listen", message: cause.message, cause })))
+    )
+    yield* Effect.forEach(listeners, (l) => Effect.forkScoped(acceptLoop(l)), { discard: true })
+    yield* Effect.logInfo("irp server listening").pipe(
+      Effect.annotateLogs({
+        domain: domain.config.domain,
+        addresses: listeners.map((l) => formatAddress(l.address)).join(" ")
+      })
+    )
+
+    const service: IrpServerService = {
+      addresses: listeners.map((l) => l.address),
+      handleConnection,
+      connections: Effect.sync(() => open)
+    }
+    return service
+  })
+
+/** The server as a scoped layer; needs the registry, the CA, a Transport, crypto ports and Entropy. */
+export const layer = (options: IrpServerOptions) => Layer.scoped(IrpServer, make(options))

@@ -1,0 +1,308 @@
+/**
+ * What the IRP server does for each request once it is authorised (brief section 8). Every outcome is an
+ * answer: refusals are `<Error>` documents with the code a client acts on, and storage or CA failures
+ * become `internal` without leaking their details (those are logged).
+ */
+import { createHash } from "node:crypto"
+import { Clock, Data, Effect, Schema } from "effect"
+import type { Address, Handle } from "../../../domain/brands.js"
+import type { Caller } from "../../../domain/irp/access.js"
+import type { CertificateRecord, SerialHex } from "../../../domain/irp/certificates.js"
+import {
+  type BindingInfo,
+  type Changed,
+  type ErrorCode,
+  type IdentityStatus,
+  type IrpRequest,
+  type IrpServerMessage,
+  irpError,
+  type WireAddress
+} from "../../../domain/irp/messages.js"
+import { type Binding, natSuspected, type RegistryError } from "../../../domain/irp/registry.js"
+import type { CaError } from "../../../domain/pki/errors.js"
+import { handleInDomain } from "../../../domain/pki/profile.js"
+import { EnrollmentToken, enrollmentTokenDigest } from "../../../domain/pki/token.js"
+import type { IrpRegistryService } from "../../../services/IrpRegistry.js"
+import type { CertificateAuthorityService } from "../../ca/CertificateAuthority.js"
+import { verifyCsr } from "../../ca/csr.js"
+import type { CrlSource, CrlTooLarge } from "./crl.js"
+import { entryOf, type Revocations } from "./revocations.js"
+import type { ConnectionWatches } from "./watches.js"
+
+/** A refusal on its way to becoming an `<Error>` answer. */
+export class Refused extends Data.TaggedError("Refused")<{
+  readonly code: ErrorCode
+  readonly message: string
+  readonly retryAfterMs?: number | undefined
+  /** Logged, never sent. */
+  readonly cause?: unknown
+}> {}
+
+export interface ServerContext {
+  readonly registry: IrpRegistryService
+  readonly ca: CertificateAuthorityService
+  /** The domain this server is authoritative for. */
+  readonly domain: string
+  /** What follows a client certificate in its chain (the issuing CA). */
+  readonly issuerChain: ReadonlyArray<Uint8Array>
+  readonly revocations: Revocations
+  readonly crl: CrlSource
+  /** Handles that may revoke anyone's certificate. */
+  readonly administrators: ReadonlySet<string>
+}
+
+export interface ConnectionContext {
+  readonly caller: Caller
+  readonly watches: ConnectionWatches
+}
+
+const UNAVAILABLE = "The registry is unavailable right now; try again in a moment."
+
+const fromRegistry = (e: RegistryError): Refused => {
+  switch (e.reason) {
+    case "StaleSequence":
+      return new Refused({ code: "stale_sequence", message: e.message })
+    case "LeaseTooShort":
+      return new Refused({ code: "lease_too_short", message: e.message })
+    case "LeaseTooLong":
+      return new Refused({ code: "lease_too_long", message: e.message })
+    case "TooManyDevices":
+      return new Refused({ code: "too_many_devices", message: e.message })
+    case "TokenNotFound":
+    case "TokenExpired":
+    case "TokenUsed":
+    case "TokenWrongHandle":
+      return new Refused({ code: "token_invalid", message: e.message })
+    case "NotFound":
+      return new Refused({ code: "not_found", message: e.message })
+    case "Conflict":
+      return new Refused({ code: "conflict", message: e.message })
+    case "Storage":
+      return new Refused({ code: "internal", message: UNAVAILABLE, cause: e })
+  }
+}
+
+const fromCa = (e: CaError): Refused =>
+  e.reason === "BadCsr" || e.reason === "CsrSignature" || e.reason === "CsrHandleMismatch" || e.reason === "KeyPolicy"
+    ? new Refused({ code: "csr_invalid", message: e.message })
+    : new Refused({ code: "internal", message: "The certificate authority failed; try again later.", cause: e })
+
+const fromCrl = (e: RegistryError | CaError | CrlTooLarge): Refused =>
+  e._tag === "RegistryError"
+    ? fromRegistry(e)
+    : e._tag === "CaError"
+      ? fromCa(e)
+      : new Refused({ code: "internal", message: "The CRL is too large to send.", cause: e })
+
+const registry = <A>(effect: Effect.Effect<A, RegistryError>) => Effect.mapError(effect, fromRegistry)
+
+const bindingInfo = (b: Binding): BindingInfo => ({
+  deviceId: b.deviceId,
+  addresses: b.addresses as BindingInfo["addresses"],
+  expiresAt: b.expiresAt,
+  seq: b.seq
+})
+
+/** `::ffff:192.0.2.1` is reported as the IPv4 address it is. */
+export const canonicalSource = (address: Address): WireAddress => {
+  const host = address.host.toLowerCase()
+  return {
+    host: (host.startsWith("::ffff:") && host.includes(".") ? host.slice(7) : host) as WireAddress["host"],
+    port: address.port as WireAddress["port"]
+  }
+}
+
+const notOurs = (ctx: ServerContext, handle: Handle) =>
+  new Refused({
+    code: "not_found",
+    message: `${handle} is not a handle of ${ctx.domain}: ask the IRP server of its own domain.`
+  })
+
+const sha256Hex = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex")
+
+/** A handle's state for `Lookup` and `<Changed>` (brief section 8: "a lookup of a revoked identity says so"). */
+export const identityState = (ctx: ServerContext, handle: Handle, now: number) =>
+  Effect.gen(function* () {
+    const [current, bindings] = yield* Effect.all(
+      [ctx.registry.currentCertificate({ handle, now }), ctx.registry.lookup({ handle, now })],
+      { concurrency: 2 }
+    )
+    if (current !== undefined && !ctx.revocations.isRevoked(current.serial))
+      return {
+        status: "good" as IdentityStatus,
+        chain: [current.der, ...ctx.issuerChain],
+        bindings: bindings.map(bindingInfo)
+      }
+    const revoked = current ?? (yield* latestRevoked(ctx, handle))
+    return revoked === undefined
+      ? { status: "unknown" as IdentityStatus, chain: [], bindings: [] }
+      : { status: "revoked" as IdentityStatus, chain: [revoked.der, ...ctx.issuerChain], bindings: [] }
+  })
+
+const latestRevoked = (ctx: ServerContext, handle: Handle) => {
+  const entry = ctx.revocations.latestRevokedOf(handle)
+  return entry === undefined ? Effect.succeed(undefined) : ctx.registry.certificateBySerial(entry.serial)
+}
+
+/** The `<Changed>` pushed to watchers of `handle`. */
+export const changedOf = (ctx: ServerContext, handle: Handle): Effect.Effect<Changed, RegistryError> =>
+  Effect.flatMap(Clock.currentTimeMillis, (now) =>
+    Effect.map(identityState(ctx, handle, now), (s) => ({
+      _tag: "irp.Changed" as const,
+      handle,
+      status: s.status,
+      bindings: s.bindings
+    }))
+  )
+
+const isToken = Schema.is(EnrollmentToken)
+
+/** Issues a certificate for a checked CSR and records it (Enroll, Renew). */
+const issue = (ctx: ServerContext, id: IrpRequest["id"], csr: Uint8Array, handle: Handle) =>
+  Effect.gen(function* () {
+    const issued = yield* Effect.mapError(ctx.ca.issueClient(csr, handle), fromCa)
+    const record: CertificateRecord = {
+      serial: issued.serial as SerialHex,
+      handle,
+      fingerprint: sha256Hex(issued.spki) as CertificateRecord["fingerprint"],
+      der: issued.chain[0]!,
+      notBefore: issued.notBefore.getTime(),
+      notAfter: issued.notAfter.getTime(),
+      status: "good"
+    }
+    yield* registry(ctx.registry.recordCertificate(record))
+    return [
+      {
+        _tag: "irp.Issued",
+        id,
+        serial: record.serial,
+        notAfter: record.notAfter,
+        chain: issued.chain
+      }
+    ] as const
+  })
+
+type Answers = ReadonlyArray<IrpServerMessage>
+
+/** Acts on an authorised request. `caller` is a holder for every request but Enroll, Status, Crl, Ping (and Lookup). */
+export const act = (
+  ctx: ServerContext,
+  conn: ConnectionContext,
+  request: IrpRequest
+): Effect.Effect<Answers, Refused> =>
+  Effect.gen(function* () {
+    const now = yield* Clock.currentTimeMillis
+    const { caller } = conn
+    const ok: Answers = [{ _tag: "irp.Ok", id: request.id }]
+    const holder = (): Handle => {
+      if (caller._tag !== "Holder") throw new Error(`${request._tag} reached its handler without a holder`)
+      return caller.handle
+    }
+    switch (request._tag) {
+      case "irp.Enroll": {
+        const { handle, token, csr } = request
+        if (!handleInDomain(handle, ctx.domain))
+          return yield* new Refused({
+            code: "forbidden",
+            message: `This server enrols only handles of ${ctx.domain}, not ${handle}.`
+          })
+        if (!isToken(token))
+          return yield* new Refused({
+            code: "token_invalid",
+            message: "That is not an enrolment token (they read sxe1- and 43 more characters): copy it whole."
+          })
+        // Brief section 8: check the CSR (proof of possession, the token's handle, key policy) BEFORE the
+        // token is consumed, so a bad CSR leaves the token usable; a consumed token is never restored.
+        yield* Effect.mapError(verifyCsr(csr, handle), fromCa)
+        const tokenHash = Buffer.from(enrollmentTokenDigest(token), "hex")
+        yield* registry(ctx.registry.consumeToken({ tokenHash: new Uint8Array(tokenHash), handle, now }))
+        return yield* issue(ctx, request.id, csr, handle)
+      }
+      case "irp.Renew":
+        return yield* issue(ctx, request.id, request.csr, holder())
+      case "irp.Register": {
+        const observed = canonicalSource(caller.source)
+        const bindings = yield* registry(
+          ctx.registry.register({
+            handle: holder(),
+            deviceId: request.deviceId,
+            addresses: request.addresses,
+            ttlSeconds: request.ttlSeconds,
+            seq: request.seq,
+            observed,
+            now
+          })
+        )
+        return [
+          {
+            _tag: "irp.Registered",
+            id: request.id,
+            bindings: bindings.map(bindingInfo),
+            observed,
+            natSuspected: natSuspected({ addresses: request.addresses, observed })
+          }
+        ]
+      }
+      case "irp.Deregister":
+        yield* registry(ctx.registry.deregister({ handle: holder(), deviceId: request.deviceId ?? "all", now }))
+        return ok
+      case "irp.Lookup": {
+        if (!handleInDomain(request.handle, ctx.domain)) return yield* notOurs(ctx, request.handle)
+        const state = yield* registry(identityState(ctx, request.handle, now))
+        return [{ _tag: "irp.LookupResult", id: request.id, handle: request.handle, ...state }]
+      }
+      case "irp.Status": {
+        const status = yield* registry(ctx.registry.status(request.serial))
+        return [{ _tag: "irp.StatusResult", id: request.id, ...status }]
+      }
+      case "irp.Crl": {
+        const parts = yield* Effect.mapError(ctx.crl.parts, fromCrl)
+        return parts.map((der, i) => ({
+          _tag: "irp.CrlResult" as const,
+          id: request.id,
+          part: i + 1,
+          parts: parts.length,
+          der
+        }))
+      }
+      case "irp.Revoke": {
+        const handle = holder()
+        const record = yield* registry(ctx.registry.certificateBySerial(request.serial))
+        if (record === undefined)
+          return yield* new Refused({
+            code: "not_found",
+            message: `No certificate with serial ${request.serial} was issued here: check the serial.`
+          })
+        // Brief section 8: "the holder or an administrator".
+        if (record.handle !== handle && !ctx.administrators.has(handle))
+          return yield* new Refused({
+            code: "forbidden",
+            message: `Certificate ${request.serial} belongs to another identity: only its holder (or an administrator) may revoke it.`
+          })
+        const revoked = yield* registry(
+          ctx.registry.revoke({ serial: request.serial, reason: request.reason, at: now })
+        )
+        ctx.revocations.note([entryOf(revoked)])
+        return ok
+      }
+      case "irp.Watch": {
+        const foreign = request.handles.find((h) => !handleInDomain(h, ctx.domain))
+        if (foreign !== undefined) return yield* notOurs(ctx, foreign)
+        if (!conn.watches.add(request.handles))
+          return yield* new Refused({
+            code: "bad_request",
+            message: `This connection already watches ${conn.watches.size()} handles, the most allowed: unwatch some, or open another connection.`
+          })
+        return ok
+      }
+      case "irp.Unwatch":
+        conn.watches.remove(request.handles)
+        return ok
+      case "irp.Ping":
+        return ok
+    }
+  })
+
+/** The `<Error>` for a refusal. */
+export const refusalAnswer = (id: IrpRequest["id"] | undefined, r: Refused): IrpServerMessage =>
+  irpError(id, r.code, r.message, r.retryAfterMs)

@@ -1,0 +1,57 @@
+/**
+ * Rate limits of one server process (brief section 8): a token bucket per anonymous source (IPv4 address
+ * or IPv6 /64) and per authenticated identity, driven by the Effect `Clock`. Over the limit a request is
+ * answered `rate_limited` with a retry hint; the connection is never dropped for it.
+ *
+ * The buckets live in a Map kept in least-recently-used order and bounded by `maxTrackedKeys`, so a
+ * flood of sources costs bounded memory (the oldest idle buckets go, which only forgives them).
+ */
+import { Clock, Effect } from "effect"
+import type { Caller } from "../../../domain/irp/access.js"
+import type { IrpRequestTag } from "../../../domain/irp/messages.js"
+import { type Bucket, type BucketPolicy, sourceKey, takeTokens } from "../../../domain/irp/rateLimit.js"
+
+export interface RateLimitPolicy {
+  /** Per source address (IPv6: per /64) for anonymous requests. */
+  readonly anonymous: BucketPolicy
+  /** Per handle for authenticated requests, across all of its connections to this process. */
+  readonly authenticated: BucketPolicy
+  readonly maxTrackedKeys: number
+}
+
+/**
+ * Defaults: an anonymous source may enrol 3 times in a burst and then once per 10 s (Enroll costs 10),
+ * or ask 30 Status questions then 1 per second; an identity may send 120 requests in a burst and 20 per
+ * second after that, far above what a User Agent needs (a Register per lease, a Lookup per new contact).
+ */
+export const defaultRateLimits: RateLimitPolicy = {
+  anonymous: { burst: 30, perSecond: 1 },
+  authenticated: { burst: 120, perSecond: 20 },
+  maxTrackedKeys: 100_000
+}
+
+/** What a request costs: issuing a certificate or signing a CRL is far dearer than a lookup. */
+export const requestCost = (tag: IrpRequestTag | "irp.InvalidRequest"): number =>
+  tag === "irp.Enroll" || tag === "irp.Renew" ? 10 : tag === "irp.Crl" ? 5 : 1
+
+export interface RateLimiter {
+  /** `undefined` when allowed; otherwise how long to wait, in ms. */
+  readonly take: (caller: Caller, cost: number) => Effect.Effect<number | undefined>
+}
+
+export const make = (policy: RateLimitPolicy): RateLimiter => {
+  const buckets = new Map<string, Bucket>()
+  return {
+    take: (caller, cost) =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        const key = caller._tag === "Holder" ? `id:${caller.handle}` : sourceKey(caller.source.host)
+        const bucketPolicy = caller._tag === "Holder" ? policy.authenticated : policy.anonymous
+        const previous = buckets.get(key)
+        const result = takeTokens(previous, bucketPolicy, now, cost)
+        if (previous !== undefined) buckets.delete(key)
+        buckets.set(key, result.bucket)
+        if (buckets.size > policy.maxTrackedKeys) buckets.delete(buckets.keys().next().value!)
+        return result.allowed ? undefined : result.retryAfterMs
+      })
+  }
+}

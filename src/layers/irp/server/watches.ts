@@ -1,0 +1,117 @@
+/**
+ * `Watch` (brief section 8): "the server pushes `<Changed>` when a watched binding changes".
+ *
+ * One `WatchHub` per server process holds one subscription to the registry's change feed (which on
+ * PostgreSQL carries other processes' changes too) and computes each watched handle's new state once,
+ * however many connections watch it. It never waits for a connection: each connection has a
+ * `ConnectionWatches` that keeps only the latest state per handle and a writer fiber that sends them,
+ * so a slow watcher costs at most one pending state per handle it watches and never delays the others.
+ */
+import { Effect, Queue, type Scope } from "effect"
+import type { Handle } from "../../../domain/brands.js"
+import type { Changed, IrpServerMessage } from "../../../domain/irp/messages.js"
+import type { RegistryError } from "../../../domain/irp/registry.js"
+import type { IrpRegistryService } from "../../../services/IrpRegistry.js"
+import type { ChannelError } from "../../../services/SecureChannel.js"
+
+export interface Sink {
+  readonly push: (change: Changed) => Effect.Effect<void>
+}
+
+export interface WatchHub {
+  readonly add: (handles: Iterable<Handle>, sink: Sink) => void
+  readonly remove: (handles: Iterable<Handle>, sink: Sink) => void
+}
+
+/** Subscribes at once (changes committed after this returns are seen) and forks the fan-out fiber. */
+export const makeHub = (
+  registry: IrpRegistryService,
+  stateOf: (handle: Handle) => Effect.Effect<Changed, RegistryError>
+): Effect.Effect<WatchHub, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const sinks = new Map<Handle, Set<Sink>>()
+    const changes = yield* registry.subscribe
+    yield* Queue.take(changes).pipe(
+      Effect.flatMap((change) => {
+        const watching = sinks.get(change.handle)
+        if (watching === undefined || watching.size === 0) return Effect.void
+        return stateOf(change.handle).pipe(
+          Effect.flatMap((state) => Effect.forEach([...watching], (sink) => sink.push(state), { discard: true })),
+          Effect.catchAll((e) => Effect.logWarning(`IRP watch: could not read ${change.handle}: ${e.message}`))
+        )
+      }),
+      Effect.forever,
+      Effect.forkScoped
+    )
+    return {
+      add: (handles, sink) => {
+        for (const handle of handles) {
+          const set = sinks.get(handle)
+          if (set === undefined) sinks.set(handle, new Set([sink]))
+          else set.add(sink)
+        }
+      },
+      remove: (handles, sink) => {
+        for (const handle of handles) {
+          const set = sinks.get(handle)
+          if (set === undefined) continue
+          set.delete(sink)
+          if (set.size === 0) sinks.delete(handle)
+        }
+      }
+    }
+  })
+
+export interface ConnectionWatches {
+  readonly size: () => number
+  /** Adds handles; `false` (and nothing added) when the connection would hold more than `max`. */
+  readonly add: (handles: ReadonlyArray<Handle>) => boolean
+  /** Removes handles; none given removes all. */
+  readonly remove: (handles: ReadonlyArray<Handle>) => void
+}
+
+/** One connection's watches; unwatches everything when the connection's scope closes. */
+export const makeConnectionWatches = (
+  hub: WatchHub,
+  send: (message: IrpServerMessage) => Effect.Effect<void, ChannelError>,
+  max: number
+): Effect.Effect<ConnectionWatches, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const watched = new Set<Handle>()
+    const pending = new Map<Handle, Changed>()
+    const wake = yield* Queue.sliding<void>(1)
+    const sink: Sink = {
+      push: (change) =>
+        Effect.suspend(() => {
+          if (!watched.has(change.handle)) return Effect.void
+          pending.set(change.handle, change)
+          return Effect.asVoid(Queue.offer(wake, undefined))
+        })
+    }
+    const drain = Effect.suspend(() => {
+      const batch = [...pending.values()]
+      pending.clear()
+      return Effect.forEach(batch, send, { discard: true })
+    })
+    // A failed send means the connection is gone: its own loop notices and closes the scope.
+    yield* Queue.take(wake).pipe(Effect.zipRight(drain), Effect.forever, Effect.ignore, Effect.forkScoped)
+    yield* Effect.addFinalizer(() => Effect.sync(() => hub.remove(watched, sink)))
+    return {
+      size: () => watched.size,
+      add: (handles) => {
+        const fresh = [...new Set(handles)].filter((h) => !watched.has(h))
+        if (watched.size + fresh.length > max) return false
+        for (const h of fresh) watched.add(h)
+        hub.add(fresh, sink)
+        return true
+      },
+      remove: (handles) => {
+        const gone = handles.length === 0 ? [...watched] : handles.filter((h) => watched.has(h))
+        for (const h of gone) {
+          watched.delete(h)
+          pending.delete(h)
+        }
+        hub.remove(gone, sink)
+      }
+    }
+  })
