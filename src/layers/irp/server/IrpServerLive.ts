@@ -12,6 +12,7 @@
 import { Duration, Effect, Either, Exit, FiberSet, Layer, Scope } from "effect"
 import { type Address, formatAddress, type Handle } from "../../../domain/brands.js"
 import { makeLocalIdentity } from "../../../domain/handshake/identity.js"
+import { sourceKey } from "../../../domain/irp/rateLimit.js"
 import { irpServerCodec } from "../../../domain/irp/xml.js"
 import { CertVerifier } from "../../../services/CertVerifier.js"
 import { cryptoSuite } from "../../../services/Crypto.js"
@@ -36,6 +37,11 @@ export interface IrpServerPolicy {
   readonly administrators: ReadonlyArray<Handle>
   /** Connections served at once (default 1024). */
   readonly maxConnections: number
+  /**
+   * Connections at once from one source (an IPv4 address or an IPv6 /64; default 256, room for a large
+   * NAT), so one host cannot take every slot by opening connections it never completes.
+   */
+  readonly maxConnectionsPerSource: number
   /** Requests of one connection in progress at once (default 16). */
   readonly maxInFlightPerConnection: number
   /** Handles one connection may watch (default 256). */
@@ -51,6 +57,7 @@ export const defaultPolicy: IrpServerPolicy = {
   allowAnonymousLookup: false,
   administrators: [],
   maxConnections: 1024,
+  maxConnectionsPerSource: 256,
   maxInFlightPerConnection: 16,
   maxWatchesPerConnection: 256,
   rateLimits: RateLimiter.defaultRateLimits,
@@ -123,13 +130,37 @@ export const make = (options: IrpServerOptions) =>
     }
 
     let open = 0
+    const perSource = new Map<string, number>()
+    /** Counts the connection against its source; `false` (and nothing counted) when the source is at its cap. */
+    const admit = (key: string) =>
+      Effect.acquireRelease(
+        Effect.sync(() => {
+          const n = perSource.get(key) ?? 0
+          if (n >= policy.maxConnectionsPerSource) return false
+          perSource.set(key, n + 1)
+          open++
+          return true
+        }),
+        (admitted) =>
+          Effect.sync(() => {
+            if (!admitted) return
+            open--
+            const n = (perSource.get(key) ?? 1) - 1
+            if (n > 0) perSource.set(key, n)
+            else perSource.delete(key)
+          })
+      )
     const handleConnection = (connection: Connection): Effect.Effect<void> =>
       Effect.scoped(
-        Effect.acquireRelease(
-          Effect.sync(() => open++),
-          () => Effect.sync(() => open--)
-        ).pipe(
-          Effect.zipRight(channels.accept(connection)),
+        admit(sourceKey(connection.remote.host)).pipe(
+          Effect.flatMap((admitted) =>
+            admitted
+              ? channels.accept(connection)
+              : Effect.zipRight(
+                  connection.destroy,
+                  Effect.fail({ message: `over ${policy.maxConnectionsPerSource} connections from this source` })
+                )
+          ),
           Effect.flatMap((channel) => serveChannel(ctx, channel)),
           Effect.catchAll((e) =>
             Effect.logDebug("irp handshake failed").pipe(

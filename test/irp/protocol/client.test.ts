@@ -1,0 +1,193 @@
+/**
+ * The IRP client's multiplexer and failure modes, and the server's connection bound and shutdown:
+ * pipelined requests matched by id, a CRL in several parts, timeouts, a server that goes away,
+ * unreachable addresses, an identity whose key does not fit.
+ */
+import { expect, it } from "@effect/vitest"
+import { Effect, Either, Exit, Fiber, Layer, Logger, Schedule, Scope, Stream } from "effect"
+import { afterAll, beforeAll, describe } from "vitest"
+import { makeAddress } from "../../../src/domain/brands.js"
+import { makeLocalIdentity } from "../../../src/domain/handshake/identity.js"
+import type { IrpServerInbound, IrpServerMessage } from "../../../src/domain/irp/messages.js"
+import { irpServerCodec } from "../../../src/domain/irp/xml.js"
+import * as CertVerifierLive from "../../../src/layers/CertVerifierLive.js"
+import type { LoadedDomain } from "../../../src/layers/ca/DomainDirectory.js"
+import { make as makeChannels } from "../../../src/layers/channel/SecureChannelLive.js"
+import { CertVerifier } from "../../../src/services/CertVerifier.js"
+import { cryptoSuite } from "../../../src/services/Crypto.js"
+import type { SecureChannel } from "../../../src/services/SecureChannel.js"
+import { Transport } from "../../../src/services/Transport.js"
+import {
+  baseLayer,
+  buildRegistry,
+  connect,
+  enrol,
+  handle,
+  makeDomain,
+  type Running,
+  reasonOf,
+  removeTempDirs,
+  sqliteRegistry,
+  startServer
+} from "./support.js"
+
+let domain: LoadedDomain
+beforeAll(async () => {
+  domain = await makeDomain()
+})
+afterAll(removeTempDirs)
+
+const env = Layer.merge(baseLayer, Logger.minimumLogLevel("Warning" as never))
+const server = (policy?: Parameters<typeof startServer>[2]) =>
+  Effect.flatMap(buildRegistry(sqliteRegistry()), (registry) => startServer(domain, registry, policy))
+
+/**
+ * A scripted IRP server: it completes the handshake with the domain's server certificate and hands each
+ * accepted channel to `script`, which answers (or not) as the test wants.
+ */
+const scriptedServer = (
+  script: (channel: SecureChannel<IrpServerInbound, IrpServerMessage>) => Effect.Effect<void, unknown>
+) =>
+  Effect.gen(function* () {
+    const crypto = yield* cryptoSuite
+    const identity = Either.getOrThrow(makeLocalIdentity(crypto, domain.serverKey, domain.serverChain))
+    const verifier = yield* CertVerifierLive.make({ anchors: [domain.rootCertificate] })
+    const channels = yield* makeChannels({ codec: irpServerCodec, identity, allowAnonymousPeer: true }).pipe(
+      Effect.provideService(CertVerifier, verifier)
+    )
+    const listener = yield* (yield* Transport).listen(makeAddress("127.0.0.1", 0))
+    yield* Effect.scoped(Effect.flatMap(listener.accept, (conn) => Effect.flatMap(channels.accept(conn), script))).pipe(
+      Effect.ignore,
+      Effect.forever,
+      Effect.forkScoped
+    )
+    return { address: listener.address, domain } as unknown as Running
+  })
+
+/** The next request the scripted server receives. */
+const nextRequest = (channel: SecureChannel<IrpServerInbound, IrpServerMessage>) =>
+  Effect.flatMap(channel.receive, (inbound) =>
+    inbound._tag === "Message" && inbound.message._tag !== "irp.InvalidRequest"
+      ? Effect.succeed(inbound.message)
+      : Effect.die(`unexpected ${JSON.stringify(inbound)}`)
+  )
+
+describe("IRP client", () => {
+  it.live("pipelined requests over one connection are each matched with their own answer", () =>
+    Effect.gen(function* () {
+      const running = yield* server()
+      const alice = yield* enrol(running, "alice")
+      const client = yield* connect(running, alice.identity)
+      const handles = Array.from({ length: 40 }, (_, i) => handle(`user${i}`))
+      const results = yield* Effect.forEach(handles, (h) => client.lookup(h), { concurrency: "unbounded" })
+      expect(results.map((r) => r.handle)).toEqual(handles)
+      expect(new Set(results.map((r) => r.status))).toEqual(new Set(["unknown"]))
+    }).pipe(Effect.scoped, Effect.provide(env))
+  )
+
+  it.live("a CRL sent in parts is put back together; parts out of order are a protocol error", () =>
+    Effect.gen(function* () {
+      const der = Uint8Array.from({ length: 100 }, (_, i) => i)
+      let misbehave = false
+      const fake = yield* scriptedServer((channel) =>
+        Effect.gen(function* () {
+          while (true) {
+            const request = yield* nextRequest(channel)
+            if (request._tag === "irp.Ping") yield* channel.send({ _tag: "irp.Ok", id: request.id })
+            if (request._tag !== "irp.Crl") continue
+            const parts = [der.subarray(0, 40), der.subarray(40, 80), der.subarray(80)]
+            const order = misbehave ? [1, 0, 2] : [0, 1, 2]
+            for (const i of order)
+              yield* channel.send({ _tag: "irp.CrlResult", id: request.id, part: i + 1, parts: 3, der: parts[i]! })
+          }
+        })
+      )
+      const client = yield* connect(fake, null)
+      expect(yield* client.crl).toEqual(der)
+      misbehave = true
+      const broken = yield* Effect.flip(client.crl)
+      expect([broken.reason, broken.message]).toEqual(["Protocol", expect.stringMatching(/report this/)])
+      // A protocol error ends the connection for every later request too.
+      expect(yield* reasonOf(client.ping)).toBe("Protocol")
+    }).pipe(Effect.scoped, Effect.provide(env))
+  )
+
+  it.live("a request without an answer times out; the connection keeps serving others", () =>
+    Effect.gen(function* () {
+      const fake = yield* scriptedServer((channel) =>
+        Effect.gen(function* () {
+          while (true) {
+            const request = yield* nextRequest(channel)
+            // Lookups are never answered; pings are.
+            if (request._tag === "irp.Ping") yield* channel.send({ _tag: "irp.Ok", id: request.id })
+          }
+        })
+      )
+      const client = yield* connect(fake, null, { requestTimeout: "200 millis" })
+      const slow = yield* Effect.flip(client.lookup(handle("bob")))
+      expect([slow.reason, slow.message]).toEqual(["Timeout", expect.stringMatching(/did not answer Lookup/)])
+      yield* client.ping
+    }).pipe(Effect.scoped, Effect.provide(env))
+  )
+
+  it.live("when the server goes away, waiting requests and watch streams fail, and it is unreachable", () =>
+    Effect.gen(function* () {
+      const serverScope = yield* Scope.make()
+      const registry = yield* buildRegistry(sqliteRegistry())
+      const running = yield* Scope.extend(startServer(domain, registry), serverScope)
+      const alice = yield* enrol(running, "alice")
+      const client = yield* connect(running, alice.identity)
+      const changes = yield* client.watch([handle("bob")])
+      const watching = yield* Effect.fork(Stream.runDrain(changes))
+      yield* Scope.close(serverScope, Exit.void)
+      const ended = yield* Fiber.await(watching)
+      expect(Exit.isFailure(ended)).toBe(true)
+      expect(yield* reasonOf(client.ping)).toBe("Channel")
+      expect(yield* reasonOf(connect(running, null))).toBe("Unreachable")
+    }).pipe(Effect.scoped, Effect.provide(env))
+  )
+
+  it.live("past maxConnections the server stops accepting until a connection ends", () =>
+    Effect.gen(function* () {
+      const running = yield* server({ maxConnections: 1 })
+      const firstScope = yield* Scope.make()
+      const first = yield* Scope.extend(connect(running, null), firstScope)
+      yield* first.ping
+      const waiting = yield* Effect.flip(connect(running, null, { connectTimeout: "300 millis" }))
+      expect(waiting.reason).toBe("Timeout")
+      yield* Scope.close(firstScope, Exit.void)
+      const second = yield* connect(running, null)
+      yield* second.ping
+      expect(yield* running.server.connections).toBe(1)
+    }).pipe(Effect.scoped, Effect.provide(env))
+  )
+
+  it.live("past maxConnectionsPerSource the server drops new connections from that source at once", () =>
+    Effect.gen(function* () {
+      const running = yield* server({ maxConnectionsPerSource: 2 })
+      const a = yield* connect(running, null)
+      const b = yield* connect(running, null)
+      expect(yield* reasonOf(connect(running, null))).toBe("Channel")
+      yield* a.ping
+      yield* b.close
+      // Wait (bounded) until the server has seen b go.
+      yield* running.server.connections.pipe(
+        Effect.repeat({
+          until: (n) => n === 1,
+          schedule: Schedule.spaced("10 millis").pipe(Schedule.upTo("5 seconds"))
+        })
+      )
+      yield* Effect.scoped(Effect.flatMap(connect(running, null), (c) => c.ping))
+    }).pipe(Effect.scoped, Effect.provide(env))
+  )
+
+  it.live("an identity whose key does not fit its certificate is refused before dialling", () =>
+    Effect.gen(function* () {
+      const running = yield* server()
+      const alice = yield* enrol(running, "alice")
+      const bob = yield* enrol(running, "bob")
+      const mixed = { pkcs8: bob.identity.pkcs8, chain: alice.identity.chain }
+      expect(yield* reasonOf(connect(running, mixed))).toBe("Identity")
+    }).pipe(Effect.scoped, Effect.provide(env))
+  )
+})
