@@ -126,7 +126,13 @@ export const make = (options: IrpServerOptions) =>
       ...base,
       limits: policy,
       limiter: RateLimiter.make(policy.rateLimits),
-      hub: yield* makeHub(registry, (handle) => changedOf(base, handle))
+      // A certificate change may be a revocation made by another process: read it before the new state.
+      hub: yield* makeHub(registry, (change) =>
+        Effect.zipRight(
+          change.kind === "certificate" ? revocations.reload : Effect.void,
+          changedOf(base, change.handle)
+        )
+      )
     }
 
     let open = 0

@@ -28,6 +28,8 @@ export interface Revocations {
   readonly version: () => number
   /** Asks for a reload (coalesced). */
   readonly refresh: Effect.Effect<void>
+  /** Reloads now (for a reader that must see a revocation another process just announced). */
+  readonly reload: Effect.Effect<void, RegistryError>
 }
 
 export const make = (
@@ -77,7 +79,8 @@ export const make = (
       latestRevokedOf: (handle) => byHandle.get(handle),
       note,
       version: () => version,
-      refresh
+      refresh,
+      reload: load
     }
   })
 

@@ -10,7 +10,7 @@
 import { Effect, Queue, type Scope } from "effect"
 import type { Handle } from "../../../domain/brands.js"
 import type { Changed, IrpServerMessage } from "../../../domain/irp/messages.js"
-import type { RegistryError } from "../../../domain/irp/registry.js"
+import type { RegistryChange, RegistryError } from "../../../domain/irp/registry.js"
 import type { IrpRegistryService } from "../../../services/IrpRegistry.js"
 import type { ChannelError } from "../../../services/SecureChannel.js"
 
@@ -26,7 +26,7 @@ export interface WatchHub {
 /** Subscribes at once (changes committed after this returns are seen) and forks the fan-out fiber. */
 export const makeHub = (
   registry: IrpRegistryService,
-  stateOf: (handle: Handle) => Effect.Effect<Changed, RegistryError>
+  stateOf: (change: RegistryChange) => Effect.Effect<Changed, RegistryError>
 ): Effect.Effect<WatchHub, never, Scope.Scope> =>
   Effect.gen(function* () {
     const sinks = new Map<Handle, Set<Sink>>()
@@ -35,7 +35,7 @@ export const makeHub = (
       Effect.flatMap((change) => {
         const watching = sinks.get(change.handle)
         if (watching === undefined || watching.size === 0) return Effect.void
-        return stateOf(change.handle).pipe(
+        return stateOf(change).pipe(
           Effect.flatMap((state) => Effect.forEach([...watching], (sink) => sink.push(state), { discard: true })),
           Effect.catchAll((e) => Effect.logWarning(`IRP watch: could not read ${change.handle}: ${e.message}`))
         )
