@@ -181,6 +181,27 @@ describe("IRP client", () => {
     }).pipe(Effect.scoped, Effect.provide(env))
   )
 
+  it.live("a request the wire cannot carry is refused unsent, and the connection goes on", () =>
+    Effect.gen(function* () {
+      const running = yield* server()
+      const client = yield* connect(running, null)
+      const huge = yield* Effect.flip(
+        client.enroll({ handle: handle("alice"), token: `sxe1-${"A".repeat(43)}`, csr: new Uint8Array(70_000) })
+      )
+      expect([huge.reason, huge.message]).toEqual(["bad_request", expect.stringMatching(/not sent/)])
+      const control = yield* Effect.flip(
+        client.enroll({ handle: handle("alice"), token: "sxe1-\u0007", csr: new Uint8Array(10) })
+      )
+      expect(control.reason).toBe("bad_request")
+      // A pasted token with surrounding blanks is trimmed, then judged by the server.
+      const pasted = yield* Effect.flip(
+        client.enroll({ handle: handle("alice"), token: ` sxe1-${"A".repeat(43)}\n`, csr: new Uint8Array(10) })
+      )
+      expect(pasted.reason).toBe("csr_invalid")
+      yield* client.ping
+    }).pipe(Effect.scoped, Effect.provide(env))
+  )
+
   it.live("an identity whose key does not fit its certificate is refused before dialling", () =>
     Effect.gen(function* () {
       const running = yield* server()

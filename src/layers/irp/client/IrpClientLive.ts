@@ -8,12 +8,25 @@
  * within `requestTimeout` fails with `Timeout` and its late answer is dropped. When the channel ends, every
  * waiting request and every watch stream fails with the reason.
  */
-import { Clock, Deferred, Duration, Effect, Either, Exit, Layer, PubSub, type Scope, Stream } from "effect"
+import {
+  Clock,
+  Deferred,
+  Duration,
+  Effect,
+  Either,
+  Exit,
+  Layer,
+  ParseResult,
+  PubSub,
+  Schema,
+  type Scope,
+  Stream
+} from "effect"
 import type { Handle } from "../../../domain/brands.js"
 import { handleOf } from "../../../domain/cert/identity.js"
 import { parseCertificate } from "../../../domain/cert/parse.js"
 import { makeLocalIdentity } from "../../../domain/handshake/identity.js"
-import type { Changed, IrpAnswer, IrpRequest } from "../../../domain/irp/messages.js"
+import { type Changed, type IrpAnswer, IrpRequest } from "../../../domain/irp/messages.js"
 import { irpClientCodec } from "../../../domain/irp/xml.js"
 import { ulidFrom } from "../../../domain/ulid.js"
 import { CertVerifier } from "../../../services/CertVerifier.js"
@@ -58,6 +71,8 @@ const identityHandle = (chain: ReadonlyArray<Uint8Array>): Handle | undefined =>
   const leaf = chain[0] === undefined ? undefined : parseCertificate(chain[0])
   return leaf?._tag === "Parsed" ? handleOf(leaf.certificate) : undefined
 }
+
+const validateRequest = Schema.validateEither(IrpRequest)
 
 export type ClientRequirements = Transport | CryptoPorts | Entropy
 
@@ -168,7 +183,16 @@ export const connect = (
     ): Effect.Effect<readonly [string, Answer], IrpClientError> =>
       Effect.gen(function* () {
         if (failure !== undefined) return yield* failure
-        const request = build(yield* newId)
+        // What we send must pass its schema too: a value the wire cannot carry is refused here, unsent.
+        const request = yield* Either.mapLeft(
+          validateRequest(build(yield* newId)),
+          (e) =>
+            new IrpClientError({
+              reason: "bad_request",
+              message: `The request was not sent: ${ParseResult.TreeFormatter.formatErrorSync(e)}`,
+              cause: e
+            })
+        )
         const deferred = yield* Deferred.make<Answer, IrpClientError>()
         pending.set(request.id, { deferred, crl: [] })
         return yield* channel.send(request).pipe(
@@ -218,7 +242,7 @@ export const connect = (
       handle: options.identity === null ? undefined : identityHandle(options.identity.chain),
       enroll: ({ handle, token, csr }) =>
         Effect.map(
-          call((id) => ({ _tag: "irp.Enroll", id, handle, token: token as never, csr }), "irp.Issued"),
+          call((id) => ({ _tag: "irp.Enroll", id, handle, token: token.trim() as never, csr }), "irp.Issued"),
           issued
         ),
       renew: (csr) =>
