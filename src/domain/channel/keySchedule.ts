@@ -107,8 +107,10 @@ export const finishedMac = (h: Hashing, handshakeTrafficSecret: Uint8Array, tran
   h.hmacSha256(finishedKey(h, handshakeTrafficSecret), transcriptHash)
 
 /**
- * The verification code two people compare out of band: 60 bits from the exporter secret,
- * printed as 12 decimal digits in three groups of four ("1234 5678 9012").
+ * The verification code two people compare out of band: 64 bits from the exporter secret reduced
+ * to 12 decimal digits (about 40 bits), printed in three groups of four ("1234 5678 9012"). A man in
+ * the middle must make two sessions' codes collide within one handshake timeout: ~2^40 X25519 + HKDF
+ * trials in 10 s is out of reach (docs/DECISIONS.md).
  */
 export const verificationCode = (h: Hashing, exporter: Uint8Array): string => {
   const bytes = hkdfExpandLabel(h, exporter, "verification code", new Uint8Array(0), 8)

@@ -150,7 +150,8 @@ export const FileOffer = Schema.TaggedStruct("e2e.FileOffer", {
   name: FileName,
   size: FileSize,
   sha256: bytesOfLength(32),
-  chunk: Schema.Int.pipe(Schema.between(1, 65_536))
+  /** Bytes per data record: 16-byte file id + 8-byte offset + chunk <= 64 KiB. */
+  chunk: Schema.Int.pipe(Schema.between(1, 65_512))
 })
 export type FileOffer = typeof FileOffer.Type
 export const FileAccept = Schema.TaggedStruct("e2e.FileAccept", { id: Id, offset: FileSize })
