@@ -1,0 +1,120 @@
+/**
+ * The agent's control protocol (issue 4, section 1 "Local control"; `docs/CONTROL.md`): JSON-RPC 2.0
+ * (https://www.jsonrpc.org/specification), one JSON text per line, over the Unix domain socket
+ * `H/agent.sock`, in the manner of signal-cli's daemon. Pure: the envelope, the error codes and the
+ * params of every method, plus the results defined in the domain. The results that the `Agent` port
+ * defines (`status`, events) are added in `layers/agent/control/methods.ts`.
+ */
+import { Schema } from "effect"
+import { Handle, Id } from "../brands.js"
+import { MessageBody } from "../e2e/messages.js"
+import { Contact } from "./contacts.js"
+import { HISTORY_MAX_LIMIT, StoredMessage } from "./messages.js"
+import { Transfer } from "./transfers.js"
+
+/** The socket's file name inside the identity home. */
+export const CONTROL_SOCKET_FILE = "agent.sock"
+
+/** Longest request line the server reads, in bytes without the newline; a longer one ends the connection. */
+export const MAX_REQUEST_LINE_BYTES = 1024 * 1024
+
+/** The notification method that carries subscribed events. */
+export const EVENT_METHOD = "event"
+
+/** A request id: JSON-RPC allows a string, a number or null (discouraged); absent makes a notification. */
+export const RequestId = Schema.Union(Schema.String, Schema.Number, Schema.Null)
+export type RequestId = typeof RequestId.Type
+
+/**
+ * A request as it arrives. `params` must be an object (by-name parameters) or absent; by-position
+ * arrays are refused with `InvalidParams` since every method names its parameters.
+ */
+export const RpcRequest = Schema.Struct({
+  jsonrpc: Schema.Literal("2.0"),
+  id: Schema.optional(RequestId),
+  method: Schema.String,
+  params: Schema.optional(Schema.Unknown)
+})
+export type RpcRequest = typeof RpcRequest.Type
+
+export const RpcErrorObject = Schema.Struct({
+  code: Schema.Int,
+  message: Schema.String,
+  data: Schema.optional(Schema.Unknown)
+})
+export type RpcErrorObject = typeof RpcErrorObject.Type
+
+/**
+ * Error codes: the five of JSON-RPC 2.0 section 5.1, and one per `AgentError` reason in the range the
+ * specification leaves to implementations (-32000 .. -32099). `data.reason` repeats the reason.
+ */
+export const ErrorCode = {
+  ParseError: -32700,
+  InvalidRequest: -32600,
+  MethodNotFound: -32601,
+  InvalidParams: -32602,
+  InternalError: -32603,
+  /** The server is at its client limit; the connection is closed after this error. */
+  Busy: -32000,
+  NotFound: -32001,
+  BadRequest: -32002,
+  Refused: -32003,
+  Storage: -32004,
+  Unavailable: -32005
+} as const
+
+/** `AgentError` reasons, as `data.reason` of application errors. */
+export const AgentErrorReason = Schema.Literal("NotFound", "BadRequest", "Refused", "Storage", "Unavailable")
+export type AgentErrorReason = typeof AgentErrorReason.Type
+
+/** Application error code of an `AgentError` reason. */
+export const agentErrorCode = (reason: AgentErrorReason): number => ErrorCode[reason]
+
+/** The reason of an application error code, if it is one. */
+export const agentErrorReasonOf = (code: number): AgentErrorReason | undefined =>
+  AgentErrorReason.literals.find((reason) => ErrorCode[reason] === code)
+
+/** `{ jsonrpc, id, result }` as a JSON line (the result already encoded). */
+export const successLine = (id: RequestId, result: unknown): string => JSON.stringify({ jsonrpc: "2.0", id, result })
+
+/** `{ jsonrpc, id, error }` as a JSON line. */
+export const errorLine = (id: RequestId, error: RpcErrorObject): string => JSON.stringify({ jsonrpc: "2.0", id, error })
+
+/** An event notification; `eventJson` is the already encoded event (encoded once for all subscribers). */
+export const eventLine = (subscription: number, eventJson: string): string =>
+  `{"jsonrpc":"2.0","method":"${EVENT_METHOD}","params":{"subscription":${subscription},"event":${eventJson}}}`
+
+// --- method parameters (by name) ---
+
+/** A local file path as the agent sees it: absolute, since the agent's working directory is not the caller's. */
+export const AbsolutePath = Schema.String.pipe(
+  Schema.minLength(2),
+  Schema.maxLength(4096),
+  Schema.filter((p) => p.startsWith("/") || "the path must be absolute (the agent runs in another directory)")
+)
+
+/** No parameters (an absent `params` counts as `{}`). */
+export const NoParams = Schema.Struct({})
+export const PeerParams = Schema.Struct({ peer: Handle })
+export const SendParams = Schema.Struct({ peer: Handle, body: MessageBody })
+export const SendFileParams = Schema.Struct({ peer: Handle, path: AbsolutePath })
+export const CancelParams = Schema.Struct({ id: Id })
+export const HistoryParams = Schema.Struct({
+  peer: Schema.optional(Handle),
+  limit: Schema.optional(Schema.Int.pipe(Schema.between(1, HISTORY_MAX_LIMIT))),
+  /** Messages before this position (`at`, `seq` of the oldest one already shown): the previous page. */
+  before: Schema.optional(Schema.Struct({ at: Schema.Int, seq: Schema.Int }))
+})
+export const TypingParams = Schema.Struct({ peer: Handle, state: Schema.Literal("active", "paused") })
+export const TransfersParams = Schema.Struct({ peer: Schema.optional(Handle) })
+export const UnsubscribeParams = Schema.Struct({ subscription: Schema.Int })
+
+// --- method results defined in the domain ---
+
+/** The result of methods that only succeed or fail. */
+export const EmptyResult = Schema.Struct({})
+export const MarkReadResult = Schema.Struct({ count: Schema.Int })
+export const SubscribeResult = Schema.Struct({ subscription: Schema.Int })
+export const HistoryResult = Schema.Array(StoredMessage)
+export const ContactsResult = Schema.Array(Contact)
+export const TransfersResult = Schema.Array(Transfer)
