@@ -13,6 +13,7 @@ import { ENROLLMENT_TOKEN_BYTES, formatEnrollmentToken } from "../domain/pki/tok
 import { initDomain, type LoadedDomain, loadDomain } from "../layers/ca/DomainDirectory.js"
 import * as SqlRegistry from "../layers/irp/registry/SqlRegistry.js"
 import * as Database from "../layers/sql/Database.js"
+import * as PgLive from "../layers/sql/PgLive.js"
 import { Entropy } from "../services/Entropy.js"
 import { IrpRegistry } from "../services/IrpRegistry.js"
 import { stderrLine, stdoutLine } from "./common.js"
@@ -41,13 +42,42 @@ export const loadDomainOrFail = (dir: string) =>
     )
   )
 
+/**
+ * A PostgreSQL URL's `schema=NAME` parameter (ours, not libpq's) becomes `options=-c search_path=NAME`, so
+ * every pooled connection and the LISTEN one use that schema (which must exist). `undefined` when unusable.
+ */
+export const withSchemaParameter = (url: string): string | undefined => {
+  if (!URL.canParse(url)) return undefined
+  const parsed = new URL(url)
+  const schema = parsed.searchParams.get("schema")
+  if (schema === null) return url
+  parsed.searchParams.delete("schema")
+  return PgLive.withSearchPath(parsed.toString(), schema)
+}
+
 /** The storage a domain uses: `--db` if given, else its config's (a relative SQLite path is inside DIR). */
-export const databaseFor = (dir: string, domain: LoadedDomain, override: Option.Option<string>) => {
+export const databaseFor = (
+  dir: string,
+  domain: LoadedDomain,
+  override: Option.Option<string>
+): Effect.Effect<Database.DatabaseSpec, CliFailure> => {
   const text = Option.getOrElse(override, () => domain.config.db)
   const spec = Database.parseDatabaseSpec(text)
   if (spec === undefined)
-    return Effect.fail(usage(`"${text}" is not a database: use sqlite:PATH or postgres://HOST/DB`))
-  return Effect.succeed(spec._tag === "Sqlite" ? { _tag: "Sqlite" as const, path: path.resolve(dir, spec.path) } : spec)
+    return Effect.fail(usage(`"${text}" is not a database: use sqlite:PATH or postgres://USER@HOST/DB[?schema=NAME]`))
+  if (spec._tag === "Sqlite") return Effect.succeed({ _tag: "Sqlite", path: path.resolve(dir, spec.path) })
+  const url = withSchemaParameter(spec.url)
+  return url === undefined
+    ? Effect.fail(usage("the PostgreSQL URL is malformed, or its schema= is not a lower-case identifier"))
+    : Effect.succeed({ _tag: "Postgres", url })
+}
+
+/** The storage for a log line: the SQLite path, or the PostgreSQL URL without its password. */
+export const shownDatabase = (spec: Database.DatabaseSpec): string => {
+  if (spec._tag === "Sqlite") return `sqlite:${spec.path}`
+  const url = new URL(spec.url)
+  if (url.password !== "") url.password = "***"
+  return url.toString()
 }
 
 export const registryLayer = (spec: Database.DatabaseSpec) =>

@@ -1,0 +1,127 @@
+/**
+ * `sixchat irp serve --dir DIR [--listen HOST:PORT]... [--db sqlite:PATH|postgres://…] [--log-format text|json]`
+ * (IRP issue section 4): runs the domain's IRP server until SIGINT/SIGTERM.
+ *
+ * * Listens where `--listen` says, else where `irp.json` says (`[::]:4604` and `0.0.0.0:4604` by default;
+ *   the IPv6 one is left out, with a warning, on a host without IPv6). Port 0 picks a free port.
+ * * Prints `listening on ADDR` on stderr for each bound address (scripts and tests read the real port
+ *   there), then one log line per request on stderr (`serverLog.ts`).
+ * * Storage: `--db`, else `irp.json`'s (the SQLite file in DIR); a PostgreSQL URL may name a schema with
+ *   `?schema=NAME` (see `irpAdmin.databaseFor`). Several servers may share one PostgreSQL database.
+ * * On SIGINT/SIGTERM `main.ts` interrupts this command: the server's scope closes, so it stops listening,
+ *   ends every connection with `<Close/>`, closes the database, and the process exits 0.
+ */
+import { networkInterfaces } from "node:os"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import { Clock, Context, Duration, Effect, Layer, Schedule } from "effect"
+import { type Address, formatAddress } from "../domain/brands.js"
+import * as CertificateAuthorityLive from "../layers/ca/CertificateAuthority.js"
+import { CertificateAuthority } from "../layers/ca/CertificateAuthority.js"
+import * as IrpServerLive from "../layers/irp/server/IrpServerLive.js"
+import * as TcpTransport from "../layers/transport/TcpTransport.js"
+import { IrpRegistry } from "../services/IrpRegistry.js"
+import { cryptoLayer, cryptoOption, parseAddressArg, stderrLine } from "./common.js"
+import { CliFailure, ExitCode } from "./failure.js"
+import { databaseFor, dirOption, loadDomainOrFail, registryLayer, shownDatabase } from "./irpAdmin.js"
+import * as ServerLog from "./serverLog.js"
+
+/** How often expired bindings (past their retention) and used or expired tokens are deleted. */
+const HOUSEKEEPING_EVERY = Duration.hours(1)
+
+const hasIpv6 = (): boolean =>
+  Object.values(networkInterfaces()).some((list) => list?.some((i) => i.family === "IPv6") ?? false)
+
+/** `--listen` values, or the configured ones without IPv6 ones on a host that has no IPv6 at all. */
+const listenAddresses = (given: ReadonlyArray<string>, configured: ReadonlyArray<string>) =>
+  Effect.gen(function* () {
+    if (given.length > 0) return yield* Effect.forEach(given, parseAddressArg)
+    const all: Array<Address> = yield* Effect.forEach(configured, (text) =>
+      Effect.mapError(
+        parseAddressArg(text),
+        () =>
+          new CliFailure({
+            code: ExitCode.State,
+            message: `irp.json lists "${text}" to listen on, which is not HOST:PORT: fix it or give --listen`
+          })
+      )
+    )
+    if (hasIpv6()) return all
+    const ipv4 = all.filter((a) => !a.host.includes(":"))
+    if (ipv4.length > 0 && ipv4.length < all.length)
+      yield* stderrLine("this host has no IPv6 address: listening on the IPv4 addresses of irp.json only")
+    return ipv4.length > 0 ? ipv4 : all
+  })
+
+const serverFailure = (e: { readonly reason: string; readonly message: string }) =>
+  new CliFailure({
+    code: ExitCode.State,
+    message:
+      e.reason === "Listen"
+        ? e.message
+        : e.reason === "Identity"
+          ? `${e.message} (the domain directory is damaged: restore it from its backup)`
+          : `${e.message}; check that the database is reachable`
+  })
+
+const serve = Command.make(
+  "serve",
+  {
+    dir: dirOption,
+    listen: Options.text("listen").pipe(
+      Options.repeated,
+      Options.withDescription("HOST:PORT to listen on (repeatable; default from irp.json: [::]:4604 and 0.0.0.0:4604)")
+    ),
+    db: Options.text("db").pipe(
+      Options.optional,
+      Options.withDescription("sqlite:PATH or postgres://USER@HOST/DB[?schema=NAME] (default from irp.json)")
+    ),
+    logFormat: Options.choice("log-format", ServerLog.LOG_FORMATS).pipe(
+      Options.withDefault("text" as ServerLog.LogFormat),
+      Options.withDescription("request log on stderr: text (key=value) or json (one object per line)")
+    ),
+    verbose: Options.boolean("verbose").pipe(
+      Options.withDescription("also log failed handshakes and ended connections")
+    ),
+    crypto: cryptoOption
+  },
+  (o) =>
+    Effect.gen(function* () {
+      const domain = yield* loadDomainOrFail(o.dir)
+      const listen = yield* listenAddresses(o.listen, domain.config.listen)
+      const spec = yield* databaseFor(o.dir, domain, o.db)
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const registry = Context.get(yield* Layer.build(registryLayer(spec)), IrpRegistry)
+          const ca = yield* CertificateAuthorityLive.make(domain)
+          const server = yield* IrpServerLive.make({ domain, listen }).pipe(
+            Effect.provideService(IrpRegistry, registry),
+            Effect.provideService(CertificateAuthority, ca),
+            Effect.mapError(serverFailure)
+          )
+          yield* stderrLine(
+            `irp server for ${domain.config.domain} (${domain.config.serverName}), ${shownDatabase(spec)}`
+          )
+          for (const address of server.addresses) yield* stderrLine(`listening on ${formatAddress(address)}`)
+          yield* Clock.currentTimeMillis.pipe(
+            Effect.flatMap(registry.purgeExpired),
+            Effect.flatMap(({ bindings, tokens }) =>
+              bindings + tokens === 0
+                ? Effect.void
+                : Effect.logInfo("irp housekeeping").pipe(Effect.annotateLogs({ bindings, tokens }))
+            ),
+            Effect.catchAll((e) => Effect.logWarning(`irp housekeeping failed: ${e.message}`)),
+            Effect.repeat(Schedule.spaced(HOUSEKEEPING_EVERY)),
+            Effect.forkScoped
+          )
+          yield* Effect.addFinalizer(() => stderrLine("stopping: closing connections and the database"))
+          return yield* Effect.never
+        })
+      ).pipe(
+        Effect.provide(Layer.mergeAll(TcpTransport.layer, cryptoLayer(o.crypto))),
+        Effect.provide(ServerLog.layer(o.logFormat, o.verbose))
+      )
+    })
+).pipe(Command.withDescription("run the domain's IRP server (registry and certificate authority) until interrupted"))
+
+export const irpServeCommand = serve

@@ -1,0 +1,66 @@
+/**
+ * The request log of `sixchat irp serve` (IRP issue section 4: "logs one line per request, JSON with
+ * `--log-format json`"). Replaces Effect's default logger (which prints to stdout) with one that writes
+ * exactly one line per log event to stderr:
+ *
+ * * `text`: `2025-01-02T03:04:05.678Z INFO irp request peer=alice@example.org remote=… outcome=ok ms=1`
+ *   (the message, then the annotations as `key=value`, quoted like JSON when they hold spaces or quotes);
+ * * `json`: one flat JSON object per line: `time`, `level`, `message`, the annotations, and `cause`
+ *   when the event carries one.
+ *
+ * A cause (an internal failure) stays on its one line: newlines are escaped, never written.
+ */
+import { Cause, HashMap, Layer, Logger, LogLevel } from "effect"
+
+export type LogFormat = "text" | "json"
+export const LOG_FORMATS: ReadonlyArray<LogFormat> = ["text", "json"]
+
+const messageText = (message: unknown): string =>
+  Array.isArray(message) ? message.map(messageText).join(" ") : typeof message === "string" ? message : String(message)
+
+/** A value as logfmt writes it: bare when it is a plain token, else a JSON string. */
+const textValue = (value: unknown): string => {
+  const s = typeof value === "string" ? value : typeof value === "bigint" ? value.toString() : JSON.stringify(value)
+  return s !== undefined && /^[^\s"=\\]+$/.test(s) ? s : JSON.stringify(s ?? String(value))
+}
+
+const jsonValue = (value: unknown): unknown => (typeof value === "bigint" ? value.toString() : value)
+
+/** Annotations of a request line in reading order; any others follow, alphabetically. */
+const ORDER = ["request", "outcome", "peer", "remote", "id", "ms"]
+const rank = (key: string) => {
+  const i = ORDER.indexOf(key)
+  return i < 0 ? ORDER.length : i
+}
+
+/** The line for one event (no trailing newline). */
+export const formatLine = (format: LogFormat, options: Logger.Logger.Options<unknown>): string => {
+  const fields = [...HashMap.toEntries(options.annotations)].sort(([a], [b]) => rank(a) - rank(b) || (a < b ? -1 : 1))
+  const cause = Cause.isEmpty(options.cause) ? undefined : Cause.pretty(options.cause, { renderErrorCause: true })
+  if (format === "json") {
+    const record: Record<string, unknown> = {
+      time: options.date.toISOString(),
+      level: options.logLevel.label,
+      message: messageText(options.message)
+    }
+    for (const [key, value] of fields) if (!(key in record)) record[key] = jsonValue(value)
+    if (cause !== undefined) record.cause = cause
+    return JSON.stringify(record)
+  }
+  const parts = [options.date.toISOString(), options.logLevel.label, messageText(options.message)]
+  for (const [key, value] of fields) parts.push(`${key}=${textValue(value)}`)
+  if (cause !== undefined) parts.push(`cause=${JSON.stringify(cause)}`)
+  return parts.join(" ")
+}
+
+export const makeLogger = (
+  format: LogFormat,
+  write: (line: string) => void = (line) => process.stderr.write(`${line}\n`)
+): Logger.Logger<unknown, void> => Logger.make((options) => write(formatLine(format, options)))
+
+/** Replaces the default logger; `verbose` also shows debug events (failed handshakes, ended connections). */
+export const layer = (format: LogFormat, verbose = false): Layer.Layer<never> =>
+  Layer.merge(
+    Logger.replace(Logger.defaultLogger, makeLogger(format)),
+    Logger.minimumLogLevel(verbose ? LogLevel.Debug : LogLevel.Info)
+  )
