@@ -2,10 +2,13 @@
  * How features plug into a User Agent's sessions (messaging, file transfer): the session manager runs
  * one receive loop per peer and hands every inbound record to the plugins, in order.
  */
-import type { Effect } from "effect"
-import type { Handle } from "../../../domain/brands.js"
+import type { Effect, Option } from "effect"
+import type { Transfer } from "../../../domain/agent/transfers.js"
+import type { Handle, Id } from "../../../domain/brands.js"
 import type { AppMessage } from "../../../domain/e2e/messages.js"
+import type { AgentError, AgentEvent } from "../../../services/Agent.js"
 import type { ChannelError, SecureChannel } from "../../../services/SecureChannel.js"
+import type { SessionError } from "./errors.js"
 
 /** The live session with one peer, as a plugin sees it. */
 export interface PeerLink {
@@ -19,12 +22,36 @@ export interface PeerLink {
 
 export interface SessionPlugin {
   readonly name: string
-  /** A session with `link.peer` is up (new or replaced): resend what is pending, resume transfers. */
+  /**
+   * A session with `link.peer` is up (new or replaced): resend what is pending, resume transfers.
+   * Runs in a fiber of its own inside the session, so it may keep running as long as the session
+   * lasts (it is interrupted when the session ends); the previous session's `onSessionDown` has run.
+   */
   readonly onSessionUp: (link: PeerLink) => Effect.Effect<void>
   /** An inbound message; `true` when this plugin handled it (later plugins are not asked). */
   readonly onMessage: (link: PeerLink, message: AppMessage) => Effect.Effect<boolean>
   /** An inbound binary data record. */
   readonly onData: (link: PeerLink, data: Uint8Array) => Effect.Effect<void>
-  /** The session with `peer` ended (any reason). */
+  /** The session with `peer` ended (any reason). Not called for a connection that lost a simultaneous open. */
   readonly onSessionDown: (peer: Handle) => Effect.Effect<void>
+}
+
+/** What the agent core offers a feature (the file transfers) that needs sessions of its own accord. */
+export interface AgentCore {
+  readonly self: Handle
+  /** The live session with `peer`, if there is one. */
+  readonly link: (peer: Handle) => Effect.Effect<Option.Option<PeerLink>>
+  /** The session with `peer`, dialing it (Directory, Happy Eyeballs) when there is none. */
+  readonly connect: (peer: Handle) => Effect.Effect<PeerLink, SessionError>
+  /** Tells subscribers of `Agent.events`. */
+  readonly publish: (event: AgentEvent) => Effect.Effect<void>
+}
+
+/** A file transfer feature (`src/layers/agent/files`): its plugin and the `Agent` methods it serves. */
+export interface FilesFeature {
+  readonly plugin: SessionPlugin
+  readonly sendFile: (peer: Handle, path: string) => Effect.Effect<Transfer, AgentError>
+  /** Cancels transfer `id`; `false` when no transfer has that id. */
+  readonly cancel: (id: Id) => Effect.Effect<boolean, AgentError>
+  readonly transfers: (peer?: Handle) => Effect.Effect<ReadonlyArray<Transfer>, AgentError>
 }

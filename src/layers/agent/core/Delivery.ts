@@ -1,0 +1,151 @@
+/**
+ * Delivery, the outbox pump across sessions (brief section 7: "There is no server to queue for an
+ * offline peer, so the sender retries (backoff, and at once when the IRP reports a new address for
+ * the peer)"; issue 4, section 2).
+ *
+ * For each peer with unacknowledged messages and no session: dial when its stored schedule allows
+ * (`nextAttemptAt`, exponential backoff with jitter kept in the store, so a restart keeps it); a
+ * failed dial counts as a failure and moves the schedule on. AT ONCE when the Directory's watch
+ * reports that the peer's bindings changed, or a new message is enqueued (`kick`). A session that
+ * ends with messages still waiting also counts as a failure (a peer that refuses us right after the
+ * handshake must not be hammered); the peer's first `<Ack>` resets the schedule (`markDelivered`).
+ * Once a session is up, the messaging plugin sends the outbox.
+ */
+import { Clock, Duration, Effect, Fiber, Queue, type Scope, Stream } from "effect"
+import type { Handle } from "../../../domain/brands.js"
+import type { AgentEvent } from "../../../services/Agent.js"
+import type { AgentStoreService } from "../../../services/AgentStore.js"
+import type { DirectoryService } from "../../../services/Directory.js"
+import type { EntropyService } from "../../../services/Entropy.js"
+import type { SessionManager } from "./SessionManager.js"
+
+export interface DeliveryConfig {
+  readonly store: AgentStoreService
+  readonly directory: DirectoryService
+  readonly manager: SessionManager
+  readonly entropy: EntropyService
+  readonly maxDials: number
+  /** The agent's event feed, subscribed for the session ends. */
+  readonly events: Effect.Effect<Queue.Dequeue<AgentEvent>, never, Scope.Scope>
+}
+
+export interface Delivery {
+  /** Try `peer` now, whatever its backoff says (a message was enqueued, its key was trusted). */
+  readonly kick: (peer: Handle) => Effect.Effect<void>
+}
+
+/** Session ends that are not failures: a replaced session, or our own shutdown. */
+const benign = (reason: string) => reason === "replaced" || reason === "shutdown" || reason.endsWith("duplicate")
+
+export const make = (config: DeliveryConfig): Effect.Effect<Delivery, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const { store, directory, manager, entropy } = config
+    const scope = yield* Effect.scope
+    const wake = yield* Queue.sliding<void>(1)
+    const dials = yield* Effect.makeSemaphore(Math.max(1, config.maxDials))
+    const inFlight = new Set<Handle>()
+    const watched = new Set<Handle>()
+    let watcher: Fiber.RuntimeFiber<void> | undefined
+
+    const signal = Queue.offer(wake, undefined)
+    const random = () => {
+      const b = entropy.bytes(4)
+      return (((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0) / 2 ** 32
+    }
+    const warn = (what: string) => (e: { readonly message: string }) =>
+      Effect.logWarning(`agent delivery: ${what}: ${e.message}`)
+
+    const failed = (peer: Handle, error: string) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Effect.catchAll(
+          Effect.asVoid(store.recordDeliveryFailure({ peer, error, random: random(), now })),
+          warn(`could not record a failed delivery to ${peer}`)
+        )
+      )
+
+    const attempt = (peer: Handle) =>
+      manager.connect(peer).pipe(
+        Effect.asVoid,
+        Effect.catchAll((e) => (e.reason === "ShuttingDown" ? Effect.void : failed(peer, e.message))),
+        dials.withPermits(1),
+        Effect.ensuring(
+          Effect.zipRight(
+            Effect.sync(() => inFlight.delete(peer)),
+            signal
+          )
+        )
+      )
+
+    const retryNow = (peer: Handle) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Effect.catchAll(store.retryNow({ peer, now }), warn(`could not reschedule ${peer}`))
+      )
+
+    /** Follows the Directory for `peers` (restarted when new peers join the set). */
+    const watch = (peers: ReadonlyArray<Handle>) =>
+      Effect.gen(function* () {
+        if (peers.every((p) => watched.has(p))) return
+        for (const p of peers) watched.add(p)
+        const previous = watcher
+        watcher = yield* Effect.forkIn(
+          Stream.runForEach(directory.watch([...watched]), (peer) => Effect.zipRight(retryNow(peer), signal)).pipe(
+            Effect.catchAll((e) =>
+              Effect.zipRight(
+                warn("the directory watch failed; retrying")(e),
+                Effect.sync(() => watched.clear())
+              )
+            )
+          ),
+          scope
+        )
+        if (previous !== undefined) yield* Fiber.interruptFork(previous)
+      })
+
+    /** One pass: dials the peers that are due; returns when the next one is (epoch ms, or Infinity). */
+    const round = Effect.gen(function* () {
+      const peers = yield* store.peersWithOutbox()
+      const now = yield* Clock.currentTimeMillis
+      yield* watch(peers.map((p) => p.peer))
+      let next = Number.POSITIVE_INFINITY
+      for (const p of peers) {
+        if (manager.isUp(p.peer) || inFlight.has(p.peer)) continue
+        if (p.nextAttemptAt === null || p.nextAttemptAt <= now) {
+          inFlight.add(p.peer)
+          yield* Effect.forkIn(attempt(p.peer), scope)
+        } else next = Math.min(next, p.nextAttemptAt)
+      }
+      return next
+    }).pipe(
+      Effect.catchAll((e) =>
+        Effect.zipRight(
+          warn("could not read the outbox; trying again in a second")(e),
+          Effect.map(Clock.currentTimeMillis, (now) => now + 1000)
+        )
+      )
+    )
+
+    const loop = Effect.forever(
+      Effect.gen(function* () {
+        const next = yield* round
+        const now = yield* Clock.currentTimeMillis
+        const timer = Number.isFinite(next) ? Effect.sleep(Duration.millis(Math.max(1, next - now))) : Effect.never
+        yield* Effect.raceFirst(Queue.take(wake), timer)
+      })
+    )
+
+    // A session that ended while messages still wait: count it and look again.
+    const events = yield* config.events
+    const sessionEnds = Effect.gen(function* () {
+      for (;;) {
+        const event = yield* Queue.take(events)
+        if (event._tag !== "agent.SessionDown" || benign(event.reason)) continue
+        const waiting = yield* Effect.orElseSucceed(store.outbox({ peer: event.peer, limit: 1 }), () => [])
+        if (waiting.length > 0 && !manager.isUp(event.peer)) yield* failed(event.peer, event.reason)
+        yield* signal
+      }
+    })
+
+    yield* Effect.forkIn(sessionEnds, scope)
+    yield* Effect.forkIn(loop, scope)
+    return { kick: (peer) => Effect.zipRight(retryNow(peer), signal) } satisfies Delivery
+  })
