@@ -6,6 +6,7 @@ import { homedir } from "node:os"
 import * as path from "node:path"
 import * as Options from "@effect/cli/Options"
 import { Config, Effect, Either, Schema } from "effect"
+import { CONTROL_SOCKET_FILE } from "../domain/agent/rpc.js"
 import { certificateIdentity } from "../domain/cert/identity.js"
 import { HomeFile, type IdentityConfig, IdentityConfigJson } from "../domain/home/identityHome.js"
 import { pemDecode } from "../domain/pem.js"
@@ -18,6 +19,9 @@ export const homeOption = Options.text("home").pipe(
 )
 
 export const homePath = (home: string, file: keyof typeof HomeFile) => path.join(home, HomeFile[file])
+
+/** The running agent's control socket in a home (`H/agent.sock`, mode 0600; see docs/CONTROL.md). */
+export const agentSocketPath = (home: string) => path.join(home, CONTROL_SOCKET_FILE)
 
 const noIdentity = (home: string) =>
   new CliFailure({

@@ -1,0 +1,58 @@
+/**
+ * `sixchat history --home H [HANDLE] [--json] [--limit N]` (issue 4, section 4): stored messages, each
+ * once, oldest first, with their state. `--json` prints one array of
+ * `{ id, peer, direction, body, state, at, createdAt, sentAt, deliveredAt, readAt, receivedAt, cancelledAt }`
+ * (times RFC 3339 UTC or null).
+ */
+import * as Args from "@effect/cli/Args"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import { Effect, Option } from "effect"
+import { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT } from "../../domain/agent/messages.js"
+import { usage } from "../failure.js"
+import { homeOption } from "../home.js"
+import { parseHandle, withAgent } from "./agent.js"
+import { historyJson, historyLine } from "./format.js"
+import { note, say } from "./io.js"
+
+export const runHistory = (o: {
+  readonly home: string
+  readonly peer: Option.Option<string>
+  readonly json: boolean
+  readonly limit: number
+}) =>
+  Effect.gen(function* () {
+    if (!Number.isInteger(o.limit) || o.limit < 1 || o.limit > HISTORY_MAX_LIMIT)
+      return yield* usage(`--limit must be between 1 and ${HISTORY_MAX_LIMIT}`)
+    const peer = Option.isSome(o.peer) ? yield* parseHandle(o.peer.value) : undefined
+    const messages = yield* withAgent(o.home, (client) =>
+      client.call("history", peer === undefined ? { limit: o.limit } : { peer, limit: o.limit })
+    )
+    if (o.json) return yield* say(JSON.stringify(messages.map(historyJson), null, 2))
+    if (messages.length === 0)
+      return yield* note(
+        peer === undefined
+          ? "no messages yet: send one with `sixchat send --home H HANDLE TEXT`"
+          : `no messages with ${peer} yet: start with \`sixchat chat --home H ${peer}\``
+      )
+    for (const m of messages) yield* say(historyLine(m))
+  })
+
+export const historyCommand = Command.make(
+  "history",
+  {
+    home: homeOption,
+    peer: Args.text({ name: "HANDLE" }).pipe(
+      Args.withDescription("only the conversation with this handle"),
+      Args.optional
+    ),
+    json: Options.boolean("json").pipe(
+      Options.withDescription("print a JSON array of {id, peer, direction, body, state, times}")
+    ),
+    limit: Options.integer("limit").pipe(
+      Options.withDefault(HISTORY_DEFAULT_LIMIT),
+      Options.withDescription(`the latest N messages (default ${HISTORY_DEFAULT_LIMIT}, at most ${HISTORY_MAX_LIMIT})`)
+    )
+  },
+  runHistory
+).pipe(Command.withDescription("show stored messages, oldest first, with their delivery state"))

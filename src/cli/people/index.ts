@@ -1,0 +1,28 @@
+/**
+ * The commands for people (issue 4, section 4), all clients of the running agent's control socket
+ * (docs/CONTROL.md). `app.ts` adds them to the `sixchat` command tree; `sixchat agent` itself runs the
+ * agent (see `src/cli/agent*.ts`).
+ */
+import { chatCommand } from "./chat.js"
+import { contactCommand, contactsCommand, trustCommand } from "./contacts.js"
+import { historyCommand } from "./history.js"
+import { sendCommand, sendFileCommand } from "./send.js"
+import { statusCommand } from "./status.js"
+
+export const peopleCommands = [
+  sendCommand,
+  sendFileCommand,
+  historyCommand,
+  chatCommand,
+  contactsCommand,
+  contactCommand,
+  trustCommand,
+  statusCommand
+] as const
+
+export { runChat } from "./chat.js"
+export { runContactShow, runContacts, runTrust } from "./contacts.js"
+export { runHistory } from "./history.js"
+export { PeopleIo, type PeopleIoService } from "./io.js"
+export { runSend, runSendFile } from "./send.js"
+export { runStatus } from "./status.js"
