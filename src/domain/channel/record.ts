@@ -19,46 +19,88 @@ export const TAG_LENGTH = 16
 /** Largest content in one record: 64 KiB (the frame limit leaves room for type byte and tag). */
 export const MAX_CONTENT = 64 * 1024
 
-const MAX_SEQUENCE = 2n ** 64n - 1n
+/**
+ * A faster seal an AEAD key may offer (the node:crypto provider does): `prefix || AEAD(content || trailer,
+ * aad = prefix)` in one fresh buffer. Building `inner` and then the frame costs two extra copies of every
+ * record (two 64 KiB copies per bulk record); this writes the ciphertext once, behind the header.
+ */
+export interface PrefixedSealer {
+  readonly sealPrefixed: (nonce: Uint8Array, prefix: Uint8Array, content: Uint8Array, trailer: number) => Uint8Array
+}
+
+const hasPrefixedSeal = (key: AeadKey): key is AeadKey & PrefixedSealer =>
+  typeof (key as Partial<PrefixedSealer>).sealPrefixed === "function"
 
 /** One direction's protection under one key; replaced on KeyUpdate. */
 export class RecordProtection {
   private readonly key: AeadKey
-  private readonly iv: Uint8Array
+  private readonly prefixed: PrefixedSealer | undefined
+  /** `iv` bytes 4..11 as two big-endian uint32 halves: the part the sequence number is XORed into. */
+  private readonly ivHigh: number
+  private readonly ivLow: number
   private readonly nonce = new Uint8Array(12)
   private readonly nonceView: DataView
-  private seq = 0n
+  /** The frame header, reused: AEAD implementations copy the additional data before returning. */
+  private readonly header = new Uint8Array(HEADER_LENGTH)
+  private readonly headerView: DataView
+  /**
+   * The 64-bit sequence number as two exact uint32 halves (high * 2^32 + low): per-record arithmetic
+   * on bigints allocated on every record, on the path of every message.
+   */
+  private seqHigh = 0
+  private seqLow = 0
 
   constructor(aead: Aead, keys: TrafficKeys) {
     this.key = aead.importKey(keys.key)
-    this.iv = keys.iv
+    this.prefixed = hasPrefixedSeal(this.key) ? this.key : undefined
+    this.nonce.set(keys.iv)
     this.nonceView = new DataView(this.nonce.buffer)
+    this.ivHigh = this.nonceView.getUint32(4)
+    this.ivLow = this.nonceView.getUint32(8)
+    this.headerView = new DataView(this.header.buffer)
   }
 
   /** Records protected (sealed or opened) under this key so far. */
   get sequence(): bigint {
-    return this.seq
+    return (BigInt(this.seqHigh) << 32n) | BigInt(this.seqLow)
   }
 
+  /** `sequence` as a number: exact below 2^53, far above any rekey limit, and free of allocation. */
+  get count(): number {
+    return this.seqHigh * 2 ** 32 + this.seqLow
+  }
+
+  /** nonce = iv XOR (0^4 || uint64 BE sequence); the last sequence number, 2^64 - 1, is never used. */
   private nextNonce(): Uint8Array {
-    if (this.seq >= MAX_SEQUENCE) throw new RangeError("record sequence number exhausted")
-    this.nonce.set(this.iv)
-    const low = this.nonceView.getBigUint64(4) ^ this.seq
-    this.nonceView.setBigUint64(4, low)
+    if (this.seqHigh === 0xffffffff && this.seqLow === 0xffffffff)
+      throw new RangeError("record sequence number exhausted")
+    this.nonceView.setUint32(4, (this.ivHigh ^ this.seqHigh) >>> 0)
+    this.nonceView.setUint32(8, (this.ivLow ^ this.seqLow) >>> 0)
     return this.nonce
+  }
+
+  private advance(): void {
+    if (this.seqLow === 0xffffffff) {
+      this.seqLow = 0
+      this.seqHigh++
+    } else this.seqLow++
   }
 
   /** The complete frame (header || sealed inner) carrying `content` of `type`. */
   seal(type: ContentType, content: Uint8Array): Uint8Array {
     if (content.length > MAX_CONTENT) throw new RangeError(`record content over ${MAX_CONTENT} bytes`)
+    const header = this.header
+    this.headerView.setUint32(0, content.length + 1 + TAG_LENGTH)
+    if (this.prefixed !== undefined) {
+      const frame = this.prefixed.sealPrefixed(this.nextNonce(), header, content, type)
+      this.advance()
+      return frame
+    }
     const inner = new Uint8Array(content.length + 1)
     inner.set(content)
     inner[content.length] = type
-    const sealedLength = inner.length + TAG_LENGTH
-    const header = new Uint8Array(HEADER_LENGTH)
-    new DataView(header.buffer).setUint32(0, sealedLength)
     const sealed = this.key.seal(this.nextNonce(), inner, header)
-    this.seq++
+    this.advance()
     const frame = new Uint8Array(HEADER_LENGTH + sealed.length)
     frame.set(header)
     frame.set(sealed, HEADER_LENGTH)
@@ -68,13 +110,12 @@ export class RecordProtection {
   /** Opens one frame payload; `null` when it does not authenticate or carries no valid type. */
   open(payload: Uint8Array): { readonly type: ContentType; readonly content: Uint8Array } | null {
     if (payload.length < TAG_LENGTH + 1) return null
-    const header = new Uint8Array(HEADER_LENGTH)
-    new DataView(header.buffer).setUint32(0, payload.length)
-    const inner = this.key.open(this.nextNonce(), payload, header)
+    this.headerView.setUint32(0, payload.length)
+    const inner = this.key.open(this.nextNonce(), payload, this.header)
     if (inner === null || inner.length === 0) return null
     const type = inner[inner.length - 1]
     if (type !== ContentType.Xml && type !== ContentType.Data) return null
-    this.seq++
+    this.advance()
     return { type, content: inner.subarray(0, inner.length - 1) }
   }
 }

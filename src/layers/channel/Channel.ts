@@ -2,7 +2,7 @@
  * An established channel (brief section 5): sealing, opening, KeyUpdate, Close, alerts, idle limit.
  * Per-record paths stay untraced and allocation-light.
  */
-import { type Duration, Effect, Either } from "effect"
+import { Duration, Effect, Either, type Scope } from "effect"
 import type { MessageCodec } from "../../domain/channel/codec.js"
 import { RECORD_FRAME_LIMIT } from "../../domain/channel/framing.js"
 import { nextTrafficSecret, trafficKeys } from "../../domain/channel/keySchedule.js"
@@ -19,8 +19,10 @@ import {
   type SecureChannel,
   type SessionInfo
 } from "../../services/SecureChannel.js"
-import type { Connection } from "../../services/Transport.js"
+import type { Connection, TransportError } from "../../services/Transport.js"
 import { type FrameReader, sendAlert, transportError } from "./FrameIo.js"
+import { SendLock } from "./SendLock.js"
+import type { Expiry, Watchdog } from "./Watchdog.js"
 
 export interface ChannelLimits {
   readonly idleTimeout: Duration.Duration
@@ -30,6 +32,8 @@ export interface ChannelLimits {
 }
 
 const CONTROL = new Set(["Alert", "KeyUpdate", "Close"])
+/** After an idle timeout: how long the peer gets to read our alert and close before the reset. */
+const IDLE_LINGER = Duration.seconds(1)
 const KEY_UPDATE = encodeE2E({ _tag: "e2e.KeyUpdate" })
 
 /** An Alert the responder sealed under its handshake key after refusing our flight (see HandshakeResult). */
@@ -54,8 +58,9 @@ export const makeChannel = <In, Out>(
   codec: MessageCodec<In, Out>,
   established: Established,
   protections: { read: RecordProtection; write: RecordProtection; lateAlerts?: RecordProtection | undefined },
-  limits: ChannelLimits
-): Effect.Effect<SecureChannel<In, Out>> =>
+  limits: ChannelLimits,
+  watchdog: Watchdog
+): Effect.Effect<SecureChannel<In, Out>, never, Scope.Scope> =>
   Effect.gen(function* () {
     const { hashing, aead } = crypto
     reader.decoder.setLimit(RECORD_FRAME_LIMIT)
@@ -68,13 +73,14 @@ export const makeChannel = <In, Out>(
     let failure: ChannelError | undefined
     let sentClose = false
     let peerClosed = false
-    const lock = yield* Effect.makeSemaphore(1)
+    const lock = new SendLock(() => watchdog.writeDone())
+    const rekeyAt = Number(limits.rekeyAfterRecords)
 
     const closedError = () => failure ?? new ChannelError({ reason: "Closed", message: "the channel is closed" })
 
     /** Seal one record, first moving to the next key when this one is used up. */
     const sealRecord = (type: ContentType, content: Uint8Array): Uint8Array => {
-      if (write.sequence + 1n >= limits.rekeyAfterRecords) {
+      if (write.count + 1 >= rekeyAt) {
         const update = write.seal(ContentType.Xml, KEY_UPDATE)
         writeSecret = nextTrafficSecret(hashing, writeSecret)
         write = new RecordProtection(aead, trafficKeys(hashing, writeSecret))
@@ -87,29 +93,23 @@ export const makeChannel = <In, Out>(
       return write.seal(type, content)
     }
 
+    const writeFailed = (e: TransportError) => terminate(transportError(e))
     const sendRecord = (type: ContentType, content: Uint8Array) =>
-      lock.withPermits(1)(
+      lock.withLock(
         Effect.suspend(() => {
           if (failure !== undefined || sentClose) return Effect.fail(closedError())
-          return conn.write(sealRecord(type, content)).pipe(
-            Effect.mapError((e) => terminate(transportError(e))),
-            Effect.timeoutFail({
-              duration: limits.writeTimeout,
-              onTimeout: () =>
-                terminate(
-                  new ChannelError({
-                    reason: "WriteTimeout",
-                    message: "the peer stopped reading: a send waited too long"
-                  })
-                )
-            })
-          )
+          // The write limit (Watchdog) counts while the transport holds us back; on expiry it ends the
+          // channel with WriteTimeout and resets the connection, which fails this write. The lock's
+          // release clears it.
+          watchdog.writing()
+          return Effect.mapError(conn.write(sealRecord(type, content)), writeFailed)
         })
       )
 
     /** Records a fatal condition; the connection is torn down. */
     const terminate = (e: ChannelError): ChannelError => {
       if (failure === undefined) failure = e
+      watchdog.disarm()
       return failure
     }
 
@@ -118,14 +118,14 @@ export const makeChannel = <In, Out>(
         const first = failure === undefined
         terminate(e)
         const alert = first && e.alert !== undefined && e.reason !== "PeerAlert" ? e.alert : undefined
-        return (alert === undefined ? Effect.void : lock.withPermits(1)(sendAlert(conn, alert, write))).pipe(
+        return (alert === undefined ? Effect.void : lock.withLock(sendAlert(conn, alert, write))).pipe(
           Effect.zipRight(conn.destroy),
           Effect.zipRight(Effect.fail(failure!))
         )
       })
 
     const close = (reason?: string) =>
-      lock.withPermits(1)(
+      lock.withLock(
         Effect.suspend(() => {
           if (sentClose || failure !== undefined) return Effect.void
           sentClose = true
@@ -140,72 +140,93 @@ export const makeChannel = <In, Out>(
     const receive: Effect.Effect<Inbound<In>, ChannelError> = Effect.suspend(() => {
       if (failure !== undefined) return Effect.fail(failure)
       if (peerClosed) return Effect.fail(closedError())
-      return reader.next.pipe(
-        Effect.timeoutFail({
-          duration: limits.idleTimeout,
-          onTimeout: () =>
+      // The idle limit counts from here (see Watchdog): on expiry it ends the channel with IdleTimeout.
+      watchdog.reading()
+      return Effect.flatMap(reader.nextOrError, (payload): Effect.Effect<Inbound<In>, ChannelError> => {
+        watchdog.readDone()
+        if (payload instanceof ChannelError) return fatal(payload)
+        if (payload === null) {
+          return fatal(
             new ChannelError({
-              reason: "IdleTimeout",
-              alert: "timeout",
-              message: "the peer sent nothing within the idle limit"
+              reason: "Truncated",
+              message: "the connection ended without <Close/>: data may be missing"
             })
-        }),
-        Effect.flatMap((payload): Effect.Effect<Inbound<In>, ChannelError> => {
-          if (payload === null) {
+          )
+        }
+        const opened = read.open(payload)
+        if (opened === null) {
+          const alert = lateAlerts === undefined ? undefined : lateHandshakeAlert(lateAlerts, payload)
+          if (alert !== undefined) return fatal(alert)
+          return fatal(
+            new ChannelError({
+              reason: "BadRecordMac",
+              alert: "bad_record_mac",
+              message: "a record did not authenticate"
+            })
+          )
+        }
+        lateAlerts = undefined
+        if (opened.type === ContentType.Data) return Effect.succeed({ _tag: "Data", data: opened.content })
+        const parsed = parseXml(opened.content)
+        if (Either.isLeft(parsed))
+          return fatal(decodeFailure(`a document is not acceptable XML: ${parsed.left.message}`, parsed.left))
+        const el = parsed.right
+        if (el.namespace === E2E_NAMESPACE && CONTROL.has(el.name)) {
+          const control = e2eFromElement(el)
+          if (Either.isLeft(control)) return fatal(decodeFailure(control.left.message, control.left))
+          const m = control.right
+          if (m._tag === "e2e.KeyUpdate") {
+            readSecret = nextTrafficSecret(hashing, readSecret)
+            read = new RecordProtection(aead, trafficKeys(hashing, readSecret))
+            return receive
+          }
+          if (m._tag === "e2e.Close") {
+            peerClosed = true
+            watchdog.disarm()
+            return close().pipe(Effect.as<Inbound<In>>({ _tag: "Closed", reason: m.reason }))
+          }
+          if (m._tag === "e2e.Alert")
             return fatal(
               new ChannelError({
-                reason: "Truncated",
-                message: "the connection ended without <Close/>: data may be missing"
+                reason: "PeerAlert",
+                alert: m.code,
+                message: `the peer ended the session: ${m.code}`
               })
             )
-          }
-          const opened = read.open(payload)
-          if (opened === null) {
-            const alert = lateAlerts === undefined ? undefined : lateHandshakeAlert(lateAlerts, payload)
-            if (alert !== undefined) return fatal(alert)
-            return fatal(
-              new ChannelError({
-                reason: "BadRecordMac",
-                alert: "bad_record_mac",
-                message: "a record did not authenticate"
-              })
-            )
-          }
-          lateAlerts = undefined
-          if (opened.type === ContentType.Data) return Effect.succeed({ _tag: "Data", data: opened.content })
-          const parsed = parseXml(opened.content)
-          if (Either.isLeft(parsed))
-            return fatal(decodeFailure(`a document is not acceptable XML: ${parsed.left.message}`, parsed.left))
-          const el = parsed.right
-          if (el.namespace === E2E_NAMESPACE && CONTROL.has(el.name)) {
-            const control = e2eFromElement(el)
-            if (Either.isLeft(control)) return fatal(decodeFailure(control.left.message, control.left))
-            const m = control.right
-            if (m._tag === "e2e.KeyUpdate") {
-              readSecret = nextTrafficSecret(hashing, readSecret)
-              read = new RecordProtection(aead, trafficKeys(hashing, readSecret))
-              return receive
-            }
-            if (m._tag === "e2e.Close") {
-              peerClosed = true
-              return close().pipe(Effect.as<Inbound<In>>({ _tag: "Closed", reason: m.reason }))
-            }
-            if (m._tag === "e2e.Alert")
-              return fatal(
-                new ChannelError({
-                  reason: "PeerAlert",
-                  alert: m.code,
-                  message: `the peer ended the session: ${m.code}`
-                })
-              )
-          }
-          const decoded = codec.decode(el)
-          if (Either.isLeft(decoded)) return fatal(decodeFailure(decoded.left.message, decoded.left))
-          return Effect.succeed({ _tag: "Message", message: decoded.right })
-        }),
-        Effect.catchAll((e) => (failure === e ? Effect.fail(e) : fatal(e)))
-      )
+        }
+        const decoded = codec.decode(el)
+        if (Either.isLeft(decoded)) return fatal(decodeFailure(decoded.left.message, decoded.left))
+        return Effect.succeed({ _tag: "Message", message: decoded.right })
+      })
     })
+
+    /**
+     * A limit passed (see Watchdog). Idle: the receive in progress still waits in `conn.read`, so no
+     * lingering read here; send the alert, end our side, and give the peer a second to read it and
+     * close (its FIN ends our read) before the reset. Write: the peer stopped reading; reset at once.
+     * Either way the pending operation then fails and reports the recorded failure.
+     */
+    const onExpire = (expiry: Expiry): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        if (failure !== undefined) return Effect.void
+        if (expiry === "write") {
+          terminate(
+            new ChannelError({ reason: "WriteTimeout", message: "the peer stopped reading: a send waited too long" })
+          )
+          return conn.destroy
+        }
+        terminate(
+          new ChannelError({
+            reason: "IdleTimeout",
+            alert: "timeout",
+            message: "the peer sent nothing within the idle limit"
+          })
+        )
+        return lock
+          .withLock(sendAlert(conn, "timeout", write))
+          .pipe(Effect.zipRight(conn.end), Effect.zipRight(Effect.sleep(IDLE_LINGER)), Effect.ensuring(conn.destroy))
+      })
+    yield* watchdog.establish(limits, onExpire)
 
     const cert = established.peer.certificate
     const peer: PeerInfo = { handle: cert?.handle, certificate: cert ?? undefined }

@@ -25,6 +25,11 @@ export class FrameReader {
   readonly decoder: FrameDecoder
   /** The next frame payload, or `null` when the peer ended the stream at a frame boundary. */
   readonly next: Effect.Effect<Uint8Array | null, ChannelError>
+  /**
+   * The same with failures as values: the established channel's per-record path, which handles every
+   * outcome in one step (a `mapError` and a `catchAll` fewer per record).
+   */
+  readonly nextOrError: Effect.Effect<Uint8Array | null | ChannelError>
 
   constructor(conn: Connection, limit: number) {
     const decoder = new FrameDecoder(limit)
@@ -43,6 +48,22 @@ export class FrameReader {
       })
     })
     this.next = pull
+    const onChunk = (chunk: Uint8Array | null): Effect.Effect<Uint8Array | null | ChannelError> => {
+      if (chunk === null) {
+        const torn = decoder.endOfStream()
+        return Effect.succeed(torn === undefined ? null : frameError(torn))
+      }
+      decoder.push(chunk)
+      return pullValue
+    }
+    const readFailed = (e: unknown) => Effect.succeed(transportError(e))
+    const pullValue: Effect.Effect<Uint8Array | null | ChannelError> = Effect.suspend(() => {
+      const frame = decoder.next()
+      if (frame instanceof FrameError) return Effect.succeed(frameError(frame))
+      if (frame !== undefined) return Effect.succeed(frame)
+      return Effect.matchEffect(conn.read, { onFailure: readFailed, onSuccess: onChunk })
+    })
+    this.nextOrError = pullValue
   }
 }
 

@@ -3,7 +3,7 @@
  * `make(config)` builds one for a protocol (its codec, our identity, what peers may be);
  * `layer(config)` provides the E2E one as the `SecureChannels` service.
  */
-import { Duration, Effect, Either, Layer, type Scope } from "effect"
+import { Duration, Effect, Either, Layer, Scope } from "effect"
 import { formatAddress } from "../../domain/brands.js"
 import type { MessageCodec } from "../../domain/channel/codec.js"
 import { HANDSHAKE_FRAME_LIMIT } from "../../domain/channel/framing.js"
@@ -25,6 +25,7 @@ import { type Connection, Transport } from "../../services/Transport.js"
 import { makeChannel } from "./Channel.js"
 import { FrameReader } from "./FrameIo.js"
 import { type HandshakeResult, runInitiator, runResponder } from "./handshakeDriver.js"
+import { Watchdog } from "./Watchdog.js"
 
 export interface ChannelOptions {
   /** Whole handshake, from connect to established (default 10 s). */
@@ -97,6 +98,7 @@ export const make = <In, Out>(config: ChannelConfig<In, Out>) =>
     const transport = yield* Transport
     const options = { ...defaultChannelOptions, ...config.options }
     const handshake = { crypto, identity: config.identity, allowAnonymousPeer: config.allowAnonymousPeer ?? false }
+    const handshakeTimeout = Duration.decode(options.handshakeTimeout)
     const limits = {
       idleTimeout: Duration.decode(options.idleTimeout),
       writeTimeout: Duration.decode(options.writeTimeout),
@@ -109,20 +111,33 @@ export const make = <In, Out>(config: ChannelConfig<In, Out>) =>
     ): Effect.Effect<SecureChannel<In, Out>, ChannelError, Scope.Scope> =>
       Effect.gen(function* () {
         const reader = new FrameReader(conn, HANDSHAKE_FRAME_LIMIT)
+        // The handshake deadline tears the connection down, so the handshake's pending read fails.
+        const watchdog = yield* Watchdog.start(handshakeTimeout, () => conn.destroy)
         const result = yield* run(reader).pipe(
-          Effect.timeoutFail({
-            duration: options.handshakeTimeout,
-            onTimeout: () =>
-              new ChannelError({
-                reason: "HandshakeTimeout",
-                alert: "timeout",
-                message: `the handshake did not complete within ${Duration.format(options.handshakeTimeout)}`
-              })
-          }),
-          Effect.tapError(() => conn.destroy)
+          Effect.mapError((e) =>
+            watchdog.expired === "handshake"
+              ? new ChannelError({
+                  reason: "HandshakeTimeout",
+                  alert: "timeout",
+                  message: `the handshake did not complete within ${Duration.format(options.handshakeTimeout)}`
+                })
+              : e
+          ),
+          Effect.tapError(() => Effect.zipRight(watchdog.stop(), conn.destroy))
         )
-        const channel = yield* makeChannel(conn, reader, crypto, config.codec, result.established, result, limits)
-        yield* Effect.addFinalizer(() => channel.close())
+        const channel = yield* makeChannel(
+          conn,
+          reader,
+          crypto,
+          config.codec,
+          result.established,
+          result,
+          limits,
+          watchdog
+        )
+        // Scope.addFinalizer rather than Effect.addFinalizer: the latter captures the fiber's refs for
+        // the connection's lifetime, which idle connections should not pay for.
+        yield* Effect.scopeWith((scope) => Scope.addFinalizer(scope, channel.close()))
         return channel
       })
 

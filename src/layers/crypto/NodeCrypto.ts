@@ -1,15 +1,18 @@
 /**
  * The default crypto provider: node:crypto (OpenSSL). Every primitive is synchronous and returns
- * plain `Uint8Array` views (never pooled `Buffer`s a caller could misread through `.buffer`).
+ * plain `Uint8Array` views (never pooled `Buffer`s a caller could misread through `.buffer`), except
+ * `sealPrefixed`'s small frames, which go straight to the transport (see there).
  *
  * Measured on Node 20 / OpenSSL 3.0 and the reason for each shape below:
  * - keys are never exported as JWK (exporting fresh X25519 keys as JWK in a loop deadlocked
- *   the process); raw public keys come from the tail of the SPKI DER export;
+ *   the process); our X25519 public key is X25519(secret, 9), cheaper than an SPKI DER export;
  * - peer public keys are imported from JWK, which is much cheaper than from DER;
- * - an AES key becomes a `KeyObject` once per `importKey`, then one cipher per record.
+ * - an AES key becomes a `KeyObject` once per `importKey`, then one cipher per record (Node offers
+ *   no way to re-key a cipher context with a new nonce).
  */
 import * as crypto from "node:crypto"
 import { Effect } from "effect"
+import type { PrefixedSealer } from "../../domain/channel/record.js"
 import type * as P from "../../domain/crypto/primitives.js"
 import {
   bytesEqual,
@@ -60,7 +63,13 @@ export const hashing: P.Hashing = {
     const counter = new Uint8Array(1)
     let previous: Uint8Array = new Uint8Array(0)
     // RFC 5869 section 2.3: T(i) = HMAC(PRK, T(i-1) || info || i).
-    for (let offset = 0, i = 1; offset < length; offset += 32, i++) {
+    // The first block (all the key schedule ever needs) in one update: HMAC(PRK, info || 0x01).
+    const first = new Uint8Array(info.length + 1)
+    first.set(info)
+    first[info.length] = 1
+    previous = crypto.createHmac("sha256", prk).update(first).digest()
+    out.set(previous.subarray(0, Math.min(32, length)), 0)
+    for (let offset = 32, i = 2; offset < length; offset += 32, i++) {
       counter[0] = i
       previous = crypto.createHmac("sha256", prk).update(previous).update(info).update(counter).digest()
       out.set(previous.subarray(0, Math.min(32, length - offset)), offset)
@@ -71,6 +80,12 @@ export const hashing: P.Hashing = {
 
 // --- AES-256-GCM ---
 
+const TRAILER = new Uint8Array(1)
+/** Records up to this size (frame bytes) are sealed via SCRATCH into a pooled buffer. */
+const SMALL_RECORD = 2048
+const SCRATCH = new Uint8Array(SMALL_RECORD)
+const DECIPHER_OPTIONS = { authTagLength: 16 } as const
+
 export const aead: P.Aead = {
   provider: "node",
   keyLength: 32,
@@ -79,7 +94,33 @@ export const aead: P.Aead = {
   importKey: (key) => {
     checkAeadKey(key)
     const secret = crypto.createSecretKey(key)
-    return {
+    const sealer: P.AeadKey & PrefixedSealer = {
+      // The record layer's path: prefix || ciphertext || tag in one buffer, the ciphertext copied once.
+      // Small records (messages) go through a scratch buffer, one cipher call and a buffer from
+      // Node's pool: each separately allocated buffer costs an ArrayBuffer backing store, which
+      // showed in the per-message profile. Big ones (data) are not copied first.
+      sealPrefixed: (nonce, prefix, content, trailer) => {
+        checkNonce(nonce)
+        const n = content.length + 1
+        const size = prefix.length + n + 16
+        const out = size <= SMALL_RECORD ? Buffer.allocUnsafe(size) : Buffer.allocUnsafeSlow(size)
+        out.set(prefix, 0)
+        const cipher = crypto.createCipheriv("aes-256-gcm", secret, nonce)
+        cipher.setAAD(prefix)
+        if (size <= SMALL_RECORD) {
+          SCRATCH.set(content, 0)
+          SCRATCH[content.length] = trailer
+          out.set(cipher.update(SCRATCH.subarray(0, n)), prefix.length)
+        } else {
+          out.set(cipher.update(content), prefix.length)
+          TRAILER[0] = trailer
+          out[prefix.length + n - 1] = cipher.update(TRAILER)[0]!
+        }
+        cipher.final()
+        out.set(cipher.getAuthTag(), prefix.length + n)
+        // The Buffer itself (a Uint8Array): it goes to the transport, whose socket takes Buffers as they are.
+        return out
+      },
       seal: (nonce, plaintext, aad) => {
         checkNonce(nonce)
         const cipher = crypto.createCipheriv("aes-256-gcm", secret, nonce)
@@ -96,7 +137,7 @@ export const aead: P.Aead = {
         checkNonce(nonce)
         if (sealed.length < 16) return null
         const split = sealed.length - 16
-        const decipher = crypto.createDecipheriv("aes-256-gcm", secret, nonce, { authTagLength: 16 })
+        const decipher = crypto.createDecipheriv("aes-256-gcm", secret, nonce, DECIPHER_OPTIONS)
         decipher.setAAD(aad)
         decipher.setAuthTag(sealed.subarray(split))
         const plaintext = decipher.update(sealed.subarray(0, split))
@@ -108,6 +149,7 @@ export const aead: P.Aead = {
         return view(plaintext)
       }
     }
+    return sealer
   }
 }
 
@@ -115,6 +157,9 @@ export const aead: P.Aead = {
 
 const importX25519Public = (raw: Uint8Array): crypto.KeyObject =>
   crypto.createPublicKey({ key: { kty: "OKP", crv: "X25519", x: b64url(raw) }, format: "jwk" })
+
+/** The X25519 base point u = 9 (RFC 7748 section 4.1). */
+const X25519_BASE_POINT = importX25519Public(Uint8Array.of(9, ...new Array<number>(31).fill(0)))
 
 export const keyExchange: P.KeyExchange = {
   provider: "node",
@@ -125,7 +170,9 @@ export const keyExchange: P.KeyExchange = {
       key: { kty: "OKP", crv: "X25519", d: b64url(secret), x: "AAAA" },
       format: "jwk"
     })
-    const publicKey = spkiOf(crypto.createPublicKey(privateKey)).slice(-32)
+    // X25519(secret, 9): one scalar multiplication, about half the cost of exporting the public
+    // key's SPKI DER (OpenSSL's encoder lookup dominates that), and no JWK export (see above).
+    const publicKey = view(crypto.diffieHellman({ privateKey, publicKey: X25519_BASE_POINT }))
     return {
       publicKey,
       agree: (peerPublicKey) => {
