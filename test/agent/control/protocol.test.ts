@@ -159,6 +159,39 @@ describe("control socket protocol", () => {
     })
   )
 
+  it.scopedLive("a subscriber that stops reading is cut off once its output piles up; others go on", () =>
+    Effect.gen(function* () {
+      const { socketPath, fake, server } = yield* served({ maxPendingWriteBytes: 64 * 1024 })
+      const slow = yield* raw(socketPath)
+      const fast = yield* raw(socketPath)
+      yield* slow.send(request(1, "subscribe"))
+      yield* fast.send(request(1, "subscribe"))
+      expect(yield* slow.next).toMatchObject({ id: 1, result: { subscription: expect.any(Number) } })
+      expect(yield* fast.next).toMatchObject({ id: 1, result: { subscription: expect.any(Number) } })
+      slow.socket.pause()
+      // Small bursts (the reading client keeps up), until far more than the kernel's socket buffer
+      // plus 64 KiB waited for the other one (at most 20 MB).
+      let cut = false
+      for (let round = 0; round < 1000 && !cut; round++) {
+        for (let i = 0; i < 20; i++) yield* fake.emit({ _tag: "agent.Presence", message: "x".repeat(1000) })
+        yield* Effect.sleep("1 millis")
+        cut = (yield* server.clients) < 2
+      }
+      expect(cut).toBe(true)
+      slow.socket.resume()
+      yield* slow.closed
+      // The reading subscriber got events and still works.
+      expect(yield* fast.next).toMatchObject({ method: "event", params: { event: { _tag: "agent.Presence" } } })
+      yield* fast.send(request(2, "status"))
+      let answer: unknown
+      for (let i = 0; i < 20_000 && answer === undefined; i++) {
+        const line = (yield* fast.next) as { id?: unknown }
+        if (line.id === 2) answer = line
+      }
+      expect(answer).toMatchObject({ id: 2, result: { handle: alice } })
+    })
+  )
+
   it.scopedLive("answers requests in flight after the client half-closes", () =>
     Effect.gen(function* () {
       const { socketPath } = yield* served()
