@@ -1,0 +1,241 @@
+/**
+ * FileTransfers: the User Agent's file-transfer plugin (brief section 7; docs/PROTOCOL.md 5.4, 15.6;
+ * issue 4, section 3). The core registers `plugin` with its session manager and calls `sendFile`,
+ * `accept` and `cancel` from the `Agent` port; `progress` feeds the CLI's progress bar.
+ *
+ *     const files = yield* FileTransfers.make({ downloadsDir: path.join(home, "downloads"),
+ *                                               connect: (peer) => sessions.ensure(peer) })
+ *     sessionManager.register(files.plugin)
+ *
+ * State lives in the `AgentStore` (so transfers resume after a restart); what is only in memory is
+ * the open partial files and running streams of this process's sessions.
+ */
+import { Clock, Context, Effect, FiberMap, Layer, Option, type Scope, Stream } from "effect"
+import { MAX_FILE_CHUNK } from "../../../domain/agent/fileRecord.js"
+import { etaSeconds, type RateMeter, startMeter, updateMeter } from "../../../domain/agent/progress.js"
+import {
+  isTerminalTransfer,
+  type OutgoingTransfer,
+  type Transfer,
+  type TransferRef,
+  type TransferState,
+  transferOffset,
+  transferRef
+} from "../../../domain/agent/transfers.js"
+import type { Handle, Id } from "../../../domain/brands.js"
+import { ulidFrom } from "../../../domain/ulid.js"
+import { AgentStore } from "../../../services/AgentStore.js"
+import { Entropy } from "../../../services/Entropy.js"
+import type { PeerLink, SessionPlugin } from "../core/plugin.js"
+import { type FilesContext, finish, logFailure, now, refKey, sendQuietly, storeError } from "./context.js"
+import { type AcceptPolicy, defaultAcceptPolicy, FileTransferError } from "./policy.js"
+import { makeReceiver } from "./receiver.js"
+import { makeSender } from "./sender.js"
+
+export { type AcceptPolicy, defaultAcceptPolicy, FileTransferError, parseAcceptPolicy } from "./policy.js"
+
+export interface FileTransfersOptions {
+  /** `H/downloads`: verified files land here; partial ones in `.partial/` below it. */
+  readonly downloadsDir: string
+  /** Which offers are accepted without asking (default: up to 4 GiB from pinned contacts). */
+  readonly policy?: AcceptPolicy | undefined
+  /** File bytes per data record we offer (1 .. 65 512, default 65 512). */
+  readonly chunk?: number | undefined
+  /** Asked (in the background) for a session when `sendFile` finds none with the peer. */
+  readonly connect?: ((peer: Handle) => Effect.Effect<void, unknown>) | undefined
+}
+
+/** One progress sample for a progress bar: the store's events with a smoothed rate and an ETA. */
+export interface FileProgress {
+  readonly ref: TransferRef
+  readonly bytes: number
+  readonly total: number
+  /** Bytes per second (0 until known). */
+  readonly rate: number
+  /** Seconds left; `undefined` until a rate is known. */
+  readonly eta: number | undefined
+  /** Set when the sample comes from a state change (`done`, `failed`, …). */
+  readonly state: TransferState | undefined
+}
+
+export interface FileTransfersService {
+  /** Register with the session manager. */
+  readonly plugin: SessionPlugin
+  /**
+   * Hashes the file (one streaming pass), stores the offer and sends `<FileOffer>` on `link` or the
+   * peer's live session; without one, asks `options.connect`. Streaming starts on `<FileAccept>`.
+   */
+  readonly sendFile: (
+    peer: Handle,
+    path: string,
+    link?: PeerLink | undefined
+  ) => Effect.Effect<OutgoingTransfer, FileTransferError>
+  /** Accepts a held incoming offer (see `AcceptPolicy`). */
+  readonly accept: (ref: TransferRef) => Effect.Effect<void, FileTransferError>
+  /**
+   * Cancels a transfer either way: stops it, removes a partial download, stores `cancelled` and
+   * sends `<FileCancel reason="user_cancelled">` when a session is up. A finished one comes back as it is.
+   */
+  readonly cancel: (ref: TransferRef) => Effect.Effect<Transfer, FileTransferError>
+  /** `cancel` by id alone (`Agent.cancel`): every unfinished transfer with that id; `[]` when none. */
+  readonly cancelId: (id: Id) => Effect.Effect<ReadonlyArray<Transfer>, FileTransferError>
+  /** Peers with unfinished outgoing transfers (for the core to dial, like peers with an outbox). */
+  readonly pendingPeers: Effect.Effect<ReadonlyArray<Handle>, FileTransferError>
+  /** Progress of every transfer, from when the stream starts. */
+  readonly progress: Stream.Stream<FileProgress>
+}
+
+export class FileTransfers extends Context.Tag("sixchat/FileTransfers")<FileTransfers, FileTransfersService>() {}
+
+export const make = (
+  options: FileTransfersOptions
+): Effect.Effect<FileTransfersService, never, AgentStore | Entropy | Scope.Scope> =>
+  Effect.gen(function* () {
+    const store = yield* AgentStore
+    const entropy = yield* Entropy
+    const scope = yield* Effect.scope
+    const streams = yield* FiberMap.make<string>()
+    const locks = new Map<string, Effect.Semaphore>()
+    const ctx: FilesContext = {
+      store,
+      links: new Map(),
+      downloadsDir: options.downloadsDir,
+      policy: options.policy ?? defaultAcceptPolicy,
+      chunk: Math.min(Math.max(Math.floor(options.chunk ?? MAX_FILE_CHUNK), 1), MAX_FILE_CHUNK),
+      locked: (key) => {
+        let lock = locks.get(key)
+        if (lock === undefined) {
+          lock = Effect.unsafeMakeSemaphore(1)
+          locks.set(key, lock)
+        }
+        return lock.withPermits(1)
+      }
+    }
+    const sender = makeSender(ctx, streams)
+    const receiver = makeReceiver(ctx)
+    yield* Effect.addFinalizer(() => receiver.closeAll)
+
+    const newId = Effect.map(Clock.currentTimeMillis, (ms): Id => ulidFrom(ms, entropy.bytes(10)))
+
+    const sendFile = Effect.fn("FileTransfers.sendFile")(function* (peer: Handle, path: string, link?: PeerLink) {
+      const { transfer, offered } = yield* sender.sendFile(peer, path, yield* newId, link)
+      if (!offered && options.connect !== undefined) {
+        yield* Effect.forkIn(Effect.ignore(options.connect(peer)), scope)
+      }
+      return transfer
+    })
+
+    const cancel = Effect.fn("FileTransfers.cancel")(function* (ref: TransferRef) {
+      const t = yield* store.transfer(ref).pipe(Effect.mapError(storeError))
+      if (t === undefined)
+        return yield* new FileTransferError({
+          reason: "NotFound",
+          message: `No ${ref.direction === "out" ? "outgoing" : "incoming"} file ${ref.id} with ${ref.peer}: check the id.`
+        })
+      if (isTerminalTransfer(t.state)) return t
+      if (t.direction === "out") {
+        yield* ctx.locked(refKey(ref))(
+          Effect.zipRight(sender.stop(ref), finish(store, ref, "cancelled", "You cancelled the file."))
+        )
+      } else {
+        yield* receiver.stopIncoming(t, "cancelled", "You cancelled the file.")
+      }
+      const link = ctx.links.get(ref.peer)
+      if (link !== undefined) yield* sendQuietly(link, { _tag: "e2e.FileCancel", id: ref.id, reason: "user_cancelled" })
+      return (yield* store.transfer(ref).pipe(Effect.mapError(storeError))) ?? t
+    })
+
+    const cancelId = Effect.fn("FileTransfers.cancelId")(function* (id: Id) {
+      const active = yield* store.transfers({ active: true }).pipe(Effect.mapError(storeError))
+      return yield* Effect.forEach(
+        active.filter((t) => t.id === id),
+        (t) => cancel(transferRef(t))
+      )
+    })
+
+    const pendingPeers = Effect.map(store.transfers({ active: true }), (ts) => [
+      ...new Set(ts.filter((t) => t.direction === "out").map((t) => t.peer))
+    ]).pipe(Effect.mapError(storeError))
+
+    const progress: Stream.Stream<FileProgress> = Stream.suspend(() => {
+      const meters = new Map<string, RateMeter>()
+      return store.changes.pipe(
+        Stream.filterMap((e) =>
+          e._tag === "agent.TransferProgress"
+            ? Option.some({ ref: e.ref, bytes: e.offset, total: e.size, state: undefined })
+            : e._tag === "agent.TransferUpdated"
+              ? Option.some({
+                  ref: transferRef(e.transfer),
+                  bytes: transferOffset(e.transfer),
+                  total: e.transfer.size,
+                  state: e.transfer.state as TransferState | undefined
+                })
+              : Option.none()
+        ),
+        Stream.mapEffect((s) =>
+          Effect.map(now, (at): FileProgress => {
+            const key = refKey(s.ref)
+            const before = meters.get(key)
+            const meter = before === undefined ? startMeter(s.bytes, at) : updateMeter(before, s.bytes, at)
+            if (s.state !== undefined && isTerminalTransfer(s.state)) meters.delete(key)
+            else meters.set(key, meter)
+            return { ...s, rate: meter.rate, eta: etaSeconds(s.bytes, s.total, meter.rate) }
+          })
+        )
+      )
+    })
+
+    const plugin: SessionPlugin = {
+      name: "files",
+      onSessionUp: (link) =>
+        Effect.suspend(() => {
+          ctx.links.set(link.peer, link)
+          return Effect.asVoid(logFailure(`resuming transfers with ${link.peer}`)(sender.sessionUp(link)))
+        }),
+      onMessage: (link, m) => {
+        switch (m._tag) {
+          case "e2e.FileOffer":
+            return Effect.as(logFailure(`offer ${m.id}`)(receiver.onOffer(link, m)), true)
+          case "e2e.FileAccept":
+            return Effect.as(logFailure(`accept ${m.id}`)(sender.onAccept(link, m)), true)
+          case "e2e.FileDone":
+            return Effect.as(logFailure(`done ${m.id}`)(receiver.onDone(link, m.id)), true)
+          case "e2e.FileAck":
+            return Effect.as(logFailure(`ack ${m.id}`)(sender.onAck(link, m.id)), true)
+          case "e2e.FileCancel":
+            return Effect.as(
+              logFailure(`cancel ${m.id}`)(
+                Effect.zipWith(
+                  sender.onCancel(link.peer, m.id, m.reason),
+                  receiver.onCancel(link.peer, m.id, m.reason),
+                  (a, b) => a || b
+                )
+              ),
+              true
+            )
+          default:
+            return Effect.succeed(false)
+        }
+      },
+      onData: (link, data) => Effect.asVoid(logFailure(`data from ${link.peer}`)(receiver.onData(link, data))),
+      // The link is not forgotten here: a session down may arrive after its replacement came up
+      // (`onSessionUp` overwrites the link); a send on a dead link fails and `sendFile` then asks
+      // `connect`. Streams on a dead link end by themselves (their next `sendData` fails).
+      onSessionDown: (peer) => Effect.asVoid(logFailure(`pausing transfers with ${peer}`)(receiver.sessionDown(peer)))
+    }
+
+    return {
+      plugin,
+      sendFile: (peer, path, link) => sendFile(peer, path, link),
+      accept: Effect.fn("FileTransfers.accept")(function* (ref: TransferRef) {
+        yield* receiver.accept(ref)
+      }),
+      cancel,
+      cancelId,
+      pendingPeers,
+      progress
+    } satisfies FileTransfersService
+  })
+
+export const layer = (options: FileTransfersOptions): Layer.Layer<FileTransfers, never, AgentStore | Entropy> =>
+  Layer.scoped(FileTransfers, make(options))

@@ -1,0 +1,115 @@
+/**
+ * The file I/O of transfers, with flat memory (issue 4, section 3: "A 1 GiB file must transfer
+ * with flat memory use"): every read goes into a fixed buffer, hashing is incremental, nothing
+ * holds a whole file.
+ */
+
+import { createHash, type Hash } from "node:crypto"
+import { constants, type Stats } from "node:fs"
+import * as fs from "node:fs/promises"
+import * as path from "node:path"
+import { Effect } from "effect"
+import { FileTransferError } from "./policy.js"
+
+/** Buffer for hashing passes (the sender's first pass, the receiver's re-hash of a partial prefix). */
+const HASH_BUFFER_BYTES = 1024 * 1024
+
+export const errno = (cause: unknown): string | undefined =>
+  typeof cause === "object" && cause !== null && "code" in cause ? String(cause.code) : undefined
+
+export const ioError = (message: string) => (cause: unknown) =>
+  new FileTransferError({
+    reason: errno(cause) === "ENOENT" ? "NotFound" : "Io",
+    message: `${message} (${errno(cause) ?? String(cause)}).`,
+    cause
+  })
+
+/** Reads up to `length` bytes at `position` into `buffer[at..]`; fewer only at the end of the file. */
+export const readFully = async (
+  handle: fs.FileHandle,
+  buffer: Uint8Array,
+  at: number,
+  length: number,
+  position: number
+): Promise<number> => {
+  let done = 0
+  while (done < length) {
+    const { bytesRead } = await handle.read(buffer, at + done, length - done, position + done)
+    if (bytesRead === 0) break
+    done += bytesRead
+  }
+  return done
+}
+
+/** Writes all of `bytes` at `position`. */
+export const writeFully = async (handle: fs.FileHandle, bytes: Uint8Array, position: number): Promise<void> => {
+  let done = 0
+  while (done < bytes.length) {
+    const { bytesWritten } = await handle.write(bytes, done, bytes.length - done, position + done)
+    done += bytesWritten
+  }
+}
+
+/** Feeds the first `length` bytes of the file to `hash`; the number of bytes actually there. */
+export const hashPrefix = async (handle: fs.FileHandle, length: number, hash: Hash): Promise<number> => {
+  const buffer = new Uint8Array(Math.min(HASH_BUFFER_BYTES, Math.max(length, 1)))
+  let position = 0
+  while (position < length) {
+    const n = await readFully(handle, buffer, 0, Math.min(buffer.length, length - position), position)
+    if (n === 0) break
+    hash.update(buffer.subarray(0, n))
+    position += n
+  }
+  return position
+}
+
+/** Size and SHA-256 (hex) of a regular file, in one streaming pass. */
+export const hashFile = (
+  file: string
+): Effect.Effect<{ readonly size: number; readonly sha256: string }, FileTransferError> =>
+  Effect.tryPromise({
+    try: async () => {
+      const handle = await fs.open(file, constants.O_RDONLY)
+      try {
+        const stats: Stats = await handle.stat()
+        if (!stats.isFile()) return undefined
+        const hash = createHash("sha256")
+        const size = await hashPrefix(handle, stats.size, hash)
+        return { size, sha256: hash.digest("hex") }
+      } finally {
+        await handle.close()
+      }
+    },
+    catch: ioError(`Could not read ${file}: check that the file exists and is readable`)
+  }).pipe(
+    Effect.flatMap((r) =>
+      r === undefined
+        ? Effect.fail(
+            new FileTransferError({
+              reason: "BadRequest",
+              message: `${file} is not a regular file: send a file, not a directory or device.`
+            })
+          )
+        : Effect.succeed(r)
+    )
+  )
+
+/** Opens (creating, mode 0600, in a 0700 directory) a partial file for reading and writing at any position. */
+export const openPartial = (file: string): Effect.Effect<fs.FileHandle, FileTransferError> =>
+  Effect.tryPromise({
+    try: async () => {
+      await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 })
+      return fs.open(file, constants.O_RDWR | constants.O_CREAT, 0o600)
+    },
+    catch: ioError(
+      `Could not open the partial download ${file}: check the downloads directory's permissions and free space`
+    )
+  })
+
+/** Closes a handle, ignoring errors (it may already be closed). */
+export const closeQuietly = (handle: fs.FileHandle): Effect.Effect<void> =>
+  Effect.promise(() => handle.close().catch(() => undefined))
+
+/** Removes a file if it is there. */
+export const removeQuietly = (file: string): Effect.Effect<void> =>
+  Effect.promise(() => fs.unlink(file).catch(() => undefined))

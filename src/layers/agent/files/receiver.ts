@@ -1,0 +1,429 @@
+/**
+ * The receiving half of file transfer (brief section 7; docs/PROTOCOL.md 5.4, 15.6; issue 4,
+ * section 3): accept by policy, write data records into `downloads/.partial/<peer>/<id>` at the
+ * expected offset while hashing them, and on `<FileDone>` check size and SHA-256 before moving the
+ * file into `downloads/` (name made safe, never overwriting) and answering `<FileAck>`.
+ *
+ * A resumed transfer (the sender re-offers after a reconnect or restart) is accepted from the
+ * smaller of the stored offset and the partial file's length, after re-hashing that prefix.
+ */
+
+import { createHash, type Hash } from "node:crypto"
+import type { FileHandle } from "node:fs/promises"
+import { Effect, Either, Fiber } from "effect"
+import {
+  decodeFileRecord,
+  digestHex,
+  fileIdBytes,
+  fileIdKey,
+  MAX_FILE_CHUNK,
+  ulidFromFileIdBytes
+} from "../../../domain/agent/fileRecord.js"
+import {
+  type IncomingTransfer,
+  isTerminalTransfer,
+  type Sha256Hex,
+  type TransferRef
+} from "../../../domain/agent/transfers.js"
+import type { Handle, Id } from "../../../domain/brands.js"
+import type { FileOffer } from "../../../domain/e2e/messages.js"
+import type { PeerLink } from "../core/plugin.js"
+import { placeWithoutOverwrite } from "../store/files.js"
+import {
+  type FilesContext,
+  finish,
+  now,
+  partialPath,
+  refKey,
+  sendQuietly,
+  stateForPeerCancel,
+  storeError
+} from "./context.js"
+import { closeQuietly, hashPrefix, ioError, openPartial, removeQuietly, writeFully } from "./diskIo.js"
+import { decideOffer, FileTransferError } from "./policy.js"
+
+/** An accepted transfer whose bytes are arriving. */
+interface Receiving {
+  readonly ref: TransferRef
+  readonly transfer: IncomingTransfer
+  /** The session it was accepted on: a repeated offer on the same session is a duplicate. */
+  readonly channel: PeerLink["channel"]
+  readonly handle: FileHandle
+  readonly hash: Hash
+  /** Bytes received and hashed: the next record must start here. */
+  offset: number
+  /** Bytes known to be in the partial file; the rest, up to `offset`, are being written or buffered. */
+  written: number
+  /**
+   * Two fixed write buffers: records are copied into the active one; when it is full it is written
+   * in the background (one thread-pool trip per ~1 MiB, overlapping the next records) while the
+   * other fills.
+   */
+  readonly buffers: readonly [Uint8Array, Uint8Array]
+  active: 0 | 1
+  pendingLength: number
+  /** The background write of the other buffer (its byte count), if one is running. */
+  writing: Fiber.RuntimeFiber<number, FileTransferError> | undefined
+  /** Moved to `receiving` in the store. */
+  started: boolean
+}
+
+/** Size of each live incoming transfer's write buffer. */
+const WRITE_BUFFER_BYTES = 1024 * 1024
+
+/** How many ids of finished transfers are remembered to ignore records still in flight. */
+const RECENT_LIMIT = 1024
+
+export const makeReceiver = (ctx: FilesContext) => {
+  const { store } = ctx
+  /** By `peer \0 fileIdKey`: the per-record lookup. */
+  const receiving = new Map<string, Receiving>()
+  /** Transfers that just ended (or ids already complained about): their late records are dropped silently. */
+  const recent = new Set<string>()
+  const remember = (key: string) => {
+    recent.add(key)
+    if (recent.size > RECENT_LIMIT) recent.delete(recent.values().next().value!)
+  }
+
+  const inRef = (peer: Handle, id: Id): TransferRef => ({ direction: "in", peer, id })
+  const recordKey = (peer: Handle, idKey: string) => `${peer}\u0000${idKey}`
+  const keyOf = (peer: Handle, id: Id) => recordKey(peer, fileIdKey(fileIdBytes(id)))
+
+  /** Waits for the background write; only then does the store hear of its bytes (never ahead of the file). */
+  const settle = (r: Receiving) =>
+    Effect.gen(function* () {
+      const writing = r.writing
+      if (writing === undefined) return
+      r.writing = undefined
+      r.written += yield* Fiber.join(writing)
+      yield* store.fileProgress({ ref: r.ref, offset: r.written, now: yield* now }).pipe(Effect.mapError(storeError))
+    })
+
+  const writeAt = (r: Receiving, bytes: Uint8Array, at: number) =>
+    Effect.tryPromise({
+      try: () => writeFully(r.handle, bytes, at),
+      catch: ioError(`Could not write ${r.transfer.tempPath}`)
+    }).pipe(Effect.as(bytes.length))
+
+  /** The active buffer is full: write it in the background and switch to the other one. */
+  const flushInBackground = (r: Receiving) =>
+    Effect.gen(function* () {
+      yield* settle(r)
+      const bytes = r.buffers[r.active].subarray(0, r.pendingLength)
+      // A daemon: it must finish even if the session's fiber ends; `settle` or `release` joins it.
+      r.writing = yield* Effect.forkDaemon(writeAt(r, bytes, r.written))
+      r.active = r.active === 0 ? 1 : 0
+      r.pendingLength = 0
+    })
+
+  /** Everything received is in the file (and the store knows). */
+  const flush = (r: Receiving) =>
+    Effect.gen(function* () {
+      yield* settle(r)
+      if (r.pendingLength === 0) return
+      r.written += yield* writeAt(r, r.buffers[r.active].subarray(0, r.pendingLength), r.written)
+      r.pendingLength = 0
+      yield* store.fileProgress({ ref: r.ref, offset: r.written, now: yield* now }).pipe(Effect.mapError(storeError))
+    })
+
+  /**
+   * Forgets the live state of a transfer and closes its file. With `keep` the buffered bytes are
+   * written first (the transfer pauses); without, they are dropped (it ends).
+   */
+  const release = (peer: Handle, id: Id, keep: boolean) =>
+    Effect.suspend(() => {
+      const key = keyOf(peer, id)
+      const r = receiving.get(key)
+      receiving.delete(key)
+      remember(key)
+      if (r === undefined) return Effect.void
+      const saved = keep
+        ? flush(r).pipe(Effect.catchAll((e) => Effect.logWarning(`files: ${e.message}`)))
+        : r.writing === undefined
+          ? Effect.void
+          : Effect.asVoid(Fiber.await(r.writing))
+      return Effect.zipRight(saved, closeQuietly(r.handle))
+    })
+
+  /** Ends a transfer as failed, removes the partial file and tells the sender why. */
+  const fail = (link: PeerLink | undefined, t: IncomingTransfer, reason: string, detail: string) =>
+    Effect.gen(function* () {
+      yield* release(t.peer, t.id, false)
+      yield* removeQuietly(t.tempPath)
+      yield* finish(store, inRef(t.peer, t.id), "failed", detail)
+      if (link !== undefined) yield* sendQuietly(link, { _tag: "e2e.FileCancel", id: t.id, reason })
+    })
+
+  /**
+   * Opens the partial file, trims it to the resume point, re-hashes the prefix, stores `accepted`
+   * and answers `<FileAccept offset>`.
+   */
+  const start = (link: PeerLink, t: IncomingTransfer) =>
+    Effect.gen(function* () {
+      yield* release(t.peer, t.id, true)
+      // Re-read: releasing may have saved more bytes.
+      const current = (yield* store.transfer(inRef(t.peer, t.id)).pipe(Effect.mapError(storeError))) ?? t
+      const receivedOffset = current.direction === "in" ? current.receivedOffset : t.receivedOffset
+      const handle = yield* openPartial(t.tempPath)
+      const hash = createHash("sha256")
+      const offset = yield* Effect.tryPromise({
+        try: async () => {
+          const { size } = await handle.stat()
+          // After a crash the stored offset may lag behind the file, or the file behind the store.
+          const resume = Math.min(receivedOffset, size)
+          if (size > resume) await handle.truncate(resume)
+          return hashPrefix(handle, resume, hash)
+        },
+        catch: ioError(`Could not resume the partial download ${t.tempPath}`)
+      }).pipe(Effect.tapError(() => closeQuietly(handle)))
+      const accepted = yield* store
+        .fileState({ ref: inRef(t.peer, t.id), state: "accepted", offset, now: yield* now })
+        .pipe(
+          Effect.mapError(storeError),
+          Effect.tapError(() => closeQuietly(handle))
+        )
+      if (accepted.direction !== "in") return yield* closeQuietly(handle)
+      const key = keyOf(t.peer, t.id)
+      recent.delete(key)
+      receiving.set(key, {
+        ref: inRef(t.peer, t.id),
+        transfer: accepted,
+        channel: link.channel,
+        handle,
+        hash,
+        offset,
+        written: offset,
+        buffers: [new Uint8Array(WRITE_BUFFER_BYTES), new Uint8Array(WRITE_BUFFER_BYTES)],
+        active: 0,
+        pendingLength: 0,
+        writing: undefined,
+        started: false
+      })
+      yield* sendQuietly(link, { _tag: "e2e.FileAccept", id: t.id, offset: BigInt(offset) })
+    })
+
+  const pinned = (peer: Handle) =>
+    Effect.map(
+      store.contact(peer),
+      (c) => c !== undefined && c.fingerprint !== null && c.pendingKeyChange === null
+    ).pipe(Effect.mapError(storeError))
+
+  /** `<FileOffer>`: record it (idempotent by id), then accept, resume, hold or answer a finished one. */
+  const onOffer = (link: PeerLink, m: FileOffer) =>
+    ctx.locked(refKey(inRef(link.peer, m.id)))(
+      Effect.gen(function* () {
+        const cancel = (reason: string) => sendQuietly(link, { _tag: "e2e.FileCancel", id: m.id, reason })
+        // 5.4.6: a chunk that cannot fit one record with its 24-byte header is refused.
+        if (m.chunk > MAX_FILE_CHUNK) return yield* cancel("bad_request")
+        if (m.size > BigInt(Number.MAX_SAFE_INTEGER)) return yield* cancel("too_large")
+        const offered = yield* store
+          .receiveFileOffer({
+            id: m.id,
+            peer: link.peer,
+            offeredName: m.name,
+            size: Number(m.size),
+            sha256: digestHex(m.sha256) as Sha256Hex,
+            chunk: m.chunk,
+            tempPath: partialPath(ctx.downloadsDir, link.peer, m.id),
+            now: yield* now
+          })
+          .pipe(
+            Effect.map((r) => r.transfer),
+            Effect.catchTag("AgentStoreError", (e) =>
+              e.reason === "Conflict" || e.reason === "InvalidArgument"
+                ? Effect.as(cancel("bad_request"), undefined)
+                : Effect.fail(storeError(e))
+            )
+          )
+        if (offered === undefined) return
+        switch (offered.state) {
+          case "done":
+            // The sender missed our `<FileAck>` (the session broke): say it again.
+            return yield* sendQuietly(link, { _tag: "e2e.FileAck", id: m.id })
+          case "cancelled":
+          case "failed":
+            return yield* cancel(offered.state)
+          case "offered": {
+            const decision = decideOffer(ctx.policy, { size: offered.size, pinned: yield* pinned(link.peer) })
+            // Held: the store's event tells the user, who may `accept` or cancel it.
+            if (decision === "hold") return
+            return yield* start(link, offered)
+          }
+          default:
+            // Offered twice on one session (say, once by `sendFile` and once on session up): the
+            // first `<FileAccept>` stands; answering again would restart the sender mid-stream.
+            if (receiving.get(keyOf(link.peer, m.id))?.channel === link.channel) return
+            return yield* start(link, offered)
+        }
+      })
+    )
+
+  /** The user accepts a held offer; answered now if the sender is connected, else on its next offer. */
+  const accept = (ref: TransferRef) =>
+    ctx.locked(refKey(ref))(
+      Effect.gen(function* () {
+        const t = yield* store.transfer(ref).pipe(Effect.mapError(storeError))
+        if (t === undefined || t.direction !== "in")
+          return yield* new FileTransferError({
+            reason: "NotFound",
+            message: `No incoming file ${ref.id} from ${ref.peer}: check the id.`
+          })
+        if (isTerminalTransfer(t.state))
+          return yield* new FileTransferError({
+            reason: "BadRequest",
+            message: `File ${ref.id} is already ${t.state}.`
+          })
+        const link = ctx.links.get(ref.peer)
+        if (link !== undefined) return yield* start(link, t)
+        yield* store.fileState({ ref, state: "accepted", now: yield* now }).pipe(Effect.mapError(storeError))
+      })
+    )
+
+  /** A data record: must belong to an accepted transfer and start at its expected offset (5.4.4). */
+  const onData = (link: PeerLink, data: Uint8Array) =>
+    Effect.gen(function* () {
+      const decoded = decodeFileRecord(data)
+      if (Either.isLeft(decoded))
+        return yield* Effect.logWarning(`files: ${link.peer} sent a malformed data record: ${decoded.left}`)
+      const record = decoded.right
+      const key = recordKey(link.peer, record.idKey)
+      const r = receiving.get(key)
+      if (r === undefined) {
+        if (recent.has(key)) return
+        remember(key)
+        // Not accepted (held, unknown or finished long ago): tell the sender once, by the id's ULID form.
+        return yield* sendQuietly(link, {
+          _tag: "e2e.FileCancel",
+          id: ulidFromFileIdBytes(record.idBytes),
+          reason: "not_accepted"
+        })
+      }
+      yield* ctx.locked(refKey(r.ref))(
+        Effect.gen(function* () {
+          if (receiving.get(key) !== r) return // cancelled meanwhile
+          const t = r.transfer
+          if (record.offset !== r.offset)
+            return yield* fail(
+              link,
+              t,
+              "bad_offset",
+              `${link.peer} sent bytes at offset ${record.offset}, expected ${r.offset}.`
+            )
+          if (r.offset + record.bytes.length > t.size)
+            return yield* fail(link, t, "too_long", `${link.peer} sent more than the ${t.size} bytes it offered.`)
+          r.hash.update(record.bytes)
+          r.buffers[r.active].set(record.bytes, r.pendingLength)
+          r.pendingLength += record.bytes.length
+          r.offset += record.bytes.length
+          // Keep room for one more record of the largest size.
+          if (WRITE_BUFFER_BYTES - r.pendingLength < MAX_FILE_CHUNK) {
+            const flushed = yield* Effect.either(flushInBackground(r))
+            if (Either.isLeft(flushed)) return yield* fail(link, t, "receiver_error", flushed.left.message)
+          }
+          if (!r.started) {
+            r.started = true
+            yield* store
+              .fileState({ ref: r.ref, state: "receiving", offset: r.written, now: yield* now })
+              .pipe(Effect.mapError(storeError))
+          }
+        })
+      )
+    })
+
+  /** `<FileDone>`: verify size and SHA-256, then place the file and acknowledge it. */
+  const onDone = (link: PeerLink, id: Id) =>
+    ctx.locked(refKey(inRef(link.peer, id)))(
+      Effect.gen(function* () {
+        const ref = inRef(link.peer, id)
+        const r = receiving.get(keyOf(link.peer, id))
+        if (r === undefined) {
+          const t = yield* store.transfer(ref).pipe(Effect.mapError(storeError))
+          if (t?.state === "done") return yield* sendQuietly(link, { _tag: "e2e.FileAck", id })
+          if (t === undefined)
+            return yield* sendQuietly(link, { _tag: "e2e.FileCancel", id, reason: "unknown_transfer" })
+          return
+        }
+        const t = r.transfer
+        if (r.offset !== t.size)
+          return yield* fail(link, t, "size_mismatch", `${link.peer} finished after ${r.offset} of ${t.size} bytes.`)
+        const saved = yield* Effect.either(
+          Effect.zipRight(
+            flush(r),
+            Effect.tryPromise({ try: () => r.handle.sync(), catch: ioError(`Could not save ${t.tempPath}`) })
+          )
+        )
+        if (Either.isLeft(saved)) return yield* fail(link, t, "receiver_error", saved.left.message)
+        yield* store
+          .fileState({ ref, state: "verifying", offset: r.written, now: yield* now })
+          .pipe(Effect.mapError(storeError))
+        yield* release(link.peer, id, false)
+        const digest = r.hash.digest("hex")
+        if (digest !== t.sha256)
+          return yield* fail(
+            link,
+            t,
+            "sha256_mismatch",
+            `The file from ${link.peer} does not match its SHA-256 (got ${digest}); it was discarded.`
+          )
+        const placed = yield* Effect.either(
+          placeWithoutOverwrite({ from: t.tempPath, dir: ctx.downloadsDir, name: t.name })
+        )
+        // Verified but not placeable (a full disk, a read-only downloads directory): say so, both ways.
+        if (Either.isLeft(placed)) return yield* fail(link, t, "receiver_error", placed.left.message)
+        yield* finish(store, ref, "done", undefined, placed.right)
+        yield* sendQuietly(link, { _tag: "e2e.FileAck", id })
+      })
+    )
+
+  /** Stops a live incoming transfer (the user, or the peer's `<FileCancel>`), removing the partial file. */
+  const stopIncoming = (t: IncomingTransfer, state: "cancelled" | "failed", detail: string) =>
+    ctx.locked(refKey(inRef(t.peer, t.id)))(
+      Effect.gen(function* () {
+        yield* release(t.peer, t.id, false)
+        yield* removeQuietly(t.tempPath)
+        return yield* finish(store, inRef(t.peer, t.id), state, detail)
+      })
+    )
+
+  /** `<FileCancel>` about a file the peer offered us; `false` when there is no such live transfer. */
+  const onCancel = (peer: Handle, id: Id, reason: string | undefined) =>
+    Effect.gen(function* () {
+      const t = yield* store.transfer(inRef(peer, id)).pipe(Effect.mapError(storeError))
+      if (t === undefined || t.direction !== "in" || isTerminalTransfer(t.state)) return false
+      const state = stateForPeerCancel(reason) as "cancelled" | "failed"
+      yield* stopIncoming(
+        t,
+        state,
+        `${peer} ${state === "failed" ? "stopped sending" : "cancelled"} the file (${reason ?? "no reason given"}).`
+      )
+      return true
+    })
+
+  /**
+   * A session with `peer` ended: write out what is buffered, so the stored offset is current. The
+   * open files stay: the sender re-offers on its next session and `start` resumes from the file.
+   * (Flushing is harmless if this arrives late, after a replacing session already resumed.)
+   */
+  const sessionDown = (peer: Handle) =>
+    Effect.suspend(() =>
+      Effect.forEach(
+        [...receiving.values()].filter((r) => r.ref.peer === peer),
+        (r) =>
+          ctx.locked(refKey(r.ref))(
+            Effect.suspend(() =>
+              receiving.get(keyOf(peer, r.ref.id)) === r
+                ? flush(r).pipe(Effect.catchAll((e) => Effect.logWarning(`files: ${e.message}`)))
+                : Effect.void
+            )
+          ),
+        { discard: true }
+      )
+    )
+
+  /** Saves what is buffered and closes every open file (the plugin's scope ends). */
+  const closeAll = Effect.suspend(() =>
+    Effect.forEach([...receiving.values()], (r) => release(r.ref.peer, r.ref.id, true), { discard: true })
+  )
+
+  return { onOffer, accept, onData, onDone, onCancel, stopIncoming, sessionDown, closeAll }
+}

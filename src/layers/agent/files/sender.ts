@@ -1,0 +1,233 @@
+/**
+ * The sending half of file transfer (brief section 7; docs/PROTOCOL.md 5.4 and 15.6): offer, stream
+ * data records from the receiver's offset, `<FileDone>`, and wait for `<FileAck>`.
+ *
+ * The offer is idempotent by id, so it is (re)sent on every session up while the transfer is not
+ * finished; the receiver answers with the offset it has, and streaming resumes from there. A broken
+ * session pauses the transfer (back to `offered`).
+ */
+import * as fs from "node:fs/promises"
+import * as path from "node:path"
+import { Effect, FiberMap } from "effect"
+import { safeFileName } from "../../../domain/agent/fileName.js"
+import {
+  digestBytes,
+  FILE_RECORD_HEADER_BYTES,
+  fileIdBytes,
+  writeFileRecordHeader
+} from "../../../domain/agent/fileRecord.js"
+import { isTerminalTransfer, type OutgoingTransfer, type TransferRef } from "../../../domain/agent/transfers.js"
+import type { Handle, Id } from "../../../domain/brands.js"
+import type { FileAccept, FileOffer } from "../../../domain/e2e/messages.js"
+import type { PeerLink } from "../core/plugin.js"
+import {
+  type FilesContext,
+  finish,
+  logFailure,
+  now,
+  refKey,
+  sendQuietly,
+  stateForPeerCancel,
+  storeError
+} from "./context.js"
+import { closeQuietly, hashFile, ioError, readFully } from "./diskIo.js"
+
+export const offerOf = (t: OutgoingTransfer): FileOffer => ({
+  _tag: "e2e.FileOffer",
+  id: t.id,
+  name: t.name,
+  size: BigInt(t.size),
+  sha256: digestBytes(t.sha256),
+  chunk: t.chunk
+})
+
+/** Chunks read from the file at once (about 1 MiB with the default chunk). */
+const READ_BATCH = 16
+
+/** How streaming ended: all sent, paused by a broken session, or failed (with the `<FileCancel>` reason). */
+type StreamEnd =
+  | { readonly _tag: "Sent" }
+  | { readonly _tag: "Paused" }
+  | { readonly _tag: "Failed"; readonly reason: string; readonly detail: string }
+
+export const makeSender = (ctx: FilesContext, streams: FiberMap.FiberMap<string>) => {
+  const { store } = ctx
+
+  const outRef = (peer: Handle, id: Id): TransferRef => ({ direction: "out", peer, id })
+
+  /** Back to `offered` (paused), unless it finished or was never started. */
+  const pause = (ref: TransferRef) =>
+    Effect.gen(function* () {
+      const t = yield* store.transfer(ref).pipe(Effect.mapError(storeError))
+      if (t === undefined || t.state === "offered" || isTerminalTransfer(t.state)) return
+      yield* store.fileState({ ref, state: "offered", now: yield* now }).pipe(Effect.mapError(storeError))
+    })
+
+  /**
+   * Streams `t` from `from` over `link` in records of `t.chunk` bytes through two fixed buffers
+   * (about 1 MiB for the whole file); every `sendData` waits for the channel (back-pressure), so
+   * memory stays flat whatever the file's size.
+   */
+  const stream = (link: PeerLink, t: OutgoingTransfer, from: number) => {
+    const ref = outRef(t.peer, t.id)
+    const send = Effect.acquireUseRelease(
+      Effect.tryPromise({ try: () => fs.open(t.path, "r"), catch: ioError(`Could not open ${t.path}`) }),
+      (handle) =>
+        Effect.gen(function* () {
+          // Fixed buffers: file reads of up to READ_BATCH chunks (one thread-pool trip per batch),
+          // and one record that each chunk is copied into behind its header.
+          const batch = new Uint8Array(t.chunk * READ_BATCH)
+          const record = new Uint8Array(FILE_RECORD_HEADER_BYTES + t.chunk)
+          const idBytes = fileIdBytes(t.id)
+          let position = from
+          while (position < t.size) {
+            const want = Math.min(batch.length, t.size - position)
+            const at = position
+            const got = yield* Effect.tryPromise({
+              try: () => readFully(handle, batch, 0, want, at),
+              catch: ioError(`Could not read ${t.path}`)
+            })
+            if (got < want) {
+              const detail = `${t.path} became shorter while it was sent: send it again.`
+              return { _tag: "Failed", reason: "file_changed", detail } as StreamEnd
+            }
+            for (let o = 0; o < want; o += t.chunk) {
+              const n = Math.min(t.chunk, want - o)
+              record.set(batch.subarray(o, o + n), FILE_RECORD_HEADER_BYTES)
+              writeFileRecordHeader(record, idBytes, at + o)
+              // Uninterruptible: a record sealed but never written would desynchronise the channel's
+              // sequence numbers; a stop takes effect between records.
+              yield* Effect.uninterruptible(link.sendData(record.subarray(0, FILE_RECORD_HEADER_BYTES + n)))
+            }
+            position += want
+            yield* store.fileProgress({ ref, offset: position, now: yield* now })
+          }
+          yield* link.send({ _tag: "e2e.FileDone", id: t.id })
+          return { _tag: "Sent" } as StreamEnd
+        }),
+      closeQuietly
+    )
+    return send.pipe(
+      Effect.catchTags({
+        ChannelError: (e) =>
+          Effect.as(Effect.logDebug(`files: sending ${t.id} to ${t.peer} paused: ${e.message}`), {
+            _tag: "Paused"
+          } as StreamEnd),
+        FileTransferError: (e) =>
+          Effect.succeed({ _tag: "Failed", reason: "file_unavailable", detail: e.message } as StreamEnd),
+        AgentStoreError: (e) =>
+          Effect.succeed({ _tag: "Failed", reason: "sender_error", detail: e.message } as StreamEnd)
+      }),
+      Effect.flatMap((end) =>
+        end._tag === "Sent"
+          ? Effect.void
+          : end._tag === "Paused"
+            ? // The session broke: the transfer waits for the receiver's next `<FileAccept>`.
+              pause(ref)
+            : Effect.zipRight(
+                finish(store, ref, "failed", end.detail),
+                sendQuietly(link, { _tag: "e2e.FileCancel", id: t.id, reason: end.reason })
+              )
+      ),
+      logFailure(`sending ${t.id}`)
+    )
+  }
+
+  /** Stops the stream of a transfer (waits until it is off the channel). */
+  const stop = (ref: TransferRef) => FiberMap.remove(streams, refKey(ref))
+
+  /** `<FileAccept id offset>`: stream from the receiver's offset (0 starts, more resumes). */
+  const onAccept = (link: PeerLink, m: FileAccept) =>
+    ctx.locked(refKey(outRef(link.peer, m.id)))(
+      Effect.gen(function* () {
+        const ref = outRef(link.peer, m.id)
+        const t = yield* store.transfer(ref).pipe(Effect.mapError(storeError))
+        if (t === undefined || t.direction !== "out") {
+          return yield* sendQuietly(link, { _tag: "e2e.FileCancel", id: m.id, reason: "unknown_transfer" })
+        }
+        if (t.state === "done") return
+        if (isTerminalTransfer(t.state)) {
+          return yield* sendQuietly(link, {
+            _tag: "e2e.FileCancel",
+            id: m.id,
+            reason: t.state === "failed" ? "failed" : "cancelled"
+          })
+        }
+        if (m.offset > BigInt(t.size)) {
+          yield* finish(store, ref, "failed", `${link.peer} asked for offset ${m.offset} of a ${t.size}-byte file.`)
+          return yield* sendQuietly(link, { _tag: "e2e.FileCancel", id: m.id, reason: "bad_request" })
+        }
+        const from = Number(m.offset)
+        yield* stop(ref)
+        const sending = yield* store
+          .fileState({ ref, state: "sending", offset: from, now: yield* now })
+          .pipe(Effect.mapError(storeError))
+        if (sending.direction !== "out") return
+        yield* FiberMap.run(streams, refKey(ref), stream(link, sending, from))
+      })
+    )
+
+  /** `<FileAck>`: the receiver checked the SHA-256 and kept the file. */
+  const onAck = (link: PeerLink, id: Id) =>
+    Effect.gen(function* () {
+      const ref = outRef(link.peer, id)
+      yield* stop(ref)
+      yield* finish(store, ref, "done")
+    })
+
+  /** `<FileCancel>` about one of our offers; `false` when there is no such live transfer. */
+  const onCancel = (peer: Handle, id: Id, reason: string | undefined) =>
+    Effect.gen(function* () {
+      const ref = outRef(peer, id)
+      const t = yield* store.transfer(ref).pipe(Effect.mapError(storeError))
+      if (t === undefined || isTerminalTransfer(t.state)) return false
+      yield* stop(ref)
+      const state = stateForPeerCancel(reason)
+      yield* finish(
+        store,
+        ref,
+        state as "cancelled" | "failed",
+        `${peer} ${state === "failed" ? "refused" : "cancelled"} the file (${reason ?? "no reason given"}).`
+      )
+      return true
+    })
+
+  /**
+   * Stores a new offer and sends it when a session is up; `offered` is false when there was none
+   * (or it turned out to be dead), so the caller can ask for one.
+   */
+  const sendFile = (peer: Handle, file: string, id: Id, link: PeerLink | undefined) =>
+    Effect.gen(function* () {
+      const absolute = path.resolve(file)
+      const { size, sha256 } = yield* hashFile(absolute)
+      const t = yield* store
+        .offerFile({
+          id,
+          peer,
+          path: absolute,
+          name: safeFileName(path.basename(absolute)),
+          size,
+          sha256: sha256 as OutgoingTransfer["sha256"],
+          chunk: ctx.chunk,
+          now: yield* now
+        })
+        .pipe(Effect.mapError(storeError))
+      const live = link ?? ctx.links.get(peer)
+      const offered =
+        live !== undefined &&
+        (yield* live.send(offerOf(t)).pipe(
+          Effect.as(true),
+          Effect.catchAll(() => Effect.succeed(false))
+        ))
+      return { transfer: t, offered }
+    })
+
+  /** A session is up: (re)offer every unfinished outgoing transfer to that peer, oldest first. */
+  const sessionUp = (link: PeerLink) =>
+    Effect.gen(function* () {
+      const active = yield* store.transfers({ peer: link.peer, active: true }).pipe(Effect.mapError(storeError))
+      for (const t of active) if (t.direction === "out") yield* sendQuietly(link, offerOf(t))
+    })
+
+  return { onAccept, onAck, onCancel, sendFile, sessionUp, stop }
+}

@@ -1,0 +1,167 @@
+/**
+ * A lying or confused sender: a flipped byte fails the SHA-256 check (nothing lands in downloads),
+ * records at the wrong offset or for transfers never accepted are refused, oversized chunks and
+ * sizes are refused at the offer.
+ */
+import { randomBytes } from "node:crypto"
+import { truncateSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { encodeFileRecord, fileIdBytes } from "../../../src/domain/agent/fileRecord.js"
+import type { AppMessage } from "../../../src/domain/e2e/messages.js"
+import type { PeerLink } from "../../../src/layers/agent/core/plugin.js"
+import {
+  alice,
+  aliceId,
+  bob,
+  bobId,
+  connect,
+  freshId,
+  inState,
+  listFiles,
+  makeSide,
+  raw,
+  refs,
+  waitFor
+} from "./harness.js"
+
+describe("integrity", () => {
+  it.live("a tampered byte: SHA-256 mismatch, failed on both sides, nothing in downloads", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const a = yield* makeSide(aliceId)
+        const b = yield* makeSide(bobId)
+        let records = 0
+        // The sender lies: the third record carries one flipped bit.
+        const tamper = (link: PeerLink): PeerLink => ({
+          ...link,
+          sendData: (data) => {
+            records++
+            if (records !== 3) return link.sendData(data)
+            const copy = data.slice()
+            copy[100]! ^= 0x01
+            return link.sendData(copy)
+          }
+        })
+        yield* connect({ side: a, hooks: { wrapLink: tamper } }, { side: b })
+        const file = join(a.home, "contract.pdf")
+        writeFileSync(file, randomBytes(500_000))
+        const t = yield* a.files.sendFile(bob, file)
+        const failed = yield* waitFor(b, refs(t.id).in, inState("failed"))
+        expect(failed.detail).toContain("SHA-256")
+        const sender = yield* waitFor(a, refs(t.id).out, inState("failed"))
+        expect(sender.detail).toContain("sha256_mismatch")
+        expect(listFiles(b.downloads)).toEqual([])
+      })
+    )
+  )
+
+  it.live("records at the wrong offset, or for a transfer never accepted, are refused", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const b = yield* makeSide(bobId)
+        const good = freshId()
+        const bad = freshId()
+        const stray = freshId()
+        const content = randomBytes(3000)
+        const s = yield* connect(
+          {
+            raw: aliceId,
+            use: (chan) =>
+              Effect.gen(function* () {
+                // Two records for an id never offered: one complaint, not two.
+                yield* chan.sendData(encodeFileRecord(fileIdBytes(stray), 0, content))
+                yield* chan.sendData(encodeFileRecord(fileIdBytes(stray), 3000, content))
+                const seen: Array<AppMessage> = []
+                const accepted = yield* chan
+                  .send({
+                    _tag: "e2e.FileOffer",
+                    id: bad,
+                    name: "a.bin",
+                    size: 6000n,
+                    sha256: new Uint8Array(32),
+                    chunk: 3000
+                  })
+                  .pipe(
+                    Effect.zipRight(
+                      raw.await(chan, (m) => {
+                        seen.push(m)
+                        return m._tag === "e2e.FileAccept" ? m : undefined
+                      })
+                    )
+                  )
+                expect(accepted.offset).toBe(0n)
+                const refused = yield* raw.finish(chan, bad, content, 5)
+                const second = yield* raw.offer(chan, good, "ok.bin", content)
+                const ok = yield* raw.finish(chan, good, content)
+                return { seen, refused, second, ok }
+              })
+          },
+          { side: b }
+        )
+        const result = (yield* s.initiator.await.pipe(Effect.flatten)) as {
+          seen: Array<AppMessage>
+          refused: AppMessage
+          second: AppMessage
+          ok: AppMessage
+        }
+        expect(result.seen.filter((m) => m._tag === "e2e.FileCancel")).toEqual([
+          { _tag: "e2e.FileCancel", id: stray, reason: "not_accepted" }
+        ])
+        expect(result.refused).toEqual({ _tag: "e2e.FileCancel", id: bad, reason: "bad_offset" })
+        expect(yield* b.store.transfer({ direction: "in", peer: alice, id: bad })).toMatchObject({ state: "failed" })
+        expect(result.ok).toEqual({ _tag: "e2e.FileAck", id: good })
+        expect(listFiles(b.downloads)).toEqual(["ok.bin"])
+      })
+    )
+  )
+
+  it.live("an offer with a chunk over 65 512 or a size over 2^53 is refused with bad_request / too_large", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const b = yield* makeSide(bobId)
+        const sent: Array<AppMessage> = []
+        const link: PeerLink = {
+          peer: alice,
+          send: (m) => Effect.sync(() => void sent.push(m)),
+          sendData: () => Effect.void,
+          channel: undefined as never
+        }
+        const big = freshId()
+        const huge = freshId()
+        const offer = { _tag: "e2e.FileOffer", name: "x", sha256: new Uint8Array(32) } as const
+        yield* b.files.plugin.onMessage(link, { ...offer, id: big, size: 10n, chunk: 65_513 })
+        yield* b.files.plugin.onMessage(link, { ...offer, id: huge, size: 2n ** 60n, chunk: 1024 })
+        expect(sent).toEqual([
+          { _tag: "e2e.FileCancel", id: big, reason: "bad_request" },
+          { _tag: "e2e.FileCancel", id: huge, reason: "too_large" }
+        ])
+        expect(yield* b.store.transfers()).toEqual([])
+        // Not a file-transfer message: left to other plugins.
+        expect(yield* b.files.plugin.onMessage(link, { _tag: "e2e.Ack", id: big })).toBe(false)
+      })
+    )
+  )
+
+  it.live("a file that shrinks after the offer fails with file_changed on both sides", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const a = yield* makeSide(aliceId)
+        const b = yield* makeSide(bobId, { policy: { _tag: "Never" } })
+        yield* connect({ side: a }, { side: b })
+        const file = join(a.home, "log.txt")
+        writeFileSync(file, randomBytes(300_000))
+        const t = yield* a.files.sendFile(bob, file)
+        yield* waitFor(b, refs(t.id).in, inState("offered"))
+        truncateSync(file, 100_000)
+        yield* b.files.accept(refs(t.id).in)
+        const sender = yield* waitFor(a, refs(t.id).out, inState("failed"))
+        expect(sender.detail).toContain("became shorter")
+        const receiver = yield* waitFor(b, refs(t.id).in, inState("failed"))
+        expect(receiver.detail).toContain("file_changed")
+        expect(listFiles(b.downloads)).toEqual([])
+      })
+    )
+  )
+})
