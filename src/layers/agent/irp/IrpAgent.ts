@@ -1,0 +1,88 @@
+/**
+ * A User Agent wired to its domain's IRP (issue 4, section 1): one IRP connection shared by the
+ * Directory (lookups, watches) and Presence (this device's binding), the revocations the Directory
+ * learns fed to the agent's CertVerifier, the SQLite store, the file transfers, TCP.
+ *
+ *     const context = yield* Layer.build(IrpAgent.layer(config))   // Agent, Presence, AgentListeners, IrpConnection
+ *
+ * Shutdown order (scopes close in reverse): the agent closes its sessions with `<Close/>`, Presence
+ * deregisters, the listeners close, then the IRP connection.
+ */
+import { Layer } from "effect"
+import type { Address, Handle } from "../../../domain/brands.js"
+import type { CertError } from "../../../domain/cert/verify.js"
+import type { LocalIdentity } from "../../../domain/handshake/parameters.js"
+import type { Agent, AgentError } from "../../../services/Agent.js"
+import type { AgentStore } from "../../../services/AgentStore.js"
+import type { Entropy } from "../../../services/Entropy.js"
+import type { Presence } from "../../../services/Presence.js"
+import type { Transport, TransportError } from "../../../services/Transport.js"
+import * as CertVerifierLive from "../../CertVerifierLive.js"
+import type { CryptoPorts } from "../../crypto/CryptoLive.js"
+import * as IrpClientLive from "../../irp/client/IrpClientLive.js"
+import * as AgentFiles from "../AgentFiles.js"
+import * as AgentLive from "../AgentLive.js"
+import type { AgentListeners } from "../core/Listeners.js"
+import type { AgentOptions } from "../core/options.js"
+import * as IrpConnection from "./IrpConnection.js"
+import * as IrpDirectory from "./IrpDirectory.js"
+import * as IrpPresence from "./IrpPresence.js"
+
+export interface IrpAgentConfig {
+  readonly handle: Handle
+  readonly identity: LocalIdentity
+  /** The same key and chain as DER, for the IRP connection. */
+  readonly credentials: { readonly pkcs8: Uint8Array; readonly chain: ReadonlyArray<Uint8Array> }
+  readonly deviceId: string
+  /** The domain's root certificate(s), DER. */
+  readonly anchors: ReadonlyArray<Uint8Array>
+  readonly irp: { readonly address: Address; readonly serverName: string }
+  readonly listen?: ReadonlyArray<Address> | undefined
+  readonly options?: Partial<AgentOptions> | undefined
+  /** `H/downloads`; without it the agent offers no file transfer. */
+  readonly downloadsDir?: string | undefined
+  readonly acceptPolicy?: AgentFiles.AgentFilesOptions["policy"]
+  readonly presence?: Omit<IrpPresence.IrpPresenceOptions, "deviceId"> | undefined
+  readonly connection?:
+    | Omit<IrpConnection.IrpConnectionOptions, "address" | "serverName" | "anchors" | "identity" | "handle">
+    | undefined
+}
+
+/** The agent over the IRP. Needs the store, Transport, the crypto ports and Entropy. */
+export const layer = (
+  config: IrpAgentConfig
+): Layer.Layer<
+  Agent | Presence | AgentListeners | IrpConnection.IrpConnection,
+  AgentError | TransportError | CertError,
+  AgentStore | Transport | CryptoPorts | Entropy
+> => {
+  const notes = IrpDirectory.makeRevocationNotes()
+  const connection = IrpConnection.layer({
+    ...config.connection,
+    address: config.irp.address,
+    serverName: config.irp.serverName,
+    anchors: config.anchors,
+    identity: config.credentials,
+    handle: config.handle
+  }).pipe(Layer.provide(IrpClientLive.layer))
+  const directory = IrpDirectory.layer.pipe(
+    Layer.provideMerge(connection),
+    Layer.provide(IrpDirectory.revocationsLayer(notes))
+  )
+  const presence = IrpPresence.layer({ ...config.presence, deviceId: config.deviceId })
+  const verifier = CertVerifierLive.layer({ anchors: config.anchors, revocation: notes })
+  return AgentLive.layerWith(
+    {
+      handle: config.handle,
+      identity: config.identity,
+      deviceId: config.deviceId,
+      listen: config.listen,
+      options: config.options,
+      files:
+        config.downloadsDir === undefined
+          ? undefined
+          : AgentFiles.feature({ downloadsDir: config.downloadsDir, policy: config.acceptPolicy })
+    },
+    presence
+  ).pipe(Layer.provideMerge(directory), Layer.provide(verifier))
+}
