@@ -169,17 +169,17 @@ export const make = (options: SqlRegistryOptions = {}) =>
         return yield* read(selectCertificate(serial))
       }),
 
-      currentCertificate: Effect.fn("IrpRegistry.currentCertificate")(function* ({ handle, now }) {
-        const records = yield* read(
+      // `currentCertificate` and `lookup` answer every Lookup, so they are left untraced (no `Effect.fn`):
+      // its span and call-site capture cost ~10 µs a call, a fifth of the read itself (docs/BENCHMARKS.md).
+      currentCertificate: ({ handle, now }) =>
+        read(
           Effect.flatMap(
             sql`SELECT ${sql.literal(CERTIFICATE_COLUMNS)} FROM irp_certificates
               WHERE handle = ${handle} AND status = 'good' AND not_after > ${Math.floor(now)}
               ORDER BY not_before DESC, serial DESC LIMIT 1`,
             decodeCertificates
           )
-        )
-        return records[0]
-      }),
+        ).pipe(Effect.map((records) => records[0])),
 
       revoke: Effect.fn("IrpRegistry.revoke")(function* ({ serial, reason, at }) {
         return yield* write(
@@ -291,9 +291,7 @@ export const make = (options: SqlRegistryOptions = {}) =>
         )
       }),
 
-      lookup: Effect.fn("IrpRegistry.lookup")(function* ({ handle, now }) {
-        return yield* read(selectBindings(handle, Math.floor(now)))
-      }),
+      lookup: ({ handle, now }) => read(selectBindings(handle, Math.floor(now))),
 
       purgeExpired: Effect.fn("IrpRegistry.purgeExpired")(function* (at) {
         const now = Math.floor(at)

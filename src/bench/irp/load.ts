@@ -1,0 +1,142 @@
+/**
+ * The IRP benchmark's load: server processes (`server.ts`) and closed-loop clients. Each connection keeps
+ * exactly one request outstanding (send, wait for the answer, send the next), so N connections are N
+ * requests in flight; a warm-up run precedes every measured one. Our clients are `IrpClientLive`
+ * connections; the anchor's are Node TLS 1.3 sockets with the same client certificates, sending the same
+ * bytes our requests carry and waiting for one reply frame.
+ */
+import { type ChildProcess, fork } from "node:child_process"
+import { performance } from "node:perf_hooks"
+import * as Tls from "node:tls"
+import { fileURLToPath } from "node:url"
+import { Effect } from "effect"
+import type { BenchIdentity } from "./setup.js"
+import { FrameSplitter, type FromServer, frameOf, type Measured } from "./wire.js"
+
+export interface ServerProcess {
+  readonly port: number
+  /** The process's CPU time so far, microseconds. */
+  readonly cpu: () => Promise<number>
+  readonly stop: () => Promise<void>
+}
+
+const SERVER = fileURLToPath(new URL("./server.js", import.meta.url))
+
+/** Starts `server.js` with `args`; resolves once it listens. Its stderr (the request log) goes to /dev/null. */
+export const spawnServer = (args: ReadonlyArray<string>): Promise<ServerProcess> =>
+  new Promise((resolve, reject) => {
+    const child: ChildProcess = fork(SERVER, [...args], { stdio: ["ignore", "ignore", "ignore", "ipc"] })
+    const waiting: Array<(micros: number) => void> = []
+    child.on("message", (m: FromServer) => {
+      if (m.type === "ready")
+        resolve({
+          port: m.port,
+          cpu: () =>
+            new Promise((r) => {
+              waiting.push(r)
+              child.send({ type: "cpu" })
+            }),
+          stop: () =>
+            new Promise((r) => {
+              child.once("exit", () => r())
+              child.disconnect()
+            })
+        })
+      else if (m.type === "cpu") waiting.shift()?.(m.micros)
+      else reject(new Error(`server process failed: ${m.message}`))
+    })
+    child.once("exit", (code) => reject(new Error(`server process exited with ${code} before it was ready`)))
+  })
+
+/** One connection's loop: `op` again and again until `end`, each latency recorded. */
+export type Op = (connection: number) => Promise<void>
+
+/** Runs `op` on `connections` connections for `ms` (after `warmupMs` of the same), measuring both ends' CPU. */
+export const measure = async (
+  server: ServerProcess,
+  connections: number,
+  op: Op,
+  ms: number,
+  warmupMs: number
+): Promise<Measured> => {
+  const run = async (durationMs: number, latencies: Array<number> | undefined) => {
+    const end = performance.now() + durationMs
+    let operations = 0
+    await Promise.all(
+      Array.from({ length: connections }, async (_, c) => {
+        while (performance.now() < end) {
+          const t0 = performance.now()
+          await op(c)
+          latencies?.push(performance.now() - t0)
+          operations++
+        }
+      })
+    )
+    return operations
+  }
+  await run(warmupMs, undefined)
+  const latencies: Array<number> = []
+  const serverBefore = await server.cpu()
+  const clientBefore = process.cpuUsage()
+  const t0 = performance.now()
+  const operations = await run(ms, latencies)
+  const seconds = (performance.now() - t0) / 1000
+  const client = process.cpuUsage(clientBefore)
+  const serverAfter = await server.cpu()
+  return {
+    operations,
+    seconds,
+    latencies: latencies.sort((a, b) => a - b),
+    clientCpuMicros: client.user + client.system,
+    serverCpuMicros: serverAfter - serverBefore
+  }
+}
+
+/** An Effect as a Promise (our client's requests), failing the run on any refusal. */
+export const promiseOf = <A, E>(effect: Effect.Effect<A, E>): Promise<A> => Effect.runPromise(effect)
+
+// --- the anchor's client ------------------------------------------------------------------
+
+export interface BareConnection {
+  /** Sends one frame and resolves when one reply frame has arrived. */
+  readonly request: (frame: Buffer) => Promise<void>
+  readonly close: () => void
+}
+
+export const connectBare = (
+  port: number,
+  identity: BenchIdentity,
+  caPem: string,
+  serverName: string
+): Promise<BareConnection> =>
+  new Promise((resolve, reject) => {
+    const socket = Tls.connect({
+      host: "127.0.0.1",
+      port,
+      servername: serverName,
+      key: identity.keyPem,
+      cert: identity.chainPem,
+      ca: caPem,
+      minVersion: "TLSv1.3",
+      maxVersion: "TLSv1.3"
+    })
+    socket.setNoDelay(true)
+    const splitter = new FrameSplitter()
+    const pending: Array<() => void> = []
+    socket.on("data", (chunk: Buffer) => {
+      for (let n = splitter.push(chunk); n > 0; n--) pending.shift()?.()
+    })
+    socket.once("error", reject)
+    socket.once("secureConnect", () =>
+      resolve({
+        request: (frame) =>
+          new Promise((r) => {
+            pending.push(r)
+            socket.write(frame)
+          }),
+        close: () => socket.destroy()
+      })
+    )
+  })
+
+export { frameOf }

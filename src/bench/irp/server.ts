@@ -1,0 +1,116 @@
+/**
+ * The IRP benchmark's server process, started by `bench/irp.ts` with an IPC channel:
+ *
+ * * `node dist/bench/irp/server.js ours DIR DB LOG`: our IRP server (`IrpServerLive`) for the domain in
+ *   DIR over DB (`sqlite:PATH` or a PostgreSQL URL), rate limits raised out of the way, its request log
+ *   (`LOG` = `text` or `off`) written to stderr as `irp serve` does;
+ * * `node dist/bench/irp/server.js bare DIR REPLY`: the anchor — Node's TLS 1.3 with mutual auth (the
+ *   domain's server certificate; client certificates required and verified under the domain's root)
+ *   answering every length-prefixed request frame with the fixed reply in the file REPLY.
+ *
+ * Both listen on 127.0.0.1 (port chosen by the OS), report `{ type: "ready", port }`, answer `cpu` with
+ * their CPU time so far, and exit when the parent disconnects. Each runs alone in its process so that its
+ * CPU time is its own and client and server can use both cores.
+ */
+import { readFileSync } from "node:fs"
+import * as Tls from "node:tls"
+import { Context, Duration, Effect, Layer, Logger } from "effect"
+import * as ServerLog from "../../cli/serverLog.js"
+import { makeAddress } from "../../domain/brands.js"
+import { pemDecode, pemEncode } from "../../domain/pem.js"
+import * as CertificateAuthorityLive from "../../layers/ca/CertificateAuthority.js"
+import { CertificateAuthority } from "../../layers/ca/CertificateAuthority.js"
+import { loadDomain } from "../../layers/ca/DomainDirectory.js"
+import * as CryptoLive from "../../layers/crypto/CryptoLive.js"
+import * as EntropyLive from "../../layers/EntropyLive.js"
+import * as SqlRegistry from "../../layers/irp/registry/SqlRegistry.js"
+import * as IrpServerLive from "../../layers/irp/server/IrpServerLive.js"
+import * as Database from "../../layers/sql/Database.js"
+import * as TcpTransport from "../../layers/transport/TcpTransport.js"
+import { IrpRegistry } from "../../services/IrpRegistry.js"
+import { FrameSplitter, type FromServer, frameOf, type ToServer } from "./wire.js"
+
+const send = (message: FromServer): void => {
+  process.send?.(message)
+}
+
+/** Limits no benchmark client reaches: the bench measures the server, not its rate limiter. */
+export const BENCH_POLICY: Partial<IrpServerLive.IrpServerPolicy> = {
+  rateLimits: {
+    anonymous: { burst: 1e9, perSecond: 1e9 },
+    authenticated: { burst: 1e9, perSecond: 1e9 },
+    maxTrackedKeys: 100_000
+  },
+  revocationRefresh: Duration.hours(1)
+}
+
+const ours = (dir: string, db: string, log: string): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const spec = Database.parseDatabaseSpec(db)
+    if (spec === undefined) return reject(new Error(`not a database: ${db}`))
+    const program = Effect.gen(function* () {
+      const domain = yield* loadDomain(dir)
+      const registry = Context.get(
+        yield* Layer.build(SqlRegistry.layer.pipe(Layer.provide(Database.layer(spec)))),
+        IrpRegistry
+      )
+      const ca = yield* CertificateAuthorityLive.make(domain)
+      const server = yield* IrpServerLive.make({
+        domain,
+        listen: [makeAddress("127.0.0.1", 0)],
+        policy: BENCH_POLICY
+      }).pipe(Effect.provideService(IrpRegistry, registry), Effect.provideService(CertificateAuthority, ca))
+      resolve(server.addresses[0]!.port)
+      return yield* Effect.never
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(Layer.mergeAll(TcpTransport.layer, CryptoLive.layerNode, EntropyLive.layer)),
+      Effect.provide(log === "off" ? Logger.remove(Logger.defaultLogger) : ServerLog.layer("text"))
+    )
+    Effect.runPromise(program).catch(reject)
+  })
+
+const bare = (dir: string, replyPath: string): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const reply = frameOf(new Uint8Array(readFileSync(replyPath)))
+    const pem = (file: string) => readFileSync(`${dir}/${file}`, "utf8")
+    const server = Tls.createServer(
+      {
+        key: pem("server-key.pem"),
+        cert: pem("server.pem"),
+        ca: pemDecode(pem("ca.pem"), "CERTIFICATE").map((der) => pemEncode("CERTIFICATE", der)),
+        requestCert: true,
+        rejectUnauthorized: true,
+        minVersion: "TLSv1.3",
+        maxVersion: "TLSv1.3"
+      },
+      (socket) => {
+        socket.setNoDelay(true)
+        const splitter = new FrameSplitter()
+        socket.on("data", (chunk: Buffer) => {
+          for (let n = splitter.push(chunk); n > 0; n--) socket.write(reply)
+        })
+        socket.on("error", () => socket.destroy())
+      }
+    )
+    server.on("error", reject)
+    server.listen(0, "127.0.0.1", () => resolve((server.address() as { port: number }).port))
+  })
+
+const main = async (): Promise<void> => {
+  const [mode, dir, arg, log] = process.argv.slice(2) as [string, string, string, string | undefined]
+  const port = mode === "ours" ? await ours(dir, arg, log ?? "off") : await bare(dir, arg)
+  process.on("message", (m: ToServer) => {
+    if (m.type === "cpu") {
+      const cpu = process.cpuUsage()
+      send({ type: "cpu", micros: cpu.user + cpu.system })
+    }
+  })
+  process.on("disconnect", () => process.exit(0))
+  send({ type: "ready", port })
+}
+
+main().catch((e: unknown) => {
+  send({ type: "error", message: String((e as Error)?.stack ?? e) })
+  process.exit(1)
+})
