@@ -279,44 +279,49 @@ export const makeReceiver = (ctx: FilesContext) => {
       })
     )
 
-  /** A data record: must belong to an accepted transfer and start at its expected offset (5.4.4). */
+  /**
+   * A data record: must belong to an accepted transfer and start at its expected offset (5.4.4).
+   * The per-record work (checks, hashing, copying into the write buffer) is synchronous, hence
+   * atomic with respect to every other fiber, and takes no lock; only a buffer switch, the first
+   * record and a refusal take the transfer's lock.
+   */
   const onData = (link: PeerLink, data: Uint8Array) =>
-    Effect.gen(function* () {
+    Effect.suspend(() => {
       const decoded = decodeFileRecord(data)
       if (Either.isLeft(decoded))
-        return yield* Effect.logWarning(`files: ${link.peer} sent a malformed data record: ${decoded.left}`)
+        return Effect.logWarning(`files: ${link.peer} sent a malformed data record: ${decoded.left}`)
       const record = decoded.right
       const key = recordKey(link.peer, record.idKey)
       const r = receiving.get(key)
       if (r === undefined) {
-        if (recent.has(key)) return
+        if (recent.has(key)) return Effect.void
         remember(key)
         // Not accepted (held, unknown or finished long ago): tell the sender once, by the id's ULID form.
-        return yield* sendQuietly(link, {
+        return sendQuietly(link, {
           _tag: "e2e.FileCancel",
           id: ulidFromFileIdBytes(record.idBytes),
           reason: "not_accepted"
         })
       }
-      yield* ctx.locked(refKey(r.ref))(
+      const t = r.transfer
+      const locked = <E>(effect: Effect.Effect<void, E>) =>
+        ctx.locked(refKey(r.ref))(Effect.suspend(() => (receiving.get(key) === r ? effect : Effect.void)))
+      if (record.offset !== r.offset)
+        return locked(
+          fail(link, t, "bad_offset", `${link.peer} sent bytes at offset ${record.offset}, expected ${r.offset}.`)
+        )
+      if (r.offset + record.bytes.length > t.size)
+        return locked(fail(link, t, "too_long", `${link.peer} sent more than the ${t.size} bytes it offered.`))
+      r.hash.update(record.bytes)
+      r.buffers[r.active].set(record.bytes, r.pendingLength)
+      r.pendingLength += record.bytes.length
+      r.offset += record.bytes.length
+      // Keep room for one more record of the largest size.
+      const full = () => WRITE_BUFFER_BYTES - r.pendingLength < MAX_FILE_CHUNK
+      if (r.started && !full()) return Effect.void
+      return locked(
         Effect.gen(function* () {
-          if (receiving.get(key) !== r) return // cancelled meanwhile
-          const t = r.transfer
-          if (record.offset !== r.offset)
-            return yield* fail(
-              link,
-              t,
-              "bad_offset",
-              `${link.peer} sent bytes at offset ${record.offset}, expected ${r.offset}.`
-            )
-          if (r.offset + record.bytes.length > t.size)
-            return yield* fail(link, t, "too_long", `${link.peer} sent more than the ${t.size} bytes it offered.`)
-          r.hash.update(record.bytes)
-          r.buffers[r.active].set(record.bytes, r.pendingLength)
-          r.pendingLength += record.bytes.length
-          r.offset += record.bytes.length
-          // Keep room for one more record of the largest size.
-          if (WRITE_BUFFER_BYTES - r.pendingLength < MAX_FILE_CHUNK) {
+          if (full()) {
             const flushed = yield* Effect.either(flushInBackground(r))
             if (Either.isLeft(flushed)) return yield* fail(link, t, "receiver_error", flushed.left.message)
           }
