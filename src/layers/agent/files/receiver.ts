@@ -8,8 +8,7 @@
  * smaller of the stored offset and the partial file's length, after re-hashing that prefix.
  */
 
-import { createHash, type Hash } from "node:crypto"
-import type { FileHandle } from "node:fs/promises"
+import { createHash } from "node:crypto"
 import { Effect, Either, Fiber } from "effect"
 import {
   decodeFileRecord,
@@ -39,37 +38,9 @@ import {
   stateForPeerCancel,
   storeError
 } from "./context.js"
-import { closeQuietly, hashPrefix, ioError, openPartial, removeQuietly, writeFully } from "./diskIo.js"
+import { closeQuietly, hashPrefix, ioError, openPartial, removeQuietly } from "./diskIo.js"
+import { makeWriter, type Receiving, WRITE_BUFFER_BYTES, writeBuffers } from "./partialFile.js"
 import { decideOffer, FileTransferError } from "./policy.js"
-
-/** An accepted transfer whose bytes are arriving. */
-interface Receiving {
-  readonly ref: TransferRef
-  readonly transfer: IncomingTransfer
-  /** The session it was accepted on: a repeated offer on the same session is a duplicate. */
-  readonly channel: PeerLink["channel"]
-  readonly handle: FileHandle
-  readonly hash: Hash
-  /** Bytes received and hashed: the next record must start here. */
-  offset: number
-  /** Bytes known to be in the partial file; the rest, up to `offset`, are being written or buffered. */
-  written: number
-  /**
-   * Two fixed write buffers: records are copied into the active one; when it is full it is written
-   * in the background (one thread-pool trip per ~1 MiB, overlapping the next records) while the
-   * other fills.
-   */
-  readonly buffers: readonly [Uint8Array, Uint8Array]
-  active: 0 | 1
-  pendingLength: number
-  /** The background write of the other buffer (its byte count), if one is running. */
-  writing: Fiber.RuntimeFiber<number, FileTransferError> | undefined
-  /** Moved to `receiving` in the store. */
-  started: boolean
-}
-
-/** Size of each live incoming transfer's write buffer. */
-const WRITE_BUFFER_BYTES = 1024 * 1024
 
 /** How many ids of finished transfers are remembered to ignore records still in flight. */
 const RECENT_LIMIT = 1024
@@ -89,42 +60,7 @@ export const makeReceiver = (ctx: FilesContext) => {
   const recordKey = (peer: Handle, idKey: string) => `${peer}\u0000${idKey}`
   const keyOf = (peer: Handle, id: Id) => recordKey(peer, fileIdKey(fileIdBytes(id)))
 
-  /** Waits for the background write; only then does the store hear of its bytes (never ahead of the file). */
-  const settle = (r: Receiving) =>
-    Effect.gen(function* () {
-      const writing = r.writing
-      if (writing === undefined) return
-      r.writing = undefined
-      r.written += yield* Fiber.join(writing)
-      yield* store.fileProgress({ ref: r.ref, offset: r.written, now: yield* now }).pipe(Effect.mapError(storeError))
-    })
-
-  const writeAt = (r: Receiving, bytes: Uint8Array, at: number) =>
-    Effect.tryPromise({
-      try: () => writeFully(r.handle, bytes, at),
-      catch: ioError(`Could not write ${r.transfer.tempPath}`)
-    }).pipe(Effect.as(bytes.length))
-
-  /** The active buffer is full: write it in the background and switch to the other one. */
-  const flushInBackground = (r: Receiving) =>
-    Effect.gen(function* () {
-      yield* settle(r)
-      const bytes = r.buffers[r.active].subarray(0, r.pendingLength)
-      // A daemon: it must finish even if the session's fiber ends; `settle` or `release` joins it.
-      r.writing = yield* Effect.forkDaemon(writeAt(r, bytes, r.written))
-      r.active = r.active === 0 ? 1 : 0
-      r.pendingLength = 0
-    })
-
-  /** Everything received is in the file (and the store knows). */
-  const flush = (r: Receiving) =>
-    Effect.gen(function* () {
-      yield* settle(r)
-      if (r.pendingLength === 0) return
-      r.written += yield* writeAt(r, r.buffers[r.active].subarray(0, r.pendingLength), r.written)
-      r.pendingLength = 0
-      yield* store.fileProgress({ ref: r.ref, offset: r.written, now: yield* now }).pipe(Effect.mapError(storeError))
-    })
+  const { flush, flushInBackground } = makeWriter(store)
 
   /**
    * Forgets the live state of a transfer and closes its file. With `keep` the buffered bytes are
@@ -193,7 +129,7 @@ export const makeReceiver = (ctx: FilesContext) => {
         hash,
         offset,
         written: offset,
-        buffers: [new Uint8Array(WRITE_BUFFER_BYTES), new Uint8Array(WRITE_BUFFER_BYTES)],
+        buffers: writeBuffers(),
         active: 0,
         pendingLength: 0,
         writing: undefined,
