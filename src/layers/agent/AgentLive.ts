@@ -240,8 +240,4 @@ export const layerWith = <R = never, E = never, RP = never>(
   Agent | Presence | Listeners.AgentListeners,
   AgentError | TransportError | E,
   AgentRequirements | R | Exclude<RP, Listeners.AgentListeners>
-> =>
-  layer(config).pipe(
-    Layer.provideMerge(presence),
-    Layer.provideMerge(Listeners.layer(config.listen ?? Listeners.defaultListenAddresses))
-  )
+> => layer(config).pipe(Layer.provideMerge(presence), Layer.provideMerge(Listeners.layer(config.listen)))

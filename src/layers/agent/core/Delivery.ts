@@ -124,12 +124,36 @@ export const make = (config: DeliveryConfig): Effect.Effect<Delivery, never, Sco
       )
     )
 
+    /**
+     * One timer for the earliest scheduled retry, re-armed only when an earlier one is needed (every
+     * round would otherwise start a timer of its own; a spurious wake-up just runs a round).
+     */
+    let timerDue = Number.POSITIVE_INFINITY
+    let timer: Fiber.RuntimeFiber<void> | undefined
+    const arm = (due: number) =>
+      Effect.gen(function* () {
+        if (!Number.isFinite(due) || due >= timerDue) return
+        if (timer !== undefined) yield* Fiber.interruptFork(timer)
+        timerDue = due
+        const now = yield* Clock.currentTimeMillis
+        timer = yield* Effect.forkIn(
+          Effect.zipRight(
+            Effect.sleep(Duration.millis(Math.max(1, due - now))),
+            Effect.zipRight(
+              Effect.sync(() => {
+                timerDue = Number.POSITIVE_INFINITY
+              }),
+              Effect.asVoid(signal)
+            )
+          ),
+          scope
+        )
+      })
+
     const loop = Effect.forever(
       Effect.gen(function* () {
-        const next = yield* round
-        const now = yield* Clock.currentTimeMillis
-        const timer = Number.isFinite(next) ? Effect.sleep(Duration.millis(Math.max(1, next - now))) : Effect.never
-        yield* Effect.raceFirst(Queue.take(wake), timer)
+        yield* arm(yield* round)
+        yield* Queue.take(wake)
       })
     )
 
