@@ -2,6 +2,7 @@
  * The `sixchat` command tree.
  */
 import * as Command from "@effect/cli/Command"
+import { agentCommand } from "./agent.js"
 import { certCommand } from "./cert.js"
 import { demoCommand } from "./demo.js"
 import { enrollCommand } from "./enroll.js"
@@ -9,6 +10,7 @@ import { idCommands } from "./id.js"
 import { irpAdminCommands } from "./irpAdmin.js"
 import { irpServeCommand } from "./irpServe.js"
 import { peerCommand } from "./peer.js"
+import { peopleCommands } from "./people/index.js"
 import { userIrpCommands } from "./registerLookup.js"
 
 export const VERSION = "0.1.0"
@@ -25,7 +27,16 @@ const id = Command.make("id").pipe(
 
 export const root = Command.make("sixchat").pipe(
   Command.withDescription("SixChat: direct, end-to-end encrypted messaging between people (E2E port 4605, IRP 4604)"),
-  Command.withSubcommands([demoCommand, irp, id, ...userIrpCommands, peerCommand, certCommand])
+  Command.withSubcommands([
+    demoCommand,
+    agentCommand,
+    ...peopleCommands,
+    irp,
+    id,
+    ...userIrpCommands,
+    peerCommand,
+    certCommand
+  ])
 )
 
 export const run = Command.run(root, { name: "sixchat", version: VERSION })

@@ -20,6 +20,7 @@ import * as SqlRegistry from "../../../src/layers/irp/registry/SqlRegistry.js"
 import * as IrpServerLive from "../../../src/layers/irp/server/IrpServerLive.js"
 import * as SqliteLive from "../../../src/layers/sql/SqliteLive.js"
 import { Directory, type DirectoryService } from "../../../src/services/Directory.js"
+import { IrpClients } from "../../../src/services/IrpClient.js"
 import { IrpRegistry, type IrpRegistryService } from "../../../src/services/IrpRegistry.js"
 import { Presence, type PresenceService } from "../../../src/services/Presence.js"
 import {
@@ -133,6 +134,29 @@ const nextChange = (changes: Queue.Dequeue<Handle>, presence: PresenceService) =
   Effect.raceFirst(Queue.take(changes), Effect.forever(Effect.zipRight(Effect.sleep("200 millis"), presence.refresh)))
 
 describe("IrpPresence and IrpDirectory over a real IRP server", () => {
+  it.live("IrpClients.connect: the client lives in its caller's scope, not the layer builder's", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const w = yield* world
+        // The service is built in this (outer) scope; the client is made and closed in an inner one.
+        const clients = Context.get(yield* Layer.build(IrpClientLive.layer), IrpClients)
+        const inner = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
+        const client = yield* clients
+          .connect({
+            address: w.running.address,
+            domain: "example.org",
+            anchors: [domain.rootCertificate],
+            identity: w.alice.identity
+          })
+          .pipe(Scope.extend(inner))
+        yield* client.ping
+        yield* Scope.close(inner, Exit.void)
+        const after = yield* Effect.flip(client.ping)
+        expect(after.reason).toBe("Channel")
+      })
+    ).pipe(Effect.provide(env))
+  )
+
   it.live("Presence registers, renews before the lease ends, and deregisters when it stops; lookups see it", () =>
     Effect.scoped(
       Effect.gen(function* () {

@@ -10,6 +10,7 @@
  */
 import {
   Clock,
+  Context,
   Deferred,
   Duration,
   Effect,
@@ -19,7 +20,7 @@ import {
   ParseResult,
   PubSub,
   Schema,
-  type Scope,
+  Scope,
   Stream
 } from "effect"
 import type { Handle } from "../../../domain/brands.js"
@@ -322,10 +323,16 @@ export const connect = (
     return client
   })
 
-/** The `IrpClients` service over the Transport, crypto ports and Entropy of the layer's context. */
+/**
+ * The `IrpClients` service over the Transport, crypto ports and Entropy of the layer's context. The
+ * captured context must not carry the builder's `Scope`: each client lives in its caller's scope.
+ */
 export const make: Effect.Effect<IrpClientsService, never, ClientRequirements> = Effect.map(
   Effect.context<ClientRequirements>(),
-  (context): IrpClientsService => ({ connect: (options) => Effect.provide(connect(options), context) })
+  (captured): IrpClientsService => {
+    const context = Context.omit(Scope.Scope)(captured as Context.Context<ClientRequirements | Scope.Scope>)
+    return { connect: (options) => Effect.provide(connect(options), context as Context.Context<ClientRequirements>) }
+  }
 )
 
 export const layer: Layer.Layer<IrpClients, never, ClientRequirements> = Layer.effect(IrpClients, make)
