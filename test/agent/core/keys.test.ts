@@ -83,9 +83,24 @@ describe("key changes", () => {
         const changes = seen.filter((e) => e._tag === "agent.KeyChanged")
         expect(changes.map((e) => e._tag === "agent.KeyChanged" && e.change.status)).toEqual(["pending"])
 
+        // Dialing out is refused the same way: alice's own message to bob waits too.
+        const reply = yield* a.agent.send(bob, "to the new key")
+        yield* eventually(
+          Effect.map(a.store.peersWithOutbox(), (p) =>
+            p[0]?.lastError?.includes("new key") === true ? true : undefined
+          ),
+          "alice refusing her own dial"
+        )
+        expect(yield* stateOf(a.agent, reply.id)).toBe("queued")
+
         yield* a.agent.trust(bob)
         yield* delivered(b2.agent, m.id)
-        expect((yield* a.agent.history({ peer: bob })).map((x) => x.body)).toEqual(["first key", "new key"])
+        yield* delivered(a.agent, reply.id)
+        expect((yield* a.agent.history({ peer: bob })).map((x) => [x.direction, x.body])).toEqual([
+          ["in", "first key"],
+          ["in", "new key"],
+          ["out", "to the new key"]
+        ])
         const trusted = yield* a.agent.contact(bob)
         expect(trusted.fingerprint).toBe(localIdentity(bobNew).fingerprint)
         expect(trusted.pendingKeyChange).toBeNull()

@@ -4,12 +4,12 @@
  */
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Queue } from "effect"
 import { Handle, makeAddress } from "../../../src/domain/brands.js"
 import * as TcpTransport from "../../../src/layers/transport/TcpTransport.js"
 import { makeTestPki } from "../../support/identities.js"
 import * as MemoryDirectory from "../../support/MemoryDirectory.js"
-import { eventually, fileStore, startAgent, tempDir } from "./helpers.js"
+import { eventually, fileStore, recordEvents, startAgent, tempDir } from "./helpers.js"
 
 const pki = makeTestPki()
 const anchors = [pki.caDer]
@@ -101,11 +101,14 @@ describe("two agents over TCP", () => {
         const first = yield* a.agent.send(bob, "before")
         yield* delivered(a, first.id)
         const oldAddress = w.directory.addressesOf(bob)
+        const events = yield* recordEvents(a.agent)
         yield* b1.stop
-        yield* eventually(
-          Effect.map(a.agent.status, (s) => (s.sessions.length === 0 ? true : undefined)),
+        // Stopping an agent closes its sessions cleanly (`<Close/>`), not by cutting the connection.
+        const down = yield* eventually(
+          Effect.map(Queue.takeAll(events), (c) => [...c].find((e) => e._tag === "agent.SessionDown")),
           "alice to notice"
         )
+        expect(down).toEqual({ _tag: "agent.SessionDown", peer: bob, reason: "closed by peer" })
         const queued = yield* Effect.forEach(["one", "two", "three"], (body) => a.agent.send(bob, body))
         // Every send tried at once and failed: they are all still in the outbox.
         yield* eventually(

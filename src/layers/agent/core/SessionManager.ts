@@ -10,7 +10,7 @@
  * `<Close/>`). Ending a session from elsewhere = `<Close reason/>` then interrupting its owner.
  * Closing the manager closes every session with `<Close/>`.
  */
-import { Cause, Deferred, Effect, ExecutionStrategy, Exit, Fiber, FiberId, Option, Scope } from "effect"
+import { Deferred, Effect, ExecutionStrategy, Exit, Fiber, FiberId, Option, Scope } from "effect"
 import { type Fingerprint, formatAddress, type Handle } from "../../../domain/brands.js"
 import type { AppMessage } from "../../../domain/e2e/messages.js"
 import type { LocalIdentity } from "../../../domain/handshake/parameters.js"
@@ -23,7 +23,7 @@ import { type AttemptFailure, happyEyeballs } from "./dialer.js"
 import { SessionError } from "./errors.js"
 import type { ResolvedOptions } from "./options.js"
 import type { AgentCore, PeerLink, SessionPlugin } from "./plugin.js"
-import { type AppChannel, isKeepAlive, keepAliveStep, Session, sleepUntil } from "./session.js"
+import { type AppChannel, keepAlive, reasonOf, receiveLoop, Session } from "./session.js"
 import { DUPLICATE, KEY_CHANGED, keepWhich } from "./simultaneousOpen.js"
 
 export interface SessionManagerConfig {
@@ -94,54 +94,6 @@ export const make = (config: SessionManagerConfig): Effect.Effect<SessionManager
     const discard = (channel: AppChannel, channelScope: Scope.CloseableScope, wireReason: string) =>
       Effect.zipRight(boundedClose(channel, wireReason), Scope.close(channelScope, Exit.void))
 
-    const dispatch = (session: Session, message: AppMessage) =>
-      Effect.gen(function* () {
-        if (message._tag === "e2e.Ping") {
-          yield* Effect.ignore(
-            session.link.send({ _tag: "e2e.Pong", ...(message.nonce === undefined ? {} : { nonce: message.nonce }) })
-          )
-          return
-        }
-        if (message._tag === "e2e.Pong") return
-        for (const plugin of plugins) if (yield* plugin.onMessage(session.link, message)) return
-        // Nobody takes file offers (no file transfer feature): say so rather than leave the sender waiting.
-        if (message._tag === "e2e.FileOffer")
-          yield* Effect.ignore(session.link.send({ _tag: "e2e.FileCancel", id: message.id, reason: "unsupported" }))
-        else yield* Effect.logDebug(`agent: no plugin handled ${message._tag} from ${session.peer}`)
-      })
-
-    const receiveLoop = (session: Session): Effect.Effect<string, ChannelError> =>
-      Effect.gen(function* () {
-        for (;;) {
-          const inbound = yield* session.channel.receive
-          const now = clock.unsafeCurrentTimeMillis()
-          session.lastReceived = now
-          if (inbound._tag === "Closed")
-            return inbound.reason === undefined ? "closed by peer" : `closed by peer: ${inbound.reason}`
-          if (inbound._tag === "Data") {
-            session.lastApp = now
-            for (const plugin of plugins) yield* plugin.onData(session.link, inbound.data)
-            continue
-          }
-          if (!isKeepAlive(inbound.message)) session.lastApp = now
-          yield* dispatch(session, inbound.message)
-        }
-      })
-
-    const keepAlive = (session: Session): Effect.Effect<void> =>
-      Effect.gen(function* () {
-        for (;;) {
-          const step = keepAliveStep(session, session.now(), options)
-          if (step._tag === "Dead") return yield* endSession(session, "the peer stopped answering", "timeout")
-          if (step._tag === "Idle") return yield* endSession(session, "idle", "idle")
-          if (step.ping) {
-            session.lastPing = session.now()
-            yield* Effect.ignore(session.channel.send({ _tag: "e2e.Ping" }))
-          }
-          yield* sleepUntil(clock, step.untilMs)
-        }
-      })
-
     /** Ends the session's life: runs in its owner fiber once the receive loop is over. */
     const teardown = (session: Session, exit: Exit.Exit<string, ChannelError>) =>
       Effect.gen(function* () {
@@ -169,10 +121,10 @@ export const make = (config: SessionManagerConfig): Effect.Effect<SessionManager
       Effect.gen(function* () {
         sessions.set(session.peer, session)
         session.owner = yield* Effect.forkIn(
-          Effect.onExit(receiveLoop(session), (exit) => teardown(session, exit)).pipe(Effect.ignore),
+          Effect.onExit(receiveLoop(session, plugins), (exit) => teardown(session, exit)).pipe(Effect.ignore),
           scope
         )
-        yield* Effect.forkIn(keepAlive(session), session.scope)
+        yield* Effect.forkIn(keepAlive(session, options, endSession), session.scope)
         for (const plugin of plugins) yield* Effect.forkIn(plugin.onSessionUp(session.link), session.scope)
         yield* publish({ _tag: "agent.SessionUp", session: session.summary() })
       })
@@ -352,11 +304,4 @@ export const make = (config: SessionManagerConfig): Effect.Effect<SessionManager
         })
     }
     return manager
-  })
-
-/** Why a receive loop ended, in words. */
-const reasonOf = (exit: Exit.Exit<string, ChannelError>): string =>
-  Exit.match(exit, {
-    onSuccess: (reason) => reason,
-    onFailure: (cause) => Option.match(Cause.failureOption(cause), { onNone: () => "ended", onSome: (e) => e.message })
   })

@@ -2,13 +2,13 @@
  * One live session with a peer (issue 4, section 1): its channel, its scope, the fiber that owns it
  * (receive loop + teardown), keep-alive and idle bookkeeping, and the link that plugins use.
  */
-import { type Clock, Duration, Effect, type Fiber, type Scope } from "effect"
+import { Cause, type Clock, Duration, Effect, Exit, type Fiber, Option, type Scope } from "effect"
 import type { Fingerprint, Handle, Role } from "../../../domain/brands.js"
 import type { AppMessage } from "../../../domain/e2e/messages.js"
 import type { SessionSummary } from "../../../services/Agent.js"
-import type { SecureChannel } from "../../../services/SecureChannel.js"
+import type { ChannelError, SecureChannel } from "../../../services/SecureChannel.js"
 import type { ResolvedOptions } from "./options.js"
-import type { PeerLink } from "./plugin.js"
+import type { PeerLink, SessionPlugin } from "./plugin.js"
 
 export type AppChannel = SecureChannel<AppMessage, AppMessage>
 
@@ -99,5 +99,69 @@ export const keepAliveStep = (
   return { _tag: "Wait", ping, untilMs: Math.max(untilMs, now + 1) }
 }
 
-export const sleepUntil = (clock: Clock.Clock, untilMs: number) =>
-  Effect.sleep(Duration.millis(Math.max(1, untilMs - clock.unsafeCurrentTimeMillis())))
+/** Answers `<Ping/>`, then asks the plugins in order; a file offer nobody takes is declined. */
+const dispatch = (session: Session, plugins: ReadonlyArray<SessionPlugin>, message: AppMessage) =>
+  Effect.gen(function* () {
+    if (message._tag === "e2e.Ping") {
+      const nonce = message.nonce === undefined ? {} : { nonce: message.nonce }
+      yield* Effect.ignore(session.link.send({ _tag: "e2e.Pong", ...nonce }))
+      return
+    }
+    if (message._tag === "e2e.Pong") return
+    for (const plugin of plugins) if (yield* plugin.onMessage(session.link, message)) return
+    // No file transfer feature: say so rather than leave the sender waiting.
+    if (message._tag === "e2e.FileOffer")
+      yield* Effect.ignore(session.link.send({ _tag: "e2e.FileCancel", id: message.id, reason: "unsupported" }))
+    else yield* Effect.logDebug(`agent: no plugin handled ${message._tag} from ${session.peer}`)
+  })
+
+/**
+ * The session's receive loop: every record to the plugins, in order (one at a time, so a message is
+ * stored and acknowledged before the next is read). Ends with the reason when the peer closes.
+ */
+export const receiveLoop = (
+  session: Session,
+  plugins: ReadonlyArray<SessionPlugin>
+): Effect.Effect<string, ChannelError> =>
+  Effect.gen(function* () {
+    for (;;) {
+      const inbound = yield* session.channel.receive
+      const now = session.now()
+      session.lastReceived = now
+      if (inbound._tag === "Closed")
+        return inbound.reason === undefined ? "closed by peer" : `closed by peer: ${inbound.reason}`
+      if (inbound._tag === "Data") {
+        session.lastApp = now
+        for (const plugin of plugins) yield* plugin.onData(session.link, inbound.data)
+        continue
+      }
+      if (!isKeepAlive(inbound.message)) session.lastApp = now
+      yield* dispatch(session, plugins, inbound.message)
+    }
+  })
+
+/** Pings a quiet peer; ends the session (through `end`) when the peer is dead or the session idle. */
+export const keepAlive = (
+  session: Session,
+  options: Pick<ResolvedOptions, "keepAliveMs" | "deadAfterMs" | "idleCloseMs">,
+  end: (session: Session, reason: string, wireReason: string) => Effect.Effect<void>
+): Effect.Effect<void> =>
+  Effect.gen(function* () {
+    for (;;) {
+      const step = keepAliveStep(session, session.now(), options)
+      if (step._tag === "Dead") return yield* end(session, "the peer stopped answering", "timeout")
+      if (step._tag === "Idle") return yield* end(session, "idle", "idle")
+      if (step.ping) {
+        session.lastPing = session.now()
+        yield* Effect.ignore(session.channel.send({ _tag: "e2e.Ping" }))
+      }
+      yield* Effect.sleep(Duration.millis(Math.max(1, step.untilMs - session.now())))
+    }
+  })
+
+/** Why a receive loop ended, in words. */
+export const reasonOf = (exit: Exit.Exit<string, ChannelError>): string =>
+  Exit.match(exit, {
+    onSuccess: (reason) => reason,
+    onFailure: (cause) => Option.match(Cause.failureOption(cause), { onNone: () => "ended", onSome: (e) => e.message })
+  })
