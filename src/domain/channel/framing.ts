@@ -69,7 +69,10 @@ export class FrameDecoder {
   next(): Uint8Array | undefined | FrameError {
     if (this.pendingLength < 0) {
       if (this.buffered < HEADER_LENGTH) return undefined
-      const header = this.take(HEADER_LENGTH)
+      const first = this.chunks[0]!
+      // The header is usually whole in the first chunk: read it in place instead of slicing it off.
+      const inPlace = first.length > HEADER_LENGTH
+      const header = inPlace ? first : this.take(HEADER_LENGTH)
       const length = ((header[0]! << 24) | (header[1]! << 16) | (header[2]! << 8) | header[3]!) >>> 0
       if (length === 0) return new FrameError({ reason: "ZeroLength", message: "received a zero-length frame" })
       if (length > this.limit)
@@ -77,6 +80,10 @@ export class FrameDecoder {
           reason: "TooLarge",
           message: `received a frame of ${length} bytes, over the limit of ${this.limit}`
         })
+      if (inPlace) {
+        this.chunks[0] = first.subarray(HEADER_LENGTH)
+        this.buffered -= HEADER_LENGTH
+      }
       this.pendingLength = length
     }
     if (this.buffered < this.pendingLength) return undefined

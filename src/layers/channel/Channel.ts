@@ -94,7 +94,8 @@ export const makeChannel = <In, Out>(
     }
 
     const writeFailed = (e: TransportError) => terminate(transportError(e))
-    const sendRecord = (type: ContentType, content: Uint8Array) =>
+    /** `content` is a value or, for documents, the encoder to run once the lock is held. */
+    const sendRecord = (type: ContentType, content: Uint8Array | (() => Uint8Array)) =>
       lock.withLock(
         Effect.suspend(() => {
           if (failure !== undefined || sentClose) return Effect.fail(closedError())
@@ -102,7 +103,8 @@ export const makeChannel = <In, Out>(
           // channel with WriteTimeout and resets the connection, which fails this write. The lock's
           // release clears it.
           watchdog.writing()
-          return Effect.mapError(conn.write(sealRecord(type, content)), writeFailed)
+          const bytes = typeof content === "function" ? content() : content
+          return Effect.mapError(conn.write(sealRecord(type, bytes)), writeFailed)
         })
       )
 
@@ -243,7 +245,7 @@ export const makeChannel = <In, Out>(
     return {
       peer,
       session,
-      send: (message: Out) => Effect.suspend(() => sendRecord(ContentType.Xml, codec.encode(message))),
+      send: (message: Out) => sendRecord(ContentType.Xml, () => codec.encode(message)),
       sendData: (data: Uint8Array) =>
         data.length > MAX_CONTENT
           ? Effect.fail(

@@ -48,22 +48,24 @@ export class FrameReader {
       })
     })
     this.next = pull
+    const readFailed = (e: unknown) => Effect.succeed(transportError(e))
+    /** A buffered frame, or a read of the next chunk. */
+    const step = (): Effect.Effect<Uint8Array | null | ChannelError> => {
+      const frame = decoder.next()
+      if (frame instanceof FrameError) return Effect.succeed(frameError(frame))
+      if (frame !== undefined) return Effect.succeed(frame)
+      return readChunk
+    }
     const onChunk = (chunk: Uint8Array | null): Effect.Effect<Uint8Array | null | ChannelError> => {
       if (chunk === null) {
         const torn = decoder.endOfStream()
         return Effect.succeed(torn === undefined ? null : frameError(torn))
       }
       decoder.push(chunk)
-      return pullValue
+      return step()
     }
-    const readFailed = (e: unknown) => Effect.succeed(transportError(e))
-    const pullValue: Effect.Effect<Uint8Array | null | ChannelError> = Effect.suspend(() => {
-      const frame = decoder.next()
-      if (frame instanceof FrameError) return Effect.succeed(frameError(frame))
-      if (frame !== undefined) return Effect.succeed(frame)
-      return Effect.matchEffect(conn.read, { onFailure: readFailed, onSuccess: onChunk })
-    })
-    this.nextOrError = pullValue
+    const readChunk = Effect.matchEffect(conn.read, { onFailure: readFailed, onSuccess: onChunk })
+    this.nextOrError = Effect.suspend(step)
   }
 }
 

@@ -80,12 +80,10 @@ export const e2eCodec: MessageCodec<AppMessage, AppMessage> = {
   decode: (el) => {
     if (el.namespace !== E2E_NAMESPACE)
       return Either.left(new DecodeError({ reason: "Namespace", message: `unexpected namespace ${el.namespace}` }))
-    return Either.flatMap(e2eFromElement(el), (m) =>
-      APP_TAGS.has(m._tag)
-        ? Either.right(m as AppMessage)
-        : Either.left(
-            new DecodeError({ reason: "UnknownElement", message: `<${el.name}> is not an application message` })
-          )
+    const decoded = e2eFromElement(el)
+    if (Either.isLeft(decoded) || APP_TAGS.has(decoded.right._tag)) return decoded as Either.Either<AppMessage, DecodeError>
+    return Either.left(
+      new DecodeError({ reason: "UnknownElement", message: `<${el.name}> is not an application message` })
     )
   }
 }

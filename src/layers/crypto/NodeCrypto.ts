@@ -41,6 +41,7 @@ const hmacSha256 = (key: Uint8Array, data: Uint8Array): Uint8Array =>
   view(crypto.createHmac("sha256", key).update(data).digest())
 
 const ZERO_SALT = new Uint8Array(32)
+const COUNTER_ONE = Uint8Array.of(1)
 
 export const hashing: P.Hashing = {
   provider: "node",
@@ -59,16 +60,14 @@ export const hashing: P.Hashing = {
   hkdfExtract: (salt, ikm) => hmacSha256(salt.length === 0 ? ZERO_SALT : salt, ikm),
   hkdfExpand: (prk, info, length) => {
     checkExpandLength(length)
+    // RFC 5869 section 2.3: T(i) = HMAC(PRK, T(i-1) || info || i). The key schedule only ever asks
+    // for one block (<= 32 bytes): that is one HMAC, returned without a copy.
+    const first = crypto.createHmac("sha256", prk).update(info).update(COUNTER_ONE).digest()
+    if (length <= 32) return view(first).subarray(0, length)
     const out = new Uint8Array(length)
     const counter = new Uint8Array(1)
-    let previous: Uint8Array = new Uint8Array(0)
-    // RFC 5869 section 2.3: T(i) = HMAC(PRK, T(i-1) || info || i).
-    // The first block (all the key schedule ever needs) in one update: HMAC(PRK, info || 0x01).
-    const first = new Uint8Array(info.length + 1)
-    first.set(info)
-    first[info.length] = 1
-    previous = crypto.createHmac("sha256", prk).update(first).digest()
-    out.set(previous.subarray(0, Math.min(32, length)), 0)
+    let previous: Uint8Array = first
+    out.set(first, 0)
     for (let offset = 32, i = 2; offset < length; offset += 32, i++) {
       counter[0] = i
       previous = crypto.createHmac("sha256", prk).update(previous).update(info).update(counter).digest()
