@@ -111,7 +111,11 @@ export const make = <R = never>(
       manager,
       entropy,
       maxDials: options.maxDials,
-      events: PubSub.subscribe(hub)
+      events: PubSub.subscribe(hub),
+      extraPeers:
+        files?.pendingPeers === undefined
+          ? undefined
+          : Effect.orElseSucceed(files.pendingPeers, (): ReadonlyArray<Handle> => [])
     })
 
     // What Presence says, for `status` and subscribers.
@@ -241,3 +245,10 @@ export const layerWith = <R = never, E = never, RP = never>(
   AgentError | TransportError | E,
   AgentRequirements | R | Exclude<RP, Listeners.AgentListeners>
 > => layer(config).pipe(Layer.provideMerge(presence), Layer.provideMerge(Listeners.layer(config.listen)))
+
+/** A Presence that registers nothing (tests, or an agent reached only by address). */
+export const presenceNone: Layer.Layer<Presence> = Layer.succeed(Presence, {
+  current: Effect.succeed([]),
+  refresh: Effect.void,
+  events: Stream.empty
+})

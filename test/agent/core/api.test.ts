@@ -7,8 +7,9 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Queue } from "effect"
 import { Handle, makeAddress } from "../../../src/domain/brands.js"
 import type { AgentOptions } from "../../../src/layers/agent/core/options.js"
+import type { FilesFeature } from "../../../src/layers/agent/core/plugin.js"
 import * as TcpTransport from "../../../src/layers/transport/TcpTransport.js"
-import type { AgentService } from "../../../src/services/Agent.js"
+import { AgentError, type AgentService } from "../../../src/services/Agent.js"
 import { makeTestPki, type TestIdentity } from "../../support/identities.js"
 import * as MemoryDirectory from "../../support/MemoryDirectory.js"
 import { eventually, fileStore, recordEvents, startAgent, tempDir } from "./helpers.js"
@@ -20,12 +21,32 @@ const bobId = pki.identity("bob@example.org")
 const alice = Handle.make("alice@example.org")
 const bob = Handle.make("bob@example.org")
 
+/** A stand-in file transfer feature: records what the core asks of it. */
+const fakeFiles = (pending: ReadonlyArray<Handle>) => {
+  const ups: Array<string> = []
+  const feature: FilesFeature = {
+    plugin: {
+      name: "fake-files",
+      onSessionUp: (link) => Effect.sync(() => void ups.push(link.peer)),
+      onMessage: () => Effect.succeed(false),
+      onData: () => Effect.void,
+      onSessionDown: () => Effect.void
+    },
+    sendFile: (peer, path) => Effect.fail(new AgentError({ reason: "BadRequest", message: `fake: ${peer} ${path}` })),
+    cancel: () => Effect.succeed(false),
+    transfers: () => Effect.succeed([]),
+    pendingPeers: Effect.succeed(pending)
+  }
+  return { ups, feature }
+}
+
 const world = Effect.gen(function* () {
   const dir = yield* tempDir
   const directory = yield* MemoryDirectory.make
   const transport = yield* TcpTransport.make
-  const start = (identity: TestIdentity, name: string, options: Partial<AgentOptions> = {}) =>
+  const start = (identity: TestIdentity, name: string, options: Partial<AgentOptions> = {}, files?: FilesFeature) =>
     startAgent({
+      ...(files === undefined ? {} : { files: () => Effect.succeed(files) }),
       identity,
       anchors,
       directory,
@@ -149,5 +170,27 @@ describe("the Agent port", () => {
         expect((yield* b.agent.history({})).map((m) => m.body)).toEqual(["q1", "q2"])
       })
     )
+  )
+
+  it.live(
+    "a files feature plugs in: sendFile is delegated, its plugin sees sessions, its pending peers are dialed",
+    () =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const w = yield* world
+          const fake = fakeFiles([bob])
+          const a = yield* w.start(aliceId, "alice", {}, fake.feature)
+          const refused = yield* Effect.flip(a.agent.sendFile(bob, "/tmp/x"))
+          expect(refused.message).toBe("fake: bob@example.org /tmp/x")
+          // No message waits for bob, only a (pretend) transfer: alice dials him when he appears.
+          yield* w.start(bobId, "bob")
+          yield* eventually(
+            Effect.sync(() => (fake.ups.length > 0 ? true : undefined)),
+            "a session for the transfer"
+          )
+          expect(fake.ups).toEqual([bob])
+          expect((yield* a.agent.status).sessions.map((s) => s.peer)).toEqual([bob])
+        })
+      )
   )
 })

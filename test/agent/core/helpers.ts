@@ -54,6 +54,8 @@ export interface AgentSetup {
   readonly options?: Partial<AgentOptions>
   /** Deterministic entropy (simulations). */
   readonly seed?: string
+  /** A file transfer feature (or a stand-in). */
+  readonly files?: AgentLive.AgentConfig["files"]
   /** Default: the listeners' addresses, wildcards as loopback. */
   readonly presence?: (handle: Handle) => Layer.Layer<Presence, never, AgentListeners>
 }
@@ -85,7 +87,8 @@ export const startAgent = (setup: AgentSetup): Effect.Effect<RunningAgent, unkno
         identity: localIdentity(setup.identity),
         deviceId: "device-1",
         listen: setup.listen,
-        ...(setup.options === undefined ? {} : { options: setup.options })
+        ...(setup.options === undefined ? {} : { options: setup.options }),
+        ...(setup.files === undefined ? {} : { files: setup.files })
       },
       presence
     ).pipe(Layer.provideMerge(base))

@@ -19,8 +19,8 @@ import { memoryStore, recordEvents, startAgent } from "../core/helpers.js"
 import * as MobileTransport from "./MobileTransport.js"
 
 const AGENTS = 20
-/** Schedule ticks of 50 ms: 15 simulated seconds of traffic, moves and partitions. */
-const TICKS = 300
+/** Schedule ticks of 50 ms: 10 simulated seconds of traffic, moves and partitions. */
+const TICKS = 200
 const TICK = "50 millis"
 const pki = makeTestPki()
 const anchors = [pki.caDer]
@@ -120,7 +120,7 @@ const run = (seed: number) =>
           yield* node.mobile.moveTo(hostOf(node.k, ++node.moves))
           yield* node.running.presence.refresh
           moves++
-        } else if (roll < 51) {
+        } else if (roll < 54) {
           // Mostly between agents in a session, so that stalled sessions are noticed (keep-alive).
           const x = rand(AGENTS)
           const live = (yield* nodes[x]!.running.agent.status).sessions
@@ -167,9 +167,9 @@ describe("20-agent simulation", () => {
       Effect.gen(function* () {
         const first = yield* run(11)
         // The schedule exercised what it claims to.
-        expect(first.sent.length).toBeGreaterThan(100)
-        expect(first.moves).toBeGreaterThan(5)
-        expect(first.partitions).toBeGreaterThan(5)
+        expect(first.sent.length).toBeGreaterThan(80)
+        expect(first.moves).toBeGreaterThan(3)
+        expect(first.partitions).toBeGreaterThan(3)
         // ... and sessions ended every way: idle, a dead peer behind a partition, replaced by a
         // simultaneous open, reset by a move.
         expect(first.downs.idle).toBeGreaterThan(0)

@@ -27,6 +27,11 @@ export interface DeliveryConfig {
   readonly maxDials: number
   /** The agent's event feed, subscribed for the session ends. */
   readonly events: Effect.Effect<Queue.Dequeue<AgentEvent>, never, Scope.Scope>
+  /**
+   * Other peers that need a session (unfinished outgoing file transfers). Their backoff is kept in
+   * memory only (the store schedules message peers): after a restart they are tried at once.
+   */
+  readonly extraPeers?: Effect.Effect<ReadonlyArray<Handle>> | undefined
 }
 
 export interface Delivery {
@@ -55,11 +60,20 @@ export const make = (config: DeliveryConfig): Effect.Effect<Delivery, never, Sco
     const warn = (what: string) => (e: { readonly message: string }) =>
       Effect.logWarning(`agent delivery: ${what}: ${e.message}`)
 
+    /** When extra peers (no message waiting) may be tried next. */
+    const extraNext = new Map<Handle, number>()
+    const extraPeers = config.extraPeers ?? Effect.succeed([])
+
     const failed = (peer: Handle, error: string) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        Effect.catchAll(
-          Effect.asVoid(store.recordDeliveryFailure({ peer, error, random: random(), now })),
-          warn(`could not record a failed delivery to ${peer}`)
+        store.recordDeliveryFailure({ peer, error, random: random(), now }).pipe(
+          Effect.tap((state) =>
+            Effect.sync(() => {
+              if (state.nextAttemptAt !== null) extraNext.set(peer, state.nextAttemptAt)
+            })
+          ),
+          Effect.asVoid,
+          Effect.catchAll(warn(`could not record a failed delivery to ${peer}`))
         )
       )
 
@@ -77,9 +91,10 @@ export const make = (config: DeliveryConfig): Effect.Effect<Delivery, never, Sco
       )
 
     const retryNow = (peer: Handle) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        Effect.catchAll(store.retryNow({ peer, now }), warn(`could not reschedule ${peer}`))
-      )
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        extraNext.delete(peer)
+        return Effect.catchAll(store.retryNow({ peer, now }), warn(`could not reschedule ${peer}`))
+      })
 
     /** Follows the Directory for `peers` (restarted when new peers join the set). */
     const watch = (peers: ReadonlyArray<Handle>) =>
@@ -103,16 +118,22 @@ export const make = (config: DeliveryConfig): Effect.Effect<Delivery, never, Sco
 
     /** One pass: dials the peers that are due; returns when the next one is (epoch ms, or Infinity). */
     const round = Effect.gen(function* () {
-      const peers = yield* store.peersWithOutbox()
+      const outbox = yield* store.peersWithOutbox()
+      const extra = (yield* extraPeers).filter((peer) => !outbox.some((p) => p.peer === peer))
       const now = yield* Clock.currentTimeMillis
-      yield* watch(peers.map((p) => p.peer))
+      for (const peer of extraNext.keys()) if (!extra.includes(peer)) extraNext.delete(peer)
+      const due = [
+        ...outbox.map((p) => ({ peer: p.peer, at: p.nextAttemptAt })),
+        ...extra.map((peer) => ({ peer, at: extraNext.get(peer) ?? null }))
+      ]
+      yield* watch(due.map((p) => p.peer))
       let next = Number.POSITIVE_INFINITY
-      for (const p of peers) {
+      for (const p of due) {
         if (manager.isUp(p.peer) || inFlight.has(p.peer)) continue
-        if (p.nextAttemptAt === null || p.nextAttemptAt <= now) {
+        if (p.at === null || p.at <= now) {
           inFlight.add(p.peer)
           yield* Effect.forkIn(attempt(p.peer), scope)
-        } else next = Math.min(next, p.nextAttemptAt)
+        } else next = Math.min(next, p.at)
       }
       return next
     }).pipe(
@@ -163,8 +184,9 @@ export const make = (config: DeliveryConfig): Effect.Effect<Delivery, never, Sco
       for (;;) {
         const event = yield* Queue.take(events)
         if (event._tag !== "agent.SessionDown" || benign(event.reason)) continue
-        const waiting = yield* Effect.orElseSucceed(store.outbox({ peer: event.peer, limit: 1 }), () => [])
-        if (waiting.length > 0 && !manager.isUp(event.peer)) yield* failed(event.peer, event.reason)
+        const messages = yield* Effect.orElseSucceed(store.outbox({ peer: event.peer, limit: 1 }), () => [])
+        const waiting = messages.length > 0 || (yield* extraPeers).includes(event.peer)
+        if (waiting && !manager.isUp(event.peer)) yield* failed(event.peer, event.reason)
         yield* signal
       }
     })

@@ -54,4 +54,6 @@ export interface FilesFeature {
   /** Cancels transfer `id`; `false` when no transfer has that id. */
   readonly cancel: (id: Id) => Effect.Effect<boolean, AgentError>
   readonly transfers: (peer?: Handle) => Effect.Effect<ReadonlyArray<Transfer>, AgentError>
+  /** Peers with unfinished outgoing transfers: delivery dials them like peers with messages waiting. */
+  readonly pendingPeers?: Effect.Effect<ReadonlyArray<Handle>, AgentError> | undefined
 }
