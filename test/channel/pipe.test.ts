@@ -3,7 +3,7 @@
  * every refusal the channel itself decides, rekeying, truncation and timeouts (TestClock).
  */
 import { describe, expect, it } from "@effect/vitest"
-import { type Duration, Effect, Exit, Fiber, TestClock } from "effect"
+import { Deferred, type Duration, Effect, Exit, Fiber, TestClock } from "effect"
 import type { Handle } from "../../src/domain/brands.js"
 import { FrameDecoder, RECORD_FRAME_LIMIT } from "../../src/domain/channel/framing.js"
 import type { AppMessage } from "../../src/domain/e2e/messages.js"
@@ -266,17 +266,23 @@ describe("handshake over a pipe", () => {
 
   it.effect("ends an established channel that stays silent past the idle limit (TestClock)", () =>
     Effect.gen(function* () {
-      const { ei, er } = yield* handshake(
-        { identity: alice, anchors, options: { idleTimeout: "30 seconds" } },
-        { identity: bob, anchors },
-        expectBob,
-        (c) => c.receive,
-        (c) => c.receive,
-        {},
-        "31 seconds"
+      yield* TestClock.setTime(Date.now())
+      const [a, b] = pipe()
+      const ci = yield* channelsFor({ identity: alice, anchors, options: { idleTimeout: "30 seconds" } })
+      const cr = yield* channelsFor({ identity: bob, anchors })
+      const up = yield* Deferred.make<void>()
+      const fr = yield* Effect.fork(Effect.scoped(Effect.flatMap(cr.accept(b), (c) => c.receive)))
+      const fi = yield* Effect.fork(
+        Effect.scoped(
+          Effect.flatMap(ci.initiate(a, expectBob), (c) => Effect.zipRight(Deferred.succeed(up, undefined), c.receive))
+        )
       )
-      expect(failureOf(ei)?.reason).toBe("IdleTimeout")
-      expect(failureOf(er)).toMatchObject({ reason: "PeerAlert", alert: "timeout" })
+      yield* Deferred.await(up)
+      yield* TestClock.adjust("29 seconds")
+      expect(fi.unsafePoll()).toBe(null)
+      yield* TestClock.adjust("2 seconds")
+      expect(failureOf(yield* Fiber.await(fi))?.reason).toBe("IdleTimeout")
+      expect(failureOf(yield* Fiber.await(fr))).toMatchObject({ reason: "PeerAlert", alert: "timeout" })
     })
   )
 })

@@ -113,6 +113,8 @@ export class RecordProtection {
     this.headerView.setUint32(0, payload.length)
     const inner = this.key.open(this.nextNonce(), payload, this.header)
     if (inner === null || inner.length === 0) return null
+    // A sender never seals more than MAX_CONTENT; anything larger is refused like a bad record.
+    if (inner.length - 1 > MAX_CONTENT) return null
     const type = inner[inner.length - 1]
     if (type !== ContentType.Xml && type !== ContentType.Data) return null
     this.advance()

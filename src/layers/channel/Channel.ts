@@ -20,7 +20,7 @@ import {
   type SessionInfo
 } from "../../services/SecureChannel.js"
 import type { Connection, TransportError } from "../../services/Transport.js"
-import { type FrameReader, sendAlert, transportError } from "./FrameIo.js"
+import { type FrameReader, lingerClose, sendAlert, transportError } from "./FrameIo.js"
 import { SendLock } from "./SendLock.js"
 import type { Expiry, Watchdog } from "./Watchdog.js"
 
@@ -121,7 +121,7 @@ export const makeChannel = <In, Out>(
         terminate(e)
         const alert = first && e.alert !== undefined && e.reason !== "PeerAlert" ? e.alert : undefined
         return (alert === undefined ? Effect.void : lock.withLock(sendAlert(conn, alert, write))).pipe(
-          Effect.zipRight(conn.destroy),
+          Effect.zipRight(Effect.forkDaemon(lingerClose(conn))),
           Effect.zipRight(Effect.fail(failure!))
         )
       })

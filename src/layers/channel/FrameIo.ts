@@ -85,3 +85,18 @@ export const sendAlert = (
     const frame = protection === undefined ? encodeFrame(alert) : protection.seal(ContentType.Xml, alert)
     return conn.write(frame)
   }).pipe(Effect.ignore)
+
+/**
+ * Ends our side (FIN after pending writes), then reads and discards what the peer still sends, for at
+ * most 1 s and 256 KiB, before closing: closing a socket with unread input sends a reset, which can
+ * destroy the alert we just sent before the peer reads it.
+ */
+export const lingerClose = (conn: Connection): Effect.Effect<void> => {
+  let budget = 256 * 1024
+  const drain: Effect.Effect<void, unknown> = Effect.flatMap(conn.read, (chunk) => {
+    if (chunk === null) return Effect.void
+    budget -= chunk.length
+    return budget > 0 ? drain : Effect.void
+  })
+  return conn.end.pipe(Effect.zipRight(drain), Effect.timeout("1 second"), Effect.ignore, Effect.ensuring(conn.destroy))
+}

@@ -23,7 +23,7 @@ import {
 } from "../../services/SecureChannel.js"
 import { type Connection, Transport } from "../../services/Transport.js"
 import { makeChannel } from "./Channel.js"
-import { FrameReader } from "./FrameIo.js"
+import { FrameReader, lingerClose, sendAlert } from "./FrameIo.js"
 import { type HandshakeResult, runInitiator, runResponder } from "./handshakeDriver.js"
 import { Watchdog } from "./Watchdog.js"
 
@@ -37,8 +37,9 @@ export interface ChannelOptions {
   /** Longest a TCP connect may take before `dial` gives up (default 10 s). */
   readonly connectTimeout: Duration.DurationInput
   /**
-   * Records under one key before a KeyUpdate (default 2^24, far below AES-GCM's ~2^24.5 full-size record
-   * limit of RFC 8446 section 5.5 and RFC 9001 section 6.6). Tests use tiny values.
+   * Records under one key before a KeyUpdate. Default 2^22: RFC 8446 section 5.5 allows ~2^24.5 records of
+   * 2^14 bytes under one AES-GCM key; ours carry up to 2^16 bytes (4x the blocks), so 2^22 keeps TLS's
+   * safety margin. Tests use tiny values.
    */
   readonly rekeyAfterRecords: number
 }
@@ -48,7 +49,7 @@ export const defaultChannelOptions: ChannelOptions = {
   idleTimeout: Duration.minutes(5),
   writeTimeout: Duration.seconds(60),
   connectTimeout: Duration.seconds(10),
-  rekeyAfterRecords: 2 ** 24
+  rekeyAfterRecords: 2 ** 22
 }
 
 export interface ChannelConfig<In, Out> {

@@ -63,6 +63,13 @@ const certAlert = (e: CertError): AlertCode => {
 const fromEither = <A>(e: Either.Either<A, HandshakeError>): Effect.Effect<A, HandshakeError> =>
   Either.isRight(e) ? Effect.succeed(e.right) : Effect.fail(e.left)
 
+const peerAlert = (code: AlertCode, description: string | undefined) =>
+  new ChannelError({
+    reason: "PeerAlert",
+    alert: code,
+    message: `the peer refused the handshake: ${code}${description ? ` (${description})` : ""}`
+  })
+
 /** The next handshake message: plaintext before keys exist, sealed afterwards; a peer Alert ends it. */
 const readMessage = (io: Io, hello?: "offer" | "choice") =>
   Effect.gen(function* () {
@@ -75,8 +82,13 @@ const readMessage = (io: Io, hello?: "offer" | "choice") =>
     let raw = payload
     if (io.read !== undefined) {
       const opened = io.read.open(payload)
-      if (opened === null)
+      if (opened === null) {
+        // A peer that refused our Hello had no keys yet: its alert comes in plaintext.
+        const plain = decodeE2E(payload)
+        if (Either.isRight(plain) && plain.right._tag === "e2e.Alert")
+          return yield* peerAlert(plain.right.code, plain.right.description)
         return yield* fail("BadFinished", "bad_record_mac", "a handshake record did not authenticate")
+      }
       if (opened.type !== ContentType.Xml)
         return yield* fail("UnexpectedMessage", "unexpected_message", "binary data during the handshake")
       raw = opened.content
@@ -90,12 +102,7 @@ const readMessage = (io: Io, hello?: "offer" | "choice") =>
         decoded.left
       )
     const message: E2EMessage = decoded.right
-    if (message._tag === "e2e.Alert")
-      return yield* new ChannelError({
-        reason: "PeerAlert",
-        alert: message.code,
-        message: `the peer refused the handshake: ${message.code}${message.description ? ` (${message.description})` : ""}`
-      })
+    if (message._tag === "e2e.Alert") return yield* peerAlert(message.code, message.description)
     return { raw, message }
   })
 
