@@ -9,6 +9,7 @@
  * message to carry it).
  */
 import { Effect, type Scope } from "effect"
+import type { Handle } from "../../domain/brands.js"
 import { AgentError } from "../../services/Agent.js"
 import { AgentStore } from "../../services/AgentStore.js"
 import type { Entropy } from "../../services/Entropy.js"
@@ -46,7 +47,7 @@ export const feature =
             Effect.forEach(peers, (peer) => Effect.ignore(core.connect(peer)), { concurrency: 4, discard: true })
         )
       )
-      return {
+      const feature: FilesFeature & { readonly pendingPeers: Effect.Effect<ReadonlyArray<Handle>, AgentError> } = {
         plugin: files.plugin,
         sendFile: (peer, path) => Effect.mapError(files.sendFile(peer, path), agentError),
         cancel: (id) =>
@@ -55,6 +56,12 @@ export const feature =
           Effect.mapError(
             store.transfers({ peer }),
             (e) => new AgentError({ reason: "Storage", message: e.message, cause: e })
-          )
-      } satisfies FilesFeature
+          ),
+        /** For the delivery pump, which dials these peers like peers with messages waiting. */
+        pendingPeers: Effect.mapError(
+          files.pendingPeers,
+          (e) => new AgentError({ reason: "Storage", message: e.message, cause: e })
+        )
+      }
+      return feature
     })
