@@ -192,6 +192,35 @@ describe("IrpPresence and IrpDirectory over a real IRP server", () => {
     ).pipe(Effect.provide(env))
   )
 
+  it.live("Presence registers the host's addresses for a wildcard listener, and again when they change", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const w = yield* world
+        let hosts = ["2001:db8::5", "fd00::5"]
+        const table = () => ({
+          lo: [{ address: "::1", family: "IPv6", internal: true }],
+          eth0: hosts.map((address) => ({ address, family: "IPv6", internal: false }))
+        })
+        const alice = yield* presenceOf(w.running.address, w.alice, makeAddress("::", 45002), {
+          interfaces: table,
+          pollInterval: "50 millis"
+        })
+        const addressesNow = Effect.map(w.reg.lookup({ handle: w.alice.handle, now: Date.now() }), (b) =>
+          b[0]?.addresses.map(formatAddress).join(" ")
+        )
+        expect(yield* eventually(addressesNow, "the first registration")).toBe("[2001:db8::5]:45002 [fd00::5]:45002")
+        hosts = ["2001:db8::77"]
+        expect(
+          yield* eventually(
+            Effect.map(addressesNow, (a) => (a === "[2001:db8::77]:45002" ? a : undefined)),
+            "the registration of the new address"
+          )
+        ).toBe("[2001:db8::77]:45002")
+        yield* alice.stop
+      })
+    ).pipe(Effect.provide(env))
+  )
+
   it.live("lookups refuse unknown, foreign and revoked identities; a watch reports a peer's new binding", () =>
     Effect.scoped(
       Effect.gen(function* () {
