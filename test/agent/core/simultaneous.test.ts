@@ -63,6 +63,9 @@ describe("simultaneous open", () => {
       const smallerIsAlice = aliceFp < bobFp
       expect(settled.sa.role).toBe(smallerIsAlice ? "initiator" : "responder")
       expect(settled.sb.role).toBe(smallerIsAlice ? "responder" : "initiator")
+      // What `contact show` prints is the code of the session kept, on both sides.
+      expect((yield* a!.agent.contact(bob)).verificationCode).toBe(settled.sa.verificationCode)
+      expect((yield* b!.agent.contact(alice)).verificationCode).toBe(settled.sb.verificationCode)
       // One message each way, once.
       expect((yield* b!.agent.history({})).filter((m) => m.direction === "in").map((m) => m.body)).toEqual(["a->b"])
       expect((yield* a!.agent.history({})).filter((m) => m.direction === "in").map((m) => m.body)).toEqual(["b->a"])

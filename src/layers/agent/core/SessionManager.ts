@@ -162,9 +162,6 @@ export const make = (config: SessionManagerConfig): Effect.Effect<SessionManager
             message: `${peer} presented a new key (${fingerprint}); compare verification codes, then run \`sixchat trust ${peer}\` to accept it.`
           })
         }
-        yield* Effect.ignore(
-          store.recordVerificationCode({ handle: peer, code: channel.session.verificationCode, now })
-        )
         const session = new Session(++nextId, peer, fingerprint, channel, channelScope, now, clock)
         const outcome = yield* lock.withPermits(1)(
           Effect.gen(function* () {
@@ -196,6 +193,10 @@ export const make = (config: SessionManagerConfig): Effect.Effect<SessionManager
             yield* discard(channel, channelScope, DUPLICATE)
             return outcome.winner
           case "Installed":
+            // The code of the session kept (not of a duplicate), for `sixchat contact show`.
+            yield* Effect.ignore(
+              store.recordVerificationCode({ handle: peer, code: channel.session.verificationCode, now })
+            )
             return session
         }
       })

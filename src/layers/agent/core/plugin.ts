@@ -32,7 +32,10 @@ export interface SessionPlugin {
   readonly onMessage: (link: PeerLink, message: AppMessage) => Effect.Effect<boolean>
   /** An inbound binary data record. */
   readonly onData: (link: PeerLink, data: Uint8Array) => Effect.Effect<void>
-  /** The session with `peer` ended (any reason). Not called for a connection that lost a simultaneous open. */
+  /**
+   * The session with `peer` ended (any reason). Not called for a connection that lost a simultaneous
+   * open. Runs inside the session's teardown: it must return promptly.
+   */
   readonly onSessionDown: (peer: Handle) => Effect.Effect<void>
 }
 
