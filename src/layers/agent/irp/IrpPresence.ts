@@ -48,6 +48,15 @@ export interface IrpPresenceOptions {
 
 export const DEFAULT_TTL_SECONDS = 300
 
+/** The host's interfaces; none when the system will not say (some sandboxes refuse the call). */
+const hostInterfaces = (): InterfaceTable => {
+  try {
+    return networkInterfaces() as InterfaceTable
+  } catch {
+    return {}
+  }
+}
+
 const millis = (d: Duration.DurationInput) => Duration.toMillis(Duration.decode(d))
 
 interface Registration {
@@ -69,7 +78,7 @@ export const make = (
     const renewAfterMs = ttlSeconds * 1000 * Math.min(0.9, Math.max(0.1, options.renewAt ?? 0.5))
     const pollMs = millis(options.pollInterval ?? Duration.seconds(5))
     const retryBaseMs = millis(options.retryBase ?? Duration.seconds(2))
-    const interfaces = options.interfaces ?? (() => networkInterfaces() as InterfaceTable)
+    const interfaces = options.interfaces ?? hostInterfaces
     const handle: Handle = connection.handle
 
     const hub = yield* Effect.acquireRelease(PubSub.unbounded<PresenceEvent>(), PubSub.shutdown)
@@ -83,6 +92,7 @@ export const make = (
     let forced = false
     /** The last attempt failed: try again (after `retryAt`) even if nothing else calls for it. */
     let pendingRetry = false
+    let warnedNoAddress = false
 
     const publish = (event: PresenceEvent) => Effect.asVoid(PubSub.publish(hub, event))
     const advertised = Effect.sync(() => advertisedAddresses(listeners.addresses, interfaces()))
@@ -153,6 +163,12 @@ export const make = (
       const now = yield* Clock.currentTimeMillis
       const state = yield* connection.state
       const addresses = yield* advertised
+      if (addresses.length === 0 && !warnedNoAddress) {
+        warnedNoAddress = true
+        yield* Effect.logWarning(
+          "agent: this host has no address to register (no network interface is up); peers cannot reach it until one is"
+        )
+      } else if (addresses.length > 0) warnedNoAddress = false
       if (state._tag === "Up" && addresses.length > 0) {
         const r = registration
         const due =
