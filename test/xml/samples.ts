@@ -126,7 +126,7 @@ export const samples: ReadonlyArray<Sample> = [
     name: `<"ünï & cødé">\t'😀'.txt`,
     size: 2n ** 63n - 1n,
     sha256: bytes(32, 31),
-    chunk: 65_536
+    chunk: 65_512
   }),
   s("file-offer-empty", {
     _tag: "e2e.FileOffer",
