@@ -26,24 +26,26 @@ const json = args.has("--json")
 
 const MiB = 1024 * 1024
 /**
- * Quick: about 35 s on 2 cores. Full: a few minutes. Every system is warmed up first (our channel's
- * JIT needs a few seconds of handshakes to settle), then measured in interleaved slices.
+ * Quick: about 40 s on 2 cores. Full: a few minutes. Every system is warmed up until its handshake
+ * cost settles (our channel's JIT needs seconds of handshakes), then measured in interleaved slices.
  */
 const plan = quick
   ? {
       rounds: 3,
-      warmHandshakeMs: 6000,
+      warmHandshakeMs: 10_000,
+      warmSliceMs: 750,
       handshakeMs: 500,
       warmBulkBytes: 16 * MiB,
       bulkBytes: 64 * MiB,
       bulkBytesNoble: 8 * MiB,
       warmPings: 2000,
       pings: 1000,
-      idle: 300
+      idle: 200
     }
   : {
       rounds: 5,
-      warmHandshakeMs: 8000,
+      warmHandshakeMs: 20_000,
+      warmSliceMs: 1000,
       handshakeMs: 2000,
       warmBulkBytes: 64 * MiB,
       bulkBytes: 256 * MiB,
@@ -96,14 +98,31 @@ const main = async (): Promise<void> => {
     for (const s of SYSTEMS) acc.set(s, emptyAccumulated())
     const bulkBytes = (s: SystemName) => (s === "ours-noble" ? plan.bulkBytesNoble : plan.bulkBytes)
 
+    /** CPU time (both processes) per handshake over one slice of sequential handshakes. */
+    const handshakeSlice = async (c: Contender, ms: number) => {
+      const [c0, s0] = [cpuNow(), await c.serverCpu()]
+      const r = await c.handshakes(1, ms)
+      const [c1, s1] = [cpuNow(), await c.serverCpu()]
+      return (cpuSpent(c0, c1) + cpuSpent(s0, s1)) / Math.max(1, r.count)
+    }
+
     for (const s of SYSTEMS) {
-      progress(`warm-up: ${s}`)
       const c = contenders.get(s)!
-      // Our channel runs JavaScript that the JIT needs seconds of handshakes to optimise; node:tls
-      // and TCP run native code and settle at once.
-      const warm = s === "ours-node" ? plan.warmHandshakeMs : plan.warmHandshakeMs / 4
-      await c.handshakes(1, warm)
-      await c.handshakes(CONCURRENCY, warm / 3)
+      // Warm up until the CPU cost of a handshake stops falling (our channel is JavaScript: the JIT
+      // needs seconds of handshakes, more on a loaded machine; node:tls and TCP settle at once), within
+      // a time limit; then the other paths.
+      const started = performance.now()
+      let previous = Number.POSITIVE_INFINITY
+      let steady = 0
+      let slices = 0
+      while (steady < 2 && performance.now() - started < plan.warmHandshakeMs) {
+        const cost = await handshakeSlice(c, plan.warmSliceMs)
+        steady = cost > previous * 0.95 ? steady + 1 : 0
+        previous = Math.min(previous, cost)
+        slices++
+      }
+      progress(`warm-up: ${s}, ${slices} slices of handshakes, ${Math.round(previous)} us CPU each`)
+      await c.handshakes(CONCURRENCY, plan.warmSliceMs)
       await c.bulk(s === "ours-noble" ? plan.bulkBytesNoble / 4 : plan.warmBulkBytes)
       await c.pingPong(plan.warmPings, 0)
     }
