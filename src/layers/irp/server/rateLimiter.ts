@@ -37,21 +37,24 @@ export const requestCost = (tag: IrpRequestTag | "irp.InvalidRequest"): number =
 export interface RateLimiter {
   /** `undefined` when allowed; otherwise how long to wait, in ms. */
   readonly take: (caller: Caller, cost: number) => Effect.Effect<number | undefined>
+  /** `take` at a time the caller read from the `Clock` (the per-request path, without an effect). */
+  readonly takeAt: (caller: Caller, cost: number, now: number) => number | undefined
 }
 
 export const make = (policy: RateLimitPolicy): RateLimiter => {
   const buckets = new Map<string, Bucket>()
+  const takeAt = (caller: Caller, cost: number, now: number): number | undefined => {
+    const key = caller._tag === "Holder" ? `id:${caller.handle}` : sourceKey(caller.source.host)
+    const bucketPolicy = caller._tag === "Holder" ? policy.authenticated : policy.anonymous
+    const previous = buckets.get(key)
+    const result = takeTokens(previous, bucketPolicy, now, cost)
+    if (previous !== undefined) buckets.delete(key)
+    buckets.set(key, result.bucket)
+    if (buckets.size > policy.maxTrackedKeys) buckets.delete(buckets.keys().next().value!)
+    return result.allowed ? undefined : result.retryAfterMs
+  }
   return {
-    take: (caller, cost) =>
-      Effect.map(Clock.currentTimeMillis, (now) => {
-        const key = caller._tag === "Holder" ? `id:${caller.handle}` : sourceKey(caller.source.host)
-        const bucketPolicy = caller._tag === "Holder" ? policy.authenticated : policy.anonymous
-        const previous = buckets.get(key)
-        const result = takeTokens(previous, bucketPolicy, now, cost)
-        if (previous !== undefined) buckets.delete(key)
-        buckets.set(key, result.bucket)
-        if (buckets.size > policy.maxTrackedKeys) buckets.delete(buckets.keys().next().value!)
-        return result.allowed ? undefined : result.retryAfterMs
-      })
+    take: (caller, cost) => Effect.map(Clock.currentTimeMillis, (now) => takeAt(caller, cost, now)),
+    takeAt
   }
 }

@@ -1,15 +1,16 @@
 /**
  * One IRP connection after the handshake (brief section 8): read a request, check it (rate limit, live
  * revocation and expiry of the holder's certificate, the access table), act, answer, log one line.
- * Requests of one connection run concurrently up to a bound; past it the loop stops reading, so TCP
- * back-pressure, not memory, absorbs a client that pipelines too much. Every refusal is an answer and the
+ * Reads (Lookup, Status, Watch, Ping…) are answered inline, in order; requests that write or sign run in
+ * fibers of their own, concurrently up to a bound; past it the loop stops reading, so TCP back-pressure,
+ * not memory, absorbs a client that pipelines too much. Every refusal is an answer and the
  * connection stays usable; only the channel ends it (a malformed frame, a non-XML record, a Close).
  */
-import { Cause, Clock, Effect, FiberSet, type Scope } from "effect"
+import { Cause, Effect, FiberSet, type Scope } from "effect"
 import { formatAddress } from "../../../domain/brands.js"
 import { type AccessPolicy, authorize, type Caller, callerName } from "../../../domain/irp/access.js"
 import type { SerialHex } from "../../../domain/irp/certificates.js"
-import type { IrpServerInbound, IrpServerMessage } from "../../../domain/irp/messages.js"
+import type { IrpRequest, IrpServerInbound, IrpServerMessage } from "../../../domain/irp/messages.js"
 import type { SecureChannel } from "../../../services/SecureChannel.js"
 import { act, type ConnectionContext, Refused, refusalAnswer, type ServerContext } from "./handlers.js"
 import { type RateLimiter, requestCost } from "./rateLimiter.js"
@@ -43,38 +44,58 @@ export const callerOf = (channel: IrpServerChannel): Caller | undefined => {
   }
 }
 
-/** Refusals that come before the access table: the rate limit, then the holder's live certificate state. */
-const precheck = (ctx: SessionContext, caller: Caller, inbound: IrpServerInbound, now: number) =>
-  Effect.gen(function* () {
-    const wait = yield* ctx.limiter.take(caller, requestCost(inbound._tag))
-    if (wait !== undefined)
-      return yield* new Refused({
-        code: "rate_limited",
-        message: `Too many requests from ${caller._tag === "Holder" ? caller.handle : "this address"}: wait ${Math.ceil(wait / 1000)} s before the next one.`,
-        retryAfterMs: wait
+/**
+ * Refusals that come before the access table: the rate limit, then the holder's live certificate state,
+ * then the schema and the table. Synchronous: it runs for every request, so it allocates no effect.
+ */
+const precheck = (
+  ctx: SessionContext,
+  caller: Caller,
+  inbound: IrpServerInbound,
+  now: number
+): Refused | IrpRequest => {
+  const wait = ctx.limiter.takeAt(caller, requestCost(inbound._tag), now)
+  if (wait !== undefined)
+    return new Refused({
+      code: "rate_limited",
+      message: `Too many requests from ${caller._tag === "Holder" ? caller.handle : "this address"}: wait ${Math.ceil(wait / 1000)} s before the next one.`,
+      retryAfterMs: wait
+    })
+  if (caller._tag === "Holder") {
+    // Brief section 8: a revoked holder is refused even though its chain verified at the handshake.
+    if (ctx.revocations.isRevoked(caller.serial))
+      return new Refused({
+        code: "unauthorized",
+        message: `Your certificate (serial ${caller.serial}) has been revoked: enrol again with a new token from the operator.`
       })
-    if (caller._tag === "Holder") {
-      // Brief section 8: a revoked holder is refused even though its chain verified at the handshake.
-      if (ctx.revocations.isRevoked(caller.serial))
-        return yield* new Refused({
-          code: "unauthorized",
-          message: `Your certificate (serial ${caller.serial}) has been revoked: enrol again with a new token from the operator.`
-        })
-      if (caller.notAfter <= now)
-        return yield* new Refused({
-          code: "unauthorized",
-          message: "Your certificate has expired: enrol again with a new token from the operator."
-        })
-    }
-    if (inbound._tag === "irp.InvalidRequest")
-      return yield* new Refused({
-        code: "bad_request",
-        message: `The request <${inbound.element}> was refused: ${inbound.message}`
+    if (caller.notAfter <= now)
+      return new Refused({
+        code: "unauthorized",
+        message: "Your certificate has expired: enrol again with a new token from the operator."
       })
-    const refusal = authorize(inbound._tag, caller, ctx.limits)
-    if (refusal !== undefined) return yield* new Refused(refusal)
-    return inbound
-  })
+  }
+  if (inbound._tag === "irp.InvalidRequest")
+    return new Refused({
+      code: "bad_request",
+      message: `The request <${inbound.element}> was refused: ${inbound.message}`
+    })
+  const refusal = authorize(inbound._tag, caller, ctx.limits)
+  return refusal === undefined ? inbound : new Refused(refusal)
+}
+
+/**
+ * Requests served in a fiber of their own, so that the connection's next requests are read meanwhile:
+ * the ones that write (a durable commit), sign (a certificate, a CRL) or may be slow. The others are
+ * answered inline, in order: forking a fiber costs more than they do (docs/BENCHMARKS.md, IRP).
+ */
+const FORKED: ReadonlySet<IrpServerInbound["_tag"]> = new Set([
+  "irp.Enroll",
+  "irp.Renew",
+  "irp.Register",
+  "irp.Deregister",
+  "irp.Revoke",
+  "irp.Crl"
+])
 
 /** Serves the channel until it ends; never fails. */
 export const serveChannel = (ctx: SessionContext, channel: IrpServerChannel): Effect.Effect<void, never, Scope.Scope> =>
@@ -87,46 +108,61 @@ export const serveChannel = (ctx: SessionContext, channel: IrpServerChannel): Ef
     const requests = yield* FiberSet.make<void, never>()
     const peer = callerName(caller)
     const remote = formatAddress(caller.source)
+    // Read once: the per-request path takes the time without an effect (TestClock still drives it).
+    const clock = yield* Effect.clock
 
-    const serveOne = (inbound: IrpServerInbound) =>
-      Effect.gen(function* () {
-        const started = yield* Clock.currentTimeMillis
-        const answers = yield* precheck(ctx, caller, inbound, started).pipe(
-          Effect.flatMap((request) => act(ctx, conn, request)),
-          Effect.catchAllDefect((defect) =>
-            Effect.fail(
-              new Refused({ code: "internal", message: "The server failed; try again later.", cause: defect })
+    const refused = (inbound: IrpServerInbound, r: Refused): Effect.Effect<ReadonlyArray<IrpServerMessage>> => {
+      const answer = [refusalAnswer(inbound.id, r)]
+      return r.code === "internal"
+        ? Effect.as(Effect.logError("IRP request failed", Cause.fail(r.cause ?? r.message)), answer)
+        : Effect.succeed(answer)
+    }
+    const serveOne = (inbound: IrpServerInbound): Effect.Effect<void> => {
+      const started = clock.unsafeCurrentTimeMillis()
+      const checked = precheck(ctx, caller, inbound, started)
+      const answered =
+        checked instanceof Refused
+          ? refused(inbound, checked)
+          : act(ctx, conn, checked).pipe(
+              Effect.catchAllDefect((defect) =>
+                Effect.fail(
+                  new Refused({ code: "internal", message: "The server failed; try again later.", cause: defect })
+                )
+              ),
+              Effect.catchAll((r) => refused(inbound, r))
             )
-          ),
-          Effect.catchAll((r) => {
-            const logCause =
-              r.code === "internal"
-                ? Effect.logError("IRP request failed", Cause.fail(r.cause ?? r.message))
-                : Effect.void
-            return Effect.as(logCause, [refusalAnswer(inbound.id, r)])
-          })
-        )
+      return Effect.flatMap(answered, (answers) => {
         const outcome = answers[0]?._tag === "irp.Error" ? answers[0].code : "ok"
         // A failed send means the connection is gone; the read loop sees that too.
-        yield* Effect.forEach(answers, channel.send, { discard: true }).pipe(Effect.ignore)
-        const ms = (yield* Clock.currentTimeMillis) - started
-        yield* Effect.log("irp request").pipe(
-          Effect.annotateLogs({
-            peer,
-            remote,
-            request: inbound._tag === "irp.InvalidRequest" ? `invalid:${inbound.element}` : inbound._tag.slice(4),
-            id: inbound.id ?? "-",
-            outcome,
-            ms
-          })
+        const sent =
+          answers.length === 1
+            ? Effect.ignore(channel.send(answers[0]!))
+            : Effect.ignore(Effect.forEach(answers, channel.send, { discard: true }))
+        return Effect.zipRight(
+          sent,
+          Effect.log("irp request").pipe(
+            Effect.annotateLogs({
+              peer,
+              remote,
+              request: inbound._tag === "irp.InvalidRequest" ? `invalid:${inbound.element}` : inbound._tag.slice(4),
+              id: inbound.id ?? "-",
+              outcome,
+              ms: clock.unsafeCurrentTimeMillis() - started
+            })
+          )
         )
       })
+    }
 
     const loop: Effect.Effect<void, unknown> = Effect.gen(function* () {
       while (true) {
         const inbound = yield* channel.receive
         if (inbound._tag === "Closed") return
         if (inbound._tag === "Data") return yield* channel.close("unexpected_data")
+        if (!FORKED.has(inbound.message._tag)) {
+          yield* serveOne(inbound.message)
+          continue
+        }
         yield* inFlight.take(1)
         yield* FiberSet.run(requests, Effect.ensuring(serveOne(inbound.message), inFlight.release(1)))
       }
