@@ -42,7 +42,7 @@ export interface IrpServerPolicy {
    * NAT), so one host cannot take every slot by opening connections it never completes.
    */
   readonly maxConnectionsPerSource: number
-  /** Requests of one connection in progress at once (default 16). */
+  /** Writing or signing requests of one connection in progress at once (default 16); reads are answered in order. */
   readonly maxInFlightPerConnection: number
   /** Handles one connection may watch (default 256). */
   readonly maxWatchesPerConnection: number
