@@ -82,7 +82,8 @@ export const e2eCodec: MessageCodec<AppMessage, AppMessage> = {
     if (el.namespace !== E2E_NAMESPACE)
       return Either.left(new DecodeError({ reason: "Namespace", message: `unexpected namespace ${el.namespace}` }))
     const decoded = e2eFromElement(el)
-    if (Either.isLeft(decoded) || APP_TAGS.has(decoded.right._tag)) return decoded as Either.Either<AppMessage, DecodeError>
+    if (Either.isLeft(decoded) || APP_TAGS.has(decoded.right._tag))
+      return decoded as Either.Either<AppMessage, DecodeError>
     return Either.left(
       new DecodeError({ reason: "UnknownElement", message: `<${el.name}> is not an application message` })
     )
