@@ -112,7 +112,9 @@ export const make = <In, Out>(config: ChannelConfig<In, Out>) =>
       Effect.gen(function* () {
         const reader = new FrameReader(conn, HANDSHAKE_FRAME_LIMIT)
         // The handshake deadline tears the connection down, so the handshake's pending read fails.
-        const watchdog = yield* Watchdog.start(handshakeTimeout, () => conn.destroy)
+        const watchdog = yield* Watchdog.start(handshakeTimeout, () =>
+          Effect.zipRight(sendAlert(conn, "timeout", undefined), conn.destroy)
+        )
         const result = yield* run(reader).pipe(
           Effect.mapError((e) =>
             watchdog.expired === "handshake"
@@ -123,7 +125,8 @@ export const make = <In, Out>(config: ChannelConfig<In, Out>) =>
                 })
               : e
           ),
-          Effect.tapError(() => Effect.zipRight(watchdog.stop(), conn.destroy))
+          // FIN, then drain briefly: closing with unread input would reset the alert we just sent.
+          Effect.tapError(() => Effect.zipRight(watchdog.stop(), lingerClose(conn)))
         )
         const channel = yield* makeChannel(
           conn,
