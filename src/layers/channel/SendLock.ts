@@ -7,7 +7,7 @@
  * A release wakes every parked fiber and each tries again, so a fiber interrupted while parked can
  * never strand the lock (nothing is handed to it); sends are rarely contended, so the herd is small.
  */
-import { Effect } from "effect"
+import { type Cause, Effect } from "effect"
 
 export class SendLock {
   private held = false
@@ -26,22 +26,36 @@ export class SendLock {
     })
   })
 
-  private readonly release: Effect.Effect<void> = Effect.sync(() => {
+  private unlock(): void {
     this.onRelease()
     this.held = false
     const parked = this.parked
     if (parked.length === 0) return
     this.parked = []
     for (const wake of parked) wake()
-  })
+  }
 
-  /** Runs `self` holding the lock. */
+  private readonly released = {
+    onFailure: <E>(cause: Cause.Cause<E>): Effect.Effect<never, E> => {
+      this.unlock()
+      return Effect.failCause(cause)
+    },
+    onSuccess: <A>(a: A): Effect.Effect<A> => {
+      this.unlock()
+      return Effect.succeed(a)
+    }
+  }
+
+  /**
+   * Runs `self` holding the lock. The release is a `matchCauseEffect` inside the mask rather than
+   * `Effect.ensuring`, which would mask interruption a second time (allocations on every send).
+   */
   withLock<A, E>(self: Effect.Effect<A, E>): Effect.Effect<A, E> {
     const attempt: Effect.Effect<A, E> = Effect.uninterruptibleMask((restore) =>
       Effect.suspend(() => {
         if (this.held) return Effect.zipRight(restore(this.park), attempt)
         this.held = true
-        return Effect.ensuring(restore(self), this.release)
+        return Effect.matchCauseEffect(restore(self), this.released) as Effect.Effect<A, E>
       })
     )
     return attempt

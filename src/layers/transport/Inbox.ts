@@ -30,8 +30,9 @@ export class Inbox {
   readonly read: ReadResult
 
   constructor(private readonly onConsumed: (bytes: number) => void) {
-    // One-argument register function: Effect.async allocates no AbortController for it.
-    this.read = Effect.async<Uint8Array | null, TransportError>((resume) => {
+    // One-argument register function: Effect.async allocates no AbortController for it. Queued data
+    // is returned without the async machinery (it allocates, and bulk reads mostly find data queued).
+    const wait = Effect.async<Uint8Array | null, TransportError>((resume) => {
       const ready = this.take()
       if (ready !== undefined) return resume(ready)
       if (this.waiter !== undefined) return resume(Effect.dieMessage("Connection.read was called concurrently"))
@@ -40,6 +41,7 @@ export class Inbox {
         if (this.waiter === resume) this.waiter = undefined
       })
     })
+    this.read = Effect.suspend(() => this.take() ?? wait)
   }
 
   get isEnded(): boolean {
