@@ -53,9 +53,29 @@ export const formatLine = (format: LogFormat, options: Logger.Logger.Options<unk
   return parts.join(" ")
 }
 
+/**
+ * Lines to stderr, gathered per turn of the event loop and written together: under load one `write`
+ * carries many lines instead of one system call each. Whatever is pending is written before the
+ * process exits.
+ */
+const stderrLines = (): ((line: string) => void) => {
+  let pending = ""
+  const flush = () => {
+    if (pending === "") return
+    const text = pending
+    pending = ""
+    process.stderr.write(text)
+  }
+  process.once("exit", flush)
+  return (line) => {
+    if (pending === "") setImmediate(flush)
+    pending += `${line}\n`
+  }
+}
+
 export const makeLogger = (
   format: LogFormat,
-  write: (line: string) => void = (line) => process.stderr.write(`${line}\n`)
+  write: (line: string) => void = stderrLines()
 ): Logger.Logger<unknown, void> => Logger.make((options) => write(formatLine(format, options)))
 
 /** Replaces the default logger; `verbose` also shows debug events (failed handshakes, ended connections). */
