@@ -11,7 +11,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import { Effect, Either, Option } from "effect"
-import { handleDomain } from "../domain/brands.js"
+import { type Handle, handleDomain } from "../domain/brands.js"
 import { makeLocalIdentity } from "../domain/handshake/identity.js"
 import { pemDecode, pemEncode } from "../domain/pem.js"
 import * as CertVerifierLive from "../layers/CertVerifierLive.js"
@@ -33,18 +33,14 @@ const tokenText = (option: string): Effect.Effect<string, CliFailure> =>
       })
 
 /** The CSR `id new` wrote, or (if it is gone) a fresh one from the key. */
-const csrOf = (
-  home: string,
-  config: { readonly handle: Parameters<typeof createCsr>[0]["handle"] },
-  pkcs8: Uint8Array
-) =>
+const csrOf = (home: string, handle: Handle, pkcs8: Uint8Array) =>
   Effect.suspend(() => {
     const file = homePath(home, "csr")
     const stored = existsSync(file) ? pemDecode(readFileSync(file, "utf8"), "CERTIFICATE REQUEST") : []
     return stored.length === 1
       ? Effect.succeed(stored[0]!)
       : Effect.mapError(
-          createCsr({ handle: config.handle, pkcs8 }),
+          createCsr({ handle, pkcs8 }),
           (e) => new CliFailure({ code: ExitCode.State, message: `cannot make a CSR from ${home}'s key: ${e.message}` })
         )
   })
@@ -79,7 +75,7 @@ const enroll = Command.make(
     Effect.gen(function* () {
       const config = yield* readIdentityConfig(o.home)
       const pkcs8 = yield* readKey(o.home)
-      const csr = yield* csrOf(o.home, config, pkcs8)
+      const csr = yield* csrOf(o.home, config.handle, pkcs8)
       const token = yield* tokenText(o.token)
       if (token === "") return yield* usage("--token is empty: paste the token the operator gave you")
       const anchors = yield* readCertificates([o.trust])
