@@ -60,10 +60,22 @@ export interface HandshakeSecrets {
 }
 
 /** From the X25519 shared secret and the hash of the two Hellos. */
+/** Per provider: the empty-transcript hash and Derive-Secret(Early Secret, "derived", "") never change. */
+const constants = new WeakMap<Hashing, { readonly emptyHash: Uint8Array; readonly earlyDerived: Uint8Array }>()
+const constantsOf = (h: Hashing) => {
+  let c = constants.get(h)
+  if (c === undefined) {
+    const emptyHash = h.sha256(new Uint8Array(0))
+    c = { emptyHash, earlyDerived: deriveSecret(h, h.hkdfExtract(ZEROS, ZEROS), "derived", emptyHash) }
+    constants.set(h, c)
+  }
+  return c
+}
+
 export const handshakeSecrets = (h: Hashing, shared: Uint8Array, hellosHash: Uint8Array): HandshakeSecrets => {
-  const early = h.hkdfExtract(ZEROS, ZEROS)
-  const handshake = h.hkdfExtract(deriveSecret(h, early, "derived", h.sha256(new Uint8Array(0))), shared)
-  const master = h.hkdfExtract(deriveSecret(h, handshake, "derived", h.sha256(new Uint8Array(0))), ZEROS)
+  const { emptyHash, earlyDerived } = constantsOf(h)
+  const handshake = h.hkdfExtract(earlyDerived, shared)
+  const master = h.hkdfExtract(deriveSecret(h, handshake, "derived", emptyHash), ZEROS)
   return {
     initiator: deriveSecret(h, handshake, "i hs traffic", hellosHash),
     responder: deriveSecret(h, handshake, "r hs traffic", hellosHash),

@@ -235,15 +235,19 @@ const readers: Readonly<Record<string, (e: XmlElement) => Decoded>> = {
     Either.flatMap(attributesOnly(e, ["code"], ["description"]), (a) => decodeAlert({ _tag: "e2e.Alert", ...a })),
   KeyUpdate: (e) => Either.flatMap(attributesOnly(e, []), () => decodeKeyUpdate({ _tag: "e2e.KeyUpdate" })),
   Close: (e) => Either.flatMap(attributesOnly(e, [], ["reason"]), (a) => decodeClose({ _tag: "e2e.Close", ...a })),
-  Message: (e) =>
-    Either.gen(function* () {
-      const a = yield* readAttributes(e, ["id", "sent"])
-      const c = yield* readChildren(e, [{ name: "Body", min: 1, max: 1 }])
-      const bodyEl = c.Body[0]!
-      yield* readAttributes(bodyEl, [])
-      const body = yield* readText(bodyEl)
-      return yield* decodeMessage({ _tag: "e2e.Message", ...a, body })
-    }),
+  // The hottest reader (one per chat message): plain checks instead of Either.gen, which cost ~2 µs here.
+  Message: (e) => {
+    const a = readAttributes(e, ["id", "sent"])
+    if (Either.isLeft(a)) return Either.left(a.left)
+    const c = readChildren(e, [{ name: "Body", min: 1, max: 1 }])
+    if (Either.isLeft(c)) return Either.left(c.left)
+    const bodyEl = c.right.Body[0]!
+    const none = readAttributes(bodyEl, [])
+    if (Either.isLeft(none)) return Either.left(none.left)
+    const body = readText(bodyEl)
+    if (Either.isLeft(body)) return Either.left(body.left)
+    return decodeMessage({ _tag: "e2e.Message", id: a.right.id, sent: a.right.sent, body: body.right })
+  },
   Ack: (e) => Either.flatMap(attributesOnly(e, ["id"]), (a) => decodeAck({ _tag: "e2e.Ack", ...a })),
   Read: (e) => Either.flatMap(attributesOnly(e, ["id"]), (a) => decodeRead({ _tag: "e2e.Read", ...a })),
   Typing: (e) => Either.flatMap(attributesOnly(e, ["state"]), (a) => decodeTyping({ _tag: "e2e.Typing", ...a })),
