@@ -83,6 +83,11 @@ export interface AgentStoreService {
   }) => Effect.Effect<StoredMessage, AgentStoreError>
   /** The message was written to a channel: `queued` → `sent`, counts the attempt. Cancelled or acknowledged ones stay as they are. */
   readonly markSent: (input: { readonly id: Id; readonly now: number }) => Effect.Effect<MarkOutcome, AgentStoreError>
+  /** `markSent` for a page of messages written to a channel, in one transaction (at most 256). */
+  readonly markSentMany: (input: {
+    readonly ids: ReadonlyArray<Id>
+    readonly now: number
+  }) => Effect.Effect<void, AgentStoreError>
   /**
    * `<Ack>` from `peer`: the message leaves the outbox (`delivered`) and the peer's retry backoff is
    * reset. Idempotent; an Ack for an id this agent never sent to `peer` is `unknown` and changes nothing.
@@ -92,6 +97,12 @@ export interface AgentStoreService {
     readonly id: Id
     readonly now: number
   }) => Effect.Effect<MarkOutcome, AgentStoreError>
+  /** `markDelivered` for a run of `<Ack>`s from `peer`, in one transaction (at most 256); outcomes in input order. */
+  readonly markDeliveredMany: (input: {
+    readonly peer: Handle
+    readonly ids: ReadonlyArray<Id>
+    readonly now: number
+  }) => Effect.Effect<ReadonlyArray<MarkOutcome>, AgentStoreError>
   /** `<Read>` from `peer` (implies delivery). Same rules as `markDelivered`. */
   readonly markRead: (input: {
     readonly peer: Handle
@@ -144,6 +155,16 @@ export interface AgentStoreService {
     readonly createdAt: number
     readonly now: number
   }) => Effect.Effect<ReceiveOutcome, AgentStoreError>
+  /**
+   * `receive` for a run of messages from one peer, in ONE durable transaction (group commit: one
+   * fsync for the lot); outcomes in input order. The caller sends each `<Ack>` after this returns.
+   * At most 256 messages; an unusable `createdAt` refuses the whole batch (`InvalidArgument`).
+   */
+  readonly receiveMany: (input: {
+    readonly peer: Handle
+    readonly messages: ReadonlyArray<{ readonly id: Id; readonly body: string; readonly createdAt: number }>
+    readonly now: number
+  }) => Effect.Effect<ReadonlyArray<ReceiveOutcome>, AgentStoreError>
   /** This user read the message (`received` → `read`); the caller sends `<Read>` if receipts are on. */
   readonly markReadByMe: (input: {
     readonly peer: Handle

@@ -1,26 +1,33 @@
 /**
  * The messaging plugin (brief section 7; issue 4, section 2): nothing is lost.
  *
- * * Inbound `<Message>`: stored (`store.receive`, durable) THEN `<Ack id>`, for a new message and a
- *   duplicate alike: the Ack is the receiver's "stored". A message the store could not take is not
- *   acknowledged, so the sender keeps it and resends it.
- * * `<Ack>` → `markDelivered`; `<Read>` → `markRead`; `<Typing>` → an `agent.Typing` event (when
- *   typing notices are on).
+ * * Inbound `<Message>`: stored (durable) THEN `<Ack id>`, for a new message and a duplicate
+ *   alike: the Ack is the receiver's "stored". A message the store could not take is not
+ *   acknowledged, so the sender keeps it and resends it. Messages are stored by group commit
+ *   (`batcher.ts`, `store.receiveMany`): the receive loop queues them and goes on reading, and one
+ *   durable transaction stores whatever queued up meanwhile, after which each gets its Ack.
+ * * `<Ack>` → `markDelivered` (queued the same way, `markDeliveredMany`); `<Read>` → `markRead`;
+ *   `<Typing>` → an `agent.Typing` event (when typing notices are on).
  * * Outbound: one pump per session sends the peer's whole outbox, oldest first, each once per
- *   session (`markSent` after the write), then whatever is enqueued while the session lasts. A new
- *   session starts again from the oldest unacknowledged message: resending is how a lost message
- *   or a lost Ack is repaired, and the receiver deduplicates by id.
+ *   session (`markSentMany` after each page was written), then whatever is enqueued while the
+ *   session lasts. A new session starts again from the oldest unacknowledged message: resending is
+ *   how a lost message or a lost Ack is repaired, and the receiver deduplicates by id.
  */
-import { Clock, Effect, Queue } from "effect"
+import { Clock, Effect, Queue, type Scope } from "effect"
 import { timestampMillis, timestampOf } from "../../../domain/agent/messages.js"
 import type { Handle, Id } from "../../../domain/brands.js"
-import type { AppMessage } from "../../../domain/e2e/messages.js"
+import type { AppMessage, Message } from "../../../domain/e2e/messages.js"
 import type { AgentEvent } from "../../../services/Agent.js"
 import type { AgentStoreService } from "../../../services/AgentStore.js"
 import type { PeerLink, SessionPlugin } from "../core/plugin.js"
+import * as Batcher from "./batcher.js"
 
 /** Outbox rows read per round trip to the store while flushing. */
 export const OUTBOX_PAGE = 100
+/** Most messages (or Acks) stored per transaction (the store's `MAX_BATCH`). */
+export const STORE_BATCH = 256
+/** Messages (or Acks) queued per peer beyond which the session's receive loop waits for the store. */
+export const QUEUE_LIMIT = 1024
 
 export interface MessagingConfig {
   readonly store: AgentStoreService
@@ -37,13 +44,54 @@ export interface Messaging {
   readonly sendReads: (link: PeerLink, ids: ReadonlyArray<Id>) => Effect.Effect<boolean>
 }
 
-export const make = (config: MessagingConfig): Effect.Effect<Messaging> =>
-  Effect.sync(() => {
+/** Storing or receipts run in fibers of the plugin's scope (they finish a run even if the session ends). */
+export const make = (config: MessagingConfig): Effect.Effect<Messaging, never, Scope.Scope> =>
+  Effect.gen(function* () {
     const { store, publish } = config
     const pumps = new Map<Handle, Queue.Queue<void>>()
 
     const warn = (what: string) => (e: { readonly message: string }) =>
       Effect.logWarning(`agent messaging: ${what}: ${e.message}`)
+
+    /** Group commit of inbound messages: one durable transaction per run, then the Acks (brief section 7). */
+    const inbox = yield* Batcher.make<Handle, { readonly link: PeerLink; readonly message: Message }>({
+      max: STORE_BATCH,
+      limit: QUEUE_LIMIT,
+      flush: (peer, run) =>
+        Effect.gen(function* () {
+          const now = yield* Clock.currentTimeMillis
+          const stored = yield* Effect.either(
+            store.receiveMany({
+              peer,
+              messages: run.map(({ message }) => ({
+                id: message.id,
+                body: message.body,
+                createdAt: timestampMillis(message.sent)
+              })),
+              now
+            })
+          )
+          if (stored._tag === "Left") {
+            const ids = run.map(({ message }) => message.id).join(", ")
+            return yield* warn(`could not store messages ${ids} from ${peer}; not acknowledged`)(stored.left)
+          }
+          // Brief section 7: the Ack says "stored", and goes out for duplicates too.
+          for (const { link, message } of run) yield* Effect.ignore(link.send({ _tag: "e2e.Ack", id: message.id }))
+        })
+    })
+
+    /** `<Ack>`s, recorded a run at a time. */
+    const acks = yield* Batcher.make<Handle, Id>({
+      max: STORE_BATCH,
+      limit: QUEUE_LIMIT,
+      flush: (peer, ids) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          Effect.catchAll(
+            Effect.asVoid(store.markDeliveredMany({ peer, ids, now })),
+            warn(`could not record the Acks of ${ids.join(", ")}`)
+          )
+        )
+    })
 
     /** Sends everything unacknowledged, then waits for more; ends when a send fails (the session is over). */
     const pump = (link: PeerLink, wake: Queue.Queue<void>) =>
@@ -55,14 +103,27 @@ export const make = (config: MessagingConfig): Effect.Effect<Messaging> =>
             yield* Queue.take(wake)
             continue
           }
-          for (const m of page) {
-            yield* link.send({ _tag: "e2e.Message", id: m.id, sent: timestampOf(m.createdAt), body: m.body })
-            yield* Effect.catchAll(
-              Effect.flatMap(Clock.currentTimeMillis, (now) => store.markSent({ id: m.id, now })),
-              warn(`could not mark ${m.id} sent`)
+          const written: Array<Id> = []
+          // A failed write ends the pump (the session is over); what was written is still marked.
+          yield* Effect.forEach(
+            page,
+            (m) =>
+              Effect.tap(
+                link.send({ _tag: "e2e.Message", id: m.id, sent: timestampOf(m.createdAt), body: m.body }),
+                () => {
+                  written.push(m.id)
+                }
+              ),
+            { discard: true }
+          ).pipe(
+            Effect.ensuring(
+              Effect.catchAll(
+                Effect.flatMap(Clock.currentTimeMillis, (now) => store.markSentMany({ ids: written, now })),
+                warn(`could not mark ${written.length} messages sent`)
+              )
             )
-            after = m.seq
-          }
+          )
+          after = page[page.length - 1]!.seq
         }
       })
 
@@ -72,28 +133,22 @@ export const make = (config: MessagingConfig): Effect.Effect<Messaging> =>
         const peer = link.peer
         switch (message._tag) {
           case "e2e.Message": {
-            const stored = yield* Effect.either(
-              store.receive({
-                id: message.id,
-                peer,
-                body: message.body,
-                createdAt: timestampMillis(message.sent),
-                now
-              })
-            )
-            if (stored._tag === "Left") {
-              yield* warn(`could not store message ${message.id} from ${peer}; not acknowledged`)(stored.left)
+            const createdAt = timestampMillis(message.sent)
+            if (!Number.isSafeInteger(createdAt)) {
+              // The store refuses it alone (and says why); in a run it would refuse the whole run.
+              const stored = yield* Effect.either(
+                store.receive({ id: message.id, peer, body: message.body, createdAt, now })
+              )
+              if (stored._tag === "Left")
+                yield* warn(`could not store message ${message.id} from ${peer}; not acknowledged`)(stored.left)
+              else yield* Effect.ignore(link.send({ _tag: "e2e.Ack", id: message.id }))
               return true
             }
-            // Brief section 7: the Ack says "stored", and goes out for duplicates too.
-            yield* Effect.ignore(link.send({ _tag: "e2e.Ack", id: message.id }))
+            yield* inbox.add(peer, { link, message })
             return true
           }
           case "e2e.Ack":
-            yield* Effect.catchAll(
-              Effect.asVoid(store.markDelivered({ peer, id: message.id, now })),
-              warn(`could not record the Ack of ${message.id}`)
-            )
+            yield* acks.add(peer, message.id)
             return true
           case "e2e.Read":
             yield* Effect.catchAll(

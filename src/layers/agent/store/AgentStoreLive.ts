@@ -10,6 +10,7 @@ import { Effect, Layer, type Scope } from "effect"
 import type { AgentStoreError } from "../../../domain/agent/errors.js"
 import { defaultRetryPolicy, type RetryPolicy } from "../../../domain/agent/retry.js"
 import { AgentStore, type AgentStoreService } from "../../../services/AgentStore.js"
+import { makeBatchOps } from "./batches.js"
 import { makeContactOps } from "./contacts.js"
 import { makeStoreDb, sqliteLayer, storageError } from "./database.js"
 import { makeMessageOps } from "./messages.js"
@@ -43,6 +44,7 @@ export const make = (
     return {
       ...makeContactOps(db),
       ...makeMessageOps(db),
+      ...makeBatchOps(db),
       ...makeOutboxOps(db, { ...defaultRetryPolicy, ...options.retry }),
       ...transfers,
       subscribe: db.subscribe,

@@ -77,6 +77,10 @@ export const makeOutboxOps = (db: StoreDb, policy: RetryPolicy = defaultRetryPol
     }),
 
     retryNow: Effect.fn("AgentStore.retryNow")(function* ({ peer, now }) {
+      // Called for every message sent: a peer with no failures on record (the usual case) needs no
+      // write at all, and a read costs a fraction of a write transaction.
+      const scheduled = yield* db.read(sql<{ readonly one: number }>`SELECT 1 AS one FROM retry WHERE peer = ${peer}`)
+      if (scheduled.length === 0) return
       yield* db.relaxed(
         Effect.as(sql`UPDATE retry SET next_attempt_at = ${now}, updated_at = ${now} WHERE peer = ${peer}`, [
           undefined,
