@@ -3,12 +3,14 @@
  * authenticated connections with p50/p99 latency, for SQLite and PostgreSQL, beside the anchor: a bare
  * request/response server on Node's TLS 1.3 with mutual auth answering each request with a fixed reply
  * (same certificates, same request and answer sizes, same concurrency). `lookup_ratio = ours / bare`.
- * Then lookups/s with 1,000,000 registered identities against 1,000 (the lookup cost must not grow with
+ * And lookups/s with 1,000,000 registered identities against 1,000 (the lookup cost must not grow with
  * the registry). Flags: `--json` (one JSON object on stdout), `--quick` (short runs, 100,000 identities).
  *
- * Servers run in their own processes (`irp/server.ts`), clients in this one; the machine's cores are
- * shared between the two, which is what limits the figures (see docs/BENCHMARKS.md).
- * PostgreSQL: `SIXCHAT_BENCH_PG_URL` (default `postgres://postgres@127.0.0.1:5432/test`), a fresh schema
+ * Every system runs at once in its own server process (`irp/server.ts`): the anchor, our server on a
+ * SQLite file and on a PostgreSQL schema holding 1,000 identities, and the same two holding 1,000,000.
+ * Clients run in this process. Each figure is measured in rounds of short slices, the systems in a
+ * different order each round, so that other work on the (shared) machine falls on all of them alike.
+ * PostgreSQL: `SIXCHAT_BENCH_PG_URL` (default `postgres://postgres@127.0.0.1:5432/test`), fresh schemas
  * dropped afterwards; skipped with a note when unreachable.
  */
 import { randomBytes } from "node:crypto"
@@ -16,7 +18,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import * as Os from "node:os"
 import { join } from "node:path"
 import * as SqlClient from "@effect/sql/SqlClient"
-import { Context, Effect, Exit, Layer, Scope } from "effect"
+import { Cause, Context, Effect, Exit, Layer } from "effect"
 import { makeAddress } from "../domain/brands.js"
 import { DeviceId, Seq } from "../domain/irp/registry.js"
 import * as CryptoLive from "../layers/crypto/CryptoLive.js"
@@ -26,77 +28,112 @@ import { migrate } from "../layers/irp/registry/migrations.js"
 import * as Database from "../layers/sql/Database.js"
 import * as PgLive from "../layers/sql/PgLive.js"
 import * as TcpTransport from "../layers/transport/TcpTransport.js"
-import type { IrpClient } from "../services/IrpClient.js"
 import { connectBare, measure, promiseOf, type ServerProcess, spawnServer } from "./irp/load.js"
 import { type BenchIdentity, documents, fillerHandle, populate, prepareDomain } from "./irp/setup.js"
-import { type Figures, figuresOf, frameOf } from "./irp/wire.js"
+import { combine, type Figures, figuresOf, frameOf, type Measured } from "./irp/wire.js"
 
 const args = new Set(process.argv.slice(2))
 const quick = args.has("--quick")
 const json = args.has("--json")
-const SECONDS = quick ? 1.5 : 5
-const WARMUP_SECONDS = quick ? 0.5 : 1
-const CONCURRENCY = [1, 16] as const
+const ROUNDS = quick ? 2 : 5
+const SLICE_SECONDS = quick ? 0.6 : 1.5
+const WARMUP_SECONDS = quick ? 1 : 3
 const SMALL = 1_000
 const LARGE = quick ? 100_000 : 1_000_000
 const PG_URL = process.env.SIXCHAT_BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test"
 
-const say = (line: string) => {
-  if (!json) process.stderr.write(`${line}\n`)
-}
-const ms = (s: number) => s * 1000
+const say = (line: string) => (json ? Effect.void : Effect.sync(() => process.stderr.write(`${line}\n`)))
 
-type PerConcurrency = Record<`c${(typeof CONCURRENCY)[number]}`, Figures>
-
-interface StorageResult {
-  readonly lookup: PerConcurrency
-  readonly register: PerConcurrency
-  readonly scale: {
-    readonly small: { readonly identities: number; readonly lookup: Figures }
-    readonly large: { readonly identities: number; readonly lookup: Figures }
-    readonly insertSeconds: number
-  }
+/** One server under load: what a connection does for each kind of request. */
+interface System {
+  readonly name: string
+  readonly server: ServerProcess
+  readonly lookup: (connection: number) => Promise<void>
+  readonly register: (connection: number) => Promise<void>
 }
 
-const base = Layer.mergeAll(TcpTransport.layer, CryptoLive.layerNode, EntropyLive.layer)
+/** A server process, stopped with the scope. */
+const serverProcess = (args: ReadonlyArray<string>) =>
+  Effect.acquireRelease(
+    Effect.promise(() => spawnServer(args)),
+    (s) => Effect.promise(() => s.stop())
+  )
 
-/** Our server over `db`, measured: lookups and registrations at each concurrency, then at LARGE identities. */
-const runOurs = (
-  label: string,
+/** The anchor: one bare TLS server per request kind, each with its fixed reply. */
+const bareSystem = (dir: string, identities: ReadonlyArray<BenchIdentity>, docs: ReturnType<typeof documents>) =>
+  Effect.gen(function* () {
+    const caPem = readFileSync(join(dir, "ca.pem"), "utf8")
+    const start = (name: string, request: Uint8Array, reply: Uint8Array) =>
+      Effect.gen(function* () {
+        const replyFile = join(dir, `bench-${name}.reply`)
+        writeFileSync(replyFile, reply)
+        const server = yield* serverProcess(["bare", dir, replyFile])
+        const conns = yield* Effect.acquireRelease(
+          Effect.promise(() =>
+            Promise.all(identities.map((id) => connectBare(server.port, id, caPem, "irp.example.org")))
+          ),
+          (cs) =>
+            Effect.sync(() => {
+              for (const c of cs) c.close()
+            })
+        )
+        const frame = frameOf(request)
+        return { server, send: (c: number) => conns[c]!.request(frame) }
+      })
+    const lookup = yield* start("lookup", docs.lookup, docs.lookupResult)
+    const register = yield* start("register", docs.register, docs.registered)
+    return [
+      { name: "bare", server: lookup.server, lookup: lookup.send, register: () => Promise.resolve() },
+      { name: "bare-register", server: register.server, lookup: () => Promise.resolve(), register: register.send }
+    ] as const
+  })
+
+/** Our server over a fresh database holding `population` identities, with one client per identity. */
+const oursSystem = (
+  name: string,
   dir: string,
   db: string,
   dbLayer: Layer.Layer<SqlClient.SqlClient, unknown>,
+  population: number,
   identities: ReadonlyArray<BenchIdentity>,
   filler: { readonly der: Uint8Array; readonly fingerprint: string },
   rootCertificate: Uint8Array
-): Promise<StorageResult> =>
-  Effect.runPromise(
-    Effect.gen(function* () {
-      const sql = Context.get(yield* Layer.build(dbLayer), SqlClient.SqlClient)
-      const withSql = Effect.provideService(SqlClient.SqlClient, sql)
-      yield* withSql(migrate)
-      const now = Date.now()
-      yield* withSql(populate({ from: 0, to: SMALL, ...filler, now }))
-      const server = yield* Effect.acquireRelease(
-        Effect.promise(() => spawnServer(["ours", dir, db, "text"])),
-        (s) => Effect.promise(() => s.stop())
+) =>
+  Effect.gen(function* () {
+    const t0 = Date.now()
+    // Our own connection is closed before the server starts: an open SQLite connection holding the bulk
+    // insert's write-ahead log would make every read of the server's consult it.
+    yield* Effect.scoped(
+      Effect.flatMap(Layer.build(dbLayer), (context) =>
+        Effect.provideService(
+          Effect.zipRight(migrate, populate({ from: 0, to: population, ...filler, now: Date.now() })),
+          SqlClient.SqlClient,
+          Context.get(context, SqlClient.SqlClient)
+        )
       )
-      const clients: Array<IrpClient> = yield* Effect.forEach(
-        identities,
-        (identity) =>
-          IrpClientLive.connect({
-            address: makeAddress("127.0.0.1", server.port),
-            domain: "example.org",
-            anchors: [rootCertificate],
-            identity,
-            requestTimeout: "60 seconds"
-          }),
-        { concurrency: 4 }
-      )
-      const lookups = (population: number) => (c: number) =>
-        promiseOf(clients[c]!.lookup(fillerHandle(Math.floor(Math.random() * population))))
-      const seqs = clients.map(() => BigInt(Date.now()) * 1000n)
-      const registers = (c: number) => {
+    )
+    const insertSeconds = Math.round((Date.now() - t0) / 100) / 10
+    yield* say(`  ${name}: ${population} identities inserted in ${insertSeconds} s`)
+    const server = yield* serverProcess(["ours", dir, db, "text"])
+    const clients = yield* Effect.forEach(
+      identities,
+      (identity) =>
+        IrpClientLive.connect({
+          address: makeAddress("127.0.0.1", server.port),
+          domain: "example.org",
+          anchors: [rootCertificate],
+          identity,
+          requestTimeout: "60 seconds"
+        }),
+      { concurrency: 4 }
+    )
+    const seqs = clients.map(() => BigInt(Date.now()) * 1000n)
+    const system: System = {
+      name,
+      server,
+      lookup: (c) =>
+        promiseOf(clients[c]!.lookup(fillerHandle(Math.floor(Math.random() * population)))).then(() => undefined),
+      register: (c) => {
         seqs[c]! += 1n
         return promiseOf(
           clients[c]!.register({
@@ -105,182 +142,175 @@ const runOurs = (
             ttlSeconds: 300,
             seq: Seq.make(seqs[c]!)
           })
-        )
+        ).then(() => undefined)
       }
-      const run = (what: string, n: number, op: (c: number) => Promise<unknown>) =>
-        Effect.promise(async () => {
-          const f = figuresOf(
-            await measure(server, n, (c) => op(c).then(() => undefined), ms(SECONDS), ms(WARMUP_SECONDS))
-          )
-          say(
-            `  ${label} ${what} x${n}: ${f.perSecond}/s p50 ${f.p50Ms} ms p99 ${f.p99Ms} ms (server ${f.serverCores} cores, client ${f.clientCores})`
-          )
-          return f
-        })
-      // The JIT and the caches first: a short warm-up per run is not enough for a cold server process.
-      yield* Effect.promise(() =>
-        measure(server, 16, (c) => lookups(SMALL)(c).then(() => undefined), ms(WARMUP_SECONDS * 3), 0)
-      )
-      const lookup = { c1: yield* run("lookup", 1, lookups(SMALL)), c16: yield* run("lookup", 16, lookups(SMALL)) }
-      const register = { c1: yield* run("register", 1, registers), c16: yield* run("register", 16, registers) }
-      // The registry's size, measured back to back: SMALL identities, then LARGE after a bulk insert.
-      const small = yield* run(`lookup@${SMALL}`, 16, lookups(SMALL))
-      say(`  ${label}: inserting ${LARGE - SMALL} more identities...`)
-      const t0 = Date.now()
-      yield* withSql(populate({ from: SMALL, to: LARGE, ...filler, now }))
-      const insertSeconds = Math.round((Date.now() - t0) / 100) / 10
-      say(`  ${label}: inserted in ${insertSeconds} s`)
-      const large = yield* run(`lookup@${LARGE}`, 16, lookups(LARGE))
-      const scale = {
-        small: { identities: SMALL, lookup: small },
-        large: { identities: LARGE, lookup: large },
-        insertSeconds
-      }
-      return { lookup, register, scale }
-    }).pipe(Effect.scoped, Effect.provide(base))
-  )
-
-/** The anchor: for each document pair, a bare TLS server with the fixed reply, at each concurrency. */
-const runBare = async (
-  dir: string,
-  identities: ReadonlyArray<BenchIdentity>,
-  pairs: Record<string, readonly [Uint8Array, Uint8Array]>
-) => {
-  const result: Record<string, PerConcurrency> = {}
-  const caPem = readFileSync(join(dir, "ca.pem"), "utf8")
-  for (const [name, [request, reply]] of Object.entries(pairs)) {
-    const replyFile = join(dir, `bench-${name}.reply`)
-    writeFileSync(replyFile, reply)
-    const server: ServerProcess = await spawnServer(["bare", dir, replyFile])
-    const conns = await Promise.all(identities.map((id) => connectBare(server.port, id, caPem, "irp.example.org")))
-    const frame = frameOf(request)
-    await measure(server, 16, (c) => conns[c]!.request(frame), ms(WARMUP_SECONDS * 3), 0)
-    const figures = {} as Record<string, Figures>
-    for (const n of CONCURRENCY) {
-      const f = figuresOf(await measure(server, n, (c) => conns[c]!.request(frame), ms(SECONDS), ms(WARMUP_SECONDS)))
-      say(
-        `  bare ${name} x${n}: ${f.perSecond}/s p50 ${f.p50Ms} ms p99 ${f.p99Ms} ms (server ${f.serverCores} cores, client ${f.clientCores})`
-      )
-      figures[`c${n}`] = f
     }
-    for (const c of conns) c.close()
-    await server.stop()
-    result[name] = figures as PerConcurrency
-  }
-  return result as { lookup: PerConcurrency; register: PerConcurrency }
-}
+    return { system, insertSeconds }
+  })
 
-/** A fresh PostgreSQL schema (dropped by the returned cleanup), or why PostgreSQL is unavailable. */
-const pgSchema = async (): Promise<{ url: string; drop: () => Promise<void> } | { skipped: string }> => {
-  const scope = Effect.runSync(Scope.make())
-  const schema = `sixchat_bench_${randomBytes(5).toString("hex")}`
-  const admin = await Effect.runPromiseExit(
-    Effect.gen(function* () {
-      const sql = Context.get(
-        yield* Layer.build(PgLive.layer(PG_URL, { maxConnections: 1, connectTimeout: "3 seconds" })),
-        SqlClient.SqlClient
-      )
-      yield* sql.unsafe(`CREATE SCHEMA ${schema}`)
-      yield* Scope.addFinalizer(scope, Effect.ignore(sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)))
-    }).pipe(Scope.extend(scope))
+/** A fresh PostgreSQL schema, dropped with the scope; `undefined` when PostgreSQL is not reachable. */
+const pgSchema = Effect.gen(function* () {
+  const admin = yield* Layer.build(PgLive.layer(PG_URL, { maxConnections: 1, connectTimeout: "3 seconds" })).pipe(
+    Effect.map((c) => Context.get(c, SqlClient.SqlClient)),
+    Effect.option
   )
-  if (Exit.isFailure(admin)) {
-    await Effect.runPromise(Scope.close(scope, Exit.void))
-    return { skipped: `PostgreSQL not reachable at ${PG_URL}` }
-  }
-  return { url: PgLive.withSearchPath(PG_URL, schema)!, drop: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
+  if (admin._tag === "None") return undefined
+  const schema = `sixchat_bench_${randomBytes(5).toString("hex")}`
+  yield* Effect.acquireRelease(Effect.orDie(admin.value.unsafe(`CREATE SCHEMA ${schema}`)), () =>
+    Effect.ignore(admin.value.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`))
+  )
+  return PgLive.withSearchPath(PG_URL, schema)!
+})
+
+type Kind = "lookup" | "register"
+interface Scenario {
+  readonly kind: Kind
+  readonly connections: 1 | 16
+  readonly systems: ReadonlyArray<System>
 }
 
-const ratio = (a: number, b: number) => Math.round((a / b) * 1000) / 1000
+const program = Effect.gen(function* () {
+  const root = yield* Effect.acquireRelease(
+    Effect.sync(() => mkdtempSync(join(Os.tmpdir(), "sixchat-bench-irp-"))),
+    (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+  )
+  const dir = join(root, "domain")
+  const { domain, identities, filler } = yield* prepareDomain(dir, 16)
+  const docs = documents(domain, filler.der, Date.now())
+  yield* say(
+    `IRP benchmark: ${ROUNDS} rounds of ${SLICE_SECONDS} s slices per figure; Lookup ${docs.lookup.length} B -> ${docs.lookupResult.length} B, Register ${docs.register.length} B -> ${docs.registered.length} B`
+  )
+  const ours = (name: string, db: string, layer: Layer.Layer<SqlClient.SqlClient, unknown>, population: number) =>
+    oursSystem(name, dir, db, layer, population, identities, filler, domain.rootCertificate)
+  const sqliteAt = (file: string) => ({ db: `sqlite:${file}`, layer: Database.layer({ _tag: "Sqlite", path: file }) })
 
-const main = async () => {
-  const root = mkdtempSync(join(Os.tmpdir(), "sixchat-bench-irp-"))
-  try {
-    const dir = join(root, "domain")
-    const { domain, identities, filler } = await Effect.runPromise(prepareDomain(dir, 16))
-    const docs = documents(domain, filler.der, Date.now())
-    say(
-      `IRP benchmark: ${SECONDS} s per run after ${WARMUP_SECONDS} s warm-up; documents: Lookup ${docs.lookup.length} B -> ${docs.lookupResult.length} B, Register ${docs.register.length} B -> ${docs.registered.length} B`
-    )
-    const bare = await runBare(dir, identities, {
-      lookup: [docs.lookup, docs.lookupResult],
-      register: [docs.register, docs.registered]
-    })
-    const sqlitePath = join(root, "bench.sqlite")
-    const sqlite = await runOurs(
-      "sqlite",
-      dir,
-      `sqlite:${sqlitePath}`,
-      Database.layer({ _tag: "Sqlite", path: sqlitePath }),
-      identities,
-      filler,
-      domain.rootCertificate
-    )
-    const pg = await pgSchema()
-    const postgres =
-      "skipped" in pg
-        ? pg
-        : await runOurs(
-            "postgres",
-            dir,
-            pg.url,
-            PgLive.layer(pg.url, { maxConnections: 2 }),
-            identities,
-            filler,
-            domain.rootCertificate
-          ).finally(pg.drop)
-    const withRatios = (r: StorageResult) => ({
-      ...r,
+  const [bare, bareRegister] = yield* bareSystem(dir, identities, docs)
+  const small = sqliteAt(join(root, "small.sqlite"))
+  const large = sqliteAt(join(root, "large.sqlite"))
+  const sqlite = yield* ours("sqlite", small.db, small.layer, SMALL)
+  const sqliteLarge = yield* ours("sqlite-large", large.db, large.layer, LARGE)
+  const pgSmallUrl = yield* pgSchema
+  const pgLargeUrl = pgSmallUrl === undefined ? undefined : yield* pgSchema
+  const pg =
+    pgSmallUrl === undefined || pgLargeUrl === undefined
+      ? undefined
+      : {
+          small: yield* ours("postgres", pgSmallUrl, PgLive.layer(pgSmallUrl, { maxConnections: 2 }), SMALL),
+          large: yield* ours("postgres-large", pgLargeUrl, PgLive.layer(pgLargeUrl, { maxConnections: 2 }), LARGE)
+        }
+  if (pg === undefined) yield* say(`  PostgreSQL not reachable at ${PG_URL}: skipped`)
+
+  const oursSmall = [sqlite.system, ...(pg === undefined ? [] : [pg.small.system])]
+  const scenarios: ReadonlyArray<Scenario> = [
+    { kind: "lookup", connections: 1, systems: [bare, ...oursSmall] },
+    {
+      kind: "lookup",
+      connections: 16,
+      systems: [bare, ...oursSmall, sqliteLarge.system, ...(pg === undefined ? [] : [pg.large.system])]
+    },
+    { kind: "register", connections: 1, systems: [bareRegister, ...oursSmall] },
+    { kind: "register", connections: 16, systems: [bareRegister, ...oursSmall] }
+  ]
+
+  // Warm-up: the JIT of every server process (and of this one) before anything is measured, each server
+  // as long as the others whatever it serves (our JavaScript needs seconds of load to settle).
+  const warmed = new Set<System>()
+  for (const scenario of scenarios)
+    for (const system of scenario.systems) {
+      if (warmed.has(system)) continue
+      warmed.add(system)
+      yield* Effect.promise(() =>
+        measure(
+          system.server,
+          16,
+          (c) => Promise.all([system.lookup(c), system.register(c)]).then(() => undefined),
+          WARMUP_SECONDS * 1000,
+          0
+        )
+      )
+    }
+
+  const slices = new Map<string, Array<Measured>>()
+  const key = (s: Scenario, system: System) => `${system.name}/${s.kind}/c${s.connections}`
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const scenario of scenarios) {
+      const n = scenario.systems.length
+      const order = scenario.systems.map((_, i) => scenario.systems[(i + round) % n]!)
+      for (const system of order) {
+        const m = yield* Effect.promise(() =>
+          measure(system.server, scenario.connections, system[scenario.kind], SLICE_SECONDS * 1000, 0)
+        )
+        const k = key(scenario, system)
+        slices.set(k, [...(slices.get(k) ?? []), m])
+      }
+    }
+    yield* say(`  round ${round + 1}/${ROUNDS} done`)
+  }
+  const fig = (name: string, kind: Kind, c: 1 | 16): Figures => figuresOf(combine(slices.get(`${name}/${kind}/c${c}`)!))
+  const perConnections = (name: string, kind: Kind) => ({ c1: fig(name, kind, 1), c16: fig(name, kind, 16) })
+  const ratio = (a: number, b: number) => Math.round((a / b) * 1000) / 1000
+  const bareOut = { lookup: perConnections("bare", "lookup"), register: perConnections("bare-register", "register") }
+  const storage = (name: string, largeName: string, insertSeconds: number) => {
+    const lookup = perConnections(name, "lookup")
+    const register = perConnections(name, "register")
+    const largeLookup = fig(largeName, "lookup", 16)
+    return {
+      lookup,
+      register,
       lookup_ratio: {
-        c1: ratio(r.lookup.c1.perSecond, bare.lookup.c1.perSecond),
-        c16: ratio(r.lookup.c16.perSecond, bare.lookup.c16.perSecond)
+        c1: ratio(lookup.c1.perSecond, bareOut.lookup.c1.perSecond),
+        c16: ratio(lookup.c16.perSecond, bareOut.lookup.c16.perSecond)
       },
       register_ratio: {
-        c1: ratio(r.register.c1.perSecond, bare.register.c1.perSecond),
-        c16: ratio(r.register.c16.perSecond, bare.register.c16.perSecond)
+        c1: ratio(register.c1.perSecond, bareOut.register.c1.perSecond),
+        c16: ratio(register.c16.perSecond, bareOut.register.c16.perSecond)
       },
-      scale_ratio: ratio(r.scale.large.lookup.perSecond, r.scale.small.lookup.perSecond)
-    })
-    const sqliteOut = withRatios(sqlite)
-    const report = {
-      machine: {
-        cpu: Os.cpus()[0]?.model.trim() ?? "unknown",
-        cores: Os.availableParallelism(),
-        node: process.version,
-        openssl: process.versions.openssl,
-        platform: `${Os.platform()} ${Os.release()} ${Os.arch()}`,
-        loadAverage: Math.round(Os.loadavg()[0]! * 100) / 100
+      scale: {
+        small: { identities: SMALL, lookup: lookup.c16 },
+        large: { identities: LARGE, lookup: largeLookup, insertSeconds }
       },
-      config: { seconds: SECONDS, warmupSeconds: WARMUP_SECONDS, small: SMALL, large: LARGE, quick },
-      documents: {
-        lookup: docs.lookup.length,
-        lookupResult: docs.lookupResult.length,
-        register: docs.register.length,
-        registered: docs.registered.length
-      },
-      bare,
-      sqlite: sqliteOut,
-      postgres: "skipped" in postgres ? postgres : withRatios(postgres),
-      minimums: {
-        sqlite_lookup_ratio_c16: {
-          value: sqliteOut.lookup_ratio.c16,
-          minimum: 0.3,
-          ok: sqliteOut.lookup_ratio.c16 >= 0.3
-        },
-        sqlite_scale_ratio: { value: sqliteOut.scale_ratio, minimum: 0.8, ok: sqliteOut.scale_ratio >= 0.8 }
-      }
+      scale_ratio: ratio(largeLookup.perSecond, lookup.c16.perSecond)
     }
-    if (json) process.stdout.write(`${JSON.stringify(report)}\n`)
-    else process.stdout.write(`${JSON.stringify(report, null, 2)}\n`)
-  } finally {
-    rmSync(root, { recursive: true, force: true })
   }
-}
+  const sqliteOut = storage("sqlite", "sqlite-large", sqliteLarge.insertSeconds)
+  return {
+    machine: {
+      cpu: Os.cpus()[0]?.model.trim() ?? "unknown",
+      cores: Os.availableParallelism(),
+      node: process.version,
+      openssl: process.versions.openssl,
+      platform: `${Os.platform()} ${Os.release()} ${Os.arch()}`,
+      loadAverage: Os.loadavg().map((l) => Math.round(l * 100) / 100)
+    },
+    config: { rounds: ROUNDS, sliceSeconds: SLICE_SECONDS, small: SMALL, large: LARGE, quick },
+    documents: {
+      lookup: docs.lookup.length,
+      lookupResult: docs.lookupResult.length,
+      register: docs.register.length,
+      registered: docs.registered.length
+    },
+    bare: bareOut,
+    sqlite: sqliteOut,
+    postgres:
+      pg === undefined
+        ? { skipped: `PostgreSQL not reachable at ${PG_URL}` }
+        : storage("postgres", "postgres-large", pg.large.insertSeconds),
+    minimums: {
+      sqlite_lookup_ratio_c16: {
+        value: sqliteOut.lookup_ratio.c16,
+        minimum: 0.3,
+        ok: sqliteOut.lookup_ratio.c16 >= 0.3
+      },
+      sqlite_scale_ratio: { value: sqliteOut.scale_ratio, minimum: 0.8, ok: sqliteOut.scale_ratio >= 0.8 }
+    }
+  }
+}).pipe(Effect.scoped, Effect.provide(Layer.mergeAll(TcpTransport.layer, CryptoLive.layerNode, EntropyLive.layer)))
 
-main().then(
-  () => process.exit(0),
-  (e: unknown) => {
-    process.stderr.write(`bench:irp failed: ${String((e as Error)?.stack ?? e)}\n`)
-    process.exit(1)
+Effect.runPromiseExit(program).then((exit) => {
+  if (Exit.isSuccess(exit)) {
+    process.stdout.write(`${JSON.stringify(exit.value, null, json ? undefined : 2)}\n`)
+    process.exit(0)
   }
-)
+  process.stderr.write(`bench:irp failed: ${Cause.pretty(exit.cause)}\n`)
+  process.exit(1)
+})

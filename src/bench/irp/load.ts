@@ -1,7 +1,7 @@
 /**
  * The IRP benchmark's load: server processes (`server.ts`) and closed-loop clients. Each connection keeps
  * exactly one request outstanding (send, wait for the answer, send the next), so N connections are N
- * requests in flight; a warm-up run precedes every measured one. Our clients are `IrpClientLive`
+ * requests in flight. Our clients are `IrpClientLive`
  * connections; the anchor's are Node TLS 1.3 sockets with the same client certificates, sending the same
  * bytes our requests carry and waiting for one reply frame.
  */

@@ -91,3 +91,12 @@ export const figuresOf = (m: Measured): Figures => ({
   serverCores: round(m.serverCpuMicros / 1e6 / m.seconds, 2),
   clientCores: round(m.clientCpuMicros / 1e6 / m.seconds, 2)
 })
+
+/** Slices of one figure measured at different times, as one measurement. */
+export const combine = (slices: ReadonlyArray<Measured>): Measured => ({
+  operations: slices.reduce((n, m) => n + m.operations, 0),
+  seconds: slices.reduce((n, m) => n + m.seconds, 0),
+  latencies: slices.flatMap((m) => m.latencies).sort((a, b) => a - b),
+  clientCpuMicros: slices.reduce((n, m) => n + m.clientCpuMicros, 0),
+  serverCpuMicros: slices.reduce((n, m) => n + m.serverCpuMicros, 0)
+})
