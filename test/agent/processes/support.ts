@@ -1,0 +1,272 @@
+/**
+ * Agents as real processes on loopback with a real IRP (issue 4, section 6): one `sixchat irp serve`
+ * per test file (SQLite in a temporary directory, 127.0.0.1 port 0), people enrolled the way they do
+ * it (`id new`, `irp token`, `id enroll`), and `sixchat agent --home H --listen 127.0.0.1:0` processes
+ * driven through their control sockets (docs/CONTROL.md) as the people commands drive them.
+ *
+ * Every wait is bounded (`eventually` polls with a deadline and fails early, with the agent's stderr,
+ * when an agent died). Only the processes started here are ended, by their pid; `Domain.cleanup`
+ * stops whatever still runs and removes the temporary directory. `npm test` builds dist first; run
+ * `npm run build` before running these files alone.
+ */
+import { createHash } from "node:crypto"
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Effect, Exit, Fiber, Scope, Stream } from "effect"
+import { CONTROL_SOCKET_FILE } from "../../../src/domain/agent/rpc.js"
+import type { Handle } from "../../../src/domain/brands.js"
+import * as ControlClient from "../../../src/layers/agent/control/ControlClient.js"
+import type { ControlError } from "../../../src/layers/agent/control/errors.js"
+import type { MethodName, ParamsOf, ResultOf } from "../../../src/layers/agent/control/methods.js"
+import type { AgentEvent, StoredMessage } from "../../../src/services/Agent.js"
+import { type Running, runCli, start } from "../../support/cli.js"
+
+export const DOMAIN = "example.org"
+export const handleOf = (local: string) => `${local}@${DOMAIN}` as Handle
+
+/** Runs a command that must succeed; returns its stdout. */
+export const ok = async (args: ReadonlyArray<string>): Promise<string> => {
+  const r = await runCli(args)
+  if (r.code !== 0) throw new Error(`sixchat ${args.join(" ")} exited ${r.code}: ${r.stderr}`)
+  return r.stdout
+}
+
+export const sha256File = (file: string) => createHash("sha256").update(readFileSync(file)).digest("hex")
+
+/** Polls `check` every `everyMs` until it yields a value; fails after `timeoutMs`, or at once when an agent died. */
+export const eventually = async <A>(
+  what: string,
+  check: () => Promise<A | undefined> | A | undefined,
+  options: { readonly timeoutMs?: number; readonly everyMs?: number; readonly agents?: ReadonlyArray<AgentProc> } = {}
+): Promise<A> => {
+  const deadline = Date.now() + (options.timeoutMs ?? 20_000)
+  let lastError: unknown
+  for (;;) {
+    const dead = options.agents?.find((a) => !a.running())
+    if (dead !== undefined)
+      throw new Error(
+        `${dead.name}'s agent exited (${dead.run.child.exitCode}) while waiting for ${what}:\n${dead.run.stderr}`
+      )
+    try {
+      const value = await check()
+      if (value !== undefined) return value
+    } catch (e) {
+      lastError = e
+    }
+    if (Date.now() > deadline)
+      throw new Error(
+        `gave up waiting for ${what}${lastError === undefined ? "" : ` (last error: ${String(lastError)})`}`
+      )
+    await new Promise((resolve) => setTimeout(resolve, options.everyMs ?? 50))
+  }
+}
+
+export interface AgentProc {
+  readonly name: string
+  readonly handle: Handle
+  readonly home: string
+  readonly run: Running
+  readonly pid: number
+  readonly running: () => boolean
+  /** Sends `signal` to this agent's pid (only if it still runs). */
+  readonly signal: (signal: NodeJS.Signals) => void
+  /** kill -9, then waits until the process is gone (reaped). */
+  readonly kill9: () => Promise<void>
+  /** SIGTERM (SIGKILL after 10 s), then its exit code. */
+  readonly stop: () => Promise<number | null>
+}
+
+export interface Domain {
+  readonly root: string
+  readonly dir: string
+  readonly irpAddress: string
+  /** `id new` + `irp token` + `id enroll` into `root/<homeName>` (default: the local part). */
+  readonly enrol: (local: string, homeName?: string) => Promise<string>
+  /** Starts `sixchat agent --home HOME --listen 127.0.0.1:0 ARGS…`; resolves once it is registered with the IRP. */
+  readonly startAgent: (name: string, home: string, args?: ReadonlyArray<string>) => Promise<AgentProc>
+  /** Stops every agent still running and the IRP server, then removes the directory. */
+  readonly cleanup: () => Promise<void>
+}
+
+/**
+ * `irp init` + `irp serve` on 127.0.0.1 port 0 in a fresh temporary directory (short: the control
+ * sockets live below it and a socket path is limited to 107 bytes).
+ */
+export const startDomain = async (): Promise<Domain> => {
+  const root = mkdtempSync(join(tmpdir(), "sxap-"))
+  const dir = join(root, "domain")
+  const processes: Array<Running> = []
+  let irp: Running | undefined
+  const cleanup = async () => {
+    for (const p of processes) {
+      if (p.child.exitCode !== null || p.child.signalCode !== null) continue
+      try {
+        p.child.kill("SIGCONT")
+        p.child.kill("SIGKILL")
+      } catch {
+        // Already gone.
+      }
+      await p.exited
+    }
+    if (irp !== undefined && irp.child.exitCode === null && irp.child.signalCode === null) {
+      irp.child.kill("SIGTERM")
+      await irp.exited
+    }
+    rmSync(root, { recursive: true, force: true })
+  }
+  try {
+    await ok(["irp", "init", "--dir", dir, "--domain", DOMAIN])
+    irp = start(["irp", "serve", "--dir", dir, "--listen", "127.0.0.1:0"], { timeoutMs: 300_000 })
+    const port = (await irp.waitFor(/listening on 127\.0\.0\.1:(\d+)/, "stderr", 20_000))[1]!
+    const irpAddress = `127.0.0.1:${port}`
+
+    const enrol = async (local: string, homeName = local) => {
+      const home = join(root, homeName)
+      const handle = handleOf(local)
+      const [token] = await Promise.all([
+        ok(["irp", "token", "--dir", dir, "--handle", handle]),
+        ok(["id", "new", "--home", home, "--handle", handle])
+      ])
+      const args = ["id", "enroll", "--home", home, "--irp", irpAddress, "--token", token.trim()]
+      // The IRP rate-limits Enroll per source address (all of ours are 127.0.0.1): wait as told, a few times.
+      for (let attempt = 1; ; attempt++) {
+        const r = await runCli([...args, "--trust", join(dir, "ca.pem")])
+        if (r.code === 0) return home
+        const wait = /rate_limited.*retry in (\d+) s/.exec(r.stderr)?.[1]
+        if (wait === undefined || attempt === 5)
+          throw new Error(`sixchat ${args.join(" ")} exited ${r.code}: ${r.stderr}`)
+        await new Promise((resolve) => setTimeout(resolve, Number(wait) * 1000 + 100))
+      }
+    }
+
+    const startAgent = async (name: string, home: string, args: ReadonlyArray<string> = []) => {
+      // The safety net only: tests stop their agents, cleanup kills what is left.
+      const run = start(["agent", "--home", home, "--listen", "127.0.0.1:0", ...args], { timeoutMs: 300_000 })
+      run.child.stdin.end()
+      processes.push(run)
+      const pid = run.child.pid ?? -1
+      const running = () => run.child.exitCode === null && run.child.signalCode === null
+      const signal = (sig: NodeJS.Signals) => {
+        if (running()) process.kill(pid, sig)
+      }
+      const base = {
+        name,
+        home,
+        run,
+        pid,
+        running,
+        signal,
+        kill9: async () => {
+          signal("SIGKILL")
+          await run.exited
+        },
+        stop: async () => {
+          if (!running()) return run.child.exitCode
+          signal("SIGCONT")
+          signal("SIGTERM")
+          const timer = setTimeout(() => signal("SIGKILL"), 10_000)
+          const code = await run.exited
+          clearTimeout(timer)
+          return code
+        }
+      }
+      const status = await eventually(
+        `${name}'s agent to register with the IRP`,
+        async () => {
+          const s = await call(home, "status", {})
+          return s.registered.length > 0 ? s : undefined
+        },
+        { agents: [{ ...base, handle: handleOf(name) }], timeoutMs: 30_000 }
+      )
+      const agent: AgentProc = { ...base, handle: status.handle }
+      return agent
+    }
+    return { root, dir, irpAddress, enrol, startAgent, cleanup }
+  } catch (e) {
+    await cleanup()
+    throw e
+  }
+}
+
+export const socketOf = (home: string) => join(home, CONTROL_SOCKET_FILE)
+
+/** Runs `f` with one control connection to the agent (closed afterwards). */
+export const withClient = <A>(
+  agent: AgentProc | string,
+  f: (client: ControlClient.ControlClient) => Effect.Effect<A, ControlError | Error>
+): Promise<A> =>
+  Effect.runPromise(
+    Effect.scoped(Effect.flatMap(ControlClient.connect(socketOf(typeof agent === "string" ? agent : agent.home)), f))
+  )
+
+/** One control-socket call (a connection per call, as the people commands do). */
+export const call = <M extends MethodName>(agent: AgentProc | string, method: M, params: ParamsOf<M>) =>
+  withClient(agent, (client) => client.call(method, params)) as Promise<ResultOf<M>>
+
+/** The whole conversation with `peer` (up to 1000 messages), oldest first. */
+export const history = (agent: AgentProc, peer: Handle): Promise<ReadonlyArray<StoredMessage>> =>
+  call(agent, "history", { peer, limit: 1000 })
+
+/** `ids` (messages this agent sent) once every one of them is in one of `states`. */
+export const untilStates = (
+  agent: AgentProc,
+  peer: Handle,
+  ids: ReadonlyArray<string>,
+  states: ReadonlyArray<string>,
+  agents: ReadonlyArray<AgentProc>,
+  timeoutMs = 30_000
+) =>
+  eventually(
+    `${agent.name}'s ${ids.length} message(s) to ${peer} to be ${states.join(" or ")}`,
+    async () => {
+      const byId = new Map<string, StoredMessage>(
+        (await history(agent, peer)).filter((m) => m.direction === "out").map((m) => [m.id, m])
+      )
+      return ids.every((id) => states.includes(byId.get(id)?.state ?? "")) ? ids.map((id) => byId.get(id)!) : undefined
+    },
+    { agents, timeoutMs }
+  )
+
+/** How often each of `ids` is in the agent's incoming history from `peer`. */
+export const incomingCounts = async (agent: AgentProc, peer: Handle, ids: ReadonlyArray<string>) => {
+  const got = (await history(agent, peer)).filter((m) => m.direction === "in")
+  return ids.map((id) => got.filter((m) => m.id === id).length)
+}
+
+export interface Subscription {
+  readonly events: Array<AgentEvent>
+  /** Ends the subscription (and its connection). */
+  readonly close: () => Promise<void>
+}
+
+/**
+ * Subscribes to the agent's events; every event from now on lands in `events` (and is handed to
+ * `onEvent` first, synchronously, e.g. to kill a process at an exact point). Ends on `close` or when
+ * the agent goes away.
+ */
+export const subscribe = (agent: AgentProc, onEvent?: (event: AgentEvent) => void): Promise<Subscription> =>
+  Effect.runPromise(
+    Effect.gen(function* () {
+      const events: Array<AgentEvent> = []
+      const scope = yield* Scope.make()
+      const client = yield* Scope.extend(ControlClient.connect(socketOf(agent.home)), scope)
+      const stream = yield* Scope.extend(client.subscribe, scope)
+      const fiber = yield* Effect.forkDaemon(
+        Stream.runForEach(stream, (event) =>
+          Effect.sync(() => {
+            onEvent?.(event)
+            events.push(event)
+          })
+        ).pipe(Effect.ignore)
+      )
+      return {
+        events,
+        close: () => Effect.runPromise(Effect.zipRight(Fiber.interrupt(fiber), Scope.close(scope, Exit.void)))
+      }
+    })
+  )
+
+/** The sessions an agent reports with `peer`. */
+export const sessionsWith = async (agent: AgentProc, peer: Handle) =>
+  (await call(agent, "status", {})).sessions.filter((s) => s.peer === peer)
