@@ -50,15 +50,29 @@ export const writeFully = async (handle: fs.FileHandle, bytes: Uint8Array, posit
   }
 }
 
-/** Feeds the first `length` bytes of the file to `hash`; the number of bytes actually there. */
+/**
+ * Feeds the first `length` bytes of the file to `hash`; the number of bytes actually there. Two
+ * buffers: the next block is read (in the thread pool) while this one is hashed, so the pass costs
+ * about the hashing alone.
+ */
 export const hashPrefix = async (handle: fs.FileHandle, length: number, hash: Hash): Promise<number> => {
-  const buffer = new Uint8Array(Math.min(HASH_BUFFER_BYTES, Math.max(length, 1)))
+  const size = Math.min(HASH_BUFFER_BYTES, Math.max(length, 1))
+  const buffers = [new Uint8Array(size), new Uint8Array(size)] as const
+  const readAt = (i: 0 | 1, position: number) =>
+    readFully(handle, buffers[i], 0, Math.min(size, length - position), position)
   let position = 0
-  while (position < length) {
-    const n = await readFully(handle, buffer, 0, Math.min(buffer.length, length - position), position)
+  let current: 0 | 1 = 0
+  let pending = length > 0 ? readAt(current, 0) : Promise.resolve(0)
+  for (;;) {
+    const n = await pending
     if (n === 0) break
-    hash.update(buffer.subarray(0, n))
-    position += n
+    const next = position + n
+    const other: 0 | 1 = current === 0 ? 1 : 0
+    // Started before hashing, awaited at the top of the next turn (a read never outlives the loop).
+    pending = next < length && n === Math.min(size, length - position) ? readAt(other, next) : Promise.resolve(0)
+    hash.update(buffers[current].subarray(0, n))
+    position = next
+    current = other
   }
   return position
 }

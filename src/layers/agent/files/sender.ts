@@ -8,7 +8,7 @@
  */
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
-import { Effect, FiberMap } from "effect"
+import { Effect, Fiber, FiberMap } from "effect"
 import { safeFileName } from "../../../domain/agent/fileName.js"
 import {
   digestBytes,
@@ -41,8 +41,8 @@ export const offerOf = (t: OutgoingTransfer): FileOffer => ({
   chunk: t.chunk
 })
 
-/** Chunks read from the file at once (about 1 MiB with the default chunk). */
-const READ_BATCH = 16
+/** Chunks read from the file at once (about 2 MiB with the default chunk). */
+const READ_BATCH = 32
 
 /** How streaming ended: all sent, paused by a broken session, or failed (with the `<FileCancel>` reason). */
 type StreamEnd =
@@ -64,9 +64,10 @@ export const makeSender = (ctx: FilesContext, streams: FiberMap.FiberMap<string>
     })
 
   /**
-   * Streams `t` from `from` over `link` in records of `t.chunk` bytes through two fixed buffers
-   * (about 1 MiB for the whole file); every `sendData` waits for the channel (back-pressure), so
-   * memory stays flat whatever the file's size.
+   * Streams `t` from `from` over `link` in records of `t.chunk` bytes through fixed buffers (about
+   * 4 MiB for the whole file, whatever its size); every `sendData` waits for the channel
+   * (back-pressure). Two read buffers: the next batch is read (in the thread pool) while this one is
+   * sent, so the channel never waits for the disk.
    */
   const stream = (link: PeerLink, t: OutgoingTransfer, from: number) => {
     const ref = outRef(t.peer, t.id)
@@ -76,21 +77,29 @@ export const makeSender = (ctx: FilesContext, streams: FiberMap.FiberMap<string>
         Effect.gen(function* () {
           // Fixed buffers: file reads of up to READ_BATCH chunks (one thread-pool trip per batch),
           // and one record that each chunk is copied into behind its header.
-          const batch = new Uint8Array(t.chunk * READ_BATCH)
+          const batches = [new Uint8Array(t.chunk * READ_BATCH), new Uint8Array(t.chunk * READ_BATCH)] as const
           const record = new Uint8Array(FILE_RECORD_HEADER_BYTES + t.chunk)
           const idBytes = fileIdBytes(t.id)
-          let position = from
-          while (position < t.size) {
-            const want = Math.min(batch.length, t.size - position)
-            const at = position
-            const got = yield* Effect.tryPromise({
-              try: () => readFully(handle, batch, 0, want, at),
+          const readBatch = (i: 0 | 1, at: number) => {
+            const want = Math.min(batches[i].length, t.size - at)
+            return Effect.tryPromise({
+              try: () => readFully(handle, batches[i], 0, want, at),
               catch: ioError(`Could not read ${t.path}`)
-            })
+            }).pipe(Effect.map((got) => ({ at, want, got })))
+          }
+          let current: 0 | 1 = 0
+          let reading = yield* Effect.fork(readBatch(current, from))
+          for (;;) {
+            const { at, want, got } = yield* Fiber.join(reading)
             if (got < want) {
               const detail = `${t.path} became shorter while it was sent: send it again.`
               return { _tag: "Failed", reason: "file_changed", detail } as StreamEnd
             }
+            const position = at + want
+            const batch = batches[current]
+            current = current === 0 ? 1 : 0
+            // The next read goes into the other buffer while this batch is sent; a stop interrupts it.
+            if (position < t.size) reading = yield* Effect.fork(readBatch(current, position))
             for (let o = 0; o < want; o += t.chunk) {
               const n = Math.min(t.chunk, want - o)
               record.set(batch.subarray(o, o + n), FILE_RECORD_HEADER_BYTES)
@@ -99,8 +108,8 @@ export const makeSender = (ctx: FilesContext, streams: FiberMap.FiberMap<string>
               // sequence numbers; a stop takes effect between records.
               yield* Effect.uninterruptible(link.sendData(record.subarray(0, FILE_RECORD_HEADER_BYTES + n)))
             }
-            position += want
             yield* store.fileProgress({ ref, offset: position, now: yield* now })
+            if (position >= t.size) break
           }
           yield* link.send({ _tag: "e2e.FileDone", id: t.id })
           return { _tag: "Sent" } as StreamEnd
