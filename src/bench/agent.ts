@@ -53,7 +53,7 @@ const cpuSpent = (a: CpuTime, b: CpuTime): number => b.user - a.user + (b.system
 
 const planFor = (quick: boolean) =>
   quick
-    ? { rounds: 3, messages: 1000, warmMessages: 600, latency: 300, fileBytes: 64 * MiB, fileRounds: 3 }
+    ? { rounds: 3, messages: 800, warmMessages: 400, latency: 200, fileBytes: 64 * MiB, fileRounds: 3 }
     : { rounds: 5, messages: 3000, warmMessages: 2000, latency: 2000, fileBytes: 256 * MiB, fileRounds: 5 }
 export type Plan = ReturnType<typeof planFor>
 
