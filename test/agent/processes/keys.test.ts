@@ -49,8 +49,8 @@ beforeAll(async () => {
 
   // Bob loses his key: his agent stops (deregisters), he enrols again in a new home, same handle.
   expect(await bob.stop()).toBe(0)
-  const newHome = await domain.enrol("bob", "bob2")
-  bob = await domain.startAgent("bob", newHome)
+  const newHome = await domain.enrol("bob", "bob2", { viaIpv6: true })
+  bob = await domain.startAgent("bob", newHome, ["--irp", domain.irpAddress])
   newKey = (await call(bob, "status", {})).fingerprint
   expect(newKey).not.toBe(oldKey)
 }, 90_000)

@@ -11,7 +11,7 @@
  */
 import { createHash } from "node:crypto"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { networkInterfaces, tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Exit, Fiber, Scope, Stream } from "effect"
 import { CONTROL_SOCKET_FILE } from "../../../src/domain/agent/rpc.js"
@@ -24,6 +24,9 @@ import { type Running, runCli, start } from "../../support/cli.js"
 
 export const DOMAIN = "example.org"
 export const handleOf = (local: string) => `${local}@${DOMAIN}` as Handle
+
+const hasIpv6Loopback = (): boolean =>
+  Object.values(networkInterfaces()).some((list) => list?.some((i) => i.family === "IPv6" && i.address === "::1"))
 
 /** Runs a command that must succeed; returns its stdout. */
 export const ok = async (args: ReadonlyArray<string>): Promise<string> => {
@@ -81,8 +84,13 @@ export interface Domain {
   readonly root: string
   readonly dir: string
   readonly irpAddress: string
-  /** `id new` + `irp token` + `id enroll` into `root/<homeName>` (default: the local part). */
-  readonly enrol: (local: string, homeName?: string) => Promise<string>
+  /**
+   * `id new` + `irp token` + `id enroll` into `root/<homeName>` (default: the local part). The IRP
+   * lets one source address enrol 3 times at once, then once per 10 s: `viaIpv6` enrols over `[::1]`
+   * (another source) when the host has it; the home then names that address, so start its agent
+   * with `--irp irpAddress`.
+   */
+  readonly enrol: (local: string, homeName?: string, options?: { readonly viaIpv6?: boolean }) => Promise<string>
   /** Starts `sixchat agent --home HOME --listen 127.0.0.1:0 ARGS…`; resolves once it is registered with the IRP. */
   readonly startAgent: (name: string, home: string, args?: ReadonlyArray<string>) => Promise<AgentProc>
   /** Stops every agent still running and the IRP server, then removes the directory. */
@@ -117,18 +125,25 @@ export const startDomain = async (): Promise<Domain> => {
   }
   try {
     await ok(["irp", "init", "--dir", dir, "--domain", DOMAIN])
-    irp = start(["irp", "serve", "--dir", dir, "--listen", "127.0.0.1:0"], { timeoutMs: 300_000 })
+    const v6 = hasIpv6Loopback()
+    irp = start(["irp", "serve", "--dir", dir, "--listen", "127.0.0.1:0", ...(v6 ? ["--listen", "[::1]:0"] : [])], {
+      timeoutMs: 300_000
+    })
     const port = (await irp.waitFor(/listening on 127\.0\.0\.1:(\d+)/, "stderr", 20_000))[1]!
     const irpAddress = `127.0.0.1:${port}`
+    const irpAddress6 = v6
+      ? `[::1]:${(await irp.waitFor(/listening on \[::1\]:(\d+)/, "stderr", 20_000))[1]!}`
+      : undefined
 
-    const enrol = async (local: string, homeName = local) => {
+    const enrol = async (local: string, homeName = local, options: { readonly viaIpv6?: boolean } = {}) => {
       const home = join(root, homeName)
       const handle = handleOf(local)
       const [token] = await Promise.all([
         ok(["irp", "token", "--dir", dir, "--handle", handle]),
         ok(["id", "new", "--home", home, "--handle", handle])
       ])
-      const args = ["id", "enroll", "--home", home, "--irp", irpAddress, "--token", token.trim()]
+      const via = (options.viaIpv6 === true ? irpAddress6 : undefined) ?? irpAddress
+      const args = ["id", "enroll", "--home", home, "--irp", via, "--token", token.trim()]
       // The IRP rate-limits Enroll per source address (all of ours are 127.0.0.1): wait as told, a few times.
       for (let attempt = 1; ; attempt++) {
         const r = await runCli([...args, "--trust", join(dir, "ca.pem")])
