@@ -3,7 +3,9 @@
  * (`node dist/bench/agent.js bob PKI.json HOME`, forked by the parent with an IPC channel), so the
  * two agents share no event loop, no heap and no SQLite connection, as two people's agents would.
  *
- * The child starts the agent on 127.0.0.1 (port chosen by the OS), reports `ready`, and notes the
+ * The child starts the agent on 127.0.0.1 (port chosen by the OS) and, beside it, a bare channel
+ * server that swallows data records (the anchor of the file figure, so that the file transfer and
+ * the channel's bulk rate are measured between the same two processes), reports `ready`, and notes the
  * moment each incoming message is stored: its agent's `MessageAdded` event, published right after
  * the durable commit, stamped with `process.hrtime` (CLOCK_MONOTONIC, the same clock in every
  * process of the machine, so the parent can subtract its own send times). It answers the parent's
@@ -16,6 +18,7 @@ import { fileURLToPath } from "node:url"
 import { Effect, Stream } from "effect"
 import type { Handle } from "../domain/brands.js"
 import { startBenchAgent } from "./agentWorld.js"
+import { acceptLoop, channelsFor, listenLoopback } from "./ours.js"
 import { loadPki } from "./pki.js"
 
 /** Microseconds on the machine's monotonic clock (comparable across processes). */
@@ -28,7 +31,7 @@ export type ToPeer =
   | { readonly type: "cpu" }
 
 export type FromPeer =
-  | { readonly type: "ready"; readonly port: number }
+  | { readonly type: "ready"; readonly port: number; readonly channelPort: number }
   | { readonly type: "stored"; readonly times: ReadonlyArray<number | null> }
   | { readonly type: "forgot" }
   | { readonly type: "cleaned"; readonly files: number }
@@ -44,7 +47,7 @@ export const runPeer = async (pkiPath: string, home: string): Promise<void> => {
   const pki = loadPki(pkiPath)
   const storedAt = new Map<string, number>()
   let downloads = ""
-  const port = await new Promise<number>((resolve, reject) => {
+  const ports = await new Promise<{ port: number; channelPort: number }>((resolve, reject) => {
     const program = Effect.gen(function* () {
       const bob = yield* startBenchAgent({ identity: pki.server, anchors: [pki.caDer], home, peers: new Map() })
       downloads = bob.downloads
@@ -56,7 +59,16 @@ export const runPeer = async (pkiPath: string, home: string): Promise<void> => {
           })
         )
       )
-      resolve(bob.address.port)
+      // The bulk anchor: `npm run bench`'s channel server (READY, then data records swallowed).
+      const { channels, transport } = yield* channelsFor({
+        provider: "node",
+        identity: pki.server,
+        anchors: [pki.caDer],
+        signatureCacheSize: 0
+      })
+      const listener = yield* listenLoopback(transport)
+      yield* Effect.forkScoped(acceptLoop(channels, listener, { handshakes: 0, failures: 0, lastError: "" }))
+      resolve({ port: bob.address.port, channelPort: listener.address.port })
       return yield* Effect.never
     }).pipe(Effect.scoped)
     Effect.runPromise(program).catch(reject)
@@ -85,7 +97,7 @@ export const runPeer = async (pkiPath: string, home: string): Promise<void> => {
     }
   })
   process.on("disconnect", () => process.exit(0))
-  reply({ type: "ready", port })
+  reply({ type: "ready", ...ports })
 }
 
 /** The parent's handle on Bob's process. */
@@ -93,7 +105,10 @@ export class PeerProcess {
   private constructor(
     private readonly child: ChildProcess,
     readonly handle: Handle,
-    readonly port: number
+    /** Bob's agent. */
+    readonly port: number,
+    /** Bob's bare channel server (bulk anchor). */
+    readonly channelPort: number
   ) {}
 
   /** Forks `agent.js bob …` (same Node flags as this process, so `--cpu-prof` profiles both). */
@@ -103,7 +118,7 @@ export class PeerProcess {
     return new Promise((resolve, reject) => {
       child.once("exit", (code) => reject(new Error(`bob's agent exited (${code}) before it was ready`)))
       child.once("message", (m: FromPeer) => {
-        if (m.type === "ready") resolve(new PeerProcess(child, handle, m.port))
+        if (m.type === "ready") resolve(new PeerProcess(child, handle, m.port, m.channelPort))
         else reject(new Error(`bob's agent failed: ${m.type === "error" ? m.message : m.type}`))
       })
     })

@@ -24,7 +24,10 @@ export interface AgentResults {
   readonly cpuBobUs: number
   readonly latency: MessageRun
   readonly files: ReadonlyArray<FileRun>
+  /** Channel bulk from Alice's process to the channel server in Bob's (the file figure's anchor). */
   readonly channelMs: ReadonlyArray<number>
+  /** The same to `npm run bench`'s small channel server process (for reference). */
+  readonly smallServerMs: ReadonlyArray<number>
   /** CPU time over all file rounds (Alice's and Bob's processes) and bulk rounds (client, server), µs. */
   readonly fileCpu: { readonly alice: number; readonly bob: number }
   readonly channelCpu: { readonly client: number; readonly server: number }
@@ -63,6 +66,7 @@ const figures = (r: AgentResults) => {
   const fileMBps = median(r.files.map((f) => mbps(f.bytes, f.ms)))
   const streamMBps = median(r.files.map((f) => mbps(f.bytes, f.streamMs)))
   const channelMBps = median(r.channelMs.map((ms) => mbps(r.plan.fileBytes, ms)))
+  const smallServerMBps = median(r.smallServerMs.map((ms) => mbps(r.plan.fileBytes, ms)))
   const sent = r.ours.reduce((n, o) => n + o.count, 0)
   const fileMiB = (r.files.length * r.plan.fileBytes) / 1024 / 1024
   const bulkMiB = (r.channelMs.length * r.plan.fileBytes) / 1024 / 1024
@@ -87,7 +91,12 @@ const figures = (r: AgentResults) => {
     },
     channelMBps,
     fileRatio,
-    streamRatio
+    streamRatio,
+    smallServerMBps,
+    fileRatioSmallServer: pairRatio(
+      r.files.map((f) => mbps(f.bytes, f.ms)),
+      r.smallServerMs.map((ms) => mbps(r.plan.fileBytes, ms))
+    )
   }
 }
 
@@ -118,6 +127,8 @@ export const toAgentJson = (r: AgentResults) => {
       file_mb_per_s: round(f.fileMBps, 1),
       file_stream_mb_per_s: round(f.streamMBps, 1),
       channel_bulk_mb_per_s: round(f.channelMBps, 1),
+      channel_bulk_small_process_mb_per_s: round(f.smallServerMBps, 1),
+      file_ratio_vs_small_process: round(f.fileRatioSmallServer),
       cpu_ms_per_mib_file_sender: round(f.cpuMsPerMiB.fileSender, 2),
       cpu_ms_per_mib_file_receiver: round(f.cpuMsPerMiB.fileReceiver, 2),
       cpu_ms_per_mib_bulk_sender: round(f.cpuMsPerMiB.bulkSender, 2),
@@ -127,7 +138,8 @@ export const toAgentJson = (r: AgentResults) => {
       messages_per_s: r.ours.map((o) => round((o.count * 1000) / o.ms, 1)),
       raw_inserts_per_s: r.rawMs.map((ms) => round((r.plan.messages * 1000) / ms, 1)),
       file_mb_per_s: r.files.map((x) => round(x.bytes / 1e6 / (x.ms / 1000), 1)),
-      channel_bulk_mb_per_s: r.channelMs.map((ms) => round(r.plan.fileBytes / 1e6 / (ms / 1000), 1))
+      channel_bulk_mb_per_s: r.channelMs.map((ms) => round(r.plan.fileBytes / 1e6 / (ms / 1000), 1)),
+      channel_bulk_small_process_mb_per_s: r.smallServerMs.map((ms) => round(r.plan.fileBytes / 1e6 / (ms / 1000), 1))
     },
     machine: r.machine,
     plan: r.plan,
@@ -153,8 +165,9 @@ export const printAgentTable = (r: AgentResults): void => {
     `         ${r.plan.rounds} rounds of ${r.plan.messages} messages (100-byte bodies) interleaved with the raw inserts;`
   )
   out.push(
-    `         ${r.plan.fileRounds} rounds of a ${r.plan.fileBytes / 1024 / 1024} MiB file interleaved with channel bulk`
+    `         ${r.plan.fileRounds} rounds of a ${r.plan.fileBytes / 1024 / 1024} MiB file interleaved with channel bulk (64 KiB`
   )
+  out.push("         records) to a channel server in Bob's process (the anchor) and to npm run bench's server process")
   out.push("")
   const row = (label: string, ours: number, anchor: number | undefined, unit: string, ratio?: number) =>
     out.push(
@@ -174,6 +187,7 @@ export const printAgentTable = (r: AgentResults): void => {
   row("CPU per message, Bob's process", f.cpuBobUsPerMessage, undefined, "us")
   row("file MB/s, sendFile -> FileAck (vs channel)", f.fileMBps, f.channelMBps, "MB/s", f.fileRatio)
   row("file MB/s, FileAccept -> FileAck", f.streamMBps, f.channelMBps, "MB/s", f.streamRatio)
+  row("file MB/s vs bulk to npm run bench's server", f.fileMBps, f.smallServerMBps, "MB/s", f.fileRatioSmallServer)
   row("CPU per MiB, sender (file vs bulk)", f.cpuMsPerMiB.fileSender, f.cpuMsPerMiB.bulkSender, "ms")
   row("CPU per MiB, receiver (file vs bulk)", f.cpuMsPerMiB.fileReceiver, f.cpuMsPerMiB.bulkReceiver, "ms")
   out.push("")
