@@ -8,7 +8,7 @@
  */
 import { Either } from "effect"
 import { DecodeError } from "../xml/DecodeError.js"
-import type { XmlAttribute, XmlElement, XmlLimits } from "../xml/model.js"
+import { elementsIn, presentAttributes, type XmlElement, type XmlLimits } from "../xml/model.js"
 import { parseXml } from "../xml/parse.js"
 import {
   decodeWith,
@@ -55,16 +55,9 @@ export type HelloKind = "offer" | "choice"
 
 // --- Encoding ------------------------------------------------------------------------------
 
-const el = (
-  name: string,
-  attributes: ReadonlyArray<XmlAttribute> = [],
-  children: ReadonlyArray<XmlElement> = [],
-  text = ""
-): XmlElement => ({ name, namespace: E2E_NAMESPACE, attributes, children, text })
+const el = elementsIn(E2E_NAMESPACE)
 
-/** Attributes in the given order, leaving out the absent optional ones. */
-const attrs = (...pairs: ReadonlyArray<readonly [string, string | undefined]>): ReadonlyArray<XmlAttribute> =>
-  pairs.flatMap(([name, value]) => (value === undefined ? [] : [{ name, value }]))
+const attrs = presentAttributes
 
 const leaf = (name: string) => (text: string) => el(name, [], [], text)
 const keyShare = (k: KeyShare) => el("KeyShare", attrs(["group", k.group]), [], base64Encode(k.key))

@@ -14,7 +14,7 @@ import { Id } from "../brands.js"
 import type { MessageCodec } from "../channel/codec.js"
 import { MAX_CONTENT } from "../channel/record.js"
 import { DecodeError } from "../xml/DecodeError.js"
-import type { XmlAttribute, XmlElement } from "../xml/model.js"
+import { elementsIn, presentAttributes, type XmlElement } from "../xml/model.js"
 import { parseXml } from "../xml/parse.js"
 import {
   decodeWith,
@@ -92,15 +92,9 @@ export const parseTimestamp = (text: string): number | undefined => {
 
 // --- Encoding ----------------------------------------------------------------------------
 
-const el = (
-  name: string,
-  attributes: ReadonlyArray<XmlAttribute> = [],
-  children: ReadonlyArray<XmlElement> = [],
-  text = ""
-): XmlElement => ({ name, namespace: IRP_NAMESPACE, attributes, children, text })
+const el = elementsIn(IRP_NAMESPACE)
 
-const attrs = (...pairs: ReadonlyArray<readonly [string, string | undefined]>): ReadonlyArray<XmlAttribute> =>
-  pairs.flatMap(([name, value]) => (value === undefined ? [] : [{ name, value }]))
+const attrs = presentAttributes
 
 const addressEl = (name: string, a: WireAddress) => el(name, attrs(["host", a.host], ["port", String(a.port)]))
 const certEl = (der: Uint8Array) => el("Cert", [], [], base64Encode(der))

@@ -79,3 +79,18 @@ export const xmlElement = (
   children: options.children ?? [],
   text: options.text ?? ""
 })
+
+/** An element builder bound to one protocol's namespace: `(name, attributes?, children?, text?)`. */
+export const elementsIn =
+  (namespace: string) =>
+  (
+    name: string,
+    attributes: ReadonlyArray<XmlAttribute> = [],
+    children: ReadonlyArray<XmlElement> = [],
+    text = ""
+  ): XmlElement => ({ name, namespace, attributes, children, text })
+
+/** Attributes in the given order, leaving out the absent optional ones. */
+export const presentAttributes = (
+  ...pairs: ReadonlyArray<readonly [string, string | undefined]>
+): ReadonlyArray<XmlAttribute> => pairs.flatMap(([name, value]) => (value === undefined ? [] : [{ name, value }]))
