@@ -22,6 +22,7 @@ import { mkdirSync } from "node:fs"
 import { join } from "node:path"
 import { Effect } from "effect"
 import { type Handle, makeAddress } from "../domain/brands.js"
+import { sha256MsPerMiB } from "./agentCeiling.js"
 import {
   burst,
   type FileRun,
@@ -147,6 +148,7 @@ const main = async (): Promise<void> => {
       const smallServerMs: Array<number> = []
       const fileCpu = { alice: 0, bob: 0 }
       const channelCpu = { client: 0, server: 0 }
+      const hashMsPerMiB: Array<number> = []
       for (let round = 0; doFiles && round < plan.fileRounds; round++) {
         progress(`files round ${round + 1}/${plan.fileRounds}`)
         const runFile = Effect.gen(function* () {
@@ -168,10 +170,23 @@ const main = async (): Promise<void> => {
           smallServerMs.push(r.ms)
         )
         // A different order each round: none always runs first or right after another.
-        const order = [runChannel, runFile, runSmall]
+        const runHash = Effect.sync(() => hashMsPerMiB.push(sha256MsPerMiB()))
+        const order = [runChannel, runFile, runSmall, runHash]
         for (let i = 0; i < order.length; i++) yield* order[(i + round) % order.length]!
       }
-      return { ours, rawMs, cpuAliceUs, cpuBobUs, latency, files, channelMs, smallServerMs, fileCpu, channelCpu }
+      return {
+        ours,
+        rawMs,
+        cpuAliceUs,
+        cpuBobUs,
+        latency,
+        files,
+        channelMs,
+        smallServerMs,
+        fileCpu,
+        channelCpu,
+        hashMsPerMiB
+      }
     }).pipe(Effect.scoped)
     const measured = await Effect.runPromise(program)
     const results: AgentResults = {

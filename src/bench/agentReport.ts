@@ -3,6 +3,7 @@
  * issue 4) or one JSON object with the same figures and every round's raw numbers.
  */
 
+import { ceiling } from "./agentCeiling.js"
 import type { FileRun, MessageRun } from "./agentMeasure.js"
 import { median, percentile } from "./common.js"
 import type { Machine } from "./machine.js"
@@ -31,6 +32,8 @@ export interface AgentResults {
   /** CPU time over all file rounds (Alice's and Bob's processes) and bulk rounds (client, server), µs. */
   readonly fileCpu: { readonly alice: number; readonly bob: number }
   readonly channelCpu: { readonly client: number; readonly server: number }
+  /** node:crypto SHA-256, ms per MiB, once per file round (see agentCeiling.ts). */
+  readonly hashMsPerMiB: ReadonlyArray<number>
   readonly seconds: number
 }
 
@@ -70,7 +73,16 @@ const figures = (r: AgentResults) => {
   const sent = r.ours.reduce((n, o) => n + o.count, 0)
   const fileMiB = (r.files.length * r.plan.fileBytes) / 1024 / 1024
   const bulkMiB = (r.channelMs.length * r.plan.fileBytes) / 1024 / 1024
+  const hashMsPerMiB = median(r.hashMsPerMiB)
+  const bound = ceiling({
+    hashMsPerMiB,
+    bulkMsPerMiB: median(r.channelMs) / (r.plan.fileBytes / 1024 / 1024),
+    bulkCpuMsPerMiB: (r.channelCpu.client + r.channelCpu.server) / 1000 / bulkMiB,
+    cores: r.machine.cores
+  })
   return {
+    hashMsPerMiB,
+    ceiling: bound,
     messagesPerS,
     rawPerS,
     messageRatio,
@@ -113,6 +125,9 @@ export const toAgentJson = (r: AgentResults) => {
     file_ratio: round(f.fileRatio),
     /** The file figure without the sender's hashing pass (FileAccept -> FileAck). */
     file_stream_ratio: round(f.streamRatio),
+    /** The highest ratios the brief's two SHA-256 passes leave on this machine (agentCeiling.ts). */
+    file_ratio_ceiling: round(f.ceiling.fileRatio),
+    file_stream_ratio_ceiling: round(f.ceiling.streamRatio),
     minimums: verdicts(f),
     raw: {
       messages_per_s: round(f.messagesPerS, 1),
@@ -132,7 +147,8 @@ export const toAgentJson = (r: AgentResults) => {
       cpu_ms_per_mib_file_sender: round(f.cpuMsPerMiB.fileSender, 2),
       cpu_ms_per_mib_file_receiver: round(f.cpuMsPerMiB.fileReceiver, 2),
       cpu_ms_per_mib_bulk_sender: round(f.cpuMsPerMiB.bulkSender, 2),
-      cpu_ms_per_mib_bulk_receiver: round(f.cpuMsPerMiB.bulkReceiver, 2)
+      cpu_ms_per_mib_bulk_receiver: round(f.cpuMsPerMiB.bulkReceiver, 2),
+      sha256_ms_per_mib: round(f.hashMsPerMiB, 2)
     },
     rounds: {
       messages_per_s: r.ours.map((o) => round((o.count * 1000) / o.ms, 1)),
@@ -190,6 +206,11 @@ export const printAgentTable = (r: AgentResults): void => {
   row("file MB/s vs bulk to npm run bench's server", f.fileMBps, f.smallServerMBps, "MB/s", f.fileRatioSmallServer)
   row("CPU per MiB, sender (file vs bulk)", f.cpuMsPerMiB.fileSender, f.cpuMsPerMiB.bulkSender, "ms")
   row("CPU per MiB, receiver (file vs bulk)", f.cpuMsPerMiB.fileReceiver, f.cpuMsPerMiB.bulkReceiver, "ms")
+  row("SHA-256 (node:crypto) per MiB", f.hashMsPerMiB, undefined, "ms")
+  out.push(
+    `ceiling left by the two SHA-256 passes alone: file_ratio <= ${f.ceiling.fileRatio.toFixed(2)}, ` +
+      `file_stream_ratio <= ${f.ceiling.streamRatio.toFixed(2)} (src/bench/agentCeiling.ts)`
+  )
   out.push("")
   out.push("minimums of issue 4 (ours / anchor, the median over rounds of each round's ratio):")
   for (const [k, v] of Object.entries(verdicts(f)))

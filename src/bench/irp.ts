@@ -28,7 +28,7 @@ import { migrate } from "../layers/irp/registry/migrations.js"
 import * as Database from "../layers/sql/Database.js"
 import * as PgLive from "../layers/sql/PgLive.js"
 import * as TcpTransport from "../layers/transport/TcpTransport.js"
-import { connectBare, measure, promiseOf, type ServerProcess, spawnServer } from "./irp/load.js"
+import { connectBare, measure, type Op, type ServerProcess, spawnServer } from "./irp/load.js"
 import { type BenchIdentity, documents, fillerHandle, populate, prepareDomain } from "./irp/setup.js"
 import { combine, type Figures, figuresOf, frameOf, type Measured } from "./irp/wire.js"
 
@@ -48,8 +48,19 @@ const say = (line: string) => (json ? Effect.void : Effect.sync(() => process.st
 interface System {
   readonly name: string
   readonly server: ServerProcess
-  readonly lookup: (connection: number) => Promise<void>
-  readonly register: (connection: number) => Promise<void>
+  readonly lookup: Op
+  readonly register: Op
+}
+
+const nothing: Op = { promise: () => Promise.resolve() }
+
+/** Warm-up: a lookup and a registration at once on each connection. */
+const both = (system: System): Op => {
+  const { lookup, register } = system
+  if ("effect" in lookup && "effect" in register)
+    return { effect: (c) => Effect.all([lookup.effect(c), register.effect(c)], { concurrency: 2, discard: true }) }
+  const promise = (op: Op, c: number) => ("promise" in op ? op.promise(c) : Effect.runPromise(op.effect(c)))
+  return { promise: (c) => Promise.all([promise(lookup, c), promise(register, c)]).then(() => undefined) }
 }
 
 /** A server process, stopped with the scope. */
@@ -78,13 +89,13 @@ const bareSystem = (dir: string, identities: ReadonlyArray<BenchIdentity>, docs:
             })
         )
         const frame = frameOf(request)
-        return { server, send: (c: number) => conns[c]!.request(frame) }
+        return { server, send: { promise: (c: number) => conns[c]!.request(frame) } }
       })
     const lookup = yield* start("lookup", docs.lookup, docs.lookupResult)
     const register = yield* start("register", docs.register, docs.registered)
     return [
-      { name: "bare", server: lookup.server, lookup: lookup.send, register: () => Promise.resolve() },
-      { name: "bare-register", server: register.server, lookup: () => Promise.resolve(), register: register.send }
+      { name: "bare", server: lookup.server, lookup: lookup.send, register: nothing },
+      { name: "bare-register", server: register.server, lookup: nothing, register: register.send }
     ] as const
   })
 
@@ -131,18 +142,20 @@ const oursSystem = (
     const system: System = {
       name,
       server,
-      lookup: (c) =>
-        promiseOf(clients[c]!.lookup(fillerHandle(Math.floor(Math.random() * population)))).then(() => undefined),
-      register: (c) => {
-        seqs[c]! += 1n
-        return promiseOf(
-          clients[c]!.register({
-            deviceId: DeviceId.make(`bench-${String(c).padStart(2, "0")}`),
-            addresses: [{ host: "192.0.2.1", port: 4605 }] as never,
-            ttlSeconds: 300,
-            seq: Seq.make(seqs[c]!)
+      lookup: {
+        effect: (c) => Effect.suspend(() => clients[c]!.lookup(fillerHandle(Math.floor(Math.random() * population))))
+      },
+      register: {
+        effect: (c) =>
+          Effect.suspend(() => {
+            seqs[c]! += 1n
+            return clients[c]!.register({
+              deviceId: DeviceId.make(`bench-${String(c).padStart(2, "0")}`),
+              addresses: [{ host: "192.0.2.1", port: 4605 }] as never,
+              ttlSeconds: 300,
+              seq: Seq.make(seqs[c]!)
+            })
           })
-        ).then(() => undefined)
       }
     }
     return { system, insertSeconds }
@@ -219,15 +232,7 @@ const program = Effect.gen(function* () {
     for (const system of scenario.systems) {
       if (warmed.has(system)) continue
       warmed.add(system)
-      yield* Effect.promise(() =>
-        measure(
-          system.server,
-          16,
-          (c) => Promise.all([system.lookup(c), system.register(c)]).then(() => undefined),
-          WARMUP_SECONDS * 1000,
-          0
-        )
-      )
+      yield* Effect.promise(() => measure(system.server, 16, both(system), WARMUP_SECONDS * 1000, 0))
     }
 
   const slices = new Map<string, Array<Measured>>()

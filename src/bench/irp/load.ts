@@ -48,8 +48,42 @@ export const spawnServer = (args: ReadonlyArray<string>): Promise<ServerProcess>
     child.once("exit", (code) => reject(new Error(`server process exited with ${code} before it was ready`)))
   })
 
-/** One connection's loop: `op` again and again until `end`, each latency recorded. */
-export type Op = (connection: number) => Promise<void>
+/**
+ * One connection's work: `promise` ops (the anchor's Node sockets) or `effect` ops (our client, whose
+ * API is Effects: the whole loop of a connection runs in one fiber, as an Effect program would use it,
+ * rather than paying `Effect.runPromise` per request).
+ */
+export type Op =
+  | { readonly promise: (connection: number) => Promise<void> }
+  | { readonly effect: (connection: number) => Effect.Effect<void, unknown> }
+
+/** Runs `op` on `connection` until `end`, each latency recorded; resolves with the operations done. */
+const connectionLoop = (op: Op, c: number, end: number, latencies: Array<number> | undefined): Promise<number> => {
+  if ("promise" in op)
+    return (async () => {
+      let n = 0
+      while (performance.now() < end) {
+        const t0 = performance.now()
+        await op.promise(c)
+        latencies?.push(performance.now() - t0)
+        n++
+      }
+      return n
+    })()
+  const once = op.effect(c)
+  return Effect.runPromise(
+    Effect.gen(function* () {
+      let n = 0
+      while (performance.now() < end) {
+        const t0 = performance.now()
+        yield* once
+        latencies?.push(performance.now() - t0)
+        n++
+      }
+      return n
+    })
+  )
+}
 
 /** Runs `op` on `connections` connections for `ms` (after `warmupMs` of the same), measuring both ends' CPU. */
 export const measure = async (
@@ -61,18 +95,10 @@ export const measure = async (
 ): Promise<Measured> => {
   const run = async (durationMs: number, latencies: Array<number> | undefined) => {
     const end = performance.now() + durationMs
-    let operations = 0
-    await Promise.all(
-      Array.from({ length: connections }, async (_, c) => {
-        while (performance.now() < end) {
-          const t0 = performance.now()
-          await op(c)
-          latencies?.push(performance.now() - t0)
-          operations++
-        }
-      })
+    const counts = await Promise.all(
+      Array.from({ length: connections }, (_, c) => connectionLoop(op, c, end, latencies))
     )
-    return operations
+    return counts.reduce((a, b) => a + b, 0)
   }
   await run(warmupMs, undefined)
   const latencies: Array<number> = []
@@ -91,9 +117,6 @@ export const measure = async (
     serverCpuMicros: serverAfter - serverBefore
   }
 }
-
-/** An Effect as a Promise (our client's requests), failing the run on any refusal. */
-export const promiseOf = <A, E>(effect: Effect.Effect<A, E>): Promise<A> => Effect.runPromise(effect)
 
 // --- the anchor's client ------------------------------------------------------------------
 
