@@ -9,8 +9,12 @@
  *   when the event carries one.
  *
  * A cause (an internal failure) stays on its one line: newlines are escaped, never written.
+ *
+ * The request lines come through the server's `RequestLog` port, not the Effect logger, so that a
+ * request costs no log event; they read exactly as the `irp request` event would (`formatRequest`).
  */
 import { Cause, HashMap, Layer, Logger, LogLevel } from "effect"
+import { REQUEST_MESSAGE, RequestLog, type RequestRecord } from "../layers/irp/server/requestLog.js"
 
 export type LogFormat = "text" | "json"
 export const LOG_FORMATS: ReadonlyArray<LogFormat> = ["text", "json"]
@@ -73,14 +77,44 @@ const stderrLines = (): ((line: string) => void) => {
   }
 }
 
+/**
+ * The line for one request, byte for byte what `formatLine` makes of the `irp request` event that
+ * carries the record's fields as annotations, without building the event.
+ */
+export const formatRequest = (format: LogFormat, record: RequestRecord, date: Date): string => {
+  if (format === "json")
+    return JSON.stringify({
+      time: date.toISOString(),
+      level: LogLevel.Info.label,
+      message: REQUEST_MESSAGE,
+      request: record.request,
+      outcome: record.outcome,
+      peer: record.peer,
+      remote: record.remote,
+      id: record.id,
+      ms: record.ms
+    })
+  return (
+    `${date.toISOString()} ${LogLevel.Info.label} ${REQUEST_MESSAGE} request=${textValue(record.request)}` +
+    ` outcome=${textValue(record.outcome)} peer=${textValue(record.peer)} remote=${textValue(record.remote)}` +
+    ` id=${textValue(record.id)} ms=${textValue(record.ms)}`
+  )
+}
+
 export const makeLogger = (
   format: LogFormat,
   write: (line: string) => void = stderrLines()
 ): Logger.Logger<unknown, void> => Logger.make((options) => write(formatLine(format, options)))
 
-/** Replaces the default logger; `verbose` also shows debug events (failed handshakes, ended connections). */
-export const layer = (format: LogFormat, verbose = false): Layer.Layer<never> =>
-  Layer.merge(
-    Logger.replace(Logger.defaultLogger, makeLogger(format)),
-    Logger.minimumLogLevel(verbose ? LogLevel.Debug : LogLevel.Info)
+/**
+ * Replaces the default logger and provides the server's `RequestLog`, both writing to one stderr buffer
+ * (so lines keep their order); `verbose` also shows debug events (failed handshakes, ended connections).
+ */
+export const layer = (format: LogFormat, verbose = false): Layer.Layer<RequestLog> => {
+  const write = stderrLines()
+  return Layer.mergeAll(
+    Logger.replace(Logger.defaultLogger, makeLogger(format, write)),
+    Logger.minimumLogLevel(verbose ? LogLevel.Debug : LogLevel.Info),
+    Layer.succeed(RequestLog, { write: (record) => write(formatRequest(format, record, new Date())) })
   )
+}

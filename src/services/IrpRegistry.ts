@@ -120,6 +120,14 @@ export interface IrpRegistryService {
   readonly subscribe: Effect.Effect<Queue.Dequeue<RegistryChange>, never, Scope.Scope>
   /** The same feed as a stream (subscribed when the stream starts). */
   readonly changes: Stream.Stream<RegistryChange>
+  /**
+   * Calls `listener` synchronously, until the scope closes, with every change: this process's own before
+   * the writing method returns, and (PostgreSQL) another process's as soon as its notice arrives. For
+   * caches of what the registry holds: invalidating here, a cache never serves, after a write of this
+   * process has returned, what that write replaced. A change may be told more than once. The listener
+   * must be quick and must not throw.
+   */
+  readonly onChange: (listener: (change: RegistryChange) => void) => Effect.Effect<void, never, Scope.Scope>
 }
 
 export class IrpRegistry extends Context.Tag("sixchat/IrpRegistry")<IrpRegistry, IrpRegistryService>() {}

@@ -302,7 +302,8 @@ export const make = (options: SqlRegistryOptions = {}) =>
       }),
 
       subscribe: feed.subscribe,
-      changes: feed.changes
+      changes: feed.changes,
+      onChange: feed.onChange
     }
     return service
   })

@@ -25,7 +25,11 @@ export interface ChangeFeed {
   readonly afterCommit: (changes: ReadonlyArray<RegistryChange>) => Effect.Effect<void>
   readonly subscribe: Effect.Effect<Queue.Dequeue<RegistryChange>, never, Scope.Scope>
   readonly changes: Stream.Stream<RegistryChange>
+  /** See `IrpRegistryService.onChange`. */
+  readonly onChange: (listener: ChangeListener) => Effect.Effect<void, never, Scope.Scope>
 }
+
+export type ChangeListener = (change: RegistryChange) => void
 
 /** Subscribers more than this many changes behind lose the oldest (a slow watcher never stalls writers). */
 const FEED_CAPACITY = 4096
@@ -63,14 +67,31 @@ export const makeChangeFeed: Effect.Effect<ChangeFeed, RegistryError, SqlClient.
   function* () {
     const sql = yield* SqlClient.SqlClient
     const pubsub = yield* Effect.acquireRelease(PubSub.sliding<RegistryChange>(FEED_CAPACITY), PubSub.shutdown)
+    // Synchronous listeners (caches): told before the writer's effect returns, so that no reader of this
+    // process can see, after a write has returned, what that write replaced.
+    const listeners = new Set<ChangeListener>()
+    const tell = (changes: ReadonlyArray<RegistryChange>): void => {
+      for (const listener of listeners) for (const change of changes) listener(change)
+    }
     const base = {
       subscribe: PubSub.subscribe(pubsub),
-      changes: Stream.fromPubSub(pubsub)
+      changes: Stream.fromPubSub(pubsub),
+      onChange: (listener: ChangeListener) =>
+        Effect.acquireRelease(
+          Effect.sync(() => {
+            listeners.add(listener)
+          }),
+          () => Effect.sync(() => listeners.delete(listener))
+        )
     }
     const inProcess: ChangeFeed = {
       ...base,
       inTransaction: () => Effect.void,
-      afterCommit: (changes) => PubSub.publishAll(pubsub, changes)
+      afterCommit: (changes) =>
+        Effect.suspend(() => {
+          tell(changes)
+          return PubSub.publishAll(pubsub, changes)
+        })
     }
     const isPg = sql.onDialectOrElse({ pg: () => true, orElse: () => false })
     if (!isPg) return inProcess
@@ -101,7 +122,11 @@ export const makeChangeFeed: Effect.Effect<ChangeFeed, RegistryError, SqlClient.
           Effect.zipRight(
             Option.match(decodePayload(payload), {
               onNone: () => Effect.void,
-              onSome: (change) => PubSub.publish(pubsub, change)
+              onSome: (change) =>
+                Effect.suspend(() => {
+                  tell([change])
+                  return PubSub.publish(pubsub, change)
+                })
             })
           )
         )
@@ -134,7 +159,9 @@ export const makeChangeFeed: Effect.Effect<ChangeFeed, RegistryError, SqlClient.
     return {
       ...base,
       inTransaction: (changes) => Effect.forEach(changes, (change) => notify(encodePayload(change)), { discard: true }),
-      afterCommit: () => Effect.void
+      // Our own notice comes back through LISTEN a little later (and feeds the subscribers then); the
+      // synchronous listeners are told now too, so that this process reads its own writes at once.
+      afterCommit: (changes) => Effect.sync(() => tell(changes))
     }
   }
 )

@@ -23,9 +23,11 @@ import * as CertVerifierLive from "../../CertVerifierLive.js"
 import { CertificateAuthority } from "../../ca/CertificateAuthority.js"
 import type { LoadedDomain } from "../../ca/DomainDirectory.js"
 import { type ChannelOptions, make as makeChannels } from "../../channel/SecureChannelLive.js"
+import * as AnswerCache from "./answerCache.js"
 import * as Crl from "./crl.js"
 import { changedOf } from "./handlers.js"
 import * as RateLimiter from "./rateLimiter.js"
+import * as RequestLog from "./requestLog.js"
 import * as Revocations from "./revocations.js"
 import { type SessionContext, serveChannel } from "./session.js"
 import { makeHub } from "./watches.js"
@@ -51,6 +53,14 @@ export interface IrpServerPolicy {
   readonly revocationRefresh: Duration.DurationInput
   /** A signed CRL is reused this long unless a revocation happens (default 1 hour). */
   readonly crlMaxAge: Duration.DurationInput
+  /** Lookup answers kept in memory (default 10,000; 0 turns the cache off); see `answerCache.ts`. */
+  readonly lookupCacheEntries: number
+  /**
+   * Longest a cached Lookup answer is served after the read that filled it (default 1 s): how long a
+   * change that the registry's feed does not announce (`sixchat irp revoke` on the SQLite file) may go
+   * unseen by Lookup. Changes the feed announces drop the answer at once.
+   */
+  readonly lookupCacheTtl: Duration.DurationInput
 }
 
 export const defaultPolicy: IrpServerPolicy = {
@@ -62,7 +72,9 @@ export const defaultPolicy: IrpServerPolicy = {
   maxWatchesPerConnection: 256,
   rateLimits: RateLimiter.defaultRateLimits,
   revocationRefresh: Duration.seconds(30),
-  crlMaxAge: Duration.hours(1)
+  crlMaxAge: Duration.hours(1),
+  lookupCacheEntries: 10_000,
+  lookupCacheTtl: Duration.seconds(1)
 }
 
 export interface IrpServerOptions {
@@ -113,12 +125,21 @@ export const make = (options: IrpServerOptions) =>
       ...(options.channel === undefined ? {} : { options: options.channel })
     }).pipe(Effect.provideService(CertVerifier, verifier))
 
+    const answers = AnswerCache.make({
+      maxEntries: policy.lookupCacheEntries,
+      ttlMs: Duration.toMillis(policy.lookupCacheTtl),
+      revocations
+    })
+    // Before any request is served: from here on, no committed change can leave a stale answer behind.
+    yield* registry.onChange((change) => answers.invalidate(change.handle))
+
     const base = {
       registry,
       ca,
       domain: domain.config.domain,
       issuerChain: domain.issuer.chain,
       revocations,
+      answers,
       crl: yield* Crl.make(registry, ca, revocations, policy.crlMaxAge),
       administrators: new Set<string>(policy.administrators)
     }
@@ -126,6 +147,7 @@ export const make = (options: IrpServerOptions) =>
       ...base,
       limits: policy,
       limiter: RateLimiter.make(policy.rateLimits),
+      log: yield* RequestLog.current,
       // A certificate change may be a revocation made by another process: read it before the new state.
       hub: yield* makeHub(registry, (change) =>
         Effect.zipRight(

@@ -12,7 +12,6 @@ import {
   type BindingInfo,
   type Changed,
   type ErrorCode,
-  type IdentityStatus,
   type IrpRequest,
   type IrpServerMessage,
   irpError,
@@ -25,6 +24,7 @@ import { EnrollmentToken, enrollmentTokenDigest } from "../../../domain/pki/toke
 import type { IrpRegistryService } from "../../../services/IrpRegistry.js"
 import type { CertificateAuthorityService } from "../../ca/CertificateAuthority.js"
 import { verifyCsr } from "../../ca/csr.js"
+import type { AnswerCache, IdentityState } from "./answerCache.js"
 import type { CrlSource, CrlTooLarge } from "./crl.js"
 import { entryOf, type Revocations } from "./revocations.js"
 import type { ConnectionWatches } from "./watches.js"
@@ -46,6 +46,8 @@ export interface ServerContext {
   /** What follows a client certificate in its chain (the issuing CA). */
   readonly issuerChain: ReadonlyArray<Uint8Array>
   readonly revocations: Revocations
+  /** Lookup answers (see `answerCache.ts`); kept up to date by the registry's `onChange`. */
+  readonly answers: AnswerCache
   readonly crl: CrlSource
   /** Handles that may revoke anyone's certificate. */
   readonly administrators: ReadonlySet<string>
@@ -120,23 +122,45 @@ const notOurs = (ctx: ServerContext, handle: Handle) =>
 
 const sha256Hex = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex")
 
-/** A handle's state for `Lookup` and `<Changed>` (brief section 8: "a lookup of a revoked identity says so"). */
-export const identityState = (ctx: ServerContext, handle: Handle, now: number) =>
+/**
+ * A handle's state for `Lookup` and `<Changed>` (brief section 8: "a lookup of a revoked identity says
+ * so"): from the answer cache when it holds it, else read and cached.
+ */
+export const identityState = (
+  ctx: ServerContext,
+  handle: Handle,
+  now: number
+): Effect.Effect<IdentityState, RegistryError> => {
+  const cached = ctx.answers.get(handle, now)
+  return cached !== undefined ? Effect.succeed(cached) : readIdentityState(ctx, handle, now)
+}
+
+const readIdentityState = (ctx: ServerContext, handle: Handle, now: number) =>
   Effect.gen(function* () {
+    const ticket = ctx.answers.ticket()
     // One after the other: forking the two reads costs more CPU than the second round trip saves (on
     // SQLite they share one connection anyway), and throughput under many connections is what counts.
     const current = yield* ctx.registry.currentCertificate({ handle, now })
     const bindings = yield* ctx.registry.lookup({ handle, now })
-    if (current !== undefined && !ctx.revocations.isRevoked(current.serial))
-      return {
-        status: "good" as IdentityStatus,
+    if (current !== undefined && !ctx.revocations.isRevoked(current.serial)) {
+      const state: IdentityState = {
+        status: "good",
         chain: [current.der, ...ctx.issuerChain],
         bindings: bindings.map(bindingInfo)
       }
+      // The state changes by itself when a binding's lease or the certificate runs out.
+      let until = current.notAfter
+      for (const b of bindings) if (b.expiresAt < until) until = b.expiresAt
+      ctx.answers.put(handle, ticket, state, current.serial, now, until)
+      return state
+    }
     const revoked = current ?? (yield* latestRevoked(ctx, handle))
-    return revoked === undefined
-      ? { status: "unknown" as IdentityStatus, chain: [], bindings: [] }
-      : { status: "revoked" as IdentityStatus, chain: [revoked.der, ...ctx.issuerChain], bindings: [] }
+    const state: IdentityState =
+      revoked === undefined
+        ? { status: "unknown", chain: [], bindings: [] }
+        : { status: "revoked", chain: [revoked.der, ...ctx.issuerChain], bindings: [] }
+    ctx.answers.put(handle, ticket, state, undefined, now, Number.POSITIVE_INFINITY)
+    return state
   })
 
 const latestRevoked = (ctx: ServerContext, handle: Handle) => {
@@ -182,16 +206,65 @@ const issue = (ctx: ServerContext, id: IrpRequest["id"], csr: Uint8Array, handle
     ] as const
   })
 
-type Answers = ReadonlyArray<IrpServerMessage>
+export type Answers = ReadonlyArray<IrpServerMessage>
 
-/** Acts on an authorised request. `caller` is a holder for every request but Enroll, Status, Crl, Ping (and Lookup). */
+const lookupResult = (id: IrpRequest["id"], handle: Handle, state: IdentityState): IrpServerMessage => ({
+  _tag: "irp.LookupResult",
+  id,
+  handle,
+  status: state.status,
+  chain: state.chain,
+  bindings: state.bindings
+})
+
+/**
+ * The answer to an authorised request when it takes no effect to find: Ping, Watch, Unwatch, and a
+ * Lookup that the answer cache holds (or that is refused at once). `undefined`: the request needs `act`.
+ * Most requests of a busy server end here, so this path allocates only the answer.
+ */
+export const answerAtOnce = (
+  ctx: ServerContext,
+  conn: ConnectionContext,
+  request: IrpRequest,
+  now: number
+): Answers | Refused | undefined => {
+  switch (request._tag) {
+    case "irp.Ping":
+      return [{ _tag: "irp.Ok", id: request.id }]
+    case "irp.Lookup": {
+      if (!handleInDomain(request.handle, ctx.domain)) return notOurs(ctx, request.handle)
+      const state = ctx.answers.get(request.handle, now)
+      return state === undefined ? undefined : [lookupResult(request.id, request.handle, state)]
+    }
+    case "irp.Watch": {
+      const foreign = request.handles.find((h) => !handleInDomain(h, ctx.domain))
+      if (foreign !== undefined) return notOurs(ctx, foreign)
+      if (!conn.watches.add(request.handles))
+        return new Refused({
+          code: "bad_request",
+          message: `This connection already watches ${conn.watches.size()} handles, the most allowed: unwatch some, or open another connection.`
+        })
+      return [{ _tag: "irp.Ok", id: request.id }]
+    }
+    case "irp.Unwatch":
+      conn.watches.remove(request.handles)
+      return [{ _tag: "irp.Ok", id: request.id }]
+    default:
+      return undefined
+  }
+}
+
+/**
+ * Acts on an authorised request at `now` (what `answerAtOnce` left, or any other). `caller` is a holder
+ * for every request but Enroll, Status, Crl, Ping (and Lookup).
+ */
 export const act = (
   ctx: ServerContext,
   conn: ConnectionContext,
-  request: IrpRequest
+  request: IrpRequest,
+  now: number
 ): Effect.Effect<Answers, Refused> =>
   Effect.gen(function* () {
-    const now = yield* Clock.currentTimeMillis
     const { caller } = conn
     const ok: Answers = [{ _tag: "irp.Ok", id: request.id }]
     const holder = (): Handle => {
@@ -249,7 +322,7 @@ export const act = (
       case "irp.Lookup": {
         if (!handleInDomain(request.handle, ctx.domain)) return yield* notOurs(ctx, request.handle)
         const state = yield* registry(identityState(ctx, request.handle, now))
-        return [{ _tag: "irp.LookupResult", id: request.id, handle: request.handle, ...state }]
+        return [lookupResult(request.id, request.handle, state)]
       }
       case "irp.Status": {
         const status = yield* registry(ctx.registry.status(request.serial))
@@ -285,21 +358,13 @@ export const act = (
         ctx.revocations.note([entryOf(revoked)])
         return ok
       }
-      case "irp.Watch": {
-        const foreign = request.handles.find((h) => !handleInDomain(h, ctx.domain))
-        if (foreign !== undefined) return yield* notOurs(ctx, foreign)
-        if (!conn.watches.add(request.handles))
-          return yield* new Refused({
-            code: "bad_request",
-            message: `This connection already watches ${conn.watches.size()} handles, the most allowed: unwatch some, or open another connection.`
-          })
-        return ok
-      }
+      case "irp.Watch":
       case "irp.Unwatch":
-        conn.watches.remove(request.handles)
-        return ok
-      case "irp.Ping":
-        return ok
+      case "irp.Ping": {
+        const answers = answerAtOnce(ctx, conn, request, now)
+        if (answers === undefined) throw new Error(`${request._tag} has no immediate answer`)
+        return answers instanceof Refused ? yield* answers : answers
+      }
     }
   })
 

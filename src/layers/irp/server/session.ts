@@ -6,14 +6,23 @@
  * not memory, absorbs a client that pipelines too much. Every refusal is an answer and the
  * connection stays usable; only the channel ends it (a malformed frame, a non-XML record, a Close).
  */
-import { Cause, Effect, FiberSet, type Scope } from "effect"
+import { Cause, Effect, FiberSet, Option, type Scope } from "effect"
 import { formatAddress } from "../../../domain/brands.js"
 import { type AccessPolicy, authorize, type Caller, callerName } from "../../../domain/irp/access.js"
 import type { SerialHex } from "../../../domain/irp/certificates.js"
 import type { IrpRequest, IrpServerInbound, IrpServerMessage } from "../../../domain/irp/messages.js"
 import type { SecureChannel } from "../../../services/SecureChannel.js"
-import { act, type ConnectionContext, Refused, refusalAnswer, type ServerContext } from "./handlers.js"
+import {
+  type Answers,
+  act,
+  answerAtOnce,
+  type ConnectionContext,
+  Refused,
+  refusalAnswer,
+  type ServerContext
+} from "./handlers.js"
 import { type RateLimiter, requestCost } from "./rateLimiter.js"
+import type { RequestLogService } from "./requestLog.js"
 import { makeConnectionWatches, type WatchHub } from "./watches.js"
 
 export interface SessionLimits extends AccessPolicy {
@@ -25,6 +34,7 @@ export interface SessionContext extends ServerContext {
   readonly limits: SessionLimits
   readonly limiter: RateLimiter
   readonly hub: WatchHub
+  readonly log: RequestLogService
 }
 
 export type IrpServerChannel = SecureChannel<IrpServerInbound, IrpServerMessage>
@@ -106,51 +116,58 @@ export const serveChannel = (ctx: SessionContext, channel: IrpServerChannel): Ef
     const conn: ConnectionContext = { caller, watches }
     const inFlight = yield* Effect.makeSemaphore(ctx.limits.maxInFlightPerConnection)
     const requests = yield* FiberSet.make<void, never>()
+    const { log } = ctx
     const peer = callerName(caller)
     const remote = formatAddress(caller.source)
     // Read once: the per-request path takes the time without an effect (TestClock still drives it).
     const clock = yield* Effect.clock
 
-    const refused = (inbound: IrpServerInbound, r: Refused): Effect.Effect<ReadonlyArray<IrpServerMessage>> => {
-      const answer = [refusalAnswer(inbound.id, r)]
-      return r.code === "internal"
-        ? Effect.as(Effect.logError("IRP request failed", Cause.fail(r.cause ?? r.message)), answer)
-        : Effect.succeed(answer)
+    /** Sends the answers (a failed send means the connection is gone: the read loop sees that too), then logs. */
+    const reply = (inbound: IrpServerInbound, started: number, answers: Answers): Effect.Effect<void> => {
+      const first = answers[0]
+      const logged = () =>
+        log.write({
+          peer,
+          remote,
+          request: inbound._tag === "irp.InvalidRequest" ? `invalid:${inbound.element}` : inbound._tag.slice(4),
+          id: inbound.id ?? "-",
+          outcome: first?._tag === "irp.Error" ? first.code : "ok",
+          ms: clock.unsafeCurrentTimeMillis() - started
+        })
+      const sent =
+        answers.length === 1 ? channel.send(first!) : Effect.forEach(answers, channel.send, { discard: true })
+      return Effect.match(sent, { onFailure: logged, onSuccess: logged })
     }
+    const refused = (inbound: IrpServerInbound, started: number, r: Refused): Effect.Effect<void> => {
+      const answer = reply(inbound, started, [refusalAnswer(inbound.id, r)])
+      return r.code === "internal"
+        ? Effect.zipRight(Effect.logError("IRP request failed", Cause.fail(r.cause ?? r.message)), answer)
+        : answer
+    }
+    /** Serves one request: at once when it needs no effect (`answerAtOnce`), else through `act`. */
     const serveOne = (inbound: IrpServerInbound): Effect.Effect<void> => {
       const started = clock.unsafeCurrentTimeMillis()
       const checked = precheck(ctx, caller, inbound, started)
-      const answered =
-        checked instanceof Refused
-          ? refused(inbound, checked)
-          : act(ctx, conn, checked).pipe(
-              Effect.catchAllDefect((defect) =>
-                Effect.fail(
-                  new Refused({ code: "internal", message: "The server failed; try again later.", cause: defect })
-                )
-              ),
-              Effect.catchAll((r) => refused(inbound, r))
-            )
-      return Effect.flatMap(answered, (answers) => {
-        const outcome = answers[0]?._tag === "irp.Error" ? answers[0].code : "ok"
-        // A failed send means the connection is gone; the read loop sees that too.
-        const sent =
-          answers.length === 1
-            ? Effect.ignore(channel.send(answers[0]!))
-            : Effect.ignore(Effect.forEach(answers, channel.send, { discard: true }))
-        return Effect.zipRight(
-          sent,
-          Effect.log("irp request").pipe(
-            Effect.annotateLogs({
-              peer,
-              remote,
-              request: inbound._tag === "irp.InvalidRequest" ? `invalid:${inbound.element}` : inbound._tag.slice(4),
-              id: inbound.id ?? "-",
-              outcome,
-              ms: clock.unsafeCurrentTimeMillis() - started
+      if (checked instanceof Refused) return refused(inbound, started, checked)
+      const immediate = answerAtOnce(ctx, conn, checked, started)
+      if (immediate instanceof Refused) return refused(inbound, started, immediate)
+      if (immediate !== undefined) return reply(inbound, started, immediate)
+      return Effect.matchCauseEffect(act(ctx, conn, checked, started), {
+        onFailure: (cause) => {
+          const failure = Cause.failureOption(cause)
+          if (Option.isSome(failure)) return refused(inbound, started, failure.value)
+          if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
+          return refused(
+            inbound,
+            started,
+            new Refused({
+              code: "internal",
+              message: "The server failed; try again later.",
+              cause: Cause.squash(cause)
             })
           )
-        )
+        },
+        onSuccess: (answers) => reply(inbound, started, answers)
       })
     }
 
