@@ -3,33 +3,20 @@
  * initiator expecting the server certificate (EKU serverAuth, SAN dNSName = the server name) under the
  * given trust anchors; anonymous when it has no identity yet (enrolment).
  *
- * Requests are multiplexed by id: each request registers a Deferred under a fresh ULID, one reader fiber
- * dispatches answers (and `<Changed>` pushes) as they come, in any order. A request that gets no answer
- * within `requestTimeout` fails with `Timeout` and its late answer is dropped. When the channel ends, every
+ * Requests are multiplexed by id: each request waits under its own ULID (monotonic per connection: one
+ * random draw per millisecond), one reader fiber dispatches answers (and `<Changed>` pushes) as they come,
+ * in any order. A request that gets no answer within `requestTimeout` (plus at most one sweep period, see
+ * `PendingRequests`) fails with `Timeout` and its late answer is dropped. When the channel ends, every
  * waiting request and every watch stream fails with the reason.
  */
-import {
-  Clock,
-  Context,
-  Deferred,
-  Duration,
-  Effect,
-  Either,
-  Exit,
-  Layer,
-  ParseResult,
-  PubSub,
-  Schema,
-  Scope,
-  Stream
-} from "effect"
+import { Context, Deferred, Duration, Effect, Either, Exit, Layer, PubSub, Scope, Stream } from "effect"
 import type { Handle } from "../../../domain/brands.js"
 import { handleOf } from "../../../domain/cert/identity.js"
 import { parseCertificate } from "../../../domain/cert/parse.js"
 import { makeLocalIdentity } from "../../../domain/handshake/identity.js"
-import { type Changed, type IrpAnswer, IrpRequest } from "../../../domain/irp/messages.js"
+import type { Changed, IrpAnswer, IrpRequest } from "../../../domain/irp/messages.js"
 import { irpClientCodec } from "../../../domain/irp/xml.js"
-import { ulidFrom } from "../../../domain/ulid.js"
+import { monotonicUlids } from "../../../domain/ulid.js"
 import { CertVerifier } from "../../../services/CertVerifier.js"
 import { cryptoSuite } from "../../../services/Crypto.js"
 import { Entropy } from "../../../services/Entropy.js"
@@ -40,23 +27,18 @@ import {
   type IrpClientsService,
   type IrpConnectOptions
 } from "../../../services/IrpClient.js"
+import type { ChannelError } from "../../../services/SecureChannel.js"
 import type { Transport } from "../../../services/Transport.js"
 import * as CertVerifierLive from "../../CertVerifierLive.js"
 import { make as makeChannels } from "../../channel/SecureChannelLive.js"
 import type { CryptoPorts } from "../../crypto/CryptoLive.js"
 import { channelFailure, type Endpoint, protocolError, refused, timedOut } from "./errors.js"
+import { type Answer, PendingRequest, PendingRequests, sweepPeriod } from "./PendingRequests.js"
+import { refuseUnsendable } from "./unsendable.js"
 
 export const DEFAULT_REQUEST_TIMEOUT = Duration.seconds(10)
 export const DEFAULT_CONNECT_TIMEOUT = Duration.seconds(10)
 export const DEFAULT_KEEP_ALIVE = Duration.seconds(60)
-
-/** A whole answer: one document, or a CRL put together from its parts. */
-type Answer = IrpAnswer | { readonly _tag: "crl"; readonly der: Uint8Array }
-
-interface Pending {
-  readonly deferred: Deferred.Deferred<Answer, IrpClientError>
-  readonly crl: Array<Uint8Array>
-}
 
 const concat = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
@@ -72,8 +54,6 @@ const identityHandle = (chain: ReadonlyArray<Uint8Array>): Handle | undefined =>
   const leaf = chain[0] === undefined ? undefined : parseCertificate(chain[0])
   return leaf?._tag === "Parsed" ? handleOf(leaf.certificate) : undefined
 }
-
-const validateRequest = Schema.validateEither(IrpRequest)
 
 export type ClientRequirements = Transport | CryptoPorts | Entropy
 
@@ -121,18 +101,19 @@ export const connect = (
     )
 
     // --- the multiplexer ---
-    const pending = new Map<string, Pending>()
+    const clock = yield* Effect.clock
+    const pending = new PendingRequests()
     const changes = yield* Effect.acquireRelease(PubSub.sliding<Changed>(1024), PubSub.shutdown)
     const closed = yield* Deferred.make<never, IrpClientError>()
     let failure: IrpClientError | undefined
     const terminate = (e: IrpClientError): void => {
       failure ??= e
-      for (const p of pending.values()) Deferred.unsafeDone(p.deferred, Exit.fail(failure))
-      pending.clear()
+      pending.failAll(failure)
       Deferred.unsafeDone(closed, Exit.fail(failure))
     }
 
-    const dispatch = (m: IrpAnswer | Changed): Effect.Effect<void> => {
+    /** Hands an answer to its request; a `<Changed>` push goes to the watchers. */
+    const dispatch = (m: IrpAnswer | Changed): Effect.Effect<void> | undefined => {
       if (m._tag === "irp.Changed") return Effect.asVoid(PubSub.publish(changes, m))
       const id = m.id
       if (id === undefined)
@@ -140,35 +121,36 @@ export const connect = (
           `IRP server ${serverName} reported an error for an unreadable request: ${m._tag === "irp.Error" ? m.message : "?"}`
         )
       const p = pending.get(id)
-      if (p === undefined) return Effect.void // answered after its request timed out
+      if (p === undefined) return undefined // answered after its request timed out
       if (m._tag === "irp.CrlResult") {
         if (m.part !== p.crl.length + 1) {
           terminate(protocolError(endpoint, `CRL part ${m.part} arrived after part ${p.crl.length}`))
-          return Effect.void
+          return undefined
         }
         p.crl.push(m.der)
-        if (m.part < m.parts) return Effect.void
-        pending.delete(id)
-        return Deferred.succeed(p.deferred, { _tag: "crl", der: concat(p.crl) })
+        if (m.part < m.parts) return undefined
+        pending.settle(id, p, Exit.succeed({ _tag: "crl", der: concat(p.crl) }))
+        return undefined
       }
-      pending.delete(id)
-      return Deferred.succeed(p.deferred, m)
+      pending.settle(id, p, Exit.succeed(m))
+      return undefined
     }
 
-    yield* Effect.gen(function* () {
-      while (true) {
-        const inbound = yield* channel.receive
-        if (inbound._tag === "Closed")
-          return terminate(
+    const reader: Effect.Effect<void, ChannelError> = Effect.flatMap(channel.receive, (inbound) => {
+      if (inbound._tag === "Closed")
+        return Effect.sync(() =>
+          terminate(
             new IrpClientError({
               reason: "Channel",
               message: `The IRP server ${serverName} closed the connection${inbound.reason ? ` (${inbound.reason})` : ""}: reconnect.`
             })
           )
-        if (inbound._tag === "Data") return terminate(protocolError(endpoint, "a binary record"))
-        yield* dispatch(inbound.message)
-      }
-    }).pipe(
+        )
+      if (inbound._tag === "Data") return Effect.sync(() => terminate(protocolError(endpoint, "a binary record")))
+      const effect = dispatch(inbound.message)
+      return effect === undefined ? reader : Effect.zipRight(effect, reader)
+    })
+    yield* reader.pipe(
       Effect.catchAll((e) => Effect.sync(() => terminate(channelFailure(endpoint, e)))),
       Effect.onInterrupt(() =>
         Effect.sync(() => terminate(new IrpClientError({ reason: "Channel", message: "The IRP client was closed." })))
@@ -176,47 +158,48 @@ export const connect = (
       Effect.forkScoped
     )
 
-    const newId = Effect.map(Clock.currentTimeMillis, (ms) => ulidFrom(ms, entropy.bytes(10)))
+    // Requests that outlive their deadline fail with Timeout (see PendingRequests for the bounds).
+    const timeoutMs = Duration.toMillis(requestTimeout)
+    const timeoutNanos = BigInt(Math.round(timeoutMs * 1e6))
+    const timedOutAnswer = (request: PendingRequest) => timedOut(endpoint, `answer ${request.name}`, timeoutMs)
+    yield* Effect.sleep(sweepPeriod(requestTimeout)).pipe(
+      Effect.zipRight(Effect.sync(() => pending.expire(clock.unsafeCurrentTimeNanos(), timedOutAnswer))),
+      Effect.forever,
+      Effect.forkScoped
+    )
 
-    /** Sends the request and waits for its whole answer (or the connection's end, or the timeout). */
-    const exchange = (
-      build: (id: IrpRequest["id"]) => IrpRequest
-    ): Effect.Effect<readonly [string, Answer], IrpClientError> =>
-      Effect.gen(function* () {
-        if (failure !== undefined) return yield* failure
-        // What we send must pass its schema too: a value the wire cannot carry is refused here, unsent.
-        const request = yield* Either.mapLeft(
-          validateRequest(build(yield* newId)),
-          (e) =>
-            new IrpClientError({
-              reason: "bad_request",
-              message: `The request was not sent: ${ParseResult.TreeFormatter.formatErrorSync(e)}`,
-              cause: e
-            })
-        )
-        const deferred = yield* Deferred.make<Answer, IrpClientError>()
-        pending.set(request.id, { deferred, crl: [] })
-        return yield* channel.send(request).pipe(
-          Effect.mapError((e) => channelFailure(endpoint, e)),
-          Effect.zipRight(Deferred.await(deferred)),
-          Effect.map((answer) => [request._tag.slice(4), answer] as const),
-          Effect.timeoutFail({
-            duration: requestTimeout,
-            onTimeout: () => timedOut(endpoint, `answer ${request._tag.slice(4)}`, Duration.toMillis(requestTimeout))
-          }),
-          Effect.ensuring(Effect.sync(() => pending.delete(request.id)))
-        )
-      })
+    const newId = monotonicUlids(() => entropy.bytes(10))
 
-    /** The answer of the expected kind, or the server's refusal, or a protocol error. */
+    /**
+     * Sends the request and waits for its whole answer (or the connection's end, or the timeout), then
+     * checks it is of the `expected` kind (or the server's refusal).
+     */
     const call = <T extends Answer["_tag"]>(
       build: (id: IrpRequest["id"]) => IrpRequest,
       expected: T
     ): Effect.Effect<Extract<Answer, { _tag: T }>, IrpClientError> =>
-      Effect.flatMap(exchange(build), ([name, answer]) => {
-        if (answer._tag === expected) return Effect.succeed(answer as Extract<Answer, { _tag: T }>)
-        if (answer._tag === "irp.Error") return Effect.fail(refused(name, answer))
-        return Effect.fail(protocolError(endpoint, `${answer._tag.slice(4)} in answer to ${name}`))
+      Effect.suspend(() => {
+        if (failure !== undefined) return Effect.fail(failure)
+        const request = build(newId(clock.unsafeCurrentTimeMillis()))
+        const refusal = refuseUnsendable(request)
+        if (refusal !== undefined) return Effect.fail(refusal)
+        const name = request._tag.slice(4)
+        const id = request.id
+        const p = new PendingRequest(name, clock.unsafeCurrentTimeNanos() + timeoutNanos)
+        pending.add(id, p)
+        const forget = () => pending.forget(id)
+        return Effect.matchEffect(channel.send(request), {
+          onFailure: (e) => {
+            forget()
+            return Effect.fail(channelFailure(endpoint, e))
+          },
+          onSuccess: () =>
+            Effect.flatMap(p.wait(forget), (answer) => {
+              if (answer._tag === expected) return Effect.succeed(answer as Extract<Answer, { _tag: T }>)
+              if (answer._tag === "irp.Error") return Effect.fail(refused(name, answer))
+              return Effect.fail(protocolError(endpoint, `${answer._tag.slice(4)} in answer to ${name}`))
+            })
+        })
       })
     const ok = (build: (id: IrpRequest["id"]) => IrpRequest) => Effect.asVoid(call(build, "irp.Ok"))
 

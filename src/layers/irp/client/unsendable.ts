@@ -1,0 +1,53 @@
+/**
+ * What the IRP client sends must pass its schema too (brief section 3): a value the wire cannot carry (a
+ * cast string, an oversized CSR) is refused here, unsent, and the connection goes on.
+ *
+ * Only the fields a caller supplies are checked, each request kind against its own schema rather than
+ * the whole request union: the id is the client's own and well-formed by construction, so `<Ping>` and
+ * `<Crl>` need no check at all and a `<Lookup>` costs one handle check.
+ */
+import { Either, ParseResult, Schema, Struct } from "effect"
+import {
+  Deregister,
+  Enroll,
+  type IrpRequest,
+  type IrpRequestTag,
+  Lookup,
+  Register,
+  Renew,
+  Revoke,
+  Status,
+  Unwatch,
+  Watch
+} from "../../../domain/irp/messages.js"
+import { IrpClientError } from "../../../services/IrpClient.js"
+
+const callerFields = (schema: { readonly fields: Schema.Struct.Fields }) =>
+  Schema.validateEither(Schema.Struct(Struct.omit(schema.fields, "_tag", "id")))
+
+const validators: Partial<
+  Record<IrpRequestTag, (request: IrpRequest) => Either.Either<unknown, ParseResult.ParseError>>
+> = {
+  "irp.Enroll": callerFields(Enroll),
+  "irp.Renew": callerFields(Renew),
+  "irp.Register": callerFields(Register),
+  "irp.Deregister": callerFields(Deregister),
+  "irp.Lookup": callerFields(Lookup),
+  "irp.Status": callerFields(Status),
+  "irp.Revoke": callerFields(Revoke),
+  "irp.Watch": callerFields(Watch),
+  "irp.Unwatch": callerFields(Unwatch)
+}
+
+/** Why `request` must not be sent, or `undefined` when it may. */
+export const refuseUnsendable = (request: IrpRequest): IrpClientError | undefined => {
+  const validate = validators[request._tag]
+  const checked = validate === undefined ? undefined : validate(request)
+  return checked === undefined || Either.isRight(checked)
+    ? undefined
+    : new IrpClientError({
+        reason: "bad_request",
+        message: `The request was not sent: ${ParseResult.TreeFormatter.formatErrorSync(checked.left)}`,
+        cause: checked.left
+      })
+}
