@@ -1,20 +1,28 @@
 /**
- * The agent's private key from the identity home (issue 4, section 1: "private key may be
- * passphrase-protected"): `key.pem` holds either a plain PKCS#8 key (`-----BEGIN PRIVATE KEY-----`,
- * what `sixchat id new` writes) or an encrypted one (`-----BEGIN ENCRYPTED PRIVATE KEY-----`, PKCS#8
- * with PBES2, e.g. `openssl pkcs8 -topk8 -v2 aes-256-cbc -v2prf hmacWithSHA256 -in key.pem`).
+ * The identity key from the home (issue 4, section 1: "private key may be passphrase-protected"):
+ * `key.pem` holds exactly one of
  *
- * The passphrase comes from `SIXCHAT_PASSPHRASE`, else from a prompt on the terminal (not echoed)
- * when stdin is one. It is held only long enough to decrypt the key.
+ * * a plain PKCS#8 key (`-----BEGIN PRIVATE KEY-----`, what `sixchat id new` writes),
+ * * an encrypted PKCS#8 key (`-----BEGIN ENCRYPTED PRIVATE KEY-----`, PBES2, e.g. from
+ *   `openssl pkcs8 -topk8 -v2 aes-256-cbc -v2prf hmacWithSHA256 -in key.pem`),
+ * * our own scrypt + AES-256-GCM format (`-----BEGIN SIXCHAT ENCRYPTED PRIVATE KEY-----`, from
+ *   `sixchat id new --protect` or `sixchat id passphrase`; docs/KEYS.md).
+ *
+ * The agent, `register`, `lookup`, `revoke` and `id enroll` all read it here. The passphrase comes from
+ * `SIXCHAT_PASSPHRASE`, else from a prompt on the terminal (not echoed) when stdin is one; it is held
+ * only long enough to decrypt the key.
  */
 import { createPrivateKey } from "node:crypto"
 import { existsSync, readFileSync } from "node:fs"
-import { Config, Effect, Option, Redacted } from "effect"
-import { pemDecode } from "../domain/pem.js"
-import { CliFailure, ExitCode } from "./failure.js"
+import { Config, Effect, Either, Option, Redacted } from "effect"
+import { decodeKeyFile, KEY_FILE_LABEL, KeyFileError } from "../domain/home/keyFile.js"
+import { pemDecodeAll } from "../domain/pem.js"
+import { CliFailure, ExitCode, usage } from "./failure.js"
 import { homePath } from "./home.js"
+import { type KeyFileKdf, nodeScrypt, openKey } from "./keyProtection.js"
 
-const ENCRYPTED = "ENCRYPTED PRIVATE KEY"
+const PLAIN = "PRIVATE KEY"
+const PKCS8_ENCRYPTED = "ENCRYPTED PRIVATE KEY"
 
 /** Reads a line from the terminal without echoing it (raw mode); `undefined` on Ctrl-C / Ctrl-D. */
 export const promptHidden = (question: string): Effect.Effect<string | undefined> =>
@@ -47,24 +55,72 @@ export const promptHidden = (question: string): Effect.Effect<string | undefined
     })
   })
 
-const passphrase = (file: string): Effect.Effect<Redacted.Redacted<string>, CliFailure> =>
+const fromEnv = (name: string) =>
+  Effect.orElseSucceed(Config.option(Config.redacted(name)), () => Option.none<Redacted.Redacted<string>>())
+
+/** The passphrase that unlocks `file`: `SIXCHAT_PASSPHRASE`, else typed on the terminal. */
+export const currentPassphrase = (file: string): Effect.Effect<Redacted.Redacted<string>, CliFailure> =>
   Effect.gen(function* () {
-    const fromEnv = yield* Effect.orElseSucceed(Config.option(Config.redacted("SIXCHAT_PASSPHRASE")), () =>
-      Option.none()
-    )
-    if (Option.isSome(fromEnv)) return fromEnv.value
+    const given = yield* fromEnv("SIXCHAT_PASSPHRASE")
+    if (Option.isSome(given)) return given.value
     if (process.stdin.isTTY !== true)
       return yield* new CliFailure({
         code: ExitCode.State,
-        message: `${file} is protected by a passphrase: set SIXCHAT_PASSPHRASE, or start the agent in a terminal to type it`
+        message: `${file} is protected by a passphrase: set SIXCHAT_PASSPHRASE, or run sixchat in a terminal to type it`
       })
     const typed = yield* promptHidden(`passphrase for ${file}: `)
-    if (typed === undefined) return yield* new CliFailure({ code: ExitCode.Usage, message: "no passphrase given" })
+    if (typed === undefined) return yield* usage("no passphrase given")
     return Redacted.make(typed)
   })
 
-/** The home's key as PKCS#8 DER, decrypting it when it is protected. */
-export const readAgentKey = (home: string): Effect.Effect<Uint8Array, CliFailure> =>
+/**
+ * A new passphrase for `file`: from the environment variable `envName`, else typed twice on the
+ * terminal. An empty one is refused: it would protect nothing.
+ */
+export const newPassphrase = (
+  file: string,
+  envName: string,
+  /** What to do instead of protecting the key, e.g. "leave out --protect". */
+  otherwise: string
+): Effect.Effect<Redacted.Redacted<string>, CliFailure> =>
+  Effect.gen(function* () {
+    const empty = usage(`an empty passphrase protects nothing: choose one (or ${otherwise})`)
+    const given = yield* fromEnv(envName)
+    if (Option.isSome(given)) return Redacted.value(given.value) === "" ? yield* empty : given.value
+    if (process.stdin.isTTY !== true)
+      return yield* new CliFailure({
+        code: ExitCode.State,
+        message: `a new passphrase for ${file} is needed: set ${envName}, or run sixchat in a terminal to type it`
+      })
+    const first = yield* promptHidden(`new passphrase for ${file}: `)
+    if (first === undefined) return yield* usage("no passphrase given")
+    if (first === "") return yield* empty
+    const second = yield* promptHidden("the same passphrase again: ")
+    if (second !== first) return yield* usage("the two passphrases differ: run the command again")
+    return Redacted.make(first)
+  })
+
+/** How the key in a home is stored. */
+export type KeyProtection = "plain" | "pkcs8-encrypted" | "sixchat"
+
+export interface HomeKey {
+  readonly pkcs8: Uint8Array
+  readonly protection: KeyProtection
+}
+
+const keyFileFailure = (file: string, e: KeyFileError): CliFailure =>
+  e.reason === "Authentication"
+    ? new CliFailure({
+        code: ExitCode.Rejected,
+        message: `cannot decrypt ${file}: the passphrase is wrong (or the file is damaged): try again with the right one`
+      })
+    : new CliFailure({
+        code: ExitCode.State,
+        message: `${file} is refused: ${e.message}; restore the key from a backup or create a new identity`
+      })
+
+/** The home's key as PKCS#8 DER and how it was protected, decrypting it when it is protected. */
+export const readHomeKey = (home: string, kdf: KeyFileKdf = nodeScrypt): Effect.Effect<HomeKey, CliFailure> =>
   Effect.gen(function* () {
     const file = homePath(home, "key")
     if (!existsSync(file))
@@ -76,27 +132,49 @@ export const readAgentKey = (home: string): Effect.Effect<Uint8Array, CliFailure
       try: () => readFileSync(file, "utf8"),
       catch: (e) => new CliFailure({ code: ExitCode.State, message: `cannot read ${file}: ${(e as Error).message}` })
     })
-    const plain = pemDecode(text, "PRIVATE KEY")
-    const encrypted = pemDecode(text, ENCRYPTED)
-    if (plain.length + encrypted.length !== 1)
+    // Every private key block counts, so a second key (of any kind) is noticed rather than ignored.
+    const keys = pemDecodeAll(text).filter((b) => b.label.endsWith(PLAIN))
+    if (keys.length !== 1)
       return yield* new CliFailure({
         code: ExitCode.State,
-        message: `${file} must hold exactly one PKCS#8 private key (plain or encrypted)`
+        message: `${file} must hold exactly one private key (it holds ${keys.length})`
       })
-    if (plain.length === 1) return plain[0]!
-    const secret = yield* passphrase(file)
-    return yield* Effect.try({
-      try: () =>
-        new Uint8Array(
-          createPrivateKey({ key: text, format: "pem", passphrase: Redacted.value(secret) }).export({
-            type: "pkcs8",
-            format: "der"
-          })
-        ),
-      catch: () =>
-        new CliFailure({
-          code: ExitCode.Rejected,
-          message: `cannot decrypt ${file}: the passphrase is wrong (or the file is damaged)`
+    const { label, der } = keys[0]!
+    switch (label) {
+      case PLAIN:
+        return { pkcs8: der, protection: "plain" }
+      case PKCS8_ENCRYPTED: {
+        const secret = yield* currentPassphrase(file)
+        const pkcs8 = yield* Effect.try({
+          try: () =>
+            new Uint8Array(
+              createPrivateKey({
+                key: Buffer.from(der),
+                format: "der",
+                type: "pkcs8",
+                passphrase: Redacted.value(secret)
+              }).export({ type: "pkcs8", format: "der" })
+            ),
+          catch: () => keyFileFailure(file, new KeyFileError({ reason: "Authentication", message: "" }))
         })
-    })
+        return { pkcs8, protection: "pkcs8-encrypted" }
+      }
+      case KEY_FILE_LABEL: {
+        // The header is checked first: a hostile file is refused before we ask for anything or derive.
+        const sealed = decodeKeyFile(der)
+        if (Either.isLeft(sealed)) return yield* keyFileFailure(file, sealed.left)
+        const secret = yield* currentPassphrase(file)
+        const pkcs8 = yield* Effect.mapError(openKey(sealed.right, secret, kdf), (e) => keyFileFailure(file, e))
+        return { pkcs8, protection: "sixchat" }
+      }
+      default:
+        return yield* new CliFailure({
+          code: ExitCode.State,
+          message: `${file} holds a "${label}" key, which sixchat does not read: convert it with \`openssl pkcs8 -topk8 -nocrypt -in ${file}\``
+        })
+    }
   })
+
+/** The home's key as PKCS#8 DER (what the agent and the IRP commands sign with). */
+export const readAgentKey = (home: string): Effect.Effect<Uint8Array, CliFailure> =>
+  Effect.map(readHomeKey(home), (key) => key.pkcs8)

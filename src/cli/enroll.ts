@@ -18,10 +18,11 @@ import * as CertVerifierLive from "../layers/CertVerifierLive.js"
 import { createCsr } from "../layers/ca/csr.js"
 import * as IrpClientLive from "../layers/irp/client/IrpClientLive.js"
 import { cryptoSuite } from "../services/Crypto.js"
+import { readAgentKey } from "./agentKey.js"
 import { cryptoOption, readCertificates, stdoutLine } from "./common.js"
 import { CliFailure, ExitCode, rejected, usage } from "./failure.js"
 import { describeCertificate, homeOption, homePath, readIdentityConfig, writeIdentityConfig } from "./home.js"
-import { clientFailure, clientLayer, defaultServerName, irpAddressArg, readKey, shownAddress } from "./irpSession.js"
+import { clientFailure, clientLayer, defaultServerName, irpAddressArg, shownAddress } from "./irpSession.js"
 
 /** The token from the option, or from the first line of stdin for `-`. */
 const tokenText = (option: string): Effect.Effect<string, CliFailure> =>
@@ -74,7 +75,7 @@ const enroll = Command.make(
   (o) =>
     Effect.gen(function* () {
       const config = yield* readIdentityConfig(o.home)
-      const pkcs8 = yield* readKey(o.home)
+      const pkcs8 = yield* readAgentKey(o.home)
       const csr = yield* csrOf(o.home, config.handle, pkcs8)
       const token = yield* tokenText(o.token)
       if (token === "") return yield* usage("--token is empty: paste the token the operator gave you")

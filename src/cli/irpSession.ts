@@ -1,7 +1,8 @@
 /**
  * What the user-side IRP commands share (`id enroll`, `register`, `lookup`, `revoke`): the IRP address
- * argument, reading our key, chain and trust anchor from the identity home, connecting to the domain's
- * IRP server, and turning every client failure into one line with a distinct exit code (`failure.ts`).
+ * argument, reading our key (plain or passphrase-protected: `agentKey.ts`), chain and trust anchor from
+ * the identity home, connecting to the domain's IRP server, and turning every client failure into one
+ * line with a distinct exit code (`failure.ts`).
  */
 import { existsSync, readFileSync } from "node:fs"
 import * as Options from "@effect/cli/Options"
@@ -13,6 +14,7 @@ import { DEFAULT_IRP_PORT } from "../domain/pki/config.js"
 import * as IrpClientLive from "../layers/irp/client/IrpClientLive.js"
 import * as TcpTransport from "../layers/transport/TcpTransport.js"
 import type { IrpClient, IrpClientError } from "../services/IrpClient.js"
+import { readAgentKey } from "./agentKey.js"
 import { cryptoLayer } from "./common.js"
 import { CliFailure, ExitCode, usage } from "./failure.js"
 import { homePath, readChain, readIdentityConfig } from "./home.js"
@@ -66,25 +68,6 @@ export const clientFailure = (e: IrpClientError): CliFailure => {
 /** The transport and crypto the client needs (Entropy comes from `main.ts`). */
 export const clientLayer = (crypto: "node" | "noble") => Layer.merge(TcpTransport.layer, cryptoLayer(crypto))
 
-/** The single PKCS#8 key of the home (`key.pem`). */
-export const readKey = (home: string): Effect.Effect<Uint8Array, CliFailure> =>
-  Effect.suspend(() => {
-    const file = homePath(home, "key")
-    if (!existsSync(file))
-      return Effect.fail(
-        new CliFailure({
-          code: ExitCode.State,
-          message: `${file} is missing: create an identity with \`sixchat id new --home ${home} --handle you@your.domain\``
-        })
-      )
-    const keys = pemDecode(readFileSync(file, "utf8"), "PRIVATE KEY")
-    return keys.length === 1
-      ? Effect.succeed(keys[0]!)
-      : Effect.fail(
-          new CliFailure({ code: ExitCode.State, message: `${file} must hold exactly one PKCS#8 private key` })
-        )
-  })
-
 /** The trust anchor stored by `id enroll` (`ca.pem`). */
 export const readAnchors = (home: string): Effect.Effect<ReadonlyArray<Uint8Array>, CliFailure> =>
   Effect.suspend(() => {
@@ -116,7 +99,7 @@ export const connectFromHome = (
   Effect.gen(function* () {
     const config = yield* readIdentityConfig(home)
     const chain = yield* readChain(home)
-    const pkcs8 = yield* readKey(home)
+    const pkcs8 = yield* readAgentKey(home)
     const anchors = yield* readAnchors(home)
     const text = Option.getOrElse(override, () => config.irp)
     if (text === undefined)
