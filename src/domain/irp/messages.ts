@@ -226,13 +226,17 @@ export const ErrorCode = Schema.Literal(
 )
 export type ErrorCode = typeof ErrorCode.Type
 
+/** The text of an `<Error>`. */
+export const ErrorMessage = XmlString.pipe(Schema.maxLength(MAX_ERROR_MESSAGE))
+/** With `rate_limited`: when the request would be accepted again. */
+export const RetryAfterMs = Schema.Int.pipe(Schema.between(0, 99_999_999))
+
 /** A refused request. `id` is absent only when the request's own id could not be read. */
 export const IrpError = Schema.TaggedStruct("irp.Error", {
   id: Schema.optional(Id),
   code: ErrorCode,
-  message: XmlString.pipe(Schema.maxLength(MAX_ERROR_MESSAGE)),
-  /** With `rate_limited`: when the request would be accepted again. */
-  retryAfterMs: Schema.optional(Schema.Int.pipe(Schema.between(0, 99_999_999)))
+  message: ErrorMessage,
+  retryAfterMs: Schema.optional(RetryAfterMs)
 })
 export type IrpError = typeof IrpError.Type
 

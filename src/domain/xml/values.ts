@@ -6,68 +6,30 @@
  * - fixed-size digests: lower-case hex;
  * - integers: decimal, no sign, no leading zeros.
  */
-const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-const SEXTET = new Int8Array(128).fill(-1)
-for (let i = 0; i < 64; i++) SEXTET[ALPHABET.charCodeAt(i)] = i
+/** A Buffer view of `bytes` (no copy), for Node's native base64 codec. */
+const bufferOf = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)
 
-const sextet = (text: string, i: number): number => {
-  const c = text.charCodeAt(i)
-  return c < 128 ? SEXTET[c]! : -1
-}
+/**
+ * Canonical base64 of `bytes`. Node's native codec: about six times faster than a JavaScript loop on a
+ * certificate, and every IRP answer carries some.
+ */
+export const base64Encode = (bytes: Uint8Array): string => bufferOf(bytes).toString("base64")
 
-const ALPHABET_CODES = Uint8Array.from(ALPHABET, (c) => c.charCodeAt(0))
-const ascii = new TextDecoder()
-
-export const base64Encode = (bytes: Uint8Array): string => {
-  const n = bytes.length
-  const out = new Uint8Array(Math.ceil(n / 3) * 4)
-  let o = 0
-  let i = 0
-  for (; i + 2 < n; i += 3) {
-    const t = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!
-    out[o++] = ALPHABET_CODES[t >>> 18]!
-    out[o++] = ALPHABET_CODES[(t >>> 12) & 63]!
-    out[o++] = ALPHABET_CODES[(t >>> 6) & 63]!
-    out[o++] = ALPHABET_CODES[t & 63]!
-  }
-  if (i < n) {
-    const t = (bytes[i]! << 16) | (i + 1 < n ? bytes[i + 1]! << 8 : 0)
-    out[o++] = ALPHABET_CODES[t >>> 18]!
-    out[o++] = ALPHABET_CODES[(t >>> 12) & 63]!
-    out[o++] = i + 1 < n ? ALPHABET_CODES[(t >>> 6) & 63]! : 0x3d
-    out[o] = 0x3d
-  }
-  return ascii.decode(out)
-}
-
-/** Strict RFC 4648 base64 (section 3.5 canonical encoding); `undefined` for any other spelling. */
+/**
+ * Strict RFC 4648 base64 (section 3.5 canonical encoding); `undefined` for any other spelling.
+ *
+ * Node's decoder is lenient (it skips whitespace and unknown characters, takes base64url, tolerates
+ * missing padding and non-zero pad bits), so the text is accepted only when encoding the decoded bytes
+ * gives it back exactly: canonical encodings are unique, so that holds for them and for nothing else.
+ * The bytes land in a fresh array of their own, never in a view of Node's shared buffer pool.
+ */
 export const base64Decode = (text: string): Uint8Array | undefined => {
   const n = text.length
   if (n % 4 !== 0) return undefined
   const pad = n === 0 || text.charCodeAt(n - 1) !== 0x3d ? 0 : text.charCodeAt(n - 2) === 0x3d ? 2 : 1
   const out = new Uint8Array((n / 4) * 3 - pad)
-  const full = pad === 0 ? n : n - 4
-  let o = 0
-  for (let i = 0; i < full; i += 4) {
-    const a = sextet(text, i)
-    const b = sextet(text, i + 1)
-    const c = sextet(text, i + 2)
-    const d = sextet(text, i + 3)
-    if ((a | b | c | d) < 0) return undefined
-    out[o++] = (a << 2) | (b >> 4)
-    out[o++] = ((b & 15) << 4) | (c >> 2)
-    out[o++] = ((c & 3) << 6) | d
-  }
-  if (pad === 0) return out
-  const a = sextet(text, n - 4)
-  const b = sextet(text, n - 3)
-  if ((a | b) < 0) return undefined
-  out[o++] = (a << 2) | (b >> 4)
-  if (pad === 2) return (b & 15) === 0 ? out : undefined
-  const c = sextet(text, n - 2)
-  if (c < 0 || (c & 3) !== 0) return undefined
-  out[o] = ((b & 15) << 4) | (c >> 2)
-  return out
+  const view = bufferOf(out)
+  return view.write(text, "base64") === out.length && view.toString("base64") === text ? out : undefined
 }
 
 const HEX = "0123456789abcdef"
@@ -100,3 +62,64 @@ export const decimalBigInt = (text: string, maxDigits = 19): bigint | undefined 
 /** As `decimalBigInt`, for values that fit a JS number exactly (at most 15 digits). */
 export const decimalInt = (text: string, maxDigits = 15): number | undefined =>
   text.length <= Math.min(maxDigits, 15) && DECIMAL.test(text) ? Number(text) : undefined
+
+/** RFC 3339 UTC with milliseconds (`2026-11-26T12:00:00.000Z`). */
+export const formatUtcTimestamp = (ms: number): string => new Date(ms).toISOString()
+
+const digitAt = (s: string, i: number): number => {
+  const d = s.charCodeAt(i) - 0x30
+  return d >= 0 && d <= 9 ? d : -1
+}
+
+/** The value of the `n` decimal digits at `i`, or -1 unless all of them are digits. */
+const digitsAt = (s: string, i: number, n: number): number => {
+  let v = 0
+  for (let k = i; k < i + n; k++) {
+    const d = digitAt(s, k)
+    if (d < 0) return -1
+    v = v * 10 + d
+  }
+  return v
+}
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+const isLeap = (y: number) => (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0
+
+/**
+ * Epoch ms of an RFC 3339 UTC timestamp `YYYY-MM-DDThh:mm:ss[.f{1,9}]Z` (fraction truncated to ms);
+ * `undefined` unless it names a real instant: no February 30th, no hour 24, no leap second, and no year
+ * before 0100 (which `Date.UTC` would read as 19xx). Hand-written (one pass, no regex, no allocation):
+ * every IRP binding carries one.
+ */
+export const parseUtcTimestamp = (text: string): number | undefined => {
+  const n = text.length
+  if (n < 20 || n > 30 || text.charCodeAt(n - 1) !== 0x5a /* Z */) return undefined
+  if (
+    text.charCodeAt(4) !== 0x2d ||
+    text.charCodeAt(7) !== 0x2d ||
+    text.charCodeAt(10) !== 0x54 /* T */ ||
+    text.charCodeAt(13) !== 0x3a ||
+    text.charCodeAt(16) !== 0x3a
+  )
+    return undefined
+  const y = digitsAt(text, 0, 4)
+  const mo = digitsAt(text, 5, 2)
+  const d = digitsAt(text, 8, 2)
+  const h = digitsAt(text, 11, 2)
+  const mi = digitsAt(text, 14, 2)
+  const s = digitsAt(text, 17, 2)
+  if (y < 100 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 || s > 59) return undefined
+  if (d > (mo === 2 && isLeap(y) ? 29 : DAYS_IN_MONTH[mo - 1]!)) return undefined
+  let ms = 0
+  if (n > 20) {
+    // `.` and 1 to 9 digits before the Z.
+    if (text.charCodeAt(19) !== 0x2e || n === 21) return undefined
+    for (let i = 20; i < n - 1; i++) {
+      const digit = digitAt(text, i)
+      if (digit < 0) return undefined
+      if (i < 23) ms = ms * 10 + digit
+    }
+    for (let i = Math.min(n - 1, 23); i < 23; i++) ms *= 10
+  }
+  return Date.UTC(y, mo - 1, d, h, mi, s, ms)
+}

@@ -168,7 +168,18 @@ export const connect = (
       Effect.forkScoped
     )
 
-    const newId = monotonicUlids(() => entropy.bytes(10))
+    // One random draw per millisecond (the ULID spec's monotonic mode), taken from a pool refilled 32 draws
+    // at a time: the operating system's generator costs about as much for 320 bytes as for 10 (~5 µs).
+    let pool: Uint8Array = new Uint8Array(0)
+    let poolAt = 0
+    const newId = monotonicUlids(() => {
+      if (poolAt === pool.length) {
+        pool = entropy.bytes(320)
+        poolAt = 0
+      }
+      poolAt += 10
+      return pool.subarray(poolAt - 10, poolAt)
+    })
 
     /**
      * Sends the request and waits for its whole answer (or the connection's end, or the timeout), then
