@@ -60,6 +60,17 @@ export interface IrpRegistryService {
     readonly now: number
   }) => Effect.Effect<CertificateRecord | undefined, RegistryError>
   /**
+   * `currentCertificate` and, when there is one, its handle's bindings unexpired at `now` (as `lookup`
+   * returns them), in one read: what a Lookup needs. No certificate, no bindings.
+   */
+  readonly currentIdentity: (input: { readonly handle: Handle; readonly now: number }) => Effect.Effect<
+    {
+      readonly certificate: CertificateRecord | undefined
+      readonly bindings: ReadonlyArray<Binding>
+    },
+    RegistryError
+  >
+  /**
    * Revokes one certificate at once and returns its record. Revoking an already revoked certificate
    * changes nothing (the first time and reason stay). `NotFound` for an unknown serial.
    */
@@ -121,13 +132,22 @@ export interface IrpRegistryService {
   /** The same feed as a stream (subscribed when the stream starts). */
   readonly changes: Stream.Stream<RegistryChange>
   /**
-   * Calls `listener` synchronously, until the scope closes, with every change: this process's own before
-   * the writing method returns, and (PostgreSQL) another process's as soon as its notice arrives. For
+   * Tells `listener` synchronously, until the scope closes, of every change: this process's own before
+   * the writing method returns, another process's as soon as the registry learns of it (PostgreSQL: its
+   * notice; SQLite: a poll of the file's version, which cannot say what changed, hence `lost`). For
    * caches of what the registry holds: invalidating here, a cache never serves, after a write of this
    * process has returned, what that write replaced. A change may be told more than once. The listener
    * must be quick and must not throw.
    */
-  readonly onChange: (listener: (change: RegistryChange) => void) => Effect.Effect<void, never, Scope.Scope>
+  readonly onChange: (listener: ChangeListener) => Effect.Effect<void, never, Scope.Scope>
+}
+
+/** See `IrpRegistryService.onChange`. */
+export interface ChangeListener {
+  /** This handle's bindings or certificates changed. */
+  readonly changed: (change: RegistryChange) => void
+  /** Changes may have been missed (another process wrote to the SQLite file, the PostgreSQL feed broke): anything may have changed. */
+  readonly lost: () => void
 }
 
 export class IrpRegistry extends Context.Tag("sixchat/IrpRegistry")<IrpRegistry, IrpRegistryService>() {}

@@ -93,9 +93,52 @@ it.scoped("lookups and the device count are index searches, never table scans", 
       "a",
       1
     )
+    const identity = yield* plan(
+      `SELECT c.serial, b.device_id FROM (SELECT serial, handle FROM irp_certificates
+        WHERE handle = ? AND status = 'good' AND not_after > ? ORDER BY not_before DESC, serial DESC LIMIT 1) c
+        LEFT JOIN irp_bindings b ON b.handle = c.handle AND b.expires_at > ? ORDER BY b.device_id`,
+      "a",
+      1,
+      1
+    )
     for (const p of [lookup, count, token, current]) {
       expect(p).toMatch(/^SEARCH /)
       expect(p).not.toMatch(/\bSCAN\b/)
     }
+    // Lookup's one read: both tables searched; the only scan is of the one-row subquery.
+    expect(identity).toMatch(/SEARCH irp_certificates USING INDEX irp_certificates_handle \(handle=\?\)/)
+    expect(identity).toMatch(/SEARCH b USING INDEX sqlite_autoindex_irp_bindings_1 \(handle=\?\)/)
+    expect(identity.match(/\bSCAN \w+/g)).toEqual(["SCAN c"])
   })
+)
+
+it.live("another process's write to the file is heard as lost by onChange (the file's data_version moved)", () =>
+  Effect.gen(function* () {
+    const dir = yield* tempDir
+    const file = join(dir, "shared.db")
+    const open = Effect.map(Layer.build(SqlRegistry.layer.pipe(Layer.provide(SqliteLive.layer(file)))), (context) =>
+      Context.get(context, IrpRegistry)
+    )
+    const server = yield* open
+    const admin = yield* open
+    let lost = 0
+    const heard: Array<string> = []
+    yield* server.onChange({ changed: (c) => heard.push(c.handle), lost: () => lost++ })
+    // Nothing written elsewhere: a few polls go by unheard.
+    yield* Effect.sleep("600 millis")
+    expect(lost).toBe(0)
+    const handle = freshHandle("elsewhere")
+    const now = yield* Clock.currentTimeMillis
+    yield* admin.register({
+      handle,
+      deviceId: DeviceId.make("d"),
+      addresses: [makeAddress("192.0.2.1", 4605)],
+      ttlSeconds: 60,
+      seq: Seq.make(1n),
+      observed: undefined,
+      now
+    })
+    yield* Effect.sleep("600 millis")
+    expect([lost, heard]).toEqual([1, []])
+  }).pipe(Effect.scoped)
 )

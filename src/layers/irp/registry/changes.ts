@@ -6,9 +6,11 @@
  *   PostgreSQL delivers it at commit (never for a rolled-back change) to every session listening,
  *   this process's own included. One `LISTEN` connection per process (`PgClient.listen`) feeds an
  *   in-process `PubSub`, so a change reaches subscribers once, whichever process made it.
- * * SQLite: the database is one file used by one process, so publishing to the `PubSub` after the
- *   commit is enough. Two processes on one SQLite file would not see each other's changes: SQLite is
- *   the single-process storage by design.
+ * * SQLite: the database is one file used by one server process, so publishing to the `PubSub` after
+ *   the commit is enough for the feed. Other processes may still write to the file (the `sixchat irp`
+ *   admin commands: revoke, tokens): the file's `PRAGMA data_version`, which moves with every commit of
+ *   another connection, is read every `EXTERNAL_POLL_MS`, and a move is told to the `onChange` listeners
+ *   as `lost` (it does not say what changed). The feed's subscribers are not told of those writes.
  */
 import { createHash } from "node:crypto"
 import * as SqlClient from "@effect/sql/SqlClient"
@@ -17,6 +19,7 @@ import * as PgClient from "@effect/sql-pg/PgClient"
 import { Deferred, Effect, Option, PubSub, type Queue, Schedule, Schema, type Scope, Stream } from "effect"
 import { Handle } from "../../../domain/brands.js"
 import { type RegistryChange, RegistryError } from "../../../domain/irp/registry.js"
+import type { ChangeListener } from "../../../services/IrpRegistry.js"
 
 export interface ChangeFeed {
   /** Runs inside the writing transaction (PostgreSQL: `pg_notify`, delivered at commit). */
@@ -29,14 +32,14 @@ export interface ChangeFeed {
   readonly onChange: (listener: ChangeListener) => Effect.Effect<void, never, Scope.Scope>
 }
 
-export type ChangeListener = (change: RegistryChange) => void
-
 /** Subscribers more than this many changes behind lose the oldest (a slow watcher never stalls writers). */
 const FEED_CAPACITY = 4096
 /** Bounded wait for our `LISTEN` to become active: this many probes, `PROBE_PAUSE_MS` apart at most. */
 const READY_PROBES = 500
 const PROBE_PAUSE_MS = 10
 const READY_PAYLOAD = "ready"
+/** How often the SQLite file's `data_version` is read, to notice other processes' writes (ms). */
+const EXTERNAL_POLL_MS = 250
 
 const ChangePayload = Schema.parseJson(
   Schema.Struct({ handle: Handle, kind: Schema.Literal("bindings", "certificate") })
@@ -47,7 +50,7 @@ const encodePayload = (change: RegistryChange): string => JSON.stringify({ handl
 /**
  * A pause on the wall clock, not the Effect `Clock`: the registry is often built inside tests that
  * install `TestClock` (as `@effect/vitest`'s `layer` does), where `Effect.sleep` would never end.
- * Used only for the start-up probe, never for anything a test should control.
+ * Used only for the start-up probe and the SQLite poll, never for anything a test should control.
  */
 const wallClockPause = (ms: number): Effect.Effect<void> =>
   Effect.async<void>((resume) => {
@@ -71,7 +74,10 @@ export const makeChangeFeed: Effect.Effect<ChangeFeed, RegistryError, SqlClient.
     // process can see, after a write has returned, what that write replaced.
     const listeners = new Set<ChangeListener>()
     const tell = (changes: ReadonlyArray<RegistryChange>): void => {
-      for (const listener of listeners) for (const change of changes) listener(change)
+      for (const listener of listeners) for (const change of changes) listener.changed(change)
+    }
+    const lose = (): void => {
+      for (const listener of listeners) listener.lost()
     }
     const base = {
       subscribe: PubSub.subscribe(pubsub),
@@ -94,7 +100,30 @@ export const makeChangeFeed: Effect.Effect<ChangeFeed, RegistryError, SqlClient.
         })
     }
     const isPg = sql.onDialectOrElse({ pg: () => true, orElse: () => false })
-    if (!isPg) return inProcess
+    if (!isPg) {
+      // SQLite (one connection per process): `data_version` moves only with other connections' commits.
+      const raw = sql.withoutTransforms()
+      const dataVersion = Effect.map(
+        raw<{ readonly data_version: number | bigint }>`PRAGMA data_version`,
+        (rows) => rows[0]?.data_version
+      )
+      let seen = yield* Effect.orElseSucceed(dataVersion, () => undefined)
+      // On the wall clock (see `wallClockPause`): under `TestClock`, a test moving time by days would
+      // otherwise run millions of polls.
+      yield* wallClockPause(EXTERNAL_POLL_MS).pipe(
+        Effect.zipRight(dataVersion),
+        Effect.map((version) => {
+          if (version !== seen) {
+            seen = version
+            lose()
+          }
+        }),
+        Effect.catchAll(() => Effect.void),
+        Effect.forever,
+        Effect.forkScoped
+      )
+      return inProcess
+    }
 
     const pg = yield* Effect.serviceOption(PgClient.PgClient)
     if (Option.isNone(pg)) {
@@ -131,7 +160,12 @@ export const makeChangeFeed: Effect.Effect<ChangeFeed, RegistryError, SqlClient.
           )
         )
       ),
-      Effect.tapErrorCause((cause) => Effect.logWarning("IRP registry change feed: LISTEN failed; retrying", cause)),
+      Effect.tapErrorCause((cause) =>
+        Effect.zipRight(
+          Effect.sync(lose),
+          Effect.logWarning("IRP registry change feed: LISTEN failed; retrying", cause)
+        )
+      ),
       Effect.retry(Schedule.spaced("1 second")),
       Effect.forkScoped
     )

@@ -1,11 +1,12 @@
 /**
- * Rows as the two drivers return them, decoded into domain values through Schemas. The dialects
+ * Rows as the two drivers return them, decoded into domain values. The dialects
  * differ in small ways that are absorbed here: PostgreSQL returns `BIGINT` as a string, SQLite as a
  * number (exact only below 2^53, so `seq` is always selected `CAST(seq AS TEXT)`); blobs come back as
  * Node `Buffer`s, copied into plain `Uint8Array`s.
  */
 import { Effect, Schema } from "effect"
-import { Address, Fingerprint, Handle } from "../../../domain/brands.js"
+import type { Address, Fingerprint } from "../../../domain/brands.js"
+import { Handle } from "../../../domain/brands.js"
 import {
   type CertificateRecord,
   CertificateStatus,
@@ -13,33 +14,17 @@ import {
   type RevokedEntry,
   SerialHex
 } from "../../../domain/irp/certificates.js"
-import { Addresses, type Binding, DeviceId, RegistryError, Seq } from "../../../domain/irp/registry.js"
+import {
+  type Addresses,
+  type Binding,
+  type DeviceId,
+  MAX_ADDRESSES_PER_DEVICE,
+  RegistryError,
+  type Seq
+} from "../../../domain/irp/registry.js"
 
 /** An epoch-ms column: a number (SQLite) or a decimal string (PostgreSQL `BIGINT`). */
 const Millis = Schema.Union(Schema.Number, Schema.NumberFromString).pipe(Schema.int())
-/** `seq`, selected as text on both dialects. */
-const SeqText = Schema.compose(Schema.BigInt, Seq)
-
-const BindingRow = Schema.Struct({
-  device_id: DeviceId,
-  addresses: Schema.parseJson(Addresses),
-  observed: Schema.NullOr(Schema.parseJson(Address)),
-  expires_at: Millis,
-  seq: SeqText,
-  updated_at: Millis
-})
-
-const CertificateRow = Schema.Struct({
-  serial: SerialHex,
-  handle: Handle,
-  fingerprint: Fingerprint,
-  der: Schema.Uint8ArrayFromSelf,
-  not_before: Millis,
-  not_after: Millis,
-  status: CertificateStatus,
-  revoked_at: Schema.NullOr(Millis),
-  reason: Schema.NullOr(RevocationReason)
-})
 
 const RevokedRow = Schema.Struct({
   serial: SerialHex,
@@ -59,48 +44,120 @@ const malformed = (what: string) => (cause: unknown) =>
     cause
   })
 
-const decodeBindingRows = Schema.decodeUnknown(Schema.Array(BindingRow))
-const decodeCertificateRows = Schema.decodeUnknown(Schema.Array(CertificateRow))
 const decodeRevokedRows = Schema.decodeUnknown(Schema.Array(RevokedRow))
 
-export const decodeBindings = (rows: ReadonlyArray<unknown>): Effect.Effect<ReadonlyArray<Binding>, RegistryError> =>
-  decodeBindingRows(rows).pipe(
-    Effect.map((decoded) =>
-      decoded.map(
-        (r): Binding => ({
-          deviceId: r.device_id,
-          addresses: r.addresses,
-          expiresAt: r.expires_at,
-          seq: r.seq,
-          observed: r.observed ?? undefined,
-          updatedAt: r.updated_at
-        })
-      )
-    ),
-    Effect.mapError(malformed("binding"))
-  )
+/**
+ * Binding and certificate rows are read on every Lookup that misses the server's cache, so they are
+ * decoded by hand rather than through Schemas (a third of the read's cost): their values were checked
+ * when they were written, and what is checked here is only that each column has the shape the domain
+ * type promises, so that a row some other writer damaged is still a `Storage` error, never a crash.
+ */
+class Malformed extends Error {}
 
-export const decodeCertificates = (
+const text = (row: Row, column: string): string => {
+  const value = row[column]
+  if (typeof value !== "string") throw new Malformed(`${column} is not text`)
+  return value
+}
+
+const millis = (row: Row, column: string): number => {
+  const value = row[column]
+  const n = typeof value === "number" ? value : typeof value === "string" ? Number(value) : Number.NaN
+  if (!Number.isSafeInteger(n)) throw new Malformed(`${column} is not a time`)
+  return n
+}
+
+const addressOf = (value: unknown): Address => {
+  if (typeof value !== "object" || value === null) throw new Malformed("an address is not an object")
+  const { host, port } = value as { readonly host?: unknown; readonly port?: unknown }
+  if (typeof host !== "string" || host.length === 0 || host.length > 253) throw new Malformed("bad address host")
+  if (typeof port !== "number" || !Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Malformed("bad address port")
+  return value as Address
+}
+
+const addressesOf = (json: string): Addresses => {
+  const value: unknown = JSON.parse(json)
+  if (!Array.isArray(value) || value.length === 0 || value.length > MAX_ADDRESSES_PER_DEVICE)
+    throw new Malformed("addresses is not a list of 1 to 8 addresses")
+  for (const a of value) addressOf(a)
+  return value as unknown as Addresses
+}
+
+type Row = Readonly<Record<string, unknown>>
+
+const bindingOf = (row: Row): Binding => {
+  const observed = row.observed
+  return {
+    deviceId: text(row, "device_id") as DeviceId,
+    addresses: addressesOf(text(row, "addresses")),
+    expiresAt: millis(row, "expires_at"),
+    seq: BigInt(text(row, "seq")) as Seq,
+    observed: observed === null ? undefined : addressOf(JSON.parse(text(row, "observed"))),
+    updatedAt: millis(row, "updated_at")
+  }
+}
+
+const STATUSES: ReadonlySet<unknown> = new Set(CertificateStatus.literals)
+const REASONS: ReadonlySet<unknown> = new Set(RevocationReason.literals)
+
+const certificateOf = (row: Row): CertificateRecord => {
+  const der = row.der
+  if (!(der instanceof Uint8Array)) throw new Malformed("der is not bytes")
+  const status = row.status
+  if (!STATUSES.has(status)) throw new Malformed("status is not good or revoked")
+  const record: CertificateRecord = {
+    serial: text(row, "serial") as SerialHex,
+    handle: text(row, "handle") as Handle,
+    fingerprint: text(row, "fingerprint") as Fingerprint,
+    // A driver `Buffer` may be a view on a shared pool: hand callers their own plain copy.
+    der: new Uint8Array(der),
+    notBefore: millis(row, "not_before"),
+    notAfter: millis(row, "not_after"),
+    status: status as CertificateRecord["status"]
+  }
+  if (row.revoked_at === null && row.reason === null) return record
+  if (!REASONS.has(row.reason)) throw new Malformed("reason is not a revocation reason")
+  return { ...record, revokedAt: millis(row, "revoked_at"), reason: row.reason as RevocationReason }
+}
+
+/** Runs a hand decoder, making any failure the registry's `Storage` error. */
+const decodeWith =
+  <A>(what: string, decode: (rows: ReadonlyArray<Row>) => A) =>
+  (rows: ReadonlyArray<unknown>): Effect.Effect<A, RegistryError> => {
+    try {
+      return Effect.succeed(decode(rows as ReadonlyArray<Row>))
+    } catch (cause) {
+      return Effect.fail(malformed(what)(cause))
+    }
+  }
+
+export const decodeBindings: (rows: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<Binding>, RegistryError> =
+  decodeWith("binding", (rows) => rows.map(bindingOf))
+
+export const decodeCertificates: (
   rows: ReadonlyArray<unknown>
-): Effect.Effect<ReadonlyArray<CertificateRecord>, RegistryError> =>
-  decodeCertificateRows(rows.map(copyDer)).pipe(
-    Effect.map((decoded) =>
-      decoded.map(
-        (r): CertificateRecord => ({
-          serial: r.serial,
-          handle: r.handle,
-          fingerprint: r.fingerprint,
-          der: r.der,
-          notBefore: r.not_before,
-          notAfter: r.not_after,
-          status: r.status,
-          ...(r.revoked_at === null ? {} : { revokedAt: r.revoked_at }),
-          ...(r.reason === null ? {} : { reason: r.reason })
-        })
-      )
-    ),
-    Effect.mapError(malformed("certificate"))
-  )
+) => Effect.Effect<ReadonlyArray<CertificateRecord>, RegistryError> = decodeWith("certificate", (rows) =>
+  rows.map(certificateOf)
+)
+
+/** What `IDENTITY_SELECT` returns: the current certificate, with its bindings when there is one. */
+export interface IdentityRows {
+  readonly certificate: CertificateRecord | undefined
+  readonly bindings: ReadonlyArray<Binding>
+}
+
+/** Rows of the certificate columns, then the binding columns (null when the handle has no binding). */
+export const decodeIdentity: (rows: ReadonlyArray<unknown>) => Effect.Effect<IdentityRows, RegistryError> = decodeWith(
+  "certificate or binding",
+  (rows) => {
+    const first = rows[0]
+    if (first === undefined) return { certificate: undefined, bindings: [] }
+    const bindings: Array<Binding> = []
+    for (const row of rows) if (row.device_id !== null) bindings.push(bindingOf(row))
+    return { certificate: certificateOf(first), bindings }
+  }
+)
 
 export const decodeRevoked = (
   rows: ReadonlyArray<unknown>
@@ -113,12 +170,6 @@ export const decodeRevoked = (
     ),
     Effect.mapError(malformed("revocation"))
   )
-
-/** A driver `Buffer` may be a view on a shared pool: hand callers their own plain copy. */
-const copyDer = (row: unknown): unknown => {
-  if (typeof row !== "object" || row === null || !("der" in row) || !(row.der instanceof Uint8Array)) return row
-  return { ...row, der: new Uint8Array(row.der) }
-}
 
 /** A `COUNT(*)` or similar: number on SQLite, string (bigint) on PostgreSQL. */
 export const countOf = (rows: ReadonlyArray<{ readonly n: number | string | bigint }>): number =>

@@ -56,9 +56,10 @@ export interface IrpServerPolicy {
   /** Lookup answers kept in memory (default 10,000; 0 turns the cache off); see `answerCache.ts`. */
   readonly lookupCacheEntries: number
   /**
-   * Longest a cached Lookup answer is served after the read that filled it (default 1 s): how long a
-   * change that the registry's feed does not announce (`sixchat irp revoke` on the SQLite file) may go
-   * unseen by Lookup. Changes the feed announces drop the answer at once.
+   * Longest a cached Lookup answer is served after the read that filled it (default 5 s). The registry's
+   * `onChange` drops answers at once (this process's writes, other processes' PostgreSQL notices, other
+   * processes' writes to the SQLite file within a quarter of a second); this bounds what it could miss
+   * (a PostgreSQL LISTEN connection that dies silently).
    */
   readonly lookupCacheTtl: Duration.DurationInput
 }
@@ -74,7 +75,7 @@ export const defaultPolicy: IrpServerPolicy = {
   revocationRefresh: Duration.seconds(30),
   crlMaxAge: Duration.hours(1),
   lookupCacheEntries: 10_000,
-  lookupCacheTtl: Duration.seconds(1)
+  lookupCacheTtl: Duration.seconds(5)
 }
 
 export interface IrpServerOptions {
@@ -131,7 +132,7 @@ export const make = (options: IrpServerOptions) =>
       revocations
     })
     // Before any request is served: from here on, no committed change can leave a stale answer behind.
-    yield* registry.onChange((change) => answers.invalidate(change.handle))
+    yield* registry.onChange({ changed: (change) => answers.invalidate(change.handle), lost: answers.clear })
 
     const base = {
       registry,

@@ -4,11 +4,14 @@
  * costs no database read. Bounded (least recently used entries go first) and never stale beyond what
  * the protocol allows:
  *
- * * an entry is dropped at once by every change of the registry's change feed (`IrpRegistry.onChange`:
- *   this process's writes before they return, other processes' on PostgreSQL as their notices arrive);
+ * * an entry is dropped at once by every change the registry tells (`IrpRegistry.onChange`): this
+ *   process's writes before they return, other processes' PostgreSQL notices as they arrive; when the
+ *   registry can only say that something changed (another process wrote to the SQLite file), all go;
  * * it expires no later than its earliest binding's `expiresAt`, its certificate's `notAfter`, and `ttlMs`
- *   after the read that filled it, which bounds how long a write the feed does not announce (the
- *   `sixchat irp revoke` command on the server's SQLite file) can go unseen;
+ *   after the read that filled it, which bounds what the registry could fail to tell (a PostgreSQL
+ *   LISTEN connection that dies silently);
+ * * a `good` entry goes as soon as the server's revocation view holds its certificate, and any other
+ *   entry as soon as that view grows (an `unknown` may have become `revoked`);
  * * a read that a change overtook does not fill the cache (`ticket`/`put`), so a slow read cannot
  *   bring back what the change replaced;
  * * unknown handles are cached too, by the same rules: an enrolment is a change, so a new identity is
@@ -56,13 +59,15 @@ export interface AnswerCache {
   ) => void
   /** Forgets the handle (a change of the registry). */
   readonly invalidate: (handle: Handle) => void
+  /** Forgets everything (changes may have been missed), reads in progress included. */
+  readonly clear: () => void
   readonly size: () => number
 }
 
 export interface AnswerCacheOptions {
-  /** Most entries kept (default 10,000); past it the least recently used go. 0 turns the cache off. */
+  /** Most entries kept; past it the least recently used go. 0 turns the cache off. */
   readonly maxEntries: number
-  /** Longest an entry is served after the read that filled it, ms (default 1,000). */
+  /** Longest an entry is served after the read that filled it, ms. */
   readonly ttlMs: number
   /**
    * The server's revocation view, which may learn of a revocation before the feed tells (a periodic
@@ -124,6 +129,11 @@ export const make = (options: AnswerCacheOptions): AnswerCache => {
         floor = generation
       }
       changedAt.set(handle, generation)
+    },
+    clear: () => {
+      entries.clear()
+      changedAt.clear()
+      floor = ++generation
     },
     size: () => entries.size
   }

@@ -138,10 +138,7 @@ export const identityState = (
 const readIdentityState = (ctx: ServerContext, handle: Handle, now: number) =>
   Effect.gen(function* () {
     const ticket = ctx.answers.ticket()
-    // One after the other: forking the two reads costs more CPU than the second round trip saves (on
-    // SQLite they share one connection anyway), and throughput under many connections is what counts.
-    const current = yield* ctx.registry.currentCertificate({ handle, now })
-    const bindings = yield* ctx.registry.lookup({ handle, now })
+    const { certificate: current, bindings } = yield* ctx.registry.currentIdentity({ handle, now })
     if (current !== undefined && !ctx.revocations.isRevoked(current.serial)) {
       const state: IdentityState = {
         status: "good",

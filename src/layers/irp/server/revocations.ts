@@ -6,8 +6,8 @@
  * Revocation is final (no certificateHold), so the view only grows: a reload is merged into what is
  * known, never replaces it, and a reload racing with a local `Revoke` cannot lose that revocation.
  * Reloads are coalesced and triggered by the registry's change feed (`kind: "certificate"`, which on
- * PostgreSQL includes other server processes) and, as a safety net for writers that have no feed to us
- * (`sixchat irp revoke` on a SQLite file), every `refreshEvery`.
+ * PostgreSQL includes other server processes), by its `lost` notice (another process wrote to the SQLite
+ * file: `sixchat irp revoke`) and, as a safety net, every `refreshEvery`.
  */
 import { type Duration, Effect, Queue, type Scope } from "effect"
 import type { Handle } from "../../../domain/brands.js"
@@ -70,6 +70,8 @@ export const make = (
       Effect.forever,
       Effect.forkScoped
     )
+    // Another process wrote to the database, and no feed says what (`sixchat irp revoke` on SQLite).
+    yield* registry.onChange({ changed: () => {}, lost: () => wake.unsafeOffer(undefined) })
     yield* Effect.sleep(refreshEvery).pipe(Effect.zipRight(refresh), Effect.forever, Effect.forkScoped)
 
     const isRevoked = (serial: string) => bySerial.has(serial)
