@@ -112,12 +112,14 @@ export const makeChangeFeed: Effect.Effect<ChangeFeed, RegistryError, SqlClient.
       // otherwise run millions of polls.
       yield* wallClockPause(EXTERNAL_POLL_MS).pipe(
         Effect.zipRight(dataVersion),
-        Effect.map((version) => {
-          if (version !== seen) {
-            seen = version
-            lose()
-          }
-        }),
+        Effect.flatMap((version) =>
+          version === seen
+            ? Effect.void
+            : Effect.sync(() => {
+                seen = version
+                lose()
+              })
+        ),
         Effect.catchAll(() => Effect.void),
         Effect.forever,
         Effect.forkScoped
