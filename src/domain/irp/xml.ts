@@ -80,7 +80,23 @@ const el = elementsIn(IRP_NAMESPACE)
 const attrs = presentAttributes
 
 const addressEl = (name: string, a: WireAddress) => el(name, attrs(["host", a.host], ["port", String(a.port)]))
-const certEl = (der: Uint8Array) => el("Cert", [], [], base64Encode(der))
+/**
+ * Base64 of certificates already written, by array: a server answers Lookups for the same handles over
+ * and over from cached answers that hold the same certificate arrays, and would otherwise encode the same
+ * ~1 KB each time. Keyed weakly, so it holds nothing the answers themselves do not. Certificate arrays
+ * are never written to once made (nothing in SixChat modifies DER in place); a caller that did would
+ * have to hand over a new array.
+ */
+const certificateText = new WeakMap<Uint8Array, string>()
+const certText = (der: Uint8Array): string => {
+  let text = certificateText.get(der)
+  if (text === undefined) {
+    text = base64Encode(der)
+    certificateText.set(der, text)
+  }
+  return text
+}
+const certEl = (der: Uint8Array) => el("Cert", [], [], certText(der))
 const handleEl = (handle: string) => el("Handle", [], [], handle)
 const bindingEl = (b: BindingInfo) =>
   el(

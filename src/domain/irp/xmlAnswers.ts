@@ -11,12 +11,13 @@
  * a reader here returns either `undefined` ("not decided here") or exactly the value the Schema path
  * returns, same fields in the same order. It decides only documents that are valid; for anything else it
  * steps aside and the Schema path produces its value or its precise error, so the errors are the same by
- * construction. Leaf values are still checked by their own schemas (`Schema.is` of `Id`, `Handle`, ...),
- * so a change to a brand cannot make this path accept what the Schema path refuses.
+ * construction. Leaf values are still checked by their own schemas (`isOf(Id)`, `isOf(Handle)`, ...: the
+ * schemas' own filters, see `../xml/is.ts`), so a change to a brand cannot make this path accept what the
+ * Schema path refuses.
  */
-import { Schema } from "effect"
 import { Handle, Id } from "../brands.js"
 import { isXmlSpace } from "../xml/chars.js"
+import { isOf } from "../xml/is.js"
 import type { XmlElement } from "../xml/model.js"
 import { base64Decode, decimalBigInt, decimalInt, parseUtcTimestamp } from "../xml/values.js"
 import { RevocationReason, SerialHex } from "./certificates.js"
@@ -43,20 +44,20 @@ import {
 } from "./messages.js"
 import { DeviceId, MAX_ADDRESSES_PER_DEVICE, Seq } from "./registry.js"
 
-const isId = Schema.is(Id)
-const isHandle = Schema.is(Handle)
-const isStatus = Schema.is(IdentityStatus)
-const isDer = Schema.is(Der)
-const isDeviceId = Schema.is(DeviceId)
-const isWireHost = Schema.is(WireHost)
-const isWirePort = Schema.is(WirePort)
-const isEpochMs = Schema.is(EpochMs)
-const isSeq = Schema.is(Seq)
-const isSerial = Schema.is(SerialHex)
-const isReason = Schema.is(RevocationReason)
-const isErrorCode = Schema.is(ErrorCode)
-const isErrorMessage = Schema.is(ErrorMessage)
-const isRetryAfter = Schema.is(RetryAfterMs)
+const isId = isOf(Id)
+const isHandle = isOf(Handle)
+const isStatus = isOf(IdentityStatus)
+const isDer = isOf(Der)
+const isDeviceId = isOf(DeviceId)
+const isWireHost = isOf(WireHost)
+const isWirePort = isOf(WirePort)
+const isEpochMs = isOf(EpochMs)
+const isSeq = isOf(Seq)
+const isSerial = isOf(SerialHex)
+const isReason = isOf(RevocationReason)
+const isErrorCode = isOf(ErrorCode)
+const isErrorMessage = isOf(ErrorMessage)
+const isRetryAfter = isOf(RetryAfterMs)
 
 const isBlank = (s: string): boolean => {
   for (let i = 0; i < s.length; i++) if (!isXmlSpace(s.charCodeAt(i))) return false

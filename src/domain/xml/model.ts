@@ -93,4 +93,8 @@ export const elementsIn =
 /** Attributes in the given order, leaving out the absent optional ones. */
 export const presentAttributes = (
   ...pairs: ReadonlyArray<readonly [string, string | undefined]>
-): ReadonlyArray<XmlAttribute> => pairs.flatMap(([name, value]) => (value === undefined ? [] : [{ name, value }]))
+): ReadonlyArray<XmlAttribute> => {
+  const out: Array<XmlAttribute> = []
+  for (const [name, value] of pairs) if (value !== undefined) out.push({ name, value })
+  return out
+}

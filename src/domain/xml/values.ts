@@ -63,8 +63,37 @@ export const decimalBigInt = (text: string, maxDigits = 19): bigint | undefined 
 export const decimalInt = (text: string, maxDigits = 15): number | undefined =>
   text.length <= Math.min(maxDigits, 15) && DECIMAL.test(text) ? Number(text) : undefined
 
-/** RFC 3339 UTC with milliseconds (`2026-11-26T12:00:00.000Z`). */
-export const formatUtcTimestamp = (ms: number): string => new Date(ms).toISOString()
+const two = (n: number): string => (n < 10 ? `0${n}` : `${n}`)
+const three = (n: number): string => (n < 10 ? `00${n}` : n < 100 ? `0${n}` : `${n}`)
+/** 9999-12-31T23:59:59.999Z: the last instant with a four-digit year. */
+const LAST_FOUR_DIGIT_YEAR_MS = 253_402_300_799_999
+
+/**
+ * RFC 3339 UTC with milliseconds (`2026-11-26T12:00:00.000Z`), exactly as `Date.prototype.toISOString`
+ * writes it. Whole milliseconds from 1970 to 9999 are computed directly (the civil-from-days algorithm
+ * of H. Hinnant, "chrono-Compatible Low-Level Date Algorithms"), at a fraction of the cost of a `Date`;
+ * anything else goes to `toISOString`.
+ */
+export const formatUtcTimestamp = (ms: number): string => {
+  if (!Number.isInteger(ms) || ms < 0 || ms > LAST_FOUR_DIGIT_YEAR_MS) return new Date(ms).toISOString()
+  const days = Math.floor(ms / 86_400_000)
+  let rest = ms - days * 86_400_000
+  const z = days + 719_468
+  const era = Math.floor(z / 146_097)
+  const doe = z - era * 146_097
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365)
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100))
+  const mp = Math.floor((5 * doy + 2) / 153)
+  const d = doy - Math.floor((153 * mp + 2) / 5) + 1
+  const m = mp < 10 ? mp + 3 : mp - 9
+  const y = yoe + era * 400 + (m <= 2 ? 1 : 0)
+  const h = Math.floor(rest / 3_600_000)
+  rest -= h * 3_600_000
+  const mi = Math.floor(rest / 60_000)
+  rest -= mi * 60_000
+  const s = Math.floor(rest / 1000)
+  return `${y}-${two(m)}-${two(d)}T${two(h)}:${two(mi)}:${two(s)}.${three(rest - s * 1000)}Z`
+}
 
 const digitAt = (s: string, i: number): number => {
   const d = s.charCodeAt(i) - 0x30
