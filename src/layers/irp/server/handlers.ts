@@ -215,8 +215,9 @@ const lookupResult = (id: IrpRequest["id"], handle: Handle, state: IdentityState
 })
 
 /**
- * The answer to an authorised request when it takes no effect to find: Ping, Watch, Unwatch, and a
- * Lookup that the answer cache holds (or that is refused at once). `undefined`: the request needs `act`.
+ * The answer to an authorised request when it takes no effect to find: Ping, Watch, Unwatch, a Lookup
+ * that the answer cache holds (or that is refused at once), and the Status of a certificate that the
+ * revocation view holds (revocation is final, so the view is never wrong about one it holds). `undefined`: the request needs `act`.
  * Most requests of a busy server end here, so this path allocates only the answer.
  */
 export const answerAtOnce = (
@@ -232,6 +233,20 @@ export const answerAtOnce = (
       if (!handleInDomain(request.handle, ctx.domain)) return notOurs(ctx, request.handle)
       const state = ctx.answers.get(request.handle, now)
       return state === undefined ? undefined : [lookupResult(request.id, request.handle, state)]
+    }
+    case "irp.Status": {
+      const revoked = ctx.revocations.entry(request.serial)
+      if (revoked === undefined) return undefined
+      return [
+        {
+          _tag: "irp.StatusResult",
+          id: request.id,
+          serial: request.serial,
+          status: "revoked",
+          revokedAt: revoked.revokedAt,
+          reason: revoked.reason
+        }
+      ]
     }
     case "irp.Watch": {
       const foreign = request.handles.find((h) => !handleInDomain(h, ctx.domain))

@@ -20,6 +20,8 @@ export interface Revocations {
   /** For the CertVerifier: our CA issues under one issuing CA, so the serial alone decides. */
   readonly source: RevocationSource
   readonly isRevoked: (serial: string) => boolean
+  /** The revocation of `serial`, when known. */
+  readonly entry: (serial: string) => RevokedEntry | undefined
   /** The handle's most recently revoked certificate, if any. */
   readonly latestRevokedOf: (handle: Handle) => RevokedEntry | undefined
   /** Records revocations this process just made (visible at once, before any reload). */
@@ -78,6 +80,7 @@ export const make = (
     return {
       source: { isRevoked: (_issuer, serial) => isRevoked(serial) },
       isRevoked,
+      entry: (serial) => bySerial.get(serial),
       latestRevokedOf: (handle) => byHandle.get(handle),
       note,
       version: () => version,
