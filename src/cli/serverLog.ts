@@ -24,6 +24,7 @@ const messageText = (message: unknown): string =>
 
 /** A value as logfmt writes it: bare when it is a plain token, else a JSON string. */
 const textValue = (value: unknown): string => {
+  if (typeof value === "number" && Number.isFinite(value)) return String(value)
   const s = typeof value === "string" ? value : typeof value === "bigint" ? value.toString() : JSON.stringify(value)
   return s !== undefined && /^[^\s"=\\]+$/.test(s) ? s : JSON.stringify(s ?? String(value))
 }
@@ -57,14 +58,21 @@ export const formatLine = (format: LogFormat, options: Logger.Logger.Options<unk
   return parts.join(" ")
 }
 
+/** Longest a line waits to be written (ms), and most text gathered before it is written anyway. */
+const FLUSH_AFTER_MS = 10
+const FLUSH_AT_CHARS = 64 * 1024
+
 /**
- * Lines to stderr, gathered per turn of the event loop and written together: under load one `write`
- * carries many lines instead of one system call each. Whatever is pending is written before the
- * process exits.
+ * Lines to stderr, gathered for up to `FLUSH_AFTER_MS` and written together: under load one `write`
+ * (a system call: stderr is synchronous on pipes and files) carries hundreds of lines instead of one
+ * each. Whatever is pending is written before the process exits.
  */
 const stderrLines = (): ((line: string) => void) => {
   let pending = ""
+  let timer: ReturnType<typeof setTimeout> | undefined
   const flush = () => {
+    if (timer !== undefined) clearTimeout(timer)
+    timer = undefined
     if (pending === "") return
     const text = pending
     pending = ""
@@ -72,8 +80,9 @@ const stderrLines = (): ((line: string) => void) => {
   }
   process.once("exit", flush)
   return (line) => {
-    if (pending === "") setImmediate(flush)
     pending += `${line}\n`
+    if (pending.length >= FLUSH_AT_CHARS) flush()
+    else if (timer === undefined) timer = setTimeout(flush, FLUSH_AFTER_MS)
   }
 }
 
