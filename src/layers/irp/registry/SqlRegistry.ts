@@ -184,17 +184,18 @@ export const make = (options: SqlRegistryOptions = {}) =>
 
       // One statement instead of `currentCertificate` then `lookup`: every statement costs @effect/sql's
       // compile, span and connection scope, more than SQLite's own work. Bindings ride on the certificate
-      // row (a left join), so there are none without a current certificate, as the port says.
+      // row (a left join), so there are none without a current certificate, as the port says. Written as
+      // `serial = (subquery)` so that both tables are read by key and in order (no temporary B-tree).
       currentIdentity: ({ handle, now }) => {
         const at = Math.floor(now)
         return read(
           Effect.flatMap(
             sql`SELECT c.serial, c.handle, c.fingerprint, c.der, c.not_before, c.not_after, c.status, c.revoked_at,
                 c.reason, b.device_id, b.addresses, b.observed, b.expires_at, CAST(b.seq AS TEXT) AS seq, b.updated_at
-              FROM (SELECT ${sql.literal(CERTIFICATE_COLUMNS)} FROM irp_certificates
+              FROM irp_certificates c LEFT JOIN irp_bindings b ON b.handle = c.handle AND b.expires_at > ${at}
+              WHERE c.serial = (SELECT serial FROM irp_certificates
                 WHERE handle = ${handle} AND status = 'good' AND not_after > ${at}
-                ORDER BY not_before DESC, serial DESC LIMIT 1) c
-              LEFT JOIN irp_bindings b ON b.handle = c.handle AND b.expires_at > ${at}
+                ORDER BY not_before DESC, serial DESC LIMIT 1)
               ORDER BY b.device_id`,
             decodeIdentity
           )
