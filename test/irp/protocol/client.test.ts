@@ -130,6 +130,42 @@ describe("IRP client", () => {
     }).pipe(Effect.scoped, Effect.provide(env))
   )
 
+  it.live("a timeout fires after requestTimeout and at most one sweep period later; a late answer is dropped", () =>
+    Effect.gen(function* () {
+      const fake = yield* scriptedServer((channel) =>
+        Effect.gen(function* () {
+          while (true) {
+            const request = yield* nextRequest(channel)
+            if (request._tag === "irp.Ping") yield* channel.send({ _tag: "irp.Ok", id: request.id })
+            // Lookups are answered, but only after the client gave up on them.
+            if (request._tag === "irp.Lookup")
+              yield* channel
+                .send({
+                  _tag: "irp.LookupResult",
+                  id: request.id,
+                  handle: request.handle,
+                  status: "unknown",
+                  chain: [],
+                  bindings: []
+                })
+                .pipe(Effect.delay("600 millis"), Effect.forkScoped)
+          }
+        }).pipe(Effect.scoped)
+      )
+      const client = yield* connect(fake, null, { requestTimeout: "300 millis" })
+      const started = Date.now()
+      const slow = yield* Effect.flip(client.lookup(handle("bob")))
+      const elapsed = Date.now() - started
+      expect(slow.reason).toBe("Timeout")
+      // 300 ms, plus at most one sweep (75 ms), plus scheduling slack on a busy machine.
+      expect(elapsed).toBeGreaterThanOrEqual(300)
+      expect(elapsed).toBeLessThan(300 + 75 + 500)
+      yield* Effect.sleep("500 millis")
+      // The late answer arrived meanwhile and was dropped: the connection still serves requests.
+      yield* client.ping
+    }).pipe(Effect.scoped, Effect.provide(env))
+  )
+
   it.live("when the server goes away, waiting requests and watch streams fail, and it is unreachable", () =>
     Effect.gen(function* () {
       const serverScope = yield* Scope.make()
