@@ -8,6 +8,10 @@
  * listeners stop accepting and the transport's small backlog absorbs the rest). Closing the scope stops
  * listening, interrupts every connection (each sends `<Close/>`) and ends the background fibers; the CLI
  * closes it on SIGINT/SIGTERM.
+ *
+ * Lookups are answered from an in-memory cache when it holds the handle (`answerCache.ts`), which the
+ * registry's `onChange` keeps current; each request is logged through the `RequestLog` of the context
+ * (`requestLog.ts`), else through the Effect loggers present when the server was built.
  */
 import { Duration, Effect, Either, Exit, FiberSet, Layer, Scope } from "effect"
 import { type Address, formatAddress, type Handle } from "../../../domain/brands.js"

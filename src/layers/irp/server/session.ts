@@ -5,6 +5,10 @@
  * fibers of their own, concurrently up to a bound; past it the loop stops reading, so TCP back-pressure,
  * not memory, absorbs a client that pipelines too much. Every refusal is an answer and the
  * connection stays usable; only the channel ends it (a malformed frame, a non-XML record, a Close).
+ *
+ * The per-request path is kept to the effects that do I/O: the checks, a cached Lookup, Ping, Watch and
+ * refusals are plain functions (`precheck`, `answerAtOnce`), the only effect is the send, and the log line
+ * goes to the synchronous `RequestLog` port. A busy server answers most requests that way.
  */
 import { Cause, Effect, FiberSet, Option, type Scope } from "effect"
 import { formatAddress } from "../../../domain/brands.js"
