@@ -61,7 +61,7 @@ import {
   type WireAddress
 } from "./messages.js"
 import { MAX_ADDRESSES_PER_DEVICE } from "./registry.js"
-import { fastServerMessage } from "./xmlAnswers.js"
+import { fastRequest, fastServerMessage } from "./xmlFast.js"
 
 export type IrpMessage = IrpRequest | IrpServerMessage
 
@@ -429,33 +429,37 @@ const fromElement =
       : reader(root)
   }
 
-/** A request (what the server reads). */
-export const requestFromElement = fromElement(requestReaders, "request")
+/** A request, through the Schema path only: the reference of `requestFromElement` (see `./xmlFast.ts`). */
+export const requestFromElementBySchema = fromElement(requestReaders, "request")
+
+/** A request (what the server reads): the hot ones through `fastRequest`, the rest through the Schema path. */
+export const requestFromElement = (root: XmlElement): Decoded<IrpRequest> => {
+  const fast = root.namespace === IRP_NAMESPACE ? fastRequest(root) : undefined
+  return fast === undefined ? requestFromElementBySchema(root) : Either.right(fast)
+}
 
 /**
  * An answer or a push (what the client reads), through the Schema path only. `serverMessageFromElement`
- * gives the same results faster; this one is its reference (see `./xmlAnswers.ts`).
+ * gives the same results faster; this one is its reference (see `./xmlFast.ts`).
  */
 export const serverMessageFromElementBySchema = fromElement(serverReaders, "answer")
 
-/** The hot answers through `fastServerMessage` (same values, same errors), the rest through the Schema path. */
-const withFastAnswers =
-  <A>(bySchema: (root: XmlElement) => Decoded<A | IrpServerMessage>) =>
-  (root: XmlElement): Decoded<A | IrpServerMessage> => {
-    const fast = root.namespace === IRP_NAMESPACE ? fastServerMessage(root) : undefined
-    return fast === undefined ? bySchema(root) : Either.right(fast)
-  }
-
-/** An answer or a push (what the client reads). */
-export const serverMessageFromElement: (root: XmlElement) => Decoded<IrpServerMessage> = withFastAnswers(
-  serverMessageFromElementBySchema
-)
+/**
+ * An answer or a push (what the client reads): the hot ones through `fastServerMessage`, the rest through
+ * the Schema path.
+ */
+export const serverMessageFromElement = (root: XmlElement): Decoded<IrpServerMessage> => {
+  const fast = root.namespace === IRP_NAMESPACE ? fastServerMessage(root) : undefined
+  return fast === undefined ? serverMessageFromElementBySchema(root) : Either.right(fast)
+}
 
 const allReaders = { ...requestReaders, ...serverReaders }
+const irpFromElementBySchema = fromElement<IrpMessage>(allReaders, "message")
 /** Any IRP message. */
-export const irpFromElement: (root: XmlElement) => Decoded<IrpMessage> = withFastAnswers(
-  fromElement<IrpMessage>(allReaders, "message")
-)
+export const irpFromElement = (root: XmlElement): Decoded<IrpMessage> => {
+  const fast = root.namespace === IRP_NAMESPACE ? (fastServerMessage(root) ?? fastRequest(root)) : undefined
+  return fast === undefined ? irpFromElementBySchema(root) : Either.right(fast)
+}
 
 /** Parses and decodes one IRP document; any failure is a `DecodeError`, never a throw. */
 export const decodeIrp = (bytes: Uint8Array): Decoded<IrpMessage> =>
