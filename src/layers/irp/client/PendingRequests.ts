@@ -11,7 +11,11 @@
  * Timeouts: one sweep per connection (`sweepPeriod`) fails every request whose deadline has passed. A
  * request without an answer therefore fails with `Timeout` after at least `requestTimeout` and at most
  * `requestTimeout` plus one period (a quarter of the timeout, between 10 ms and 250 ms). Deadlines are
- * on the Clock's monotonic time, so a step of the wall clock neither fires nor delays them.
+ * on the Clock's monotonic time, so a step of the wall clock neither fires nor delays them. The deadline
+ * counts from when the request is made, its send included; a requester whose send the transport holds
+ * back (the server stopped reading) learns of its timeout when the send returns, which the channel's
+ * write limit bounds. A requester interrupted before it waits leaves its entry to the answer or the
+ * sweep, whichever comes first.
  */
 import { Duration, Effect, Exit } from "effect"
 import type { IrpAnswer } from "../../../domain/irp/messages.js"
