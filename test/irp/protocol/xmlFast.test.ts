@@ -19,6 +19,7 @@ import {
   serverMessageFromElementBySchema
 } from "../../../src/domain/irp/xml.js"
 import { fastRequest, fastServerMessage } from "../../../src/domain/irp/xmlFast.js"
+import type { DecodeError } from "../../../src/domain/xml/DecodeError.js"
 import type { XmlAttribute, XmlElement } from "../../../src/domain/xml/model.js"
 import { parseXml } from "../../../src/domain/xml/parse.js"
 import { irpRequest, irpServerMessage } from "./arbitraries.js"
@@ -49,14 +50,17 @@ const shape = (v: unknown): unknown => {
 const outcome = (r: Either.Either<unknown, { reason: string; message: string }>) =>
   Either.isRight(r) ? { value: shape(r.right) } : { reason: r.left.reason, message: r.left.message }
 
+type Decoder = (el: XmlElement) => Either.Either<unknown, DecodeError>
+
 /** Both paths of both codecs agree on `el`; returns whether a fast path decided it. */
 const agree = (el: XmlElement): boolean => {
   const inIrp = el.namespace === IRP_NAMESPACE
   let decided = false
-  for (const [fastPath, bySchema, fast] of [
+  const paths: ReadonlyArray<readonly [Decoder, Decoder, unknown]> = [
     [serverMessageFromElement, serverMessageFromElementBySchema, inIrp ? fastServerMessage(el) : undefined],
     [requestFromElement, requestFromElementBySchema, inIrp ? fastRequest(el) : undefined]
-  ] as const) {
+  ]
+  for (const [fastPath, bySchema, fast] of paths) {
     const reference = bySchema(el)
     expect(outcome(fastPath(el))).toEqual(outcome(reference))
     if (fast === undefined) continue
