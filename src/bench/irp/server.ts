@@ -41,7 +41,11 @@ export const BENCH_POLICY: Partial<IrpServerLive.IrpServerPolicy> = {
     authenticated: { burst: 1e9, perSecond: 1e9 },
     maxTrackedKeys: 100_000
   },
-  revocationRefresh: Duration.hours(1)
+  revocationRefresh: Duration.hours(1),
+  // For profiling the database path alone: SIXCHAT_BENCH_LOOKUP_CACHE=0 turns the answer cache off.
+  ...(process.env.SIXCHAT_BENCH_LOOKUP_CACHE === undefined
+    ? {}
+    : { lookupCacheEntries: Number(process.env.SIXCHAT_BENCH_LOOKUP_CACHE) })
 }
 
 const ours = (dir: string, db: string, log: string): Promise<number> =>
