@@ -74,7 +74,7 @@ describe("PendingRequests", () => {
       pending.add("a", p)
       pending.settle("a", p, Exit.succeed({ _tag: "irp.Ok", id: "a" as never }))
       expect(pending.size).toBe(0)
-      expect(yield* p.wait(() => pending.forget("a"))).toEqual({ _tag: "irp.Ok", id: "a" })
+      expect(yield* p.wait).toEqual({ _tag: "irp.Ok", id: "a" })
     })
   )
 
@@ -85,7 +85,7 @@ describe("PendingRequests", () => {
       const late = new PendingRequest("Status", 300n)
       pending.add("early", early)
       pending.add("late", late)
-      const waiting = yield* Effect.fork(Effect.either(early.wait(() => pending.forget("early"))))
+      const waiting = yield* Effect.fork(Effect.either(early.wait))
       pending.expire(99n, timeout)
       expect(pending.size).toBe(2)
       pending.expire(100n, timeout)
@@ -94,19 +94,22 @@ describe("PendingRequests", () => {
       expect(result).toMatchObject({ _tag: "Left", left: { reason: "Timeout", message: "Lookup" } })
       pending.failAll(new IrpClientError({ reason: "Channel", message: "gone" }))
       expect(pending.size).toBe(0)
-      expect(yield* Effect.flip(late.wait(() => {}))).toMatchObject({ reason: "Channel" })
+      expect(yield* Effect.flip(late.wait)).toMatchObject({ reason: "Channel" })
     })
   )
 
-  it.effect("an interrupted requester forgets its request", () =>
+  it.effect("an interrupted requester's entry goes with the sweep; settling it then does nothing", () =>
     Effect.gen(function* () {
       const pending = new PendingRequests()
       const p = new PendingRequest("Lookup", 100n)
       pending.add("x", p)
-      const waiting = yield* Effect.fork(p.wait(() => pending.forget("x")))
+      const waiting = yield* Effect.fork(p.wait)
       yield* Effect.yieldNow()
       yield* Fiber.interrupt(waiting)
+      expect(pending.size).toBe(1)
+      pending.expire(100n, timeout)
       expect(pending.size).toBe(0)
+      expect(Exit.isInterrupted(yield* Fiber.await(waiting))).toBe(true)
     })
   )
 

@@ -198,14 +198,13 @@ export const connect = (
         const id = request.id
         const p = new PendingRequest(name, clock.unsafeCurrentTimeNanos() + timeoutNanos)
         pending.add(id, p)
-        const forget = () => pending.forget(id)
         return Effect.matchEffect(channel.send(request), {
           onFailure: (e) => {
-            forget()
+            pending.forget(id)
             return Effect.fail(channelFailure(endpoint, e))
           },
           onSuccess: () =>
-            Effect.flatMap(p.wait(forget), (answer) => {
+            Effect.flatMap(p.wait, (answer) => {
               if (answer._tag === expected) return Effect.succeed(answer as Extract<Answer, { _tag: T }>)
               if (answer._tag === "irp.Error") return Effect.fail(refused(name, answer))
               return Effect.fail(protocolError(endpoint, `${answer._tag.slice(4)} in answer to ${name}`))
