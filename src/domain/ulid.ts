@@ -17,27 +17,27 @@ const timeText = (timeMs: number): string => {
   return out
 }
 
-/** The 16 base32 digits (5 bits each, most significant first) of 10 random bytes. */
-const randomDigits = (random: Uint8Array): Array<number> => {
+const CODES = Uint8Array.from(ALPHABET, (c) => c.charCodeAt(0))
+
+/** The 16 base32 digits (5 bits each, most significant first) of 10 random bytes, into `out`. */
+const fillDigits = (random: Uint8Array, out: Uint8Array): void => {
   if (random.length !== 10) throw new RangeError("a ULID needs 10 random bytes")
-  const digits: Array<number> = []
-  let bits = 0
-  let value = 0
-  for (const b of random) {
-    value = (value << 8) | b
-    bits += 8
-    while (bits >= 5) {
-      digits.push((value >>> (bits - 5)) & 31)
-      bits -= 5
+  // Two 40-bit halves, each 8 digits; 40 bits fit a double exactly.
+  for (let half = 0; half < 2; half++) {
+    let v = 0
+    for (let i = 0; i < 5; i++) v = v * 256 + random[half * 5 + i]!
+    for (let k = 7; k >= 0; k--) {
+      out[half * 8 + k] = v % 32
+      v = Math.floor(v / 32)
     }
-    value &= (1 << bits) - 1
   }
-  return digits
 }
 
 export const ulidFrom = (timeMs: number, random: Uint8Array): Ulid => {
+  const digits = new Uint8Array(16)
+  fillDigits(random, digits)
   let out = timeText(timeMs)
-  for (const d of randomDigits(random)) out += ALPHABET[d]!
+  for (const d of digits) out += ALPHABET[d]!
   return out as Ulid
 }
 
@@ -53,19 +53,45 @@ export const ulidFrom = (timeMs: number, random: Uint8Array): Ulid => {
  */
 export const monotonicUlids = (draw: () => Uint8Array): ((timeMs: number) => Ulid) => {
   let lastTime = -1
-  let digits: Array<number> = []
+  /** The 16 random digits; the last one is kept in `last`. */
+  const digits = new Uint8Array(16)
   /** Time part plus the first 15 random digits: only the last digit changes on most calls. */
   let head = ""
   let last = 0
+  /** The first 9 time characters change only every 32 ms: kept with the time they were made for. */
+  let highTime = -1
+  let high = ""
+  const rebuildHead = () => {
+    if (Math.floor(lastTime / 32) !== highTime) {
+      highTime = Math.floor(lastTime / 32)
+      high = timeText(lastTime).slice(0, 9)
+    }
+    head =
+      high +
+      ALPHABET[lastTime % 32]! +
+      String.fromCharCode(
+        CODES[digits[0]!]!,
+        CODES[digits[1]!]!,
+        CODES[digits[2]!]!,
+        CODES[digits[3]!]!,
+        CODES[digits[4]!]!,
+        CODES[digits[5]!]!,
+        CODES[digits[6]!]!,
+        CODES[digits[7]!]!,
+        CODES[digits[8]!]!,
+        CODES[digits[9]!]!,
+        CODES[digits[10]!]!,
+        CODES[digits[11]!]!,
+        CODES[digits[12]!]!,
+        CODES[digits[13]!]!,
+        CODES[digits[14]!]!
+      )
+  }
   const start = (timeMs: number) => {
     lastTime = timeMs
-    digits = randomDigits(draw())
+    fillDigits(draw(), digits)
     last = digits[15]!
     rebuildHead()
-  }
-  const rebuildHead = () => {
-    head = timeText(lastTime)
-    for (let i = 0; i < 15; i++) head += ALPHABET[digits[i]!]!
   }
   return (timeMs) => {
     const t = Math.floor(timeMs)
