@@ -28,7 +28,7 @@ import {
   schemaError
 } from "../xml/read.js"
 import { base64Encode, formatUtcTimestamp, parseUtcTimestamp } from "../xml/values.js"
-import { writeXml } from "../xml/write.js"
+import { documentBytes, escapeAttribute, writeXml } from "../xml/write.js"
 import {
   type BindingInfo,
   Changed,
@@ -188,7 +188,30 @@ export const irpToElement = (msg: IrpMessage): XmlElement => {
   }
 }
 
-export const encodeIrp = (msg: IrpMessage): Uint8Array => writeXml(irpToElement(msg))
+const XMLNS = ` xmlns="${IRP_NAMESPACE}"`
+
+/**
+ * The small messages of every request, `<Ping>`, `<Lookup>` and `<Ok>`, written straight from their
+ * fields: byte for byte what `writeXml(irpToElement(msg))` writes (a test holds the two together), without
+ * building and checking an element tree per request.
+ */
+const directText = (msg: IrpMessage): string | undefined => {
+  switch (msg._tag) {
+    case "irp.Ping":
+      return `<Ping${XMLNS} id="${escapeAttribute(msg.id)}"/>`
+    case "irp.Ok":
+      return `<Ok${XMLNS} id="${escapeAttribute(msg.id)}"/>`
+    case "irp.Lookup":
+      return `<Lookup${XMLNS} id="${escapeAttribute(msg.id)}" handle="${escapeAttribute(msg.handle)}"/>`
+    default:
+      return undefined
+  }
+}
+
+export const encodeIrp = (msg: IrpMessage): Uint8Array => {
+  const text = directText(msg)
+  return text === undefined ? writeXml(irpToElement(msg)) : documentBytes(text)
+}
 
 // --- Decoding ----------------------------------------------------------------------------
 

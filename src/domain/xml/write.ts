@@ -100,9 +100,11 @@ export const serialiseXml = (root: XmlElement): string => serialise(root, root.n
  */
 const scratch = new Uint8Array(defaultXmlLimits.maxDocumentBytes)
 
-/** The document as UTF-8 bytes, ready to be a record's content. Throws only on programming errors (see above). */
-export const writeXml = (root: XmlElement): Uint8Array => {
-  const text = serialiseXml(root)
+/** A serialised document as UTF-8 bytes of its own. */
+export const documentBytes = (text: string): Uint8Array => {
   const { read, written } = utf8.encodeInto(text, scratch)
   return read === text.length ? scratch.slice(0, written) : utf8.encode(text)
 }
+
+/** The document as UTF-8 bytes, ready to be a record's content. Throws only on programming errors (see above). */
+export const writeXml = (root: XmlElement): Uint8Array => documentBytes(serialiseXml(root))

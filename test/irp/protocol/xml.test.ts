@@ -7,7 +7,14 @@ import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { MAX_CONTENT } from "../../../src/domain/channel/record.js"
 import { IRP_NAMESPACE, type IrpServerMessage } from "../../../src/domain/irp/messages.js"
-import { decodeIrp, encodeIrp, irpClientCodec, irpServerCodec, parseTimestamp } from "../../../src/domain/irp/xml.js"
+import {
+  decodeIrp,
+  encodeIrp,
+  irpClientCodec,
+  irpServerCodec,
+  irpToElement,
+  parseTimestamp
+} from "../../../src/domain/irp/xml.js"
 import { DecodeError } from "../../../src/domain/xml/DecodeError.js"
 import type { XmlElement } from "../../../src/domain/xml/model.js"
 import { parseXml } from "../../../src/domain/xml/parse.js"
@@ -37,6 +44,21 @@ describe("IRP XML mapping", () => {
       }),
       { numRuns: 400, seed: 4604 }
     )
+  })
+
+  it("writes Ping, Ok and Lookup directly, byte for byte as the element tree would be written", () => {
+    fc.assert(
+      fc.property(irpMessage, (message) => {
+        expect(encodeIrp(message)).toEqual(writeXml(irpToElement(message)))
+      }),
+      { numRuns: 600, seed: 11 }
+    )
+    for (const message of [
+      { _tag: "irp.Ping", id: ULID },
+      { _tag: "irp.Ok", id: ULID },
+      { _tag: "irp.Lookup", id: ULID, handle: "a.b+c@sub.example.org" }
+    ] as const)
+      expect(encodeIrp(message as never)).toEqual(writeXml(irpToElement(message as never)))
   })
 
   it("writes the documented shapes", () => {
