@@ -83,6 +83,12 @@ const serve = Command.make(
     verbose: Options.boolean("verbose").pipe(
       Options.withDescription("also log failed handshakes and ended connections")
     ),
+    lookupCache: Options.integer("lookup-cache").pipe(
+      Options.withDefault(0),
+      Options.withDescription(
+        "keep up to N Lookup answers in memory (default 0: off); worth it when lookups repeat (docs/DECISIONS.md)"
+      )
+    ),
     crypto: cryptoOption
   },
   (o) =>
@@ -94,7 +100,16 @@ const serve = Command.make(
         Effect.gen(function* () {
           const registry = Context.get(yield* Layer.build(registryLayer(spec)), IrpRegistry)
           const ca = yield* CertificateAuthorityLive.make(domain)
-          const server = yield* IrpServerLive.make({ domain, listen }).pipe(
+          if (o.lookupCache < 0 || o.lookupCache > 10_000_000)
+            return yield* new CliFailure({
+              code: ExitCode.Usage,
+              message: "--lookup-cache takes 0 to 10000000 entries"
+            })
+          const server = yield* IrpServerLive.make({
+            domain,
+            listen,
+            policy: { lookupCacheEntries: o.lookupCache }
+          }).pipe(
             Effect.provideService(IrpRegistry, registry),
             Effect.provideService(CertificateAuthority, ca),
             Effect.mapError(serverFailure)

@@ -35,7 +35,7 @@ describe("Lookup answers", () => {
     Effect.gen(function* () {
       const file = join(tempDir(), "irp.sqlite")
       const onFile = () => buildRegistry(SqlRegistry.layer.pipe(Layer.provide(SqliteLive.layer(file))))
-      const running = yield* startServer(domain, yield* onFile())
+      const running = yield* startServer(domain, yield* onFile(), { lookupCacheEntries: 1000 })
       const alice = yield* enrol(running, "alice")
       const bob = yield* enrol(running, "bob")
       const bobClient = yield* connect(running, bob.identity)

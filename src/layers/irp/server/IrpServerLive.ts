@@ -57,7 +57,13 @@ export interface IrpServerPolicy {
   readonly revocationRefresh: Duration.DurationInput
   /** A signed CRL is reused this long unless a revocation happens (default 1 hour). */
   readonly crlMaxAge: Duration.DurationInput
-  /** Lookup answers kept in memory (default 10,000; 0 turns the cache off); see `answerCache.ts`. */
+  /**
+   * Lookup answers kept in memory (default 0: off; `irp serve --lookup-cache N`); see `answerCache.ts`.
+   * Off by default: a hit costs about a third of a database read, which pays where lookups are skewed
+   * (people look up the same few contacts), but with lookups spread evenly over a large registry nearly
+   * every one misses, so a cache would make the cost of a lookup depend on the registry's size
+   * (docs/DECISIONS.md, "IRP Lookup answer cache").
+   */
   readonly lookupCacheEntries: number
   /**
    * Longest a cached Lookup answer is served after the read that filled it (default 5 s). The registry's
@@ -78,7 +84,7 @@ export const defaultPolicy: IrpServerPolicy = {
   rateLimits: RateLimiter.defaultRateLimits,
   revocationRefresh: Duration.seconds(30),
   crlMaxAge: Duration.hours(1),
-  lookupCacheEntries: 10_000,
+  lookupCacheEntries: 0,
   lookupCacheTtl: Duration.seconds(5)
 }
 
