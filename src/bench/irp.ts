@@ -40,6 +40,7 @@ const SLICE_SECONDS = quick ? 0.6 : 1.5
 const WARMUP_SECONDS = quick ? 1 : 3
 const SMALL = 1_000
 const LARGE = quick ? 100_000 : 1_000_000
+const CACHE_ENTRIES = 10_000
 const PG_URL = process.env.SIXCHAT_BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test"
 
 const say = (line: string) => (json ? Effect.void : Effect.sync(() => process.stderr.write(`${line}\n`)))
@@ -50,6 +51,17 @@ interface System {
   readonly server: ServerProcess
   readonly lookup: Op
   readonly register: Op
+}
+
+/** Each bench device's growing `seq`, per database: two servers on one file share the devices' rows. */
+const seqsByDatabase = new Map<string, Array<bigint>>()
+const seqsOf = (db: string, devices: number): Array<bigint> => {
+  let seqs = seqsByDatabase.get(db)
+  if (seqs === undefined) {
+    seqs = Array.from({ length: devices }, () => BigInt(Date.now()) * 1000n)
+    seqsByDatabase.set(db, seqs)
+  }
+  return seqs
 }
 
 const nothing: Op = { promise: () => Promise.resolve() }
@@ -108,24 +120,27 @@ const oursSystem = (
   population: number,
   identities: ReadonlyArray<BenchIdentity>,
   filler: { readonly der: Uint8Array; readonly fingerprint: string },
-  rootCertificate: Uint8Array
+  rootCertificate: Uint8Array,
+  /** Answer cache entries (`irp serve --lookup-cache`); with a cache, the database is the one already filled. */
+  cache = 0
 ) =>
   Effect.gen(function* () {
     const t0 = Date.now()
     // Our own connection is closed before the server starts: an open SQLite connection holding the bulk
     // insert's write-ahead log would make every read of the server's consult it.
-    yield* Effect.scoped(
-      Effect.flatMap(Layer.build(dbLayer), (context) =>
-        Effect.provideService(
-          Effect.zipRight(migrate, populate({ from: 0, to: population, ...filler, now: Date.now() })),
-          SqlClient.SqlClient,
-          Context.get(context, SqlClient.SqlClient)
+    if (cache === 0)
+      yield* Effect.scoped(
+        Effect.flatMap(Layer.build(dbLayer), (context) =>
+          Effect.provideService(
+            Effect.zipRight(migrate, populate({ from: 0, to: population, ...filler, now: Date.now() })),
+            SqlClient.SqlClient,
+            Context.get(context, SqlClient.SqlClient)
+          )
         )
       )
-    )
     const insertSeconds = Math.round((Date.now() - t0) / 100) / 10
     yield* say(`  ${name}: ${population} identities inserted in ${insertSeconds} s`)
-    const server = yield* serverProcess(["ours", dir, db, "text"])
+    const server = yield* serverProcess(["ours", dir, db, "text", String(cache)])
     const clients = yield* Effect.forEach(
       identities,
       (identity) =>
@@ -138,7 +153,7 @@ const oursSystem = (
         }),
       { concurrency: 4 }
     )
-    const seqs = clients.map(() => BigInt(Date.now()) * 1000n)
+    const seqs = seqsOf(db, clients.length)
     const system: System = {
       name,
       server,
@@ -193,8 +208,13 @@ const program = Effect.gen(function* () {
   yield* say(
     `IRP benchmark: ${ROUNDS} rounds of ${SLICE_SECONDS} s slices per figure; Lookup ${docs.lookup.length} B -> ${docs.lookupResult.length} B, Register ${docs.register.length} B -> ${docs.registered.length} B`
   )
-  const ours = (name: string, db: string, layer: Layer.Layer<SqlClient.SqlClient, unknown>, population: number) =>
-    oursSystem(name, dir, db, layer, population, identities, filler, domain.rootCertificate)
+  const ours = (
+    name: string,
+    db: string,
+    layer: Layer.Layer<SqlClient.SqlClient, unknown>,
+    population: number,
+    cache = 0
+  ) => oursSystem(name, dir, db, layer, population, identities, filler, domain.rootCertificate, cache)
   const sqliteAt = (file: string) => ({ db: `sqlite:${file}`, layer: Database.layer({ _tag: "Sqlite", path: file }) })
 
   const [bare, bareRegister] = yield* bareSystem(dir, identities, docs)
@@ -202,6 +222,10 @@ const program = Effect.gen(function* () {
   const large = sqliteAt(join(root, "large.sqlite"))
   const sqlite = yield* ours("sqlite", small.db, small.layer, SMALL)
   const sqliteLarge = yield* ours("sqlite-large", large.db, large.layer, LARGE)
+  // For information (the minimums are the default server's): the same two files served with the Lookup
+  // answer cache an operator can turn on, 10,000 entries.
+  const cached = yield* ours("sqlite-cache", small.db, small.layer, SMALL, CACHE_ENTRIES)
+  const cachedLarge = yield* ours("sqlite-cache-large", large.db, large.layer, LARGE, CACHE_ENTRIES)
   const pgSmallUrl = yield* pgSchema
   const pgLargeUrl = pgSmallUrl === undefined ? undefined : yield* pgSchema
   const pg =
@@ -219,7 +243,14 @@ const program = Effect.gen(function* () {
     {
       kind: "lookup",
       connections: 16,
-      systems: [bare, ...oursSmall, sqliteLarge.system, ...(pg === undefined ? [] : [pg.large.system])]
+      systems: [
+        bare,
+        ...oursSmall,
+        sqliteLarge.system,
+        ...(pg === undefined ? [] : [pg.large.system]),
+        cached.system,
+        cachedLarge.system
+      ]
     },
     { kind: "register", connections: 1, systems: [bareRegister, ...oursSmall] },
     { kind: "register", connections: 16, systems: [bareRegister, ...oursSmall] }
@@ -296,6 +327,13 @@ const program = Effect.gen(function* () {
     },
     bare: bareOut,
     sqlite: sqliteOut,
+    sqlite_with_lookup_cache: {
+      entries: CACHE_ENTRIES,
+      lookup_c16: fig("sqlite-cache", "lookup", 16),
+      lookup_ratio_c16: ratio(fig("sqlite-cache", "lookup", 16).perSecond, bareOut.lookup.c16.perSecond),
+      large_lookup_c16: fig("sqlite-cache-large", "lookup", 16),
+      scale_ratio: ratio(fig("sqlite-cache-large", "lookup", 16).perSecond, fig("sqlite-cache", "lookup", 16).perSecond)
+    },
     postgres:
       pg === undefined
         ? { skipped: `PostgreSQL not reachable at ${PG_URL}` }

@@ -1,7 +1,7 @@
 /**
  * The IRP benchmark's server process, started by `bench/irp.ts` with an IPC channel:
  *
- * * `node dist/bench/irp/server.js ours DIR DB LOG`: our IRP server (`IrpServerLive`) for the domain in
+ * * `node dist/bench/irp/server.js ours DIR DB LOG [CACHE]`: our IRP server (`IrpServerLive`) for the domain in
  *   DIR over DB (`sqlite:PATH` or a PostgreSQL URL), rate limits raised out of the way, its request log
  *   (`LOG` = `text` or `off`) written to stderr as `irp serve` does;
  * * `node dist/bench/irp/server.js bare DIR REPLY`: the anchor — Node's TLS 1.3 with mutual auth (the
@@ -48,7 +48,7 @@ export const BENCH_POLICY: Partial<IrpServerLive.IrpServerPolicy> = {
     : { lookupCacheEntries: Number(process.env.SIXCHAT_BENCH_LOOKUP_CACHE) })
 }
 
-const ours = (dir: string, db: string, log: string): Promise<number> =>
+const ours = (dir: string, db: string, log: string, cache: number): Promise<number> =>
   new Promise((resolve, reject) => {
     const spec = Database.parseDatabaseSpec(db)
     if (spec === undefined) return reject(new Error(`not a database: ${db}`))
@@ -62,7 +62,7 @@ const ours = (dir: string, db: string, log: string): Promise<number> =>
       const server = yield* IrpServerLive.make({
         domain,
         listen: [makeAddress("127.0.0.1", 0)],
-        policy: BENCH_POLICY
+        policy: cache > 0 ? { ...BENCH_POLICY, lookupCacheEntries: cache } : BENCH_POLICY
       }).pipe(Effect.provideService(IrpRegistry, registry), Effect.provideService(CertificateAuthority, ca))
       resolve(server.addresses[0]!.port)
       return yield* Effect.never
@@ -102,8 +102,8 @@ const bare = (dir: string, replyPath: string): Promise<number> =>
   })
 
 const main = async (): Promise<void> => {
-  const [mode, dir, arg, log] = process.argv.slice(2) as [string, string, string, string | undefined]
-  const port = mode === "ours" ? await ours(dir, arg, log ?? "off") : await bare(dir, arg)
+  const [mode, dir, arg, log, cache] = process.argv.slice(2) as [string, string, string, string?, string?]
+  const port = mode === "ours" ? await ours(dir, arg, log ?? "off", Number(cache ?? 0)) : await bare(dir, arg)
   process.on("message", (m: ToServer) => {
     if (m.type === "cpu") {
       const cpu = process.cpuUsage()
