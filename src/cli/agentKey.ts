@@ -121,13 +121,24 @@ const keyFileFailure = (file: string, e: KeyFileError): CliFailure =>
 
 /** The home's key as PKCS#8 DER and how it was protected, decrypting it when it is protected. */
 export const readHomeKey = (home: string, kdf: KeyFileKdf = nodeScrypt): Effect.Effect<HomeKey, CliFailure> =>
+  readKeyFile(
+    homePath(home, "key"),
+    `create an identity with \`sixchat id new --home ${home} --handle you@your.domain\``,
+    kdf
+  )
+
+/**
+ * A key file (plain PKCS#8, encrypted PKCS#8 or our scrypt + AES-GCM format) as PKCS#8 DER, asking for
+ * the passphrase when it is protected; `whenMissing` says what to do if the file does not exist.
+ */
+export const readKeyFile = (
+  file: string,
+  whenMissing: string,
+  kdf: KeyFileKdf = nodeScrypt
+): Effect.Effect<HomeKey, CliFailure> =>
   Effect.gen(function* () {
-    const file = homePath(home, "key")
     if (!existsSync(file))
-      return yield* new CliFailure({
-        code: ExitCode.State,
-        message: `${file} is missing: create an identity with \`sixchat id new --home ${home} --handle you@your.domain\``
-      })
+      return yield* new CliFailure({ code: ExitCode.State, message: `${file} is missing: ${whenMissing}` })
     const text = yield* Effect.try({
       try: () => readFileSync(file, "utf8"),
       catch: (e) => new CliFailure({ code: ExitCode.State, message: `cannot read ${file}: ${(e as Error).message}` })

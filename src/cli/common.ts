@@ -12,6 +12,7 @@ import type { LocalIdentity } from "../domain/handshake/parameters.js"
 import { pemDecode } from "../domain/pem.js"
 import * as CryptoLive from "../layers/crypto/CryptoLive.js"
 import { cryptoSuite } from "../services/Crypto.js"
+import { readKeyFile } from "./agentKey.js"
 import { usage } from "./failure.js"
 
 /** `--crypto node|noble`, falling back to `SIXCHAT_CRYPTO`, default node. */
@@ -38,15 +39,13 @@ export const readCertificates = (paths: ReadonlyArray<string>) =>
     })
   ).pipe(Effect.map((all) => all.flat()))
 
-/** Our identity from a PKCS#8 PEM key and a PEM chain (leaf first). */
+/** Our identity from a PEM key (plain or passphrase-protected: `agentKey.ts`) and a PEM chain (leaf first). */
 export const loadIdentity = (keyPath: string, certPath: string) =>
   Effect.gen(function* () {
-    const keys = pemDecode(yield* readText(keyPath), "PRIVATE KEY")
-    if (keys.length === 0)
-      return yield* usage(`${keyPath} holds no unencrypted PKCS#8 key ("-----BEGIN PRIVATE KEY-----")`)
+    const key = yield* readKeyFile(keyPath, "give the private key file of the certificate with --key")
     const chain = yield* readCertificates([certPath])
     const crypto = yield* cryptoSuite
-    const identity = makeLocalIdentity(crypto, keys[0]!, chain)
+    const identity = makeLocalIdentity(crypto, key.pkcs8, chain)
     return Either.isLeft(identity)
       ? yield* usage(`${keyPath} / ${certPath}: ${identity.left}`)
       : (identity.right as LocalIdentity)

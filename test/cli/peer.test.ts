@@ -2,6 +2,10 @@
  * `sixchat peer listen` / `peer connect` as real processes over loopback TCP, with certificates made by
  * the openssl CLI.
  */
+import { execFileSync } from "node:child_process"
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { start } from "../support/cli.js"
 import { makeTestPki } from "../support/identities.js"
@@ -104,5 +108,44 @@ describe("sixchat peer", () => {
     bad.child.stdin.end()
     expect(await bad.exited).toBe(2)
     expect(bad.stderr).toMatch(/not a handle like alice@example.org/)
+  })
+
+  it("a passphrase-protected key (encrypted PKCS#8 by openssl): used with SIXCHAT_PASSPHRASE, a wrong one exits 1", async () => {
+    const encrypted = join(mkdtempSync(join(tmpdir(), "sixchat-peer-key-")), "bob.enc.pem")
+    execFileSync("openssl", [
+      "pkcs8",
+      "-topk8",
+      "-v2",
+      "aes-256-cbc",
+      "-in",
+      bob.keyPath,
+      "-out",
+      encrypted,
+      "-passout",
+      "pass:correct horse"
+    ])
+    const args = ["peer", "listen", "--key", encrypted, "--cert", bob.certPath, "--trust", pki.caPath]
+    const locked = start([...args, "--listen", "127.0.0.1:0"], { env: { SIXCHAT_PASSPHRASE: "wrong horse" } })
+    expect(await locked.exited).toBe(1)
+    expect(locked.stderr).toMatch(/passphrase is wrong/)
+    const server = start([...args, "--listen", "127.0.0.1:0"], { env: { SIXCHAT_PASSPHRASE: "correct horse" } })
+    const port = (await server.waitFor(/listening on .*:(\d+)/))[1]!
+    const client = start([
+      "peer",
+      "connect",
+      "--key",
+      alice.keyPath,
+      "--cert",
+      alice.certPath,
+      "--trust",
+      pki.caPath,
+      "--expect",
+      "bob@example.org",
+      `127.0.0.1:${port}`
+    ])
+    await client.waitFor(/peer=bob@example\.org fingerprint=[0-9a-f]{64}/)
+    client.child.stdin.end()
+    expect(await client.exited).toBe(0)
+    expect(await server.exited).toBe(0)
   })
 })
