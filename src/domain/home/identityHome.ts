@@ -6,7 +6,7 @@ import { Schema } from "effect"
 import { Handle } from "../brands.js"
 
 export const HomeFile = {
-  /** Our private key, PKCS#8 PEM, mode 0600. */
+  /** Our private key, PEM, mode 0600: plain PKCS#8, encrypted PKCS#8 or our scrypt format (docs/KEYS.md). */
   key: "key.pem",
   /** The CSR made by `id new`, sent by `id enroll`. */
   csr: "csr.pem",
