@@ -29,6 +29,21 @@ const listen = (host: string, extra: ReadonlyArray<string> = []) =>
     ...extra
   ])
 
+/** `peer connect` as Alice, expecting `expect`, to `target`. */
+const connectArgs = (expect: string, target: string) => [
+  "peer",
+  "connect",
+  "--key",
+  alice.keyPath,
+  "--cert",
+  alice.certPath,
+  "--trust",
+  pki.caPath,
+  "--expect",
+  expect,
+  target
+]
+
 describe("sixchat peer", () => {
   for (const [host, crypto] of [
     ["127.0.0.1", "node"],
@@ -38,22 +53,7 @@ describe("sixchat peer", () => {
       const server = listen(host, ["--crypto", crypto])
       const port = (await server.waitFor(/listening on .*:(\d+)/))[1]!
       const target = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`
-      const client = start(
-        [
-          "peer",
-          "connect",
-          "--key",
-          alice.keyPath,
-          "--cert",
-          alice.certPath,
-          "--trust",
-          pki.caPath,
-          "--expect",
-          "bob@example.org",
-          target
-        ],
-        { env: { SIXCHAT_CRYPTO: crypto } }
-      )
+      const client = start(connectArgs("bob@example.org", target), { env: { SIXCHAT_CRYPTO: crypto } })
       const line = await client.waitFor(/peer=(\S+) fingerprint=([0-9a-f]{64}) suite=(\S+)/)
       expect(line[1]).toBe("bob@example.org")
       expect(line[3]).toBe("AES_256_GCM_SHA256")
@@ -71,19 +71,7 @@ describe("sixchat peer", () => {
   it("a handshake with the wrong expected identity exits 1 with the reason on stderr", async () => {
     const server = listen("127.0.0.1")
     const port = (await server.waitFor(/listening on .*:(\d+)/))[1]!
-    const client = start([
-      "peer",
-      "connect",
-      "--key",
-      alice.keyPath,
-      "--cert",
-      alice.certPath,
-      "--trust",
-      pki.caPath,
-      "--expect",
-      "carol@example.org",
-      `127.0.0.1:${port}`
-    ])
+    const client = start(connectArgs("carol@example.org", `127.0.0.1:${port}`))
     client.child.stdin.end()
     expect(await client.exited).toBe(1)
     expect(client.stderr).toMatch(/identity_mismatch/)
@@ -92,19 +80,7 @@ describe("sixchat peer", () => {
   })
 
   it("usage errors exit 2", async () => {
-    const bad = start([
-      "peer",
-      "connect",
-      "--key",
-      alice.keyPath,
-      "--cert",
-      alice.certPath,
-      "--trust",
-      pki.caPath,
-      "--expect",
-      "not a handle",
-      "127.0.0.1:1"
-    ])
+    const bad = start(connectArgs("not a handle", "127.0.0.1:1"))
     bad.child.stdin.end()
     expect(await bad.exited).toBe(2)
     expect(bad.stderr).toMatch(/not a handle like alice@example.org/)
@@ -130,19 +106,7 @@ describe("sixchat peer", () => {
     expect(locked.stderr).toMatch(/passphrase is wrong/)
     const server = start([...args, "--listen", "127.0.0.1:0"], { env: { SIXCHAT_PASSPHRASE: "correct horse" } })
     const port = (await server.waitFor(/listening on .*:(\d+)/))[1]!
-    const client = start([
-      "peer",
-      "connect",
-      "--key",
-      alice.keyPath,
-      "--cert",
-      alice.certPath,
-      "--trust",
-      pki.caPath,
-      "--expect",
-      "bob@example.org",
-      `127.0.0.1:${port}`
-    ])
+    const client = start(connectArgs("bob@example.org", `127.0.0.1:${port}`))
     await client.waitFor(/peer=bob@example\.org fingerprint=[0-9a-f]{64}/)
     client.child.stdin.end()
     expect(await client.exited).toBe(0)
