@@ -4,7 +4,7 @@
  * unreachable addresses, an identity whose key does not fit.
  */
 import { expect, it } from "@effect/vitest"
-import { Effect, Either, Exit, Fiber, Layer, Logger, Schedule, Scope, Stream } from "effect"
+import { Effect, Either, Exit, Fiber, Schedule, Scope, Stream } from "effect"
 import { afterAll, beforeAll, describe } from "vitest"
 import { makeAddress } from "../../../src/domain/brands.js"
 import { makeLocalIdentity } from "../../../src/domain/handshake/identity.js"
@@ -18,16 +18,17 @@ import { cryptoSuite } from "../../../src/services/Crypto.js"
 import type { SecureChannel } from "../../../src/services/SecureChannel.js"
 import { Transport } from "../../../src/services/Transport.js"
 import {
-  baseLayer,
   buildRegistry,
   connect,
   enrol,
   handle,
   makeDomain,
+  quietLayer,
   type Running,
   reasonOf,
   removeTempDirs,
   sqliteRegistry,
+  sqliteServer,
   startServer
 } from "./support.js"
 
@@ -37,9 +38,8 @@ beforeAll(async () => {
 })
 afterAll(removeTempDirs)
 
-const env = Layer.merge(baseLayer, Logger.minimumLogLevel("Warning" as never))
-const server = (policy?: Parameters<typeof startServer>[2]) =>
-  Effect.flatMap(buildRegistry(sqliteRegistry()), (registry) => startServer(domain, registry, policy))
+const env = quietLayer
+const server = (policy?: Parameters<typeof startServer>[2]) => sqliteServer(domain, policy)
 
 /**
  * A scripted IRP server: it completes the handshake with the domain's server certificate and hands each

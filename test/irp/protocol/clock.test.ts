@@ -4,23 +4,22 @@
  * connection works again once the bucket refilled).
  */
 import { expect, it } from "@effect/vitest"
-import { Effect, Layer, Logger, TestClock } from "effect"
+import { Effect, TestClock } from "effect"
 import { afterAll, beforeAll, describe } from "vitest"
 import { DeviceId, Seq } from "../../../src/domain/irp/registry.js"
 import type { LoadedDomain } from "../../../src/layers/ca/DomainDirectory.js"
 import {
-  baseLayer,
-  buildRegistry,
   connect,
   enrol,
   handle,
   makeDomain,
   newKey,
   newToken,
+  quietLayer,
   reasonOf,
   removeTempDirs,
-  sqliteRegistry,
-  startServer
+  sqliteServer,
+  type startServer
 } from "./support.js"
 
 let domain: LoadedDomain
@@ -29,11 +28,10 @@ beforeAll(async () => {
 })
 afterAll(removeTempDirs)
 
-const env = Layer.merge(baseLayer, Logger.minimumLogLevel("Warning" as never))
+const env = quietLayer
 /** TestClock starts at the epoch; certificates are checked against it, so start it at the real now. */
 const atRealNow = TestClock.setTime(Date.now())
-const server = (policy?: Parameters<typeof startServer>[2]) =>
-  Effect.flatMap(buildRegistry(sqliteRegistry()), (registry) => startServer(domain, registry, policy))
+const server = (policy?: Parameters<typeof startServer>[2]) => sqliteServer(domain, policy)
 
 describe("IRP under TestClock", () => {
   it.scoped("an enrolment token expires", () =>

@@ -4,7 +4,7 @@
  * before keeps working, and new ones are served.
  */
 import { expect, it } from "@effect/vitest"
-import { Effect, Either, Exit, Layer, Logger } from "effect"
+import { Effect, Either, Exit } from "effect"
 import { afterAll, beforeAll, describe } from "vitest"
 
 import type { MessageCodec } from "../../../src/domain/channel/codec.js"
@@ -16,11 +16,11 @@ import { make as makeChannels } from "../../../src/layers/channel/SecureChannelL
 import { CertVerifier } from "../../../src/services/CertVerifier.js"
 import { Transport } from "../../../src/services/Transport.js"
 import {
-  baseLayer,
   buildRegistry,
   connect,
   enrol,
   makeDomain,
+  quietLayer,
   type Running,
   removeTempDirs,
   sqliteRegistry,
@@ -35,7 +35,7 @@ beforeAll(async () => {
 })
 afterAll(removeTempDirs)
 
-const env = Layer.merge(baseLayer, Logger.minimumLogLevel("Warning" as never))
+const env = quietLayer
 const server = (d: LoadedDomain) => Effect.flatMap(buildRegistry(sqliteRegistry()), (r) => startServer(d, r))
 const utf8 = new TextEncoder()
 const NS = 'xmlns="urn:sixchat:irp:1"'

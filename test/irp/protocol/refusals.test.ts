@@ -3,23 +3,23 @@
  * `<Error>` answer on a connection that stays usable.
  */
 import { expect, it } from "@effect/vitest"
-import { Effect, Layer, Logger } from "effect"
+import { Effect, type Layer, Logger } from "effect"
 import { afterAll, beforeAll, describe } from "vitest"
 import { DeviceId, Seq } from "../../../src/domain/irp/registry.js"
 import type { LoadedDomain } from "../../../src/layers/ca/DomainDirectory.js"
 import {
   baseLayer,
-  buildRegistry,
   connect,
   enrol,
   handle,
   makeDomain,
   newKey,
   newToken,
+  quietLayer,
   reasonOf,
   removeTempDirs,
-  sqliteRegistry,
-  startServer
+  sqliteServer,
+  type startServer
 } from "./support.js"
 
 let domain: LoadedDomain
@@ -28,11 +28,10 @@ beforeAll(async () => {
 })
 afterAll(removeTempDirs)
 
-const quiet = Layer.merge(baseLayer, Logger.minimumLogLevel("Warning" as never))
+const quiet = quietLayer
 const run = <A, E>(effect: Effect.Effect<A, E, Layer.Layer.Success<typeof baseLayer> | import("effect").Scope.Scope>) =>
   effect.pipe(Effect.scoped, Effect.provide(quiet))
-const server = (policy?: Parameters<typeof startServer>[2]) =>
-  Effect.flatMap(buildRegistry(sqliteRegistry()), (registry) => startServer(domain, registry, policy))
+const server = (policy?: Parameters<typeof startServer>[2]) => sqliteServer(domain, policy)
 const v4 = { host: "192.0.2.1", port: 4605 } as never
 
 describe("IRP refusals", () => {

@@ -7,7 +7,7 @@ import { createHash, randomBytes } from "node:crypto"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Clock, Context, Effect, Layer, type Scope } from "effect"
+import { Clock, Context, Effect, Layer, Logger, LogLevel, type Scope } from "effect"
 import { type Address, Handle, makeAddress } from "../../../src/domain/brands.js"
 import { ENROLLMENT_TOKEN_BYTES, formatEnrollmentToken } from "../../../src/domain/pki/token.js"
 import * as CertificateAuthorityLive from "../../../src/layers/ca/CertificateAuthority.js"
@@ -151,3 +151,10 @@ export const enrol = (running: Running, local: string) =>
 /** The failure reason of an IRP call (fails the test if it succeeded). */
 export const reasonOf = <A, R>(effect: Effect.Effect<A, IrpClientError, R>) =>
   Effect.map(Effect.flip(effect), (e) => e.reason)
+
+/** `baseLayer` with logs from Warning up: the protocol tests' environment (request lines stay out of the output). */
+export const quietLayer = Layer.merge(baseLayer, Logger.minimumLogLevel(LogLevel.Warning))
+
+/** A server for `domain` on a fresh SQLite registry. */
+export const sqliteServer = (domain: LoadedDomain, policy?: Parameters<typeof startServer>[2]) =>
+  Effect.flatMap(buildRegistry(sqliteRegistry()), (registry) => startServer(domain, registry, policy))
