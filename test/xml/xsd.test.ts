@@ -2,7 +2,6 @@
  * schema/e2e.xsd and the code agree: xmllint accepts every document the encoder emits, and refuses a set
  * of invalid documents that the decoder refuses too.
  */
-import { spawnSync } from "node:child_process"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -10,6 +9,7 @@ import { Either } from "effect"
 import fc from "fast-check"
 import { afterAll, describe, expect, it } from "vitest"
 import { decodeE2E, encodeE2E } from "../../src/domain/e2e/xml.js"
+import { writeDocuments, xmllint } from "../support/xmllint.js"
 import { e2eMessage } from "./arbitraries.js"
 import { bytes, samples, ULID } from "./samples.js"
 
@@ -18,15 +18,6 @@ const NS = 'xmlns="urn:sixchat:e2e:1"'
 const b64 = (n: number, seed = 1) => Buffer.from(bytes(n, seed)).toString("base64")
 const dir = mkdtempSync(join(tmpdir(), "sixchat-xsd-"))
 afterAll(() => (process.env.KEEP ? undefined : rmSync(dir, { recursive: true, force: true })))
-
-/** One xmllint run over all `files`; its verdicts ("<file> validates" / "fails to validate") are on stderr. */
-const xmllint = (files: ReadonlyArray<string>): { status: number | null; output: string } => {
-  const r = spawnSync("xmllint", ["--noout", "--schema", XSD, ...files], { encoding: "utf8" })
-  if ((r.error as NodeJS.ErrnoException | undefined)?.code === "ENOENT")
-    throw new Error("xmllint is not installed: install libxml2-utils (apt-get install libxml2-utils) to run this test")
-  if (r.error !== undefined) throw r.error
-  return { status: r.status, output: `${r.stdout}${r.stderr}` }
-}
 
 /** Documents the XSD must refuse, each with the decoder's verdict checked alongside. */
 const invalid: ReadonlyArray<readonly [string, string]> = [
@@ -79,12 +70,12 @@ const invalid: ReadonlyArray<readonly [string, string]> = [
 describe("schema/e2e.xsd", () => {
   it("accepts every sample and 200 generated messages the encoder emits (one xmllint run over all of them)", () => {
     const generated = fc.sample(e2eMessage, { numRuns: 200, seed: 4605 }).map((g, i) => ({ ...g, label: `gen-${i}` }))
-    const files = [...samples, ...generated].map((s) => {
-      const file = join(dir, `valid-${s.label}.xml`)
-      writeFileSync(file, encodeE2E(s.message))
-      return file
-    })
-    const { status, output } = xmllint(files)
+    const files = writeDocuments(
+      dir,
+      "valid",
+      [...samples, ...generated].map((s) => ({ label: s.label, document: encodeE2E(s.message) }))
+    )
+    const { status, output } = xmllint(XSD, files)
     expect(output).not.toMatch(/fails to validate/)
     expect(status).toBe(0)
     for (const f of files) expect(output).toContain(`${f} validates`)
@@ -97,7 +88,7 @@ describe("schema/e2e.xsd", () => {
       writeFileSync(file, xml)
       return file
     })
-    const { status, output } = xmllint(files)
+    const { status, output } = xmllint(XSD, files)
     expect(status).not.toBe(0)
     for (const f of files) expect(output).toContain(`${f} fails to validate`)
   })

@@ -2,7 +2,6 @@
  * schema/irp.xsd and the code agree: xmllint accepts every document the encoder emits, and refuses a set
  * of invalid documents that the decoder refuses too.
  */
-import { spawnSync } from "node:child_process"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -10,6 +9,7 @@ import { Either } from "effect"
 import fc from "fast-check"
 import { afterAll, describe, expect, it } from "vitest"
 import { decodeIrp, encodeIrp } from "../../../src/domain/irp/xml.js"
+import { writeDocuments, xmllint } from "../../support/xmllint.js"
 import { irpMessage } from "./arbitraries.js"
 import { bytes, samples, ULID } from "./samples.js"
 
@@ -18,14 +18,6 @@ const NS = 'xmlns="urn:sixchat:irp:1"'
 const b64 = (n: number, seed = 1) => Buffer.from(bytes(n, seed)).toString("base64")
 const dir = mkdtempSync(join(tmpdir(), "sixchat-irp-xsd-"))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
-
-const xmllint = (files: ReadonlyArray<string>): { status: number | null; output: string } => {
-  const r = spawnSync("xmllint", ["--noout", "--schema", XSD, ...files], { encoding: "utf8" })
-  if ((r.error as NodeJS.ErrnoException | undefined)?.code === "ENOENT")
-    throw new Error("xmllint is not installed: install libxml2-utils (apt-get install libxml2-utils) to run this test")
-  if (r.error !== undefined) throw r.error
-  return { status: r.status, output: `${r.stdout}${r.stderr}` }
-}
 
 const ADDR = '<Address host="::1" port="4605"/>'
 const invalid: ReadonlyArray<readonly [string, string]> = [
@@ -99,12 +91,12 @@ describe("schema/irp.xsd", () => {
     const generated = fc
       .sample(irpMessage, { numRuns: 300, seed: 4604 })
       .map((message, i) => ({ message, label: `gen-${i}` }))
-    const files = [...samples, ...generated].map((s) => {
-      const file = join(dir, `valid-${s.label}.xml`)
-      writeFileSync(file, encodeIrp(s.message))
-      return file
-    })
-    const { status, output } = xmllint(files)
+    const files = writeDocuments(
+      dir,
+      "valid",
+      [...samples, ...generated].map((s) => ({ label: s.label, document: encodeIrp(s.message) }))
+    )
+    const { status, output } = xmllint(XSD, files)
     expect(output).not.toMatch(/fails to validate/)
     expect(status).toBe(0)
     for (const f of files) expect(output).toContain(`${f} validates`)
@@ -117,7 +109,7 @@ describe("schema/irp.xsd", () => {
       writeFileSync(file, xml)
       return file
     })
-    const { status, output } = xmllint(files)
+    const { status, output } = xmllint(XSD, files)
     expect(status).not.toBe(0)
     for (const f of files) expect(output, f).toContain(`${f} fails to validate`)
   })
