@@ -148,12 +148,16 @@ export interface MessageRun {
   readonly latenciesUs: ReadonlyArray<number>
 }
 
-/** Sends `count` messages back to back (each `send` returns once Alice stored it), until all are delivered. */
-export const burst = (
+/**
+ * Sends `count` messages and waits until all are delivered: back to back (each `send` returns once Alice
+ * stored it), or `paced`: send, wait until Alice hears it was delivered, next.
+ */
+const sendMessages = (
   agent: AgentService,
   tracker: Tracker,
   peer: PeerProcess,
-  count: number
+  count: number,
+  pacing: "burst" | "paced"
 ): Effect.Effect<MessageRun, unknown> =>
   Effect.gen(function* () {
     tracker.reset()
@@ -165,34 +169,20 @@ export const burst = (
       const m = yield* agent.send(peer.handle, MESSAGE_BODY)
       sentUs.push(nowUs())
       ids.push(m.id)
+      if (pacing === "paced") yield* tracker.allDelivered([m.id])
     }
-    yield* tracker.allDelivered(ids)
+    if (pacing === "burst") yield* tracker.allDelivered(ids)
     const ms = performance.now() - start
     return { count, ms, latenciesUs: yield* latencies(peer, ids, sentUs) }
   })
 
+/** Sends `count` messages back to back, until all are delivered. */
+export const burst = (agent: AgentService, tracker: Tracker, peer: PeerProcess, count: number) =>
+  sendMessages(agent, tracker, peer, count, "burst")
+
 /** One message at a time: send, wait until Alice hears it was delivered, next. */
-export const paced = (
-  agent: AgentService,
-  tracker: Tracker,
-  peer: PeerProcess,
-  count: number
-): Effect.Effect<MessageRun, unknown> =>
-  Effect.gen(function* () {
-    tracker.reset()
-    yield* Effect.promise(() => peer.forget())
-    const ids: Array<string> = []
-    const sentUs: Array<number> = []
-    const start = performance.now()
-    for (let i = 0; i < count; i++) {
-      const m = yield* agent.send(peer.handle, MESSAGE_BODY)
-      sentUs.push(nowUs())
-      ids.push(m.id)
-      yield* tracker.allDelivered([m.id])
-    }
-    const ms = performance.now() - start
-    return { count, ms, latenciesUs: yield* latencies(peer, ids, sentUs) }
-  })
+export const paced = (agent: AgentService, tracker: Tracker, peer: PeerProcess, count: number) =>
+  sendMessages(agent, tracker, peer, count, "paced")
 
 const latencies = (peer: PeerProcess, ids: ReadonlyArray<string>, sentUs: ReadonlyArray<number>) =>
   Effect.map(
