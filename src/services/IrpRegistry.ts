@@ -71,6 +71,17 @@ export interface IrpRegistryService {
     RegistryError
   >
   /**
+   * `currentIdentity` as a plain function, where the storage can read synchronously (SQLite); absent
+   * otherwise. `undefined` when this read cannot answer (a failure): the caller then uses
+   * `currentIdentity`, which reports the failure as an error.
+   */
+  readonly currentIdentityNow?: (input: { readonly handle: Handle; readonly now: number }) =>
+    | {
+        readonly certificate: CertificateRecord | undefined
+        readonly bindings: ReadonlyArray<Binding>
+      }
+    | undefined
+  /**
    * Revokes one certificate at once and returns its record. Revoking an already revoked certificate
    * changes nothing (the first time and reason stay). `NotFound` for an unknown serial.
    */

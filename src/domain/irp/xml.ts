@@ -190,10 +190,19 @@ export const irpToElement = (msg: IrpMessage): XmlElement => {
 
 const XMLNS = ` xmlns="${IRP_NAMESPACE}"`
 
+/** `bindingEl` written directly (base64 and timestamps need no escaping). */
+const bindingText = (b: BindingInfo): string => {
+  const head = `<Binding device="${escapeAttribute(b.deviceId)}" expires="${formatTimestamp(b.expiresAt)}" seq="${b.seq.toString()}"`
+  if (b.addresses.length === 0) return `${head}/>`
+  let out = `${head}>`
+  for (const a of b.addresses) out += `<Address host="${escapeAttribute(a.host)}" port="${a.port}"/>`
+  return `${out}</Binding>`
+}
+
 /**
- * The small messages of every request, `<Ping>`, `<Lookup>` and `<Ok>`, written straight from their
- * fields: byte for byte what `writeXml(irpToElement(msg))` writes (a test holds the two together), without
- * building and checking an element tree per request.
+ * The messages of every Lookup and Ping, `<Ping>`, `<Ok>`, `<Lookup>` and `<LookupResult>`, written
+ * straight from their fields: byte for byte what `writeXml(irpToElement(msg))` writes (a property test
+ * holds the two together), without building and checking an element tree per request.
  */
 const directText = (msg: IrpMessage): string | undefined => {
   switch (msg._tag) {
@@ -203,6 +212,14 @@ const directText = (msg: IrpMessage): string | undefined => {
       return `<Ok${XMLNS} id="${escapeAttribute(msg.id)}"/>`
     case "irp.Lookup":
       return `<Lookup${XMLNS} id="${escapeAttribute(msg.id)}" handle="${escapeAttribute(msg.handle)}"/>`
+    case "irp.LookupResult": {
+      const head = `<LookupResult${XMLNS} id="${escapeAttribute(msg.id)}" handle="${escapeAttribute(msg.handle)}" status="${escapeAttribute(msg.status)}"`
+      if (msg.chain.length === 0 && msg.bindings.length === 0) return `${head}/>`
+      let out = `${head}>`
+      for (const der of msg.chain) out += der.length === 0 ? "<Cert/>" : `<Cert>${certText(der)}</Cert>`
+      for (const b of msg.bindings) out += bindingText(b)
+      return `${out}</LookupResult>`
+    }
     default:
       return undefined
   }

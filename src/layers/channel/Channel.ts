@@ -94,8 +94,29 @@ export const makeChannel = <In, Out>(
     }
 
     const writeFailed = (e: TransportError) => terminate(transportError(e))
-    /** `content` is a value or, for documents, the encoder to run once the lock is held. */
-    const sendRecord = (type: ContentType, content: Uint8Array | (() => Uint8Array)) =>
+    /**
+     * `content` is a value or, for documents, the encoder to run once the lock is held. Done at once, with
+     * no effect, when nothing stands in the way (the lock is free and the transport takes the bytes
+     * without waiting): the path of nearly every send.
+     */
+    const sendRecord = (
+      type: ContentType,
+      content: Uint8Array | (() => Uint8Array)
+    ): Effect.Effect<void, ChannelError> => {
+      if (failure === undefined && !sentClose && conn.tryWrite !== undefined && lock.tryHold()) {
+        let sent: boolean
+        try {
+          sent = conn.tryWrite(() => sealRecord(type, typeof content === "function" ? content() : content))
+        } catch (defect) {
+          return Effect.die(defect)
+        } finally {
+          lock.release()
+        }
+        if (sent) return Effect.void
+      }
+      return sendLocked(type, content)
+    }
+    const sendLocked = (type: ContentType, content: Uint8Array | (() => Uint8Array)) =>
       lock.withLock(
         Effect.suspend(() => {
           if (failure !== undefined || sentClose) return Effect.fail(closedError())
@@ -245,13 +266,13 @@ export const makeChannel = <In, Out>(
     return {
       peer,
       session,
-      send: (message: Out) => sendRecord(ContentType.Xml, () => codec.encode(message)),
+      send: (message: Out) => Effect.suspend(() => sendRecord(ContentType.Xml, () => codec.encode(message))),
       sendData: (data: Uint8Array) =>
         data.length > MAX_CONTENT
           ? Effect.fail(
               new ChannelError({ reason: "Frame", message: `a data record holds at most ${MAX_CONTENT} bytes` })
             )
-          : sendRecord(ContentType.Data, data),
+          : Effect.suspend(() => sendRecord(ContentType.Data, data)),
       receive,
       close
     }

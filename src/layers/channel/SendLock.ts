@@ -26,6 +26,17 @@ export class SendLock {
     })
   })
 
+  /** Takes the lock at once if it is free (for a send done synchronously); `release` gives it back. */
+  tryHold(): boolean {
+    if (this.held) return false
+    this.held = true
+    return true
+  }
+
+  release(): void {
+    this.unlock()
+  }
+
   private unlock(): void {
     this.onRelease()
     this.held = false

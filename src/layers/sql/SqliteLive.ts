@@ -15,6 +15,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import { Effect, Layer } from "effect"
+import * as SyncReads from "./SyncReads.js"
 
 /** How long a statement waits for a lock held elsewhere before failing, in milliseconds. */
 export const BUSY_TIMEOUT_MS = 5000
@@ -27,6 +28,15 @@ const pragmas = Effect.gen(function* () {
   yield* sql.unsafe("PRAGMA synchronous = FULL")
 })
 
-/** A client on the SQLite file at `filename` (created if missing), exposed as `SqliteClient` and `SqlClient`. */
-export const layer = (filename: string) =>
-  Layer.effectDiscard(pragmas).pipe(Layer.provideMerge(SqliteClient.layer({ filename })))
+/** A database only this connection can see: no second connection (`SyncReads`) can be opened on it. */
+const isPrivate = (filename: string) =>
+  filename === "" || filename === ":memory:" || filename.startsWith("file::memory:")
+
+/**
+ * A client on the SQLite file at `filename` (created if missing), exposed as `SqliteClient` and
+ * `SqlClient`, with `SyncReads` on a second, read-only connection for files.
+ */
+export const layer = (filename: string) => {
+  const client = Layer.effectDiscard(pragmas).pipe(Layer.provideMerge(SqliteClient.layer({ filename })))
+  return isPrivate(filename) ? client : SyncReads.layer(filename, BUSY_TIMEOUT_MS).pipe(Layer.provideMerge(client))
+}

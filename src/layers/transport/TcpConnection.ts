@@ -69,6 +69,12 @@ export class TcpConnection implements Connection {
       return this.socket.write(bytes) ? done : this.awaitDrain
     })
 
+  readonly tryWrite = (make: () => Uint8Array): boolean => {
+    if (this.writeFailure() !== undefined || this.socket.writableNeedDrain) return false
+    this.socket.write(make())
+    return true
+  }
+
   // `end`, `destroy` and `release` are built on access: used once per connection, they should not
   // cost idle connections an effect each.
   get end(): Effect.Effect<void> {

@@ -46,7 +46,7 @@ describe("IRP XML mapping", () => {
     )
   })
 
-  it("writes Ping, Ok and Lookup directly, byte for byte as the element tree would be written", () => {
+  it("writes Ping, Ok, Lookup and LookupResult directly, byte for byte as the element tree would be written", () => {
     fc.assert(
       fc.property(irpMessage, (message) => {
         expect(encodeIrp(message)).toEqual(writeXml(irpToElement(message)))

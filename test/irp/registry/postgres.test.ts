@@ -3,6 +3,8 @@
  * a pool of several connections so that racing requests really race, and a second client layer on the
  * same schema standing for another `irp serve` process.
  */
+
+import { expect, it } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
 import { describe } from "vitest"
 import * as SqlRegistry from "../../../src/layers/irp/registry/SqlRegistry.js"
@@ -19,4 +21,11 @@ describe.skipIf(!postgres.reachable)("PostgreSQL", () => {
   registrySuite("IrpRegistry on PostgreSQL", Layer.provideMerge(registryProcess, freshSchema), {
     anotherProcess: Effect.map(Layer.build(registryProcess), (context) => Context.get(context, IrpRegistry))
   })
+
+  it.scoped("reads stay effectful: PostgreSQL offers no synchronous read", () =>
+    Effect.gen(function* () {
+      const context = yield* Layer.build(Layer.provideMerge(registryProcess, freshSchema))
+      expect(Context.get(context, IrpRegistry).currentIdentityNow).toBeUndefined()
+    })
+  )
 })

@@ -9,6 +9,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { expect, it } from "@effect/vitest"
 import { Clock, Context, Effect, Layer } from "effect"
 import { makeAddress } from "../../../src/domain/brands.js"
+import type { CertificateRecord, SerialHex } from "../../../src/domain/irp/certificates.js"
 import { DeviceId, Seq } from "../../../src/domain/irp/registry.js"
 import * as SqlRegistry from "../../../src/layers/irp/registry/SqlRegistry.js"
 import * as SqliteLive from "../../../src/layers/sql/SqliteLive.js"
@@ -141,4 +142,52 @@ it.live("another process's write to the file is heard as lost by onChange (the f
     yield* Effect.sleep("600 millis")
     expect([lost, heard]).toEqual([1, []])
   }).pipe(Effect.scoped)
+)
+
+it.scoped("reads synchronously on a second connection that sees every commit at once", () =>
+  Effect.gen(function* () {
+    const dir = yield* tempDir
+    const context = yield* Layer.build(SqlRegistry.layer.pipe(Layer.provide(SqliteLive.layer(join(dir, "sync.db")))))
+    const registry = Context.get(context, IrpRegistry)
+    const readNow = registry.currentIdentityNow
+    expect(readNow).toBeDefined()
+    const handle = freshHandle("sync")
+    const now = yield* Clock.currentTimeMillis
+    expect(readNow!({ handle, now })).toEqual({ certificate: undefined, bindings: [] })
+    const record = {
+      serial: "5a11" as SerialHex,
+      handle,
+      fingerprint: "ab".repeat(32) as CertificateRecord["fingerprint"],
+      der: new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x01]),
+      notBefore: now - 1000,
+      notAfter: now + 86_400_000,
+      status: "good" as const
+    }
+    yield* registry.recordCertificate(record)
+    // Written through the effectful connection, read at once through the other one.
+    expect(readNow!({ handle, now })).toEqual({ certificate: record, bindings: [] })
+    const bindings = yield* registry.register({
+      handle,
+      deviceId: DeviceId.make("d"),
+      addresses: [makeAddress("192.0.2.1", 4605)],
+      ttlSeconds: 60,
+      seq: Seq.make(1n),
+      observed: undefined,
+      now
+    })
+    expect(readNow!({ handle, now })).toEqual({ certificate: record, bindings })
+  })
+)
+
+it.scoped("an in-memory database has no second connection: its reads stay effectful", () =>
+  Effect.gen(function* () {
+    const context = yield* Layer.build(SqlRegistry.layer.pipe(Layer.provide(SqliteLive.layer(":memory:"))))
+    const registry = Context.get(context, IrpRegistry)
+    expect(registry.currentIdentityNow).toBeUndefined()
+    const now = yield* Clock.currentTimeMillis
+    expect(yield* registry.currentIdentity({ handle: freshHandle("mem"), now })).toEqual({
+      certificate: undefined,
+      bindings: []
+    })
+  })
 )

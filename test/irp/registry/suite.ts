@@ -423,49 +423,60 @@ export const registrySuite = <R>(
       })
     )
 
-    it.effect("currentIdentity: the current certificate with its unexpired bindings, in one read", () =>
-      Effect.gen(function* () {
-        const registry = yield* IrpRegistry
-        const now = yield* Clock.currentTimeMillis
-        const olga = freshHandle("olga")
-        const day = 86_400_000
-        const serial = (k: number) => (0xb000 + counter * 16 + k).toString(16)
-        // No certificate: nothing, even with bindings.
-        const reg = (id: string, ttlSeconds: number, n: number) =>
-          registry.register({
-            handle: olga,
-            deviceId: device(id),
-            addresses: addrs(4600 + n),
-            ttlSeconds,
-            seq: seq(n),
-            observed: makeAddress("198.51.100.7", 40000),
-            now
+    it.effect(
+      "currentIdentity (and currentIdentityNow): the current certificate with its unexpired bindings, in one read",
+      () =>
+        Effect.gen(function* () {
+          const registry = yield* IrpRegistry
+          const now = yield* Clock.currentTimeMillis
+          // Every read twice where the storage also reads synchronously (SQLite): both must agree.
+          const readNow = registry.currentIdentityNow
+          const identity = (input: { readonly handle: Handle; readonly now: number }) =>
+            Effect.tap(registry.currentIdentity(input), (read) => {
+              if (readNow !== undefined) expect(readNow(input)).toEqual(read)
+            })
+          const olga = freshHandle("olga")
+          const day = 86_400_000
+          const serial = (k: number) => (0xb000 + counter * 16 + k).toString(16)
+          // No certificate: nothing, even with bindings.
+          const reg = (id: string, ttlSeconds: number, n: number) =>
+            registry.register({
+              handle: olga,
+              deviceId: device(id),
+              addresses: addrs(4600 + n),
+              ttlSeconds,
+              seq: seq(n),
+              observed: makeAddress("198.51.100.7", 40000),
+              now
+            })
+          yield* reg("phone", 60, 1)
+          expect(yield* identity({ handle: olga, now })).toEqual({ certificate: undefined, bindings: [] })
+          const older = certificate(olga, serial(1), now - 10 * day, now + 300 * day)
+          const current = certificate(olga, serial(2), now - day, now + 365 * day)
+          for (const c of [older, current]) yield* registry.recordCertificate(c)
+          const laptop = yield* reg("laptop", 300, 2)
+          // Both bindings, ordered by device id, exactly as `lookup` returns them.
+          const both = yield* identity({ handle: olga, now })
+          expect(both).toEqual({ certificate: current, bindings: laptop })
+          expect(both.bindings).toEqual(yield* registry.lookup({ handle: olga, now }))
+          expect(both.bindings.map((b) => b.deviceId)).toEqual(["laptop", "phone"])
+          // The phone's lease ends first; then the laptop's; the certificate stays.
+          const later = yield* identity({ handle: olga, now: now + 60_000 })
+          expect([later.certificate?.serial, later.bindings.map((b) => b.deviceId)]).toEqual([
+            current.serial,
+            ["laptop"]
+          ])
+          expect((yield* identity({ handle: olga, now: now + 300_000 })).bindings).toEqual([])
+          // Revoked: the older certificate is current again; a handle with none left has nothing.
+          yield* registry.revoke({ serial: current.serial, reason: "superseded", at: now })
+          expect((yield* identity({ handle: olga, now })).certificate).toEqual(older)
+          yield* registry.revokeHandle({ handle: olga, reason: "unspecified", at: now })
+          expect(yield* identity({ handle: olga, now })).toEqual({ certificate: undefined, bindings: [] })
+          expect(yield* identity({ handle: freshHandle("nobody"), now })).toEqual({
+            certificate: undefined,
+            bindings: []
           })
-        yield* reg("phone", 60, 1)
-        expect(yield* registry.currentIdentity({ handle: olga, now })).toEqual({ certificate: undefined, bindings: [] })
-        const older = certificate(olga, serial(1), now - 10 * day, now + 300 * day)
-        const current = certificate(olga, serial(2), now - day, now + 365 * day)
-        for (const c of [older, current]) yield* registry.recordCertificate(c)
-        const laptop = yield* reg("laptop", 300, 2)
-        // Both bindings, ordered by device id, exactly as `lookup` returns them.
-        const both = yield* registry.currentIdentity({ handle: olga, now })
-        expect(both).toEqual({ certificate: current, bindings: laptop })
-        expect(both.bindings).toEqual(yield* registry.lookup({ handle: olga, now }))
-        expect(both.bindings.map((b) => b.deviceId)).toEqual(["laptop", "phone"])
-        // The phone's lease ends first; then the laptop's; the certificate stays.
-        const later = yield* registry.currentIdentity({ handle: olga, now: now + 60_000 })
-        expect([later.certificate?.serial, later.bindings.map((b) => b.deviceId)]).toEqual([current.serial, ["laptop"]])
-        expect((yield* registry.currentIdentity({ handle: olga, now: now + 300_000 })).bindings).toEqual([])
-        // Revoked: the older certificate is current again; a handle with none left has nothing.
-        yield* registry.revoke({ serial: current.serial, reason: "superseded", at: now })
-        expect((yield* registry.currentIdentity({ handle: olga, now })).certificate).toEqual(older)
-        yield* registry.revokeHandle({ handle: olga, reason: "unspecified", at: now })
-        expect(yield* registry.currentIdentity({ handle: olga, now })).toEqual({ certificate: undefined, bindings: [] })
-        expect(yield* registry.currentIdentity({ handle: freshHandle("nobody"), now })).toEqual({
-          certificate: undefined,
-          bindings: []
         })
-      })
     )
 
     // (Refusals tell nothing either; that is not checked here because on PostgreSQL a change is told

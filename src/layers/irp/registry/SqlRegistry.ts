@@ -16,7 +16,7 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
-import { Effect, Either, Encoding, Layer } from "effect"
+import { Effect, Either, Encoding, Layer, Option } from "effect"
 import type { Handle } from "../../../domain/brands.js"
 import type { CertificateRecord, SerialHex, StatusAnswer } from "../../../domain/irp/certificates.js"
 import {
@@ -27,6 +27,7 @@ import {
   RegistryError
 } from "../../../domain/irp/registry.js"
 import { IrpRegistry, type IrpRegistryService } from "../../../services/IrpRegistry.js"
+import { SyncReads, type SyncReadsService } from "../../sql/SyncReads.js"
 import { makeChangeFeed } from "./changes.js"
 import { LOCK_CLASS_HANDLE, migrate } from "./migrations.js"
 import {
@@ -38,7 +39,9 @@ import {
   decodeBindings,
   decodeCertificates,
   decodeIdentity,
-  decodeRevoked
+  decodeRevoked,
+  type IdentityRows,
+  identityOf
 } from "./rows.js"
 
 export interface SqlRegistryOptions {
@@ -61,6 +64,30 @@ const handleLockKey = (handle: string): number => {
   let h = 0x811c9dc5
   for (let i = 0; i < handle.length; i++) h = Math.imul(h ^ handle.charCodeAt(i), 0x01000193)
   return h | 0
+}
+
+/**
+ * `currentIdentityNow` over `SyncReads`: the effectful path's own statement, compiled once to its text. Its
+ * bound values' order is checked once with sentinels, so a change to the statement cannot silently bind
+ * them wrongly: the synchronous path is then left out and every Lookup takes the effectful one.
+ */
+const syncIdentity = (
+  reads: SyncReadsService | undefined,
+  compile: (handle: Handle, at: number) => readonly [string, ReadonlyArray<unknown>]
+): IrpRegistryService["currentIdentityNow"] => {
+  if (reads === undefined) return undefined
+  const HANDLE = "\u0000handle" as Handle
+  const AT = -424242
+  const [text, params] = compile(HANDLE, AT)
+  if (params.length !== 3 || params[0] !== AT || params[1] !== HANDLE || params[2] !== AT) return undefined
+  return ({ handle, now }): IdentityRows | undefined => {
+    const at = Math.floor(now)
+    try {
+      return identityOf(reads.all(text, [at, handle, at]))
+    } catch {
+      return undefined
+    }
+  }
 }
 
 export const make = (options: SqlRegistryOptions = {}) =>
@@ -117,6 +144,22 @@ export const make = (options: SqlRegistryOptions = {}) =>
         sql`SELECT ${sql.literal(CERTIFICATE_COLUMNS)} FROM irp_certificates WHERE serial = ${text(serial)}`,
         decodeCertificates
       ).pipe(Effect.map((records) => records[0]))
+
+    // One statement instead of `currentCertificate` then `lookup`: every statement costs @effect/sql's
+    // compile, span and connection scope, more than SQLite's own work. Bindings ride on the certificate
+    // row (a left join), so there are none without a current certificate, as the port says. Written as
+    // `serial = (subquery)` so that both tables are read by key and in order (no temporary B-tree).
+    const identityStatement = (handle: Handle, at: number) =>
+      sql`SELECT c.serial, c.handle, c.fingerprint, c.der, c.not_before, c.not_after, c.status, c.revoked_at,
+          c.reason, b.device_id, b.addresses, b.observed, b.expires_at, CAST(b.seq AS TEXT) AS seq, b.updated_at
+        FROM irp_certificates c LEFT JOIN irp_bindings b ON b.handle = c.handle AND b.expires_at > ${millis(at)}
+        WHERE c.serial = (SELECT serial FROM irp_certificates
+          WHERE handle = ${text(handle)} AND status = 'good' AND not_after > ${millis(at)}
+          ORDER BY not_before DESC, serial DESC LIMIT 1)
+        ORDER BY b.device_id`
+    const currentIdentityNow = syncIdentity(Option.getOrUndefined(yield* Effect.serviceOption(SyncReads)), (h, at) =>
+      identityStatement(h, at).compile()
+    )
 
     const service: IrpRegistryService = {
       createToken: Effect.fn("IrpRegistry.createToken")(function* ({ handle, tokenHash, expiresAt }) {
@@ -193,25 +236,11 @@ export const make = (options: SqlRegistryOptions = {}) =>
           )
         ).pipe(Effect.map((records) => records[0])),
 
-      // One statement instead of `currentCertificate` then `lookup`: every statement costs @effect/sql's
-      // compile, span and connection scope, more than SQLite's own work. Bindings ride on the certificate
-      // row (a left join), so there are none without a current certificate, as the port says. Written as
-      // `serial = (subquery)` so that both tables are read by key and in order (no temporary B-tree).
-      currentIdentity: ({ handle, now }) => {
-        const at = Math.floor(now)
-        return read(
-          Effect.flatMap(
-            sql`SELECT c.serial, c.handle, c.fingerprint, c.der, c.not_before, c.not_after, c.status, c.revoked_at,
-                c.reason, b.device_id, b.addresses, b.observed, b.expires_at, CAST(b.seq AS TEXT) AS seq, b.updated_at
-              FROM irp_certificates c LEFT JOIN irp_bindings b ON b.handle = c.handle AND b.expires_at > ${millis(at)}
-              WHERE c.serial = (SELECT serial FROM irp_certificates
-                WHERE handle = ${text(handle)} AND status = 'good' AND not_after > ${millis(at)}
-                ORDER BY not_before DESC, serial DESC LIMIT 1)
-              ORDER BY b.device_id`,
-            decodeIdentity
-          )
-        )
-      },
+      // The same statement, run synchronously where the storage offers it (SQLite; see `syncIdentity`).
+      currentIdentity: ({ handle, now }) =>
+        read(Effect.flatMap(identityStatement(handle, Math.floor(now)), decodeIdentity)),
+
+      ...(currentIdentityNow === undefined ? {} : { currentIdentityNow }),
 
       revoke: Effect.fn("IrpRegistry.revoke")(function* ({ serial, reason, at }) {
         return yield* write(

@@ -148,16 +148,21 @@ export interface IdentityRows {
 }
 
 /** Rows of the certificate columns, then the binding columns (null when the handle has no binding). */
+const identityRows = (rows: ReadonlyArray<Row>): IdentityRows => {
+  const first = rows[0]
+  if (first === undefined) return { certificate: undefined, bindings: [] }
+  const bindings: Array<Binding> = []
+  for (const row of rows) if (row.device_id !== null) bindings.push(bindingOf(row))
+  return { certificate: certificateOf(first), bindings }
+}
+
 export const decodeIdentity: (rows: ReadonlyArray<unknown>) => Effect.Effect<IdentityRows, RegistryError> = decodeWith(
   "certificate or binding",
-  (rows) => {
-    const first = rows[0]
-    if (first === undefined) return { certificate: undefined, bindings: [] }
-    const bindings: Array<Binding> = []
-    for (const row of rows) if (row.device_id !== null) bindings.push(bindingOf(row))
-    return { certificate: certificateOf(first), bindings }
-  }
+  identityRows
 )
+
+/** `decodeIdentity` as a plain function (the synchronous read path); throws on a malformed row. */
+export const identityOf = (rows: ReadonlyArray<unknown>): IdentityRows => identityRows(rows as ReadonlyArray<Row>)
 
 export const decodeRevoked = (
   rows: ReadonlyArray<unknown>

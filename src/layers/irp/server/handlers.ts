@@ -135,29 +135,63 @@ export const identityState = (
   return cached !== undefined ? Effect.succeed(cached) : readIdentityState(ctx, handle, now)
 }
 
+type Ticket = ReturnType<AnswerCache["ticket"]>
+type IdentityRead = NonNullable<ReturnType<NonNullable<IrpRegistryService["currentIdentityNow"]>>>
+
+/**
+ * The state a `currentIdentity` read gives, cached; `undefined` when the handle's latest certificate is
+ * revoked and not in the read (its record takes another read: `readIdentityState`).
+ */
+const stateFromRead = (
+  ctx: ServerContext,
+  handle: Handle,
+  now: number,
+  ticket: Ticket,
+  { certificate: current, bindings }: IdentityRead
+): IdentityState | undefined => {
+  if (current !== undefined && !ctx.revocations.isRevoked(current.serial)) {
+    const state: IdentityState = {
+      status: "good",
+      chain: [current.der, ...ctx.issuerChain],
+      bindings: bindings.map(bindingInfo)
+    }
+    // The state changes by itself when a binding's lease or the certificate runs out.
+    let until = current.notAfter
+    for (const b of bindings) if (b.expiresAt < until) until = b.expiresAt
+    ctx.answers.put(handle, ticket, state, current.serial, now, until)
+    return state
+  }
+  if (current === undefined && ctx.revocations.latestRevokedOf(handle) !== undefined) return undefined
+  const state: IdentityState =
+    current === undefined
+      ? { status: "unknown", chain: [], bindings: [] }
+      : { status: "revoked", chain: [current.der, ...ctx.issuerChain], bindings: [] }
+  ctx.answers.put(handle, ticket, state, undefined, now, Number.POSITIVE_INFINITY)
+  return state
+}
+
+/** The state read synchronously where the registry can (SQLite); `undefined`: it takes `readIdentityState`. */
+const identityStateNow = (ctx: ServerContext, handle: Handle, now: number): IdentityState | undefined => {
+  const readNow = ctx.registry.currentIdentityNow
+  if (readNow === undefined) return undefined
+  const ticket = ctx.answers.ticket()
+  const read = readNow({ handle, now })
+  return read === undefined ? undefined : stateFromRead(ctx, handle, now, ticket, read)
+}
+
 const readIdentityState = (ctx: ServerContext, handle: Handle, now: number) =>
   Effect.gen(function* () {
     const ticket = ctx.answers.ticket()
-    const { certificate: current, bindings } = yield* ctx.registry.currentIdentity({ handle, now })
-    if (current !== undefined && !ctx.revocations.isRevoked(current.serial)) {
-      const state: IdentityState = {
-        status: "good",
-        chain: [current.der, ...ctx.issuerChain],
-        bindings: bindings.map(bindingInfo)
-      }
-      // The state changes by itself when a binding's lease or the certificate runs out.
-      let until = current.notAfter
-      for (const b of bindings) if (b.expiresAt < until) until = b.expiresAt
-      ctx.answers.put(handle, ticket, state, current.serial, now, until)
-      return state
-    }
-    const revoked = current ?? (yield* latestRevoked(ctx, handle))
-    const state: IdentityState =
+    const read = yield* ctx.registry.currentIdentity({ handle, now })
+    const state = stateFromRead(ctx, handle, now, ticket, read)
+    if (state !== undefined) return state
+    const revoked = yield* latestRevoked(ctx, handle)
+    const last: IdentityState =
       revoked === undefined
         ? { status: "unknown", chain: [], bindings: [] }
         : { status: "revoked", chain: [revoked.der, ...ctx.issuerChain], bindings: [] }
-    ctx.answers.put(handle, ticket, state, undefined, now, Number.POSITIVE_INFINITY)
-    return state
+    ctx.answers.put(handle, ticket, last, undefined, now, Number.POSITIVE_INFINITY)
+    return last
   })
 
 const latestRevoked = (ctx: ServerContext, handle: Handle) => {
@@ -231,7 +265,7 @@ export const answerAtOnce = (
       return [{ _tag: "irp.Ok", id: request.id }]
     case "irp.Lookup": {
       if (!handleInDomain(request.handle, ctx.domain)) return notOurs(ctx, request.handle)
-      const state = ctx.answers.get(request.handle, now)
+      const state = ctx.answers.get(request.handle, now) ?? identityStateNow(ctx, request.handle, now)
       return state === undefined ? undefined : [lookupResult(request.id, request.handle, state)]
     }
     case "irp.Status": {

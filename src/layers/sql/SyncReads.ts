@@ -1,0 +1,60 @@
+/**
+ * Synchronous reads on the embedded storage: the registry's hot read (`currentIdentity`, every Lookup)
+ * answered as a plain function call, with none of the per-call machinery of an effectful client.
+ *
+ * Why it exists: through `@effect/sql` a 20 µs SQLite statement cost ~110 µs of the server's CPU (compile,
+ * span, semaphore, prepared-statement cache, fiber steps, measured in docs/BENCHMARKS.md), the largest
+ * single cost of a Lookup. SQLite runs in-process and synchronously anyway, so a read needs no effect.
+ *
+ * What it is: a second, read-only connection on the same SQLite file (WAL: it never blocks the writer
+ * and sees every committed transaction at the start of each statement, so a read after a commit in this
+ * process sees it). The statements it runs are the registry's own, compiled from the same `@effect/sql`
+ * statement the effectful path runs (one text for both, see `SqlRegistry`); PostgreSQL has no such
+ * service and its reads stay effectful. Provided by `SqliteLive.layer` for files (not `:memory:`, which
+ * a second connection could not see).
+ */
+import Sqlite from "better-sqlite3"
+import { Context, Effect, Layer, type Scope } from "effect"
+
+export interface SyncReadsService {
+  /**
+   * The rows of a read-only statement (`?` placeholders, `params` in order), as objects keyed by column
+   * name. Throws on any failure (the caller falls back to its effectful path, which reports it).
+   */
+  readonly all: (sql: string, params: ReadonlyArray<unknown>) => ReadonlyArray<Record<string, unknown>>
+}
+
+export class SyncReads extends Context.Tag("sixchat/SyncReads")<SyncReads, SyncReadsService>() {}
+
+/** Prepared statements kept: the registry runs a handful of distinct read statements. */
+const MAX_STATEMENTS = 32
+
+/** A read-only connection on `filename` (which must exist), closed with the scope. */
+export const make = (filename: string, busyTimeoutMs: number): Effect.Effect<SyncReadsService, never, Scope.Scope> =>
+  Effect.map(
+    Effect.acquireRelease(
+      Effect.sync(() => {
+        const db = new Sqlite(filename, { readonly: true, fileMustExist: true })
+        db.pragma(`busy_timeout = ${busyTimeoutMs}`)
+        return db
+      }),
+      (db) => Effect.sync(() => db.close())
+    ),
+    (db): SyncReadsService => {
+      const statements = new Map<string, Sqlite.Statement>()
+      const prepared = (sql: string): Sqlite.Statement => {
+        let statement = statements.get(sql)
+        if (statement === undefined) {
+          statement = db.prepare(sql)
+          if (!statement.reader) throw new TypeError("SyncReads runs read-only statements only")
+          if (statements.size >= MAX_STATEMENTS) statements.delete(statements.keys().next().value!)
+          statements.set(sql, statement)
+        }
+        return statement
+      }
+      return { all: (sql, params) => prepared(sql).all(...params) as ReadonlyArray<Record<string, unknown>> }
+    }
+  )
+
+export const layer = (filename: string, busyTimeoutMs: number): Layer.Layer<SyncReads> =>
+  Layer.scoped(SyncReads, make(filename, busyTimeoutMs))
