@@ -13,6 +13,7 @@ import type { CertificateRecord, SerialHex } from "../../../src/domain/irp/certi
 import { DeviceId, Seq } from "../../../src/domain/irp/registry.js"
 import * as SqlRegistry from "../../../src/layers/irp/registry/SqlRegistry.js"
 import * as SqliteLive from "../../../src/layers/sql/SqliteLive.js"
+import { SyncReads } from "../../../src/layers/sql/SyncReads.js"
 import { IrpRegistry } from "../../../src/services/IrpRegistry.js"
 import { freshHandle, registrySuite } from "./suite.js"
 
@@ -189,5 +190,17 @@ it.scoped("an in-memory database has no second connection: its reads stay effect
       certificate: undefined,
       bindings: []
     })
+  })
+)
+
+it.scoped("SyncReads: read-only, memory-mapped, refuses statements that write", () =>
+  Effect.gen(function* () {
+    const dir = yield* tempDir
+    const context = yield* Layer.build(SqlRegistry.layer.pipe(Layer.provideMerge(SqliteLive.layer(join(dir, "r.db")))))
+    const reads = Context.unsafeGet(context, SyncReads)
+    const [mmap] = reads.all("PRAGMA mmap_size", [])
+    expect(Number(mmap?.mmap_size)).toBeGreaterThan(0)
+    expect(() => reads.all("DELETE FROM irp_bindings", [])).toThrow()
+    expect(() => reads.all("SELECT COUNT(*) AS n FROM irp_bindings WHERE handle = ?", ["x"])).not.toThrow()
   })
 )
