@@ -11,6 +11,7 @@ import { Clock, Context, Effect, Layer } from "effect"
 import { makeAddress } from "../../../src/domain/brands.js"
 import type { CertificateRecord, SerialHex } from "../../../src/domain/irp/certificates.js"
 import { DeviceId, Seq } from "../../../src/domain/irp/registry.js"
+import { migrate, migrations } from "../../../src/layers/irp/registry/migrations.js"
 import * as SqlRegistry from "../../../src/layers/irp/registry/SqlRegistry.js"
 import * as SqliteLive from "../../../src/layers/sql/SqliteLive.js"
 import { SyncReads } from "../../../src/layers/sql/SyncReads.js"
@@ -109,8 +110,9 @@ it.scoped("lookups and the device count are index searches, never table scans", 
       expect(p).toMatch(/^SEARCH /)
       expect(p).not.toMatch(/\bSCAN\b/)
     }
-    // Lookup's one read sorts nothing but the certificates of the handle (serial breaking a tie).
-    expect(identity.match(/TEMP B-TREE FOR [A-Z ]+/g)).toEqual(["TEMP B-TREE FOR LAST TERM OF ORDER BY"])
+    // Lookup's one read finds the current certificate in the index alone, in order: it sorts nothing.
+    expect(identity).toContain("COVERING INDEX irp_certificates_current")
+    expect(identity).not.toMatch(/TEMP B-TREE/)
   })
 )
 
@@ -203,4 +205,25 @@ it.scoped("SyncReads: read-only, memory-mapped, refuses statements that write", 
     expect(() => reads.all("DELETE FROM irp_bindings", [])).toThrow()
     expect(() => reads.all("SELECT COUNT(*) AS n FROM irp_bindings WHERE handle = ?", ["x"])).not.toThrow()
   })
+)
+
+it.scoped(
+  "a registry of the first schema is brought up to date: the current-certificate index replaces the old one",
+  () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const context = yield* Layer.build(SqliteLive.layer(join(dir, "old.db")))
+      const sql = Context.get(context, SqlClient.SqlClient)
+      // The database as the first release left it: migration 1 only.
+      yield* sql.unsafe("CREATE TABLE irp_schema_migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
+      for (const statement of migrations[0]!.statements({ blob: "BLOB" })) yield* sql.unsafe(statement)
+      yield* sql.unsafe("INSERT INTO irp_schema_migrations (id, name) VALUES (1, 'create_registry')")
+      const indexes = sql<{ readonly name: string }>`SELECT name FROM sqlite_master
+      WHERE type = 'index' AND tbl_name = 'irp_certificates' AND name NOT LIKE 'sqlite_autoindex%' ORDER BY name`
+      expect((yield* indexes).map((r) => r.name)).toEqual(["irp_certificates_handle", "irp_certificates_revoked"])
+      const run = Effect.provideService(migrate, SqlClient.SqlClient, sql)
+      expect(yield* run).toEqual([2])
+      expect((yield* indexes).map((r) => r.name)).toEqual(["irp_certificates_current", "irp_certificates_revoked"])
+      expect(yield* run).toEqual([])
+    })
 )

@@ -66,6 +66,18 @@ export const migrations: ReadonlyArray<Migration> = [
       )`,
       `CREATE INDEX irp_bindings_expires_at ON irp_bindings (expires_at)`
     ]
+  },
+  {
+    id: 2,
+    name: "current_certificate_index",
+    // A Lookup's "newest good unexpired certificate of the handle" read from the index alone, in the
+    // order it asks for (newest first), instead of one table row per candidate and a sort: the Lookup
+    // statement ran ~15 % faster on SQLite, more on a large registry (docs/BENCHMARKS.md). Its first
+    // two columns are the old index's, which it replaces.
+    statements: () => [
+      `CREATE INDEX irp_certificates_current ON irp_certificates (handle, not_before, serial, status, not_after)`,
+      `DROP INDEX irp_certificates_handle`
+    ]
   }
 ]
 
