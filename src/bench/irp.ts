@@ -10,6 +10,10 @@
  * SQLite file and on a PostgreSQL schema holding 1,000 identities, and the same two holding 1,000,000.
  * Clients run in this process. Each figure is measured in rounds of short slices, the systems in a
  * different order each round, so that other work on the (shared) machine falls on all of them alike.
+ * Beside them, for information, the floor of this design (`irp/floor.ts`): the protocol's own per-request
+ * work on the same SQLite file as plain callbacks, no product machinery; `floor.lookup_ratio_c16` says how
+ * close any implementation of this protocol on this stack could come to the anchor, `floor.scale_ratio`
+ * what the registry's size costs that work alone.
  * PostgreSQL: `SIXCHAT_BENCH_PG_URL` (default `postgres://postgres@127.0.0.1:5432/test`), fresh schemas
  * dropped afterwards; skipped with a note when unreachable.
  */
@@ -28,6 +32,7 @@ import { migrate } from "../layers/irp/registry/migrations.js"
 import * as Database from "../layers/sql/Database.js"
 import * as PgLive from "../layers/sql/PgLive.js"
 import * as TcpTransport from "../layers/transport/TcpTransport.js"
+import { connectFloor } from "./irp/floor.js"
 import { connectBare, measure, type Op, type ServerProcess, spawnServer } from "./irp/load.js"
 import { type BenchIdentity, documents, fillerHandle, populate, prepareDomain } from "./irp/setup.js"
 import { combine, type Figures, figuresOf, frameOf, type Measured } from "./irp/wire.js"
@@ -109,6 +114,23 @@ const bareSystem = (dir: string, identities: ReadonlyArray<BenchIdentity>, docs:
       { name: "bare", server: lookup.server, lookup: lookup.send, register: nothing },
       { name: "bare-register", server: register.server, lookup: nothing, register: register.send }
     ] as const
+  })
+
+/** The floor (`irp/floor.ts`) over the SQLite file `db` already filled with `population` identities. */
+const floorSystem = (name: string, dir: string, db: string, population: number) =>
+  Effect.gen(function* () {
+    const server = yield* serverProcess(["floor", dir, db])
+    const conns = yield* Effect.acquireRelease(
+      Effect.promise(() => Promise.all(Array.from({ length: 16 }, () => connectFloor(server.port)))),
+      (cs) =>
+        Effect.sync(() => {
+          for (const c of cs) c.close()
+        })
+    )
+    const lookup: Op = {
+      promise: (c) => conns[c]!.lookup(fillerHandle(Math.floor(Math.random() * population))).then(() => undefined)
+    }
+    return { name, server, lookup, register: nothing } satisfies System
   })
 
 /** Our server over a fresh database holding `population` identities, with one client per identity. */
@@ -222,6 +244,8 @@ const program = Effect.gen(function* () {
   const large = sqliteAt(join(root, "large.sqlite"))
   const sqlite = yield* ours("sqlite", small.db, small.layer, SMALL)
   const sqliteLarge = yield* ours("sqlite-large", large.db, large.layer, LARGE)
+  const floor = yield* floorSystem("floor", dir, small.db, SMALL)
+  const floorLarge = yield* floorSystem("floor-large", dir, large.db, LARGE)
   // For information (the minimums are the default server's): the same two files served with the Lookup
   // answer cache an operator can turn on, 10,000 entries.
   const cached = yield* ours("sqlite-cache", small.db, small.layer, SMALL, CACHE_ENTRIES)
@@ -245,6 +269,8 @@ const program = Effect.gen(function* () {
       connections: 16,
       systems: [
         bare,
+        floor,
+        floorLarge,
         ...oursSmall,
         sqliteLarge.system,
         ...(pg === undefined ? [] : [pg.large.system]),
@@ -327,6 +353,13 @@ const program = Effect.gen(function* () {
     },
     bare: bareOut,
     sqlite: sqliteOut,
+    floor: {
+      lookup_c16: fig("floor", "lookup", 16),
+      lookup_ratio_c16: ratio(fig("floor", "lookup", 16).perSecond, bareOut.lookup.c16.perSecond),
+      sqlite_share_of_floor_c16: ratio(sqliteOut.lookup.c16.perSecond, fig("floor", "lookup", 16).perSecond),
+      large_lookup_c16: fig("floor-large", "lookup", 16),
+      scale_ratio: ratio(fig("floor-large", "lookup", 16).perSecond, fig("floor", "lookup", 16).perSecond)
+    },
     sqlite_with_lookup_cache: {
       entries: CACHE_ENTRIES,
       lookup_c16: fig("sqlite-cache", "lookup", 16),

@@ -4,6 +4,8 @@
  * * `node dist/bench/irp/server.js ours DIR DB LOG [CACHE]`: our IRP server (`IrpServerLive`) for the domain in
  *   DIR over DB (`sqlite:PATH` or a PostgreSQL URL), rate limits raised out of the way, its request log
  *   (`LOG` = `text` or `off`) written to stderr as `irp serve` does;
+ * * `node dist/bench/irp/server.js floor DIR DB`: the floor of this design (`floor.ts`): Lookups answered from
+ *   the registry over DB (`sqlite:PATH`) by plain callbacks, with only the protocol's own per-request work;
  * * `node dist/bench/irp/server.js bare DIR REPLY`: the anchor — Node's TLS 1.3 with mutual auth (the
  *   domain's server certificate; client certificates required and verified under the domain's root)
  *   answering every length-prefixed request frame with the fixed reply in the file REPLY.
@@ -14,7 +16,7 @@
  */
 import { readFileSync } from "node:fs"
 import * as Tls from "node:tls"
-import { Context, Duration, Effect, Layer, Logger } from "effect"
+import { Context, Duration, Effect, Layer, Logger, Scope } from "effect"
 import * as ServerLog from "../../cli/serverLog.js"
 import { makeAddress } from "../../domain/brands.js"
 import { pemDecode, pemEncode } from "../../domain/pem.js"
@@ -28,6 +30,7 @@ import * as IrpServerLive from "../../layers/irp/server/IrpServerLive.js"
 import * as Database from "../../layers/sql/Database.js"
 import * as TcpTransport from "../../layers/transport/TcpTransport.js"
 import { IrpRegistry } from "../../services/IrpRegistry.js"
+import { floorServer } from "./floor.js"
 import { FrameSplitter, type FromServer, frameOf, type ToServer } from "./wire.js"
 
 const send = (message: FromServer): void => {
@@ -74,6 +77,26 @@ const ours = (dir: string, db: string, log: string, cache: number): Promise<numb
     Effect.runPromise(program).catch(reject)
   })
 
+const floor = (dir: string, db: string): Promise<number> => {
+  const spec = Database.parseDatabaseSpec(db)
+  if (spec === undefined) return Promise.reject(new Error(`not a database: ${db}`))
+  const program = Effect.gen(function* () {
+    const domain = yield* loadDomain(dir)
+    const registry = Context.get(
+      yield* Layer.build(SqlRegistry.layer.pipe(Layer.provide(Database.layer(spec)))),
+      IrpRegistry
+    )
+    return yield* Effect.promise(() => floorServer(registry, domain.issuer.chain))
+  })
+  // The scope stays open (the registry's connections with it) until the process exits.
+  return Effect.runPromise(
+    Effect.provide(
+      Effect.flatMap(Scope.make(), (scope) => Scope.extend(program, scope)),
+      CryptoLive.layerNode
+    )
+  )
+}
+
 const bare = (dir: string, replyPath: string): Promise<number> =>
   new Promise((resolve, reject) => {
     const reply = frameOf(new Uint8Array(readFileSync(replyPath)))
@@ -103,7 +126,12 @@ const bare = (dir: string, replyPath: string): Promise<number> =>
 
 const main = async (): Promise<void> => {
   const [mode, dir, arg, log, cache] = process.argv.slice(2) as [string, string, string, string?, string?]
-  const port = mode === "ours" ? await ours(dir, arg, log ?? "off", Number(cache ?? 0)) : await bare(dir, arg)
+  const port =
+    mode === "ours"
+      ? await ours(dir, arg, log ?? "off", Number(cache ?? 0))
+      : mode === "floor"
+        ? await floor(dir, arg)
+        : await bare(dir, arg)
   process.on("message", (m: ToServer) => {
     if (m.type === "cpu") {
       const cpu = process.cpuUsage()

@@ -8,17 +8,29 @@ import { join } from "node:path"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { expect, it } from "@effect/vitest"
 import { Clock, Context, Effect, Layer } from "effect"
-import { makeAddress } from "../../../src/domain/brands.js"
+import { type Handle, makeAddress } from "../../../src/domain/brands.js"
 import type { CertificateRecord, SerialHex } from "../../../src/domain/irp/certificates.js"
 import { DeviceId, Seq } from "../../../src/domain/irp/registry.js"
 import { migrate, migrations } from "../../../src/layers/irp/registry/migrations.js"
 import * as SqlRegistry from "../../../src/layers/irp/registry/SqlRegistry.js"
 import * as SqliteLive from "../../../src/layers/sql/SqliteLive.js"
 import { SyncReads } from "../../../src/layers/sql/SyncReads.js"
-import { IrpRegistry } from "../../../src/services/IrpRegistry.js"
+import { IrpRegistry, type IrpRegistryService } from "../../../src/services/IrpRegistry.js"
 import { freshHandle, registrySuite } from "./suite.js"
 
 /** A fresh directory for the test's database files, removed afterwards. */
+/** Registers device `d` of `handle` at one address, lease 60 s, `seq` 1. */
+const registerDevice = (registry: IrpRegistryService, handle: Handle, now: number) =>
+  registry.register({
+    handle,
+    deviceId: DeviceId.make("d"),
+    addresses: [makeAddress("192.0.2.1", 4605)],
+    ttlSeconds: 60,
+    seq: Seq.make(1n),
+    observed: undefined,
+    now
+  })
+
 const tempDir = Effect.acquireRelease(
   Effect.sync(() => mkdtempSync(join(tmpdir(), "sixchat-registry-"))),
   (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
@@ -133,15 +145,7 @@ it.live("another process's write to the file is heard as lost by onChange (the f
     expect(lost).toBe(0)
     const handle = freshHandle("elsewhere")
     const now = yield* Clock.currentTimeMillis
-    yield* admin.register({
-      handle,
-      deviceId: DeviceId.make("d"),
-      addresses: [makeAddress("192.0.2.1", 4605)],
-      ttlSeconds: 60,
-      seq: Seq.make(1n),
-      observed: undefined,
-      now
-    })
+    yield* registerDevice(admin, handle, now)
     yield* Effect.sleep("600 millis")
     expect([lost, heard]).toEqual([1, []])
   }).pipe(Effect.scoped)
@@ -169,15 +173,7 @@ it.scoped("reads synchronously on a second connection that sees every commit at 
     yield* registry.recordCertificate(record)
     // Written through the effectful connection, read at once through the other one.
     expect(readNow!({ handle, now })).toEqual({ certificate: record, bindings: [] })
-    const bindings = yield* registry.register({
-      handle,
-      deviceId: DeviceId.make("d"),
-      addresses: [makeAddress("192.0.2.1", 4605)],
-      ttlSeconds: 60,
-      seq: Seq.make(1n),
-      observed: undefined,
-      now
-    })
+    const bindings = yield* registerDevice(registry, handle, now)
     expect(readNow!({ handle, now })).toEqual({ certificate: record, bindings })
   })
 )
