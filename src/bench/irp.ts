@@ -17,25 +17,20 @@
  * PostgreSQL: `SIXCHAT_BENCH_PG_URL` (default `postgres://postgres@127.0.0.1:5432/test`), fresh schemas
  * dropped afterwards; skipped with a note when unreachable.
  */
-import { randomBytes } from "node:crypto"
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, rmSync } from "node:fs"
 import * as Os from "node:os"
 import { join } from "node:path"
-import * as SqlClient from "@effect/sql/SqlClient"
-import { Cause, Context, Effect, Exit, Layer } from "effect"
-import { makeAddress } from "../domain/brands.js"
-import { DeviceId, Seq } from "../domain/irp/registry.js"
+import type * as SqlClient from "@effect/sql/SqlClient"
+import { Cause, Effect, Exit, Layer } from "effect"
 import * as CryptoLive from "../layers/crypto/CryptoLive.js"
 import * as EntropyLive from "../layers/EntropyLive.js"
-import * as IrpClientLive from "../layers/irp/client/IrpClientLive.js"
-import { migrate } from "../layers/irp/registry/migrations.js"
 import * as Database from "../layers/sql/Database.js"
 import * as PgLive from "../layers/sql/PgLive.js"
 import * as TcpTransport from "../layers/transport/TcpTransport.js"
-import { connectFloor } from "./irp/floor.js"
-import { connectBare, measure, type Op, type ServerProcess, spawnServer } from "./irp/load.js"
-import { type BenchIdentity, documents, fillerHandle, populate, prepareDomain } from "./irp/setup.js"
-import { combine, type Figures, figuresOf, frameOf, type Measured } from "./irp/wire.js"
+import { measure } from "./irp/load.js"
+import { documents, prepareDomain } from "./irp/setup.js"
+import { bareSystem, both, floorSystem, oursSystem, pgSchema, type System } from "./irp/systems.js"
+import { combine, type Figures, figuresOf, type Measured } from "./irp/wire.js"
 
 const args = new Set(process.argv.slice(2))
 const quick = args.has("--quick")
@@ -55,168 +50,6 @@ const CACHE_ENTRIES = 10_000
 const PG_URL = process.env.SIXCHAT_BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test"
 
 const say = (line: string) => (json ? Effect.void : Effect.sync(() => process.stderr.write(`${line}\n`)))
-
-/** One server under load: what a connection does for each kind of request. */
-interface System {
-  readonly name: string
-  readonly server: ServerProcess
-  readonly lookup: Op
-  readonly register: Op
-}
-
-/** Each bench device's growing `seq`, per database: two servers on one file share the devices' rows. */
-const seqsByDatabase = new Map<string, Array<bigint>>()
-const seqsOf = (db: string, devices: number): Array<bigint> => {
-  let seqs = seqsByDatabase.get(db)
-  if (seqs === undefined) {
-    seqs = Array.from({ length: devices }, () => BigInt(Date.now()) * 1000n)
-    seqsByDatabase.set(db, seqs)
-  }
-  return seqs
-}
-
-const nothing: Op = { promise: () => Promise.resolve() }
-
-/** Warm-up: a lookup and a registration at once on each connection. */
-const both = (system: System): Op => {
-  const { lookup, register } = system
-  if ("effect" in lookup && "effect" in register)
-    return { effect: (c) => Effect.all([lookup.effect(c), register.effect(c)], { concurrency: 2, discard: true }) }
-  const promise = (op: Op, c: number) => ("promise" in op ? op.promise(c) : Effect.runPromise(op.effect(c)))
-  return { promise: (c) => Promise.all([promise(lookup, c), promise(register, c)]).then(() => undefined) }
-}
-
-/** A server process, stopped with the scope. */
-const serverProcess = (args: ReadonlyArray<string>) =>
-  Effect.acquireRelease(
-    Effect.promise(() => spawnServer(args)),
-    (s) => Effect.promise(() => s.stop())
-  )
-
-/** The anchor: one bare TLS server per request kind, each with its fixed reply. */
-const bareSystem = (dir: string, identities: ReadonlyArray<BenchIdentity>, docs: ReturnType<typeof documents>) =>
-  Effect.gen(function* () {
-    const caPem = readFileSync(join(dir, "ca.pem"), "utf8")
-    const start = (name: string, request: Uint8Array, reply: Uint8Array) =>
-      Effect.gen(function* () {
-        const replyFile = join(dir, `bench-${name}.reply`)
-        writeFileSync(replyFile, reply)
-        const server = yield* serverProcess(["bare", dir, replyFile])
-        const conns = yield* Effect.acquireRelease(
-          Effect.promise(() =>
-            Promise.all(identities.map((id) => connectBare(server.port, id, caPem, "irp.example.org")))
-          ),
-          (cs) =>
-            Effect.sync(() => {
-              for (const c of cs) c.close()
-            })
-        )
-        const frame = frameOf(request)
-        return { server, send: { promise: (c: number) => conns[c]!.request(frame) } }
-      })
-    const lookup = yield* start("lookup", docs.lookup, docs.lookupResult)
-    const register = yield* start("register", docs.register, docs.registered)
-    return [
-      { name: "bare", server: lookup.server, lookup: lookup.send, register: nothing },
-      { name: "bare-register", server: register.server, lookup: nothing, register: register.send }
-    ] as const
-  })
-
-/** The floor (`irp/floor.ts`) over the SQLite file `db` already filled with `population` identities. */
-const floorSystem = (name: string, dir: string, db: string, population: number) =>
-  Effect.gen(function* () {
-    const server = yield* serverProcess(["floor", dir, db])
-    const conns = yield* Effect.acquireRelease(
-      Effect.promise(() => Promise.all(Array.from({ length: 16 }, () => connectFloor(server.port)))),
-      (cs) =>
-        Effect.sync(() => {
-          for (const c of cs) c.close()
-        })
-    )
-    const lookup: Op = {
-      promise: (c) => conns[c]!.lookup(fillerHandle(Math.floor(Math.random() * population))).then(() => undefined)
-    }
-    return { name, server, lookup, register: nothing } satisfies System
-  })
-
-/** Our server over a fresh database holding `population` identities, with one client per identity. */
-const oursSystem = (
-  name: string,
-  dir: string,
-  db: string,
-  dbLayer: Layer.Layer<SqlClient.SqlClient, unknown>,
-  population: number,
-  identities: ReadonlyArray<BenchIdentity>,
-  filler: { readonly der: Uint8Array; readonly fingerprint: string },
-  rootCertificate: Uint8Array,
-  /** Answer cache entries (`irp serve --lookup-cache`); with a cache, the database is the one already filled. */
-  cache = 0
-) =>
-  Effect.gen(function* () {
-    const t0 = Date.now()
-    // Our own connection is closed before the server starts: an open SQLite connection holding the bulk
-    // insert's write-ahead log would make every read of the server's consult it.
-    if (cache === 0)
-      yield* Effect.scoped(
-        Effect.flatMap(Layer.build(dbLayer), (context) =>
-          Effect.provideService(
-            Effect.zipRight(migrate, populate({ from: 0, to: population, ...filler, now: Date.now() })),
-            SqlClient.SqlClient,
-            Context.get(context, SqlClient.SqlClient)
-          )
-        )
-      )
-    const insertSeconds = Math.round((Date.now() - t0) / 100) / 10
-    yield* say(`  ${name}: ${population} identities inserted in ${insertSeconds} s`)
-    const server = yield* serverProcess(["ours", dir, db, "text", String(cache)])
-    const clients = yield* Effect.forEach(
-      identities,
-      (identity) =>
-        IrpClientLive.connect({
-          address: makeAddress("127.0.0.1", server.port),
-          domain: "example.org",
-          anchors: [rootCertificate],
-          identity,
-          requestTimeout: "60 seconds"
-        }),
-      { concurrency: 4 }
-    )
-    const seqs = seqsOf(db, clients.length)
-    const system: System = {
-      name,
-      server,
-      lookup: {
-        effect: (c) => Effect.suspend(() => clients[c]!.lookup(fillerHandle(Math.floor(Math.random() * population))))
-      },
-      register: {
-        effect: (c) =>
-          Effect.suspend(() => {
-            seqs[c]! += 1n
-            return clients[c]!.register({
-              deviceId: DeviceId.make(`bench-${String(c).padStart(2, "0")}`),
-              addresses: [{ host: "192.0.2.1", port: 4605 }] as never,
-              ttlSeconds: 300,
-              seq: Seq.make(seqs[c]!)
-            })
-          })
-      }
-    }
-    return { system, insertSeconds }
-  })
-
-/** A fresh PostgreSQL schema, dropped with the scope; `undefined` when PostgreSQL is not reachable. */
-const pgSchema = Effect.gen(function* () {
-  const admin = yield* Layer.build(PgLive.layer(PG_URL, { maxConnections: 1, connectTimeout: "3 seconds" })).pipe(
-    Effect.map((c) => Context.get(c, SqlClient.SqlClient)),
-    Effect.option
-  )
-  if (admin._tag === "None") return undefined
-  const schema = `sixchat_bench_${randomBytes(5).toString("hex")}`
-  yield* Effect.acquireRelease(Effect.orDie(admin.value.unsafe(`CREATE SCHEMA ${schema}`)), () =>
-    Effect.ignore(admin.value.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`))
-  )
-  return PgLive.withSearchPath(PG_URL, schema)!
-})
 
 type Kind = "lookup" | "register"
 interface Scenario {
@@ -242,7 +75,11 @@ const program = Effect.gen(function* () {
     layer: Layer.Layer<SqlClient.SqlClient, unknown>,
     population: number,
     cache = 0
-  ) => oursSystem(name, dir, db, layer, population, identities, filler, domain.rootCertificate, cache)
+  ) =>
+    Effect.tap(
+      oursSystem(name, dir, db, layer, population, identities, filler, domain.rootCertificate, cache),
+      ({ insertSeconds }) => say(`  ${name}: ${population} identities inserted in ${insertSeconds} s`)
+    )
   const sqliteAt = (file: string) => ({ db: `sqlite:${file}`, layer: Database.layer({ _tag: "Sqlite", path: file }) })
 
   const [bare, bareRegister] = yield* bareSystem(dir, identities, docs)
@@ -256,8 +93,8 @@ const program = Effect.gen(function* () {
   // answer cache an operator can turn on, 10,000 entries.
   const cached = yield* ours("sqlite-cache", small.db, small.layer, SMALL, CACHE_ENTRIES)
   const cachedLarge = yield* ours("sqlite-cache-large", large.db, large.layer, LARGE, CACHE_ENTRIES)
-  const pgSmallUrl = yield* pgSchema
-  const pgLargeUrl = pgSmallUrl === undefined ? undefined : yield* pgSchema
+  const pgSmallUrl = yield* pgSchema(PG_URL)
+  const pgLargeUrl = pgSmallUrl === undefined ? undefined : yield* pgSchema(PG_URL)
   const pg =
     pgSmallUrl === undefined || pgLargeUrl === undefined
       ? undefined

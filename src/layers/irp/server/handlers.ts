@@ -2,108 +2,28 @@
  * What the IRP server does for each request once it is authorised (brief section 8). Every outcome is an
  * answer: refusals are `<Error>` documents with the code a client acts on, and storage or CA failures
  * become `internal` without leaking their details (those are logged).
+ *
+ * The parts live beside it: `context.ts` holds what the handlers run with, `refusals.ts` turns failures
+ * into `<Error>` answers, and `identity.ts` builds what a Lookup or `<Changed>` says of a handle. Their
+ * names used elsewhere are re-exported from here.
  */
 import { createHash } from "node:crypto"
-import { Clock, Data, Effect, Schema } from "effect"
+import { Effect, Schema } from "effect"
 import type { Address, Handle } from "../../../domain/brands.js"
-import type { Caller } from "../../../domain/irp/access.js"
 import type { CertificateRecord, SerialHex } from "../../../domain/irp/certificates.js"
-import {
-  type BindingInfo,
-  type Changed,
-  type ErrorCode,
-  type IrpRequest,
-  type IrpServerMessage,
-  irpError,
-  type WireAddress
-} from "../../../domain/irp/messages.js"
-import { type Binding, natSuspected, type RegistryError } from "../../../domain/irp/registry.js"
-import type { CaError } from "../../../domain/pki/errors.js"
+import type { IrpRequest, IrpServerMessage, WireAddress } from "../../../domain/irp/messages.js"
+import { natSuspected } from "../../../domain/irp/registry.js"
 import { handleInDomain } from "../../../domain/pki/profile.js"
 import { EnrollmentToken, enrollmentTokenDigest } from "../../../domain/pki/token.js"
-import type { IrpRegistryService } from "../../../services/IrpRegistry.js"
-import type { CertificateAuthorityService } from "../../ca/CertificateAuthority.js"
 import { verifyCsr } from "../../ca/csr.js"
-import type { AnswerCache, IdentityState } from "./answerCache.js"
-import type { CrlSource, CrlTooLarge } from "./crl.js"
-import { entryOf, type Revocations } from "./revocations.js"
-import type { ConnectionWatches } from "./watches.js"
+import type { ConnectionContext, ServerContext } from "./context.js"
+import { bindingInfo, identityState, identityStateNow, lookupResult } from "./identity.js"
+import { fromCa, fromCrl, Refused, registry } from "./refusals.js"
+import { entryOf } from "./revocations.js"
 
-/** A refusal on its way to becoming an `<Error>` answer. */
-export class Refused extends Data.TaggedError("Refused")<{
-  readonly code: ErrorCode
-  readonly message: string
-  readonly retryAfterMs?: number | undefined
-  /** Logged, never sent. */
-  readonly cause?: unknown
-}> {}
-
-export interface ServerContext {
-  readonly registry: IrpRegistryService
-  readonly ca: CertificateAuthorityService
-  /** The domain this server is authoritative for. */
-  readonly domain: string
-  /** What follows a client certificate in its chain (the issuing CA). */
-  readonly issuerChain: ReadonlyArray<Uint8Array>
-  readonly revocations: Revocations
-  /** Lookup answers (see `answerCache.ts`); kept up to date by the registry's `onChange`. */
-  readonly answers: AnswerCache
-  readonly crl: CrlSource
-  /** Handles that may revoke anyone's certificate. */
-  readonly administrators: ReadonlySet<string>
-}
-
-export interface ConnectionContext {
-  readonly caller: Caller
-  readonly watches: ConnectionWatches
-}
-
-const UNAVAILABLE = "The registry is unavailable right now; try again in a moment."
-
-const fromRegistry = (e: RegistryError): Refused => {
-  switch (e.reason) {
-    case "StaleSequence":
-      return new Refused({ code: "stale_sequence", message: e.message })
-    case "LeaseTooShort":
-      return new Refused({ code: "lease_too_short", message: e.message })
-    case "LeaseTooLong":
-      return new Refused({ code: "lease_too_long", message: e.message })
-    case "TooManyDevices":
-      return new Refused({ code: "too_many_devices", message: e.message })
-    case "TokenNotFound":
-    case "TokenExpired":
-    case "TokenUsed":
-    case "TokenWrongHandle":
-      return new Refused({ code: "token_invalid", message: e.message })
-    case "NotFound":
-      return new Refused({ code: "not_found", message: e.message })
-    case "Conflict":
-      return new Refused({ code: "conflict", message: e.message })
-    case "Storage":
-      return new Refused({ code: "internal", message: UNAVAILABLE, cause: e })
-  }
-}
-
-const fromCa = (e: CaError): Refused =>
-  e.reason === "BadCsr" || e.reason === "CsrSignature" || e.reason === "CsrHandleMismatch" || e.reason === "KeyPolicy"
-    ? new Refused({ code: "csr_invalid", message: e.message })
-    : new Refused({ code: "internal", message: "The certificate authority failed; try again later.", cause: e })
-
-const fromCrl = (e: RegistryError | CaError | CrlTooLarge): Refused =>
-  e._tag === "RegistryError"
-    ? fromRegistry(e)
-    : e._tag === "CaError"
-      ? fromCa(e)
-      : new Refused({ code: "internal", message: "The CRL is too large to send.", cause: e })
-
-const registry = <A>(effect: Effect.Effect<A, RegistryError>) => Effect.mapError(effect, fromRegistry)
-
-const bindingInfo = (b: Binding): BindingInfo => ({
-  deviceId: b.deviceId,
-  addresses: b.addresses as BindingInfo["addresses"],
-  expiresAt: b.expiresAt,
-  seq: b.seq
-})
+export type { ConnectionContext, ServerContext } from "./context.js"
+export { changedOf, identityState } from "./identity.js"
+export { Refused, refusalAnswer } from "./refusals.js"
 
 /** `::ffff:192.0.2.1` is reported as the IPv4 address it is. */
 export const canonicalSource = (address: Address): WireAddress => {
@@ -121,94 +41,6 @@ const notOurs = (ctx: ServerContext, handle: Handle) =>
   })
 
 const sha256Hex = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex")
-
-/**
- * A handle's state for `Lookup` and `<Changed>` (brief section 8: "a lookup of a revoked identity says
- * so"): from the answer cache when it holds it, else read and cached.
- */
-export const identityState = (
-  ctx: ServerContext,
-  handle: Handle,
-  now: number
-): Effect.Effect<IdentityState, RegistryError> => {
-  const cached = ctx.answers.get(handle, now)
-  return cached !== undefined ? Effect.succeed(cached) : readIdentityState(ctx, handle, now)
-}
-
-type Ticket = ReturnType<AnswerCache["ticket"]>
-type IdentityRead = NonNullable<ReturnType<NonNullable<IrpRegistryService["currentIdentityNow"]>>>
-
-/**
- * The state a `currentIdentity` read gives, cached; `undefined` when the handle's latest certificate is
- * revoked and not in the read (its record takes another read: `readIdentityState`).
- */
-const stateFromRead = (
-  ctx: ServerContext,
-  handle: Handle,
-  now: number,
-  ticket: Ticket,
-  { certificate: current, bindings }: IdentityRead
-): IdentityState | undefined => {
-  if (current !== undefined && !ctx.revocations.isRevoked(current.serial)) {
-    const state: IdentityState = {
-      status: "good",
-      chain: [current.der, ...ctx.issuerChain],
-      bindings: bindings.map(bindingInfo)
-    }
-    // The state changes by itself when a binding's lease or the certificate runs out.
-    let until = current.notAfter
-    for (const b of bindings) if (b.expiresAt < until) until = b.expiresAt
-    ctx.answers.put(handle, ticket, state, current.serial, now, until)
-    return state
-  }
-  if (current === undefined && ctx.revocations.latestRevokedOf(handle) !== undefined) return undefined
-  const state: IdentityState =
-    current === undefined
-      ? { status: "unknown", chain: [], bindings: [] }
-      : { status: "revoked", chain: [current.der, ...ctx.issuerChain], bindings: [] }
-  ctx.answers.put(handle, ticket, state, undefined, now, Number.POSITIVE_INFINITY)
-  return state
-}
-
-/** The state read synchronously where the registry can (SQLite); `undefined`: it takes `readIdentityState`. */
-const identityStateNow = (ctx: ServerContext, handle: Handle, now: number): IdentityState | undefined => {
-  const readNow = ctx.registry.currentIdentityNow
-  if (readNow === undefined) return undefined
-  const ticket = ctx.answers.ticket()
-  const read = readNow({ handle, now })
-  return read === undefined ? undefined : stateFromRead(ctx, handle, now, ticket, read)
-}
-
-const readIdentityState = (ctx: ServerContext, handle: Handle, now: number) =>
-  Effect.gen(function* () {
-    const ticket = ctx.answers.ticket()
-    const read = yield* ctx.registry.currentIdentity({ handle, now })
-    const state = stateFromRead(ctx, handle, now, ticket, read)
-    if (state !== undefined) return state
-    const revoked = yield* latestRevoked(ctx, handle)
-    const last: IdentityState =
-      revoked === undefined
-        ? { status: "unknown", chain: [], bindings: [] }
-        : { status: "revoked", chain: [revoked.der, ...ctx.issuerChain], bindings: [] }
-    ctx.answers.put(handle, ticket, last, undefined, now, Number.POSITIVE_INFINITY)
-    return last
-  })
-
-const latestRevoked = (ctx: ServerContext, handle: Handle) => {
-  const entry = ctx.revocations.latestRevokedOf(handle)
-  return entry === undefined ? Effect.succeed(undefined) : ctx.registry.certificateBySerial(entry.serial)
-}
-
-/** The `<Changed>` pushed to watchers of `handle`. */
-export const changedOf = (ctx: ServerContext, handle: Handle): Effect.Effect<Changed, RegistryError> =>
-  Effect.flatMap(Clock.currentTimeMillis, (now) =>
-    Effect.map(identityState(ctx, handle, now), (s) => ({
-      _tag: "irp.Changed" as const,
-      handle,
-      status: s.status,
-      bindings: s.bindings
-    }))
-  )
 
 const isToken = Schema.is(EnrollmentToken)
 
@@ -238,15 +70,6 @@ const issue = (ctx: ServerContext, id: IrpRequest["id"], csr: Uint8Array, handle
   })
 
 export type Answers = ReadonlyArray<IrpServerMessage>
-
-const lookupResult = (id: IrpRequest["id"], handle: Handle, state: IdentityState): IrpServerMessage => ({
-  _tag: "irp.LookupResult",
-  id,
-  handle,
-  status: state.status,
-  chain: state.chain,
-  bindings: state.bindings
-})
 
 /**
  * The answer to an authorised request when it takes no effect to find: Ping, Watch, Unwatch, a Lookup
@@ -413,7 +236,3 @@ export const act = (
       }
     }
   })
-
-/** The `<Error>` for a refusal. */
-export const refusalAnswer = (id: IrpRequest["id"] | undefined, r: Refused): IrpServerMessage =>
-  irpError(id, r.code, r.message, r.retryAfterMs)

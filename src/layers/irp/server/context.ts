@@ -1,0 +1,31 @@
+/**
+ * What the request handlers run with: the server's shared parts (`ServerContext`) and the authorised
+ * connection a request came on (`ConnectionContext`).
+ */
+import type { Caller } from "../../../domain/irp/access.js"
+import type { IrpRegistryService } from "../../../services/IrpRegistry.js"
+import type { CertificateAuthorityService } from "../../ca/CertificateAuthority.js"
+import type { AnswerCache } from "./answerCache.js"
+import type { CrlSource } from "./crl.js"
+import type { Revocations } from "./revocations.js"
+import type { ConnectionWatches } from "./watches.js"
+
+export interface ServerContext {
+  readonly registry: IrpRegistryService
+  readonly ca: CertificateAuthorityService
+  /** The domain this server is authoritative for. */
+  readonly domain: string
+  /** What follows a client certificate in its chain (the issuing CA). */
+  readonly issuerChain: ReadonlyArray<Uint8Array>
+  readonly revocations: Revocations
+  /** Lookup answers (see `answerCache.ts`); kept up to date by the registry's `onChange`. */
+  readonly answers: AnswerCache
+  readonly crl: CrlSource
+  /** Handles that may revoke anyone's certificate. */
+  readonly administrators: ReadonlySet<string>
+}
+
+export interface ConnectionContext {
+  readonly caller: Caller
+  readonly watches: ConnectionWatches
+}
