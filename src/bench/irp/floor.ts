@@ -16,7 +16,7 @@
  * server answers a fixed reply without reading the request. The floor says how much of the distance to
  * it is our product's doing and how much is the protocol's own work on this stack.
  */
-import { randomFillSync } from "node:crypto"
+import { randomBytes } from "node:crypto"
 import * as Net from "node:net"
 import { Either } from "effect"
 import type { Handle } from "../../domain/brands.js"
@@ -25,9 +25,10 @@ import { trafficKeys } from "../../domain/channel/keySchedule.js"
 import { ContentType, RecordProtection } from "../../domain/channel/record.js"
 import type { IrpRequest, IrpServerMessage } from "../../domain/irp/messages.js"
 import { irpClientCodec, irpServerCodec } from "../../domain/irp/xml.js"
-import { ulidFrom } from "../../domain/ulid.js"
+import { monotonicUlids } from "../../domain/ulid.js"
 import { parseXml } from "../../domain/xml/parse.js"
 import { aead, hashing } from "../../layers/crypto/NodeCrypto.js"
+import { bindingInfo, lookupResult } from "../../layers/irp/server/identity.js"
 import type { IrpRegistryService } from "../../services/IrpRegistry.js"
 
 /** Both ends' traffic keys, as a completed handshake would have left them (one secret per direction). */
@@ -65,19 +66,13 @@ export const floorServer = (registry: IrpRegistryService, issuerChain: ReadonlyA
       const { id, handle } = request.right
       const found = readNow({ handle, now: Date.now() })
       if (found?.certificate === undefined) throw new Error(`no current certificate for ${handle}`)
-      const doc = irpServerCodec.encode({
-        _tag: "irp.LookupResult",
-        id,
-        handle,
-        status: "good",
-        chain: [found.certificate.der, ...issuerChain],
-        bindings: found.bindings.map((b) => ({
-          deviceId: b.deviceId,
-          addresses: b.addresses as never,
-          expiresAt: b.expiresAt,
-          seq: b.seq
-        }))
-      })
+      const doc = irpServerCodec.encode(
+        lookupResult(id, handle, {
+          status: "good",
+          chain: [found.certificate.der, ...issuerChain],
+          bindings: found.bindings.map(bindingInfo)
+        })
+      )
       socket.write(write.seal(ContentType.Xml, doc))
     }
     const onChunk = recordReader(new RecordProtection(aead, keysOf(TO_SERVER)), answer)
@@ -110,7 +105,8 @@ export const connectFloor = (port: number): Promise<FloorConnection> =>
     const socket = Net.connect(port, "127.0.0.1")
     socket.setNoDelay(true)
     const write = new RecordProtection(aead, keysOf(TO_SERVER))
-    const random = new Uint8Array(10)
+    // Request ids as our client draws them: monotonic ULIDs, one random draw per millisecond.
+    const newId = monotonicUlids(() => new Uint8Array(randomBytes(10)))
     let waiting: { resolve: (answer: LookupResult) => void; reject: (e: Error) => void } | undefined
     const settle = (outcome: LookupResult | Error) => {
       const w = waiting
@@ -138,8 +134,7 @@ export const connectFloor = (port: number): Promise<FloorConnection> =>
         lookup: (handle) =>
           new Promise((ok, fail) => {
             waiting = { resolve: ok, reject: fail }
-            randomFillSync(random)
-            const request: IrpRequest = { _tag: "irp.Lookup", id: ulidFrom(Date.now(), random), handle }
+            const request: IrpRequest = { _tag: "irp.Lookup", id: newId(Date.now()), handle }
             socket.write(write.seal(ContentType.Xml, irpClientCodec.encode(request)))
           }),
         close: () => socket.destroy()
