@@ -1,6 +1,6 @@
 /**
- * Loads the Wycheproof vector files shared with the project (`../shared/vectors/wycheproof`
- * relative to the repository root). A missing file FAILS the suite: these vectors are the
+ * Loads the Wycheproof vector files kept in the repository (`test/vectors/wycheproof`, copied
+ * unchanged from C2SP/wycheproof under Apache-2.0; see its README). A missing file FAILS the suite: these vectors are the
  * providers' acceptance test and must never be skipped silently.
  */
 import * as fs from "node:fs"
@@ -8,7 +8,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
-export const vectorDir = path.resolve(repoRoot, "../shared/vectors/wycheproof")
+export const vectorDir = path.resolve(repoRoot, "test/vectors/wycheproof")
 
 export type Result = "valid" | "invalid" | "acceptable"
 
@@ -28,7 +28,7 @@ export interface VectorFile<G> {
 export const loadVectors = <G>(file: string): VectorFile<G> => {
   const full = path.join(vectorDir, file)
   if (!fs.existsSync(full)) {
-    throw new Error(`Wycheproof vectors missing: ${full} (expected at ../shared/vectors/wycheproof from the repo root)`)
+    throw new Error(`Wycheproof vectors missing: ${full} (expected at test/vectors/wycheproof from the repo root)`)
   }
   return JSON.parse(fs.readFileSync(full, "utf8")) as VectorFile<G>
 }
