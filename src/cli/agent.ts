@@ -145,7 +145,7 @@ const agent = Command.make(
     acceptFiles: Options.text("accept-files").pipe(
       Options.withDefault("4GiB"),
       Options.withDescription(
-        "files accepted without asking: always, never, or a size such as 500M or 4GiB (from pinned contacts)"
+        "files accepted without asking: never, always (anyone, any size), a size such as 500M or 4GiB from people you have written to or verified, or anyone:SIZE from anyone in the domain"
       )
     ),
     irp: irpOverrideOption,
@@ -167,7 +167,9 @@ const agent = Command.make(
       const listen: ReadonlyArray<Address> = yield* listenAddresses(o.listen)
       const acceptPolicy = parseAcceptPolicy(o.acceptFiles)
       if (acceptPolicy === undefined)
-        return yield* usage(`--accept-files "${o.acceptFiles}" is not always, never or a size such as 500M`)
+        return yield* usage(
+          `--accept-files "${o.acceptFiles}" is not always, never, a size such as 500M, or anyone:500M`
+        )
 
       yield* lockHome(o.home)
       const pkcs8 = yield* readAgentKey(o.home)

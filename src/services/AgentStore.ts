@@ -189,6 +189,11 @@ export interface AgentStoreService {
     readonly before?: HistoryCursor | undefined
   }) => Effect.Effect<ReadonlyArray<StoredMessage>, AgentStoreError>
   readonly outgoing: (id: Id) => Effect.Effect<StoredMessage | undefined, AgentStoreError>
+  /**
+   * Whether the user has written to `peer`: an outgoing message (not cancelled) or an outgoing file
+   * exists (the auto-accept policy's "known", issue 10 section 5).
+   */
+  readonly wroteTo: (peer: Handle) => Effect.Effect<boolean, AgentStoreError>
   readonly incoming: (peer: Handle, id: Id) => Effect.Effect<StoredMessage | undefined, AgentStoreError>
 
   // --- file transfers (brief section 7) ---

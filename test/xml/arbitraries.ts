@@ -63,7 +63,7 @@ const raw: fc.Arbitrary<readonly [Record<string, unknown>, HelloKind]> = fc.oneo
     .tuple(fc.constantFrom("e2e.Ping", "e2e.Pong"), opt(token))
     .map(([tag, nonce]) => [compact({ _tag: tag, nonce }), "offer"] as const),
   fc
-    .record({ id, name: xmlText(255, 1), size, sha256: bytes(32, 32), chunk: fc.integer({ min: 1, max: 65_512 }) })
+    .record({ id, name: xmlText(255, 1), size, sha256: bytes(32, 32), chunk: fc.integer({ min: 1, max: 65_536 }) })
     .map((r) => [{ _tag: "e2e.FileOffer", ...r }, "offer"] as const),
   fc.record({ id, offset: size }).map((r) => [{ _tag: "e2e.FileAccept", ...r }, "offer"] as const),
   fc.record({ id, reason: opt(token) }).map((r) => [compact({ _tag: "e2e.FileCancel", ...r }), "offer"] as const)

@@ -126,9 +126,11 @@ describe("E2E XML mapping: strict decoding", () => {
       `<FileOffer ${NS} id="${ULID}" name="a" size="${size}" sha256="${sha}" chunk="${chunk}"/>`
     const hex = "ab".repeat(32)
     expect(Either.isRight(decodeE2E(utf8(offer("10", hex, "10"))))).toBe(true)
+    // 5.4.1 admits chunk up to 65 536 and size up to 2^63 - 1: the receiver, not the schema, refuses them (5.4.6).
+    expect(Either.isRight(decodeE2E(utf8(offer("9223372036854775807", hex, "65536"))))).toBe(true)
     for (const size of ["01", "-1", "+1", "1.0", "1e3", "9223372036854775808", "", " 1"])
       expect(decodeFail(offer(size, hex, "10")).reason).toBe("Schema")
-    for (const chunk of ["0", "65513", "65537", "007", "1 "])
+    for (const chunk of ["0", "65537", "100000", "007", "1 "])
       expect(decodeFail(offer("1", hex, chunk)).reason).toBe("Schema")
     for (const sha of ["AB".repeat(32), "ab".repeat(31), "ab".repeat(33), "zz".repeat(32)])
       expect(decodeFail(offer("1", sha, "10")).reason).toBe("Schema")

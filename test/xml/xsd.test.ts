@@ -58,8 +58,8 @@ const invalid: ReadonlyArray<readonly [string, string]> = [
   ],
   ["file-offer-chunk-0", `<FileOffer ${NS} id="${ULID}" name="a" size="1" sha256="${"ab".repeat(32)}" chunk="0"/>`],
   [
-    "file-offer-chunk-65513",
-    `<FileOffer ${NS} id="${ULID}" name="a" size="1" sha256="${"ab".repeat(32)}" chunk="65513"/>`
+    "file-offer-chunk-65537",
+    `<FileOffer ${NS} id="${ULID}" name="a" size="1" sha256="${"ab".repeat(32)}" chunk="65537"/>`
   ],
   ["file-offer-empty-name", `<FileOffer ${NS} id="${ULID}" name="" size="1" sha256="${"ab".repeat(32)}" chunk="1"/>`],
   ["file-accept-space", `<FileAccept ${NS} id="${ULID}" offset=" 1"/>`],

@@ -150,8 +150,12 @@ export const FileOffer = Schema.TaggedStruct("e2e.FileOffer", {
   name: FileName,
   size: FileSize,
   sha256: bytesOfLength(32),
-  /** Bytes per data record: 16-byte file id + 8-byte offset + chunk <= 64 KiB. */
-  chunk: Schema.Int.pipe(Schema.between(1, 65_512))
+  /**
+   * Bytes per data record, 1 … 65 536 as 5.4.1 allows: the record's 24-byte header leaves room for
+   * at most 65 512, and a receiver answers more with `<FileCancel reason="bad_request"/>` (5.4.6),
+   * so the schema admits it rather than fail the session with `decode_error`.
+   */
+  chunk: Schema.Int.pipe(Schema.between(1, 65_536))
 })
 export type FileOffer = typeof FileOffer.Type
 export const FileAccept = Schema.TaggedStruct("e2e.FileAccept", { id: Id, offset: FileSize })

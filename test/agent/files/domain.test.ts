@@ -3,6 +3,13 @@ import { describe, expect, it } from "@effect/vitest"
 import { Either } from "effect"
 import fc from "fast-check"
 import {
+  mayAutoAccept,
+  mayOpenTransfer,
+  mayStoreOffer,
+  offerProblem,
+  parseAcceptPolicy
+} from "../../../src/domain/agent/filePolicy.js"
+import {
   decodeFileRecord,
   digestBytes,
   digestHex,
@@ -23,7 +30,6 @@ import {
 } from "../../../src/domain/agent/progress.js"
 import type { Id } from "../../../src/domain/brands.js"
 import { ulidFrom } from "../../../src/domain/ulid.js"
-import { decideOffer, parseAcceptPolicy } from "../../../src/layers/agent/files/policy.js"
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex")
 
@@ -128,20 +134,39 @@ describe("progress", () => {
   })
 })
 
-describe("accept policy", () => {
-  it("parses what a user writes and decides offers", () => {
+describe("accept policy (issue 10, section 5)", () => {
+  it("parses what a user writes", () => {
     expect(parseAcceptPolicy("always")).toEqual({ _tag: "Always" })
     expect(parseAcceptPolicy(" Never ")).toEqual({ _tag: "Never" })
-    expect(parseAcceptPolicy("4GiB")).toEqual({ _tag: "UpTo", maxBytes: 4 * 1024 ** 3, pinnedOnly: true })
-    expect(parseAcceptPolicy("1.5 m", false)).toEqual({ _tag: "UpTo", maxBytes: 1.5 * 1024 ** 2, pinnedOnly: false })
-    expect(parseAcceptPolicy("100")).toEqual({ _tag: "UpTo", maxBytes: 100, pinnedOnly: true })
+    expect(parseAcceptPolicy("4GiB")).toEqual({ _tag: "UpTo", maxBytes: 4 * 1024 ** 3, from: "known" })
+    expect(parseAcceptPolicy("anyone:1.5 m")).toEqual({ _tag: "UpTo", maxBytes: 1.5 * 1024 ** 2, from: "anyone" })
+    expect(parseAcceptPolicy("known:100")).toEqual({ _tag: "UpTo", maxBytes: 100, from: "known" })
     expect(parseAcceptPolicy("lots")).toBeUndefined()
-    const upTo = { _tag: "UpTo", maxBytes: 100, pinnedOnly: true } as const
-    expect(decideOffer(upTo, { size: 100, pinned: true })).toBe("accept")
-    expect(decideOffer(upTo, { size: 101, pinned: true })).toBe("hold")
-    expect(decideOffer(upTo, { size: 1, pinned: false })).toBe("hold")
-    expect(decideOffer({ ...upTo, pinnedOnly: false }, { size: 1, pinned: false })).toBe("accept")
-    expect(decideOffer({ _tag: "Always" }, { size: 2 ** 50, pinned: false })).toBe("accept")
-    expect(decideOffer({ _tag: "Never" }, { size: 0, pinned: true })).toBe("hold")
+    expect(parseAcceptPolicy("friends:100")).toBeUndefined()
+  })
+
+  it("accepts from people written to or verified, and holds a stranger's file", () => {
+    const policy = { _tag: "UpTo", maxBytes: 100, from: "known" } as const
+    const stranger = { wroteTo: false, verified: false, size: 1, policy }
+    expect(mayAutoAccept(stranger)).toBe(false)
+    expect(mayAutoAccept({ ...stranger, wroteTo: true })).toBe(true)
+    expect(mayAutoAccept({ ...stranger, verified: true })).toBe(true)
+    expect(mayAutoAccept({ ...stranger, wroteTo: true, size: 101 })).toBe(false)
+    expect(mayAutoAccept({ ...stranger, policy: { ...policy, from: "anyone" } })).toBe(true)
+    expect(mayAutoAccept({ ...stranger, size: 2 ** 50, policy: { _tag: "Always" } })).toBe(true)
+    expect(mayAutoAccept({ ...stranger, wroteTo: true, verified: true, policy: { _tag: "Never" } })).toBe(false)
+  })
+
+  it("caps unfinished and open transfers, and names what an offer cannot be", () => {
+    const caps = { perPeer: 2, openPerPeer: 1, openTotal: 2 }
+    expect(mayStoreOffer(caps, 1)).toBe(true)
+    expect(mayStoreOffer(caps, 2)).toBe(false)
+    expect(mayOpenTransfer(caps, { peer: 0, total: 1 })).toBe(true)
+    expect(mayOpenTransfer(caps, { peer: 1, total: 1 })).toBe(false)
+    expect(mayOpenTransfer(caps, { peer: 0, total: 2 })).toBe(false)
+    expect(offerProblem({ size: 10n, chunk: 65_512 }, 65_512)).toBeUndefined()
+    expect(offerProblem({ size: 10n, chunk: 65_513 }, 65_512)).toMatch(/chunk 65513 does not fit/)
+    expect(offerProblem({ size: 2n ** 53n - 1n, chunk: 1 }, 65_512)).toBeUndefined()
+    expect(offerProblem({ size: 2n ** 63n - 1n, chunk: 1 }, 65_512)).toMatch(/size 9223372036854775807 is beyond/)
   })
 })

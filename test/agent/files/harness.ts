@@ -66,7 +66,9 @@ export const makeSide = (
     )
     const store = Context.get(context, AgentStore)
     const downloads = join(home, "downloads")
-    const files = yield* FileTransfers.make({ ...options, downloadsDir: downloads }).pipe(
+    // Two strangers in these tests: accept from anyone unless a test sets its own policy.
+    const policy = options.policy ?? { _tag: "UpTo", maxBytes: 4 * 1024 ** 3, from: "anyone" }
+    const files = yield* FileTransfers.make({ ...options, policy, downloadsDir: downloads }).pipe(
       Effect.provideService(AgentStore, store),
       Effect.provide(EntropyLive.layer)
     )
@@ -93,7 +95,7 @@ export const runSession = (
 ): Effect.Effect<void> =>
   Effect.gen(function* () {
     const peer = chan.peer.handle!
-    // As the core does after each handshake: pin the peer's key (the default policy wants a pinned contact).
+    // As the core does after each handshake: pin the peer's key .
     yield* Effect.orDie(
       store.pinContact({
         handle: peer,
@@ -122,7 +124,16 @@ export const runSession = (
         }
       }
     }
-  }).pipe(Effect.ensuring(plugin.onSessionDown(chan.peer.handle!)))
+  }).pipe(
+    Effect.ensuring(
+      plugin.onSessionDown(chan.peer.handle!, {
+        peer: chan.peer.handle!,
+        send: chan.send,
+        sendData: chan.sendData,
+        channel: chan
+      })
+    )
+  )
 
 export interface Connected {
   /** Kills the connection underneath (both loops end, both plugins see the session down). */

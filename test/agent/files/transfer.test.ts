@@ -111,7 +111,7 @@ describe("file transfer", () => {
     Effect.scoped(
       Effect.gen(function* () {
         const a = yield* makeSide(aliceId)
-        const b = yield* makeSide(bobId, { policy: { _tag: "UpTo", maxBytes: 10_000, pinnedOnly: true } })
+        const b = yield* makeSide(bobId, { policy: { _tag: "UpTo", maxBytes: 10_000, from: "anyone" } })
         yield* connect({ side: a }, { side: b })
         const small = yield* a.files.sendFile(bob, writeFile(a.home, "small.txt", randomBytes(10_000)))
         const big = randomBytes(10_001)

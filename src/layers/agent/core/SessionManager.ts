@@ -105,14 +105,14 @@ export const make = (config: SessionManagerConfig): Effect.Effect<SessionManager
             return true
           })
         )
-        if (wasCurrent) yield* down(session.peer, reason)
+        if (wasCurrent) yield* down(session.peer, reason, session.link)
         yield* boundedClose(session.channel)
         yield* Scope.close(session.scope, Exit.void)
       })
 
-    const down = (peer: Handle, reason: string) =>
+    const down = (peer: Handle, reason: string, link: PeerLink) =>
       Effect.zipRight(
-        Effect.forEach(plugins, (p) => p.onSessionDown(peer), { discard: true }),
+        Effect.forEach(plugins, (p) => p.onSessionDown(peer, link), { discard: true }),
         publish({ _tag: "agent.SessionDown", peer, reason })
       )
 
@@ -178,7 +178,7 @@ export const make = (config: SessionManagerConfig): Effect.Effect<SessionManager
               if (keep === "existing") return { _tag: "Lost", winner: existing } as const
               sessions.delete(peer)
               existing.closeReason = "replaced"
-              yield* down(peer, "replaced")
+              yield* down(peer, "replaced", existing.link)
               yield* Effect.forkIn(endSession(existing, "replaced", DUPLICATE), scope)
             }
             yield* install(session)

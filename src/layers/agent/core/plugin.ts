@@ -34,9 +34,10 @@ export interface SessionPlugin {
   readonly onData: (link: PeerLink, data: Uint8Array) => Effect.Effect<void>
   /**
    * The session with `peer` ended (any reason). Not called for a connection that lost a simultaneous
-   * open. Runs inside the session's teardown: it must return promptly.
+   * open. Runs inside the session's teardown: it must return promptly. `link` is the session that
+   * ended (what it opened on that channel can be closed); without it, only the peer is known.
    */
-  readonly onSessionDown: (peer: Handle) => Effect.Effect<void>
+  readonly onSessionDown: (peer: Handle, link?: PeerLink) => Effect.Effect<void>
 }
 
 /** What the agent core offers a feature (the file transfers) that needs sessions of its own accord. */

@@ -28,17 +28,32 @@ import { AgentStore } from "../../../services/AgentStore.js"
 import { Entropy } from "../../../services/Entropy.js"
 import type { PeerLink, SessionPlugin } from "../core/plugin.js"
 import { type FilesContext, finish, logFailure, now, refKey, sendQuietly, storeError } from "./context.js"
-import { type AcceptPolicy, defaultAcceptPolicy, FileTransferError } from "./policy.js"
+import {
+  type AcceptPolicy,
+  defaultAcceptPolicy,
+  defaultTransferCaps,
+  FileTransferError,
+  type TransferCaps
+} from "./policy.js"
 import { makeReceiver } from "./receiver.js"
 import { makeSender } from "./sender.js"
 
-export { type AcceptPolicy, defaultAcceptPolicy, FileTransferError, parseAcceptPolicy } from "./policy.js"
+export {
+  type AcceptPolicy,
+  defaultAcceptPolicy,
+  defaultTransferCaps,
+  FileTransferError,
+  parseAcceptPolicy,
+  type TransferCaps
+} from "./policy.js"
 
 export interface FileTransfersOptions {
   /** `H/downloads`: verified files land here; partial ones in `.partial/` below it. */
   readonly downloadsDir: string
-  /** Which offers are accepted without asking (default: up to 4 GiB from pinned contacts). */
+  /** Which offers are accepted without asking (default: up to 4 GiB from people written to or verified). */
   readonly policy?: AcceptPolicy | undefined
+  /** Caps on incoming transfers per peer and in total (default `defaultTransferCaps`). */
+  readonly caps?: Partial<TransferCaps> | undefined
   /** File bytes per data record we offer (1 .. 65 512, default 65 512). */
   readonly chunk?: number | undefined
   /** Asked (in the background) for a session when `sendFile` finds none with the peer. */
@@ -101,6 +116,7 @@ export const make = (
       links: new Map(),
       downloadsDir: options.downloadsDir,
       policy: options.policy ?? defaultAcceptPolicy,
+      caps: { ...defaultTransferCaps, ...options.caps },
       chunk: Math.min(Math.max(Math.floor(options.chunk ?? MAX_FILE_CHUNK), 1), MAX_FILE_CHUNK),
       locked: (key) => {
         let lock = locks.get(key)
@@ -221,7 +237,8 @@ export const make = (
       // The link is not forgotten here: a session down may arrive after its replacement came up
       // (`onSessionUp` overwrites the link); a send on a dead link fails and `sendFile` then asks
       // `connect`. Streams on a dead link end by themselves (their next `sendData` fails).
-      onSessionDown: (peer) => Effect.asVoid(logFailure(`pausing transfers with ${peer}`)(receiver.sessionDown(peer)))
+      onSessionDown: (peer, link) =>
+        Effect.asVoid(logFailure(`pausing transfers with ${peer}`)(receiver.sessionDown(peer, link?.channel)))
     }
 
     return {

@@ -15,7 +15,7 @@ import type { Handle, Id } from "../../../domain/brands.js"
 import type { AppMessage } from "../../../domain/e2e/messages.js"
 import type { AgentStoreService } from "../../../services/AgentStore.js"
 import type { PeerLink } from "../core/plugin.js"
-import { type AcceptPolicy, FileTransferError } from "./policy.js"
+import { type AcceptPolicy, FileTransferError, type TransferCaps } from "./policy.js"
 
 export interface FilesContext {
   readonly store: AgentStoreService
@@ -23,6 +23,8 @@ export interface FilesContext {
   readonly links: Map<Handle, PeerLink>
   readonly downloadsDir: string
   readonly policy: AcceptPolicy
+  /** Caps on unfinished and open incoming transfers (docs/PROTOCOL.md 5.4.7). */
+  readonly caps: TransferCaps
   /** File bytes per data record this agent offers. */
   readonly chunk: number
   /** Runs `effect` holding the lock of one transfer (`refKey`). */

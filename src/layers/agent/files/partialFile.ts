@@ -28,11 +28,12 @@ export interface Receiving {
   /** Bytes known to be in the partial file; the rest, up to `offset`, are being written or buffered. */
   written: number
   /**
-   * Two fixed write buffers: records are copied into the active one; when it is full it is written
+   * Two fixed write buffers, allocated at the first data record (an accepted offer with no data
+   * flowing holds none): records are copied into the active one; when it is full it is written
    * in the background (one thread-pool trip per ~1 MiB, overlapping the next records) while the
    * other fills.
    */
-  readonly buffers: readonly [Uint8Array, Uint8Array]
+  buffers: readonly [Uint8Array, Uint8Array] | undefined
   active: 0 | 1
   pendingLength: number
   /** The background write of the other buffer (its byte count), if one is running. */
@@ -49,6 +50,11 @@ export const writeBuffers = (): readonly [Uint8Array, Uint8Array] => [
   new Uint8Array(WRITE_BUFFER_BYTES),
   new Uint8Array(WRITE_BUFFER_BYTES)
 ]
+
+const buffersOf = (r: Receiving): readonly [Uint8Array, Uint8Array] => {
+  if (r.buffers === undefined) r.buffers = writeBuffers()
+  return r.buffers
+}
 
 export const makeWriter = (store: AgentStoreService) => {
   /** Waits for the background write; only then does the store hear of its bytes (never ahead of the file). */
@@ -71,7 +77,7 @@ export const makeWriter = (store: AgentStoreService) => {
   const flushInBackground = (r: Receiving) =>
     Effect.gen(function* () {
       yield* settle(r)
-      const bytes = r.buffers[r.active].subarray(0, r.pendingLength)
+      const bytes = buffersOf(r)[r.active].subarray(0, r.pendingLength)
       // A daemon: it must finish even if the session's fiber ends; `settle` or `release` joins it.
       r.writing = yield* Effect.forkDaemon(writeAt(r, bytes, r.written))
       r.active = r.active === 0 ? 1 : 0
@@ -83,7 +89,7 @@ export const makeWriter = (store: AgentStoreService) => {
     Effect.gen(function* () {
       yield* settle(r)
       if (r.pendingLength === 0) return
-      r.written += yield* writeAt(r, r.buffers[r.active].subarray(0, r.pendingLength), r.written)
+      r.written += yield* writeAt(r, buffersOf(r)[r.active].subarray(0, r.pendingLength), r.written)
       r.pendingLength = 0
       yield* store.fileProgress({ ref: r.ref, offset: r.written, now: yield* now }).pipe(Effect.mapError(storeError))
     })

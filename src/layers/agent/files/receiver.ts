@@ -10,6 +10,7 @@
 
 import { createHash } from "node:crypto"
 import { Effect, Either, Fiber } from "effect"
+import { mayOpenTransfer, mayStoreOffer, offerProblem, TOO_MANY_TRANSFERS } from "../../../domain/agent/filePolicy.js"
 import {
   decodeFileRecord,
   digestHex,
@@ -40,7 +41,7 @@ import {
 } from "./context.js"
 import { closeQuietly, hashPrefix, ioError, openPartial, removeQuietly } from "./diskIo.js"
 import { makeWriter, type Receiving, WRITE_BUFFER_BYTES, writeBuffers } from "./partialFile.js"
-import { decideOffer, FileTransferError } from "./policy.js"
+import { FileTransferError, mayAutoAccept } from "./policy.js"
 
 /** How many ids of finished transfers are remembered to ignore records still in flight. */
 const RECENT_LIMIT = 1024
@@ -97,6 +98,7 @@ export const makeReceiver = (ctx: FilesContext) => {
   const start = (link: PeerLink, t: IncomingTransfer) =>
     Effect.gen(function* () {
       yield* release(t.peer, t.id, true)
+      if (!mayOpen(t.peer)) return false
       // Re-read: releasing may have saved more bytes.
       const current = (yield* store.transfer(inRef(t.peer, t.id)).pipe(Effect.mapError(storeError))) ?? t
       const receivedOffset = current.direction === "in" ? current.receivedOffset : t.receivedOffset
@@ -129,29 +131,61 @@ export const makeReceiver = (ctx: FilesContext) => {
         hash,
         offset,
         written: offset,
-        buffers: writeBuffers(),
+        buffers: undefined,
         active: 0,
         pendingLength: 0,
         writing: undefined,
         started: false
       })
       yield* sendQuietly(link, { _tag: "e2e.FileAccept", id: t.id, offset: BigInt(offset) })
+      return true
     })
 
-  const pinned = (peer: Handle) =>
-    Effect.map(
-      store.contact(peer),
-      (c) => c !== undefined && c.fingerprint !== null && c.pendingKeyChange === null
-    ).pipe(Effect.mapError(storeError))
+  /** Whether one more partial file may be opened for `peer` (5.4.7: caps per peer and in total). */
+  const mayOpen = (peer: Handle) => {
+    let ofPeer = 0
+    for (const r of receiving.values()) if (r.ref.peer === peer) ofPeer++
+    return mayOpenTransfer(ctx.caps, { peer: ofPeer, total: receiving.size })
+  }
+
+  /** Starts `t`, or, over the open-file caps, refuses it on the wire and stores it as failed (5.4.7). */
+  const startOrRefuse = (link: PeerLink, t: IncomingTransfer) =>
+    Effect.gen(function* () {
+      if (yield* start(link, t)) return
+      yield* Effect.logWarning(`files: refused ${t.id} from ${t.peer}: too many files at once`)
+      yield* finish(
+        store,
+        inRef(t.peer, t.id),
+        "failed",
+        `${t.peer} sent too many files at once; ask them to resend it.`
+      )
+      yield* sendQuietly(link, { _tag: "e2e.FileCancel", id: t.id, reason: TOO_MANY_TRANSFERS })
+    })
+
+  /** Unfinished incoming transfers stored for `peer` (held, accepted, receiving, verifying). */
+  const unfinishedFrom = (peer: Handle) =>
+    Effect.map(store.transfers({ peer, active: true }), (ts) => ts.filter((t) => t.direction === "in").length).pipe(
+      Effect.mapError(storeError)
+    )
 
   /** `<FileOffer>`: record it (idempotent by id), then accept, resume, hold or answer a finished one. */
   const onOffer = (link: PeerLink, m: FileOffer) =>
     ctx.locked(refKey(inRef(link.peer, m.id)))(
       Effect.gen(function* () {
         const cancel = (reason: string) => sendQuietly(link, { _tag: "e2e.FileCancel", id: m.id, reason })
-        // 5.4.6: a chunk that cannot fit one record with its 24-byte header is refused.
-        if (m.chunk > MAX_FILE_CHUNK) return yield* cancel("bad_request")
-        if (m.size > BigInt(Number.MAX_SAFE_INTEGER)) return yield* cancel("too_large")
+        // 5.4.6: a chunk that cannot fit one record with its 24-byte header, or a size this agent
+        // cannot count exactly, is refused; the session goes on.
+        const problem = offerProblem(m, MAX_FILE_CHUNK)
+        if (problem !== undefined) {
+          yield* Effect.logWarning(`files: refused ${m.id} from ${link.peer}: ${problem}`)
+          return yield* cancel("bad_request")
+        }
+        // 5.4.7: a peer holds at most `caps.perPeer` unfinished offers; a resumed one is already counted.
+        const known = yield* store.transfer(inRef(link.peer, m.id)).pipe(Effect.mapError(storeError))
+        if (known === undefined && !mayStoreOffer(ctx.caps, yield* unfinishedFrom(link.peer))) {
+          yield* Effect.logWarning(`files: refused ${m.id} from ${link.peer}: too many unfinished files`)
+          return yield* cancel(TOO_MANY_TRANSFERS)
+        }
         const offered = yield* store
           .receiveFileOffer({
             id: m.id,
@@ -180,16 +214,22 @@ export const makeReceiver = (ctx: FilesContext) => {
           case "failed":
             return yield* cancel(offered.state)
           case "offered": {
-            const decision = decideOffer(ctx.policy, { size: offered.size, pinned: yield* pinned(link.peer) })
+            const accept = mayAutoAccept({
+              wroteTo: yield* store.wroteTo(link.peer).pipe(Effect.mapError(storeError)),
+              // wired at merge to the contact's verified mark
+              verified: false,
+              size: offered.size,
+              policy: ctx.policy
+            })
             // Held: the store's event tells the user, who may `accept` or cancel it.
-            if (decision === "hold") return
-            return yield* start(link, offered)
+            if (!accept) return
+            return yield* startOrRefuse(link, offered)
           }
           default:
             // Offered twice on one session (say, once by `sendFile` and once on session up): the
             // first `<FileAccept>` stands; answering again would restart the sender mid-stream.
             if (receiving.get(keyOf(link.peer, m.id))?.channel === link.channel) return
-            return yield* start(link, offered)
+            return yield* startOrRefuse(link, offered)
         }
       })
     )
@@ -210,7 +250,12 @@ export const makeReceiver = (ctx: FilesContext) => {
             message: `File ${ref.id} is already ${t.state}.`
           })
         const link = ctx.links.get(ref.peer)
-        if (link !== undefined) return yield* start(link, t)
+        if (link !== undefined && !(yield* start(link, t)))
+          return yield* new FileTransferError({
+            reason: "BadRequest",
+            message: `${ctx.caps.openPerPeer} files from ${ref.peer} (or ${ctx.caps.openTotal} in all) are already arriving: accept this one when one of them is done.`
+          })
+        if (link !== undefined) return
         yield* store.fileState({ ref, state: "accepted", now: yield* now }).pipe(Effect.mapError(storeError))
       })
     )
@@ -249,6 +294,8 @@ export const makeReceiver = (ctx: FilesContext) => {
       if (r.offset + record.bytes.length > t.size)
         return locked(fail(link, t, "too_long", `${link.peer} sent more than the ${t.size} bytes it offered.`))
       r.hash.update(record.bytes)
+      // Buffers exist only while data flows: an accepted offer costs an open file, not 2 MiB.
+      if (r.buffers === undefined) r.buffers = writeBuffers()
       r.buffers[r.active].set(record.bytes, r.pendingLength)
       r.pendingLength += record.bytes.length
       r.offset += record.bytes.length
@@ -342,19 +389,23 @@ export const makeReceiver = (ctx: FilesContext) => {
 
   /**
    * A session with `peer` ended: write out what is buffered, so the stored offset is current. The
-   * open files stay: the sender re-offers on its next session and `start` resumes from the file.
-   * (Flushing is harmless if this arrives late, after a replacing session already resumed.)
+   * transfers accepted on `channel` (the session that ended) also close their partial files, freeing
+   * descriptors and buffers (issue 10, section 5); the sender re-offers on its next session and
+   * `start` reopens the file and resumes from it. Without `channel` (a late notice that cannot say
+   * which session ended) only the flush happens: a replacing session's files stay open.
    */
-  const sessionDown = (peer: Handle) =>
+  const sessionDown = (peer: Handle, channel?: PeerLink["channel"]) =>
     Effect.suspend(() =>
       Effect.forEach(
         [...receiving.values()].filter((r) => r.ref.peer === peer),
         (r) =>
           ctx.locked(refKey(r.ref))(
             Effect.suspend(() =>
-              receiving.get(keyOf(peer, r.ref.id)) === r
-                ? flush(r).pipe(Effect.catchAll((e) => Effect.logWarning(`files: ${e.message}`)))
-                : Effect.void
+              receiving.get(keyOf(peer, r.ref.id)) !== r
+                ? Effect.void
+                : channel !== undefined && r.channel === channel
+                  ? release(peer, r.ref.id, true)
+                  : flush(r).pipe(Effect.catchAll((e) => Effect.logWarning(`files: ${e.message}`)))
             )
           ),
         { discard: true }

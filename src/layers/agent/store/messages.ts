@@ -36,6 +36,7 @@ type MessageOps = Pick<
   | "history"
   | "outgoing"
   | "incoming"
+  | "wroteTo"
 >
 
 /** `n` if it is a positive integer up to `max`, else an `InvalidArgument` naming `what`. */
@@ -276,6 +277,16 @@ export const makeMessageOps = (db: StoreDb): MessageOps => {
 
     incoming: Effect.fn("AgentStore.incoming")(function* (peer, id) {
       return yield* db.read(selectIncoming(peer, id))
+    }),
+
+    wroteTo: Effect.fn("AgentStore.wroteTo")(function* (peer) {
+      // Both probes are index lookups (messages_peer_at; transfers_key on direction, peer).
+      const rows = yield* db.read(
+        sql<{ readonly one: number }>`SELECT 1 AS one WHERE EXISTS
+          (SELECT 1 FROM messages WHERE peer = ${peer} AND direction = 'out' AND state <> 'cancelled')
+          OR EXISTS (SELECT 1 FROM transfers WHERE peer = ${peer} AND direction = 'out')`
+      )
+      return rows.length > 0
     })
   }
 }
