@@ -40,7 +40,12 @@ beforeAll(async () => {
   domain = await startDomain()
   const [aliceHome, bobHome, mHome] = await Promise.all(["alice", "bob", "mallory"].map((n) => domain.enrol(n)))
   malloryHome = mHome!
-  ;[alice, bob] = await Promise.all([domain.startAgent("alice", aliceHome!), domain.startAgent("bob", bobHome!)])
+  // Bob takes files from anyone here (the default takes them only from people he has written to,
+  // which fileOffers.test.ts covers): these tests are about resuming and names.
+  ;[alice, bob] = await Promise.all([
+    domain.startAgent("alice", aliceHome!),
+    domain.startAgent("bob", bobHome!, ["--accept-files", "anyone:4GiB"])
+  ])
 }, 60_000)
 
 afterAll(async () => {
@@ -94,7 +99,7 @@ describe("files between agent processes", () => {
     expect(killedAt).toBeGreaterThanOrEqual(10 * MiB)
     expect(killedAt).toBeLessThan(SIZE)
 
-    bob = await domain.startAgent("bob", bob.home)
+    bob = await domain.startAgent("bob", bob.home, ["--accept-files", "anyone:4GiB"])
     // What the restarted agent found on disk: a partial download, not a finished one.
     const found = await incoming(bob, offered.id)
     expect(found?.state).not.toBe("done")

@@ -148,18 +148,17 @@ export const makeReceiver = (ctx: FilesContext) => {
     return mayOpenTransfer(ctx.caps, { peer: ofPeer, total: receiving.size })
   }
 
-  /** Starts `t`, or, over the open-file caps, refuses it on the wire and stores it as failed (5.4.7). */
-  const startOrRefuse = (link: PeerLink, t: IncomingTransfer) =>
+  /**
+   * Starts `t`; over the open-file caps it waits instead (5.4.7): a new offer stays held (the user
+   * may accept it once a file is done), an accepted one is answered on the sender's next offer.
+   * Either way it counts against the peer's `perPeer` cap, beyond which offers are refused.
+   */
+  const startOrWait = (link: PeerLink, t: IncomingTransfer) =>
     Effect.gen(function* () {
       if (yield* start(link, t)) return
-      yield* Effect.logWarning(`files: refused ${t.id} from ${t.peer}: too many files at once`)
-      yield* finish(
-        store,
-        inRef(t.peer, t.id),
-        "failed",
-        `${t.peer} sent too many files at once; ask them to resend it.`
+      yield* Effect.logWarning(
+        `files: ${t.id} from ${t.peer} waits: ${ctx.caps.openPerPeer} files from one peer (or ${ctx.caps.openTotal} in all) are already arriving`
       )
-      yield* sendQuietly(link, { _tag: "e2e.FileCancel", id: t.id, reason: TOO_MANY_TRANSFERS })
     })
 
   /** Unfinished incoming transfers stored for `peer` (held, accepted, receiving, verifying). */
@@ -223,13 +222,13 @@ export const makeReceiver = (ctx: FilesContext) => {
             })
             // Held: the store's event tells the user, who may `accept` or cancel it.
             if (!accept) return
-            return yield* startOrRefuse(link, offered)
+            return yield* startOrWait(link, offered)
           }
           default:
             // Offered twice on one session (say, once by `sendFile` and once on session up): the
             // first `<FileAccept>` stands; answering again would restart the sender mid-stream.
             if (receiving.get(keyOf(link.peer, m.id))?.channel === link.channel) return
-            return yield* startOrRefuse(link, offered)
+            return yield* startOrWait(link, offered)
         }
       })
     )
