@@ -3,9 +3,9 @@
  * who dials an agent process over the library's own secure channel on real TCP and says exactly
  * what a test scripts, well-formed or hostile.
  */
-import { readFileSync } from "node:fs"
+import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
-import { Effect, Either, Layer, type Scope } from "effect"
+import { type Duration, Effect, Either, Layer, type Scope } from "effect"
 import type { Address, Handle } from "../../../src/domain/brands.js"
 import type { AppMessage } from "../../../src/domain/e2e/messages.js"
 import { makeLocalIdentity } from "../../../src/domain/handshake/identity.js"
@@ -26,10 +26,10 @@ export type PeerChannel = SecureChannel<AppMessage, AppMessage>
  */
 export const asPeer = <A>(
   home: string,
-  address: string,
+  address: Address,
   peer: Handle,
   f: (chan: PeerChannel) => Effect.Effect<A, ChannelError | Error, Scope.Scope>,
-  timeout = "40 seconds"
+  timeout: Duration.DurationInput = "40 seconds"
 ): Promise<A> => {
   const anchors = pemDecode(readFileSync(join(home, "ca.pem"), "utf8"), "CERTIFICATE")
   const pkcs8 = pemDecode(readFileSync(join(home, "key.pem"), "utf8"), "PRIVATE KEY")[0]!
@@ -42,13 +42,13 @@ export const asPeer = <A>(
           onRight: Effect.succeed
         })
         const channels = yield* makeChannels({ codec: e2eCodec, identity, allowAnonymousPeer: false })
-        const chan = yield* channels.dial(address as Address, { _tag: "Handle", handle: peer })
+        const chan = yield* channels.dial(address, { _tag: "Handle", handle: peer })
         return yield* f(chan)
       })
     ).pipe(
       Effect.timeoutFail({
         duration: timeout,
-        onTimeout: () => new Error(`the scripted peer gave up after ${timeout}`)
+        onTimeout: () => new Error("the scripted peer ran out of time")
       }),
       Effect.provide(
         Layer.mergeAll(
@@ -87,7 +87,5 @@ export const usage = (pid: number): { readonly fds: number; readonly rssKiB: num
   const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]
   return { fds, rssKiB: Number(rss) }
 }
-
-import { readdirSync } from "node:fs"
 
 const readdirCount = (dir: string) => readdirSync(dir).length
