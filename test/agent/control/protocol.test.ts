@@ -66,6 +66,14 @@ describe("control socket protocol", () => {
       expect(yield* c.next).toMatchObject({ id: 9, error: { code: ErrorCode.InvalidParams } })
       yield* c.send(request(10, "sendFile", { peer: bob, path: "relative/file.txt" }))
       expect(yield* c.next).toMatchObject({ id: 10, error: { code: ErrorCode.InvalidParams } })
+      yield* c.send(request(11, "contacts", { all: true }))
+      expect(yield* c.next).toMatchObject({
+        id: 11,
+        error: { code: ErrorCode.InvalidParams, message: 'contacts takes no parameters, but got "all".' }
+      })
+      yield* c.send(request(12, "send", { peer: bob }))
+      const missing = (yield* c.next) as { error: { message: string } }
+      expect(missing.error.message).toBe('send needs the parameter "body": text XML can carry, at most 32,768 characters.')
 
       // Still usable: a real call works on the same connection, with a string id.
       yield* c.send(request("last", "status"))

@@ -159,6 +159,24 @@ describe("the agent's control socket", () => {
       expect(await c.next()).toMatchObject({ id: 6, error: { code: -32602 } })
       c.send('{"jsonrpc":"2.0","id":7,"method":"send","params":{"peer":"not a handle","body":"hi"}}')
       expect(await c.next()).toMatchObject({ id: 7, error: { code: -32602 } })
+      // Unknown parameters (issue 10, section 6): refused in one sentence that names them, even for
+      // methods that take none, and never with the Schema's type.
+      c.send('{"jsonrpc":"2.0","id":71,"method":"status","params":{"verbose":true}}')
+      expect(await c.next()).toMatchObject({
+        id: 71,
+        error: { code: -32602, message: 'status takes no parameters, but got "verbose".' }
+      })
+      c.send('{"jsonrpc":"2.0","id":72,"method":"contact","params":{"pear":"bob@example.org"}}')
+      expect(await c.next()).toMatchObject({
+        id: 72,
+        error: { code: -32602, message: 'contact has no parameter "pear": it takes "peer".' }
+      })
+      c.send('{"jsonrpc":"2.0","id":73,"method":"history","params":{"peer":"Bob@Example.org"}}')
+      const upper = (await c.next()) as { error: { code: number; message: string } }
+      expect(upper.error.code).toBe(-32602)
+      expect(upper.error.message).toBe(
+        'history: the parameter "peer" must be a handle in lower case, such as bob@example.org, not "Bob@Example.org".'
+      )
       // A notification (no id) is not answered; the next request is.
       c.send('{"jsonrpc":"2.0","method":"status"}')
       c.send('{"jsonrpc":"2.0","id":8,"method":"status"}')

@@ -9,7 +9,8 @@
  * with a `Connection` error.
  */
 import * as Net from "node:net"
-import { Deferred, Effect, Either, Queue, Schema, type Scope, Stream } from "effect"
+import { Deferred, Effect, Either, ParseResult, Queue, Schema, type Scope, Stream } from "effect"
+import { paramSentence } from "../../../domain/agent/params.js"
 import {
   agentErrorReasonOf,
   ErrorCode,
@@ -174,14 +175,15 @@ export const connect = (socketPath: string): Effect.Effect<ControlClient, Contro
         const encoded = yield* Schema.encode(Methods[method].params as unknown as Schema.Schema<unknown, unknown>)(
           params
         ).pipe(
-          Effect.mapError(
-            (e) =>
-              new ControlError({
-                reason: "Rpc",
-                code: ErrorCode.InvalidParams,
-                message: `invalid params for ${method}: ${e.message}`
-              })
-          )
+          Effect.mapError((e) => {
+            const first = ParseResult.ArrayFormatter.formatErrorSync(e)[0] ?? { path: [], _tag: "Type" }
+            const given = (typeof params === "object" && params !== null ? params : {}) as Record<string, unknown>
+            return new ControlError({
+              reason: "Rpc",
+              code: ErrorCode.InvalidParams,
+              message: paramSentence(method, { path: first.path, tag: first._tag }, given)
+            })
+          })
         )
         if (failure !== undefined) return yield* failure
         const id = nextId++

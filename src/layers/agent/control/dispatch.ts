@@ -3,7 +3,9 @@
  * the envelope, look up the method, decode its params with the method's Schema, call the `Agent`,
  * encode the result. Every failure becomes a JSON-RPC error object; nothing here ends the connection.
  */
+
 import { Effect, Either, Option, ParseResult, Schema } from "effect"
+import { paramSentence, unknownParameter } from "../../../domain/agent/params.js"
 import {
   agentErrorCode,
   ErrorCode,
@@ -79,18 +81,25 @@ const invoke = (
   }
   if (rawParams !== undefined && (typeof rawParams !== "object" || rawParams === null || Array.isArray(rawParams)))
     return Effect.fail(invalidParams(`params of ${name} must be an object of named parameters`))
-  const decoded = Schema.decodeUnknownEither(paramsSchema, { onExcessProperty: "error", errors: "all" })(
-    rawParams ?? {}
-  )
-  if (Either.isLeft(decoded))
+  const given = (rawParams ?? {}) as Readonly<Record<string, unknown>>
+  // Named here, before decoding, so that a typo gets a sentence, not the Schema's type (-32602).
+  const fields = (paramsSchema as unknown as { readonly fields?: Readonly<Record<string, unknown>> }).fields ?? {}
+  const unknown = unknownParameter(name, Object.keys(fields), Object.keys(given))
+  if (unknown !== undefined)
+    return Effect.fail(invalidParams(unknown.message, { issues: [{ path: [unknown.name], message: "is unknown" }] }))
+  const decoded = Schema.decodeUnknownEither(paramsSchema, { onExcessProperty: "error", errors: "all" })(given)
+  if (Either.isLeft(decoded)) {
+    const issues = ParseResult.ArrayFormatter.formatErrorSync(decoded.left)
+    const first = issues[0] ?? { path: [], _tag: "Type" }
     return Effect.fail(
-      invalidParams(`invalid params for ${name}: ${ParseResult.TreeFormatter.formatErrorSync(decoded.left)}`, {
-        issues: ParseResult.ArrayFormatter.formatErrorSync(decoded.left).map((i) => ({
+      invalidParams(paramSentence(name, { path: first.path, tag: first._tag }, given), {
+        issues: issues.map((i) => ({
           path: i.path,
-          message: i.message
+          message: paramSentence(name, { path: i.path, tag: i._tag }, given)
         }))
       })
     )
+  }
   const handler = handlers(agent, session, afterWrite)[name] as (p: unknown) => Effect.Effect<unknown, Failure>
   return handler(decoded.right).pipe(
     Effect.mapError(toErrorObject),
