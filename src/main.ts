@@ -8,6 +8,17 @@ import { run } from "./cli/app.js"
 import { ExitCode } from "./cli/failure.js"
 import * as EntropyLive from "./layers/EntropyLive.js"
 
+// A reader that stops early (`sixchat history | head -1`) closes the pipe: the next write fails with
+// EPIPE. Stop writing to that stream and let the command finish as it would (its own exit status,
+// usually 0, no stack trace), as `git log | head` does; a long-running agent keeps running
+// (issue 10, section 6; DECISIONS.md, "A closed stdout").
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE") throw error
+    stream.write = (() => true) as typeof stream.write
+  })
+}
+
 const program = Effect.suspend(() => run(process.argv)).pipe(
   Effect.provide(Layer.mergeAll(NodeContext.layer, EntropyLive.layer))
 )

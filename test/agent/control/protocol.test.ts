@@ -73,7 +73,9 @@ describe("control socket protocol", () => {
       })
       yield* c.send(request(12, "send", { peer: bob }))
       const missing = (yield* c.next) as { error: { message: string } }
-      expect(missing.error.message).toBe('send needs the parameter "body": text XML can carry, at most 32,768 characters.')
+      expect(missing.error.message).toBe(
+        'send needs the parameter "body": text XML can carry, at most 32,768 characters.'
+      )
 
       // Still usable: a real call works on the same connection, with a string id.
       yield* c.send(request("last", "status"))

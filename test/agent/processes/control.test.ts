@@ -9,10 +9,11 @@
  * same client connecting to a 0666 socket beside it shows that it could connect otherwise.
  */
 import { execFileSync, spawnSync } from "node:child_process"
-import { chmodSync, existsSync, statSync } from "node:fs"
+import { chmodSync, existsSync, readFileSync, statSync } from "node:fs"
 import * as Net from "node:net"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import type { Handle } from "../../../src/domain/brands.js"
 import { BIN } from "../../support/cli.js"
 import { type AgentProc, call, type Domain, ok, socketOf, startDomain } from "./support.js"
 
@@ -205,5 +206,29 @@ describe("the agent's control socket", () => {
     expect(await ok(["status", "--home", alice.home])).toMatch(/^handle: +alice@example\.org/)
     expect(existsSync(socketOf(alice.home))).toBe(true)
     expect(alice.running()).toBe(true)
+  })
+
+  it("a reader that closes the pipe early (`history | head -1`) ends the command quietly, status 0", async () => {
+    // About 500 KB of history: far more than a pipe holds, so the command is still writing when
+    // the reader goes away.
+    for (let i = 0; i < 16; i++)
+      await call(alice, "send", { peer: "bob@example.org" as Handle, body: `${i} ${"y".repeat(30_000)}` })
+    // A real `head -1` in a real shell pipeline; bash reports the command's own status.
+    const errFile = join(domain.root, "history.err")
+    for (const json of ["--json", ""]) {
+      const r = spawnSync(
+        "bash",
+        [
+          "-c",
+          `"$0" "$1" history --home "$2" --limit 1000 ${json} 2>"$3" | head -1 >/dev/null; echo "status=\${PIPESTATUS[0]}"`,
+          process.execPath,
+          BIN,
+          alice.home,
+          errFile
+        ],
+        { encoding: "utf8", timeout: 30_000 }
+      )
+      expect({ out: r.stdout.trim(), stderr: readFileSync(errFile, "utf8") }).toEqual({ out: "status=0", stderr: "" })
+    }
   })
 })
