@@ -9,7 +9,7 @@ import { isTerminalTransfer, type Transfer } from "../../domain/agent/transfers.
 import type { Handle, Id } from "../../domain/brands.js"
 import type { AgentEvent } from "../../services/Agent.js"
 import type { ChatScreen } from "./chatScreen.js"
-import { bytes, clock, indentBody, localPart, printable, stateMark, transferName } from "./format.js"
+import { bytes, clock, indentBody, localPart, printable, sentNote, stateMark, transferName } from "./format.js"
 
 /** How long a typing notice stays up without news (the peer sends `active` again while typing). */
 export const PEER_TYPING_TIMEOUT_MS = 6000
@@ -36,7 +36,8 @@ export class ChatView {
     const who = m.direction === "out" ? "you" : localPart(this.peer)
     const head = `[${clock(m.at)}] ${who}: `
     const mark = stateMark(m)
-    return `${head}${indentBody(m.body, head.length)}${mark === "" ? "" : ` ${mark}`}`
+    const sent = sentNote(m)
+    return `${head}${indentBody(m.body, head.length)}${mark === "" ? "" : ` ${mark}`}${sent === "" ? "" : ` (${sent.slice(2)})`}`
   }
 
   /** Shows a message once; `true` when it was new here. */

@@ -3,7 +3,7 @@
  * time zone aside). Text from peers passes through `printable` before it reaches a terminal, so a
  * message cannot move the cursor, rewrite a line (`\r`) or send escape sequences (C1 `CSI` included).
  */
-import type { StoredMessage } from "../../domain/agent/messages.js"
+import { claimedSent, type StoredMessage } from "../../domain/agent/messages.js"
 import type { Transfer } from "../../domain/agent/transfers.js"
 import type { Handle } from "../../domain/brands.js"
 
@@ -59,12 +59,24 @@ export const stateWord = (m: Pick<StoredMessage, "direction" | "state">): string
 /** The local part of a handle (`bob` of `bob@example.org`). */
 export const localPart = (handle: Handle): string => handle.slice(0, handle.lastIndexOf("@"))
 
-/** One history line: `2025-01-02 10:04  you → bob@example.org  hello  (delivered)`. */
+/**
+ * What the sender's own stamp said, when it is far from the arrival time: `; sent 2020-01-01 00:00
+ * by their clock`. The time shown first is always when the message arrived (issue 10, section 6).
+ */
+export const sentNote = (m: StoredMessage): string => {
+  const sent = claimedSent(m)
+  return sent === undefined ? "" : `; sent ${dateTime(sent)} by their clock`
+}
+
+/**
+ * One history line: `2025-01-02 10:04  you → bob@example.org  hello  (delivered)`. The time is
+ * when it was written (outgoing) or arrived (incoming).
+ */
 export const historyLine = (m: StoredMessage): string => {
   const stamp = dateTime(m.at)
   const who = m.direction === "out" ? `you → ${m.peer}` : `${m.peer} → you`
   const head = `${stamp}  ${who}  `
-  return `${head}${indentBody(m.body, head.length)}  (${stateWord(m)})`
+  return `${head}${indentBody(m.body, head.length)}  (${stateWord(m)}${sentNote(m)})`
 }
 
 /** JSON shape of `history --json`: id, peer, direction, body, state and times (RFC 3339 UTC or null). */

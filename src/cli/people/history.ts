@@ -2,7 +2,9 @@
  * `sixchat history --home H [HANDLE] [--json] [--limit N]` (issue 4, section 4): stored messages, each
  * once, oldest first, with their state. `--json` prints one array of
  * `{ id, peer, direction, body, state, at, createdAt, sentAt, deliveredAt, readAt, receivedAt, cancelledAt }`
- * (times RFC 3339 UTC or null).
+ * (times RFC 3339 UTC or null). The time shown, `at`, is when a message was written (outgoing) or
+ * arrived (incoming); an incoming message's `createdAt` is the sender's claim, noted beside it when
+ * far from the arrival.
  */
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"

@@ -71,12 +71,30 @@ export const StoredMessage = Schema.Struct({
 export type StoredMessage = typeof StoredMessage.Type
 
 /**
- * History position of a message. Outgoing: its `createdAt`. Incoming: the sender's stamp, but never
- * later than the local receipt time, so a peer whose clock runs ahead cannot pin its messages below
- * later replies. Ties (and equal stamps) fall back to local insertion order (`seq`).
+ * History position, and the time shown, of a message: when it happened here. Outgoing: its
+ * `createdAt` (when the user wrote it). Incoming: when it arrived (`receivedAt`); the sender's
+ * `<Message sent>` is only the sender's claim (a backdated stamp must not place a message in the
+ * past of the conversation, issue 10 section 6) and stays available as `createdAt`. Ties fall back
+ * to local insertion order (`seq`).
  */
 export const historyTime = (direction: Direction, createdAt: number, receivedAt: number): number =>
-  direction === "out" ? createdAt : Math.min(createdAt, receivedAt)
+  direction === "out" ? createdAt : receivedAt
+
+/**
+ * How far the sender's stamp may differ from the arrival before the UI mentions it (clocks drift,
+ * and a message may wait in the sender's outbox while the receiver is offline: minutes are normal).
+ */
+export const SENT_NOTE_AFTER_MS = 10 * 60_000
+
+/** The sender's stamp when it is worth showing beside the arrival time; `undefined` otherwise. */
+export const claimedSent = (m: {
+  readonly direction: Direction
+  readonly createdAt: number
+  readonly receivedAt: number | null
+}): number | undefined =>
+  m.direction === "in" && m.receivedAt !== null && Math.abs(m.receivedAt - m.createdAt) > SENT_NOTE_AFTER_MS
+    ? m.createdAt
+    : undefined
 
 /** A history page position: pass a `StoredMessage` (or its `at` and `seq`) to get what came before it. */
 export interface HistoryCursor {

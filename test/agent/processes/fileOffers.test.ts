@@ -10,7 +10,8 @@
  *   (5.4.7); Bob's descriptors (/proc/PID/fd) and resident memory (VmRSS) stay bounded, and once
  *   Mallory disconnects the descriptors are back to their baseline; a resumed offer reopens its file.
  *
- * The figures are printed (`fileOffers:` lines) for the issue's closing note.
+ * The figures are printed (`fileOffers:` lines) for the issue's closing note. The same scripted peer
+ * also sends a backdated `<Message sent>`: history shows when it arrived (section 6).
  */
 import { createHash, randomBytes } from "node:crypto"
 import { Effect } from "effect"
@@ -21,7 +22,7 @@ import type { Handle, Id } from "../../../src/domain/brands.js"
 import type { AppMessage } from "../../../src/domain/e2e/messages.js"
 import { ulidFrom } from "../../../src/domain/ulid.js"
 import { asPeer, type PeerChannel, untilPong, usage } from "./peer.js"
-import { type AgentProc, call, type Domain, eventually, startDomain } from "./support.js"
+import { type AgentProc, call, type Domain, eventually, ok, startDomain } from "./support.js"
 
 const OFFERS = 1000
 const BATCH = 100
@@ -156,4 +157,37 @@ describe("file offers from one peer", () => {
       { agents: [bob], timeoutMs: 15_000 }
     )
   }, 90_000)
+
+  it("a backdated <Message sent> is shown at its arrival time, the claim beside it (issue 10, section 6)", async () => {
+    const id = newId()
+    const startedAt = Date.now()
+    await asPeer(malloryHome, await bobAddress(), bob.handle, (chan) =>
+      Effect.gen(function* () {
+        yield* chan.send({ _tag: "e2e.Message", id, sent: "2001-02-03T04:05:06Z", body: "from the past" } as AppMessage)
+        // Stored (and acknowledged, in a batch) while the session is up.
+        yield* Effect.promise(() =>
+          eventually(
+            "bob's agent to store the message",
+            async () => ((await call(bob, "history", { peer: mallory })).some((x) => x.id === id) ? true : undefined),
+            { agents: [bob] }
+          )
+        )
+      })
+    )
+    const json = JSON.parse(await ok(["history", "--home", bob.home, mallory, "--json"])) as Array<
+      Record<string, string>
+    >
+    const m = json.find((x) => x.id === id)!
+    // `at` (what is shown and ordered by) is the arrival; the sender's claim is kept as createdAt.
+    expect(m.createdAt).toBe("2001-02-03T04:05:06.000Z")
+    expect(Date.parse(m.at!)).toBeGreaterThanOrEqual(startedAt - 1000)
+    expect(m.at).toBe(m.receivedAt)
+    const line = (await ok(["history", "--home", bob.home, mallory]))
+      .split("\n")
+      .find((l) => l.includes("from the past"))!
+    const arrived = new Date(Date.parse(m.at!))
+    const day = `${arrived.getFullYear()}-${String(arrived.getMonth() + 1).padStart(2, "0")}-${String(arrived.getDate()).padStart(2, "0")}`
+    expect(line.startsWith(day)).toBe(true)
+    expect(line).toMatch(/\(unread; sent 2001-02-0[23] \d\d:\d\d by their clock\)$/)
+  }, 30_000)
 })

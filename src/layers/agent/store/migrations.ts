@@ -110,6 +110,13 @@ export const migrations: ReadonlyArray<Migration> = [
       `CREATE UNIQUE INDEX transfers_key ON transfers (direction, peer, id)`,
       `CREATE INDEX transfers_active ON transfers (peer, seq) WHERE state NOT IN ('done', 'cancelled', 'failed')`
     ]
+  },
+  {
+    // Issue 10, section 6: an incoming message's history position and shown time is its arrival,
+    // not the sender's (possibly backdated) `<Message sent>`, which stays in `created_at`.
+    id: 3,
+    name: "incoming messages at their arrival time",
+    statements: [`UPDATE messages SET at = received_at WHERE direction = 'in' AND at <> received_at`]
   }
 ]
 
