@@ -3,10 +3,12 @@
  * child the caller did not name is an error, so a decoder and its XSD accept the same documents.
  * Every helper returns an `Either` whose failure is a `DecodeError` with reason "Schema".
  */
-import { Either, ParseResult, Schema } from "effect"
+
+import { Either, Schema } from "effect"
 import { isXmlSpace } from "./chars.js"
 import { DecodeError } from "./DecodeError.js"
 import type { XmlElement } from "./model.js"
+import { schemaSentence } from "./schemaSentence.js"
 import { base64Decode, decimalBigInt, decimalInt, hexDecode } from "./values.js"
 
 export const schemaError = (message: string, cause?: unknown): DecodeError =>
@@ -124,8 +126,5 @@ export const decodeWith = <A, I>(
   what: string
 ): ((input: unknown) => Either.Either<A, DecodeError>) => {
   const decode = Schema.decodeUnknownEither(schema)
-  return (input) =>
-    Either.mapLeft(decode(input), (e) =>
-      schemaError(`${what} breaks its schema: ${ParseResult.TreeFormatter.formatErrorSync(e)}`, e)
-    )
+  return (input) => Either.mapLeft(decode(input), (e) => schemaError(schemaSentence(what, e, input), e))
 }

@@ -91,7 +91,8 @@ const precheck = (
   if (inbound._tag === "irp.InvalidRequest")
     return new Refused({
       code: "bad_request",
-      message: `The request <${inbound.element}> was refused: ${inbound.message}`
+      // One sentence that names what to fix (issue 10, section 6); schema refusals name the element.
+      message: inbound.message.startsWith("<") ? inbound.message : `<${inbound.element}>: ${inbound.message}`
     })
   const refusal = authorize(inbound._tag, caller, ctx.limits)
   return refusal === undefined ? inbound : new Refused(refusal)

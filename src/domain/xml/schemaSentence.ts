@@ -1,0 +1,66 @@
+/**
+ * One sentence for a document that breaks its Schema (issue 10, section 6: an IRP `<Error>` used to
+ * carry a 512-character dump of the Schema's type): which attribute or element is wrong, its value,
+ * and what a good one looks like. E.g. `<Lookup handle="Alice@Example.org">: a handle must be lower
+ * case: write "alice@example.org".`
+ */
+import { ParseResult } from "effect"
+
+/** Decoded field names that differ from the attribute or element a person wrote. */
+const WRITTEN: Readonly<Record<string, string>> = { deviceId: "device", ttlSeconds: "ttl", addresses: "Address" }
+
+const HANDLE =
+  /^[a-z0-9](?:[a-z0-9._+-]{0,62}[a-z0-9])?@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/
+
+const handleReason = (value: unknown): string =>
+  typeof value === "string" && value !== value.toLowerCase() && HANDLE.test(value.toLowerCase())
+    ? `a handle must be lower case: write "${value.toLowerCase()}"`
+    : "a handle is local@domain in lower case letters, digits and . _ + -, such as alice@example.org"
+
+/** What a good value looks like, by field name. */
+const HINTS: Readonly<Record<string, (value: unknown) => string>> = {
+  handle: handleReason,
+  id: () => "an id is a ULID (26 characters of Crockford base32, upper case) or a UUIDv7 (lower-case hex)",
+  port: () => "a port is a whole number from 1 to 65535",
+  host: () => "a host is an IPv4 or IPv6 address",
+  ttlSeconds: () => "a ttl is a whole number of seconds within the limits of PROTOCOL.md section 17",
+  seq: () => "seq is a whole number without sign or leading zeros",
+  deviceId: () => "a device id is 1 to 64 letters, digits, '.', '_' or '-'"
+}
+
+/** The decoder's own words when they are a sentence for people (a filter's message), not a type. */
+const plain = (message: string): string | undefined =>
+  message.length <= 160 && !/pattern|Brand<|readonly |\{/.test(message) ? message : undefined
+
+const at = (input: unknown, path: ReadonlyArray<PropertyKey>): unknown => {
+  let value = input
+  for (const key of path) {
+    if (typeof value !== "object" || value === null) return undefined
+    value = (value as Record<PropertyKey, unknown>)[key]
+  }
+  return value
+}
+
+const shown = (value: unknown): string => {
+  const text = typeof value === "string" ? value : (JSON.stringify(value) ?? String(value))
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text
+}
+
+/** `what` is the element as written (`<Lookup>`); `input` what was decoded. */
+export const schemaSentence = (what: string, error: ParseResult.ParseError, input: unknown): string => {
+  const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
+  const first = issues[0]
+  if (first === undefined) return `${what} breaks its schema (see the schema directory).`
+  const keys = first.path.filter((k): k is string => typeof k === "string")
+  const field = keys[keys.length - 1]
+  if (field === undefined) return `${what} breaks its schema: ${plain(first.message) ?? "see the schema directory"}.`
+  const name = WRITTEN[field] ?? field
+  // A field of a child element (`addresses[0].port`) is written as that element's attribute.
+  const parent = keys.length > 1 ? keys[keys.length - 2]! : undefined
+  const element = parent === undefined ? what.replace(/>$/, "") : `<${WRITTEN[parent] ?? parent}`
+  if (first._tag === "Missing") return `${element}> lacks ${name}, which it needs.`
+  if (first._tag === "Unexpected") return `${element}> has ${name}, which it may not have.`
+  const value = at(input, first.path)
+  const reason = HINTS[field]?.(value) ?? plain(first.message) ?? "that value is not allowed (see the schema directory)"
+  return `${element} ${name}="${shown(value)}">: ${reason}.`
+}
