@@ -41,8 +41,19 @@ const at = (input: unknown, path: ReadonlyArray<PropertyKey>): unknown => {
   return value
 }
 
+const textOf = (value: unknown): string => {
+  if (typeof value === "string") return value
+  if (typeof value === "bigint" || typeof value === "number" || typeof value === "boolean") return String(value)
+  if (value instanceof Uint8Array) return `${value.length} bytes`
+  try {
+    return JSON.stringify(value, (_, v) => (typeof v === "bigint" ? String(v) : v)) ?? String(value)
+  } catch {
+    return String(value)
+  }
+}
+
 const shown = (value: unknown): string => {
-  const text = typeof value === "string" ? value : (JSON.stringify(value) ?? String(value))
+  const text = textOf(value)
   return text.length > 60 ? `${text.slice(0, 57)}...` : text
 }
 
