@@ -153,7 +153,7 @@ const agent = Command.make(
     irp: irpOverrideOption,
     maxHandshakes: Options.integer("max-handshakes").pipe(
       Options.withDefault(defaultAgentOptions.maxHandshakes),
-      Options.withDescription("connections in their handshake at once (PROTOCOL.md 15.2; default 64)")
+      Options.withDescription("connections in their handshake at once (PROTOCOL.md 15.7; default 64)")
     ),
     maxHandshakesPerSource: Options.integer("max-handshakes-per-source").pipe(
       Options.withDefault(defaultAgentOptions.maxHandshakesPerSource),

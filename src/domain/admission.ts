@@ -1,6 +1,6 @@
 /**
  * Fair admission of connections that have not finished their handshake (issue 10 §4; PROTOCOL.md
- * §6.7, §15.x and §17.1.7). An unauthenticated connection costs the server a descriptor, a buffer and a
+ * §6.7, §15.7 and §17.1.7). An unauthenticated connection costs the server a descriptor, a buffer and a
  * handshake timer for up to the handshake limit, and proves nothing about who holds it, so both servers
  * (the User Agent's listener and the IRP) bound them in two ways:
  *

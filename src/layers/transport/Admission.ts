@@ -1,7 +1,7 @@
 /**
  * The accept loop of a server (User Agent listener, IRP), with fair admission of connections that
  * have not finished their handshake (issue 10 §4; the policy is `domain/admission.ts`, the limits
- * PROTOCOL.md §15.2 and §17.1.7).
+ * PROTOCOL.md §15.7 and §17.1.7).
  *
  * The loop never waits for a slot before accepting: every connection is taken from the kernel at
  * once, so neither the kernel's backlog nor the transport's pending queue can fill up with a flooder's

@@ -6,7 +6,7 @@
  *   `/proc/<pid>/fd` count is back to its baseline within seconds (PROTOCOL.md §11.9; the transport's
  *   graceful release).
  * * During a flood of 500 idle connections from 127.0.0.2, real peers on 127.0.0.1 still complete their
- *   handshakes (`sixchat peer connect` as carol) and bob's agent delivers a message (PROTOCOL.md §15.2:
+ *   handshakes (`sixchat peer connect` as carol) and bob's agent delivers a message (PROTOCOL.md §15.7:
  *   per-source handshake cap, fair admission, handshake deadline from accept, §6.7).
  */
 import { join } from "node:path"

@@ -62,7 +62,7 @@ export const make = (config: SessionManagerConfig): Effect.Effect<SessionManager
     const sessions = new Map<Handle, Session>()
     const dialing = new Map<Handle, Deferred.Deferred<Session, SessionError>>()
     const lock = yield* Effect.makeSemaphore(1)
-    // Issue 10 §4: per-source and total caps on connections still in their handshake (PROTOCOL.md §15.2).
+    // Issue 10 §4: per-source and total caps on connections still in their handshake (PROTOCOL.md §15.7).
     const gate = Admission.make({
       maxHandshakes: options.maxHandshakes,
       maxHandshakesPerSource: options.maxHandshakesPerSource

@@ -30,7 +30,7 @@ export interface AgentOptions {
   readonly closeTimeout: Duration.DurationInput
   /**
    * Connections in their handshake at once (default 64). When full, the source holding the most loses
-   * its oldest to a newcomer (issue 10 §4, `domain/admission.ts`; PROTOCOL.md §15.2).
+   * its oldest to a newcomer (issue 10 §4, `domain/admission.ts`; PROTOCOL.md §15.7).
    */
   readonly maxHandshakes: number
   /** Connections in their handshake at once from one IPv4 address or IPv6 /64 (default 8); more are refused. */
