@@ -1,6 +1,7 @@
 /**
  * `sixchat agent --home H [--listen HOST:PORT]... [--strict-keys] [--no-receipts] [--no-typing]
- * [--accept-files POLICY] [--irp HOST:PORT] [--crypto node|noble]` (issue 4, section 1): runs the
+ * [--accept-files POLICY] [--irp HOST:PORT] [--max-handshakes N] [--max-handshakes-per-source N]
+ * [--crypto node|noble]` (issue 4, section 1; the handshake caps: issue 10 §4): runs the
  * User Agent of an enrolled identity home until SIGINT/SIGTERM.
  *
  * * Loads the identity (`key.pem`, possibly passphrase-protected: `agentKey.ts`), the chain and the
@@ -24,6 +25,7 @@ import { type Address, formatAddress } from "../domain/brands.js"
 import { makeLocalIdentity } from "../domain/handshake/identity.js"
 import * as ControlServer from "../layers/agent/control/ControlServer.js"
 import { defaultListenAddresses } from "../layers/agent/core/Listeners.js"
+import { defaultAgentOptions } from "../layers/agent/core/options.js"
 import { parseAcceptPolicy } from "../layers/agent/files/FileTransfers.js"
 import * as IrpAgent from "../layers/agent/irp/IrpAgent.js"
 import * as AgentStoreLive from "../layers/agent/store/AgentStoreLive.js"
@@ -149,6 +151,14 @@ const agent = Command.make(
       )
     ),
     irp: irpOverrideOption,
+    maxHandshakes: Options.integer("max-handshakes").pipe(
+      Options.withDefault(defaultAgentOptions.maxHandshakes),
+      Options.withDescription("connections in their handshake at once (PROTOCOL.md 15.7; default 64)")
+    ),
+    maxHandshakesPerSource: Options.integer("max-handshakes-per-source").pipe(
+      Options.withDefault(defaultAgentOptions.maxHandshakesPerSource),
+      Options.withDescription("of those, from one IPv4 address or IPv6 /64 (default 8)")
+    ),
     crypto: cryptoOption
   },
   (o) =>
@@ -165,6 +175,8 @@ const agent = Command.make(
       const irp = yield* irpAddressArg(irpText)
       const serverName = config.irpServerName ?? defaultServerName(config.handle)
       const listen: ReadonlyArray<Address> = yield* listenAddresses(o.listen)
+      if (o.maxHandshakes < 1 || o.maxHandshakesPerSource < 1)
+        return yield* usage("--max-handshakes and --max-handshakes-per-source take a number of at least 1")
       const acceptPolicy = parseAcceptPolicy(o.acceptFiles)
       if (acceptPolicy === undefined)
         return yield* usage(
@@ -187,7 +199,13 @@ const agent = Command.make(
         anchors,
         irp: { address: irp, serverName },
         listen,
-        options: { strictKeys: o.strictKeys, receipts: !o.noReceipts, typing: !o.noTyping },
+        options: {
+          strictKeys: o.strictKeys,
+          receipts: !o.noReceipts,
+          typing: !o.noTyping,
+          maxHandshakes: o.maxHandshakes,
+          maxHandshakesPerSource: o.maxHandshakesPerSource
+        },
         downloadsDir: path.join(o.home, "downloads"),
         acceptPolicy
       }).pipe(

@@ -1,5 +1,6 @@
 /**
  * `sixchat irp serve --dir DIR [--listen HOST:PORT]... [--db sqlite:PATH|postgres://…] [--log-format text|json]`
+ * `[--max-handshakes N] [--max-handshakes-per-source N]` (the handshake caps: issue 10 §4, PROTOCOL.md §17.1.7)
  * (IRP issue section 4): runs the domain's IRP server until SIGINT/SIGTERM.
  *
  * * Listens where `--listen` says, else where `irp.json` says (`[::]:4604` and `0.0.0.0:4604` by default;
@@ -89,6 +90,14 @@ const serve = Command.make(
         "keep up to N Lookup answers in memory (default 0: off); worth it when lookups repeat (docs/DECISIONS.md)"
       )
     ),
+    maxHandshakes: Options.integer("max-handshakes").pipe(
+      Options.withDefault(IrpServerLive.defaultPolicy.maxHandshakes),
+      Options.withDescription("connections in their handshake at once (PROTOCOL.md 17.1.7; default 256)")
+    ),
+    maxHandshakesPerSource: Options.integer("max-handshakes-per-source").pipe(
+      Options.withDefault(IrpServerLive.defaultPolicy.maxHandshakesPerSource),
+      Options.withDescription("of those, from one IPv4 address or IPv6 /64 (default 32)")
+    ),
     crypto: cryptoOption
   },
   (o) =>
@@ -105,10 +114,19 @@ const serve = Command.make(
               code: ExitCode.Usage,
               message: "--lookup-cache takes 0 to 10000000 entries"
             })
+          if (o.maxHandshakes < 1 || o.maxHandshakesPerSource < 1)
+            return yield* new CliFailure({
+              code: ExitCode.Usage,
+              message: "--max-handshakes and --max-handshakes-per-source take a number of at least 1"
+            })
           const server = yield* IrpServerLive.make({
             domain,
             listen,
-            policy: { lookupCacheEntries: o.lookupCache }
+            policy: {
+              lookupCacheEntries: o.lookupCache,
+              maxHandshakes: o.maxHandshakes,
+              maxHandshakesPerSource: o.maxHandshakesPerSource
+            }
           }).pipe(
             Effect.provideService(IrpRegistry, registry),
             Effect.provideService(CertificateAuthority, ca),

@@ -70,7 +70,11 @@ export interface SecureChannel<In, Out> {
    * Only one fiber may receive at a time.
    */
   readonly receive: Effect.Effect<Inbound<In>, ChannelError>
-  /** Sends `<Close reason/>` and ends the connection; idempotent. Also run when the scope closes. */
+  /**
+   * Sends `<Close reason/>`; idempotent. Also run when the scope closes. The FIN follows at once when
+   * the peer closed first, otherwise once the peer's `<Close/>` is received or the scope closes
+   * (PROTOCOL.md §11.9): keep receiving to see the peer's answer.
+   */
   readonly close: (reason?: string) => Effect.Effect<void>
 }
 

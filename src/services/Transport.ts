@@ -33,21 +33,25 @@ export interface Connection {
   readonly tryWrite?: (make: () => Uint8Array) => boolean
   /** Ends our side cleanly (FIN) after pending writes; further reads still see what the peer sends. */
   readonly end: Effect.Effect<void>
-  /** Tears the connection down at once (RST where the transport has one). Idempotent. */
+  /** Tears the connection down at once (RST where the transport has one): for protocol violations and expired deadlines. Idempotent. */
   readonly destroy: Effect.Effect<void>
 }
 
 export interface Listener {
   /** The bound address (the real port when 0 was asked for). */
   readonly address: Address
-  /** Waits for the next inbound connection; it is released (destroyed) with the given scope. */
+  /**
+   * Waits for the next inbound connection; it is released with the given scope. Over TCP the release
+   * is graceful (FIN, what the peer still sends dropped until its FIN, bounded linger); the simulated
+   * network resets a connection released without `end`.
+   */
   readonly accept: Effect.Effect<Connection, TransportError, Scope.Scope>
 }
 
 export interface TransportService {
   /** Binds and listens; the listener closes when the scope closes. */
   readonly listen: (address: Address) => Effect.Effect<Listener, TransportError, Scope.Scope>
-  /** Opens a connection; it is destroyed when the scope closes (callers `end` it first for a clean close). */
+  /** Opens a connection; it is released when the scope closes, as an accepted one is. */
   readonly dial: (address: Address) => Effect.Effect<Connection, TransportError, Scope.Scope>
 }
 

@@ -153,7 +153,11 @@ export const makeChannel = <In, Out>(
           if (sentClose || failure !== undefined) return Effect.void
           sentClose = true
           const doc = encodeE2E({ _tag: "e2e.Close", ...(reason === undefined ? {} : { reason }) })
-          return conn.write(write.seal(ContentType.Xml, doc)).pipe(Effect.zipRight(conn.end), Effect.ignore)
+          const sent = conn.write(write.seal(ContentType.Xml, doc))
+          // §11.9: answering the peer's <Close/>, FIN at once. Closing first, FIN once the peer's
+          // <Close/> arrives (`receive`) or the connection is released: a relay that closes both ways
+          // on the first FIN would otherwise cut off the peer's <Close/> (issue 10 §1).
+          return (peerClosed ? Effect.zipRight(sent, conn.end) : sent).pipe(Effect.ignore)
         })
       )
 
@@ -206,7 +210,9 @@ export const makeChannel = <In, Out>(
           if (m._tag === "e2e.Close") {
             peerClosed = true
             watchdog.disarm()
-            return close().pipe(Effect.as<Inbound<In>>({ _tag: "Closed", reason: m.reason }))
+            // Our own <Close/> went first: only the FIN is left (after it, under the lock).
+            const reply = sentClose ? lock.withLock(conn.end) : close()
+            return reply.pipe(Effect.as<Inbound<In>>({ _tag: "Closed", reason: m.reason }))
           }
           if (m._tag === "e2e.Alert")
             return fatal(

@@ -14,6 +14,17 @@
  * kernel, so TCP flow control slows the sender (brief section 2: never buffer unbounded input).
  * Output is bounded by Node's writable high-water mark: `write` waits for `drain` when it is crossed.
  * Written bytes may be held until sent, so callers must not mutate a buffer after writing it.
+ *
+ * Closing (PROTOCOL.md §11.9, issue 10 §1). `release` (the scope's end) is a graceful close: FIN after
+ * what was written (unless `end` already sent it), then whatever the peer still sends is read and
+ * dropped until its FIN, and the socket closes; a peer that sends no FIN within `lingerMs` is cut off
+ * then. Reading to the peer's FIN matters twice: closing a socket with unread input makes the kernel
+ * send a reset, which destroys what we wrote last (the `<Close/>`, an alert) before the peer reads it,
+ * and a socket that is never read to its end nor destroyed keeps its descriptor forever. `destroy` is
+ * the abortive close (RST) for protocol violations and expired deadlines. Never `end()` followed at
+ * once by `resetAndDestroy()`: on Node 20 that pair leaves the descriptor open for good (the reset
+ * waits on a shutdown request that never completes), so once our side is ended a reset is a plain
+ * `destroy()`, which the kernel turns into a reset anyway when unread input remains.
  */
 import type * as Net from "node:net"
 import { Effect } from "effect"
@@ -24,6 +35,9 @@ import { Inbox } from "./Inbox.js"
 
 /** Default bound on unread input queued per connection, above Node's own readable buffer. */
 export const DEFAULT_READ_LIMIT = 64 * 1024
+
+/** Default longest wait, in a graceful close, for the peer's FIN before the socket is closed anyway. */
+export const DEFAULT_LINGER_MS = 2000
 
 const kConnection = Symbol.for("sixchat/TcpConnection")
 type TaggedSocket = Net.Socket & { [kConnection]?: TcpConnection }
@@ -39,16 +53,19 @@ export class TcpConnection implements Connection {
   private drainWaiters: Array<WriteResume> | undefined
   private streamError: TransportError | undefined
   private destroyed = false
+  /** Set by a graceful `release`: input is dropped until the peer's FIN, then the socket closes. */
+  private lingering = false
 
   constructor(
     readonly socket: Net.Socket,
     private readonly readLimit: number,
-    fallbackRemote: Address
+    fallbackRemote: Address,
+    private readonly lingerMs: number = DEFAULT_LINGER_MS
   ) {
     this.local = makeAddress(socket.localAddress ?? "0.0.0.0", socket.localPort ?? 0)
     this.remote = makeAddress(socket.remoteAddress ?? fallbackRemote.host, socket.remotePort ?? fallbackRemote.port)
     this.inbox = new Inbox(() => {
-      if (this.inbox.bytes < this.readLimit && socket.isPaused() && !this.destroyed) socket.resume()
+      if (this.inbox.bytes < this.readLimit && socket.isPaused() && !this.destroyed && !this.lingering) socket.resume()
     })
     this.read = this.inbox.read
     socket.setNoDelay(true)
@@ -87,13 +104,34 @@ export class TcpConnection implements Connection {
     return Effect.sync(() => this.reset())
   }
 
-  /** Releases the connection with its scope: graceful after `end` (flush, then close), otherwise a reset. */
+  /**
+   * Releases the connection with its scope: a graceful close (see the module comment). Readers and
+   * waiting writers fail at once; the socket itself closes in the background, within `lingerMs`.
+   */
   get release(): Effect.Effect<void> {
-    return Effect.sync(() => {
-      if (this.destroyed || this.socket.destroyed) return
-      if (this.socket.writableEnded) this.socket.destroySoon()
-      else this.reset()
-    })
+    return Effect.sync(() => this.linger())
+  }
+
+  /** FIN (once what was written is sent), drop input until the peer's FIN, close; bounded by `lingerMs`. */
+  linger(): void {
+    if (this.destroyed || this.lingering) return
+    const socket = this.socket
+    if (socket.destroyed) {
+      this.destroyed = true
+      return
+    }
+    this.lingering = true
+    const error = destroyedLocally(this.remote)
+    this.inbox.fail(error, true)
+    this.failWriters(error)
+    if (!socket.writableEnded) socket.end()
+    // With the peer's FIN read and our FIN sent, Node closes the socket itself (autoDestroy).
+    if (socket.readableEnded && socket.writableFinished) return void socket.destroy()
+    const timer = setTimeout(() => socket.destroy(), this.lingerMs)
+    timer.unref()
+    socket.once("close", () => clearTimeout(timer))
+    // Our shared `data` listener drops what arrives from now on; reading is what lets the FIN arrive.
+    if (!socket.readableEnded) socket.resume()
   }
 
   /** Abortive close: RST to the peer, local readers and writers fail at once. */
@@ -105,6 +143,8 @@ export class TcpConnection implements Connection {
     this.failWriters(error)
     const socket = this.socket
     if (socket.destroyed) return
+    // After `end()` a reset would leak the descriptor on Node 20 (module comment): close instead.
+    if (socket.writableEnded) return void socket.destroy()
     try {
       socket.resetAndDestroy()
     } catch {
@@ -144,6 +184,7 @@ export class TcpConnection implements Connection {
 
   /** @internal socket event handlers, shared by every connection (see the module comment). */
   onData(chunk: Uint8Array): void {
+    if (this.lingering) return
     this.inbox.push(chunk)
     if (this.inbox.bytes >= this.readLimit) this.socket.pause()
   }

@@ -12,8 +12,8 @@
  *   take IPv4 too (callers bind `0.0.0.0` and `::` separately when they want both).
  * - `dial` accepts IPv4/IPv6 literals and host names (resolved by the OS, Happy Eyeballs on). It has no
  *   timeout of its own: callers wrap it with `Effect.timeout`, and interruption destroys the socket.
- * - Connections are released with their scope: gracefully when the caller `end`ed first, with a reset
- *   otherwise (the port's `destroy`).
+ * - Connections are released with their scope, gracefully (FIN, input dropped until the peer's FIN,
+ *   at most `lingerMs`; see `TcpConnection.ts`); the port's `destroy` is the reset.
  */
 import * as Net from "node:net"
 import { Effect, Layer, Scope } from "effect"
@@ -26,13 +26,15 @@ import {
   type TransportService
 } from "../../services/Transport.js"
 import { fromNodeError, listenerClosed } from "./errors.js"
-import { DEFAULT_READ_LIMIT, TcpConnection } from "./TcpConnection.js"
+import { DEFAULT_LINGER_MS, DEFAULT_READ_LIMIT, TcpConnection } from "./TcpConnection.js"
 
 export interface TcpOptions {
   /** Unread input queued per connection before the socket is paused (default 64 KiB). */
   readonly readLimit?: number
   /** Accepted connections held while nobody calls `accept`; beyond it new ones are reset (default 128). */
   readonly maxPendingAccepts?: number
+  /** Longest wait for the peer's FIN in a graceful close before the socket is closed anyway (default 2 s). */
+  readonly lingerMs?: number
 }
 
 /**
@@ -45,12 +47,12 @@ const releaseWithScope = (connection: TcpConnection): Effect.Effect<void, never,
 type AcceptResume = (result: Effect.Effect<TcpConnection, TransportError>) => void
 
 /** Connects; interruption (e.g. the caller's timeout) destroys the half-open socket. */
-const connect = (address: Address, readLimit: number): Effect.Effect<TcpConnection, TransportError> =>
+const connect = (address: Address, readLimit: number, lingerMs: number): Effect.Effect<TcpConnection, TransportError> =>
   Effect.async<TcpConnection, TransportError>((resume) => {
     const socket = Net.connect({ host: address.host, port: address.port, allowHalfOpen: true, noDelay: true })
     const onConnect = () => {
       socket.off("error", onFailure)
-      resume(Effect.succeed(new TcpConnection(socket, readLimit, address)))
+      resume(Effect.succeed(new TcpConnection(socket, readLimit, address, lingerMs)))
     }
     const onFailure = (cause: Error) => {
       socket.off("connect", onConnect)
@@ -99,7 +101,8 @@ class TcpListener implements Listener {
     private readonly server: Net.Server,
     requested: Address,
     private readonly readLimit: number,
-    private readonly maxPending: number
+    private readonly maxPending: number,
+    private readonly lingerMs: number
   ) {
     const bound = server.address()
     this.address = bound !== null && typeof bound === "object" ? makeAddress(bound.address, bound.port) : requested
@@ -141,7 +144,7 @@ class TcpListener implements Listener {
       socket.resetAndDestroy()
       return
     }
-    const connection = new TcpConnection(socket, this.readLimit, this.address)
+    const connection = new TcpConnection(socket, this.readLimit, this.address, this.lingerMs)
     const resume = this.waiters.shift()
     if (resume !== undefined) resume(Effect.succeed(connection))
     else this.pending.push(connection)
@@ -153,10 +156,11 @@ export const makeWith = (options: TcpOptions = {}): Effect.Effect<TransportServi
   Effect.sync(() => {
     const readLimit = options.readLimit ?? DEFAULT_READ_LIMIT
     const maxPending = options.maxPendingAccepts ?? 128
+    const lingerMs = options.lingerMs ?? DEFAULT_LINGER_MS
 
     const listen = Effect.fn("Transport.listen")(function* (address: Address) {
       const listener = yield* Effect.acquireRelease(
-        Effect.map(bind(address), (server) => new TcpListener(server, address, readLimit, maxPending)),
+        Effect.map(bind(address), (server) => new TcpListener(server, address, readLimit, maxPending, lingerMs)),
         (listener) => Effect.sync(() => listener.shutdown(listenerClosed(listener.address)))
       )
       yield* Effect.annotateCurrentSpan("address", formatAddress(listener.address))
@@ -166,7 +170,9 @@ export const makeWith = (options: TcpOptions = {}): Effect.Effect<TransportServi
     // Untraced on purpose: a span costs ~12 µs (measured), a noticeable share of a whole secure
     // handshake's client side; connection errors carry the address.
     const dial = (address: Address): Effect.Effect<Connection, TransportError, Scope.Scope> =>
-      Effect.uninterruptibleMask((restore) => Effect.tap(restore(connect(address, readLimit)), releaseWithScope))
+      Effect.uninterruptibleMask((restore) =>
+        Effect.tap(restore(connect(address, readLimit, lingerMs)), releaseWithScope)
+      )
 
     return Transport.of({ listen, dial })
   })

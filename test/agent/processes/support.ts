@@ -84,6 +84,8 @@ export interface Domain {
   readonly root: string
   readonly dir: string
   readonly irpAddress: string
+  /** The pid of the domain's `irp serve` process (to count its descriptors, issue 10 §1). */
+  readonly irpPid: number
   /**
    * `id new` + `irp token` + `id enroll` into `root/<homeName>` (default: the local part). The IRP
    * lets one source address enrol 3 times at once, then once per 10 s: `viaIpv6` enrols over `[::1]`
@@ -197,7 +199,7 @@ export const startDomain = async (): Promise<Domain> => {
       const agent: AgentProc = { ...base, handle: status.handle }
       return agent
     }
-    return { root, dir, irpAddress, enrol, startAgent, cleanup }
+    return { root, dir, irpAddress, irpPid: irp.child.pid ?? -1, enrol, startAgent, cleanup }
   } catch (e) {
     await cleanup()
     throw e

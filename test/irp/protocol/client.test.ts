@@ -183,15 +183,22 @@ describe("IRP client", () => {
     }).pipe(Effect.scoped, Effect.provide(env))
   )
 
-  it.live("past maxConnections the server stops accepting until a connection ends", () =>
+  // PROTOCOL.md §17.1.7 (issue 10 §4): the server accepts at once and closes a connection past the bound,
+  // rather than leaving it in a backlog where no handshake deadline runs.
+  it.live("past maxConnections the server closes new connections at once until a connection ends", () =>
     Effect.gen(function* () {
       const running = yield* server({ maxConnections: 1 })
       const firstScope = yield* Scope.make()
       const first = yield* Scope.extend(connect(running, null), firstScope)
       yield* first.ping
-      const waiting = yield* Effect.flip(connect(running, null, { connectTimeout: "300 millis" }))
-      expect(waiting.reason).toBe("Timeout")
+      expect(yield* reasonOf(connect(running, null))).toBe("Channel")
       yield* Scope.close(firstScope, Exit.void)
+      yield* running.server.connections.pipe(
+        Effect.repeat({
+          until: (n) => n === 0,
+          schedule: Schedule.spaced("10 millis").pipe(Schedule.upTo("5 seconds"))
+        })
+      )
       const second = yield* connect(running, null)
       yield* second.ping
       expect(yield* running.server.connections).toBe(1)

@@ -19,6 +19,8 @@ import type { AgentStoreService } from "../../../services/AgentStore.js"
 import type { DirectoryService } from "../../../services/Directory.js"
 import type { ChannelError, SecureChannelsService } from "../../../services/SecureChannel.js"
 import type { Listener } from "../../../services/Transport.js"
+import type { ConnectionHandler } from "../../transport/Admission.js"
+import * as Admission from "../../transport/Admission.js"
 import { type AttemptFailure, happyEyeballs } from "./dialer.js"
 import { SessionError } from "./errors.js"
 import type { ResolvedOptions } from "./options.js"
@@ -60,7 +62,11 @@ export const make = (config: SessionManagerConfig): Effect.Effect<SessionManager
     const sessions = new Map<Handle, Session>()
     const dialing = new Map<Handle, Deferred.Deferred<Session, SessionError>>()
     const lock = yield* Effect.makeSemaphore(1)
-    const handshakes = yield* Effect.makeSemaphore(Math.max(1, options.maxHandshakes))
+    // Issue 10 §4: per-source and total caps on connections still in their handshake (PROTOCOL.md §15.7).
+    const gate = Admission.make({
+      maxHandshakes: options.maxHandshakes,
+      maxHandshakesPerSource: options.maxHandshakesPerSource
+    })
     let nextId = 0
     let shuttingDown = false
 
@@ -247,31 +253,14 @@ export const make = (config: SessionManagerConfig): Effect.Effect<SessionManager
         )
       })
 
-    /** One handshake as responder; the permit is released when it is over. */
-    const serveConnection = (listener: Listener) =>
-      Effect.gen(function* () {
-        yield* handshakes.take(1)
-        const connScope = yield* Scope.fork(scope, ExecutionStrategy.sequential)
-        const accepted = yield* Effect.exit(Scope.extend(listener.accept, connScope))
-        if (Exit.isFailure(accepted)) {
-          yield* handshakes.release(1)
-          yield* Scope.close(connScope, Exit.void)
-          if (!shuttingDown) {
-            yield* Effect.logWarning(`agent: accepting on ${formatAddress(listener.address)} failed`, accepted.cause)
-            yield* Effect.sleep("1 second")
-          }
-          return
-        }
-        yield* Effect.forkIn(
-          Scope.extend(channels.accept(accepted.value), connScope).pipe(
-            Effect.ensuring(handshakes.release(1)),
-            Effect.flatMap((channel) => establish(channel, connScope)),
-            Effect.tapError(() => Scope.close(connScope, Exit.void)),
-            Effect.ignore
-          ),
-          scope
-        )
-      })
+    /** One handshake as responder, from accept (the gate admitted it); the slot is freed when it is over. */
+    const serveConnection: ConnectionHandler = (connection, connScope, established) =>
+      Scope.extend(channels.accept(connection), connScope).pipe(
+        Effect.ensuring(established),
+        Effect.flatMap((channel) => establish(channel, connScope)),
+        Effect.tapError(() => Scope.close(connScope, Exit.void)),
+        Effect.asVoid
+      )
 
     // Closing the agent: every session gets `<Close/>` before the manager's scope goes.
     yield* Effect.addFinalizer(() =>
@@ -290,7 +279,7 @@ export const make = (config: SessionManagerConfig): Effect.Effect<SessionManager
       self,
       addPlugin: (plugin) => Effect.sync(() => void plugins.push(plugin)),
       serve: (listeners) =>
-        Effect.forEach(listeners, (l) => Effect.forkIn(Effect.forever(serveConnection(l)), scope), {
+        Effect.forEach(listeners, (l) => Effect.forkIn(Scope.extend(gate.serve(l, serveConnection), scope), scope), {
           discard: true
         }),
       isUp: (peer) => sessions.has(peer),

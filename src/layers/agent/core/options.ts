@@ -28,8 +28,13 @@ export interface AgentOptions {
   readonly simultaneousWindow: Duration.DurationInput
   /** Longest a `<Close/>` may take to leave before the connection is reset (default 2 s). */
   readonly closeTimeout: Duration.DurationInput
-  /** Handshakes accepted at the same time; further connections wait in the listen backlog (default 64). */
+  /**
+   * Connections in their handshake at once (default 64). When full, the source holding the most loses
+   * its oldest to a newcomer (issue 10 §4, `domain/admission.ts`; PROTOCOL.md §15.7).
+   */
   readonly maxHandshakes: number
+  /** Connections in their handshake at once from one IPv4 address or IPv6 /64 (default 8); more are refused. */
+  readonly maxHandshakesPerSource: number
   /** Delivery dials in flight at the same time (default 16). */
   readonly maxDials: number
   /** Passed to the secure channel (handshake, idle, write and connect limits). */
@@ -47,6 +52,7 @@ export const defaultAgentOptions: AgentOptions = {
   simultaneousWindow: Duration.seconds(30),
   closeTimeout: Duration.seconds(2),
   maxHandshakes: 64,
+  maxHandshakesPerSource: 8,
   maxDials: 16,
   channel: {}
 }

@@ -4,8 +4,10 @@
  * then serves each connection (`session.ts`) from the `IrpRegistry` and the `CertificateAuthority`.
  *
  * Its own `CertVerifier` trusts only the domain's root and consults the live revocation view, so a revoked
- * holder cannot even complete a handshake. Connections are bounded (`maxConnections`; past it the
- * listeners stop accepting and the transport's small backlog absorbs the rest). Closing the scope stops
+ * holder cannot even complete a handshake. Connections are taken as they come and bounded: in all and
+ * per source (`maxConnections`, `maxConnectionsPerSource`; past them a new one is closed at once), and
+ * while in their handshake by the fair admission of `transport/Admission.ts` (`maxHandshakes`,
+ * `maxHandshakesPerSource`; issue 10 §4, PROTOCOL.md §17.1.7). Closing the scope stops
  * listening, interrupts every connection (each sends `<Close/>`) and ends the background fibers; the CLI
  * closes it on SIGINT/SIGTERM.
  *
@@ -13,20 +15,22 @@
  * registry's `onChange` keeps current; each request is logged through the `RequestLog` of the context
  * (`requestLog.ts`), else through the Effect loggers present when the server was built.
  */
-import { Duration, Effect, Either, Exit, FiberSet, Layer, Scope } from "effect"
+import { Duration, Effect, Either, Exit, Layer, Scope } from "effect"
 import { type Address, formatAddress, type Handle } from "../../../domain/brands.js"
 import { makeLocalIdentity } from "../../../domain/handshake/identity.js"
-import { sourceKey } from "../../../domain/irp/rateLimit.js"
 import { irpServerCodec } from "../../../domain/irp/xml.js"
+import { sourceKey } from "../../../domain/sourceKey.js"
 import { CertVerifier } from "../../../services/CertVerifier.js"
 import { cryptoSuite } from "../../../services/Crypto.js"
 import { IrpRegistry } from "../../../services/IrpRegistry.js"
 import { IrpServer, IrpServerError, type IrpServerService } from "../../../services/IrpServer.js"
-import { type Connection, type Listener, Transport } from "../../../services/Transport.js"
+import { type Connection, Transport } from "../../../services/Transport.js"
 import * as CertVerifierLive from "../../CertVerifierLive.js"
 import { CertificateAuthority } from "../../ca/CertificateAuthority.js"
 import type { LoadedDomain } from "../../ca/DomainDirectory.js"
 import { type ChannelOptions, make as makeChannels } from "../../channel/SecureChannelLive.js"
+import type { ConnectionHandler } from "../../transport/Admission.js"
+import * as Admission from "../../transport/Admission.js"
 import * as AnswerCache from "./answerCache.js"
 import * as Crl from "./crl.js"
 import { changedOf } from "./handlers.js"
@@ -41,13 +45,20 @@ export interface IrpServerPolicy {
   readonly allowAnonymousLookup: boolean
   /** Handles that may revoke any certificate over the protocol (default none; the CLI revokes locally). */
   readonly administrators: ReadonlyArray<Handle>
-  /** Connections served at once (default 1024). */
+  /** Connections served at once (default 1024); one more is closed at once. */
   readonly maxConnections: number
   /**
    * Connections at once from one source (an IPv4 address or an IPv6 /64; default 256, room for a large
    * NAT), so one host cannot take every slot by opening connections it never completes.
    */
   readonly maxConnectionsPerSource: number
+  /**
+   * Connections in their handshake at once (default 256); when full, the source holding the most
+   * loses its oldest to a newcomer (issue 10 §4, `domain/admission.ts`; PROTOCOL.md §17.1.7).
+   */
+  readonly maxHandshakes: number
+  /** Connections in their handshake at once from one source (default 32); more are closed at once. */
+  readonly maxHandshakesPerSource: number
   /** Writing or signing requests of one connection in progress at once (default 16); reads are answered in order. */
   readonly maxInFlightPerConnection: number
   /** Handles one connection may watch (default 256). */
@@ -79,6 +90,8 @@ export const defaultPolicy: IrpServerPolicy = {
   administrators: [],
   maxConnections: 1024,
   maxConnectionsPerSource: 256,
+  maxHandshakes: 256,
+  maxHandshakesPerSource: 32,
   maxInFlightPerConnection: 16,
   maxWatchesPerConnection: 256,
   rateLimits: RateLimiter.defaultRateLimits,
@@ -170,36 +183,37 @@ export const make = (options: IrpServerOptions) =>
 
     let open = 0
     const perSource = new Map<string, number>()
-    /** Counts the connection against its source; `false` (and nothing counted) when the source is at its cap. */
+    /** Counts the connection against the totals; the refusal, with nothing counted, when a cap is reached. */
     const admit = (key: string) =>
       Effect.acquireRelease(
         Effect.sync(() => {
+          if (open >= policy.maxConnections) return `over ${policy.maxConnections} connections in all`
           const n = perSource.get(key) ?? 0
-          if (n >= policy.maxConnectionsPerSource) return false
+          if (n >= policy.maxConnectionsPerSource)
+            return `over ${policy.maxConnectionsPerSource} connections from this source`
           perSource.set(key, n + 1)
           open++
-          return true
+          return undefined
         }),
-        (admitted) =>
+        (refused) =>
           Effect.sync(() => {
-            if (!admitted) return
+            if (refused !== undefined) return
             open--
             const n = (perSource.get(key) ?? 1) - 1
             if (n > 0) perSource.set(key, n)
             else perSource.delete(key)
           })
       )
-    const handleConnection = (connection: Connection): Effect.Effect<void> =>
+    /** One connection: counted, handshake (its slot freed by `established`), then served until it ends. */
+    const serveConnection = (connection: Connection, established: Effect.Effect<void>): Effect.Effect<void> =>
       Effect.scoped(
         admit(sourceKey(connection.remote.host)).pipe(
-          Effect.flatMap((admitted) =>
-            admitted
+          Effect.flatMap((refused) =>
+            refused === undefined
               ? channels.accept(connection)
-              : Effect.zipRight(
-                  connection.destroy,
-                  Effect.fail({ message: `over ${policy.maxConnectionsPerSource} connections from this source` })
-                )
+              : Effect.zipRight(connection.destroy, Effect.fail({ message: refused }))
           ),
+          Effect.tap(() => established),
           Effect.flatMap((channel) => serveChannel(ctx, channel)),
           Effect.catchAll((e) =>
             Effect.logDebug("irp handshake failed").pipe(
@@ -208,37 +222,22 @@ export const make = (options: IrpServerOptions) =>
           )
         )
       )
+    const handleConnection = (connection: Connection) => serveConnection(connection, Effect.void)
 
-    const slots = yield* Effect.makeSemaphore(policy.maxConnections)
-    const connections = yield* FiberSet.make<void, never>()
-    /** Accepts until the listener closes; each connection gets its own scope and fiber. */
-    const acceptLoop = (listener: Listener) =>
-      Effect.gen(function* () {
-        while (true) {
-          yield* slots.take(1)
-          const scope = yield* Scope.make()
-          const accepted = yield* Effect.exit(Scope.extend(listener.accept, scope))
-          if (Exit.isFailure(accepted)) {
-            yield* Scope.close(scope, Exit.void)
-            yield* slots.release(1)
-            return
-          }
-          yield* FiberSet.run(
-            connections,
-            handleConnection(accepted.value).pipe(
-              Effect.ensuring(Scope.close(scope, Exit.void)),
-              Effect.ensuring(slots.release(1))
-            )
-          )
-        }
-      })
+    // Issue 10 §4: connections are taken at once and admitted fairly (PROTOCOL.md §17.1.7).
+    const gate = Admission.make({
+      maxHandshakes: policy.maxHandshakes,
+      maxHandshakesPerSource: policy.maxHandshakesPerSource
+    })
+    const handler: ConnectionHandler = (connection, scope, established) =>
+      Effect.ensuring(serveConnection(connection, established), Scope.close(scope, Exit.void))
 
     const listeners = yield* Effect.forEach(options.listen, (address) =>
       transport
         .listen(address)
         .pipe(Effect.mapError((cause) => new IrpServerError({ reason: "Listen", message: cause.message, cause })))
     )
-    yield* Effect.forEach(listeners, (l) => Effect.forkScoped(acceptLoop(l)), { discard: true })
+    yield* Effect.forEach(listeners, (l) => Effect.forkScoped(gate.serve(l, handler)), { discard: true })
     yield* Effect.logInfo("irp server listening").pipe(
       Effect.annotateLogs({
         domain: domain.config.domain,
