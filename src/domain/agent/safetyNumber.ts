@@ -39,15 +39,22 @@ const chunkDigits = (bytes: Uint8Array, offset: number): string => {
   return String(n % 100000).padStart(5, "0")
 }
 
+/** SHA-512 of one byte string (the pure @noble/hashes one by default; a layer may pass a native one). */
+export type Sha512 = (data: Uint8Array) => Uint8Array
+
 /**
  * One side's 30 digits: `d = SHA-512(version16 || spki || handle)`, then `iterations - 1` times
  * `d = SHA-512(d || spki)`; the first 30 bytes of `d` as six 5-byte chunks, each mod 100000.
  * The handle is lower-cased (handles compare case-insensitively).
  */
-export const safetyHalf = (identity: SafetyIdentity, iterations: number = SAFETY_NUMBER_ITERATIONS): string => {
+export const safetyHalf = (
+  identity: SafetyIdentity,
+  hash: Sha512 = sha512,
+  iterations: number = SAFETY_NUMBER_ITERATIONS
+): string => {
   const version = new Uint8Array([(SAFETY_NUMBER_VERSION >> 8) & 0xff, SAFETY_NUMBER_VERSION & 0xff])
-  let digest = sha512(concat([version, identity.spki, encoder.encode(identity.handle.toLowerCase())]))
-  for (let i = 1; i < iterations; i++) digest = sha512(concat([digest, identity.spki]))
+  let digest = hash(concat([version, identity.spki, encoder.encode(identity.handle.toLowerCase())]))
+  for (let i = 1; i < iterations; i++) digest = hash(concat([digest, identity.spki]))
   let digits = ""
   for (let chunk = 0; chunk < 6; chunk++) digits += chunkDigits(digest, chunk * 5)
   return digits

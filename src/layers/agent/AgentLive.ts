@@ -192,7 +192,7 @@ export const make = <R = never>(
       }),
       history: (query) =>
         Effect.mapError(store.history({ peer: query.peer, limit: query.limit, before: query.before }), storeError),
-      contacts: Effect.map(Effect.mapError(store.contacts(), storeError), (all) => all.map(view.decorate)),
+      contacts: Effect.map(Effect.mapError(store.contacts(), storeError), (all) => all.map(view.summary)),
       contact,
       verify: Effect.fn("Agent.verify")(function* (peer, safetyNumber) {
         yield* Effect.mapError(view.verify(yield* contact(peer), safetyNumber, yield* now), (e) =>

@@ -2,8 +2,10 @@
  * What the agent adds to a stored contact (issue 10, section 3): the pair's safety number (PROTOCOL.md
  * section 10.1, from our key and the contact's pinned key) and whether `contact verify` was done for
  * exactly these keys. The store does not know our own key; the agent does. Each side's half costs
- * 5200 SHA-512s, so halves are cached per (handle, key): our own once, each contact's once per key.
+ * 5200 SHA-512s (native ones here, a few milliseconds), so halves are cached per (handle, key): our
+ * own once, each contact's once per key; and `contacts` lists `verified` without computing numbers.
  */
+import { createHash } from "node:crypto"
 import { Effect } from "effect"
 import { type Contact, isVerified } from "../../domain/agent/contacts.js"
 import type { AgentStoreError } from "../../domain/agent/errors.js"
@@ -18,9 +20,14 @@ import type { AgentStoreService } from "../../services/AgentStore.js"
 /** More contacts than this and the cache starts over (bounded memory; a miss only costs time). */
 const MAX_CACHED_HALVES = 4096
 
+/** Node's native SHA-512 (the domain's default is the pure-JavaScript one, some 10 times slower). */
+const nativeSha512 = (data: Uint8Array): Uint8Array => createHash("sha512").update(data).digest()
+
 export interface ContactView {
   /** The contact with `safetyNumber` and `verified` filled in. */
   readonly decorate: (contact: Contact) => Contact
+  /** The contact with `verified` only (for lists: no safety number computed). */
+  readonly summary: (contact: Contact) => Contact
   /**
    * `sixchat contact verify`: marks the contact verified if `safetyNumber` (digits; spaces ignored)
    * is the current one. A number shown before a key change is refused, so the mark always belongs
@@ -47,14 +54,14 @@ export const makeContactView = (self: Handle, identity: LocalIdentity, store: Ag
     const spki = base64Decode(spkiBase64)
     if (spki === undefined) return undefined
     if (halves.size >= MAX_CACHED_HALVES) halves.clear()
-    const half = safetyHalf({ spki, handle })
+    const half = safetyHalf({ spki, handle }, nativeSha512)
     halves.set(key, half)
     return half
   }
 
   const numberOf = (c: Contact): string | null => {
     if (ownSpki === undefined || c.spki === null || c.fingerprint === null) return null
-    ownHalf ??= safetyHalf({ spki: ownSpki, handle: self })
+    ownHalf ??= safetyHalf({ spki: ownSpki, handle: self }, nativeSha512)
     const theirs = halfOf(c.handle, c.spki)
     return theirs === undefined ? null : combineHalves(ownHalf, theirs)
   }
@@ -67,6 +74,7 @@ export const makeContactView = (self: Handle, identity: LocalIdentity, store: Ag
 
   return {
     decorate,
+    summary: (c) => ({ ...c, verified: isVerified(c, identity.fingerprint) }),
     verify: (contact, safetyNumber, now) =>
       Effect.gen(function* () {
         const current = numberOf(contact)

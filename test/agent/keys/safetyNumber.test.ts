@@ -45,9 +45,11 @@ describe("safety number", () => {
     expect(groupSafetyNumber(safetyNumber(alice, bob))).toBe(VECTOR.grouped)
   })
 
-  it("agrees with an independent computation", () => {
+  it("agrees with an independent computation, and with a native hash passed in (as the agent does)", () => {
     expect(safetyHalf(alice)).toBe(independentHalf(alice))
     expect(safetyHalf(bob)).toBe(independentHalf(bob))
+    const native = (data: Uint8Array) => new Uint8Array(createHash("sha512").update(data).digest())
+    expect(safetyHalf(alice, native)).toBe(VECTOR.alice)
   })
 
   it("is the same from both sides", () => {
