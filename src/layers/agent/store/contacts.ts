@@ -30,6 +30,7 @@ import {
   KEY_CHANGE_COLUMNS
 } from "./contactRows.js"
 import type { StoreDb } from "./database.js"
+import { type Chain, makeKeyHistory } from "./keyHistory.js"
 
 type ContactOps = Pick<
   AgentStoreService,
@@ -49,13 +50,6 @@ const isSessionCode = Schema.is(SessionCode)
 export const ensureContact = (db: StoreDb, handle: Handle, now: number) =>
   db.sql`INSERT INTO contacts (handle, created_at) VALUES (${handle}, ${now}) ON CONFLICT (handle) DO NOTHING`
 
-interface Chain {
-  readonly fingerprint: Fingerprint
-  readonly issuer: IssuerId
-  readonly spki: string | null
-  readonly serial: string | null
-}
-
 export const makeContactOps = (db: StoreDb): ContactOps => {
   const { sql } = db
   const cols = sql.literal(KEY_CHANGE_COLUMNS)
@@ -73,35 +67,7 @@ export const makeContactOps = (db: StoreDb): ContactOps => {
       }
     )
 
-  /** The chain was this contact's pin once and was replaced since (a legacy row of unknown issuer counts). */
-  const wasReplaced = (handle: Handle, chain: Chain) =>
-    Effect.map(
-      sql`SELECT 1 FROM contact_keys WHERE handle = ${handle} AND fingerprint = ${chain.fingerprint}
-        AND (issuer = ${chain.issuer} OR issuer = '') AND replaced_at IS NOT NULL LIMIT 1`,
-      (rows) => rows.length > 0
-    )
-
-  /**
-   * Records a sighting of `chain` in the key history. A row of unknown issuer (from before store
-   * migration 2) for the same key is folded into the row of the now known issuer.
-   */
-  const seen = (handle: Handle, chain: Chain, now: number) =>
-    Effect.gen(function* () {
-      const legacy =
-        chain.issuer === ""
-          ? []
-          : yield* sql<{ readonly first_seen: number; readonly replaced_at: number | null }>`
-              DELETE FROM contact_keys WHERE handle = ${handle} AND fingerprint = ${chain.fingerprint} AND issuer = ''
-              RETURNING first_seen, replaced_at`
-      const first = Math.min(now, ...legacy.map((r) => Number(r.first_seen)))
-      const replaced = legacy[0]?.replaced_at ?? null
-      yield* sql`INSERT INTO contact_keys (handle, fingerprint, issuer, spki, serial, first_seen, last_seen, replaced_at)
-        VALUES (${handle}, ${chain.fingerprint}, ${chain.issuer}, ${chain.spki}, ${chain.serial}, ${first}, ${now},
-          ${replaced})
-        ON CONFLICT (handle, fingerprint, issuer) DO UPDATE SET last_seen = excluded.last_seen,
-          first_seen = MIN(first_seen, excluded.first_seen),
-          spki = COALESCE(excluded.spki, spki), serial = COALESCE(excluded.serial, serial)`
-    })
+  const { wasReplaced, seen } = makeKeyHistory(db)
 
   /**
    * Accepts `change`: the pin moves to its chain, the chain it leaves is marked replaced, the
