@@ -50,7 +50,7 @@ beforeAll(async () => {
   await untilStates(dave, bob.handle, [first[0].id], ["delivered"], [bob, carol, dave])
   await untilStates(dave, carol.handle, [first[1].id], ["delivered"], [bob, carol, dave])
   key1 = (await call(dave, "status", {})).fingerprint
-}, 90_000)
+}, 180_000)
 
 afterAll(async () => {
   const codes = await Promise.all([bob, carol, dave].filter((a) => a !== undefined).map((a) => a.stop()))
@@ -77,7 +77,7 @@ describe("key continuity (key1 -> key2 -> key1)", () => {
     await ok(["contact", "verify", "--yes", "--home", bob.home, dave.handle])
     expect(await ok(["contacts", "--home", bob.home])).toMatch(/dave@example\.org +[0-9a-f]{16}… +verified /)
     expect(await ok(["contact", "show", "--home", bob.home, dave.handle])).toMatch(/safety number: VERIFIED/)
-  }, 60_000)
+  }, 120_000)
 
   it("key2: Bob (default) accepts it visibly and the mark drops; Carol (strict) holds it until trust", async () => {
     expect(await dave.stop()).toBe(0)
@@ -143,7 +143,7 @@ describe("key continuity (key1 -> key2 -> key1)", () => {
     await ok(["trust", "--home", carol.home, dave.handle])
     await untilStates(dave, carol.handle, [toCarol.id], ["delivered"], [carol, dave])
     expect(await incomingCounts(carol, dave.handle, [toCarol.id])).toEqual([1])
-  }, 60_000)
+  }, 120_000)
 
   it("key1 again (the old key and certificate): refused by both until trust, and shown everywhere", async () => {
     expect(await dave.stop()).toBe(0)
@@ -203,5 +203,5 @@ describe("key continuity (key1 -> key2 -> key1)", () => {
     )
     expect(held).toMatchObject({ current: key1, returning: true })
     expect(await incomingCounts(carol, dave.handle, [toCarol.id])).toEqual([0])
-  }, 60_000)
+  }, 120_000)
 })
