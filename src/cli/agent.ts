@@ -11,7 +11,7 @@
  *   through it (`IrpDirectory`), stores everything in `H/agent.db`, receives files into `H/downloads`,
  *   and serves the control socket `H/agent.sock` (docs/CONTROL.md) for the people commands.
  * * Prints a few lines on stdout: listening, registered (and again when the addresses change),
- *   sessions coming and going with their verification codes; warnings (NAT suspected, IRP
+ *   sessions coming and going with their session codes; warnings (NAT suspected, IRP
  *   unreachable, key changes) on stderr.
  * * On SIGINT/SIGTERM (`main.ts` interrupts the command): the control socket goes, every session gets
  *   `<Close/>`, the binding is deregistered, the database and the lock are released; exit code 0.
@@ -39,6 +39,7 @@ import { cryptoLayer, cryptoOption, parseAddressArg, stderrLine, stdoutLine } fr
 import { CliFailure, ExitCode, usage } from "./failure.js"
 import { agentSocketPath, homeOption, readChain, readIdentityConfig } from "./home.js"
 import { defaultServerName, irpAddressArg, irpOverrideOption, readAnchors } from "./irpSession.js"
+import { keyChangeLogLine } from "./people/keyChange.js"
 
 const hasIpv6 = (): boolean =>
   Object.values(networkInterfaces()).some((list) => list?.some((i) => i.family === "IPv6") ?? false)
@@ -95,17 +96,14 @@ const eventLine = (event: AgentEvent): Effect.Effect<void> => {
     case "agent.SessionUp": {
       const s = event.session
       return stdoutLine(
-        `session with ${s.peer} up (${s.role === "initiator" ? "we dialed" : "they dialed"} ${formatAddress(s.remote)}); verification code ${s.verificationCode}`
+        `session with ${s.peer} up (${s.role === "initiator" ? "we dialed" : "they dialed"} ${formatAddress(s.remote)}); session code ${s.sessionCode}`
       )
     }
     case "agent.SessionDown":
       return stdoutLine(`session with ${event.peer} ended (${event.reason})`)
     case "agent.KeyChanged":
-      return event.change.status === "pending"
-        ? stderrLine(
-            `warning: ${event.change.handle} presented a new key: compare verification codes (sixchat contact show ${event.change.handle}), then \`sixchat trust ${event.change.handle}\``
-          )
-        : Effect.void
+      // Every key change, accepted or held (issue 10, section 3): never silent.
+      return stderrLine(keyChangeLogLine(event.change))
     case "agent.MessageAdded":
       return event.message.direction === "in"
         ? stdoutLine(`message from ${event.message.peer} (${event.message.id})`)

@@ -5,7 +5,7 @@
  *  1. the operator creates the domain example.org and starts its IRP server (in this process, SQLite);
  *  2. alice and bob each make a key, get a one-time token and enrol over the real protocol (`Enroll`);
  *  3. both agents start as real `sixchat agent` processes and register with the IRP;
- *  4. alice looks bob up, her agent dials him directly; both show the same verification code;
+ *  4. alice looks bob up, her agent dials him directly; both show the same session code;
  *  5. messages both ways with delivery receipts, a read receipt, a file checked by SHA-256;
  *  6. bob's agent is stopped; alice sends two messages (queued); bob's agent starts again on a new
  *     port, the IRP tells alice's agent (Watch), and both messages arrive, once each;
@@ -185,19 +185,16 @@ const demo = (dir: string, crypto: "node" | "noble") =>
     yield* untilState(a, hello.id, ["delivered", "read"], [a, b])
     yield* detail(`alice → bob: "${hello.body}"  (delivered: bob's agent stored it and sent <Ack>)`)
 
-    yield* step(
-      6,
-      "Both compare verification codes (derived from the session's exporter secret; read them to each other)"
-    )
+    yield* step(6, "Both compare session codes (derived from the session's exporter secret; read them to each other)")
     const aliceSession = (yield* call(a, "status", {})).sessions.find((s) => s.peer === bob)
     const bobSession = (yield* call(b, "status", {})).sessions.find((s) => s.peer === alice)
     if (aliceSession === undefined || bobSession === undefined)
       return yield* demoFailure("no session between alice and bob")
-    yield* detail(`alice sees ${aliceSession.verificationCode}  (she dialed ${formatAddress(aliceSession.remote)})`)
-    yield* detail(`bob sees   ${bobSession.verificationCode}`)
-    if (aliceSession.verificationCode !== bobSession.verificationCode)
-      return yield* demoFailure("the verification codes differ: someone is in the middle")
-    yield* detail("verification codes equal: nobody is in the middle")
+    yield* detail(`alice sees ${aliceSession.sessionCode}  (she dialed ${formatAddress(aliceSession.remote)})`)
+    yield* detail(`bob sees   ${bobSession.sessionCode}`)
+    if (aliceSession.sessionCode !== bobSession.sessionCode)
+      return yield* demoFailure("the session codes differ: someone is in the middle")
+    yield* detail("session codes equal: nobody is in the middle")
 
     yield* step(7, "bob answers and reads alice's message (read receipt)")
     const answer = yield* call(b, "send", { peer: alice, body: "Hi Alice! Got it, and the codes match." })

@@ -3,7 +3,7 @@
  * methods onto it one to one; tests drive it directly. Implemented by `layers/agent/AgentLive`.
  */
 import { Context, Data, type Effect, Schema, type Stream } from "effect"
-import { Contact } from "../domain/agent/contacts.js"
+import { Contact, KeyChange } from "../domain/agent/contacts.js"
 import { StoreEvent } from "../domain/agent/events.js"
 import { StoredMessage } from "../domain/agent/messages.js"
 import { Transfer } from "../domain/agent/transfers.js"
@@ -23,7 +23,8 @@ export const SessionSummary = Schema.Struct({
   remote: Address,
   since: Schema.Number,
   fingerprint: Fingerprint,
-  verificationCode: Schema.String
+  /** The session code (PROTOCOL.md section 10.2): per session; the safety number is per pair of keys. */
+  sessionCode: Schema.String
 })
 export type SessionSummary = typeof SessionSummary.Type
 
@@ -65,8 +66,15 @@ export interface AgentService {
     readonly before?: { readonly at: number; readonly seq: number } | undefined
   }) => Effect.Effect<ReadonlyArray<StoredMessage>, AgentError>
   readonly contacts: Effect.Effect<ReadonlyArray<Contact>, AgentError>
-  /** A contact with the last session's verification code. */
+  /** A contact with its safety number, verified mark, key history and the last session's code. */
   readonly contact: (peer: Handle) => Effect.Effect<Contact, AgentError>
+  /**
+   * `sixchat contact verify`: marks the contact verified when `safetyNumber` is the current one
+   * (`BadRequest` otherwise: a key changed since it was shown). Returns the contact.
+   */
+  readonly verify: (peer: Handle, safetyNumber: string) => Effect.Effect<Contact, AgentError>
+  /** Key changes of one contact, or everyone's, oldest first (for `history` and `chat`). */
+  readonly keyChanges: (peer?: Handle) => Effect.Effect<ReadonlyArray<KeyChange>, AgentError>
   /** Accepts a peer's changed key (`sixchat trust HANDLE`). */
   readonly trust: (peer: Handle) => Effect.Effect<void, AgentError>
   /** Marks a conversation read; sends `<Read>` receipts when they are on. Returns how many. */
@@ -81,4 +89,4 @@ export interface AgentService {
 
 export class Agent extends Context.Tag("sixchat/Agent")<Agent, AgentService>() {}
 
-export { Contact, Id, StoredMessage, Transfer }
+export { Contact, Id, KeyChange, StoredMessage, Transfer }

@@ -15,7 +15,7 @@
  * tests drive time with `TestClock`. Methods have no requirements (`R = never`).
  */
 import { Context, type Effect, type Queue, type Scope, type Stream } from "effect"
-import type { Contact, KeyChange, PinResult } from "../domain/agent/contacts.js"
+import type { Contact, ContactKey, IssuerId, KeyChange, PinResult } from "../domain/agent/contacts.js"
 import type { AgentStoreError } from "../domain/agent/errors.js"
 import type { StoreEvent } from "../domain/agent/events.js"
 import type { HistoryCursor, MarkOutcome, ReceiveOutcome, StoredMessage } from "../domain/agent/messages.js"
@@ -43,6 +43,11 @@ export interface AgentStoreService {
   readonly pinContact: (input: {
     readonly handle: Handle
     readonly fingerprint: Fingerprint
+    /**
+     * The rest of the chain (PROTOCOL.md section 13.5): the issuing CA's id, the leaf SPKI DER
+     * (base64, for the safety number) and serial. Without it the issuer counts as unknown.
+     */
+    readonly chain?: { readonly issuer: IssuerId; readonly spki: string; readonly serial: string } | undefined
     readonly now: number
     readonly acceptChange?: boolean | undefined
   }) => Effect.Effect<PinResult, AgentStoreError>
@@ -56,8 +61,19 @@ export interface AgentStoreService {
     readonly fingerprint?: Fingerprint | undefined
     readonly now: number
   }) => Effect.Effect<KeyChange, AgentStoreError>
-  /** Keeps the last session's verification code for `sixchat contact show`. `NotFound` for an unknown handle. */
-  readonly recordVerificationCode: (input: {
+  /**
+   * `sixchat contact verify`: the safety number of our key `own` and the contact's pinned key
+   * `fingerprint` was compared. `Conflict` when the pin is no longer `fingerprint` (it changed while
+   * the number was on screen); `NotFound` without a pinned key. A later key change drops the mark.
+   */
+  readonly verifyContact: (input: {
+    readonly handle: Handle
+    readonly fingerprint: Fingerprint
+    readonly own: Fingerprint
+    readonly now: number
+  }) => Effect.Effect<void, AgentStoreError>
+  /** Keeps the last session's code (section 10.2) for `sixchat contact show`. `NotFound` for an unknown handle. */
+  readonly recordSessionCode: (input: {
     readonly handle: Handle
     readonly code: string
     readonly now: number
@@ -65,8 +81,10 @@ export interface AgentStoreService {
   readonly contact: (handle: Handle) => Effect.Effect<Contact | undefined, AgentStoreError>
   /** Every known peer, most recent conversation first (never-messaged ones last, by handle). */
   readonly contacts: () => Effect.Effect<ReadonlyArray<Contact>, AgentStoreError>
-  /** The handle's key changes, oldest first. */
-  readonly keyChanges: (handle: Handle) => Effect.Effect<ReadonlyArray<KeyChange>, AgentStoreError>
+  /** Every chain the handle presented (its key history), oldest first. */
+  readonly contactKeys: (handle: Handle) => Effect.Effect<ReadonlyArray<ContactKey>, AgentStoreError>
+  /** The handle's key changes (everyone's without a handle), oldest first. */
+  readonly keyChanges: (handle?: Handle) => Effect.Effect<ReadonlyArray<KeyChange>, AgentStoreError>
 
   // --- outgoing messages (brief section 7) ---
 

@@ -1,6 +1,6 @@
 /**
  * `sixchat demo` (what `npm start` runs; issue 4, section 5) as a real process: it exits 0 and shows
- * the whole flow: equal verification codes, delivered messages, the file's SHA-256, the two messages
+ * the whole flow: equal session codes, delivered messages, the file's SHA-256, the two messages
  * sent while bob was offline arriving exactly once each after his restart, a clean shutdown, and the
  * temporary directory removed.
  */
@@ -25,12 +25,12 @@ describe("sixchat demo", () => {
     expect(out).toMatch(/\[bob\] registered with irp\.example\.org at /)
     expect(out).toMatch(/bob@example\.org: good, key [0-9a-f]{16}…, at /)
 
-    // The same verification code on both sides.
+    // The same session code on both sides.
     const aliceCode = /alice sees (\d{4} \d{4} \d{4})/.exec(out)?.[1]
     const bobCode = /bob sees +(\d{4} \d{4} \d{4})/.exec(out)?.[1]
     expect(aliceCode).toBeDefined()
     expect(bobCode).toBe(aliceCode)
-    expect(out).toContain("verification codes equal")
+    expect(out).toContain("session codes equal")
 
     // Messages with delivery and read receipts.
     expect(out).toMatch(/alice → bob: "Hi Bob!.*" +\(delivered/)

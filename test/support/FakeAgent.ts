@@ -14,6 +14,9 @@ import { Fingerprint, type Handle, type Id, makeAddress } from "../../src/domain
 import { ulidFrom } from "../../src/domain/ulid.js"
 import { Agent, AgentError, type AgentEvent, type AgentService, type AgentStatus } from "../../src/services/Agent.js"
 
+/** The safety number every fake contact has (60 digits). */
+export const FAKE_SAFETY_NUMBER = "0123456789".repeat(6)
+
 export const fingerprintOf = (n: number): Fingerprint => Fingerprint.make(n.toString(16).padStart(64, "0"))
 
 export interface FakeAgent {
@@ -45,6 +48,7 @@ export const makeFakeAgent = (options: { readonly self: Handle; readonly now?: (
     const now = options.now ?? (() => 1_700_000_000_000)
     const messages: Array<StoredMessage> = []
     const contacts: Array<Contact> = []
+    const keyChangeLog: Array<KeyChange> = []
     const transfers: Array<Transfer> = []
     const calls: Array<{ method: keyof AgentService; args: ReadonlyArray<unknown> }> = []
     const failures = new Map<keyof AgentService, AgentError>()
@@ -172,9 +176,35 @@ export const makeFakeAgent = (options: { readonly self: Handle; readonly now?: (
                 new AgentError({ reason: "BadRequest", message: `${peer} has no key change to accept` })
               )
             const change: KeyChange = { ...c.pendingKeyChange, status: "accepted", resolvedAt: now() }
-            contacts[contacts.indexOf(c)] = { ...c, fingerprint: change.current, pendingKeyChange: null }
+            keyChangeLog[keyChangeLog.findIndex((k) => k.seq === change.seq)] = change
+            contacts[contacts.indexOf(c)] = {
+              ...c,
+              fingerprint: change.current,
+              pendingKeyChange: null,
+              lastKeyChange: change,
+              verified: false,
+              verifiedAt: null
+            }
             return emit({ _tag: "agent.KeyChanged", change })
           })
+        ),
+      verify: (peer, safetyNumber) =>
+        Effect.zipRight(
+          enter("verify", peer, safetyNumber),
+          Effect.suspend(() => {
+            const c = contacts.find((x) => x.handle === peer)
+            if (c === undefined) return Effect.fail(notFound(`no contact ${peer}`))
+            if (safetyNumber.replace(/\s+/g, "") !== c.safetyNumber)
+              return Effect.fail(new AgentError({ reason: "BadRequest", message: "not the current safety number" }))
+            const verified: Contact = { ...c, verified: true, verifiedFingerprint: c.fingerprint, verifiedAt: now() }
+            contacts[contacts.indexOf(c)] = verified
+            return Effect.succeed(verified)
+          })
+        ),
+      keyChanges: (peer) =>
+        Effect.zipRight(
+          enter("keyChanges", peer),
+          Effect.sync(() => keyChangeLog.filter((k) => peer === undefined || k.handle === peer))
         ),
       markRead: (peer) =>
         Effect.zipRight(
@@ -265,33 +295,47 @@ export const makeFakeAgent = (options: { readonly self: Handle; readonly now?: (
         return emit({ _tag: "agent.TransferUpdated", transfer: next })
       })
 
-    const addContact = (handle: Handle, contactOptions?: { readonly keyChange?: boolean }) => {
+    const addContact = (handle: Handle, contactOptions?: { readonly keyChange?: boolean }): Contact => {
       const t = now()
       const contact: Contact = {
         handle,
         fingerprint: fingerprintOf(2),
         pinnedAt: t,
         lastHandshakeAt: t,
-        verificationCode: "1234 5678 9012",
-        verificationCodeAt: t,
+        issuer: "",
+        spki: null,
+        sessionCode: "1234 5678 9012",
+        sessionCodeAt: t,
         lastMessageAt: null,
         unread: 0,
         outbox: 0,
-        pendingKeyChange:
-          contactOptions?.keyChange === true
-            ? {
-                seq: 1,
-                handle,
-                at: t,
-                previous: fingerprintOf(2),
-                current: fingerprintOf(3),
-                status: "pending",
-                resolvedAt: null
-              }
-            : null
+        pendingKeyChange: null,
+        lastKeyChange: null,
+        verifiedFingerprint: null,
+        verifiedOwn: null,
+        verifiedAt: null,
+        safetyNumber: FAKE_SAFETY_NUMBER,
+        verified: false
       }
-      contacts.push(contact)
-      return contact
+      const change: KeyChange | null =
+        contactOptions?.keyChange === true
+          ? {
+              seq: keyChangeLog.length + 1,
+              handle,
+              at: t,
+              previous: fingerprintOf(2),
+              current: fingerprintOf(3),
+              previousIssuer: "",
+              currentIssuer: "",
+              returning: false,
+              status: "pending",
+              resolvedAt: null
+            }
+          : null
+      if (change !== null) keyChangeLog.push(change)
+      const added: Contact = { ...contact, pendingKeyChange: change, lastKeyChange: change }
+      contacts.push(added)
+      return added
     }
 
     const fake: FakeAgent = {

@@ -20,6 +20,7 @@ import { parseBody, parseHandle, withAgent } from "./agent.js"
 import { type ChatInput, type ChatScreen, openChatScreen } from "./chatScreen.js"
 import { ChatView } from "./chatView.js"
 import { PeopleIo } from "./io.js"
+import { timeline } from "./keyChange.js"
 import { localFile } from "./send.js"
 
 /** Messages of history shown when the chat opens. */
@@ -47,12 +48,15 @@ const conversation = (client: ControlClient, peer: Handle) =>
     const io = yield* PeopleIo
     const events = yield* client.subscribe
     const recent = yield* client.call("history", { peer, limit: RECENT_MESSAGES })
+    const changes = yield* client.call("keyChanges", { peer })
     const inputs = yield* Queue.unbounded<ChatInput>()
     const screen = yield* openChatScreen(io, (input) => void inputs.unsafeOffer(input))
     const view = new ChatView(peer, screen)
 
     screen.print(`chat with ${peer}; ${HELP}`)
-    for (const m of recent) view.message(m)
+    for (const entry of timeline(recent, changes))
+      if (entry.kind === "message") view.message(entry.message)
+      else view.keyChange(entry.change)
     const markRead = Effect.ignore(client.call("markRead", { peer }))
     yield* markRead
 

@@ -4,12 +4,14 @@
  * transfer progress before the prompt, sessions, key changes and transfers as `*` lines. Knows which
  * messages it has shown, so a message reported twice (the `send` answer and its event) prints once.
  */
+import type { KeyChange } from "../../domain/agent/contacts.js"
 import type { StoredMessage } from "../../domain/agent/messages.js"
 import { isTerminalTransfer, type Transfer } from "../../domain/agent/transfers.js"
 import type { Handle, Id } from "../../domain/brands.js"
 import type { AgentEvent } from "../../services/Agent.js"
 import type { ChatScreen } from "./chatScreen.js"
 import { bytes, clock, indentBody, localPart, printable, sentNote, stateMark, transferName } from "./format.js"
+import { keyChangeAdvice, keyChangeSummary } from "./keyChange.js"
 
 /** How long a typing notice stays up without news (the peer sends `active` again while typing). */
 export const PEER_TYPING_TIMEOUT_MS = 6000
@@ -24,6 +26,7 @@ export class ChatView {
   private readonly transferStates = new Map<Id, string>()
   private readonly progress = new Map<Id, string>()
   private readonly names = new Map<Id, string>()
+  private readonly keyChangesShown = new Set<string>()
   private peerTypingAt: number | undefined
 
   constructor(
@@ -61,6 +64,14 @@ export class ChatView {
 
   note(text: string): void {
     this.screen.print(`* ${text}`)
+  }
+
+  /** A key change as a system line, once per change and status (history and live events both report it). */
+  keyChange(c: KeyChange): void {
+    const key = `${c.seq}:${c.status}`
+    if (c.handle !== this.peer || this.keyChangesShown.has(key)) return
+    this.keyChangesShown.add(key)
+    this.screen.print(`*** ${printable(keyChangeSummary(c))}: ${printable(keyChangeAdvice(c))}`)
   }
 
   private transfer(t: Transfer): void {
@@ -107,19 +118,14 @@ export class ChatView {
         return false
       case "agent.SessionUp":
         if (e.session.peer === this.peer)
-          this.note(`connected to ${this.peer} (verification code ${printable(e.session.verificationCode)})`)
+          this.note(`connected to ${this.peer} (session code ${printable(e.session.sessionCode)})`)
         return false
       case "agent.SessionDown":
         if (e.peer === this.peer)
           this.note(`disconnected from ${this.peer} (${printable(e.reason)}); messages wait in the outbox`)
         return false
       case "agent.KeyChanged":
-        if (e.change.handle === this.peer)
-          this.note(
-            e.change.status === "pending"
-              ? `WARNING: ${this.peer} presented a NEW KEY. Compare verification codes (sixchat contact show ${this.peer}), then run sixchat trust ${this.peer}`
-              : `now trusting ${this.peer}'s new key`
-          )
+        if (e.change.handle === this.peer) this.keyChange(e.change)
         return false
       case "agent.ContactPinned":
         if (e.handle === this.peer) this.note(`pinned ${this.peer}'s key ${e.fingerprint.slice(0, 16)}…`)

@@ -2,7 +2,8 @@
  * `sixchat history --home H [HANDLE] [--json] [--limit N]` (issue 4, section 4): stored messages, each
  * once, oldest first, with their state. `--json` prints one array of
  * `{ id, peer, direction, body, state, at, createdAt, sentAt, deliveredAt, readAt, receivedAt, cancelledAt }`
- * (times RFC 3339 UTC or null). The time shown, `at`, is when a message was written (outgoing) or
+ * (times RFC 3339 UTC or null), and among them each key change of the contact(s) shown as a system line
+ * (`--json`: `{ kind: "key_change", peer, at, previous, current, ..., status, text }`). The time shown, `at`, is when a message was written (outgoing) or
  * arrived (incoming); an incoming message's `createdAt` is the sender's claim, noted beside it when
  * far from the arrival.
  */
@@ -16,6 +17,7 @@ import { homeOption } from "../home.js"
 import { parseHandle, withAgent } from "./agent.js"
 import { historyJson, historyLine } from "./format.js"
 import { note, say } from "./io.js"
+import { keyChangeHistoryLine, keyChangeJson, timeline } from "./keyChange.js"
 
 export const runHistory = (o: {
   readonly home: string
@@ -27,17 +29,29 @@ export const runHistory = (o: {
     if (!Number.isInteger(o.limit) || o.limit < 1 || o.limit > HISTORY_MAX_LIMIT)
       return yield* usage(`--limit must be between 1 and ${HISTORY_MAX_LIMIT}`)
     const peer = Option.isSome(o.peer) ? yield* parseHandle(o.peer.value) : undefined
-    const messages = yield* withAgent(o.home, (client) =>
-      client.call("history", peer === undefined ? { limit: o.limit } : { peer, limit: o.limit })
+    const [messages, changes] = yield* withAgent(o.home, (client) =>
+      Effect.all([
+        client.call("history", peer === undefined ? { limit: o.limit } : { peer, limit: o.limit }),
+        client.call("keyChanges", peer === undefined ? {} : { peer })
+      ])
     )
-    if (o.json) return yield* say(JSON.stringify(messages.map(historyJson), null, 2))
-    if (messages.length === 0)
+    // Key changes are system lines among the messages (issue 10, section 3): never left out.
+    const entries = timeline(messages, changes)
+    if (o.json)
+      return yield* say(
+        JSON.stringify(
+          entries.map((e) => (e.kind === "message" ? historyJson(e.message) : keyChangeJson(e.change))),
+          null,
+          2
+        )
+      )
+    if (entries.length === 0)
       return yield* note(
         peer === undefined
           ? "no messages yet: send one with `sixchat send --home H HANDLE TEXT`"
           : `no messages with ${peer} yet: start with \`sixchat chat --home H ${peer}\``
       )
-    for (const m of messages) yield* say(historyLine(m))
+    for (const e of entries) yield* say(e.kind === "message" ? historyLine(e.message) : keyChangeHistoryLine(e.change))
   })
 
 export const historyCommand = Command.make(

@@ -1,6 +1,6 @@
 /**
  * `sixchat status --home H` (issue 4, section 4): what the running agent is doing: who it is, where it
- * listens, what the IRP holds for it, live sessions (with verification codes), the outbox.
+ * listens, what the IRP holds for it, live sessions (with session codes), the outbox.
  */
 import * as Command from "@effect/cli/Command"
 import { Effect } from "effect"
@@ -29,7 +29,7 @@ export const runStatus = (o: { readonly home: string }) =>
     yield* say(`sessions:     ${s.sessions.length === 0 ? "none" : s.sessions.length}`)
     for (const session of s.sessions)
       yield* say(
-        `  ${session.peer.padEnd(30)} ${session.role.padEnd(9)} ${formatAddress(session.remote).padEnd(24)} since ${clock(session.since)}  code ${session.verificationCode}`
+        `  ${session.peer.padEnd(30)} ${session.role.padEnd(9)} ${formatAddress(session.remote).padEnd(24)} since ${clock(session.since)}  code ${session.sessionCode}`
       )
     if (s.registered.length === 0)
       yield* note(

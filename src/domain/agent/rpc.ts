@@ -8,7 +8,7 @@
 import { Schema } from "effect"
 import { Handle, Id } from "../brands.js"
 import { MessageBody } from "../e2e/messages.js"
-import { Contact } from "./contacts.js"
+import { Contact, KeyChange } from "./contacts.js"
 import { HISTORY_MAX_LIMIT, StoredMessage } from "./messages.js"
 import { Transfer } from "./transfers.js"
 
@@ -108,6 +108,12 @@ export const HistoryParams = Schema.Struct({
 export const TypingParams = Schema.Struct({ peer: Handle, state: Schema.Literal("active", "paused") })
 export const TransfersParams = Schema.Struct({ peer: Schema.optional(Handle) })
 export const UnsubscribeParams = Schema.Struct({ subscription: Schema.Int })
+/** `contact verify`: the safety number the person compared (60 digits; spaces allowed). */
+export const VerifyParams = Schema.Struct({
+  peer: Handle,
+  safetyNumber: Schema.String.pipe(Schema.pattern(/^[0-9 ]{60,71}$/))
+})
+export const KeyChangesParams = Schema.Struct({ peer: Schema.optional(Handle) })
 
 // --- method results defined in the domain ---
 
@@ -118,3 +124,4 @@ export const SubscribeResult = Schema.Struct({ subscription: Schema.Int })
 export const HistoryResult = Schema.Array(StoredMessage)
 export const ContactsResult = Schema.Array(Contact)
 export const TransfersResult = Schema.Array(Transfer)
+export const KeyChangesResult = Schema.Array(KeyChange)

@@ -24,6 +24,7 @@ import { Entropy } from "../../services/Entropy.js"
 import { Presence } from "../../services/Presence.js"
 import type { Transport, TransportError } from "../../services/Transport.js"
 import { e2eCodec, make as makeChannels } from "../channel/SecureChannelLive.js"
+import { makeContactView } from "./contactView.js"
 import * as Delivery from "./core/Delivery.js"
 import * as Listeners from "./core/Listeners.js"
 import { type AgentOptions, resolveOptions } from "./core/options.js"
@@ -149,6 +150,18 @@ export const make = <R = never>(
       message: "File transfer is not available in this agent; update SixChat or send the file another way."
     })
 
+    const view = makeContactView(self, config.identity, store)
+    const contact = Effect.fn("Agent.contact")(function* (peer: Handle) {
+      const found = yield* Effect.mapError(store.contact(peer), storeError)
+      if (found === undefined)
+        return yield* new AgentError({
+          reason: "NotFound",
+          message: `${peer} is not a contact yet: send them a message or wait for theirs.`
+        })
+      const keys = yield* Effect.mapError(store.contactKeys(peer), storeError)
+      return { ...view.decorate(found), keys }
+    })
+
     const service: AgentService = {
       send: Effect.fn("Agent.send")(function* (peer, body) {
         if (peer === self)
@@ -179,16 +192,15 @@ export const make = <R = never>(
       }),
       history: (query) =>
         Effect.mapError(store.history({ peer: query.peer, limit: query.limit, before: query.before }), storeError),
-      contacts: Effect.mapError(store.contacts(), storeError),
-      contact: Effect.fn("Agent.contact")(function* (peer) {
-        const contact = yield* Effect.mapError(store.contact(peer), storeError)
-        if (contact === undefined)
-          return yield* new AgentError({
-            reason: "NotFound",
-            message: `${peer} is not a contact yet: send them a message or wait for theirs.`
-          })
-        return contact
+      contacts: Effect.map(Effect.mapError(store.contacts(), storeError), (all) => all.map(view.summary)),
+      contact,
+      verify: Effect.fn("Agent.verify")(function* (peer, safetyNumber) {
+        yield* Effect.mapError(view.verify(yield* contact(peer), safetyNumber, yield* now), (e) =>
+          e._tag === "AgentError" ? e : storeError(e)
+        )
+        return yield* contact(peer)
       }),
+      keyChanges: (peer) => Effect.mapError(store.keyChanges(peer), storeError),
       trust: Effect.fn("Agent.trust")(function* (peer) {
         yield* Effect.mapError(store.acceptKey({ handle: peer, now: yield* now }), storeError)
         yield* delivery.kick(peer)

@@ -17,6 +17,7 @@ import {
   runChat,
   runContactShow,
   runContacts,
+  runContactVerify,
   runHistory,
   runSend,
   runSendFile,
@@ -53,6 +54,13 @@ const makeIo = (options: { tty?: boolean; cwd?: string } = {}) => {
 }
 
 type Io = ReturnType<typeof makeIo>
+
+/** An Io whose stdin holds `text` and then ends. */
+const withInput = (text: string) => {
+  const io = makeIo()
+  io.stdin.end(text)
+  return io
+}
 const withIo = (io: Io) => Effect.provideService(PeopleIo, io)
 
 describe("people commands", () => {
@@ -126,10 +134,62 @@ describe("people commands", () => {
       expect(lines).toHaveLength(2)
       expect(lines[0]).toMatch(/ bob@example\.org → you {2}hi {2}\(unread\)$/)
       expect(lines[1]).toMatch(/ you → alice@example\.org {2}note to self {2}\(queued\)$/)
-      expect(fake.calls.at(-1)).toEqual({ method: "history", args: [{ limit: 2 }] })
+      expect(fake.calls.filter((c) => c.method === "history").at(-1)).toEqual({
+        method: "history",
+        args: [{ limit: 2 }]
+      })
 
       const bad = yield* Effect.flip(runHistory({ home, peer: Option.none(), json: true, limit: 0 }).pipe(withIo(all)))
       expect(bad.code).toBe(ExitCode.Usage)
+    })
+  )
+
+  it.scopedLive("a key change is a system line in history, an object in --json, and shown by contacts", () =>
+    Effect.gen(function* () {
+      const { home, fake } = yield* served()
+      fake.addContact(bob, { keyChange: true })
+      yield* fake.receive(bob, "after the change")
+      const text = makeIo()
+      yield* runHistory({ home, peer: Option.some(bob), json: false, limit: 10 }).pipe(withIo(text))
+      const lines = text.stdout.text.trimEnd().split("\n")
+      expect(lines[0]).toMatch(
+        /\*\*\* bob@example\.org's key changed \(0{16}… -> 0{16}…\); refused until you trust it$/
+      )
+      expect(lines[1]).toMatch(/bob@example\.org → you {2}after the change/)
+      const json = makeIo()
+      yield* runHistory({ home, peer: Option.some(bob), json: true, limit: 10 }).pipe(withIo(json))
+      const parsed = JSON.parse(json.stdout.text) as Array<Record<string, unknown>>
+      expect(parsed[0]).toMatchObject({ kind: "key_change", peer: bob, status: "pending", returning: false })
+      expect(parsed[1]).toMatchObject({ body: "after the change" })
+    })
+  )
+
+  it.scopedLive("contact verify shows the safety number, asks, and marks; --yes skips the question", () =>
+    Effect.gen(function* () {
+      const { home, fake } = yield* served()
+      fake.addContact(bob)
+      const refused = withInput("no\n")
+      const no = yield* Effect.flip(runContactVerify({ home, peer: bob, yes: false }).pipe(withIo(refused)))
+      expect(no.code).toBe(ExitCode.Rejected)
+      expect(refused.stdout.text).toContain("01234 56789 01234 56789\n")
+      // The QR code is drawn with half blocks.
+      expect(refused.stdout.text).toMatch(/[▀▄█]/)
+      expect(fake.calls.some((c) => c.method === "verify")).toBe(false)
+
+      const agreed = withInput("yes\n")
+      yield* runContactVerify({ home, peer: bob, yes: false }).pipe(withIo(agreed))
+      expect(agreed.stdout.text).toContain(`${bob} is verified`)
+      expect(fake.calls.filter((c) => c.method === "verify")).toEqual([
+        { method: "verify", args: [bob, "0123456789".repeat(6)] }
+      ])
+      const list = makeIo()
+      yield* runContacts({ home }).pipe(withIo(list))
+      expect(list.stdout.text).toMatch(/bob@example\.org +0{16}… +verified/)
+
+      const scripted = makeIo()
+      yield* runContactVerify({ home, peer: bob, yes: true }).pipe(withIo(scripted))
+      expect(scripted.stdout.text).not.toMatch(/[▀▄█]/)
+      expect(scripted.stdout.text).toContain(`${bob} is verified`)
     })
   )
 
@@ -158,8 +218,9 @@ describe("people commands", () => {
       expect(list.stdout.text).toMatch(/bob@example\.org +0{16}… .*KEY CHANGED/)
 
       const show = makeIo()
-      yield* runContactShow({ home, peer: bob }).pipe(withIo(show))
-      expect(show.stdout.text).toContain("verification:  1234 5678 9012")
+      yield* runContactShow({ home, peer: bob, qr: false }).pipe(withIo(show))
+      expect(show.stdout.text).toContain("session code:  1234 5678 9012")
+      expect(show.stdout.text).toContain("safety number: not verified\n  01234 56789 01234 56789\n")
       expect(show.stdout.text).toContain(`fingerprint:   ${"0000 ".repeat(15)}0002`)
       expect(show.stdout.text).toContain("key change:    PENDING")
       expect(show.stdout.text).toContain(`  new key:     ${"0000 ".repeat(15)}0003`)
@@ -170,7 +231,9 @@ describe("people commands", () => {
       expect(trust.stdout.text).toBe(`now trusting the new key of ${bob}: ${"0000 ".repeat(15)}0003\n`)
       const again = yield* Effect.flip(runTrust({ home, peer: bob }).pipe(withIo(trust)))
       expect(again).toMatchObject({ code: ExitCode.Usage, message: `${bob} has no key change to accept` })
-      const unknown = yield* Effect.flip(runContactShow({ home, peer: "carol@example.org" }).pipe(withIo(trust)))
+      const unknown = yield* Effect.flip(
+        runContactShow({ home, peer: "carol@example.org", qr: false }).pipe(withIo(trust))
+      )
       expect(unknown.code).toBe(ExitCode.Usage)
     })
   )

@@ -50,7 +50,7 @@ describe("simultaneous open", () => {
             hb.find((m) => m.id === mb.id)?.state === "delivered" &&
             sa.length === 1 &&
             sb.length === 1 &&
-            sa[0]!.verificationCode === sb[0]!.verificationCode
+            sa[0]!.sessionCode === sb[0]!.sessionCode
           return done ? { sa: sa[0]!, sb: sb[0]! } : undefined
         }),
         "both delivered over one session"
@@ -64,8 +64,8 @@ describe("simultaneous open", () => {
       expect(settled.sa.role).toBe(smallerIsAlice ? "initiator" : "responder")
       expect(settled.sb.role).toBe(smallerIsAlice ? "responder" : "initiator")
       // What `contact show` prints is the code of the session kept, on both sides.
-      expect((yield* a!.agent.contact(bob)).verificationCode).toBe(settled.sa.verificationCode)
-      expect((yield* b!.agent.contact(alice)).verificationCode).toBe(settled.sb.verificationCode)
+      expect((yield* a!.agent.contact(bob)).sessionCode).toBe(settled.sa.sessionCode)
+      expect((yield* b!.agent.contact(alice)).sessionCode).toBe(settled.sb.sessionCode)
       // One message each way, once.
       expect((yield* b!.agent.history({})).filter((m) => m.direction === "in").map((m) => m.body)).toEqual(["a->b"])
       expect((yield* a!.agent.history({})).filter((m) => m.direction === "in").map((m) => m.body)).toEqual(["b->a"])

@@ -76,10 +76,10 @@ describe("two agents over TCP", () => {
         expect(bobSide).toHaveLength(1)
         expect(aliceSide[0]!.role).toBe("initiator")
         expect(bobSide[0]!.role).toBe("responder")
-        expect(aliceSide[0]!.verificationCode).toBe(bobSide[0]!.verificationCode)
+        expect(aliceSide[0]!.sessionCode).toBe(bobSide[0]!.sessionCode)
         const contact = yield* a.agent.contact(bob)
         expect(contact.fingerprint).toBe(aliceSide[0]!.fingerprint)
-        expect(contact.verificationCode).toBe(aliceSide[0]!.verificationCode)
+        expect(contact.sessionCode).toBe(aliceSide[0]!.sessionCode)
 
         // Read receipts travel back.
         expect(yield* b.agent.markRead(alice)).toBe(1)
@@ -143,7 +143,7 @@ describe("two agents over TCP", () => {
           Effect.gen(function* () {
             const sa = (yield* a.agent.status).sessions
             const sb = (yield* b.agent.status).sessions
-            return sa.length === 1 && sb.length === 1 && sa[0]!.verificationCode === sb[0]!.verificationCode
+            return sa.length === 1 && sb.length === 1 && sa[0]!.sessionCode === sb[0]!.sessionCode
               ? ([sa[0]!, sb[0]!] as const)
               : undefined
           }),

@@ -94,7 +94,7 @@ describe("two agents over a real IRP", () => {
           yield* delivered(alice.agent, hello.id)
           const [aliceSession] = (yield* alice.agent.status).sessions
           const [bobSession] = (yield* bob.agent.status).sessions
-          expect(aliceSession?.verificationCode).toBe(bobSession?.verificationCode)
+          expect(aliceSession?.sessionCode).toBe(bobSession?.sessionCode)
           expect(formatAddress(aliceSession!.remote)).toBe(formatAddress(firstBinding.registered[0]!))
 
           yield* bob.stop

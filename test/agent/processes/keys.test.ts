@@ -79,7 +79,10 @@ describe("a peer's key changes (re-enrolment, same handle)", () => {
     })
     const contact = await call(alice, "contact", { peer: bob.handle })
     expect([contact.fingerprint, contact.pendingKeyChange]).toEqual([newKey, null])
-    // The agent told its user on stderr? Non-strict: the change is recorded, not a refusal.
+    // Non-strict: the change is accepted, not refused, but never silently (issue 10, section 3).
+    await eventually("alice's agent to log the key change", () =>
+      /warning: bob@example\.org's key changed .*accepted/.test(alice.run.stderr) ? true : undefined
+    )
     expect(alice.run.stderr).not.toMatch(/sixchat trust bob@example\.org/)
   })
 
@@ -100,12 +103,14 @@ describe("a peer's key changes (re-enrolment, same handle)", () => {
     expect(await incomingCounts(bob, carol.handle, [fromCarol.id])).toEqual([0])
     expect((await history(carol, bob.handle)).find((m) => m.id === fromCarol.id)?.state).toMatch(/^(queued|sent)$/)
     await eventually("carol's agent to warn about the new key", () =>
-      /warning: bob@example\.org presented a new key.*sixchat trust bob@example\.org/.test(carol.run.stderr)
+      /warning: bob@example\.org's key changed .*refused until you trust it.*sixchat trust bob@example\.org/.test(
+        carol.run.stderr
+      )
         ? true
         : undefined
     )
 
-    // Carol compares codes and accepts the key with the people command.
+    // Carol compares the safety number and accepts the key with the people command.
     const shown = await ok(["contact", "show", "--home", carol.home, bob.handle])
     expect(shown).toMatch(/key change: +PENDING/)
     expect(shown).toContain(`new key:     ${newKey.match(/.{4}/g)!.join(" ")}`)

@@ -71,7 +71,7 @@ describe("agents in real processes on loopback", () => {
     // One session each way round, the same one: equal verification codes.
     const [a, b] = [await sessionsWith(alice, bob.handle), await sessionsWith(bob, alice.handle)]
     expect([a.length, b.length]).toEqual([1, 1])
-    expect(a[0]!.verificationCode).toBe(b[0]!.verificationCode)
+    expect(a[0]!.sessionCode).toBe(b[0]!.sessionCode)
     expect([a[0]!.role, b[0]!.role].sort()).toEqual(["initiator", "responder"])
   })
 
@@ -94,7 +94,7 @@ describe("agents in real processes on loopback", () => {
       "bob and carol to report one and the same session",
       async () => {
         const [b, c] = [await sessionsWith(bob, carol.handle), await sessionsWith(carol, bob.handle)]
-        return b.length === 1 && c.length === 1 && b[0]!.verificationCode === c[0]!.verificationCode
+        return b.length === 1 && c.length === 1 && b[0]!.sessionCode === c[0]!.sessionCode
           ? { b: b[0]!, c: c[0]! }
           : undefined
       },
@@ -130,7 +130,7 @@ describe("agents in real processes on loopback", () => {
     for (const [x, y] of pairs) {
       const [s, t] = [await sessionsWith(x, y.handle), await sessionsWith(y, x.handle)]
       expect([s.length, t.length]).toEqual([1, 1])
-      expect(s[0]!.verificationCode).toBe(t[0]!.verificationCode)
+      expect(s[0]!.sessionCode).toBe(t[0]!.sessionCode)
     }
   })
 })

@@ -36,7 +36,7 @@ describe("key pinning", () => {
       yield* store.pinContact({ handle: bob, fingerprint: k3, now: 3 })
       const wrong = yield* Effect.flip(store.acceptKey({ handle: bob, fingerprint: fingerprint(9), now: 4 }))
       expect(wrong.reason).toBe("Conflict")
-      expect(wrong.message).toContain("compare the verification code")
+      expect(wrong.message).toContain("compare the safety number")
 
       const accepted = yield* store.acceptKey({ handle: bob, fingerprint: k2, now: 5 })
       expect(accepted).toMatchObject({ current: k2, status: "accepted", resolvedAt: 5 })
@@ -68,16 +68,16 @@ describe("key pinning", () => {
     })
   )
 
-  it.scoped("verification codes are kept per contact; unknown handles are refused", () =>
+  it.scoped("session codes are kept per contact; unknown handles are refused", () =>
     Effect.gen(function* () {
       const { store } = yield* freshStore()
       yield* store.pinContact({ handle: bob, fingerprint: fingerprint(1), now: 1 })
-      yield* store.recordVerificationCode({ handle: bob, code: "12345 67890 11121", now: 2 })
-      expect(yield* store.contact(bob)).toMatchObject({ verificationCode: "12345 67890 11121", verificationCodeAt: 2 })
-      expect((yield* Effect.flip(store.recordVerificationCode({ handle: carol, code: "1", now: 3 }))).reason).toBe(
+      yield* store.recordSessionCode({ handle: bob, code: "12345 67890 11121", now: 2 })
+      expect(yield* store.contact(bob)).toMatchObject({ sessionCode: "12345 67890 11121", sessionCodeAt: 2 })
+      expect((yield* Effect.flip(store.recordSessionCode({ handle: carol, code: "1", now: 3 }))).reason).toBe(
         "NotFound"
       )
-      expect((yield* Effect.flip(store.recordVerificationCode({ handle: bob, code: "", now: 3 }))).reason).toBe(
+      expect((yield* Effect.flip(store.recordSessionCode({ handle: bob, code: "", now: 3 }))).reason).toBe(
         "InvalidArgument"
       )
     })

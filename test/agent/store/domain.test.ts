@@ -77,7 +77,17 @@ describe("nextTransfer", () => {
 describe("pins, retries and times", () => {
   it("compares a presented key with the pin", () => {
     const [a, b] = [Fingerprint.make("a".repeat(64)), Fingerprint.make("b".repeat(64))]
-    expect([comparePin(null, a), comparePin(a, a), comparePin(a, b)]).toEqual(["New", "Same", "Changed"])
+    const [ca1, ca2] = ["1".repeat(64), "2".repeat(64)]
+    const chain = (fingerprint: Fingerprint, issuer: string) => ({ fingerprint, issuer })
+    expect([
+      comparePin(null, chain(a, ca1)),
+      comparePin(chain(a, ca1), chain(a, ca1)),
+      comparePin(chain(a, ca1), chain(b, ca1))
+    ]).toEqual(["New", "Same", "Changed"])
+    // The pin is per chain: the same key under another issuing CA is a change (section 13.5) ...
+    expect(comparePin(chain(a, ca1), chain(a, ca2))).toBe("Changed")
+    // ... except where the issuer is not known (a pin from before store migration 2).
+    expect(comparePin(chain(a, ""), chain(a, ca2))).toBe("Same")
   })
 
   it("retry delays grow exponentially with equal jitter and stay within the cap", () => {

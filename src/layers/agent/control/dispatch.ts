@@ -46,6 +46,8 @@ const handlers = (agent: AgentService, session: Session, afterWrite: Array<() =>
   contacts: () => agent.contacts,
   contact: (p) => agent.contact(p.peer),
   trust: (p) => Effect.as(agent.trust(p.peer), {}),
+  verify: (p) => agent.verify(p.peer, p.safetyNumber),
+  keyChanges: (p) => agent.keyChanges(p.peer),
   markRead: (p) => Effect.map(agent.markRead(p.peer), (count) => ({ count })),
   typing: (p) => Effect.as(agent.typing(p.peer, p.state), {}),
   transfers: (p) => agent.transfers(p.peer),

@@ -13,6 +13,8 @@ import {
   EmptyResult,
   HistoryParams,
   HistoryResult,
+  KeyChangesParams,
+  KeyChangesResult,
   MarkReadResult,
   NoParams,
   PeerParams,
@@ -22,7 +24,8 @@ import {
   TransfersParams,
   TransfersResult,
   TypingParams,
-  UnsubscribeParams
+  UnsubscribeParams,
+  VerifyParams
 } from "../../../domain/agent/rpc.js"
 import { Transfer } from "../../../domain/agent/transfers.js"
 import { AgentEvent, AgentStatus } from "../../../services/Agent.js"
@@ -40,6 +43,8 @@ export const Methods = {
   contacts: method(NoParams, ContactsResult),
   contact: method(PeerParams, Contact),
   trust: method(PeerParams, EmptyResult),
+  verify: method(VerifyParams, Contact),
+  keyChanges: method(KeyChangesParams, KeyChangesResult),
   markRead: method(PeerParams, MarkReadResult),
   typing: method(TypingParams, EmptyResult),
   transfers: method(TransfersParams, TransfersResult),

@@ -11,6 +11,7 @@
  * Closing the manager closes every session with `<Close/>`.
  */
 import { Deferred, Effect, ExecutionStrategy, Exit, Fiber, FiberId, Option, Scope } from "effect"
+import { chainOf } from "../../../domain/agent/chain.js"
 import { type Fingerprint, formatAddress, type Handle } from "../../../domain/brands.js"
 import type { AppMessage } from "../../../domain/e2e/messages.js"
 import type { LocalIdentity } from "../../../domain/handshake/parameters.js"
@@ -136,7 +137,7 @@ export const make = (config: SessionManagerConfig): Effect.Effect<SessionManager
       })
 
     /**
-     * A handshake completed (either role): pin the key, record the verification code, resolve a
+     * A handshake completed (either role): pin the key, record the session code, resolve a
      * duplicate, install. Returns the peer's session (another one when this one lost).
      */
     const establish = (channel: AppChannel, channelScope: Scope.CloseableScope) =>
@@ -153,9 +154,16 @@ export const make = (config: SessionManagerConfig): Effect.Effect<SessionManager
         }
         const now = clock.unsafeCurrentTimeMillis()
         const fingerprint: Fingerprint = certificate.fingerprint
-        // Brief section 6: pin on first contact; a changed key is reported, and refused in strict mode.
+        // Brief section 6, PROTOCOL.md 13.5: pin the chain on first contact; a changed key is reported,
+        // and refused in strict mode (and, in any mode, when it is a key that was replaced before).
         const pinned = yield* Effect.either(
-          store.pinContact({ handle: peer, fingerprint, now, acceptChange: !options.strictKeys })
+          store.pinContact({
+            handle: peer,
+            fingerprint,
+            chain: chainOf(certificate),
+            now,
+            acceptChange: !options.strictKeys
+          })
         )
         if (pinned._tag === "Left") {
           yield* discard(channel, channelScope, "internal_error")
@@ -165,7 +173,9 @@ export const make = (config: SessionManagerConfig): Effect.Effect<SessionManager
           yield* discard(channel, channelScope, KEY_CHANGED)
           return yield* new SessionError({
             reason: "KeyChanged",
-            message: `${peer} presented a new key (${fingerprint}); compare verification codes, then run \`sixchat trust ${peer}\` to accept it.`
+            message: pinned.right.change.returning
+              ? `${peer} presented a key they used before and replaced (${fingerprint}): refused; if ${peer} really went back to it, compare the safety number (sixchat contact show ${peer}), then run \`sixchat trust ${peer}\`.`
+              : `${peer} presented a new key (${fingerprint}); compare the safety number (sixchat contact show ${peer}), then run \`sixchat trust ${peer}\` to accept it.`
           })
         }
         const session = new Session(++nextId, peer, fingerprint, channel, channelScope, now, clock)
@@ -200,9 +210,7 @@ export const make = (config: SessionManagerConfig): Effect.Effect<SessionManager
             return outcome.winner
           case "Installed":
             // The code of the session kept (not of a duplicate), for `sixchat contact show`.
-            yield* Effect.ignore(
-              store.recordVerificationCode({ handle: peer, code: channel.session.verificationCode, now })
-            )
+            yield* Effect.ignore(store.recordSessionCode({ handle: peer, code: channel.session.verificationCode, now }))
             return session
         }
       })

@@ -68,7 +68,7 @@ export class Session {
       remote: this.channel.session.remote,
       since: this.since,
       fingerprint: this.fingerprint,
-      verificationCode: this.channel.session.verificationCode
+      sessionCode: this.channel.session.verificationCode
     }
   }
 }

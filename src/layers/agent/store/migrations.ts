@@ -13,6 +13,14 @@
  *   messages, so resending after a reconnect never scans delivered history;
  * * `messages_unread`: a partial index for the unread counts of `contacts()`;
  * * `transfers_active`: unfinished transfers, to resume after a restart.
+ *
+ * Migration 2 (issue 10, sections 2 and 3; PROTOCOL.md section 13.5) adds the key history
+ * (`contact_keys`: every chain a contact presented, keyed by handle, leaf SPKI fingerprint and issuing
+ * CA), the pinned chain's issuer, the `contact verify` mark, and the kind of each key change; it
+ * renames the per-session code's columns (the "verification code" is now the "session code"). Keys
+ * pinned before it are carried over with an unknown issuer (`''`), and the old key of every accepted
+ * change as replaced at the time it was replaced, so a key1 -> key2 -> key1 rollback is caught for
+ * contacts from before the upgrade too.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
@@ -109,6 +117,41 @@ export const migrations: ReadonlyArray<Migration> = [
       )`,
       `CREATE UNIQUE INDEX transfers_key ON transfers (direction, peer, id)`,
       `CREATE INDEX transfers_active ON transfers (peer, seq) WHERE state NOT IN ('done', 'cancelled', 'failed')`
+    ]
+  },
+  {
+    id: 2,
+    name: "key_history_and_verification",
+    statements: [
+      `CREATE TABLE contact_keys (
+        handle TEXT NOT NULL REFERENCES contacts (handle),
+        fingerprint TEXT NOT NULL,
+        issuer TEXT NOT NULL,
+        spki TEXT,
+        serial TEXT,
+        first_seen INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL,
+        replaced_at INTEGER,
+        PRIMARY KEY (handle, fingerprint, issuer)
+      )`,
+      `ALTER TABLE contacts RENAME COLUMN verification_code TO session_code`,
+      `ALTER TABLE contacts RENAME COLUMN verification_code_at TO session_code_at`,
+      `ALTER TABLE contacts ADD COLUMN pinned_issuer TEXT`,
+      `ALTER TABLE contacts ADD COLUMN verified_fingerprint TEXT`,
+      `ALTER TABLE contacts ADD COLUMN verified_own TEXT`,
+      `ALTER TABLE contacts ADD COLUMN verified_at INTEGER`,
+      `ALTER TABLE key_changes ADD COLUMN previous_issuer TEXT NOT NULL DEFAULT ''`,
+      `ALTER TABLE key_changes ADD COLUMN current_issuer TEXT NOT NULL DEFAULT ''`,
+      `ALTER TABLE key_changes ADD COLUMN came_back INTEGER NOT NULL DEFAULT 0 CHECK (came_back IN (0, 1))`,
+      `UPDATE contacts SET pinned_issuer = '' WHERE fingerprint IS NOT NULL`,
+      `INSERT INTO contact_keys (handle, fingerprint, issuer, first_seen, last_seen)
+        SELECT handle, fingerprint, '', pinned_at, COALESCE(last_handshake_at, pinned_at)
+        FROM contacts WHERE fingerprint IS NOT NULL`,
+      `INSERT OR IGNORE INTO contact_keys (handle, fingerprint, issuer, first_seen, last_seen, replaced_at)
+        SELECT k.handle, k.previous, '', MIN(k.at), MIN(k.at), MAX(k.resolved_at)
+        FROM key_changes k JOIN contacts c ON c.handle = k.handle
+        WHERE k.status = 'accepted' AND k.previous <> c.fingerprint
+        GROUP BY k.handle, k.previous`
     ]
   },
   {

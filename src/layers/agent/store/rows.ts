@@ -3,7 +3,6 @@
  * decode is reported as `Storage`, never passed on half-checked), and the column lists they expect.
  */
 import { Effect, Schema } from "effect"
-import { type Contact, type KeyChange, KeyChangeStatus } from "../../../domain/agent/contacts.js"
 import { AgentStoreError } from "../../../domain/agent/errors.js"
 import { Direction, MessageState, Millis, type StoredMessage } from "../../../domain/agent/messages.js"
 import type { OutboxPeer, RetryState } from "../../../domain/agent/retry.js"
@@ -14,7 +13,7 @@ import {
   Sha256Hex,
   type Transfer
 } from "../../../domain/agent/transfers.js"
-import { Fingerprint, Handle, Id } from "../../../domain/brands.js"
+import { Handle, Id } from "../../../domain/brands.js"
 
 const NullableMillis = Schema.NullOr(Millis)
 const NullableText = Schema.NullOr(Schema.String)
@@ -27,7 +26,7 @@ const malformed = (what: string) => (cause: unknown) =>
   })
 
 /** Decodes every row with `row`, then shapes each with `shape`; a bad row fails the whole read. */
-const decoder = <R, I, A>(what: string, row: Schema.Schema<R, I>, shape: (r: R) => A) => {
+export const decoder = <R, I, A>(what: string, row: Schema.Schema<R, I>, shape: (r: R) => A) => {
   const decode = Schema.decodeUnknown(Schema.Array(row))
   return (rows: ReadonlyArray<unknown>): Effect.Effect<Array<A>, AgentStoreError> =>
     decode(rows).pipe(
@@ -76,95 +75,6 @@ export const decodeMessages = decoder(
     receivedAt: r.received_at,
     cancelledAt: r.cancelled_at,
     attempts: r.attempts
-  })
-)
-
-// --- contacts and key changes ------------------------------------------------------------
-
-export const KEY_CHANGE_COLUMNS = "seq, handle, at, previous, current, status, resolved_at"
-
-const KeyChangeRow = Schema.Struct({
-  seq: Schema.Int,
-  handle: Handle,
-  at: Millis,
-  previous: Fingerprint,
-  current: Fingerprint,
-  status: KeyChangeStatus,
-  resolved_at: NullableMillis
-})
-
-const keyChangeOf = (r: typeof KeyChangeRow.Type): KeyChange => ({
-  seq: r.seq,
-  handle: r.handle,
-  at: r.at,
-  previous: r.previous,
-  current: r.current,
-  status: r.status,
-  resolvedAt: r.resolved_at
-})
-
-export const decodeKeyChanges = decoder("key change", KeyChangeRow, keyChangeOf)
-
-/**
- * A contact with its summary: last message time, unread and outbox counts (each an indexed lookup),
- * and the newest pending key change (columns prefixed `kc_`, all null when there is none).
- */
-export const CONTACT_SELECT = `
-  SELECT c.handle, c.fingerprint, c.pinned_at, c.last_handshake_at, c.verification_code, c.verification_code_at,
-    (SELECT MAX(m.at) FROM messages m WHERE m.peer = c.handle) AS last_message_at,
-    (SELECT COUNT(*) FROM messages m WHERE m.peer = c.handle AND m.direction = 'in' AND m.state = 'received')
-      AS unread,
-    (SELECT COUNT(*) FROM messages m WHERE m.peer = c.handle AND m.direction = 'out'
-      AND m.state IN ('queued', 'sent')) AS outbox,
-    k.seq AS kc_seq, k.at AS kc_at, k.previous AS kc_previous, k.current AS kc_current,
-    k.status AS kc_status, k.resolved_at AS kc_resolved_at
-  FROM contacts c
-  LEFT JOIN key_changes k
-    ON k.seq = (SELECT MAX(seq) FROM key_changes WHERE handle = c.handle AND status = 'pending')`
-
-const ContactRow = Schema.Struct({
-  handle: Handle,
-  fingerprint: Schema.NullOr(Fingerprint),
-  pinned_at: NullableMillis,
-  last_handshake_at: NullableMillis,
-  verification_code: NullableText,
-  verification_code_at: NullableMillis,
-  last_message_at: NullableMillis,
-  unread: Schema.Int,
-  outbox: Schema.Int,
-  kc_seq: Schema.NullOr(Schema.Int),
-  kc_at: NullableMillis,
-  kc_previous: Schema.NullOr(Fingerprint),
-  kc_current: Schema.NullOr(Fingerprint),
-  kc_status: Schema.NullOr(KeyChangeStatus),
-  kc_resolved_at: NullableMillis
-})
-
-export const decodeContacts = decoder(
-  "contact",
-  ContactRow,
-  (r): Contact => ({
-    handle: r.handle,
-    fingerprint: r.fingerprint,
-    pinnedAt: r.pinned_at,
-    lastHandshakeAt: r.last_handshake_at,
-    verificationCode: r.verification_code,
-    verificationCodeAt: r.verification_code_at,
-    lastMessageAt: r.last_message_at,
-    unread: r.unread,
-    outbox: r.outbox,
-    pendingKeyChange:
-      r.kc_seq === null || r.kc_at === null || r.kc_previous === null || r.kc_current === null || r.kc_status === null
-        ? null
-        : keyChangeOf({
-            seq: r.kc_seq,
-            handle: r.handle,
-            at: r.kc_at,
-            previous: r.kc_previous,
-            current: r.kc_current,
-            status: r.kc_status,
-            resolved_at: r.kc_resolved_at
-          })
   })
 )
 
