@@ -17,6 +17,7 @@ import type { LocalIdentity } from "../../../domain/handshake/parameters.js"
 import type { AgentEvent, SessionSummary } from "../../../services/Agent.js"
 import type { AgentStoreService } from "../../../services/AgentStore.js"
 import type { DirectoryService } from "../../../services/Directory.js"
+import type { PeerStatusService } from "../../../services/PeerStatus.js"
 import type { ChannelError, SecureChannelsService } from "../../../services/SecureChannel.js"
 import type { Listener } from "../../../services/Transport.js"
 import { type AttemptFailure, happyEyeballs } from "./dialer.js"
@@ -34,6 +35,8 @@ export interface SessionManagerConfig {
   readonly store: AgentStoreService
   readonly directory: DirectoryService
   readonly publish: (event: AgentEvent) => Effect.Effect<void>
+  /** The status gate (PROTOCOL.md §13.6): without it every verified peer is admitted. */
+  readonly peerStatus?: PeerStatusService | undefined
 }
 
 export interface SessionManager extends AgentCore {
@@ -144,6 +147,18 @@ export const make = (config: SessionManagerConfig): Effect.Effect<SessionManager
         if (shuttingDown) {
           yield* discard(channel, channelScope, "shutdown")
           return yield* shutdownError()
+        }
+        // PROTOCOL.md §13.6.3: nothing (message, receipt, file) before the peer's certificate -- its
+        // serial, not its handle -- is known good: a valid staple, else a fresh Status by serial.
+        // Records the peer sent meanwhile wait unread in the channel; on refusal they are dropped
+        // with the connection, and the peer keeps them queued until acknowledged (§15.2).
+        if (config.peerStatus !== undefined) {
+          const admission = yield* config.peerStatus.check(certificate, channel.peer.staple)
+          if (admission._tag === "Refused") {
+            yield* Effect.logWarning(`agent: refused ${peer} (serial ${certificate.serial}): ${admission.message}`)
+            yield* discard(channel, channelScope, admission.wireReason)
+            return yield* new SessionError({ reason: "Refused", message: admission.message })
+          }
         }
         const now = clock.unsafeCurrentTimeMillis()
         const fingerprint: Fingerprint = certificate.fingerprint
