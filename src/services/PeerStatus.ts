@@ -10,7 +10,12 @@ import type { VerifiedCertificate } from "../domain/cert/verify.js"
 
 /** The verdict on a peer's certificate (§13.6.3). */
 export type PeerAdmission =
-  | { readonly _tag: "Good"; readonly via: "staple" | "status" }
+  | {
+      readonly _tag: "Good"
+      readonly via: "staple" | "status"
+      /** Epoch ms until which this verdict holds; a live session is checked again then (§13.6.3). */
+      readonly until: number
+    }
   | {
       readonly _tag: "Refused"
       /** `<Close reason>` token sent to the peer. */

@@ -57,7 +57,8 @@ export interface ParsedStaple {
   readonly signature: Uint8Array
 }
 
-const LINE = /^SixChat-Status\/1\nserial=([0-9a-f]{1,64})\nhandle=([^\n]{3,254})\nstatus=good\nissuer=([0-9a-f]{64})\nthisUpdate=(\d{1,15})\nnextUpdate=(\d{1,15})\n$/
+const LINE =
+  /^SixChat-Status\/1\nserial=([0-9a-f]{1,64})\nhandle=([^\n]{3,254})\nstatus=good\nissuer=([0-9a-f]{64})\nthisUpdate=(\d{1,15})\nnextUpdate=(\d{1,15})\n$/
 
 /** The staple's parts, or `undefined` when it is not one (wrong length, wrong text, bad numbers). */
 export const parseStaple = (bytes: Uint8Array): ParsedStaple | undefined => {
@@ -72,7 +73,7 @@ export const parseStaple = (bytes: Uint8Array): ParsedStaple | undefined => {
     return undefined
   }
   const m = LINE.exec(text)
-  if (m === null || m[1]!.startsWith("0") && m[1] !== "0") return undefined
+  if (m === null || (m[1]!.startsWith("0") && m[1] !== "0")) return undefined
   const thisUpdate = Number(m[4])
   const nextUpdate = Number(m[5])
   if (!Number.isSafeInteger(thisUpdate) || !Number.isSafeInteger(nextUpdate)) return undefined
@@ -119,7 +120,8 @@ export const checkStaple = (bytes: Uint8Array, c: StapleCheck): StapleVerdict =>
     return invalid("TooLong", "the stapled status claims a lifetime longer than 10 minutes")
   if (!c.verify(parsed.tbs, parsed.signature))
     return invalid("BadSignature", "the stapled status is not signed by the certificate's issuing CA")
-  if (f.thisUpdate > c.now + STAPLE_CLOCK_SKEW_MS) return invalid("NotYetValid", "the stapled status is from the future")
+  if (f.thisUpdate > c.now + STAPLE_CLOCK_SKEW_MS)
+    return invalid("NotYetValid", "the stapled status is from the future")
   if (c.now >= f.nextUpdate) return invalid("Expired", "the stapled status has expired")
   return { _tag: "Valid", fields: f }
 }

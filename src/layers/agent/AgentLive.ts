@@ -90,8 +90,7 @@ export const make = <R = never>(
     const self = config.handle
     // PROTOCOL.md §13.6: with a status source, staple our own status and gate every peer on theirs.
     const peerStatus = Option.getOrUndefined(yield* Effect.serviceOption(PeerStatus))
-    const identity =
-      peerStatus === undefined ? config.identity : { ...config.identity, staple: peerStatus.ownStaple }
+    const identity = peerStatus === undefined ? config.identity : { ...config.identity, staple: peerStatus.ownStaple }
     const channels = yield* makeChannels({ codec: e2eCodec, identity, options: options.channel })
     const hub = yield* Effect.acquireRelease(PubSub.sliding<AgentEvent>(4096), PubSub.shutdown)
     const publish = (event: AgentEvent) => Effect.asVoid(PubSub.publish(hub, event))
