@@ -70,7 +70,10 @@ const session = (channel: Chan) =>
         while: (open) => open,
         body: () =>
           Effect.map(channel.receive, (inbound) => {
-            if (inbound._tag === "Closed") return false
+            if (inbound._tag === "Closed") {
+              if (inbound.reason !== undefined) process.stderr.write(`closed by peer: ${inbound.reason}\n`)
+              return false
+            }
             if (inbound._tag === "Message" && inbound.message._tag === "e2e.Message")
               process.stdout.write(`${inbound.message.body}\n`)
             else if (inbound._tag === "Data") process.stderr.write(`(binary record, ${inbound.data.length} bytes)\n`)

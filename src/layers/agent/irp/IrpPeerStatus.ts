@@ -126,7 +126,7 @@ export const make = (options: IrpPeerStatusOptions) =>
         if (staple !== undefined) {
           const held = validate(staple, peer.serial, handle, issuer)
           if (typeof held !== "string") return { _tag: "Good", via: "staple", until: held.fields.nextUpdate } as const
-          yield* Effect.logInfo(`agent: ${handle}'s stapled status is not usable (${held}); asking the IRP`)
+          yield* Effect.logWarning(`agent: ${handle}'s stapled status is not usable (${held}); asking the IRP`)
         }
         const cached = cache.get(peer.serial)
         if (cached !== undefined && now() < cached.fields.nextUpdate)
