@@ -8,6 +8,8 @@
  *     land in Bob's history; Dave's new key then gets the queued message.
  * (b) Stapled statuses that must not help the old key: forged, for another serial, expired. A genuine,
  *     still valid staple of the old key is the control: admitted, and closed when it runs out.
+ * (c) The IRP stops: Dave's good key without a staple is refused after the bounded wait
+ *     (`status_unavailable`, hard fail); with a valid staple it is admitted until the staple runs out.
  */
 import { generateKeyPairSync } from "node:crypto"
 import { join } from "node:path"
@@ -109,5 +111,34 @@ describe("a renewed and revoked key is refused (no watch involved)", () => {
     expect(window.stderr).toMatch(/closed by peer: certificate_revoked/)
     expect(await incomingBodies(bob, "dave")).toContain("old key inside the staple window")
     expect(bob.run.stderr).toMatch(/closing the session with dave@example.org: .*revoked/)
+  }, 90_000)
+
+  it("(c) with the IRP unreachable, a peer without a valid staple is refused (hard fail); one with a valid staple still talks", async () => {
+    await domain.stopIrp()
+    const newHome = join(domain.root, "dave2")
+    const started = Date.now()
+    const unstapled = await dialWith(domain, bob, newHome, "dave without a staple, IRP down")
+    expect(unstapled.stderr).toMatch(/closed by peer: status_unavailable/)
+    expect(Date.now() - started).toBeGreaterThanOrEqual(4_000) // the bounded wait (5 s) was spent
+    expect(await incomingBodies(bob, "dave")).not.toContain("dave without a staple, IRP down")
+    expect(bob.run.stderr).toMatch(/certificate status could not be checked/)
+
+    // A genuine staple, still valid, needs no IRP: peers that staple ride out an outage (§13.6.4).
+    const serial = leafOf(newHome).serial
+    const stapled = await dialWith(
+      domain,
+      bob,
+      newHome,
+      "dave with a staple, IRP down",
+      signStaple(domain, {
+        serial,
+        handle: "dave@example.org",
+        thisUpdate: Date.now(),
+        nextUpdate: Date.now() + 20_000
+      })
+    )
+    expect(await incomingBodies(bob, "dave"), bob.run.stderr.slice(-600)).toContain("dave with a staple, IRP down")
+    // ...until it runs out: then Bob cannot check again and closes the session.
+    expect(stapled.stderr).toMatch(/closed by peer: status_unavailable/)
   }, 90_000)
 })

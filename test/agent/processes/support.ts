@@ -95,6 +95,8 @@ export interface Domain {
   readonly startAgent: (name: string, home: string, args?: ReadonlyArray<string>) => Promise<AgentProc>
   /** Stops every agent still running and the IRP server, then removes the directory. */
   readonly cleanup: () => Promise<void>
+  /** SIGTERM to the IRP server (only), resolving once it exited: the IRP becomes unreachable. */
+  readonly stopIrp: () => Promise<void>
 }
 
 /**
@@ -204,7 +206,12 @@ export const startDomain = async (
       const agent: AgentProc = { ...base, handle: status.handle }
       return agent
     }
-    return { root, dir, irpAddress, enrol, startAgent, cleanup }
+    const stopIrp = async () => {
+      if (irp === undefined || irp.child.exitCode !== null || irp.child.signalCode !== null) return
+      irp.child.kill("SIGTERM")
+      await irp.exited
+    }
+    return { root, dir, irpAddress, enrol, startAgent, cleanup, stopIrp }
   } catch (e) {
     await cleanup()
     throw e
