@@ -3,10 +3,12 @@
  * After the handshake each prints `peer=<handle> fingerprint=<hex> suite=<suite>` on stderr, sends each
  * stdin line as a <Message>, prints each received body on stdout, and closes cleanly on EOF.
  */
+
+import { readFileSync } from "node:fs"
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import { Effect, Fiber, Layer, Schema, Stream } from "effect"
+import { Effect, Fiber, Layer, Option, Schema, Stream } from "effect"
 import { type Address, formatAddress, Handle, makeAddress } from "../domain/brands.js"
 import type { AppMessage } from "../domain/e2e/messages.js"
 import * as CertVerifierLive from "../layers/CertVerifierLive.js"
@@ -36,6 +38,21 @@ const trust = Options.file("trust", { exists: "yes" }).pipe(
   Options.withDescription("trust anchor certificates, PEM (repeatable)")
 )
 
+const staple = Options.file("staple", { exists: "yes" }).pipe(
+  Options.optional,
+  Options.withDescription(
+    "a stapled certificate status (raw bytes, PROTOCOL.md §13.6.1) to send in our <Certificate>, like `openssl s_client -status` in reverse: for tests and diagnostics"
+  )
+)
+
+/** Our identity, with the `--staple` file's bytes when given. */
+const identityWith = (keyPath: string, certPath: string, staplePath: Option.Option<string>) =>
+  Effect.map(loadIdentity(keyPath, certPath), (identity) => {
+    if (Option.isNone(staplePath)) return identity
+    const bytes = new Uint8Array(readFileSync(staplePath.value))
+    return { ...identity, staple: () => bytes }
+  })
+
 type Chan = SecureChannel<AppMessage, AppMessage>
 
 const channelFailure = (e: ChannelError) =>
@@ -53,7 +70,10 @@ const session = (channel: Chan) =>
         while: (open) => open,
         body: () =>
           Effect.map(channel.receive, (inbound) => {
-            if (inbound._tag === "Closed") return false
+            if (inbound._tag === "Closed") {
+              if (inbound.reason !== undefined) process.stderr.write(`closed by peer: ${inbound.reason}\n`)
+              return false
+            }
             if (inbound._tag === "Message" && inbound.message._tag === "e2e.Message")
               process.stdout.write(`${inbound.message.body}\n`)
             else if (inbound._tag === "Data") process.stderr.write(`(binary record, ${inbound.data.length} bytes)\n`)
@@ -124,6 +144,7 @@ const connect = Command.make(
     cert,
     trust,
     expect: Options.text("expect").pipe(Options.withDescription("the handle the peer must prove (alice@example.org)")),
+    staple,
     crypto: cryptoOption,
     address: Args.text({ name: "HOST:PORT" })
   },
@@ -137,7 +158,7 @@ const connect = Command.make(
       const env = yield* environment(o.crypto, o.trust)
       yield* Effect.scoped(
         Effect.gen(function* () {
-          const identity = yield* loadIdentity(o.key, o.cert)
+          const identity = yield* identityWith(o.key, o.cert, o.staple)
           const channels = yield* makeChannels({ codec: e2eCodec, identity })
           const channel = yield* channels
             .dial(address, { _tag: "Handle", handle })

@@ -84,6 +84,8 @@ export interface CertificateStatusRecord {
   readonly status: "good" | "revoked" | "unknown"
   readonly revokedAt?: number | undefined
   readonly reason?: RevocationReason | undefined
+  /** With `status: good`, when asked for: the signed status of PROTOCOL.md §13.6.1 (unchecked here). */
+  readonly staple?: Uint8Array | undefined
 }
 
 export interface RegisterInput {
@@ -108,7 +110,11 @@ export interface IrpClient {
   readonly deregister: (deviceId: DeviceId) => Effect.Effect<void, IrpClientError>
   readonly deregisterAll: Effect.Effect<void, IrpClientError>
   readonly lookup: (handle: Handle) => Effect.Effect<IdentityRecord, IrpClientError>
-  readonly status: (serial: SerialHex) => Effect.Effect<CertificateStatusRecord, IrpClientError>
+  /** `staple`: also ask for a signed short-lived status of a good certificate (PROTOCOL.md §17.8.1). */
+  readonly status: (
+    serial: SerialHex,
+    options?: { readonly staple?: boolean | undefined }
+  ) => Effect.Effect<CertificateStatusRecord, IrpClientError>
   /** The domain's signed DER CRL. */
   readonly crl: Effect.Effect<Uint8Array, IrpClientError>
   readonly revoke: (serial: SerialHex, reason?: RevocationReason) => Effect.Effect<void, IrpClientError>

@@ -37,6 +37,8 @@ export interface PeerInfo {
   readonly handle: Handle | undefined
   /** `undefined` only for an anonymous initiator (IRP enrolment). */
   readonly certificate: VerifiedCertificate | undefined
+  /** The status the peer stapled to its `<Certificate>` (PROTOCOL.md §5.1.3), unchecked; `undefined` when none. */
+  readonly staple?: Uint8Array | undefined
 }
 
 export interface SessionInfo {

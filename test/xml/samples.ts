@@ -73,6 +73,8 @@ export const samples: ReadonlyArray<Sample> = [
   s("certificate-one", { _tag: "e2e.Certificate", chain: [bytes(600, 10)] }),
   s("certificate-empty-der", { _tag: "e2e.Certificate", chain: [bytes(0), bytes(1, 11), bytes(2, 12)] }),
   s("certificate-max", { _tag: "e2e.Certificate", chain: [1, 2, 3, 4, 5].map((i) => bytes(8192, 10 + i)) }),
+  s("certificate-stapled", { _tag: "e2e.Certificate", chain: [bytes(600, 10)], status: bytes(300, 16) }),
+  s("certificate-stapled-max", { _tag: "e2e.Certificate", chain: [bytes(600, 10)], status: bytes(1024, 17) }),
   s("certificate-verify", { _tag: "e2e.CertificateVerify", algorithm: "ecdsa-p256-sha256", signature: bytes(64, 20) }),
   s("certificate-verify-max", { _tag: "e2e.CertificateVerify", algorithm: "ed25519", signature: bytes(512, 21) }),
   s("certificate-verify-empty", { _tag: "e2e.CertificateVerify", algorithm: "ed25519", signature: bytes(0) }),

@@ -35,6 +35,15 @@ const invalid: ReadonlyArray<readonly [string, string]> = [
   ["finished-whitespace", `<Finished ${NS}>${b64(32)}\n</Finished>`],
   ["certificate-six", `<Certificate ${NS}>${`<Cert>${b64(3)}</Cert>`.repeat(6)}</Certificate>`],
   ["certificate-unknown-child", `<Certificate ${NS}><Cert>${b64(3)}</Cert><X/></Certificate>`],
+  ["certificate-status-first", `<Certificate ${NS}><Status>${b64(3)}</Status><Cert>${b64(3)}</Cert></Certificate>`],
+  [
+    "certificate-two-statuses",
+    `<Certificate ${NS}><Cert>${b64(3)}</Cert><Status>${b64(3)}</Status><Status>${b64(3)}</Status></Certificate>`
+  ],
+  [
+    "certificate-status-too-long",
+    `<Certificate ${NS}><Cert>${b64(3)}</Cert><Status>${b64(1027)}</Status></Certificate>`
+  ],
   ["certificate-verify-no-alg", `<CertificateVerify ${NS}>${b64(64)}</CertificateVerify>`],
   ["alert-unknown-code", `<Alert ${NS} code="nope"/>`],
   ["alert-long-description", `<Alert ${NS} code="timeout" description="${"d".repeat(257)}"/>`],

@@ -52,7 +52,9 @@ export type HelloChoice = typeof HelloChoice.Type
 
 /** Certificate chain, leaf first, DER; empty for an anonymous IRP initiator (section 8). */
 export const Certificate = Schema.TaggedStruct("e2e.Certificate", {
-  chain: Schema.Array(bytesUpTo(8192)).pipe(Schema.maxItems(5))
+  chain: Schema.Array(bytesUpTo(8192)).pipe(Schema.maxItems(5)),
+  /** The leaf's stapled status (PROTOCOL.md §13.6.1), opaque here; absent when none is sent. */
+  status: Schema.optional(bytesUpTo(1024))
 })
 export type Certificate = typeof Certificate.Type
 

@@ -81,7 +81,10 @@ export const e2eToElement = (msg: E2EMessage): XmlElement => {
       return el(
         "Certificate",
         [],
-        msg.chain.map((der) => leaf("Cert")(base64Encode(der)))
+        // Without a status the element is byte-identical to version 1 without stapling (§19).
+        msg.status === undefined
+          ? msg.chain.map((der) => leaf("Cert")(base64Encode(der)))
+          : [...msg.chain.map((der) => leaf("Cert")(base64Encode(der))), leaf("Status")(base64Encode(msg.status))]
       )
     case "e2e.CertificateVerify":
       return el("CertificateVerify", attrs(["alg", msg.algorithm]), [], base64Encode(msg.signature))
@@ -201,7 +204,10 @@ const readers: Readonly<Record<string, (e: XmlElement) => Decoded>> = {
   Certificate: (e) =>
     Either.gen(function* () {
       yield* readAttributes(e, [])
-      const c = yield* readChildren(e, [{ name: "Cert", min: 0, max: 5 }])
+      const c = yield* readChildren(e, [
+        { name: "Cert", min: 0, max: 5 },
+        { name: "Status", min: 0, max: 1 }
+      ])
       const chain = yield* Either.all(
         c.Cert.map((cert) =>
           Either.flatMap(
@@ -210,7 +216,11 @@ const readers: Readonly<Record<string, (e: XmlElement) => Decoded>> = {
           )
         )
       )
-      return yield* decodeCertificate({ _tag: "e2e.Certificate", chain })
+      const statusElement = c.Status[0]
+      if (statusElement === undefined) return yield* decodeCertificate({ _tag: "e2e.Certificate", chain })
+      yield* readAttributes(statusElement, [])
+      const status = yield* readBase64(yield* readText(statusElement), "Status")
+      return yield* decodeCertificate({ _tag: "e2e.Certificate", chain, status })
     }),
   CertificateVerify: (e) =>
     Either.gen(function* () {

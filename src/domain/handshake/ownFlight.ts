@@ -18,7 +18,13 @@ export const ownFlight = (
   identity: LocalIdentity | null
 ): ReadonlyArray<Uint8Array> => {
   const out: Array<Uint8Array> = []
-  const certificate = encodeE2E({ _tag: "e2e.Certificate", chain: identity === null ? [] : [...identity.chain] })
+  // PROTOCOL.md §13.6.2: our stapled status, when we hold a valid one, rides in the Certificate
+  // (so the transcript, hence both Finished MACs, cover it).
+  const status = identity === null ? undefined : identity.staple?.()
+  const chain = identity === null ? [] : [...identity.chain]
+  const certificate = encodeE2E(
+    status === undefined ? { _tag: "e2e.Certificate", chain } : { _tag: "e2e.Certificate", chain, status }
+  )
   transcript.add(certificate)
   out.push(certificate)
   if (identity !== null) {

@@ -23,6 +23,11 @@ export interface LocalIdentity {
   readonly key: SigningKey
   /** SHA-256 of our leaf's SPKI: a peer presenting the same key is a reflection. */
   readonly fingerprint: Fingerprint
+  /**
+   * Our current stapled status (PROTOCOL.md §13.6.1), read at each handshake and sent in our
+   * `<Certificate>` (§5.1.3); absent or `undefined`: no `<Status>` element.
+   */
+  readonly staple?: (() => Uint8Array | undefined) | undefined
 }
 
 export interface HandshakeConfig {

@@ -33,6 +33,8 @@ export interface PeerAuthContext {
 export interface PeerAuthenticated {
   readonly _tag: "PeerAuthenticated"
   readonly certificate: VerifiedCertificate | null
+  /** The status the peer stapled to its Certificate (§13.6), unchecked: the UA checks it against the CA. */
+  readonly staple?: Uint8Array | undefined
 }
 
 export class AwaitCertificate {
@@ -48,7 +50,7 @@ export class AwaitCertificate {
       return Either.right(new AwaitFinished(this.ctx, null))
     }
     this.ctx.transcript.add(raw)
-    return Either.right(new AwaitChainCheck(this.ctx, message.chain, this.ctx.transcript.hash()))
+    return Either.right(new AwaitChainCheck(this.ctx, message.chain, this.ctx.transcript.hash(), message.status))
   }
 }
 
@@ -59,7 +61,8 @@ export class AwaitChainCheck {
     /** DER, leaf first, as received: what the CertVerifier must check. */
     readonly chain: ReadonlyArray<Uint8Array>,
     /** Transcript hash through the peer's Certificate: what its CertificateVerify signs. */
-    readonly signedHash: Uint8Array
+    readonly signedHash: Uint8Array,
+    readonly staple?: Uint8Array | undefined
   ) {}
 
   /** The chain verified: only now may the peer's key be used. */
@@ -75,7 +78,7 @@ export class AwaitChainCheck {
           "the peer's certificate key is not ECDSA P-256 or Ed25519"
         )
       )
-    return Either.right(new AwaitCertificateVerify(this.ctx, proof, key, this.signedHash))
+    return Either.right(new AwaitCertificateVerify(this.ctx, proof, key, this.signedHash, this.staple))
   }
 }
 
@@ -85,7 +88,8 @@ export class AwaitCertificateVerify {
     readonly ctx: PeerAuthContext,
     readonly proof: VerifiedCertificate,
     readonly key: VerifyKey,
-    readonly signedHash: Uint8Array
+    readonly signedHash: Uint8Array,
+    readonly staple?: Uint8Array | undefined
   ) {}
 
   onCertificateVerify(raw: Uint8Array, message: CertificateVerify): Either.Either<AwaitFinished, HandshakeError> {
@@ -103,7 +107,7 @@ export class AwaitCertificateVerify {
         fail("BadSignature", "decrypt_error", "the peer's CertificateVerify signature does not verify")
       )
     this.ctx.transcript.add(raw)
-    return Either.right(new AwaitFinished(this.ctx, this.proof))
+    return Either.right(new AwaitFinished(this.ctx, this.proof, this.staple))
   }
 }
 
@@ -111,7 +115,8 @@ export class AwaitFinished {
   readonly _tag = "AwaitFinished"
   constructor(
     readonly ctx: PeerAuthContext,
-    readonly proof: VerifiedCertificate | null
+    readonly proof: VerifiedCertificate | null,
+    readonly staple?: Uint8Array | undefined
   ) {}
 
   onFinished(raw: Uint8Array, message: Finished): Either.Either<PeerAuthenticated, HandshakeError> {
@@ -119,7 +124,11 @@ export class AwaitFinished {
     if (!equalBytes(expected, message.mac))
       return Either.left(fail("BadFinished", "decrypt_error", "the peer's Finished does not match the transcript"))
     this.ctx.transcript.add(raw)
-    return Either.right({ _tag: "PeerAuthenticated", certificate: this.proof })
+    return Either.right(
+      this.staple === undefined
+        ? { _tag: "PeerAuthenticated", certificate: this.proof }
+        : { _tag: "PeerAuthenticated", certificate: this.proof, staple: this.staple }
+    )
   }
 }
 

@@ -99,7 +99,12 @@ export const Deregister = Schema.TaggedStruct("irp.Deregister", { id: Id, device
 export type Deregister = typeof Deregister.Type
 export const Lookup = Schema.TaggedStruct("irp.Lookup", { id: Id, handle: Handle })
 export type Lookup = typeof Lookup.Type
-export const Status = Schema.TaggedStruct("irp.Status", { id: Id, serial: SerialHex })
+/** `staple`: also sign a short-lived status for a good certificate (PROTOCOL.md §17.8.1, §13.6.1). */
+export const Status = Schema.TaggedStruct("irp.Status", {
+  id: Id,
+  serial: SerialHex,
+  staple: Schema.optional(Schema.Literal(true))
+})
 export type Status = typeof Status.Type
 export const Crl = Schema.TaggedStruct("irp.Crl", { id: Id })
 export type Crl = typeof Crl.Type
@@ -172,7 +177,9 @@ export const StatusResult = Schema.TaggedStruct("irp.StatusResult", {
   serial: SerialHex,
   status: Schema.Literal("good", "revoked", "unknown"),
   revokedAt: Schema.optional(EpochMs),
-  reason: Schema.optional(RevocationReason)
+  reason: Schema.optional(RevocationReason),
+  /** The signed status of §13.6.1, only with `good` and only when asked for. */
+  staple: Schema.optional(bytesUpTo(1, 1024))
 }).pipe(
   Schema.filter(
     (s) =>
@@ -180,7 +187,8 @@ export const StatusResult = Schema.TaggedStruct("irp.StatusResult", {
         ? s.revokedAt !== undefined && s.reason !== undefined
         : s.revokedAt === undefined && s.reason === undefined) ||
       "revokedAt and reason are given exactly when the status is revoked"
-  )
+  ),
+  Schema.filter((s) => s.staple === undefined || s.status === "good" || "a staple comes only with status good")
 )
 export type StatusResult = typeof StatusResult.Type
 

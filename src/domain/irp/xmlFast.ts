@@ -187,8 +187,20 @@ const registered = (e: XmlElement): Registered | undefined => {
   return { _tag: "irp.Registered", id, bindings, observed, natSuspected: nat === "true" }
 }
 
+/** The optional `<Staple>` child of a good `<StatusResult>` (§17.8.1): canonical base64, 1 to 1024 bytes. */
+const stapleOf = (e: XmlElement): Uint8Array | null | undefined => {
+  if (e.children.length === 0) return e.text === "" ? null : undefined
+  const child = e.children[0]!
+  if (e.children.length !== 1 || !isBlank(e.text) || child.name !== "Staple" || child.namespace !== e.namespace)
+    return undefined
+  if (child.attributes.length !== 0 || child.children.length !== 0) return undefined
+  const bytes = base64Decode(child.text)
+  return bytes !== undefined && bytes.length >= 1 && bytes.length <= 1024 ? bytes : undefined
+}
+
 const statusResult = (e: XmlElement): StatusResult | undefined => {
-  if (!isEmpty(e)) return undefined
+  const staple = stapleOf(e)
+  if (staple === undefined) return undefined
   let id: string | undefined
   let serial: string | undefined
   let status: string | undefined
@@ -203,12 +215,16 @@ const statusResult = (e: XmlElement): StatusResult | undefined => {
     else return undefined
   if (!isId(id) || !isSerial(serial)) return undefined
   if (status === "revoked") {
-    if (revokedAtText === undefined || !isReason(reason)) return undefined
+    if (revokedAtText === undefined || !isReason(reason) || staple !== null) return undefined
     const revokedAt = parseUtcTimestamp(revokedAtText)
     return revokedAt !== undefined && isEpochMs(revokedAt)
       ? { _tag: "irp.StatusResult", id, serial, status, revokedAt, reason }
       : undefined
   }
+  if (staple !== null)
+    return status === "good" && revokedAtText === undefined && reason === undefined
+      ? { _tag: "irp.StatusResult", id, serial, status, staple }
+      : undefined
   return (status === "good" || status === "unknown") && revokedAtText === undefined && reason === undefined
     ? { _tag: "irp.StatusResult", id, serial, status }
     : undefined
@@ -293,6 +309,21 @@ const lookup = (e: XmlElement): Lookup | undefined => {
 }
 
 const status = (e: XmlElement): Status | undefined => {
+  if (e.attributes.length === 3) {
+    // `<Status id serial staple="true"/>` (§17.8.1), in any attribute order.
+    if (!isEmpty(e)) return undefined
+    let id: string | undefined
+    let serial: string | undefined
+    let staple: string | undefined
+    for (const a of e.attributes)
+      if (a.name === "id") id = a.value
+      else if (a.name === "serial") serial = a.value
+      else if (a.name === "staple") staple = a.value
+      else return undefined
+    return isId(id) && isSerial(serial) && staple === "true"
+      ? { _tag: "irp.Status", id, serial, staple: true }
+      : undefined
+  }
   const values = twoAttributes(e, "id", "serial")
   if (values === undefined) return undefined
   const [id, serial] = values

@@ -170,7 +170,19 @@ const requestReaders: Readonly<Record<string, (e: XmlElement) => Decoded<IrpRequ
   Lookup: (e) =>
     Either.flatMap(attributesOnly(e, ["id", "handle"]), (a) => decoders.Lookup({ _tag: "irp.Lookup", ...a })),
   Status: (e) =>
-    Either.flatMap(attributesOnly(e, ["id", "serial"]), (a) => decoders.Status({ _tag: "irp.Status", ...a })),
+    Either.gen(function* () {
+      const a = yield* attributesOnly(e, ["id", "serial"], ["staple"])
+      if (a.staple !== undefined && a.staple !== "true")
+        return yield* Either.left(
+          new DecodeError({ reason: "Schema", message: '<Status> staple is "true" or absent.' })
+        )
+      return yield* decoders.Status({
+        _tag: "irp.Status",
+        id: a.id,
+        serial: a.serial,
+        ...(a.staple === undefined ? {} : { staple: true })
+      })
+    }),
   Crl: (e) => Either.flatMap(attributesOnly(e, ["id"]), (a) => decoders.Crl({ _tag: "irp.Crl", ...a })),
   Revoke: (e) =>
     Either.flatMap(attributesOnly(e, ["id", "serial", "reason"]), (a) => decoders.Revoke({ _tag: "irp.Revoke", ...a })),
@@ -232,7 +244,9 @@ const serverReaders: Readonly<Record<string, (e: XmlElement) => Decoded<IrpServe
     }),
   StatusResult: (e) =>
     Either.gen(function* () {
-      const a = yield* attributesOnly(e, ["id", "serial", "status"], ["revokedAt", "reason"])
+      const a = yield* readAttributes(e, ["id", "serial", "status"], ["revokedAt", "reason"])
+      const c = yield* readChildren(e, [{ name: "Staple", min: 0, max: 1 }])
+      const staple = c.Staple[0] === undefined ? undefined : yield* leafBase64(c.Staple[0])
       const revokedAt = a.revokedAt === undefined ? undefined : yield* readTime(a.revokedAt, "<StatusResult> revokedAt")
       return yield* decoders.StatusResult({
         _tag: "irp.StatusResult",
@@ -240,7 +254,8 @@ const serverReaders: Readonly<Record<string, (e: XmlElement) => Decoded<IrpServe
         serial: a.serial,
         status: a.status,
         ...(revokedAt === undefined ? {} : { revokedAt }),
-        ...(a.reason === undefined ? {} : { reason: a.reason })
+        ...(a.reason === undefined ? {} : { reason: a.reason }),
+        ...(staple === undefined ? {} : { staple })
       })
     }),
   CrlResult: (e) =>

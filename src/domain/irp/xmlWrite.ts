@@ -73,7 +73,7 @@ export const irpToElement = (msg: IrpMessage): XmlElement => {
     case "irp.Lookup":
       return el("Lookup", attrs(["id", msg.id], ["handle", msg.handle]))
     case "irp.Status":
-      return el("Status", attrs(["id", msg.id], ["serial", msg.serial]))
+      return el("Status", attrs(["id", msg.id], ["serial", msg.serial], ["staple", msg.staple ? "true" : undefined]))
     case "irp.Crl":
       return el("Crl", attrs(["id", msg.id]))
     case "irp.Revoke":
@@ -109,7 +109,8 @@ export const irpToElement = (msg: IrpMessage): XmlElement => {
           ["status", msg.status],
           ["revokedAt", msg.revokedAt === undefined ? undefined : formatTimestamp(msg.revokedAt)],
           ["reason", msg.reason]
-        )
+        ),
+        msg.staple === undefined ? [] : [el("Staple", [], [], base64Encode(msg.staple))]
       )
     case "irp.CrlResult":
       return el(

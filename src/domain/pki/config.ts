@@ -43,7 +43,12 @@ export const IrpConfig = Schema.Struct({
   /** How long `irp token` tokens live unless `--ttl` says otherwise. */
   tokenTtlSeconds: Schema.Int.pipe(Schema.between(60, 30 * 86_400)),
   /** nextUpdate of a CRL = thisUpdate + this many hours. */
-  crlValidityHours: Schema.Int.pipe(Schema.between(1, 24 * 31))
+  crlValidityHours: Schema.Int.pipe(Schema.between(1, 24 * 31)),
+  /**
+   * Life of a stapled status the server signs (PROTOCOL.md §13.6.1); absent: 300. At most 600, the
+   * longest a relying party accepts; a short one (tests) makes revocation bite sooner.
+   */
+  stapleLifetimeSeconds: Schema.optional(Schema.Int.pipe(Schema.between(5, 600)))
 })
 export type IrpConfig = typeof IrpConfig.Type
 

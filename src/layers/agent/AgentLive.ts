@@ -9,7 +9,7 @@
  * Directory and Presence. Scoped: closing it closes every session with `<Close/>`; Presence, built
  * outside, deregisters when its own scope closes.
  */
-import { Clock, Effect, Layer, PubSub, Schema, type Scope, Stream } from "effect"
+import { Clock, Effect, Layer, Option, PubSub, Schema, type Scope, Stream } from "effect"
 import type { AgentStoreError } from "../../domain/agent/errors.js"
 import type { Address, Handle, Id } from "../../domain/brands.js"
 import { MessageBody } from "../../domain/e2e/messages.js"
@@ -21,6 +21,7 @@ import type { CertVerifier } from "../../services/CertVerifier.js"
 import type { Aead, Hashing, KeyExchange, Signer } from "../../services/Crypto.js"
 import { Directory } from "../../services/Directory.js"
 import { Entropy } from "../../services/Entropy.js"
+import { PeerStatus } from "../../services/PeerStatus.js"
 import { Presence } from "../../services/Presence.js"
 import type { Transport, TransportError } from "../../services/Transport.js"
 import { e2eCodec, make as makeChannels } from "../channel/SecureChannelLive.js"
@@ -88,7 +89,10 @@ export const make = <R = never>(
     const listeners = yield* Listeners.AgentListeners
     const options = resolveOptions(config.options)
     const self = config.handle
-    const channels = yield* makeChannels({ codec: e2eCodec, identity: config.identity, options: options.channel })
+    // PROTOCOL.md §13.6: with a status source, staple our own status and gate every peer on theirs.
+    const peerStatus = Option.getOrUndefined(yield* Effect.serviceOption(PeerStatus))
+    const identity = peerStatus === undefined ? config.identity : { ...config.identity, staple: peerStatus.ownStaple }
+    const channels = yield* makeChannels({ codec: e2eCodec, identity, options: options.channel })
     const hub = yield* Effect.acquireRelease(PubSub.sliding<AgentEvent>(4096), PubSub.shutdown)
     const publish = (event: AgentEvent) => Effect.asVoid(PubSub.publish(hub, event))
 
@@ -99,7 +103,8 @@ export const make = <R = never>(
       channels,
       store,
       directory,
-      publish
+      publish,
+      peerStatus
     })
     const messaging = yield* Messaging.make({ store, typing: options.typing, publish })
     yield* manager.addPlugin(messaging.plugin)

@@ -5,8 +5,11 @@
  *
  * The tag lives here because `src/services` belongs to the lead; it can move there unchanged.
  */
+import * as nodeCrypto from "node:crypto"
 import { Clock, Context, Effect, Layer } from "effect"
 import type { Handle } from "../../domain/brands.js"
+import { certificateIdentity } from "../../domain/cert/identity.js"
+import { DEFAULT_STAPLE_LIFETIME_SECONDS, encodeStaple, stapleToBeSigned } from "../../domain/cert/staple.js"
 import type { CrlEntry } from "../../domain/pki/crl.js"
 import type { CaError } from "../../domain/pki/errors.js"
 import { SERIAL_BYTES, serialFromEntropy } from "../../domain/pki/profile.js"
@@ -23,6 +26,15 @@ export interface CertificateAuthorityService {
   readonly issueClient: (csrDer: Uint8Array, handle: Handle) => Effect.Effect<IssuedCertificate, CaError>
   /** A CRL valid from now for the configured number of hours, signed by the issuing CA. */
   readonly crl: (entries: ReadonlyArray<CrlEntry>, crlNumber: bigint) => Effect.Effect<Uint8Array, CaError>
+  /**
+   * The stapled status of PROTOCOL.md §13.6.1 for a certificate the caller found good: "serial of
+   * handle is good from now until now + stapleLifetimeSeconds" (never past the certificate's notAfter).
+   */
+  readonly signStatus: (input: {
+    readonly serial: string
+    readonly handle: Handle
+    readonly notAfter: number
+  }) => Effect.Effect<Uint8Array>
 }
 
 export class CertificateAuthority extends Context.Tag("sixchat/CertificateAuthority")<
@@ -35,6 +47,9 @@ export const make = (domain: LoadedDomain): Effect.Effect<CertificateAuthoritySe
     const entropy = yield* Entropy
     const { config, issuer } = domain
     const now = Clock.currentTimeMillis.pipe(Effect.map((ms) => new Date(ms)))
+    const stapleLifetimeMs = (config.stapleLifetimeSeconds ?? DEFAULT_STAPLE_LIFETIME_SECONDS) * 1000
+    // §13.6.1 "issuer": the SHA-256 of the issuing CA's SPKI (loadIssuer has parsed it already).
+    const issuerHash = certificateIdentity(issuer.certificateDer)?.fingerprint ?? ""
     return CertificateAuthority.of({
       domain: config.domain,
       trustAnchor: domain.rootCertificate,
@@ -57,6 +72,18 @@ export const make = (domain: LoadedDomain): Effect.Effect<CertificateAuthoritySe
           nextUpdate: new Date(thisUpdate.getTime() + config.crlValidityHours * 3_600_000),
           crlNumber
         })
+      }),
+      signStatus: Effect.fn("CertificateAuthority.signStatus")(function* (input) {
+        const thisUpdate = yield* Clock.currentTimeMillis
+        const tbs = stapleToBeSigned({
+          serial: input.serial,
+          handle: input.handle.toLowerCase(),
+          issuer: issuerHash,
+          thisUpdate,
+          nextUpdate: Math.min(thisUpdate + stapleLifetimeMs, input.notAfter)
+        })
+        const signature = nodeCrypto.sign("sha256", tbs, { key: issuer.key, dsaEncoding: "ieee-p1363" })
+        return encodeStaple(tbs, new Uint8Array(signature))
       })
     })
   })

@@ -258,7 +258,11 @@ export const makeChannel = <In, Out>(
     yield* watchdog.establish(limits, onExpire)
 
     const cert = established.peer.certificate
-    const peer: PeerInfo = { handle: cert?.handle, certificate: cert ?? undefined }
+    const staple = established.peer.staple
+    const peer: PeerInfo =
+      staple === undefined
+        ? { handle: cert?.handle, certificate: cert ?? undefined }
+        : { handle: cert?.handle, certificate: cert ?? undefined, staple }
     const session: SessionInfo = {
       role: established.role,
       version: established.version,

@@ -10,7 +10,7 @@
  * `npm run build` before running these files alone.
  */
 import { createHash } from "node:crypto"
-import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { networkInterfaces, tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Exit, Fiber, Scope, Stream } from "effect"
@@ -97,13 +97,17 @@ export interface Domain {
   readonly startAgent: (name: string, home: string, args?: ReadonlyArray<string>) => Promise<AgentProc>
   /** Stops every agent still running and the IRP server, then removes the directory. */
   readonly cleanup: () => Promise<void>
+  /** SIGTERM to the IRP server (only), resolving once it exited: the IRP becomes unreachable. */
+  readonly stopIrp: () => Promise<void>
 }
 
 /**
  * `irp init` + `irp serve` on 127.0.0.1 port 0 in a fresh temporary directory (short: the control
  * sockets live below it and a socket path is limited to 107 bytes).
  */
-export const startDomain = async (): Promise<Domain> => {
+export const startDomain = async (
+  options: { readonly irpConfig?: Readonly<Record<string, unknown>> } = {}
+): Promise<Domain> => {
   const root = mkdtempSync(join(tmpdir(), "sxap-"))
   const dir = join(root, "domain")
   const processes: Array<Running> = []
@@ -127,6 +131,11 @@ export const startDomain = async (): Promise<Domain> => {
   }
   try {
     await ok(["irp", "init", "--dir", dir, "--domain", DOMAIN])
+    if (options.irpConfig !== undefined) {
+      // Settings a test needs (e.g. a short stapleLifetimeSeconds), merged into irp.json before serving.
+      const file = join(dir, "irp.json")
+      writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, "utf8")), ...options.irpConfig }, null, 2))
+    }
     const v6 = hasIpv6Loopback()
     irp = start(["irp", "serve", "--dir", dir, "--listen", "127.0.0.1:0", ...(v6 ? ["--listen", "[::1]:0"] : [])], {
       timeoutMs: 300_000
@@ -199,7 +208,12 @@ export const startDomain = async (): Promise<Domain> => {
       const agent: AgentProc = { ...base, handle: status.handle }
       return agent
     }
-    return { root, dir, irpAddress, irpPid: irp.child.pid ?? -1, enrol, startAgent, cleanup }
+    const stopIrp = async () => {
+      if (irp === undefined || irp.child.exitCode !== null || irp.child.signalCode !== null) return
+      irp.child.kill("SIGTERM")
+      await irp.exited
+    }
+    return { root, dir, irpAddress, irpPid: irp.child.pid ?? -1, enrol, startAgent, cleanup, stopIrp }
   } catch (e) {
     await cleanup()
     throw e

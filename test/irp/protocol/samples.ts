@@ -65,6 +65,7 @@ export const samples: ReadonlyArray<Sample> = [
   q("lookup", { _tag: "irp.Lookup", id: ULID, handle: "bob@example.org" }),
   q("status", { _tag: "irp.Status", id: ULID, serial: "1f2e3d4c5b6a79880706050403020100" }),
   q("status-zero", { _tag: "irp.Status", id: ULID, serial: "0" }),
+  q("status-staple", { _tag: "irp.Status", id: ULID, serial: "1f2e", staple: true }),
   q("crl", { _tag: "irp.Crl", id: ULID }),
   q("revoke", { _tag: "irp.Revoke", id: ULID, serial: "abc", reason: "keyCompromise" }),
   q("watch-one", { _tag: "irp.Watch", id: ULID, handles: ["bob@example.org"] }),
@@ -115,6 +116,13 @@ export const samples: ReadonlyArray<Sample> = [
     bindings: []
   }),
   a("status-good", { _tag: "irp.StatusResult", id: ULID, serial: "1234", status: "good" }),
+  a("status-good-stapled", {
+    _tag: "irp.StatusResult",
+    id: ULID,
+    serial: "1234",
+    status: "good",
+    staple: new Uint8Array(300).fill(7)
+  }),
   a("status-revoked", {
     _tag: "irp.StatusResult",
     id: ULID,

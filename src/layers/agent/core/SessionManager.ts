@@ -18,6 +18,7 @@ import type { LocalIdentity } from "../../../domain/handshake/parameters.js"
 import type { AgentEvent, SessionSummary } from "../../../services/Agent.js"
 import type { AgentStoreService } from "../../../services/AgentStore.js"
 import type { DirectoryService } from "../../../services/Directory.js"
+import type { PeerStatusService } from "../../../services/PeerStatus.js"
 import type { ChannelError, SecureChannelsService } from "../../../services/SecureChannel.js"
 import type { Listener } from "../../../services/Transport.js"
 import type { ConnectionHandler } from "../../transport/Admission.js"
@@ -37,6 +38,8 @@ export interface SessionManagerConfig {
   readonly store: AgentStoreService
   readonly directory: DirectoryService
   readonly publish: (event: AgentEvent) => Effect.Effect<void>
+  /** The status gate (PROTOCOL.md §13.6): without it every verified peer is admitted. */
+  readonly peerStatus?: PeerStatusService | undefined
 }
 
 export interface SessionManager extends AgentCore {
@@ -123,6 +126,29 @@ export const make = (config: SessionManagerConfig): Effect.Effect<SessionManager
         publish({ _tag: "agent.SessionDown", peer, reason })
       )
 
+    /**
+     * PROTOCOL.md §13.6.3: a live session's certificate is checked again when the verdict that admitted
+     * it runs out (the staple's nextUpdate), so a peer revoked without any watch is closed within the
+     * staple lifetime (`<Close reason="certificate_revoked"/>`).
+     */
+    const recheck = (session: Session, firstUntil: number) =>
+      Effect.gen(function* () {
+        const gate = config.peerStatus
+        const certificate = session.channel.peer.certificate
+        if (gate === undefined || certificate === undefined) return
+        let until = firstUntil
+        for (;;) {
+          yield* Effect.sleep(Math.max(1000, until - clock.unsafeCurrentTimeMillis()))
+          const again = yield* gate.check(certificate, undefined)
+          if (again._tag === "Good") {
+            until = again.until
+            continue
+          }
+          yield* Effect.logWarning(`agent: closing the session with ${session.peer}: ${again.message}`)
+          return yield* endSession(session, again.message, again.wireReason)
+        }
+      })
+
     /** Makes `session` the peer's session and starts its fibers (under the lock). */
     const install = (session: Session) =>
       Effect.gen(function* () {
@@ -151,6 +177,20 @@ export const make = (config: SessionManagerConfig): Effect.Effect<SessionManager
         if (shuttingDown) {
           yield* discard(channel, channelScope, "shutdown")
           return yield* shutdownError()
+        }
+        // PROTOCOL.md §13.6.3: nothing (message, receipt, file) before the peer's certificate -- its
+        // serial, not its handle -- is known good: a valid staple, else a fresh Status by serial.
+        // Records the peer sent meanwhile wait unread in the channel; on refusal they are dropped
+        // with the connection, and the peer keeps them queued until acknowledged (§15.2).
+        let statusUntil: number | undefined
+        if (config.peerStatus !== undefined) {
+          const admission = yield* config.peerStatus.check(certificate, channel.peer.staple)
+          if (admission._tag === "Refused") {
+            yield* Effect.logWarning(`agent: refused ${peer} (serial ${certificate.serial}): ${admission.message}`)
+            yield* discard(channel, channelScope, admission.wireReason)
+            return yield* new SessionError({ reason: "Refused", message: admission.message })
+          }
+          statusUntil = admission.until
         }
         const now = clock.unsafeCurrentTimeMillis()
         const fingerprint: Fingerprint = certificate.fingerprint
@@ -198,6 +238,7 @@ export const make = (config: SessionManagerConfig): Effect.Effect<SessionManager
               yield* Effect.forkIn(endSession(existing, "replaced", DUPLICATE), scope)
             }
             yield* install(session)
+            if (statusUntil !== undefined) yield* Effect.forkIn(recheck(session, statusUntil), session.scope)
             return { _tag: "Installed" } as const
           })
         )

@@ -26,6 +26,7 @@ import type { AgentListeners } from "../core/Listeners.js"
 import type { AgentOptions } from "../core/options.js"
 import * as IrpConnection from "./IrpConnection.js"
 import * as IrpDirectory from "./IrpDirectory.js"
+import * as IrpPeerStatus from "./IrpPeerStatus.js"
 import * as IrpPresence from "./IrpPresence.js"
 
 export interface IrpAgentConfig {
@@ -43,6 +44,8 @@ export interface IrpAgentConfig {
   readonly downloadsDir?: string | undefined
   readonly acceptPolicy?: AgentFiles.AgentFilesOptions["policy"]
   readonly presence?: Omit<IrpPresence.IrpPresenceOptions, "deviceId"> | undefined
+  /** The status gate (PROTOCOL.md §13.6): how long a fresh Status about a peer may take. */
+  readonly status?: Omit<IrpPeerStatus.IrpPeerStatusOptions, "chain"> | undefined
   readonly connection?:
     | Omit<IrpConnection.IrpConnectionOptions, "address" | "serverName" | "anchors" | "identity" | "handle">
     | undefined
@@ -71,6 +74,8 @@ export const layer = (
   )
   const presence = IrpPresence.layer({ ...config.presence, deviceId: config.deviceId })
   const verifier = CertVerifierLive.layer({ anchors: config.anchors, revocation: notes })
+  // PROTOCOL.md §13.6: our own staple, and the gate every peer's certificate passes before a session.
+  const peerStatus = IrpPeerStatus.layer({ ...config.status, chain: config.credentials.chain })
   return AgentLive.layerWith(
     {
       handle: config.handle,
@@ -84,5 +89,5 @@ export const layer = (
           : AgentFiles.feature({ downloadsDir: config.downloadsDir, policy: config.acceptPolicy })
     },
     presence
-  ).pipe(Layer.provideMerge(directory), Layer.provide(verifier))
+  ).pipe(Layer.provide(peerStatus), Layer.provideMerge(directory), Layer.provide(verifier))
 }

@@ -270,12 +270,24 @@ export const connect = (
               ? Effect.succeed({ handle: a.handle, status: a.status, chain: a.chain, bindings: a.bindings })
               : Effect.fail(protocolError(endpoint, `a Lookup of ${handle} answered for ${a.handle}`))
         ),
-      status: (serial) =>
+      status: (serial, options) =>
         Effect.flatMap(
-          call((id) => ({ _tag: "irp.Status", id, serial }), "irp.StatusResult"),
+          call(
+            (id) =>
+              options?.staple === true
+                ? { _tag: "irp.Status", id, serial, staple: true }
+                : { _tag: "irp.Status", id, serial },
+            "irp.StatusResult"
+          ),
           (a) =>
             a.serial === serial
-              ? Effect.succeed({ serial: a.serial, status: a.status, revokedAt: a.revokedAt, reason: a.reason })
+              ? Effect.succeed({
+                  serial: a.serial,
+                  status: a.status,
+                  revokedAt: a.revokedAt,
+                  reason: a.reason,
+                  staple: a.staple
+                })
               : Effect.fail(protocolError(endpoint, `a Status of ${serial} answered for ${a.serial}`))
         ),
       crl: Effect.map(

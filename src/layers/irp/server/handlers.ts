@@ -9,7 +9,7 @@
  */
 import { createHash } from "node:crypto"
 import { Effect, Schema } from "effect"
-import type { Address, Handle } from "../../../domain/brands.js"
+import type { Address, Handle, Id } from "../../../domain/brands.js"
 import type { CertificateRecord, SerialHex } from "../../../domain/irp/certificates.js"
 import type { IrpRequest, IrpServerMessage, WireAddress } from "../../../domain/irp/messages.js"
 import { natSuspected } from "../../../domain/irp/registry.js"
@@ -70,6 +70,39 @@ const issue = (ctx: ServerContext, id: IrpRequest["id"], csr: Uint8Array, handle
   })
 
 export type Answers = ReadonlyArray<IrpServerMessage>
+
+/**
+ * `<Status staple="true">` (PROTOCOL.md §17.8.1): the status, and for a good, unexpired certificate a
+ * freshly signed staple (§13.6.1). Never a staple for a revoked, unknown or expired serial: the
+ * revocation view is checked again after signing, so a revocation that landed meanwhile wins.
+ */
+const stapled = (ctx: ServerContext, id: Id, serial: SerialHex, now: number) =>
+  Effect.gen(function* () {
+    const record = yield* registry(ctx.registry.certificateBySerial(serial))
+    if (record === undefined) return { _tag: "irp.StatusResult", id, serial, status: "unknown" } as const
+    if (record.status === "revoked")
+      return {
+        _tag: "irp.StatusResult",
+        id,
+        serial,
+        status: "revoked",
+        revokedAt: record.revokedAt ?? now,
+        reason: record.reason ?? "unspecified"
+      } as const
+    if (record.notAfter <= now) return { _tag: "irp.StatusResult", id, serial, status: "good" } as const
+    const staple = yield* ctx.ca.signStatus({ serial, handle: record.handle, notAfter: record.notAfter })
+    const late = ctx.revocations.entry(serial)
+    return late === undefined
+      ? ({ _tag: "irp.StatusResult", id, serial, status: "good", staple } as const)
+      : ({
+          _tag: "irp.StatusResult",
+          id,
+          serial,
+          status: "revoked",
+          revokedAt: late.revokedAt,
+          reason: late.reason
+        } as const)
+  })
 
 /**
  * The answer to an authorised request when it takes no effect to find: Ping, Watch, Unwatch, a Lookup
@@ -194,6 +227,7 @@ export const act = (
         return [lookupResult(request.id, request.handle, state)]
       }
       case "irp.Status": {
+        if (request.staple === true) return [yield* stapled(ctx, request.id, request.serial, now)]
         const status = yield* registry(ctx.registry.status(request.serial))
         return [{ _tag: "irp.StatusResult", id: request.id, ...status }]
       }
