@@ -28,6 +28,7 @@ import * as Delivery from "./core/Delivery.js"
 import * as Listeners from "./core/Listeners.js"
 import { type AgentOptions, resolveOptions } from "./core/options.js"
 import type { AgentCore, FilesFeature, SessionPlugin } from "./core/plugin.js"
+import * as RevocationGuard from "./core/revocationGuard.js"
 import * as SessionManager from "./core/SessionManager.js"
 import * as Messaging from "./messaging/Messaging.js"
 
@@ -100,6 +101,9 @@ export const make = <R = never>(
       directory,
       publish
     })
+    // Issue 10 §2: live sessions whose certificate is revoked end with `certificate_revoked`.
+    const guard = yield* RevocationGuard.make({ directory, manager })
+    if (guard !== undefined) yield* manager.addPlugin(guard)
     const messaging = yield* Messaging.make({ store, typing: options.typing, publish })
     yield* manager.addPlugin(messaging.plugin)
     const files = config.files === undefined ? undefined : yield* config.files(manager)
