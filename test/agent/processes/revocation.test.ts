@@ -14,18 +14,8 @@ import { join } from "node:path"
 import Database from "better-sqlite3"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { Handle } from "../../../src/domain/brands.js"
-import type { AgentEvent } from "../../../src/services/Agent.js"
-import {
-  type AgentProc,
-  call,
-  type Domain,
-  eventually,
-  ok,
-  sessionsWith,
-  startDomain,
-  subscribe,
-  untilStates
-} from "./support.js"
+import { closedAfterRevocation, inboundSession } from "./revocationSupport.js"
+import { type AgentProc, type Domain, ok, startDomain } from "./support.js"
 
 let domain: Domain
 let bob: AgentProc
@@ -65,58 +55,26 @@ const revokedAt = (handle: Handle): number => {
   }
 }
 
-/** `peer` dials bob with a message and waits until it is delivered: bob then has an inbound session with `peer`. */
-const inboundSession = async (peer: AgentProc) => {
-  const m = await call(peer, "send", { peer: bob.handle, body: `hello bob, from ${peer.name}` })
-  await untilStates(peer, bob.handle, [m.id], ["delivered"], [bob, peer])
-  const sessions = await sessionsWith(bob, peer.handle)
-  expect(sessions.length).toBe(1)
-  expect(sessions[0]!.role).toBe("responder")
-}
-
-/** Runs `revoke`, then waits for bob's `SessionDown` with `peer`; returns ms from `revoked_at` to it. */
-const closedAfterRevocation = async (peer: AgentProc, revoke: () => Promise<unknown>) => {
-  let closedAt: number | undefined
-  let down: AgentEvent | undefined
-  const bobEvents = await subscribe(bob, (event) => {
-    if (event._tag === "agent.SessionDown" && event.peer === peer.handle && down === undefined) {
-      closedAt = Date.now()
-      down = event
-    }
-  })
-  const peerEvents = await subscribe(peer)
-  try {
-    await revoke()
-    const at = revokedAt(peer.handle)
-    await eventually(`bob's session with ${peer.name} to close`, () => down, { timeoutMs: 10_000, everyMs: 10 })
-    expect(down).toMatchObject({ _tag: "agent.SessionDown", peer: peer.handle, reason: "certificate_revoked" })
-    // The revoked peer is told why: our alert (PROTOCOL.md 12.1).
-    const theirs = await eventually(`${peer.name}'s session with bob to end`, () =>
-      peerEvents.events.find((e) => e._tag === "agent.SessionDown" && e.peer === bob.handle)
-    )
-    expect(theirs._tag === "agent.SessionDown" && theirs.reason).toContain("certificate_revoked")
-    expect(await sessionsWith(bob, peer.handle)).toEqual([])
-    return closedAt! - at
-  } finally {
-    await bobEvents.close()
-    await peerEvents.close()
-  }
-}
-
 describe("a revocation closes every live session with that certificate (SQLite)", () => {
   it("(a) the operator's `irp revoke --handle carol`, from another process: bob closes within 2 s", async () => {
-    await inboundSession(carol)
-    const ms = await closedAfterRevocation(carol, () =>
-      ok(["irp", "revoke", "--dir", domain.dir, "--handle", carol.handle, "--reason", "keyCompromise"])
+    await inboundSession(bob, carol)
+    const ms = await closedAfterRevocation(
+      bob,
+      carol,
+      () => ok(["irp", "revoke", "--dir", domain.dir, "--handle", carol.handle, "--reason", "keyCompromise"]),
+      async () => revokedAt(carol.handle)
     )
     console.info(`SQLite, operator revoke (another process): revocation to session close at bob: ${ms} ms`)
     expect(ms).toBeLessThanOrEqual(2000)
   }, 60_000)
 
   it("(c) erin's own `sixchat revoke`: bob closes within 2 s", async () => {
-    await inboundSession(erin)
-    const ms = await closedAfterRevocation(erin, () =>
-      ok(["revoke", "--home", erinHome, "--irp", domain.irpAddress, "--reason", "keyCompromise"])
+    await inboundSession(bob, erin)
+    const ms = await closedAfterRevocation(
+      bob,
+      erin,
+      () => ok(["revoke", "--home", erinHome, "--irp", domain.irpAddress, "--reason", "keyCompromise"]),
+      async () => revokedAt(erin.handle)
     )
     console.info(`SQLite, holder revoke (sixchat revoke): revocation to session close at bob: ${ms} ms`)
     expect(ms).toBeLessThanOrEqual(2000)

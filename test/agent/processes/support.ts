@@ -10,7 +10,7 @@
  * `npm run build` before running these files alone.
  */
 import { createHash } from "node:crypto"
-import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { networkInterfaces, tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Exit, Fiber, Scope, Stream } from "effect"
@@ -84,6 +84,8 @@ export interface Domain {
   readonly root: string
   readonly dir: string
   readonly irpAddress: string
+  /** Every `irp serve` of the domain (`irpAddress` first), when `startDomain` was asked for several. */
+  readonly irpAddresses: ReadonlyArray<string>
   /**
    * `id new` + `irp token` + `id enroll` into `root/<homeName>` (default: the local part). The IRP
    * lets one source address enrol 3 times at once, then once per 10 s: `viaIpv6` enrols over `[::1]`
@@ -101,10 +103,20 @@ export interface Domain {
  * `irp init` + `irp serve` on 127.0.0.1 port 0 in a fresh temporary directory (short: the control
  * sockets live below it and a socket path is limited to 107 bytes).
  */
-export const startDomain = async (): Promise<Domain> => {
+export const startDomain = async (
+  options: {
+    /** Storage for `irp.json` (e.g. a PostgreSQL URL with `?schema=`), instead of the default SQLite file. */
+    readonly db?: string
+    /** More `irp serve` processes on the same storage (127.0.0.1 port 0 each). */
+    readonly extraServers?: number
+    /** Changes to `irp.json` (after `irp init`), e.g. a short `clientValiditySeconds`. */
+    readonly config?: Readonly<Record<string, unknown>>
+  } = {}
+): Promise<Domain> => {
   const root = mkdtempSync(join(tmpdir(), "sxap-"))
   const dir = join(root, "domain")
   const processes: Array<Running> = []
+  const servers: Array<Running> = []
   let irp: Running | undefined
   const cleanup = async () => {
     for (const p of processes) {
@@ -117,20 +129,39 @@ export const startDomain = async (): Promise<Domain> => {
       }
       await p.exited
     }
-    if (irp !== undefined && irp.child.exitCode === null && irp.child.signalCode === null) {
-      irp.child.kill("SIGTERM")
-      await irp.exited
+    for (const server of [...servers, ...(irp === undefined ? [] : [irp])]) {
+      if (server.child.exitCode !== null || server.child.signalCode !== null) continue
+      server.child.kill("SIGTERM")
+      await server.exited
     }
     rmSync(root, { recursive: true, force: true })
   }
   try {
     await ok(["irp", "init", "--dir", dir, "--domain", DOMAIN])
+    if (options.db !== undefined || options.config !== undefined) {
+      const file = join(dir, "irp.json")
+      const config = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>
+      writeFileSync(
+        file,
+        JSON.stringify(
+          { ...config, ...options.config, ...(options.db === undefined ? {} : { db: options.db }) },
+          null,
+          2
+        )
+      )
+    }
     const v6 = hasIpv6Loopback()
     irp = start(["irp", "serve", "--dir", dir, "--listen", "127.0.0.1:0", ...(v6 ? ["--listen", "[::1]:0"] : [])], {
       timeoutMs: 300_000
     })
     const port = (await irp.waitFor(/listening on 127\.0\.0\.1:(\d+)/, "stderr", 20_000))[1]!
     const irpAddress = `127.0.0.1:${port}`
+    const irpAddresses = [irpAddress]
+    for (let i = 0; i < (options.extraServers ?? 0); i++) {
+      const server = start(["irp", "serve", "--dir", dir, "--listen", "127.0.0.1:0"], { timeoutMs: 300_000 })
+      servers.push(server)
+      irpAddresses.push(`127.0.0.1:${(await server.waitFor(/listening on 127\.0\.0\.1:(\d+)/, "stderr", 20_000))[1]!}`)
+    }
     const irpAddress6 = v6
       ? `[::1]:${(await irp.waitFor(/listening on \[::1\]:(\d+)/, "stderr", 20_000))[1]!}`
       : undefined
@@ -197,7 +228,7 @@ export const startDomain = async (): Promise<Domain> => {
       const agent: AgentProc = { ...base, handle: status.handle }
       return agent
     }
-    return { root, dir, irpAddress, enrol, startAgent, cleanup }
+    return { root, dir, irpAddress, irpAddresses, enrol, startAgent, cleanup }
   } catch (e) {
     await cleanup()
     throw e
