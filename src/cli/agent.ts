@@ -35,7 +35,7 @@ import { readAgentKey } from "./agentKey.js"
 import { lockHome } from "./agentLock.js"
 import { cryptoLayer, cryptoOption, parseAddressArg, stderrLine, stdoutLine } from "./common.js"
 import { CliFailure, ExitCode, usage } from "./failure.js"
-import { agentSocketPath, homeOption, readChain, readIdentityConfig } from "./home.js"
+import { agentSocketPath, homeOption, readChain, readIdentityConfig, storeChain } from "./home.js"
 import { defaultServerName, irpAddressArg, irpOverrideOption, readAnchors } from "./irpSession.js"
 
 const hasIpv6 = (): boolean =>
@@ -187,7 +187,15 @@ const agent = Command.make(
         listen,
         options: { strictKeys: o.strictKeys, receipts: !o.noReceipts, typing: !o.noTyping },
         downloadsDir: path.join(o.home, "downloads"),
-        acceptPolicy
+        acceptPolicy,
+        // PROTOCOL.md 17.4.8: renewed at 2/3 of its lifetime, stored in the home before it is used.
+        renewal: {
+          store: (next) => storeChain(o.home, next),
+          onRenewed: (serial, notAfter) =>
+            stdoutLine(
+              `certificate renewed: serial ${serial}, valid until ${notAfter.toISOString()} (cert.pem updated)`
+            )
+        }
       }).pipe(
         Layer.provide(AgentStoreLive.layer(path.join(o.home, AgentStoreLive.DATABASE_FILE))),
         Layer.provide(TcpTransport.layer)

@@ -36,6 +36,8 @@ export interface AgentConfig<R = never> {
   /** Our handle (the CN / SAN of `identity`'s certificate). */
   readonly handle: Handle
   readonly identity: LocalIdentity
+  /** When given, the identity new handshakes present, read at each (a renewed certificate, 17.4.8). */
+  readonly identityNow?: (() => LocalIdentity) | undefined
   /** This device's stable id (its IRP binding). */
   readonly deviceId: string
   /** The identity home (for the record; the store and files layers are built from it outside). */
@@ -88,7 +90,12 @@ export const make = <R = never>(
     const listeners = yield* Listeners.AgentListeners
     const options = resolveOptions(config.options)
     const self = config.handle
-    const channels = yield* makeChannels({ codec: e2eCodec, identity: config.identity, options: options.channel })
+    const channels = yield* makeChannels({
+      codec: e2eCodec,
+      identity: config.identity,
+      identityNow: config.identityNow,
+      options: options.channel
+    })
     const hub = yield* Effect.acquireRelease(PubSub.sliding<AgentEvent>(4096), PubSub.shutdown)
     const publish = (event: AgentEvent) => Effect.asVoid(PubSub.publish(hub, event))
 
