@@ -30,7 +30,10 @@ const hasIpv6Loopback = (): boolean =>
 
 /** Runs a command that must succeed; returns its stdout. */
 export const ok = async (args: ReadonlyArray<string>): Promise<string> => {
-  const r = await runCli(args)
+  // 60 s, not runCli's 20 s: on a loaded machine a command on PostgreSQL (migrations, LISTEN) is slow.
+  const run = start(args, { timeoutMs: 60_000 })
+  run.child.stdin.end()
+  const r = { code: await run.exited, stdout: run.stdout, stderr: run.stderr }
   if (r.code !== 0) throw new Error(`sixchat ${args.join(" ")} exited ${r.code}: ${r.stderr}`)
   return r.stdout
 }
