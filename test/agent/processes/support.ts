@@ -20,7 +20,7 @@ import * as ControlClient from "../../../src/layers/agent/control/ControlClient.
 import type { ControlError } from "../../../src/layers/agent/control/errors.js"
 import type { MethodName, ParamsOf, ResultOf } from "../../../src/layers/agent/control/methods.js"
 import type { AgentEvent, StoredMessage } from "../../../src/services/Agent.js"
-import { type Running, runCli, start } from "../../support/cli.js"
+import { type Running, start } from "../../support/cli.js"
 
 export const DOMAIN = "example.org"
 export const handleOf = (local: string) => `${local}@${DOMAIN}` as Handle
@@ -29,11 +29,15 @@ const hasIpv6Loopback = (): boolean =>
   Object.values(networkInterfaces()).some((list) => list?.some((i) => i.family === "IPv6" && i.address === "::1"))
 
 /** Runs a command that must succeed; returns its stdout. */
-export const ok = async (args: ReadonlyArray<string>): Promise<string> => {
-  // 60 s, not runCli's 20 s: on a loaded machine a command on PostgreSQL (migrations, LISTEN) is slow.
+/** Runs a command with 60 s, not runCli's 20 s: on a loaded machine (2 cores, many processes) commands are slow. */
+const runSlow = async (args: ReadonlyArray<string>) => {
   const run = start(args, { timeoutMs: 60_000 })
   run.child.stdin.end()
-  const r = { code: await run.exited, stdout: run.stdout, stderr: run.stderr }
+  return { code: await run.exited, stdout: run.stdout, stderr: run.stderr }
+}
+
+export const ok = async (args: ReadonlyArray<string>): Promise<string> => {
+  const r = await runSlow(args)
   if (r.code !== 0) throw new Error(`sixchat ${args.join(" ")} exited ${r.code}: ${r.stderr}`)
   return r.stdout
 }
@@ -180,7 +184,7 @@ export const startDomain = async (
       const args = ["id", "enroll", "--home", home, "--irp", via, "--token", token.trim()]
       // The IRP rate-limits Enroll per source address (all of ours are 127.0.0.1): wait as told, a few times.
       for (let attempt = 1; ; attempt++) {
-        const r = await runCli([...args, "--trust", join(dir, "ca.pem")])
+        const r = await runSlow([...args, "--trust", join(dir, "ca.pem")])
         if (r.code === 0) return home
         const wait = /rate_limited.*retry in (\d+) s/.exec(r.stderr)?.[1]
         if (wait === undefined || attempt === 5)
