@@ -37,7 +37,7 @@ import { readAgentKey } from "./agentKey.js"
 import { lockHome } from "./agentLock.js"
 import { cryptoLayer, cryptoOption, parseAddressArg, stderrLine, stdoutLine } from "./common.js"
 import { CliFailure, ExitCode, usage } from "./failure.js"
-import { agentSocketPath, homeOption, readChain, readIdentityConfig } from "./home.js"
+import { agentSocketPath, homeOption, readChain, readIdentityConfig, storeChain } from "./home.js"
 import { defaultServerName, irpAddressArg, irpOverrideOption, readAnchors } from "./irpSession.js"
 import { keyChangeLogLine } from "./people/keyChange.js"
 
@@ -205,7 +205,15 @@ const agent = Command.make(
           maxHandshakesPerSource: o.maxHandshakesPerSource
         },
         downloadsDir: path.join(o.home, "downloads"),
-        acceptPolicy
+        acceptPolicy,
+        // PROTOCOL.md 17.4.8: renewed at 2/3 of its lifetime, stored in the home before it is used.
+        renewal: {
+          store: (next) => storeChain(o.home, next),
+          onRenewed: (serial, notAfter) =>
+            stdoutLine(
+              `certificate renewed: serial ${serial}, valid until ${notAfter.toISOString()} (cert.pem updated)`
+            )
+        }
       }).pipe(
         Layer.provide(AgentStoreLive.layer(path.join(o.home, AgentStoreLive.DATABASE_FILE))),
         Layer.provide(TcpTransport.layer)

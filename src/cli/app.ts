@@ -7,6 +7,7 @@ import { certCommand } from "./cert.js"
 import { demoCommand } from "./demo.js"
 import { enrollCommand } from "./enroll.js"
 import { idCommands } from "./id.js"
+import { idRotateCommand } from "./idRotate.js"
 import { irpAdminCommands } from "./irpAdmin.js"
 import { irpServeCommand } from "./irpServe.js"
 import { peerCommand } from "./peer.js"
@@ -22,7 +23,7 @@ const irp = Command.make("irp").pipe(
 
 const id = Command.make("id").pipe(
   Command.withDescription("your identity: key, certificate, enrolment"),
-  Command.withSubcommands([idCommands[0], enrollCommand, ...idCommands.slice(1)])
+  Command.withSubcommands([idCommands[0], enrollCommand, ...idCommands.slice(1), idRotateCommand])
 )
 
 export const root = Command.make("sixchat").pipe(

@@ -1,7 +1,7 @@
 /**
  * The identity home: locating it, reading and writing its files.
  */
-import { existsSync, readFileSync, writeFileSync } from "node:fs"
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync } from "node:fs"
 import { homedir } from "node:os"
 import * as path from "node:path"
 import * as Options from "@effect/cli/Options"
@@ -9,7 +9,7 @@ import { Config, Effect, Either, Schema } from "effect"
 import { CONTROL_SOCKET_FILE } from "../domain/agent/rpc.js"
 import { certificateIdentity } from "../domain/cert/identity.js"
 import { HomeFile, type IdentityConfig, IdentityConfigJson } from "../domain/home/identityHome.js"
-import { pemDecode } from "../domain/pem.js"
+import { pemDecode, pemEncode } from "../domain/pem.js"
 import { CliFailure, ExitCode } from "./failure.js"
 
 export const homeOption = Options.text("home").pipe(
@@ -62,3 +62,27 @@ export const readChain = (home: string) =>
   })
 
 export const describeCertificate = (der: Uint8Array) => certificateIdentity(der)
+
+/**
+ * Replaces a file of the home atomically: the text goes to `FILE.tmp` (flushed to disk), which is then
+ * renamed over `FILE`, so a crash leaves either the old or the new file, never half of one.
+ */
+export const replaceFileAtomically = (file: string, text: string, mode: number): void => {
+  const tmp = `${file}.tmp`
+  const fd = openSync(tmp, "w", mode)
+  try {
+    writeFileSync(fd, text)
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+  renameSync(tmp, file)
+}
+
+/** `cert.pem` replaced atomically by `chain` (DER, leaf first): the agent's renewal (PROTOCOL.md 17.4.8). */
+export const storeChain = (home: string, chain: ReadonlyArray<Uint8Array>): Effect.Effect<void, Error> =>
+  Effect.try({
+    try: () =>
+      replaceFileAtomically(homePath(home, "cert"), chain.map((der) => pemEncode("CERTIFICATE", der)).join(""), 0o644),
+    catch: (e) => new Error(`cannot write ${homePath(home, "cert")}: ${(e as Error).message}`)
+  })

@@ -24,6 +24,14 @@ export interface DirectoryService {
   readonly lookup: (handle: Handle) => Effect.Effect<PeerLocation, DirectoryError>
   /** Handles among `handles` whose bindings changed, as they change (until the stream's scope closes). */
   readonly watch: (handles: ReadonlyArray<Handle>) => Stream.Stream<Handle, DirectoryError>
+  /**
+   * The status of one certificate of `handle` by its serial (lower-case hex), fresh from the directory
+   * (IRP `Status`, PROTOCOL.md 17.8.1). A directory that cannot tell leaves it out: the agent then
+   * re-checks nothing during a session.
+   */
+  readonly certificateStatus?:
+    | ((handle: Handle, serial: string) => Effect.Effect<"good" | "revoked" | "unknown", DirectoryError>)
+    | undefined
 }
 
 export class Directory extends Context.Tag("sixchat/Directory")<Directory, DirectoryService>() {}

@@ -78,6 +78,12 @@ export interface SecureChannel<In, Out> {
    * (PROTOCOL.md §11.9): keep receiving to see the peer's answer.
    */
   readonly close: (reason?: string) => Effect.Effect<void>
+  /**
+   * Ends an established session with a fatal alert of ours (PROTOCOL.md 12.1), e.g. `certificate_revoked`
+   * when the peer's certificate was revoked during the session (17.9.3): the alert, sealed, then our
+   * FIN; the caller then closes the channel's scope. Does nothing once the channel is closed or failed.
+   */
+  readonly abort?: ((code: AlertCode, message: string) => Effect.Effect<void>) | undefined
 }
 
 /** What a handshake must establish about the responder, from the initiator's side. */

@@ -47,6 +47,7 @@ export interface CertificateIdentity {
   readonly spki: Uint8Array
   /** Lower-case hex, no leading zeros. */
   readonly serial: string
+  readonly notBefore: Date
   readonly notAfter: Date
 }
 
@@ -66,6 +67,7 @@ export const certificateIdentity = (der: Uint8Array): CertificateIdentity | unde
     fingerprint: spkiFingerprint(cert.spki),
     spki: cert.spki.slice(),
     serial: cert.serial,
+    notBefore: new Date(cert.notBefore),
     notAfter: new Date(cert.notAfter)
   }
 }

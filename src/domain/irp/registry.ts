@@ -135,4 +135,6 @@ export const natSuspected = (binding: Pick<Binding, "addresses" | "observed">): 
 export interface RegistryChange {
   readonly handle: Handle
   readonly kind: "bindings" | "certificate"
+  /** `certificate`: the serial (lower-case hex) that was revoked, when the change is a revocation. */
+  readonly revokedSerial?: string | undefined
 }

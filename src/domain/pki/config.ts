@@ -39,6 +39,11 @@ export const IrpConfig = Schema.Struct({
   /** Same syntax as `--db`: `sqlite:PATH` (relative to DIR) or a `postgres://` URL. */
   db: Schema.String,
   clientValidityDays: Days,
+  /**
+   * When set, client certificates live this many seconds instead of `clientValidityDays` (short-lived
+   * certificates, renewed by the agents: PROTOCOL.md 17.4.8). From 30 seconds (tests) to 100 years.
+   */
+  clientValiditySeconds: Schema.optional(Schema.Int.pipe(Schema.between(30, 36_500 * 86_400))),
   serverValidityDays: Days,
   /** How long `irp token` tokens live unless `--ttl` says otherwise. */
   tokenTtlSeconds: Schema.Int.pipe(Schema.between(60, 30 * 86_400)),

@@ -30,6 +30,7 @@ import * as Delivery from "./core/Delivery.js"
 import * as Listeners from "./core/Listeners.js"
 import { type AgentOptions, resolveOptions } from "./core/options.js"
 import type { AgentCore, FilesFeature, SessionPlugin } from "./core/plugin.js"
+import * as RevocationGuard from "./core/revocationGuard.js"
 import * as SessionManager from "./core/SessionManager.js"
 import * as Messaging from "./messaging/Messaging.js"
 
@@ -37,6 +38,8 @@ export interface AgentConfig<R = never> {
   /** Our handle (the CN / SAN of `identity`'s certificate). */
   readonly handle: Handle
   readonly identity: LocalIdentity
+  /** When given, the identity new handshakes present, read at each (a renewed certificate, 17.4.8). */
+  readonly identityNow?: (() => LocalIdentity) | undefined
   /** This device's stable id (its IRP binding). */
   readonly deviceId: string
   /** The identity home (for the record; the store and files layers are built from it outside). */
@@ -91,8 +94,15 @@ export const make = <R = never>(
     const self = config.handle
     // PROTOCOL.md §13.6: with a status source, staple our own status and gate every peer on theirs.
     const peerStatus = Option.getOrUndefined(yield* Effect.serviceOption(PeerStatus))
-    const identity = peerStatus === undefined ? config.identity : { ...config.identity, staple: peerStatus.ownStaple }
-    const channels = yield* makeChannels({ codec: e2eCodec, identity, options: options.channel })
+    const withStaple = (identity: LocalIdentity): LocalIdentity =>
+      peerStatus === undefined ? identity : { ...identity, staple: peerStatus.ownStaple }
+    const identityNow = config.identityNow
+    const channels = yield* makeChannels({
+      codec: e2eCodec,
+      identity: withStaple(config.identity),
+      identityNow: identityNow === undefined ? undefined : () => withStaple(identityNow()),
+      options: options.channel
+    })
     const hub = yield* Effect.acquireRelease(PubSub.sliding<AgentEvent>(4096), PubSub.shutdown)
     const publish = (event: AgentEvent) => Effect.asVoid(PubSub.publish(hub, event))
 
@@ -106,6 +116,9 @@ export const make = <R = never>(
       publish,
       peerStatus
     })
+    // Issue 10 §2: live sessions whose certificate is revoked end with `certificate_revoked`.
+    const guard = yield* RevocationGuard.make({ directory, manager })
+    if (guard !== undefined) yield* manager.addPlugin(guard)
     const messaging = yield* Messaging.make({ store, typing: options.typing, publish })
     yield* manager.addPlugin(messaging.plugin)
     const files = config.files === undefined ? undefined : yield* config.files(manager)

@@ -60,7 +60,8 @@ export const make = (domain: LoadedDomain): Effect.Effect<CertificateAuthoritySe
           issuer,
           now: yield* now,
           serial: serialFromEntropy(entropy.bytes(SERIAL_BYTES)),
-          validityDays: config.clientValidityDays
+          validityDays: config.clientValidityDays,
+          validitySeconds: config.clientValiditySeconds
         })
       }),
       crl: Effect.fn("CertificateAuthority.crl")(function* (entries: ReadonlyArray<CrlEntry>, crlNumber: bigint) {

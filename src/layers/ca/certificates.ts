@@ -112,6 +112,18 @@ const window = (now: Date, days: number, cap: Date | undefined): Profile.Validit
   return validity
 }
 
+/** A validity of `seconds` (at least 30), capped by the issuer's. */
+const secondsWindow = (now: Date, seconds: number, cap: Date): Profile.Validity => {
+  if (!Number.isInteger(seconds) || seconds < 30) {
+    throw new CaError({ reason: "BadParameter", message: `A validity of ${seconds} s is out of range (30 s or more).` })
+  }
+  const validity = Profile.validityWindow({ now, days: seconds / 86_400, cap })
+  if (validity === undefined) {
+    throw new CaError({ reason: "Internal", message: "The issuing CA has expired: create a new issuing CA." })
+  }
+  return validity
+}
+
 const issuedBy = (issuer: Issuer, spec: Spec): IssuedCertificate => {
   const leaf = sign(spec, issuer.certificate.subject, issuer.key)
   return {
@@ -244,6 +256,8 @@ export const issueClientCertificate = (params: {
   readonly now: Date
   readonly serial: Uint8Array
   readonly validityDays?: number | undefined
+  /** Overrides `validityDays` (irp.json `clientValiditySeconds`). */
+  readonly validitySeconds?: number | undefined
   readonly keyPolicy?: Profile.KeyPolicy | undefined
 }): Effect.Effect<IssuedCertificate, CaError> =>
   Effect.gen(function* () {
@@ -260,7 +274,10 @@ export const issueClientCertificate = (params: {
         serial: params.serial,
         subject: X.distinguishedName([[Oid.commonName, params.handle]]),
         spki,
-        validity: window(params.now, params.validityDays ?? Profile.CLIENT_VALIDITY_DAYS, params.issuer.notAfter),
+        validity:
+          params.validitySeconds === undefined
+            ? window(params.now, params.validityDays ?? Profile.CLIENT_VALIDITY_DAYS, params.issuer.notAfter)
+            : secondsWindow(params.now, params.validitySeconds, params.issuer.notAfter),
         extensions: [
           X.basicConstraints(false),
           X.keyUsage(["digitalSignature"]),

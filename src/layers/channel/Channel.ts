@@ -8,7 +8,7 @@ import { RECORD_FRAME_LIMIT } from "../../domain/channel/framing.js"
 import { nextTrafficSecret, trafficKeys } from "../../domain/channel/keySchedule.js"
 import { ContentType, MAX_CONTENT, RecordProtection } from "../../domain/channel/record.js"
 import type { CryptoSuite } from "../../domain/crypto/primitives.js"
-import { E2E_NAMESPACE } from "../../domain/e2e/messages.js"
+import { type AlertCode, E2E_NAMESPACE } from "../../domain/e2e/messages.js"
 import { e2eFromElement, encodeE2E } from "../../domain/e2e/xml.js"
 import type { Established } from "../../domain/handshake/established.js"
 import { parseXml } from "../../domain/xml/parse.js"
@@ -161,6 +161,14 @@ export const makeChannel = <In, Out>(
         })
       )
 
+    /** See `SecureChannel.abort`: our alert, best effort, then FIN (12.1: no further input is processed). */
+    const abort = (code: AlertCode, message: string) =>
+      Effect.suspend(() => {
+        if (sentClose || failure !== undefined) return Effect.void
+        terminate(new ChannelError({ reason: "Closed", alert: code, message }))
+        return lock.withLock(sendAlert(conn, code, write)).pipe(Effect.zipRight(Effect.ignore(conn.end)))
+      })
+
     const decodeFailure = (message: string, cause?: unknown) =>
       new ChannelError({ reason: "Decode", alert: "decode_error", message, cause })
 
@@ -284,6 +292,7 @@ export const makeChannel = <In, Out>(
             )
           : Effect.suspend(() => sendRecord(ContentType.Data, data)),
       receive,
-      close
+      close,
+      abort
     }
   })

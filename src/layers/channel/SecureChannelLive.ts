@@ -56,6 +56,8 @@ export interface ChannelConfig<In, Out> {
   readonly codec: MessageCodec<In, Out>
   /** Our certificate and key; `null` for an anonymous initiator (IRP enrolment). */
   readonly identity: LocalIdentity | null
+  /** When given, read at each handshake instead of `identity` (a certificate renewed while running, 17.4.8). */
+  readonly identityNow?: (() => LocalIdentity) | undefined
   /** Accept initiators without a certificate (the IRP server). */
   readonly allowAnonymousPeer?: boolean
   readonly options?: Partial<ChannelOptions>
@@ -97,7 +99,9 @@ export const make = <In, Out>(config: ChannelConfig<In, Out>) =>
     const verifier = yield* CertVerifier
     const transport = yield* Transport
     const options = { ...defaultChannelOptions, ...config.options }
-    const handshake = { crypto, identity: config.identity, allowAnonymousPeer: config.allowAnonymousPeer ?? false }
+    const fixed = { crypto, identity: config.identity, allowAnonymousPeer: config.allowAnonymousPeer ?? false }
+    const identityNow = config.identityNow
+    const handshakeConfig = () => (identityNow === undefined ? fixed : { ...fixed, identity: identityNow() })
     const handshakeTimeout = Duration.decode(options.handshakeTimeout)
     const limits = {
       idleTimeout: Duration.decode(options.idleTimeout),
@@ -145,11 +149,11 @@ export const make = <In, Out>(config: ChannelConfig<In, Out>) =>
       })
 
     const initiate = (conn: Connection, expect: Expectation) =>
-      finish(conn, (reader) => runInitiator(conn, reader, handshake, entropy, verifier, expect))
+      finish(conn, (reader) => runInitiator(conn, reader, handshakeConfig(), entropy, verifier, expect))
 
     const service: SecureChannelsService<In, Out> = {
       initiate,
-      accept: (conn) => finish(conn, (reader) => runResponder(conn, reader, handshake, entropy, verifier)),
+      accept: (conn) => finish(conn, (reader) => runResponder(conn, reader, handshakeConfig(), entropy, verifier)),
       dial: (address, expect) =>
         transport.dial(address).pipe(
           Effect.mapError(

@@ -80,7 +80,8 @@ export const makeFakeConnection = (handle: Handle, address: Address) =>
       ),
       use: (f) => Effect.flatMap(upNow, f),
       useNow: (f) => Effect.flatMap(upNow, f),
-      failed: () => Effect.void
+      failed: () => Effect.void,
+      reconnect: () => Effect.void
     }
     return {
       service,

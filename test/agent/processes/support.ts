@@ -20,7 +20,7 @@ import * as ControlClient from "../../../src/layers/agent/control/ControlClient.
 import type { ControlError } from "../../../src/layers/agent/control/errors.js"
 import type { MethodName, ParamsOf, ResultOf } from "../../../src/layers/agent/control/methods.js"
 import type { AgentEvent, StoredMessage } from "../../../src/services/Agent.js"
-import { type Running, runCli, start } from "../../support/cli.js"
+import { type Running, start } from "../../support/cli.js"
 
 export const DOMAIN = "example.org"
 export const handleOf = (local: string) => `${local}@${DOMAIN}` as Handle
@@ -29,8 +29,15 @@ const hasIpv6Loopback = (): boolean =>
   Object.values(networkInterfaces()).some((list) => list?.some((i) => i.family === "IPv6" && i.address === "::1"))
 
 /** Runs a command that must succeed; returns its stdout. */
+/** Runs a command with 60 s, not runCli's 20 s: on a loaded machine (2 cores, many processes) commands are slow. */
+const runSlow = async (args: ReadonlyArray<string>) => {
+  const run = start(args, { timeoutMs: 60_000 })
+  run.child.stdin.end()
+  return { code: await run.exited, stdout: run.stdout, stderr: run.stderr }
+}
+
 export const ok = async (args: ReadonlyArray<string>): Promise<string> => {
-  const r = await runCli(args)
+  const r = await runSlow(args)
   if (r.code !== 0) throw new Error(`sixchat ${args.join(" ")} exited ${r.code}: ${r.stderr}`)
   return r.stdout
 }
@@ -86,6 +93,8 @@ export interface Domain {
   readonly irpAddress: string
   /** The pid of the domain's `irp serve` process (to count its descriptors, issue 10 §1). */
   readonly irpPid: number
+  /** Every `irp serve` of the domain (`irpAddress` first), when `startDomain` was asked for several. */
+  readonly irpAddresses: ReadonlyArray<string>
   /**
    * `id new` + `irp token` + `id enroll` into `root/<homeName>` (default: the local part). The IRP
    * lets one source address enrol 3 times at once, then once per 10 s: `viaIpv6` enrols over `[::1]`
@@ -106,11 +115,21 @@ export interface Domain {
  * sockets live below it and a socket path is limited to 107 bytes).
  */
 export const startDomain = async (
-  options: { readonly irpConfig?: Readonly<Record<string, unknown>> } = {}
+  options: {
+    /** Storage for `irp.json` (e.g. a PostgreSQL URL with `?schema=`), instead of the default SQLite file. */
+    readonly db?: string
+    /** More `irp serve` processes on the same storage (127.0.0.1 port 0 each). */
+    readonly extraServers?: number
+    /** Changes to `irp.json` (after `irp init`), e.g. a short `clientValiditySeconds`. */
+    readonly config?: Readonly<Record<string, unknown>>
+    /** The same as `config` (the name the stapled-status tests use). */
+    readonly irpConfig?: Readonly<Record<string, unknown>>
+  } = {}
 ): Promise<Domain> => {
   const root = mkdtempSync(join(tmpdir(), "sxap-"))
   const dir = join(root, "domain")
   const processes: Array<Running> = []
+  const servers: Array<Running> = []
   let irp: Running | undefined
   const cleanup = async () => {
     for (const p of processes) {
@@ -123,18 +142,31 @@ export const startDomain = async (
       }
       await p.exited
     }
-    if (irp !== undefined && irp.child.exitCode === null && irp.child.signalCode === null) {
-      irp.child.kill("SIGTERM")
-      await irp.exited
+    for (const server of [...servers, ...(irp === undefined ? [] : [irp])]) {
+      if (server.child.exitCode !== null || server.child.signalCode !== null) continue
+      server.child.kill("SIGTERM")
+      await server.exited
     }
     rmSync(root, { recursive: true, force: true })
   }
   try {
     await ok(["irp", "init", "--dir", dir, "--domain", DOMAIN])
-    if (options.irpConfig !== undefined) {
-      // Settings a test needs (e.g. a short stapleLifetimeSeconds), merged into irp.json before serving.
+    if (options.db !== undefined || options.config !== undefined || options.irpConfig !== undefined) {
       const file = join(dir, "irp.json")
-      writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, "utf8")), ...options.irpConfig }, null, 2))
+      const config = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>
+      writeFileSync(
+        file,
+        JSON.stringify(
+          {
+            ...config,
+            ...options.config,
+            ...options.irpConfig,
+            ...(options.db === undefined ? {} : { db: options.db })
+          },
+          null,
+          2
+        )
+      )
     }
     const v6 = hasIpv6Loopback()
     irp = start(["irp", "serve", "--dir", dir, "--listen", "127.0.0.1:0", ...(v6 ? ["--listen", "[::1]:0"] : [])], {
@@ -142,6 +174,12 @@ export const startDomain = async (
     })
     const port = (await irp.waitFor(/listening on 127\.0\.0\.1:(\d+)/, "stderr", 20_000))[1]!
     const irpAddress = `127.0.0.1:${port}`
+    const irpAddresses = [irpAddress]
+    for (let i = 0; i < (options.extraServers ?? 0); i++) {
+      const server = start(["irp", "serve", "--dir", dir, "--listen", "127.0.0.1:0"], { timeoutMs: 300_000 })
+      servers.push(server)
+      irpAddresses.push(`127.0.0.1:${(await server.waitFor(/listening on 127\.0\.0\.1:(\d+)/, "stderr", 20_000))[1]!}`)
+    }
     const irpAddress6 = v6
       ? `[::1]:${(await irp.waitFor(/listening on \[::1\]:(\d+)/, "stderr", 20_000))[1]!}`
       : undefined
@@ -157,7 +195,7 @@ export const startDomain = async (
       const args = ["id", "enroll", "--home", home, "--irp", via, "--token", token.trim()]
       // The IRP rate-limits Enroll per source address (all of ours are 127.0.0.1): wait as told, a few times.
       for (let attempt = 1; ; attempt++) {
-        const r = await runCli([...args, "--trust", join(dir, "ca.pem")])
+        const r = await runSlow([...args, "--trust", join(dir, "ca.pem")])
         if (r.code === 0) return home
         const wait = /rate_limited.*retry in (\d+) s/.exec(r.stderr)?.[1]
         if (wait === undefined || attempt === 5)
@@ -213,7 +251,7 @@ export const startDomain = async (
       irp.child.kill("SIGTERM")
       await irp.exited
     }
-    return { root, dir, irpAddress, irpPid: irp.child.pid ?? -1, enrol, startAgent, cleanup, stopIrp }
+    return { root, dir, irpAddress, irpAddresses, irpPid: irp.child.pid ?? -1, enrol, startAgent, cleanup, stopIrp }
   } catch (e) {
     await cleanup()
     throw e

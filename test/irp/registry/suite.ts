@@ -533,7 +533,8 @@ export const registrySuite = <R>(
         yield* registry.recordCertificate(cert)
         expect(yield* next).toEqual({ handle: mona, kind: "certificate" })
         yield* registry.revoke({ serial: cert.serial, reason: "unspecified", at: now })
-        expect(yield* next).toEqual({ handle: mona, kind: "certificate" })
+        // A revocation names the serial (issue 10 §2: watchers re-check that certificate).
+        expect(yield* next).toEqual({ handle: mona, kind: "certificate", revokedSerial: cert.serial })
       })
     )
 
@@ -593,6 +594,10 @@ export const registrySuite = <R>(
           expect(
             yield* Effect.repeat(nextChange(feed), { until: (c) => c.handle === nina && c.kind === "certificate" })
           ).toEqual({ handle: nina, kind: "certificate" })
+          // ... with the revoked serial, which the NOTIFY payload carries across processes (issue 10 §2).
+          expect(
+            yield* Effect.repeat(nextChange(feed), { until: (c) => c.handle === nina && c.revokedSerial !== undefined })
+          ).toEqual({ handle: nina, kind: "certificate", revokedSerial: cert.serial })
           expect((yield* here.status(cert.serial)).status).toBe("revoked")
         })
       )

@@ -51,10 +51,19 @@ export interface SessionManager extends AgentCore {
   readonly sessions: Effect.Effect<ReadonlyArray<SessionSummary>>
   /** Ends the session with `peer`, if any, sending `<Close reason/>`. */
   readonly close: (peer: Handle, reason?: string) => Effect.Effect<void>
+  /** The serial of the live session's certificate with `peer`, if there is a session. */
+  readonly serialOf: (peer: Handle) => string | undefined
+  /**
+   * The certificate `serial` of `peer` was revoked: if the live session with `peer` runs on it, it ends
+   * with the alert `certificate_revoked` (PROTOCOL.md 17.9.3). `true` when a session was ended.
+   */
+  readonly revoked: (peer: Handle, serial: string) => Effect.Effect<boolean>
 }
 
 const describeFailures = (failures: ReadonlyArray<AttemptFailure<ChannelError>>) =>
   failures.map((f) => `${formatAddress(f.address)}: ${f.error.message}`).join("; ")
+
+const REVOKED = "certificate_revoked"
 
 export const make = (config: SessionManagerConfig): Effect.Effect<SessionManager, never, Scope.Scope> =>
   Effect.gen(function* () {
@@ -340,6 +349,19 @@ export const make = (config: SessionManagerConfig): Effect.Effect<SessionManager
         Effect.suspend(() => {
           const session = sessions.get(peer)
           return session === undefined ? Effect.void : endSession(session, reason ?? "closed", reason)
+        }),
+      serialOf: (peer) => sessions.get(peer)?.channel.peer.certificate?.serial,
+      revoked: (peer, serial) =>
+        Effect.suspend(() => {
+          const session = sessions.get(peer)
+          if (session === undefined || session.channel.peer.certificate?.serial !== serial) return Effect.succeed(false)
+          const { channel } = session
+          session.closeReason ??= REVOKED
+          const alert =
+            channel.abort === undefined
+              ? Effect.void
+              : channel.abort(REVOKED, `the peer's certificate ${serial} was revoked during the session`)
+          return alert.pipe(Effect.zipRight(endSession(session, REVOKED, REVOKED)), Effect.as(true))
         })
     }
     return manager

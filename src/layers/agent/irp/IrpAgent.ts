@@ -8,7 +8,7 @@
  * Shutdown order (scopes close in reverse): the agent closes its sessions with `<Close/>`, Presence
  * deregisters, the listeners close, then the IRP connection.
  */
-import { Layer } from "effect"
+import { Effect, Layer } from "effect"
 import type { Address, Handle } from "../../../domain/brands.js"
 import type { CertError } from "../../../domain/cert/verify.js"
 import type { LocalIdentity } from "../../../domain/handshake/parameters.js"
@@ -24,10 +24,12 @@ import * as AgentFiles from "../AgentFiles.js"
 import * as AgentLive from "../AgentLive.js"
 import type { AgentListeners } from "../core/Listeners.js"
 import type { AgentOptions } from "../core/options.js"
+import { makeCell } from "./credentials.js"
 import * as IrpConnection from "./IrpConnection.js"
 import * as IrpDirectory from "./IrpDirectory.js"
 import * as IrpPeerStatus from "./IrpPeerStatus.js"
 import * as IrpPresence from "./IrpPresence.js"
+import * as Renewal from "./renewal.js"
 
 export interface IrpAgentConfig {
   readonly handle: Handle
@@ -49,6 +51,8 @@ export interface IrpAgentConfig {
   readonly connection?:
     | Omit<IrpConnection.IrpConnectionOptions, "address" | "serverName" | "anchors" | "identity" | "handle">
     | undefined
+  /** Renew our certificate before it expires (PROTOCOL.md 17.4.8); without it the agent never renews. */
+  readonly renewal?: Renewal.RenewalOptions | undefined
 }
 
 /** The agent over the IRP. Needs the store, Transport, the crypto ports and Entropy. */
@@ -60,14 +64,20 @@ export const layer = (
   AgentStore | Transport | CryptoPorts | Entropy
 > => {
   const notes = IrpDirectory.makeRevocationNotes()
+  // Our certificate changes when the agent renews it: new handshakes read the current one.
+  const cell = makeCell({ identity: config.identity, ...config.credentials })
   const connection = IrpConnection.layer({
     ...config.connection,
     address: config.irp.address,
     serverName: config.irp.serverName,
     anchors: config.anchors,
-    identity: config.credentials,
+    identity: () => cell.get(),
     handle: config.handle
   }).pipe(Layer.provide(IrpClientLive.layer))
+  const renewal =
+    config.renewal === undefined
+      ? Layer.empty
+      : Layer.scopedDiscard(Effect.forkScoped(Renewal.run(config.handle, config.anchors, cell, config.renewal)))
   const directory = IrpDirectory.layer.pipe(
     Layer.provideMerge(connection),
     Layer.provide(IrpDirectory.revocationsLayer(notes))
@@ -75,11 +85,12 @@ export const layer = (
   const presence = IrpPresence.layer({ ...config.presence, deviceId: config.deviceId })
   const verifier = CertVerifierLive.layer({ anchors: config.anchors, revocation: notes })
   // PROTOCOL.md §13.6: our own staple, and the gate every peer's certificate passes before a session.
-  const peerStatus = IrpPeerStatus.layer({ ...config.status, chain: config.credentials.chain })
+  const peerStatus = IrpPeerStatus.layer({ ...config.status, chain: () => cell.get().chain })
   return AgentLive.layerWith(
     {
       handle: config.handle,
       identity: config.identity,
+      identityNow: () => cell.get().identity,
       deviceId: config.deviceId,
       listen: config.listen,
       options: config.options,
@@ -89,5 +100,5 @@ export const layer = (
           : AgentFiles.feature({ downloadsDir: config.downloadsDir, policy: config.acceptPolicy })
     },
     presence
-  ).pipe(Layer.provide(peerStatus), Layer.provideMerge(directory), Layer.provide(verifier))
+  ).pipe(Layer.provide(peerStatus), Layer.provideMerge(renewal), Layer.provideMerge(directory), Layer.provide(verifier))
 }

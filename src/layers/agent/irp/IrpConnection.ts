@@ -36,8 +36,13 @@ export interface IrpConnectionOptions {
   readonly serverName: string
   /** DER trust anchors: the domain's root certificate. */
   readonly anchors: ReadonlyArray<Uint8Array>
-  /** Our key (PKCS#8 DER) and certificate chain (DER, leaf first). */
-  readonly identity: { readonly pkcs8: Uint8Array; readonly chain: ReadonlyArray<Uint8Array> }
+  /**
+   * Our key (PKCS#8 DER) and certificate chain (DER, leaf first); a function is read at each connect
+   * (the agent renews its certificate while it runs, PROTOCOL.md 17.4.8).
+   */
+  readonly identity:
+    | { readonly pkcs8: Uint8Array; readonly chain: ReadonlyArray<Uint8Array> }
+    | (() => { readonly pkcs8: Uint8Array; readonly chain: ReadonlyArray<Uint8Array> })
   /** Our handle (watched on our own connection: the watch ends when the connection does). */
   readonly handle: Handle
   /** A `<Ping/>` this often proves the connection alive (default 30 s). */
@@ -78,6 +83,11 @@ export interface IrpConnectionService {
   readonly useNow: <A>(f: (client: IrpClient) => Effect.Effect<A, IrpClientError>) => Effect.Effect<A, IrpClientError>
   /** Reports that `f` on connection `generation` failed; drops it if the failure is the channel's. */
   readonly failed: (generation: number, error: IrpClientError) => Effect.Effect<void>
+  /**
+   * Drops the current connection so that the supervisor connects again, with the identity read anew
+   * (after a renewal, PROTOCOL.md 17.4.8: the server judges a connection by the certificate it began with).
+   */
+  readonly reconnect: (why: string) => Effect.Effect<void>
 }
 
 export class IrpConnection extends Context.Tag("sixchat/agent/IrpConnection")<IrpConnection, IrpConnectionService>() {}
@@ -150,7 +160,7 @@ export const make = (
               address: options.address,
               serverName: options.serverName,
               anchors: options.anchors,
-              identity: options.identity,
+              identity: typeof options.identity === "function" ? options.identity() : options.identity,
               // Our own pings (above) notice a dead path; the client's would only be ignored.
               keepAlive: Duration.hours(24),
               requestTimeout: options.requestTimeout,
@@ -227,7 +237,13 @@ export const make = (
       ),
       use: run(awaitUp),
       useNow: run(upNow),
-      failed
+      failed,
+      reconnect: (why) =>
+        Effect.suspend(() =>
+          dropped === undefined
+            ? Effect.void
+            : Effect.asVoid(Deferred.succeed(dropped, new IrpClientError({ reason: "Channel", message: why })))
+        )
     } satisfies IrpConnectionService
   })
 

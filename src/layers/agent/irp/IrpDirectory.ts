@@ -8,7 +8,9 @@
  * * `watch`: one IRP `Watch` per 64 handles on the shared connection, established again after every
  *   reconnect; since changes may have been missed while the connection was down, every watched handle
  *   is reported once when the watch is re-established (the delivery pump then retries at once).
- * * Revocations seen here (a lookup, or a pushed change, of a revoked identity) are remembered in
+ * * `certificateStatus`: one certificate's status by serial (IRP `Status`), which the agent asks for each
+ *   live session's certificate when the peer's handle changes (issue 10 §2).
+ * * Revocations seen here (a lookup, a pushed change, or a status, of a revoked identity) are remembered in
  *   `RevocationNotes`, which the agent's CertVerifier consults: a peer revoked after we last saw it
  *   is refused at the handshake too, not only when we dial it.
  *
@@ -19,6 +21,7 @@ import { Context, Effect, Layer, Stream } from "effect"
 import { type Address, type Handle, handleDomain } from "../../../domain/brands.js"
 import { certificateIdentity } from "../../../domain/cert/identity.js"
 import type { RevocationSource } from "../../../domain/cert/verify.js"
+import type { SerialHex } from "../../../domain/irp/certificates.js"
 import { MAX_WATCH_HANDLES } from "../../../domain/irp/messages.js"
 import { Directory, DirectoryError, type DirectoryService, type PeerLocation } from "../../../services/Directory.js"
 import type { IdentityRecord, IrpClientError } from "../../../services/IrpClient.js"
@@ -156,7 +159,21 @@ export const make = Effect.gen(function* () {
     )
   }
 
-  return { lookup, watch } satisfies DirectoryService
+  /** Status by serial (17.8.1); a revoked serial is noted, so that its next handshake is refused too. */
+  const certificateStatus = (handle: Handle, serial: string) =>
+    handleDomain(handle) !== domain
+      ? Effect.succeed("unknown" as const)
+      : connection
+          .use((client) => client.status(serial as SerialHex))
+          .pipe(
+            Effect.mapError((e) => directoryError(handle, e)),
+            Effect.map((answer) => {
+              if (answer.status === "revoked") revocations.note(serial)
+              return answer.status
+            })
+          )
+
+  return { lookup, watch, certificateStatus } satisfies DirectoryService
 })
 
 /** The Directory, and the revocation notes it keeps, over the shared IRP connection. */

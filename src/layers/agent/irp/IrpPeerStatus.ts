@@ -21,8 +21,11 @@ import { type PeerAdmission, PeerStatus, type PeerStatusService } from "../../..
 import { IrpConnection } from "./IrpConnection.js"
 
 export interface IrpPeerStatusOptions {
-  /** Our chain (DER, leaf first, then the issuing CA): whose status we staple. */
-  readonly chain: ReadonlyArray<Uint8Array>
+  /**
+   * Our current chain (DER, leaf first, then the issuing CA): whose status we staple. Read at each
+   * refresh, since the agent renews its certificate while it runs (PROTOCOL.md 17.4.8).
+   */
+  readonly chain: () => ReadonlyArray<Uint8Array>
   /** Longest wait for a fresh Status about a peer before the session is refused (default 5 s). */
   readonly statusTimeout?: Duration.DurationInput | undefined
 }
@@ -35,6 +38,8 @@ const UNSTAPLED_GOOD_MS = 60_000
 interface Held {
   readonly bytes: Uint8Array
   readonly fields: StapleFields
+  /** The serial it is about. */
+  readonly serial: string
 }
 
 const issuerOf = (path: ReadonlyArray<Uint8Array>) => (path[1] === undefined ? undefined : certificateIdentity(path[1]))
@@ -46,8 +51,19 @@ export const make = (options: IrpPeerStatusOptions) =>
     const clock = yield* Effect.clock
     const now = () => clock.unsafeCurrentTimeMillis()
     const timeout = Duration.decode(options.statusTimeout ?? Duration.seconds(5))
-    const own = options.chain[0] === undefined ? undefined : certificateIdentity(options.chain[0])
-    const ownIssuer = issuerOf(options.chain)
+    // Our identity, parsed once per chain (the chain changes only when the agent renews).
+    let ownChain: ReadonlyArray<Uint8Array> | undefined
+    let own: ReturnType<typeof certificateIdentity>
+    let ownIssuer: ReturnType<typeof issuerOf>
+    const ownNow = () => {
+      const chain = options.chain()
+      if (chain !== ownChain) {
+        ownChain = chain
+        own = chain[0] === undefined ? undefined : certificateIdentity(chain[0])
+        ownIssuer = issuerOf(chain)
+      }
+      return own
+    }
     const cache = new Map<string, Held>()
 
     /** §13.6.2 for `bytes` about the certificate (`serial`, `handle`) whose issuer is `issuer`. */
@@ -67,12 +83,13 @@ export const make = (options: IrpPeerStatusOptions) =>
         verify: (tbs, sig) => key.verify(tbs, sig),
         now: now()
       })
-      return verdict._tag === "Valid" ? { bytes, fields: verdict.fields } : verdict.message
+      return verdict._tag === "Valid" ? { bytes, fields: verdict.fields, serial } : verdict.message
     }
 
     // --- our own staple -------------------------------------------------------------------------
     let current: Held | undefined
     const refreshOwn = Effect.gen(function* () {
+      const own = ownNow()
       if (own === undefined || own.handle === undefined) return Duration.minutes(1)
       const answer = yield* connection.use((c) => c.status(own.serial as SerialHex, { staple: true }))
       if (answer.status !== "good" || answer.staple === undefined) {
@@ -107,8 +124,11 @@ export const make = (options: IrpPeerStatusOptions) =>
         )
       )
     )
+    // A staple about a certificate we no longer present (renewed since) is not sent: peers then ask.
     const ownStaple = (): Uint8Array | undefined =>
-      current !== undefined && now() < current.fields.nextUpdate ? current.bytes : undefined
+      current !== undefined && now() < current.fields.nextUpdate && current.serial === ownNow()?.serial
+        ? current.bytes
+        : undefined
 
     // --- peers ------------------------------------------------------------------------------------
     const remember = (serial: string, held: Held) => {

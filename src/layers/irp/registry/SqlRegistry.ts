@@ -253,7 +253,7 @@ export const make = (options: SqlRegistryOptions = {}) =>
               return yield* fail("NotFound", `No certificate with serial ${serial} was issued here: check the serial.`)
             }
             const changes: ReadonlyArray<RegistryChange> =
-              changed.length > 0 ? [{ handle: record.handle, kind: "certificate" }] : []
+              changed.length > 0 ? [{ handle: record.handle, kind: "certificate", revokedSerial: record.serial }] : []
             return [record, changes] as const
           })
         )
@@ -267,7 +267,11 @@ export const make = (options: SqlRegistryOptions = {}) =>
                 WHERE handle = ${handle} AND status = 'good' RETURNING ${sql.literal(CERTIFICATE_COLUMNS)}`,
               decodeCertificates
             )
-            const changes: ReadonlyArray<RegistryChange> = records.length > 0 ? [{ handle, kind: "certificate" }] : []
+            const changes: ReadonlyArray<RegistryChange> = records.map((r) => ({
+              handle,
+              kind: "certificate",
+              revokedSerial: r.serial
+            }))
             return [records, changes] as const
           })
         )

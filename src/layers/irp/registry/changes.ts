@@ -7,10 +7,12 @@
  *   this process's own included. One `LISTEN` connection per process (`PgClient.listen`) feeds an
  *   in-process `PubSub`, so a change reaches subscribers once, whichever process made it.
  * * SQLite: the database is one file used by one server process, so publishing to the `PubSub` after
- *   the commit is enough for the feed. Other processes may still write to the file (the `sixchat irp`
- *   admin commands: revoke, tokens): the file's `PRAGMA data_version`, which moves with every commit of
- *   another connection, is read every `EXTERNAL_POLL_MS`, and a move is told to the `onChange` listeners
- *   as `lost` (it does not say what changed). The feed's subscribers are not told of those writes.
+ *   the commit is enough for the server's own writes. Other processes may still write to the file (the
+ *   `sixchat irp` admin commands: revoke, tokens): the file's `PRAGMA data_version`, which moves with
+ *   every commit of another connection, is read every `EXTERNAL_POLL_MS`. A move is told to the
+ *   `onChange` listeners as `lost` (caches drop what they hold), and the revoked serials are read again:
+ *   each one not seen before is published as a `certificate` change with its serial, so that watchers
+ *   learn of an operator's revocation within one poll (issue 10 §2; PROTOCOL.md §17.9.2).
  */
 import { createHash } from "node:crypto"
 import * as SqlClient from "@effect/sql/SqlClient"
@@ -42,10 +44,19 @@ const READY_PAYLOAD = "ready"
 const EXTERNAL_POLL_MS = 250
 
 const ChangePayload = Schema.parseJson(
-  Schema.Struct({ handle: Handle, kind: Schema.Literal("bindings", "certificate") })
+  Schema.Struct({
+    handle: Handle,
+    kind: Schema.Literal("bindings", "certificate"),
+    revokedSerial: Schema.optional(Schema.String.pipe(Schema.pattern(/^[0-9a-f]{1,40}$/)))
+  })
 )
 const decodePayload = Schema.decodeUnknownOption(ChangePayload)
-const encodePayload = (change: RegistryChange): string => JSON.stringify({ handle: change.handle, kind: change.kind })
+const encodePayload = (change: RegistryChange): string =>
+  JSON.stringify({
+    handle: change.handle,
+    kind: change.kind,
+    ...(change.revokedSerial === undefined ? {} : { revokedSerial: change.revokedSerial })
+  })
 
 /**
  * A pause on the wall clock, not the Effect `Clock`: the registry is often built inside tests that
@@ -107,7 +118,30 @@ export const makeChangeFeed: Effect.Effect<ChangeFeed, RegistryError, SqlClient.
         raw<{ readonly data_version: number | bigint }>`PRAGMA data_version`,
         (rows) => rows[0]?.data_version
       )
+      // Revocation is final, so the set of revoked serials only grows: what is new in it after another
+      // process's commit is exactly what that process revoked.
+      const revoked = raw<{ readonly serial: string; readonly handle: string }>`SELECT serial, handle
+        FROM irp_certificates WHERE status = 'revoked'`
+      const known = new Set<string>()
+      const newlyRevoked = Effect.map(revoked, (rows) => {
+        const fresh: Array<RegistryChange> = []
+        for (const row of rows) {
+          if (known.has(row.serial)) continue
+          known.add(row.serial)
+          fresh.push({ handle: row.handle as Handle, kind: "certificate", revokedSerial: row.serial })
+        }
+        return fresh
+      })
       let seen = yield* Effect.orElseSucceed(dataVersion, () => undefined)
+      yield* Effect.orElseSucceed(newlyRevoked, () => [])
+      const external = Effect.flatMap(newlyRevoked, (fresh) =>
+        fresh.length === 0
+          ? Effect.void
+          : Effect.suspend(() => {
+              tell(fresh)
+              return PubSub.publishAll(pubsub, fresh)
+            })
+      )
       // On the wall clock (see `wallClockPause`): under `TestClock`, a test moving time by days would
       // otherwise run millions of polls.
       yield* wallClockPause(EXTERNAL_POLL_MS).pipe(
@@ -115,16 +149,26 @@ export const makeChangeFeed: Effect.Effect<ChangeFeed, RegistryError, SqlClient.
         Effect.flatMap((version) =>
           version === seen
             ? Effect.void
-            : Effect.sync(() => {
-                seen = version
-                lose()
-              })
+            : Effect.zipRight(
+                Effect.sync(() => {
+                  seen = version
+                  lose()
+                }),
+                external
+              )
         ),
         Effect.catchAll(() => Effect.void),
         Effect.forever,
         Effect.forkScoped
       )
-      return inProcess
+      return {
+        ...inProcess,
+        afterCommit: (changes) =>
+          Effect.suspend(() => {
+            for (const change of changes) if (change.revokedSerial !== undefined) known.add(change.revokedSerial)
+            return inProcess.afterCommit(changes)
+          })
+      } satisfies ChangeFeed
     }
 
     const pg = yield* Effect.serviceOption(PgClient.PgClient)
