@@ -9,7 +9,7 @@
  * message to carry it).
  */
 import { Effect, type Scope } from "effect"
-import type { Handle } from "../../domain/brands.js"
+import type { Fingerprint, Handle } from "../../domain/brands.js"
 import { AgentError } from "../../services/Agent.js"
 import { AgentStore } from "../../services/AgentStore.js"
 import type { Entropy } from "../../services/Entropy.js"
@@ -20,6 +20,8 @@ export interface AgentFilesOptions {
   /** `H/downloads`. */
   readonly downloadsDir: string
   readonly policy?: FileTransfers.AcceptPolicy | undefined
+  /** Our own key's fingerprint: a contact is verified for the safety number of both keys (PROTOCOL.md 10.1). */
+  readonly ownFingerprint?: Fingerprint | undefined
 }
 
 const agentError = (e: FileTransfers.FileTransferError): AgentError =>
@@ -37,6 +39,7 @@ export const feature =
       const files = yield* FileTransfers.make({
         downloadsDir: options.downloadsDir,
         policy: options.policy,
+        ownFingerprint: options.ownFingerprint,
         connect: (peer) => core.connect(peer)
       })
       // Resume what a restart interrupted: dial the peers we still owe a file (in the background).

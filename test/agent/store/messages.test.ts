@@ -208,16 +208,17 @@ describe("incoming messages", () => {
 })
 
 describe("history", () => {
-  it.scoped("each message once, ordered by the sender's stamp (capped at receipt) then insertion order", () =>
+  it.scoped("each message once, ordered by when it was written here or arrived, then insertion order", () =>
     Effect.gen(function* () {
       const { store } = yield* freshStore()
       // Alice (this agent) talks to bob; bob's clock runs ahead by an hour on his last message.
       yield* store.enqueue({ id: newId(), peer: bob, body: "a1", now: 1_000 })
       yield* store.receive({ id: newId(), peer: bob, body: "b1", createdAt: 1_500, now: 2_000 })
       yield* store.enqueue({ id: newId(), peer: bob, body: "a2", now: 3_000 })
-      // Written at 2 500 while offline, delivered late: it goes back to when it was written.
+      // Written at 2 500 while offline, delivered late: it stands where it arrived (issue 10, section 6:
+      // the sender's stamp is a claim; a backdated one must not slip into the past of the conversation).
       yield* store.receive({ id: newId(), peer: bob, body: "b-late", createdAt: 2_500, now: 9_000 })
-      // Stamped in the future: capped at its receipt time, so it cannot jump past later replies.
+      // Stamped in the future: at its arrival too.
       yield* store.receive({ id: newId(), peer: bob, body: "b-future", createdAt: 3_600_000, now: 10_000 })
       yield* store.enqueue({ id: newId(), peer: bob, body: "a3", now: 11_000 })
       // Equal times keep insertion order.
@@ -225,15 +226,15 @@ describe("history", () => {
       yield* store.enqueue({ id: newId(), peer: carol, body: "c2", now: 11_000 })
 
       const all = yield* store.history()
-      expect(all.map((m) => m.body)).toEqual(["a1", "b1", "b-late", "a2", "b-future", "a3", "c1", "c2"])
+      expect(all.map((m) => m.body)).toEqual(["a1", "b1", "a2", "b-late", "b-future", "a3", "c1", "c2"])
       expect(new Set(all.map((m) => m.seq)).size).toBe(all.length)
       expect((yield* store.history({ peer: carol })).map((m) => m.body)).toEqual(["c1", "c2"])
       const bobs = yield* store.history({ peer: bob })
       expect(bobs.map((m) => [m.body, m.direction, m.state])).toEqual([
         ["a1", "out", "queued"],
         ["b1", "in", "received"],
-        ["b-late", "in", "received"],
         ["a2", "out", "queued"],
+        ["b-late", "in", "received"],
         ["b-future", "in", "received"],
         ["a3", "out", "queued"]
       ])

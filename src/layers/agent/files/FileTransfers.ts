@@ -22,7 +22,7 @@ import {
   transferOffset,
   transferRef
 } from "../../../domain/agent/transfers.js"
-import type { Handle, Id } from "../../../domain/brands.js"
+import type { Fingerprint, Handle, Id } from "../../../domain/brands.js"
 import { ulidFrom } from "../../../domain/ulid.js"
 import { AgentStore } from "../../../services/AgentStore.js"
 import { Entropy } from "../../../services/Entropy.js"
@@ -52,6 +52,8 @@ export interface FileTransfersOptions {
   readonly downloadsDir: string
   /** Which offers are accepted without asking (default: up to 4 GiB from people written to or verified). */
   readonly policy?: AcceptPolicy | undefined
+  /** Our own key's fingerprint, to tell verified contacts (PROTOCOL.md 10.1); without it none is. */
+  readonly ownFingerprint?: Fingerprint | undefined
   /** Caps on incoming transfers per peer and in total (default `defaultTransferCaps`). */
   readonly caps?: Partial<TransferCaps> | undefined
   /** File bytes per data record we offer (1 .. 65 512, default 65 512). */
@@ -116,6 +118,7 @@ export const make = (
       links: new Map(),
       downloadsDir: options.downloadsDir,
       policy: options.policy ?? defaultAcceptPolicy,
+      ownFingerprint: options.ownFingerprint,
       caps: { ...defaultTransferCaps, ...options.caps },
       chunk: Math.min(Math.max(Math.floor(options.chunk ?? MAX_FILE_CHUNK), 1), MAX_FILE_CHUNK),
       locked: (key) => {

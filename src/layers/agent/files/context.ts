@@ -4,6 +4,7 @@
  */
 import * as path from "node:path"
 import { Clock, Effect } from "effect"
+import { isVerified } from "../../../domain/agent/contacts.js"
 import type { AgentStoreError } from "../../../domain/agent/errors.js"
 import {
   isTerminalTransfer,
@@ -11,7 +12,7 @@ import {
   type TransferRef,
   type TransferState
 } from "../../../domain/agent/transfers.js"
-import type { Handle, Id } from "../../../domain/brands.js"
+import type { Fingerprint, Handle, Id } from "../../../domain/brands.js"
 import type { AppMessage } from "../../../domain/e2e/messages.js"
 import type { AgentStoreService } from "../../../services/AgentStore.js"
 import type { PeerLink } from "../core/plugin.js"
@@ -23,6 +24,8 @@ export interface FilesContext {
   readonly links: Map<Handle, PeerLink>
   readonly downloadsDir: string
   readonly policy: AcceptPolicy
+  /** Our own key's fingerprint, to tell verified contacts; `undefined`: nobody counts as verified. */
+  readonly ownFingerprint: Fingerprint | undefined
   /** Caps on unfinished and open incoming transfers (docs/PROTOCOL.md 5.4.7). */
   readonly caps: TransferCaps
   /** File bytes per data record this agent offers. */
@@ -99,3 +102,14 @@ export const logFailure =
       Effect.catchAll((e) => Effect.as(Effect.logWarning(`files: ${what}: ${e.message}`), undefined)),
       Effect.catchAllDefect((d) => Effect.as(Effect.logError(`files: ${what} died`, d), undefined))
     )
+
+/** The peer is a contact whose safety number the user compared (`contact verify`, PROTOCOL.md 10.1). */
+export const verifiedContact = (ctx: FilesContext, peer: Handle): Effect.Effect<boolean, FileTransferError> => {
+  const own = ctx.ownFingerprint
+  return own === undefined
+    ? Effect.succeed(false)
+    : ctx.store.contact(peer).pipe(
+        Effect.map((c) => c !== undefined && isVerified(c, own)),
+        Effect.mapError(storeError)
+      )
+}

@@ -37,7 +37,8 @@ import {
   refKey,
   sendQuietly,
   stateForPeerCancel,
-  storeError
+  storeError,
+  verifiedContact
 } from "./context.js"
 import { closeQuietly, hashPrefix, ioError, openPartial, removeQuietly } from "./diskIo.js"
 import { makeWriter, type Receiving, WRITE_BUFFER_BYTES, writeBuffers } from "./partialFile.js"
@@ -215,8 +216,7 @@ export const makeReceiver = (ctx: FilesContext) => {
           case "offered": {
             const accept = mayAutoAccept({
               wroteTo: yield* store.wroteTo(link.peer).pipe(Effect.mapError(storeError)),
-              // wired at merge to the contact's verified mark
-              verified: false,
+              verified: yield* verifiedContact(ctx, link.peer),
               size: offered.size,
               policy: ctx.policy
             })

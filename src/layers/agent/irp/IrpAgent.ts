@@ -97,7 +97,11 @@ export const layer = (
       files:
         config.downloadsDir === undefined
           ? undefined
-          : AgentFiles.feature({ downloadsDir: config.downloadsDir, policy: config.acceptPolicy })
+          : AgentFiles.feature({
+              downloadsDir: config.downloadsDir,
+              policy: config.acceptPolicy,
+              ownFingerprint: config.identity.fingerprint
+            })
     },
     presence
   ).pipe(Layer.provide(peerStatus), Layer.provideMerge(renewal), Layer.provideMerge(directory), Layer.provide(verifier))
