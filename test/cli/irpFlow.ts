@@ -3,11 +3,11 @@
  * `irp init`, `irp serve` (port 0), `irp token`, `id new`, `id enroll`, `register`, `lookup --json` by a
  * second user, `revoke`, `lookup` says revoked, and SIGTERM ends the server with exit 0.
  */
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { rmSync } from "node:fs"
 import { join } from "node:path"
 import { expect } from "vitest"
 import { type Running, runCli, start } from "../support/cli.js"
+import { tempDir } from "../support/tempDirs.js"
 
 export interface Workspace {
   readonly root: string
@@ -16,7 +16,7 @@ export interface Workspace {
 }
 
 export const workspace = (): Workspace => {
-  const root = mkdtempSync(join(tmpdir(), "sixchat-cli-irp-"))
+  const root = tempDir("sixchat-cli-irp-")
   return { root, dir: join(root, "domain"), cleanup: () => rmSync(root, { recursive: true, force: true }) }
 }
 

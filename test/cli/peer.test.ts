@@ -3,12 +3,11 @@
  * the openssl CLI.
  */
 import { execFileSync } from "node:child_process"
-import { mkdtempSync } from "node:fs"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { start } from "../support/cli.js"
 import { makeTestPki } from "../support/identities.js"
+import { tempDir } from "../support/tempDirs.js"
 
 const pki = makeTestPki()
 const alice = pki.identity("alice@example.org")
@@ -87,7 +86,7 @@ describe("sixchat peer", () => {
   })
 
   it("a passphrase-protected key (encrypted PKCS#8 by openssl): used with SIXCHAT_PASSPHRASE, a wrong one exits 1", async () => {
-    const encrypted = join(mkdtempSync(join(tmpdir(), "sixchat-peer-key-")), "bob.enc.pem")
+    const encrypted = join(tempDir("sixchat-peer-key-"), "bob.enc.pem")
     execFileSync("openssl", [
       "pkcs8",
       "-topk8",

@@ -4,10 +4,10 @@
  */
 import { execFileSync } from "node:child_process"
 import { createHash } from "node:crypto"
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { pemDecode } from "../../src/domain/pem.js"
+import { tempDir } from "./tempDirs.js"
 
 export interface TestIdentity {
   readonly handle: string
@@ -36,7 +36,7 @@ export interface TestPki {
 const openssl = (dir: string, args: ReadonlyArray<string>) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" })
 
 export const makeTestPki = (name = "SixChat Test CA"): TestPki => {
-  const dir = mkdtempSync(join(tmpdir(), "sixchat-pki-"))
+  const dir = tempDir("sixchat-pki-")
   openssl(dir, ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "ca.key"])
   writeFileSync(
     join(dir, "ca.ext"),
