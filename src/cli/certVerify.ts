@@ -1,5 +1,5 @@
 /**
- * `sixchat cert verify`: checks a certificate chain the way a SixChat peer would (brief section 6).
+ * `sixchat cert verify`: checks a certificate chain the way a SixChat peer would (PROTOCOL.md §13).
  *
  *   sixchat cert verify --trust FILE... [--untrusted FILE...] --leaf FILE --at ISO8601
  *                       [--purpose client-auth|server-auth|any] [--max-depth N]
@@ -100,7 +100,7 @@ export const certVerifyCommand = Command.make("verify", { trust, untrusted, leaf
     const who = verified.handle ?? verified.dnsNames[0] ?? "-"
     yield* Console.log(`OK "${subject}" ${who} spki-sha256=${verified.fingerprint}`)
   })
-).pipe(Command.withDescription("verify a certificate chain against trust anchors (brief section 6)"))
+).pipe(Command.withDescription("verify a certificate chain against trust anchors (PROTOCOL.md §13)"))
 
 /** Exit code for how the command ended, printing the failure line (as `src/main.ts` does). */
 const exitCodeOf = (exit: Exit.Exit<void, unknown>): Effect.Effect<number> => {

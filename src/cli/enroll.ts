@@ -1,6 +1,6 @@
 /**
  * `sixchat id enroll --home H --irp HOST[:PORT] --token T --trust CA.pem [--server-name NAME]` (IRP issue
- * sections 1 and 4): enrols the identity made by `id new` over an anonymous connection (brief section 8,
+ * sections 1 and 4): enrols the identity made by `id new` over an anonymous connection (PROTOCOL.md §17,
  * `Enroll`), checks the issued chain against the trust anchor and our key, and stores it in the home:
  * `cert.pem` (the chain, leaf first), `ca.pem` (the trust anchor) and, in `identity.json`, the IRP
  * address and the server name its certificate must carry (`irp.<domain>` unless `--server-name`).

@@ -1,5 +1,5 @@
 /**
- * Identifiers and timestamps as the wire wants them (brief section 3): ULIDs and RFC 3339 UTC.
+ * Identifiers and timestamps as the wire wants them (PROTOCOL.md §4): ULIDs and RFC 3339 UTC.
  */
 import { randomFillSync } from "node:crypto"
 import type { Ulid } from "../domain/brands.js"

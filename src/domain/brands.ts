@@ -1,5 +1,5 @@
 /**
- * Branded identifiers shared by every part of SixChat (brief sections 1, 3, 6).
+ * Branded identifiers shared by every part of SixChat (PROTOCOL.md §§2, 4, 13).
  * Pure: schemas and brands only.
  */
 import { Schema } from "effect"
@@ -59,10 +59,10 @@ export const UuidV7 = Schema.String.pipe(
 )
 export type UuidV7 = typeof UuidV7.Type
 
-/** Message / file / request identifier: a ULID or a UUIDv7 (brief section 3). */
+/** Message / file / request identifier: a ULID or a UUIDv7 (PROTOCOL.md §4). */
 export const Id = Schema.Union(Ulid, UuidV7)
 export type Id = typeof Id.Type
 
-/** Role of a side of one connection (brief section 4). */
+/** Role of a side of one connection (PROTOCOL.md §6). */
 export const Role = Schema.Literal("initiator", "responder")
 export type Role = typeof Role.Type

@@ -1,5 +1,5 @@
 /**
- * CertVerifier over node:crypto (brief section 6): parses with `domain/cert/parse`, builds paths
+ * CertVerifier over node:crypto (PROTOCOL.md §13): parses with `domain/cert/parse`, builds paths
  * with `domain/cert/path`, validates with `domain/cert/validate`, and verifies every signature
  * with `node:crypto.verify` over the TBS bytes exactly as received.
  *
@@ -24,14 +24,14 @@ import {
 import { CertVerifier, type CertVerifierService } from "../services/CertVerifier.js"
 
 export interface CertVerifierOptions {
-  /** DER trust anchors (brief section 6: "a configured trust anchor"). */
+  /** DER trust anchors (PROTOCOL.md §13: "a configured trust anchor"). */
   readonly anchors: ReadonlyArray<Uint8Array>
   readonly revocation?: RevocationSource | undefined
   /** Verified signatures remembered (default 1024; 0 turns the cache off). */
   readonly signatureCacheSize?: number | undefined
 }
 
-/** Default for `VerifyRequest.maxIntermediates`: leaf + 3 intermediates = "at most 4 deep" (brief section 6). */
+/** Default for `VerifyRequest.maxIntermediates`: leaf + 3 intermediates = "at most 4 deep" (PROTOCOL.md §13). */
 export const DEFAULT_MAX_INTERMEDIATES = 3
 /** A presented chain longer than this is refused unread. */
 export const MAX_CHAIN_LENGTH = 16

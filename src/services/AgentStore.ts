@@ -1,10 +1,10 @@
 /**
- * AgentStore: the User Agent's durable state (brief sections 6 and 7; issue 4, sections 1-3):
+ * AgentStore: the User Agent's durable state (PROTOCOL.md §§13 and 15; issue 4, sections 1-3):
  * contacts and pinned keys, messages both ways with their delivery state, the outbox, retry
  * schedules and file transfers, plus a change feed. One implementation:
  * `layers/agent/store/AgentStoreLive` (SQLite in the identity home).
  *
- * The delivery contract (brief section 7) it serves:
+ * The delivery contract (PROTOCOL.md §15) it serves:
  * * send: `enqueue` (durable once it returns) → write `<Message>` → `markSent`; on `<Ack>`:
  *   `markDelivered`. After any reconnect or restart, resend `outbox(peer)` (oldest first) with the
  *   same ids and `createdAt` stamps.
@@ -31,13 +31,13 @@ import type {
 import type { Fingerprint, Handle, Id } from "../domain/brands.js"
 
 export interface AgentStoreService {
-  // --- contacts and keys (brief section 6) ---
+  // --- contacts and keys (PROTOCOL.md §13) ---
 
   /**
    * After a successful handshake: pins the peer's SPKI fingerprint on first contact (`New`), confirms
    * it (`Same`) or records a key change (`Changed`). A change is pending unless `acceptChange` is
    * true (non-strict mode), in which case the pin moves at once. With a pending change the caller
-   * MUST refuse the session (brief section 6, strict mode) until `acceptKey`. Seeing the same new
+   * MUST refuse the session (PROTOCOL.md §13, strict mode) until `acceptKey`. Seeing the same new
    * key again does not record a second change.
    */
   readonly pinContact: (input: {
@@ -86,7 +86,7 @@ export interface AgentStoreService {
   /** The handle's key changes (everyone's without a handle), oldest first. */
   readonly keyChanges: (handle?: Handle) => Effect.Effect<ReadonlyArray<KeyChange>, AgentStoreError>
 
-  // --- outgoing messages (brief section 7) ---
+  // --- outgoing messages (PROTOCOL.md §15) ---
 
   /**
    * Stores a new outgoing message in the outbox (`queued`), durably (see the layer's notes on
@@ -163,7 +163,7 @@ export interface AgentStoreService {
 
   /**
    * Stores an incoming message, durably, deduplicated by (peer, id). The caller sends `<Ack>` after
-   * this returns, for `new` and `duplicate` alike (brief section 7). `createdAt` is the wire's
+   * this returns, for `new` and `duplicate` alike (PROTOCOL.md §15). `createdAt` is the wire's
    * `<Message sent>` (see `timestampMillis`).
    */
   readonly receive: (input: {
@@ -214,7 +214,7 @@ export interface AgentStoreService {
   readonly wroteTo: (peer: Handle) => Effect.Effect<boolean, AgentStoreError>
   readonly incoming: (peer: Handle, id: Id) => Effect.Effect<StoredMessage | undefined, AgentStoreError>
 
-  // --- file transfers (brief section 7) ---
+  // --- file transfers (PROTOCOL.md §15) ---
 
   /** Records a file this user offers. Idempotent on (peer, id); `Conflict` when that id holds another file. */
   readonly offerFile: (input: {

@@ -1,5 +1,5 @@
 /**
- * CertVerifier: builds and checks a peer's chain against the configured trust anchors (brief section 6).
+ * CertVerifier: builds and checks a peer's chain against the configured trust anchors (PROTOCOL.md §13).
  */
 import { Context, type Effect } from "effect"
 import type { CertError, VerifiedCertificate, VerifyRequest } from "../domain/cert/verify.js"

@@ -1,5 +1,5 @@
 /**
- * Directory: where a peer can be reached now (brief sections 1 and 8). The User Agent asks it before
+ * Directory: where a peer can be reached now (PROTOCOL.md §§2 and 17). The User Agent asks it before
  * dialing and watches it to retry at once when a peer moves. Implemented over the IRP client
  * (`layers/agent/IrpDirectory`) and in memory for tests and simulations (`test/support/MemoryDirectory`).
  */

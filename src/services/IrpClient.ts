@@ -1,5 +1,5 @@
 /**
- * IrpClient: one secure channel to an IRP server (brief section 8) with a typed method per request.
+ * IrpClient: one secure channel to an IRP server (PROTOCOL.md §17) with a typed method per request.
  * Requests are multiplexed by id over the channel; each fails with an `IrpClientError` whose message says
  * what to do next. `IrpClients.connect` dials; the client lives until its scope closes.
  */

@@ -1,5 +1,5 @@
 /**
- * IrpRegistry: what an IRP server stores (brief section 8, last paragraph): enrolment tokens, the
+ * IrpRegistry: what an IRP server stores (PROTOCOL.md §17, last paragraph): enrolment tokens, the
  * certificates its CA issued and their revocation status, and each user's device bindings, plus a
  * feed of changes for `Watch`. One implementation over `@effect/sql` (`layers/irp/registry/SqlRegistry`)
  * serves SQLite (one process) and PostgreSQL (several server processes sharing one database).
@@ -30,7 +30,7 @@ export interface RegisterRequest {
 }
 
 export interface IrpRegistryService {
-  // --- enrolment tokens (brief section 8, `Enroll`) ---
+  // --- enrolment tokens (PROTOCOL.md §17, `Enroll`) ---
 
   /** Stores a one-time token. Only its SHA-256 is stored, never the token. `Conflict` if the hash exists. */
   readonly createToken: (input: {
@@ -49,7 +49,7 @@ export interface IrpRegistryService {
     readonly now: number
   }) => Effect.Effect<Handle, RegistryError>
 
-  // --- certificates (brief sections 6 and 8: `Status`, `Crl`, `Revoke`) ---
+  // --- certificates (PROTOCOL.md §§13 and 17: `Status`, `Crl`, `Revoke`) ---
 
   /** Records an issued certificate. `Conflict` if the serial is already recorded. */
   readonly recordCertificate: (record: CertificateRecord) => Effect.Effect<void, RegistryError>
@@ -100,7 +100,7 @@ export interface IrpRegistryService {
   readonly revokedCertificates: () => Effect.Effect<ReadonlyArray<RevokedEntry>, RegistryError>
   readonly status: (serial: SerialHex) => Effect.Effect<StatusAnswer, RegistryError>
 
-  // --- bindings (brief section 8: `Register`, `Deregister`, `Lookup`) ---
+  // --- bindings (PROTOCOL.md §17: `Register`, `Deregister`, `Lookup`) ---
 
   /**
    * Replaces the device's binding and returns all of the handle's unexpired bindings afterwards.
@@ -131,7 +131,7 @@ export interface IrpRegistryService {
     now: number
   ) => Effect.Effect<{ readonly bindings: number; readonly tokens: number }, RegistryError>
 
-  // --- change feed (brief section 8, `Watch`) ---
+  // --- change feed (PROTOCOL.md §17, `Watch`) ---
 
   /**
    * A subscription to changes (register, deregister, revocation), active as soon as this returns and

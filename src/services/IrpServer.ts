@@ -1,5 +1,5 @@
 /**
- * IrpServer: a running IRP server of one domain (brief sections 1 and 8): it listens on port 4604 (or
+ * IrpServer: a running IRP server of one domain (PROTOCOL.md §§2 and 17): it listens on port 4604 (or
  * wherever it is told), presents its server certificate as the responder of the secure channel, and
  * answers requests from its `IrpRegistry` and `CertificateAuthority`. Built by
  * `layers/irp/server/IrpServerLive`; closing its scope stops listening and closes every connection.

@@ -1,5 +1,5 @@
 /**
- * Presence: keeps this device's own bindings registered with the domain's IRP (brief section 8):
+ * Presence: keeps this device's own bindings registered with the domain's IRP (PROTOCOL.md §17):
  * register at start, renew before the lease ends, re-register at once when the host's addresses
  * change, warn when the IRP suspects a NAT, deregister on shutdown (when the layer's scope closes).
  */

@@ -1,5 +1,5 @@
 /**
- * SecureChannel: an authenticated, encrypted, framed session with one peer (brief sections 2-5).
+ * SecureChannel: an authenticated, encrypted, framed session with one peer (PROTOCOL.md §§3-5).
  * `SecureChannels.dial` / `accept` run the handshake and give a scoped channel; releasing the scope
  * sends `<Close/>` and ends the connection. The User Agent and the IRP both run on it.
  */

@@ -1,5 +1,5 @@
 /**
- * CertVerifierLive against chains made by the openssl CLI (brief section 6): each acceptance and
+ * CertVerifierLive against chains made by the openssl CLI (PROTOCOL.md §13): each acceptance and
  * each rejection reason.
  */
 import { createHash, X509Certificate } from "node:crypto"

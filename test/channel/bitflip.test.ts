@@ -1,6 +1,6 @@
 /**
  * Any single flipped bit in any handshake or record frame ends the connection with a typed error
- * (brief sections 2, 4, 5). A man in the middle flips one bit of one direction's byte stream; the
+ * (PROTOCOL.md §§3, 6, 11). A man in the middle flips one bit of one direction's byte stream; the
  * exchange (handshake, one message each way, Close both ways) must then fail on at least one side,
  * and every failure must be a ChannelError — never a defect, never a hang (timeouts run on TestClock).
  */

@@ -1,5 +1,5 @@
 /**
- * Framing (brief section 2) and record protection (section 5): property tests and fixed cases.
+ * Framing (PROTOCOL.md §3) and record protection (section 5): property tests and fixed cases.
  */
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"

@@ -1,5 +1,5 @@
 /**
- * Key schedule (brief section 4) against an independent computation written here with node:crypto's
+ * Key schedule (PROTOCOL.md §6) against an independent computation written here with node:crypto's
  * HMAC only (RFC 5869 by hand, RFC 8446 7.1 HkdfLabel by hand), for both providers, plus pinned vectors.
  */
 import { createHash, createHmac } from "node:crypto"

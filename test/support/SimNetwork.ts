@@ -17,7 +17,7 @@
  * - A partition stalls established connections both ways (TCP would retransmit): nothing is lost,
  *   delivery resumes `latency` after `heal`. Keep-alive timeouts above are what notices it.
  * - Flow control like TCP's window: at most `window` bytes written but not yet read per direction;
- *   `write` waits for the reader beyond that (bounded buffering, brief section 2).
+ *   `write` waits for the reader beyond that (bounded buffering, PROTOCOL.md §3).
  * - `end` = FIN (the peer reads `null` after the data before it); `destroy` = RST (the peer's reads
  *   and writes fail with `Reset` after `latency`; data it already received stays readable first).
  *   A connection released by its scope after `end` is a graceful close; data that still arrives

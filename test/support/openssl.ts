@@ -80,7 +80,7 @@ export interface OpensslWorkspace {
   readonly cleanup: () => Promise<void>
 }
 
-/** `extfile` bodies for the usual profiles (brief section 6). */
+/** `extfile` bodies for the usual profiles (PROTOCOL.md §13). */
 export const Ext = {
   root: (extra = ""): string =>
     `basicConstraints = critical, CA:TRUE\nkeyUsage = critical, keyCertSign, cRLSign\nsubjectKeyIdentifier = hash\n${extra}`,

@@ -67,7 +67,7 @@ describe("parseXml: the accepted subset", () => {
   })
 })
 
-describe("parseXml: refusals (brief section 3)", () => {
+describe("parseXml: refusals (PROTOCOL.md §4)", () => {
   const cases: ReadonlyArray<readonly [string, string | Uint8Array, XmlError["reason"]]> = [
     ["DOCTYPE", "<!DOCTYPE a><a/>", "Doctype"],
     ["DOCTYPE with internal subset", '<!DOCTYPE a [<!ENTITY e "x">]><a>&e;</a>', "Doctype"],

@@ -1,6 +1,6 @@
 /**
  * What the IRP benchmark's parent and its server processes share: the IPC messages, and the framing of
- * the bare TLS anchor (the same `uint32 BE length || payload` frames as SixChat, brief section 2).
+ * the bare TLS anchor (the same `uint32 BE length || payload` frames as SixChat, PROTOCOL.md §3).
  */
 
 /** Parent -> server process. */

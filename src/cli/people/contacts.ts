@@ -1,5 +1,5 @@
 /**
- * Contacts and keys (brief section 6; issue 4, section 1; issue 10, section 3): `sixchat contacts`
+ * Contacts and keys (PROTOCOL.md §13; issue 4, section 1; issue 10, section 3): `sixchat contacts`
  * (verified or not, key changes), `sixchat contact show HANDLE` (safety number and its QR code,
  * pinned chain, key history, key changes, the last session code), `sixchat contact verify HANDLE`
  * (`./safety.ts`) and `sixchat trust HANDLE` (accept a changed key after comparing the safety number).

@@ -1,5 +1,5 @@
 /**
- * Contacts and key pinning (brief section 6: "The UA pins each peer's SPKI SHA-256 on first contact;
+ * Contacts and key pinning (PROTOCOL.md §13: "The UA pins each peer's SPKI SHA-256 on first contact;
  * a different key for a known handle is reported as a key change ... never silently accepted when
  * the user asked for strict mode"; issue 4, section 1; issue 10, sections 2 and 3). The pin is per
  * certificate chain (PROTOCOL.md section 13.5): the leaf's SPKI fingerprint plus the issuing CA's;
@@ -103,7 +103,7 @@ export type Contact = typeof Contact.Type
  * * `New`: first key seen for this handle; it is now pinned (trust on first use);
  * * `Same`: the pinned key again;
  * * `Changed`: another key. With `accepted: false` (strict) the pin stays and the caller MUST
- *   refuse the session until the user accepts (brief section 6); with `accepted: true` the pin
+ *   refuse the session until the user accepts (PROTOCOL.md §13); with `accepted: true` the pin
  *   moved and the change is on record for the user to see.
  */
 export type PinResult =

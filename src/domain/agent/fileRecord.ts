@@ -1,5 +1,5 @@
 /**
- * The binary data record of a file transfer (brief section 7: "binary data records (`file id ||
+ * The binary data record of a file transfer (PROTOCOL.md §15: "binary data records (`file id ||
  * uint64 offset || bytes`)"; docs/PROTOCOL.md 5.4.4 and 5.4.6):
  *
  *     record = file-id[16] || uint64 big-endian offset || bytes

@@ -1,5 +1,5 @@
 /**
- * Chat messages as the User Agent stores them (brief section 7; issue 4, section 2): one record per
+ * Chat messages as the User Agent stores them (PROTOCOL.md §15; issue 4, section 2): one record per
  * message and direction, its delivery state, and the pure state machine that every store update
  * goes through. Pure: times come in as epoch milliseconds chosen by the caller.
  */
@@ -145,7 +145,7 @@ export const nextOutgoing = (
 /** What a receipt-like update did: changed the state, found it already there, or found no such message. */
 export type MarkOutcome = "changed" | "unchanged" | "unknown"
 
-/** Outcome of storing an incoming message: the agent sends `<Ack>` in both cases (brief section 7). */
+/** Outcome of storing an incoming message: the agent sends `<Ack>` in both cases (PROTOCOL.md §15). */
 export type ReceiveOutcome = "new" | "duplicate"
 
 const RFC3339_UTC = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?Z$/

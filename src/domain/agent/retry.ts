@@ -1,5 +1,5 @@
 /**
- * Retrying delivery to a peer that cannot be reached (brief section 7: "the sender retries (backoff,
+ * Retrying delivery to a peer that cannot be reached (PROTOCOL.md §15: "the sender retries (backoff,
  * and at once when the IRP reports a new address for the peer)"; issue 4, section 2). The state is
  * per peer, since a connection serves the peer's whole outbox, and is stored so that the backoff
  * carries across agent restarts. Pure.

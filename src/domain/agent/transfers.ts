@@ -1,5 +1,5 @@
 /**
- * File transfers as the User Agent stores them (brief section 7, `FileOffer` … `FileAck`; issue 4,
+ * File transfers as the User Agent stores them (PROTOCOL.md §15, `FileOffer` … `FileAck`; issue 4,
  * section 3): enough to resume from the received offset after a broken connection or a restart.
  * Pure: schemas and the state machine.
  */

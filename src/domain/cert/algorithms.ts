@@ -1,7 +1,7 @@
 /**
  * Signature and public-key algorithms the verifier supports (RFC 4055, RFC 5480, RFC 5758, RFC 8410).
  * Pure: it names the scheme; `layers/CertVerifierLive` runs it with node:crypto. Anything not
- * listed here is "UnsupportedAlgorithm" (brief section 6).
+ * listed here is "UnsupportedAlgorithm" (PROTOCOL.md §13).
  */
 import { Cursor, context, DerError, oid, smallInteger, Tag, type Tlv, whole } from "./der.js"
 

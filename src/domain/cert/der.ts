@@ -1,7 +1,7 @@
 /**
  * A strict, allocation-light DER reader for the parts of X.509 the verifier reads (RFC 5280, X.690).
  * Pure. It returns views into the input (never copies, never re-encodes), so the TBS bytes that a
- * signature covers are exactly the bytes received (brief section 6).
+ * signature covers are exactly the bytes received (PROTOCOL.md §13).
  *
  * Why not asn1js/pkijs on this path: they take ~0.4 ms to parse one P-256 leaf (plus ~0.1 ms for a
  * SAN), over the whole per-handshake budget; this reader takes a few microseconds. It is also

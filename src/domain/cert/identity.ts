@@ -1,5 +1,5 @@
 /**
- * What a certificate says about who holds it (brief section 6). Pure.
+ * What a certificate says about who holds it (PROTOCOL.md §13). Pure.
  *
  * A client certificate names its handle in SAN rfc822Name (and CN); when it has no SAN
  * rfc822Name, a CN that is a handle stands in. Handles are lower-case (the `Handle` schema), so
@@ -42,7 +42,7 @@ export const normaliseDnsName = (name: string): string => name.toLowerCase().rep
 export interface CertificateIdentity {
   readonly handle: Handle | undefined
   readonly dnsNames: ReadonlyArray<string>
-  /** SHA-256 of the SubjectPublicKeyInfo DER, lower-case hex (what peers pin, brief section 6). */
+  /** SHA-256 of the SubjectPublicKeyInfo DER, lower-case hex (what peers pin, PROTOCOL.md §13). */
   readonly fingerprint: Fingerprint
   readonly spki: Uint8Array
   /** Lower-case hex, no leading zeros. */
@@ -55,7 +55,7 @@ export const spkiFingerprint = (spki: Uint8Array): Fingerprint => hex(sha256(spk
 
 /**
  * Identity of one DER certificate, without verifying anything: for one's OWN certificate (to
- * refuse a reflected one, brief section 4) or for display. `undefined` when it does not parse.
+ * refuse a reflected one, PROTOCOL.md §6) or for display. `undefined` when it does not parse.
  */
 export const certificateIdentity = (der: Uint8Array): CertificateIdentity | undefined => {
   const parsed = parseCertificate(der)

@@ -68,7 +68,7 @@ const wildcardHitsExcluded = (constraint: GeneralName, name: GeneralName): boole
 /**
  * The names a certificate asserts, for constraint checking: its subject (when not empty), the
  * subject's emailAddress attributes, every SAN entry and, for a leaf without a SAN rfc822Name,
- * a CN that looks like a handle (the verifier treats that CN as the identity, brief section 6,
+ * a CN that looks like a handle (the verifier treats that CN as the identity, PROTOCOL.md §13,
  * so it must not escape an rfc822Name constraint).
  */
 export const constrainedNames = (

@@ -1,7 +1,7 @@
 /**
  * One X.509 v1/v3 certificate (RFC 5280 4.1), parsed into what path building and validation read.
  * Pure. Every byte field is a view into the DER as received: the TBS a signature covers is never
- * re-encoded (brief section 6).
+ * re-encoded (PROTOCOL.md §13).
  */
 import { type AlgorithmIdentifier, parseAlgorithmIdentifier } from "./algorithms.js"
 import {

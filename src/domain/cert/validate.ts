@@ -1,5 +1,5 @@
 /**
- * Validation of one built path (RFC 5280 6.1, brief section 6). Pure: time and revocation come in.
+ * Validation of one built path (RFC 5280 6.1, PROTOCOL.md §13). Pure: time and revocation come in.
  *
  * The path is `[leaf, …intermediates, anchor]`; its signatures were checked while it was built.
  * The anchor is trusted as input (RFC 5280 6.1.1 (d)): its own validity and signature are not
@@ -137,7 +137,7 @@ export const validatePath = (
     }
   }
 
-  // Leaf usage (brief section 6): digitalSignature when keyUsage is present, and the purpose's EKU.
+  // Leaf usage (PROTOCOL.md §13): digitalSignature when keyUsage is present, and the purpose's EKU.
   if (!hasKeyUsage(leaf.extensions.keyUsage, KeyUsageBit.digitalSignature))
     return fail(
       "MissingDigitalSignature",
@@ -155,7 +155,7 @@ export const validatePath = (
       )
   }
 
-  // Revocation (brief section 6): asked for every certificate below the anchor.
+  // Revocation (PROTOCOL.md §13): asked for every certificate below the anchor.
   if (policy.isRevoked !== undefined)
     for (let i = 0; i < last; i++) {
       const c = path[i]!
@@ -163,7 +163,7 @@ export const validatePath = (
         return fail("Revoked", `The certificate ${describe(c)} (serial ${c.serial}) has been revoked by its issuer.`, i)
     }
 
-  // Identity (brief sections 4, 8): the handle dialled / the IRP server's DNS name.
+  // Identity (PROTOCOL.md §§6, 17): the handle dialled / the IRP server's DNS name.
   if (policy.expectedHandle !== undefined) {
     const names = handleCandidates(leaf)
     if (!names.includes(policy.expectedHandle.toLowerCase()))

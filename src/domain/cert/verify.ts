@@ -1,5 +1,5 @@
 /**
- * What certificate verification takes and proves (brief section 6). Pure types; the checks run in
+ * What certificate verification takes and proves (PROTOCOL.md §13). Pure types; the checks run in
  * `layers/CertVerifierLive` (pkijs + asn1js).
  */
 import { Data } from "effect"

@@ -1,5 +1,5 @@
 /**
- * Framing (brief section 2): `uint32 BE length N || N bytes`, with `1 <= N <= limit`.
+ * Framing (PROTOCOL.md §3): `uint32 BE length N || N bytes`, with `1 <= N <= limit`.
  * The limit is 16 KiB until the handshake completes and 64 KiB + 256 afterwards.
  * The decoder never holds more than one frame plus the chunk that completed it.
  */

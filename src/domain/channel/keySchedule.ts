@@ -1,5 +1,5 @@
 /**
- * Key schedule (brief section 4): HKDF-SHA256 exactly as TLS 1.3 (RFC 8446 section 7.1) with the
+ * Key schedule (PROTOCOL.md §6): HKDF-SHA256 exactly as TLS 1.3 (RFC 8446 section 7.1) with the
  * label prefix "sixchat1 " in place of "tls13 ".
  *
  *            0

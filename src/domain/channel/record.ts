@@ -1,5 +1,5 @@
 /**
- * Record protection (brief section 5).
+ * Record protection (PROTOCOL.md §11).
  *
  *   payload = AES-256-GCM(key, nonce, inner, aad = the 4-byte frame header)
  *   nonce   = iv XOR (0^4 || uint64 BE sequence)

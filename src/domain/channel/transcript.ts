@@ -1,5 +1,5 @@
 /**
- * Transcript hash (brief section 4): SHA-256 over the exact plaintext bytes of each handshake message,
+ * Transcript hash (PROTOCOL.md §6): SHA-256 over the exact plaintext bytes of each handshake message,
  * in order, as they were sent — never re-serialised XML.
  *
  * A transcript is owned by exactly one handshake state at a time; each transition hands it on.

@@ -1,5 +1,5 @@
 /**
- * Every E2E wire message (brief sections 4, 5, 7) as one Effect Schema with a namespaced `_tag`.
+ * Every E2E wire message (PROTOCOL.md §§6, 11, 15) as one Effect Schema with a namespaced `_tag`.
  * The Type side is what code acts on; the XML mapping lives in `./xml.ts` alone.
  * Namespace of every element: `urn:sixchat:e2e:1`.
  */

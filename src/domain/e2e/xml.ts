@@ -1,5 +1,5 @@
 /**
- * XML mapping of every E2E wire message (brief sections 3, 4, 5, 7); the normative shapes are in
+ * XML mapping of every E2E wire message (PROTOCOL.md §§4, 6, 11, 15); the normative shapes are in
  * `schema/e2e.xsd`, which this module and its tests keep in step. Pure.
  *
  * Decoding is strict: the root must be in `urn:sixchat:e2e:1`, unknown elements, attributes and
@@ -282,7 +282,7 @@ const readers: Readonly<Record<string, (e: XmlElement) => Decoded>> = {
 
 /**
  * The typed message a parsed document carries. `hello` says which `<Hello>` the handshake state
- * expects (the element is the same for both; brief section 4).
+ * expects (the element is the same for both; PROTOCOL.md §6).
  */
 export const e2eFromElement = (root: XmlElement, hello: HelloKind = "offer"): Decoded => {
   if (root.namespace !== E2E_NAMESPACE)

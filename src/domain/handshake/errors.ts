@@ -1,5 +1,5 @@
 /**
- * Why a handshake failed, with the alert that is sent before the connection closes (brief section 4).
+ * Why a handshake failed, with the alert that is sent before the connection closes (PROTOCOL.md §6).
  */
 import { Data } from "effect"
 import type { AlertCode } from "../e2e/messages.js"

@@ -1,5 +1,5 @@
 /**
- * The initiator's handshake (brief section 4), one state per step:
+ * The initiator's handshake (PROTOCOL.md §6), one state per step:
  *
  *   begin -> AwaitHello --onHello--> [peer auth: AwaitCertificate ... PeerAuthenticated]
  *         -> AwaitPeer --onPeerAuthenticated--> (our flight) + Established

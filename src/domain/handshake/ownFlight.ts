@@ -1,5 +1,5 @@
 /**
- * Our own authentication flight (brief section 4): Certificate, CertificateVerify, Finished — each
+ * Our own authentication flight (PROTOCOL.md §6): Certificate, CertificateVerify, Finished — each
  * encoded once; those exact bytes go into the transcript and onto the wire.
  */
 import type { Role } from "../brands.js"

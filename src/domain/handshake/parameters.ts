@@ -1,5 +1,5 @@
 /**
- * What this implementation offers and accepts (brief section 4), and the CertificateVerify content.
+ * What this implementation offers and accepts (PROTOCOL.md §6), and the CertificateVerify content.
  */
 import type { Fingerprint, Role } from "../brands.js"
 import type { CryptoSuite, SignatureAlgorithm, SigningKey } from "../crypto/primitives.js"

@@ -1,5 +1,5 @@
 /**
- * Authenticating the peer (brief section 4), the same four steps for either role:
+ * Authenticating the peer (PROTOCOL.md §6), the same four steps for either role:
  *
  *   AwaitCertificate -> AwaitChainCheck -> AwaitCertificateVerify -> AwaitFinished -> PeerAuthenticated
  *

@@ -1,5 +1,5 @@
 /**
- * The responder's handshake (brief section 4), one state per step:
+ * The responder's handshake (PROTOCOL.md §6), one state per step:
  *
  *   onHello (choose; our Hello + our flight) -> [peer auth: AwaitCertificate ... PeerAuthenticated]
  *     -> AwaitPeer --onPeerAuthenticated--> Established

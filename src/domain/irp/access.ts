@@ -1,5 +1,5 @@
 /**
- * Who may send which IRP request (brief section 8, the table), as a pure function of the request and
+ * Who may send which IRP request (PROTOCOL.md §17, the table), as a pure function of the request and
  * the caller the handshake established. Revocation and expiry of a holder's certificate after the
  * handshake are checked by the server against its live state before this table is consulted.
  */
@@ -7,7 +7,7 @@ import type { Address, Handle } from "../brands.js"
 import type { SerialHex } from "./certificates.js"
 import type { ErrorCode, IrpRequestTag } from "./messages.js"
 
-/** The other end of a connection, as proved by the handshake (brief section 8: anonymous only for enrolment). */
+/** The other end of a connection, as proved by the handshake (PROTOCOL.md §17: anonymous only for enrolment). */
 export type Caller =
   | { readonly _tag: "Anonymous"; readonly source: Address }
   | {

@@ -1,5 +1,5 @@
 /**
- * What the IRP's certificate authority keeps about each certificate it issued (brief sections 6 and 8:
+ * What the IRP's certificate authority keeps about each certificate it issued (PROTOCOL.md §§13 and 17:
  * `Status`, `Crl`, `Revoke`). Pure schemas; times are epoch milliseconds.
  */
 import { Schema } from "effect"
@@ -47,7 +47,7 @@ export type CertificateStatus = typeof CertificateStatus.Type
 export const CertificateRecord = Schema.Struct({
   serial: SerialHex,
   handle: Handle,
-  /** SHA-256 of the SubjectPublicKeyInfo (brief section 6: what peers pin). */
+  /** SHA-256 of the SubjectPublicKeyInfo (PROTOCOL.md §13: what peers pin). */
   fingerprint: Fingerprint,
   der: Schema.Uint8ArrayFromSelf,
   notBefore: Schema.Number,
@@ -58,7 +58,7 @@ export const CertificateRecord = Schema.Struct({
 })
 export type CertificateRecord = typeof CertificateRecord.Type
 
-/** A `Status` answer (brief section 8): `unknown` when this CA never issued the serial. */
+/** A `Status` answer (PROTOCOL.md §17): `unknown` when this CA never issued the serial. */
 export type StatusAnswer =
   | { readonly serial: SerialHex; readonly status: "good" }
   | {

@@ -1,9 +1,9 @@
 /**
- * Every IRP wire message (brief section 8) as one Effect Schema with a namespaced `_tag`. The Type side
+ * Every IRP wire message (PROTOCOL.md §17) as one Effect Schema with a namespaced `_tag`. The Type side
  * is what code acts on; the XML mapping lives in `./xml.ts` alone and `schema/irp.xsd` is normative.
  * Namespace of every element: `urn:sixchat:irp:1`.
  *
- * Requests carry an `id` (ULID or UUIDv7, brief section 3) that their answer echoes; the server may
+ * Requests carry an `id` (ULID or UUIDv7, PROTOCOL.md §4) that their answer echoes; the server may
  * answer requests of one connection out of order. `<Changed>` is pushed without an id. Times are epoch
  * milliseconds here and RFC 3339 UTC on the wire.
  */
@@ -79,7 +79,7 @@ export type IdentityStatus = typeof IdentityStatus.Type
 
 // --- Requests (client -> server) ---------------------------------------------------------
 
-/** Anonymous: a new identity from a one-time token (brief section 8). */
+/** Anonymous: a new identity from a one-time token (PROTOCOL.md §17). */
 export const Enroll = Schema.TaggedStruct("irp.Enroll", { id: Id, handle: Handle, token: TokenText, csr: Der })
 export type Enroll = typeof Enroll.Type
 /** The holder: a new certificate for its handle. */
@@ -258,7 +258,7 @@ export type IrpServerMessage = typeof IrpServerMessage.Type
 /**
  * Not a wire message: what the server's codec yields for a well-formed document in any namespace that is
  * not a valid request, so that the server answers `bad_request` and the connection stays usable
- * (brief section 8: "errors are answers"). `id` is the document's `id` attribute when that one is valid.
+ * (PROTOCOL.md §17: "errors are answers"). `id` is the document's `id` attribute when that one is valid.
  */
 export interface InvalidRequest {
   readonly _tag: "irp.InvalidRequest"

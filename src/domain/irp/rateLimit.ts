@@ -1,5 +1,5 @@
 /**
- * Token buckets for the IRP's rate limits (brief section 8: "Anonymous requests are rate-limited per
+ * Token buckets for the IRP's rate limits (PROTOCOL.md §17: "Anonymous requests are rate-limited per
  * source address, authenticated ones per identity"). Pure: the time comes in as epoch milliseconds, so
  * the server drives them with the Effect `Clock` and tests with `TestClock`.
  */

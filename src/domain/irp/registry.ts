@@ -1,5 +1,5 @@
 /**
- * The IRP registry's domain (brief section 8, `Register` / `Deregister` / `Lookup` / `Watch`): device
+ * The IRP registry's domain (PROTOCOL.md §17, `Register` / `Deregister` / `Lookup` / `Watch`): device
  * bindings, the lease policy, enrolment-token outcomes and the one error type of the storage port.
  * Pure: schemas, brands and functions of their arguments (times come in as epoch milliseconds).
  */
@@ -14,7 +14,7 @@ export type DeviceId = typeof DeviceId.Type
 export const MAX_SEQ = 2n ** 63n - 1n
 
 /**
- * Per-device registration sequence number (brief section 8: "`seq` must grow per device"). A bigint
+ * Per-device registration sequence number (PROTOCOL.md §17: "`seq` must grow per device"). A bigint
  * because clients commonly use a 64-bit counter or a clock reading, both past 2^53. A device that
  * forgets its counter (reinstall) should start from its clock in milliseconds, which is above any
  * counter it used before.
@@ -29,7 +29,7 @@ export const MAX_ADDRESSES_PER_DEVICE = 8
 export const Addresses = Schema.NonEmptyArray(Address).pipe(Schema.maxItems(MAX_ADDRESSES_PER_DEVICE))
 export type Addresses = typeof Addresses.Type
 
-/** One device's current lease: where a handle can be reached (brief section 8, `Register`). */
+/** One device's current lease: where a handle can be reached (PROTOCOL.md §17, `Register`). */
 export const Binding = Schema.Struct({
   deviceId: DeviceId,
   addresses: Addresses,
@@ -92,7 +92,7 @@ export class RegistryError extends Data.TaggedError("RegistryError")<{
   readonly cause?: unknown
 }> {}
 
-/** Checks a requested lease against the policy (brief section 8: "lease = ttl (bounded, too short is refused)"). */
+/** Checks a requested lease against the policy (PROTOCOL.md §17: "lease = ttl (bounded, too short is refused)"). */
 export const checkLease = (policy: LeasePolicy, ttlSeconds: number): Either.Either<number, RegistryError> => {
   // Written as negated comparisons so that NaN is refused too.
   if (!(ttlSeconds >= policy.minTtlSeconds)) {
@@ -131,7 +131,7 @@ export const natSuspected = (binding: Pick<Binding, "addresses" | "observed">): 
   return !binding.addresses.some((a) => canonicalHost(a.host) === seen)
 }
 
-/** What the change feed carries: this handle's bindings or certificate status changed (brief section 8, `Watch`). */
+/** What the change feed carries: this handle's bindings or certificate status changed (PROTOCOL.md §17, `Watch`). */
 export interface RegistryChange {
   readonly handle: Handle
   readonly kind: "bindings" | "certificate"

@@ -1,5 +1,5 @@
 /**
- * XML mapping of every IRP wire message (brief sections 3 and 8); the normative shapes are in
+ * XML mapping of every IRP wire message (PROTOCOL.md §§4 and 17); the normative shapes are in
  * `schema/irp.xsd`, which this module and its tests keep in step. Pure.
  *
  * Decoding is strict like the E2E mapping: root in `urn:sixchat:irp:1`, no unknown element, attribute or
@@ -7,7 +7,7 @@
  * through its Schema before it is returned. The two codecs differ on failure: the client's fails (the
  * channel then ends the connection: a server that sends garbage cannot be trusted), the server's turns
  * a well-formed but invalid request into `InvalidRequest`, answered `bad_request` on a connection that
- * stays usable (brief section 8).
+ * stays usable (PROTOCOL.md §17).
  *
  * Writing lives in `./xmlWrite.ts` and reading in `./xmlRead.ts` (the hot messages in `./xmlFast.ts`);
  * this module holds the two codecs and re-exports both halves.
@@ -34,7 +34,7 @@ export { encodeIrp, formatTimestamp, type IrpMessage, irpToElement } from "./xml
 // --- Codecs --------------------------------------------------------------------------------
 
 /**
- * Encodes a server message, guaranteeing it fits one record (brief section 2): an answer that would
+ * Encodes a server message, guaranteeing it fits one record (PROTOCOL.md §3): an answer that would
  * not (a pathological number of bindings or certificates) becomes an `internal` error for its id.
  */
 const encodeServerMessage = (msg: IrpServerMessage): Uint8Array => {

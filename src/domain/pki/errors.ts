@@ -1,5 +1,5 @@
 /**
- * The one error of the certificate authority (brief section 6, IRP issue section 1). Pure.
+ * The one error of the certificate authority (PROTOCOL.md §13, IRP issue section 1). Pure.
  */
 import { Data } from "effect"
 

@@ -1,5 +1,5 @@
 /**
- * The certificate profile of a SixChat domain (brief section 6) as pure values and functions:
+ * The certificate profile of a SixChat domain (PROTOCOL.md §13) as pure values and functions:
  * validity windows, serial numbers, key usage bits, names and name constraints. The pkijs code in
  * `layers/ca` turns these into DER.
  *
@@ -44,7 +44,7 @@ export interface KeyPolicy {
 }
 
 /**
- * P-256 and Ed25519: the two CertificateVerify algorithms of the handshake (brief section 4).
+ * P-256 and Ed25519: the two CertificateVerify algorithms of the handshake (PROTOCOL.md §6).
  * P-384 verifies but no handshake can use it, so it is off by default; RSA is never accepted.
  */
 export const defaultKeyPolicy: KeyPolicy = { accepted: ["ecdsa-p256", "ed25519"] }

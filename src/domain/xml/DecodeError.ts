@@ -1,5 +1,5 @@
 /**
- * The one error every protocol decoder returns (brief section 3: "a message that fails decoding is a
+ * The one error every protocol decoder returns (PROTOCOL.md §4: "a message that fails decoding is a
  * `decode_error`, never a crash"). Shared by the E2E and IRP mappings.
  */
 import { Data } from "effect"

@@ -87,7 +87,7 @@ export const isNcName = (s: string): boolean => {
 
 /**
  * A string XML 1.0 can carry. Every free-text field of a wire message is built on it, so the writer
- * never meets a character it cannot encode (brief section 3): the schema refuses it at the boundary.
+ * never meets a character it cannot encode (PROTOCOL.md §4): the schema refuses it at the boundary.
  */
 export const XmlString = Schema.String.pipe(
   Schema.filter(

@@ -1,5 +1,5 @@
 /**
- * The XML data model SixChat's wire protocols use (brief section 3), its limits and its error.
+ * The XML data model SixChat's wire protocols use (PROTOCOL.md §4), its limits and its error.
  * Pure. A deliberately small subset of XML 1.0 + Namespaces: elements, unprefixed attributes and
  * text, never mixed; no DTD, no entities beyond the predefined five, no PIs, no CDATA.
  */
@@ -23,15 +23,15 @@ export interface XmlElement {
   readonly text: string
 }
 
-/** Bounds the parser enforces before any schema sees the document (brief section 3). */
+/** Bounds the parser enforces before any schema sees the document (PROTOCOL.md §4). */
 export interface XmlLimits {
   /** Largest accepted input in bytes (a post-handshake record carries at most 64 KiB + 256). */
   readonly maxDocumentBytes: number
   /** Longest text node, attribute value or comment, in UTF-16 code units after decoding. */
   readonly maxValueLength: number
-  /** Deepest nesting; the root is depth 1 (brief section 3: "nesting deeper than 16"). */
+  /** Deepest nesting; the root is depth 1 (PROTOCOL.md §4: "nesting deeper than 16"). */
   readonly maxDepth: number
-  /** Most attributes on one element, namespace declarations included (brief section 3: 64). */
+  /** Most attributes on one element, namespace declarations included (PROTOCOL.md §4: 64). */
   readonly maxAttributes: number
 }
 

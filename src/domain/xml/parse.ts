@@ -1,5 +1,5 @@
 /**
- * The hardened XML parser every protocol message goes through (brief section 3). Pure, no dependency.
+ * The hardened XML parser every protocol message goes through (PROTOCOL.md §4). Pure, no dependency.
  *
  * One forward pass over the decoded text with an explicit element stack: no recursion, no
  * backtracking, no lookahead beyond a fixed few characters, so time and memory are linear in the
@@ -433,7 +433,7 @@ class Parser {
 }
 
 /**
- * Parses one protocol document (brief section 3). Never throws on any input: every refusal is an
+ * Parses one protocol document (PROTOCOL.md §4). Never throws on any input: every refusal is an
  * `XmlError` whose `reason` says which rule the document broke.
  */
 export const parseXml = (bytes: Uint8Array, limits?: Partial<XmlLimits>): Either.Either<XmlElement, XmlError> => {

@@ -118,7 +118,7 @@ export const readInt = (text: string, field: string, maxDigits?: number): Either
 }
 
 /**
- * A decoder through `schema` (brief section 3: every message is decoded through its Schema before any
+ * A decoder through `schema` (PROTOCOL.md §4: every message is decoded through its Schema before any
  * code acts on it). Build it once per schema, at module level: it is called per message.
  */
 export const decodeWith = <A, I>(

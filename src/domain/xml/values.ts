@@ -1,5 +1,5 @@
 /**
- * Lexical forms of typed values inside SixChat documents (brief section 3). Pure and strict: exactly one
+ * Lexical forms of typed values inside SixChat documents (PROTOCOL.md §4). Pure and strict: exactly one
  * spelling per value, so the bytes that were signed or hashed are the only bytes that decode to it.
  *
  * - binary: RFC 4648 base64, standard alphabet, padded, no whitespace, zero pad bits (canonical);

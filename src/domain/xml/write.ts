@@ -1,5 +1,5 @@
 /**
- * Serialises an `XmlElement` to UTF-8 bytes the parser accepts (brief section 3). Pure.
+ * Serialises an `XmlElement` to UTF-8 bytes the parser accepts (PROTOCOL.md §4). Pure.
  *
  * Output: no XML declaration, one `xmlns="…"` on the root (every element shares the root's
  * namespace), attributes in the order given, `<x/>` for an element with neither text nor children.

@@ -1,7 +1,7 @@
 /**
  * The online certificate authority of an IRP server: the issuing CA of a loaded domain directory,
  * issuing client certificates (`Enroll`, `Renew`) and CRLs (`Crl`) with time from the Clock and
- * serial numbers from `Entropy` (IRP issue section 1, brief section 6).
+ * serial numbers from `Entropy` (IRP issue section 1, PROTOCOL.md §13).
  *
  * The tag lives here because `src/services` belongs to the lead; it can move there unchanged.
  */

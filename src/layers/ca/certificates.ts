@@ -1,5 +1,5 @@
 /**
- * Issuing X.509 v3 certificates per the domain profile (brief section 6; see `domain/pki/profile`).
+ * Issuing X.509 v3 certificates per the domain profile (PROTOCOL.md §13; see `domain/pki/profile`).
  * Time and serial numbers come in as values, so callers draw them from the Clock and `Entropy`.
  */
 import type * as nodeCrypto from "node:crypto"

@@ -168,7 +168,7 @@ export const verifyCsr = (
 
 /**
  * A CSR for `handle` signed with `pkcs8` (ECDSA P-256 with SHA-256, or Ed25519): subject CN = handle
- * and an extensionRequest for SAN rfc822Name = handle (brief section 6 profile).
+ * and an extensionRequest for SAN rfc822Name = handle (PROTOCOL.md §13 profile).
  */
 export const createCsr = (params: {
   readonly handle: Handle

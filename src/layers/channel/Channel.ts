@@ -1,5 +1,5 @@
 /**
- * An established channel (brief section 5): sealing, opening, KeyUpdate, Close, alerts, idle limit.
+ * An established channel (PROTOCOL.md §11): sealing, opening, KeyUpdate, Close, alerts, idle limit.
  * Per-record paths stay untraced and allocation-light.
  */
 import { Duration, Effect, Either, type Scope } from "effect"

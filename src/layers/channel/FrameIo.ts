@@ -1,5 +1,5 @@
 /**
- * Frames over a transport connection (brief section 2): a bounded reader and the alert writer.
+ * Frames over a transport connection (PROTOCOL.md §3): a bounded reader and the alert writer.
  */
 import { Effect } from "effect"
 import { encodeFrame, FrameDecoder, FrameError } from "../../domain/channel/framing.js"

@@ -1,5 +1,5 @@
 /**
- * One timer per connection for all of its limits (brief section 2: every wait is bounded): the
+ * One timer per connection for all of its limits (PROTOCOL.md §3: every wait is bounded): the
  * handshake deadline, then the idle limit on `receive` and the write limit on sends.
  *
  * Why not `Effect.timeoutFail` around each wait: it races two forked fibers every time (~24 µs per

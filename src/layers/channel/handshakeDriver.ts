@@ -1,5 +1,5 @@
 /**
- * Runs the handshake over a connection (brief section 4), a script of named steps in the manner of
+ * Runs the handshake over a connection (PROTOCOL.md §6), a script of named steps in the manner of
  * Go's handshake_client_tls13.go: read, decode, transition, and on any failure send the alert first.
  */
 import { Effect, Either } from "effect"

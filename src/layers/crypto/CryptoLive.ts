@@ -1,5 +1,5 @@
 /**
- * Chooses the crypto provider behind the four crypto ports (brief section 4: X25519 and
+ * Chooses the crypto provider behind the four crypto ports (PROTOCOL.md §6: X25519 and
  * AES-256-GCM come through the KeyExchange and Aead ports, from noble or node:crypto).
  *
  * `layer` reads `SIXCHAT_CRYPTO` (`node` | `noble`, default `node`). The noble modules are loaded

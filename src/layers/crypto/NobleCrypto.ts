@@ -90,7 +90,7 @@ export const keyExchange: P.KeyExchange = {
       agree: (peerPublicKey) => {
         if (peerPublicKey.length !== 32) return null
         try {
-          // noble throws on low-order points; brief section 4 refuses an all-zero secret either way.
+          // noble throws on low-order points; PROTOCOL.md §6 refuses an all-zero secret either way.
           const shared = x25519.getSharedSecret(own, peerPublicKey)
           return isAllZero(shared) ? null : shared
         } catch {

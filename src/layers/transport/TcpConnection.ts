@@ -11,7 +11,7 @@
  *
  * Bounds: unread input is at most `readLimit` in our queue plus Node's readable high-water mark
  * (16 KiB) plus one chunk in flight; past that the socket is paused, which stops reading from the
- * kernel, so TCP flow control slows the sender (brief section 2: never buffer unbounded input).
+ * kernel, so TCP flow control slows the sender (PROTOCOL.md §3: never buffer unbounded input).
  * Output is bounded by Node's writable high-water mark: `write` waits for `drain` when it is crossed.
  * Written bytes may be held until sent, so callers must not mutate a buffer after writing it.
  *

@@ -1,5 +1,5 @@
 /**
- * `Transport` over real TCP, IPv4 and IPv6 (brief section 1: UAs work over IPv6 and flat IPv4).
+ * `Transport` over real TCP, IPv4 and IPv6 (PROTOCOL.md §2: UAs work over IPv6 and flat IPv4).
  *
  * Built on `node:net` rather than `@effect/platform`'s `Socket`/`SocketServer`: see
  * `TcpConnection.ts` for why (push-only reads without back-pressure, no half-close, a fiber set per

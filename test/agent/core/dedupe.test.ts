@@ -1,5 +1,5 @@
 /**
- * The receiver's side of "nothing is lost, nothing is duplicated" (brief section 7): a peer resends
+ * The receiver's side of "nothing is lost, nothing is duplicated" (PROTOCOL.md §15): a peer resends
  * a message (same id) within a session and after a reconnect; the agent stores it once and
  * acknowledges every copy, because the Ack means "stored" and the sender may have missed the first.
  */

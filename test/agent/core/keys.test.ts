@@ -1,5 +1,5 @@
 /**
- * Key pinning (brief section 6; issue 4, section 1): the first handshake pins the peer's SPKI
+ * Key pinning (PROTOCOL.md §13; issue 4, section 1): the first handshake pins the peer's SPKI
  * fingerprint; a new key for the same handle is a key change. Strict mode refuses the session with
  * `<Close reason="key_changed"/>` until the user trusts the new key; otherwise it is reported and
  * accepted.

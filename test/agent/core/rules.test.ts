@@ -1,5 +1,5 @@
 /**
- * The pure rules of the session manager: which of two sessions with a peer to keep (brief section 7)
+ * The pure rules of the session manager: which of two sessions with a peer to keep (PROTOCOL.md §15)
  * and what the keep-alive does next (issue 4, section 1).
  */
 import { describe, expect, it } from "vitest"

@@ -1,5 +1,5 @@
 /**
- * Simultaneous open (brief section 7) on the simulated network with the TestClock: both agents dial
+ * Simultaneous open (PROTOCOL.md §15) on the simulated network with the TestClock: both agents dial
  * each other at the same instant, both handshakes complete, and both sides keep the connection whose
  * initiator has the smaller SPKI fingerprint; the other is closed with `<Close reason="duplicate"/>`.
  */

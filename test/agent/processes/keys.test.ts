@@ -1,5 +1,5 @@
 /**
- * Key changes between real agent processes (brief section 6; issue 4, sections 1 and 6): Bob
+ * Key changes between real agent processes (PROTOCOL.md §13; issue 4, sections 1 and 6): Bob
  * re-enrols with a new key (a new home: `id new`, a new token, `id enroll`, the same handle). Alice's
  * agent (default, non-strict) reports the change and keeps delivering; Carol's (`--strict-keys`)
  * refuses every session with the new key until `sixchat trust bob@example.org`, after which the

@@ -110,7 +110,7 @@ const run = (seed: number) =>
           const from = rand(AGENTS)
           yield* send(from, (from + 1 + rand(AGENTS - 1)) % AGENTS)
         } else if (roll < 45) {
-          // Crossing messages: both ends dial at once (simultaneous open, brief section 7).
+          // Crossing messages: both ends dial at once (simultaneous open, PROTOCOL.md §15).
           const x = rand(AGENTS)
           const y = (x + 1 + rand(AGENTS - 1)) % AGENTS
           yield* Effect.all([send(x, y), send(y, x)], { concurrency: "unbounded", discard: true })

@@ -1,4 +1,4 @@
-/** Key pinning (brief section 6): New / Same / Changed, strict and non-strict, acceptKey, contact summaries. */
+/** Key pinning (PROTOCOL.md §13): New / Same / Changed, strict and non-strict, acceptKey, contact summaries. */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { alice, bob, carol, drain, fingerprint, freshStore, newId } from "./helpers.js"

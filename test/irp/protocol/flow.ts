@@ -1,5 +1,5 @@
 /**
- * The core IRP flow over real TCP (brief section 8; issue 3, section 5), run against each storage:
+ * The core IRP flow over real TCP (PROTOCOL.md §17; issue 3, section 5), run against each storage:
  * enrol (anonymous) -> register -> look up by another user -> watch -> renew -> revoke -> lookup says
  * revoked -> the revoked holder is refused, on its open connection and at the next handshake.
  */
@@ -19,7 +19,7 @@ export const flowSuite = (name: string, domain: () => LoadedDomain, storage: () 
       const running = yield* startServer(domain(), yield* buildRegistry(storage()))
       const alice = yield* enrol(running, "alice")
       const bob = yield* enrol(running, "bob")
-      // The chain is [leaf, issuing CA] and names the handle (brief section 6).
+      // The chain is [leaf, issuing CA] and names the handle (PROTOCOL.md §13).
       expect(alice.identity.chain).toHaveLength(2)
       const leaf = new X509Certificate(alice.identity.chain[0]!)
       expect(leaf.subjectAltName).toBe("email:alice@example.org")

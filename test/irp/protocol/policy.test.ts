@@ -28,7 +28,7 @@ const ALL: ReadonlyArray<IrpRequestTag> = [
   "irp.Ping"
 ]
 
-describe("access table (brief section 8)", () => {
+describe("access table (PROTOCOL.md §17)", () => {
   const allowed = (caller: Caller, allowAnonymousLookup = false) =>
     ALL.filter((tag) => authorize(tag, caller, { allowAnonymousLookup }) === undefined)
 

@@ -1,5 +1,5 @@
 /**
- * Every refusal of the IRP over real TCP (issue 3, sections 1, 2 and 5; brief section 8), each an
+ * Every refusal of the IRP over real TCP (issue 3, sections 1, 2 and 5; PROTOCOL.md §17), each an
  * `<Error>` answer on a connection that stays usable.
  */
 import { expect, it } from "@effect/vitest"

@@ -1,5 +1,5 @@
 /**
- * Delivery, the outbox pump across sessions (brief section 7: "There is no server to queue for an
+ * Delivery, the outbox pump across sessions (PROTOCOL.md §15: "There is no server to queue for an
  * offline peer, so the sender retries (backoff, and at once when the IRP reports a new address for
  * the peer)"; issue 4, section 2).
  *

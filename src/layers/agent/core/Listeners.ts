@@ -1,7 +1,7 @@
 /**
  * The agent's listening sockets, bound before anything else so that the Presence layer can register
  * the real ports (a port 0 in the configuration becomes the one the system chose). Default
- * `[::]:4605` and `0.0.0.0:4605` (brief section 1: port 4605, IPv6 and IPv4).
+ * `[::]:4605` and `0.0.0.0:4605` (PROTOCOL.md §2: port 4605, IPv6 and IPv4).
  */
 import { Context, Effect, Either, Layer } from "effect"
 import { type Address, makeAddress } from "../../../domain/brands.js"

@@ -1,7 +1,7 @@
 /**
  * SessionManager (issue 4, section 1; agent architecture note): one session per peer, reused. It
  * accepts on the agent's listeners, dials on demand through the Directory (Happy Eyeballs), pins
- * keys, resolves simultaneous opens (brief section 7), keeps sessions alive, closes idle ones, and
+ * keys, resolves simultaneous opens (PROTOCOL.md §15), keeps sessions alive, closes idle ones, and
  * hands every inbound record to the plugins.
  *
  * Ownership: every session lives in a scope of its own forked from the manager's; one fiber per

@@ -6,7 +6,7 @@ import { Duration } from "effect"
 import type { ChannelOptions } from "../../channel/SecureChannelLive.js"
 
 export interface AgentOptions {
-  /** Refuse a peer whose key changed until the user accepts it (`sixchat trust HANDLE`; brief section 6). */
+  /** Refuse a peer whose key changed until the user accepts it (`sixchat trust HANDLE`; PROTOCOL.md §13). */
   readonly strictKeys: boolean
   /** Send `<Read>` receipts when the user reads a conversation. */
   readonly receipts: boolean

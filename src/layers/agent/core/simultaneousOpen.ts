@@ -1,5 +1,5 @@
 /**
- * Two sessions with the same peer (brief section 7, "Simultaneous open"): which one to keep. Pure.
+ * Two sessions with the same peer (PROTOCOL.md §15, "Simultaneous open"): which one to keep. Pure.
  *
  * * Both connections have the same initiator: we only dial a peer we have no session with, and a
  *   peer only dials us when it has none, so the older one is dead on the other side: keep the new one
@@ -37,5 +37,5 @@ export const keepWhich = (input: {
 
 /** The `<Close reason>` for the loser of a simultaneous open. */
 export const DUPLICATE = "duplicate"
-/** The `<Close reason>` when strict mode refuses a changed key (brief section 6). */
+/** The `<Close reason>` when strict mode refuses a changed key (PROTOCOL.md §13). */
 export const KEY_CHANGED = "key_changed"

@@ -1,5 +1,5 @@
 /**
- * FileTransfers: the User Agent's file-transfer plugin (brief section 7; docs/PROTOCOL.md 5.4, 15.6;
+ * FileTransfers: the User Agent's file-transfer plugin (PROTOCOL.md §15; docs/PROTOCOL.md 5.4, 15.6;
  * issue 4, section 3). The core registers `plugin` with its session manager and calls `sendFile`,
  * `accept` and `cancel` from the `Agent` port; `progress` feeds the CLI's progress bar.
  *

@@ -1,5 +1,5 @@
 /**
- * The receiving half of file transfer (brief section 7; docs/PROTOCOL.md 5.4, 15.6; issue 4,
+ * The receiving half of file transfer (PROTOCOL.md §15; docs/PROTOCOL.md 5.4, 15.6; issue 4,
  * section 3): accept by policy, write data records into `downloads/.partial/<peer>/<id>` at the
  * expected offset while hashing them, and on `<FileDone>` check size and SHA-256 before moving the
  * file into `downloads/` (name made safe, never overwriting) and answering `<FileAck>`.

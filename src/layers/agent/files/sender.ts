@@ -1,5 +1,5 @@
 /**
- * The sending half of file transfer (brief section 7; docs/PROTOCOL.md 5.4 and 15.6): offer, stream
+ * The sending half of file transfer (PROTOCOL.md §15; docs/PROTOCOL.md 5.4 and 15.6): offer, stream
  * data records from the receiver's offset, `<FileDone>`, and wait for `<FileAck>`.
  *
  * The offer is idempotent by id, so it is (re)sent on every session up while the transfer is not

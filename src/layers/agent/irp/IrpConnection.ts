@@ -1,5 +1,5 @@
 /**
- * The User Agent's one authenticated connection to its domain's IRP server (brief section 8), shared
+ * The User Agent's one authenticated connection to its domain's IRP server (PROTOCOL.md §17), shared
  * by `IrpPresence` (Register / Deregister) and `IrpDirectory` (Lookup / Watch).
  *
  * A supervisor fiber keeps it up: it dials in the background (the agent runs, accepts peers and

@@ -1,5 +1,5 @@
 /**
- * The Directory over the IRP (brief section 8 `Lookup` / `Watch`; issue 4, section 1): where a peer
+ * The Directory over the IRP (PROTOCOL.md §17 `Lookup` / `Watch`; issue 4, section 1): where a peer
  * of our domain can be reached now, and a stream of peers whose bindings changed.
  *
  * * `lookup`: the unexpired bindings' addresses, freshest registration first, IPv6 first within
@@ -15,7 +15,7 @@
  *   is refused at the handshake too, not only when we dial it.
  *
  * Only handles of our own domain are served: the IRP of another domain is authoritative for its users
- * (brief section 1), and its trust anchor is not ours.
+ * (PROTOCOL.md §2), and its trust anchor is not ours.
  */
 import { Context, Effect, Layer, Stream } from "effect"
 import { type Address, type Handle, handleDomain } from "../../../domain/brands.js"

@@ -1,5 +1,5 @@
 /**
- * Presence over the IRP (brief section 8 `Register` / `Deregister`; issue 4, section 1): keeps this
+ * Presence over the IRP (PROTOCOL.md §17 `Register` / `Deregister`; issue 4, section 1): keeps this
  * device's binding registered under its stable device id (`identity.json`).
  *
  * * Registers at start (as soon as the IRP connection is up) the addresses peers can reach
@@ -10,7 +10,7 @@
  * * Registers again after every reconnect (the server may have lost nothing, but our source address
  *   may be new, and a lease that lapsed while we were away is restored at once).
  * * `seq` grows per registration and starts from the clock in milliseconds, so it also grows across
- *   restarts (brief section 8: "`seq` must grow per device").
+ *   restarts (PROTOCOL.md §17: "`seq` must grow per device").
  * * Warns (event and log line) when the IRP flags a suspected NAT: it saw us from an address we did
  *   not register, so peers probably cannot reach the registered ones.
  * * Deregisters when its scope closes (the agent stops), bounded by `deregisterTimeout`.

@@ -1,11 +1,11 @@
 /**
- * Which addresses a User Agent registers (brief sections 1 and 8): where peers can reach it. A
+ * Which addresses a User Agent registers (PROTOCOL.md §§2 and 17): where peers can reach it. A
  * listener bound to a specific address is registered as it is; one bound to a wildcard (`::`,
  * `0.0.0.0`) stands for every usable address of the host in its family, with its port.
  *
  * Usable: not loopback, not link-local (a zone id is meaningless to a peer), not multicast, not
  * unspecified. Global unicast comes before unique-local / private (RFC 4193, RFC 1918, RFC 6598)
- * within each family, and IPv6 before IPv4 (brief section 1: "Works over IPv6 and over flat (NAT-free)
+ * within each family, and IPv6 before IPv4 (PROTOCOL.md §2: "Works over IPv6 and over flat (NAT-free)
  * IPv4"). Loopback is registered only when the host has nothing else at all (a laptop offline, a
  * demo): handing out `::1` next to real addresses would send peers to themselves.
  *

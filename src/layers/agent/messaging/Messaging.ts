@@ -1,5 +1,5 @@
 /**
- * The messaging plugin (brief section 7; issue 4, section 2): nothing is lost.
+ * The messaging plugin (PROTOCOL.md §15; issue 4, section 2): nothing is lost.
  *
  * * Inbound `<Message>`: stored (durable) THEN `<Ack id>`, for a new message and a duplicate
  *   alike: the Ack is the receiver's "stored". A message the store could not take is not
@@ -53,7 +53,7 @@ export const make = (config: MessagingConfig): Effect.Effect<Messaging, never, S
     const warn = (what: string) => (e: { readonly message: string }) =>
       Effect.logWarning(`agent messaging: ${what}: ${e.message}`)
 
-    /** Group commit of inbound messages: one durable transaction per run, then the Acks (brief section 7). */
+    /** Group commit of inbound messages: one durable transaction per run, then the Acks (PROTOCOL.md §15). */
     const inbox = yield* Batcher.make<Handle, { readonly link: PeerLink; readonly message: Message }>({
       max: STORE_BATCH,
       limit: QUEUE_LIMIT,

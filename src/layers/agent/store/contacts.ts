@@ -1,5 +1,5 @@
 /**
- * Contacts, key pinning, key history and key changes (brief section 6; issue 4, section 1; issue 10,
+ * Contacts, key pinning, key history and key changes (PROTOCOL.md §13; issue 4, section 1; issue 10,
  * sections 2 and 3; PROTOCOL.md section 13.5). Pinning runs in one durable transaction, so a crash
  * can never leave a key both pinned and reported as a change.
  *

@@ -1,5 +1,5 @@
 /**
- * Messages both ways and history (brief section 7; issue 4, section 2). Storing a message (`enqueue`,
+ * Messages both ways and history (PROTOCOL.md §15; issue 4, section 2). Storing a message (`enqueue`,
  * `receive`) is a durable write; the receipts that follow (`markSent`, `markDelivered`, `markRead`,
  * `markReadByMe`) are relaxed writes, because losing one to a power cut only leads to a resend that
  * the receiver deduplicates (see `database.ts`). Every outgoing state change goes through the pure

@@ -1,5 +1,5 @@
 /**
- * The outbox and the per-peer retry schedule (brief section 7: "after a reconnect it resends what is
+ * The outbox and the per-peer retry schedule (PROTOCOL.md §15: "after a reconnect it resends what is
  * unacknowledged ... the sender retries (backoff, and at once when the IRP reports a new address for
  * the peer)"). The outbox is not a table of its own: it is the unacknowledged outgoing messages,
  * read through a partial index that holds only them.

@@ -1,5 +1,5 @@
 /**
- * File transfers (brief section 7; issue 4, section 3: "resume from the received offset after a
+ * File transfers (PROTOCOL.md §15; issue 4, section 3: "resume from the received offset after a
  * broken connection or restart"; "a 1 GiB file must transfer with flat memory use").
  *
  * Progress arrives once per data record (up to 64 KiB), far too often for a write each: the latest

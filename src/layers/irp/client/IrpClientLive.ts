@@ -1,5 +1,5 @@
 /**
- * The IRP client (brief section 8): one secure channel to the domain's IRP server, dialled as the
+ * The IRP client (PROTOCOL.md §17): one secure channel to the domain's IRP server, dialled as the
  * initiator expecting the server certificate (EKU serverAuth, SAN dNSName = the server name) under the
  * given trust anchors; anonymous when it has no identity yet (enrolment).
  *

@@ -1,5 +1,5 @@
 /**
- * What the IRP client sends must pass its schema too (brief section 3): a value the wire cannot carry (a
+ * What the IRP client sends must pass its schema too (PROTOCOL.md §4): a value the wire cannot carry (a
  * cast string, an oversized CSR) is refused here, unsent, and the connection goes on.
  *
  * Only the fields a caller supplies are checked, each request kind against its own schema rather than

@@ -1,6 +1,6 @@
 /**
  * `IrpRegistry` over `@effect/sql`'s `SqlClient`: one implementation for SQLite and PostgreSQL
- * (brief section 8; issue 3, section 3). It depends on `SqlClient` only (plus `PgClient` for the
+ * (PROTOCOL.md §17; issue 3, section 3). It depends on `SqlClient` only (plus `PgClient` for the
  * change feed when the dialect is PostgreSQL, see `changes.ts`); the dialect differences are isolated
  * in `migrations.ts` (column types), `rows.ts` (value decoding), `changes.ts` (the feed) and the
  * per-handle lock below.

@@ -1,5 +1,5 @@
 /**
- * The registry's change feed (brief section 8, `Watch`; issue 3: "including changes made through
+ * The registry's change feed (PROTOCOL.md §17, `Watch`; issue 3: "including changes made through
  * another IRP process sharing the same PostgreSQL").
  *
  * * PostgreSQL: each write transaction runs `pg_notify` on a channel named after the current schema;

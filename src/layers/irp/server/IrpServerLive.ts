@@ -1,5 +1,5 @@
 /**
- * The IRP server of one domain (brief sections 1, 6 and 8): listens, runs the secure channel's handshake
+ * The IRP server of one domain (PROTOCOL.md §§2, 13 and 17): listens, runs the secure channel's handshake
  * as the responder with the domain's server certificate (anonymous initiators allowed, for enrolment),
  * then serves each connection (`session.ts`) from the `IrpRegistry` and the `CertificateAuthority`.
  *

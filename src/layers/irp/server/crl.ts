@@ -1,5 +1,5 @@
 /**
- * `Crl` (brief sections 6 and 8): the domain's X.509 CRL, signed by the issuing CA, cut into `<CrlResult>`
+ * `Crl` (PROTOCOL.md §§13 and 17): the domain's X.509 CRL, signed by the issuing CA, cut into `<CrlResult>`
  * parts that each fit one record. Signing costs a signature and a full read of the revoked list, so one
  * CRL is kept until the set of revocations grows or it is `maxAge` old (well inside its nextUpdate).
  * The CRL number is the signing time in milliseconds: it grows across restarts and server processes,

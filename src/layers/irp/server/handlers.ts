@@ -1,5 +1,5 @@
 /**
- * What the IRP server does for each request once it is authorised (brief section 8). Every outcome is an
+ * What the IRP server does for each request once it is authorised (PROTOCOL.md §17). Every outcome is an
  * answer: refusals are `<Error>` documents with the code a client acts on, and storage or CA failures
  * become `internal` without leaking their details (those are logged).
  *

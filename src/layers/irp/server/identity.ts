@@ -1,5 +1,5 @@
 /**
- * What a `Lookup` answer and a `<Changed>` say of a handle (brief section 8): its certificate status, chain
+ * What a `Lookup` answer and a `<Changed>` say of a handle (PROTOCOL.md §17): its certificate status, chain
  * and bindings, from the answer cache when it holds them, else read from the registry and cached.
  */
 import { Clock, Effect } from "effect"
@@ -18,7 +18,7 @@ export const bindingInfo = (b: Binding): BindingInfo => ({
 })
 
 /**
- * A handle's state for `Lookup` and `<Changed>` (brief section 8: "a lookup of a revoked identity says
+ * A handle's state for `Lookup` and `<Changed>` (PROTOCOL.md §17: "a lookup of a revoked identity says
  * so"): from the answer cache when it holds it, else read and cached.
  */
 export const identityState = (

@@ -1,5 +1,5 @@
 /**
- * Rate limits of one server process (brief section 8): a token bucket per anonymous source (IPv4 address
+ * Rate limits of one server process (PROTOCOL.md §17): a token bucket per anonymous source (IPv4 address
  * or IPv6 /64) and per authenticated identity, driven by the Effect `Clock`. Over the limit a request is
  * answered `rate_limited` with a retry hint; the connection is never dropped for it.
  *

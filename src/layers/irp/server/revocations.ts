@@ -1,5 +1,5 @@
 /**
- * The server's in-memory view of revoked certificates (brief sections 6 and 8). It feeds the
+ * The server's in-memory view of revoked certificates (PROTOCOL.md §§13 and 17). It feeds the
  * `RevocationSource` of the server's own `CertVerifier`, so a revoked holder's handshake is refused, and
  * lets every request of an already established connection be refused at once after a revocation.
  *

@@ -1,5 +1,5 @@
 /**
- * One IRP connection after the handshake (brief section 8): read a request, check it (rate limit, live
+ * One IRP connection after the handshake (PROTOCOL.md §17): read a request, check it (rate limit, live
  * revocation and expiry of the holder's certificate, the access table), act, answer, log one line.
  * Reads (Lookup, Status, Watch, Ping…) are answered inline, in order; requests that write or sign run in
  * fibers of their own, concurrently up to a bound; past it the loop stops reading, so TCP back-pressure,

@@ -1,5 +1,5 @@
 /**
- * `Watch` (brief section 8): "the server pushes `<Changed>` when a watched binding changes".
+ * `Watch` (PROTOCOL.md §17): "the server pushes `<Changed>` when a watched binding changes".
  *
  * One `WatchHub` per server process holds one subscription to the registry's change feed (which on
  * PostgreSQL carries other processes' changes too) and computes each watched handle's new state once,
