@@ -60,6 +60,8 @@ export interface AgentService {
   readonly sendFile: (peer: Handle, path: string) => Effect.Effect<Transfer, AgentError>
   /** Cancels a queued message or a file transfer (either direction). */
   readonly cancel: (id: Id) => Effect.Effect<void, AgentError>
+  /** Accepts an incoming file the policy held (PROTOCOL.md 5.4.7): now if its sender is connected, else when it offers again. */
+  readonly acceptFile: (peer: Handle, id: Id) => Effect.Effect<void, AgentError>
   readonly history: (query: {
     readonly peer?: Handle | undefined
     readonly limit?: number | undefined

@@ -141,6 +141,14 @@ export const makeFakeAgent = (options: { readonly self: Handle; readonly now?: (
             return Effect.fail(notFound(`no message or transfer ${id}`))
           })
         ),
+      acceptFile: (peer, id) =>
+        Effect.zipRight(
+          enter("acceptFile", id),
+          Effect.suspend(() => {
+            const t = transfers.find((x) => x.id === id && x.peer === peer && x.direction === "in")
+            return t === undefined ? Effect.fail(notFound(`no incoming file ${id} from ${peer}`)) : Effect.void
+          })
+        ),
       history: (query) =>
         Effect.zipRight(
           enter("history", query),

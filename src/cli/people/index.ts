@@ -3,6 +3,7 @@
  * (docs/CONTROL.md). `app.ts` adds them to the `sixchat` command tree; `sixchat agent` itself runs the
  * agent (see `src/cli/agent*.ts`).
  */
+import { acceptCommand } from "./accept.js"
 import { chatCommand } from "./chat.js"
 import { contactCommand, contactsCommand, trustCommand } from "./contacts.js"
 import { historyCommand } from "./history.js"
@@ -12,6 +13,7 @@ import { statusCommand } from "./status.js"
 export const peopleCommands = [
   sendCommand,
   sendFileCommand,
+  acceptCommand,
   historyCommand,
   chatCommand,
   contactsCommand,

@@ -99,6 +99,8 @@ export const PeerParams = Schema.Struct({ peer: Handle })
 export const SendParams = Schema.Struct({ peer: Handle, body: MessageBody })
 export const SendFileParams = Schema.Struct({ peer: Handle, path: AbsolutePath })
 export const CancelParams = Schema.Struct({ id: Id })
+/** `accept`: a held incoming file (PROTOCOL.md 5.4.7), by its sender and transfer id. */
+export const AcceptParams = Schema.Struct({ peer: Handle, id: Id })
 export const HistoryParams = Schema.Struct({
   peer: Schema.optional(Handle),
   limit: Schema.optional(Schema.Int.pipe(Schema.between(1, HISTORY_MAX_LIMIT))),

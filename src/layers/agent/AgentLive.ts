@@ -208,6 +208,10 @@ export const make = <R = never>(
         if (cancelled.left.reason === "NotFound" && files !== undefined && (yield* files.cancel(id))) return
         return yield* storeError(cancelled.left)
       }),
+      acceptFile: Effect.fn("Agent.acceptFile")(function* (peer, id) {
+        if (files === undefined) return yield* unavailable
+        return yield* files.accept(peer, id)
+      }),
       history: (query) =>
         Effect.mapError(store.history({ peer: query.peer, limit: query.limit, before: query.before }), storeError),
       contacts: Effect.map(Effect.mapError(store.contacts(), storeError), (all) => all.map(view.summary)),

@@ -34,6 +34,7 @@ const fakeFiles = (pending: ReadonlyArray<Handle>) => {
     },
     sendFile: (peer, path) => Effect.fail(new AgentError({ reason: "BadRequest", message: `fake: ${peer} ${path}` })),
     cancel: () => Effect.succeed(false),
+    accept: (peer, id) => Effect.fail(new AgentError({ reason: "NotFound", message: `fake: ${peer} ${id}` })),
     transfers: () => Effect.succeed([]),
     pendingPeers: Effect.succeed(pending)
   }

@@ -30,13 +30,15 @@ const BATCH = 100
 let domain: Domain
 let bob: AgentProc
 let malloryHome: string
+let bobHome: string
 const mallory = "mallory@example.org" as Handle
 
 beforeAll(async () => {
   domain = await startDomain()
-  const [bobHome, mHome] = await Promise.all(["bob", "mallory"].map((n) => domain.enrol(n)))
+  const [bHome, mHome] = await Promise.all(["bob", "mallory"].map((n) => domain.enrol(n)))
   malloryHome = mHome!
-  bob = await domain.startAgent("bob", bobHome!)
+  bobHome = bHome!
+  bob = await domain.startAgent("bob", bobHome)
 }, 60_000)
 
 afterAll(async () => {
@@ -78,6 +80,16 @@ describe("file offers from one peer", () => {
         expect(answersFor(yield* untilPong(chan, "p1"), stranger)).toEqual([])
         const held = (yield* Effect.promise(() => incomingFrom(mallory))).find((t) => t.id === stranger)
         expect(held?.state).toBe("offered")
+        // The user takes it anyway (`sixchat accept`, a real CLI process): the agent answers at once.
+        yield* Effect.promise(() => ok(["accept", "--home", bobHome, mallory, stranger]))
+        expect(answersFor(yield* untilPong(chan, "p0"), stranger)).toEqual(["e2e.FileAccept"])
+        // Mallory gives up on it: it ends, and counts against no cap below.
+        yield* chan.send({ _tag: "e2e.FileCancel", id: stranger, reason: "user_cancelled" })
+        yield* Effect.promise(() =>
+          eventually("the accepted stranger file cancelled", async () =>
+            (await incomingFrom(mallory)).find((t) => t.id === stranger)?.state === "cancelled" ? true : undefined
+          )
+        )
 
         // Spec-conforming offers this agent cannot take: bad_request, and the session goes on.
         const bigChunk = newId()
@@ -114,10 +126,10 @@ describe("file offers from one peer", () => {
     const count = (what: string) => during.answers.filter((a) => a === what).length
     const caps = defaultTransferCaps
     // Accepted: up to the open cap; waiting (held): the rest of the per-peer cap (the stranger's file
-    // is one of them); refused on the wire: everything beyond.
+    // and the welcome file have ended, so neither counts); refused on the wire: everything beyond.
     expect(count("e2e.FileAccept")).toBe(caps.openPerPeer)
-    expect(count("held")).toBe(caps.perPeer - caps.openPerPeer - 1)
-    expect(count(`cancel:${TOO_MANY_TRANSFERS}`)).toBe(OFFERS - caps.perPeer + 1)
+    expect(count("held")).toBe(caps.perPeer - caps.openPerPeer)
+    expect(count(`cancel:${TOO_MANY_TRANSFERS}`)).toBe(OFFERS - caps.perPeer)
     expect(count("e2e.FileAccept") + count("held") + count(`cancel:${TOO_MANY_TRANSFERS}`)).toBe(OFFERS)
     // Bounded: a descriptor per open transfer (and the session), not one per offer; no 2 MiB per offer.
     expect(during.usage.fds).toBeLessThanOrEqual(before.fds + caps.openPerPeer + 4)
@@ -137,9 +149,10 @@ describe("file offers from one peer", () => {
       `fileOffers: before fds=${before.fds} rss=${before.rssKiB} KiB; after ${OFFERS} offers fds=${during.usage.fds} rss=${during.usage.rssKiB} KiB; after disconnect fds=${after.fds} rss=${after.rssKiB} KiB`
     )
 
-    // The refused offers were not stored; the accepted ones wait for Mallory's next session.
+    // The refused offers were not stored (the per-peer cap, all of it the flood's now that the
+    // stranger's and the welcome file have ended); the accepted ones wait for Mallory's next session.
     const stored = await incomingFrom(mallory)
-    expect(stored.filter((t) => flood.includes(t.id)).length).toBe(caps.perPeer - 1)
+    expect(stored.filter((t) => flood.includes(t.id)).length).toBe(caps.perPeer)
 
     // Resume reopens: the next session's offer of an accepted file is accepted again, from its offset.
     const accepted = stored.find((t) => t.state === "accepted")!

@@ -42,6 +42,7 @@ const handlers = (agent: AgentService, session: Session, afterWrite: Array<() =>
   send: (p) => agent.send(p.peer, p.body),
   sendFile: (p) => agent.sendFile(p.peer, p.path),
   cancel: (p) => Effect.as(agent.cancel(p.id), {}),
+  accept: (p) => Effect.as(agent.acceptFile(p.peer, p.id), {}),
   history: (p) => agent.history(p),
   contacts: () => agent.contacts,
   contact: (p) => agent.contact(p.peer),

@@ -8,6 +8,7 @@ import { Schema } from "effect"
 import { Contact } from "../../../domain/agent/contacts.js"
 import { StoredMessage } from "../../../domain/agent/messages.js"
 import {
+  AcceptParams,
   CancelParams,
   ContactsResult,
   EmptyResult,
@@ -39,6 +40,7 @@ export const Methods = {
   send: method(SendParams, StoredMessage),
   sendFile: method(SendFileParams, Transfer),
   cancel: method(CancelParams, EmptyResult),
+  accept: method(AcceptParams, EmptyResult),
   history: method(HistoryParams, HistoryResult),
   contacts: method(NoParams, ContactsResult),
   contact: method(PeerParams, Contact),

@@ -57,6 +57,8 @@ export interface FilesFeature {
   readonly sendFile: (peer: Handle, path: string) => Effect.Effect<Transfer, AgentError>
   /** Cancels transfer `id`; `false` when no transfer has that id. */
   readonly cancel: (id: Id) => Effect.Effect<boolean, AgentError>
+  /** Accepts the held incoming transfer `id` from `peer`. */
+  readonly accept: (peer: Handle, id: Id) => Effect.Effect<void, AgentError>
   readonly transfers: (peer?: Handle) => Effect.Effect<ReadonlyArray<Transfer>, AgentError>
   /** Peers with unfinished outgoing transfers: delivery dials them like peers with messages waiting. */
   readonly pendingPeers?: Effect.Effect<ReadonlyArray<Handle>, AgentError> | undefined
