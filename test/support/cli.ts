@@ -26,13 +26,13 @@ export const start = (
     stdout: "",
     stderr: "",
     exited: new Promise((resolve) => {
-      const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 20_000)
+      const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 60_000)
       child.on("exit", (code) => {
         clearTimeout(timer)
         resolve(code)
       })
     }),
-    waitFor: (pattern, stream = "stderr", timeoutMs = 10_000) =>
+    waitFor: (pattern, stream = "stderr", timeoutMs = 30_000) =>
       new Promise((resolve, reject) => {
         const check = () => {
           const m = run[stream].match(pattern)
