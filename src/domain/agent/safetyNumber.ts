@@ -6,6 +6,7 @@
  * shown as 12 groups of 5 digits. Pure: the keys come in as bytes.
  */
 import { sha512 } from "@noble/hashes/sha2.js"
+import { concatBytes } from "../bytes.js"
 
 /** Version of the derivation (a 2-byte big-endian prefix of the first hash input). */
 export const SAFETY_NUMBER_VERSION = 1
@@ -22,15 +23,7 @@ export interface SafetyIdentity {
 
 const encoder = new TextEncoder()
 
-const concat = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let at = 0
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.length
-  }
-  return out
-}
+const concat = concatBytes
 
 /** Five bytes as a big-endian 40-bit integer, mod 100000, as 5 digits. */
 const chunkDigits = (bytes: Uint8Array, offset: number): string => {

@@ -3,6 +3,7 @@
  * Go's handshake_client_tls13.go: read, decode, transition, and on any failure send the alert first.
  */
 import { Effect, Either } from "effect"
+import { concatBytes } from "../../domain/bytes.js"
 import type { CertError, Purpose, VerifiedCertificate } from "../../domain/cert/verify.js"
 import { encodeFrame } from "../../domain/channel/framing.js"
 import { trafficKeys as trafficKeysOf } from "../../domain/channel/keySchedule.js"
@@ -151,15 +152,7 @@ const authenticatePeer = (
 const sealAll = (protection: RecordProtection, messages: ReadonlyArray<Uint8Array>): Array<Uint8Array> =>
   messages.map((m) => protection.seal(ContentType.Xml, m))
 
-const concat = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let o = 0
-  for (const p of parts) {
-    out.set(p, o)
-    o += p.length
-  }
-  return out
-}
+const concat = concatBytes
 
 const write = (io: Io, bytes: Uint8Array) =>
   io.conn

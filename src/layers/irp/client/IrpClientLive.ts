@@ -11,6 +11,7 @@
  */
 import { Context, Deferred, Duration, Effect, Either, Exit, Layer, PubSub, Scope, Stream } from "effect"
 import type { Handle } from "../../../domain/brands.js"
+import { concatBytes } from "../../../domain/bytes.js"
 import { handleOf } from "../../../domain/cert/identity.js"
 import { parseCertificate } from "../../../domain/cert/parse.js"
 import { makeLocalIdentity } from "../../../domain/handshake/identity.js"
@@ -40,15 +41,7 @@ export const DEFAULT_REQUEST_TIMEOUT = Duration.seconds(10)
 export const DEFAULT_CONNECT_TIMEOUT = Duration.seconds(10)
 export const DEFAULT_KEEP_ALIVE = Duration.seconds(60)
 
-const concat = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let at = 0
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.length
-  }
-  return out
-}
+const concat = concatBytes
 
 const identityHandle = (chain: ReadonlyArray<Uint8Array>): Handle | undefined => {
   const leaf = chain[0] === undefined ? undefined : parseCertificate(chain[0])
