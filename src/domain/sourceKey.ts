@@ -8,7 +8,7 @@
 const HEX_GROUP = /^[0-9a-f]{1,4}$/
 
 /** The eight 16-bit groups of an IPv6 literal (lower case, no zone, no brackets), or `undefined`. */
-const ipv6Groups = (text: string): ReadonlyArray<number> | undefined => {
+export const ipv6Groups = (text: string): ReadonlyArray<number> | undefined => {
   let s = text
   const tail: Array<number> = []
   const dotted = /^(.*:)(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s)

@@ -5,6 +5,7 @@
  */
 import { Data, Either, Schema } from "effect"
 import { Address, type Handle } from "../brands.js"
+import { ipv6Groups } from "../sourceKey.js"
 
 /** A user's device, chosen by the device itself: 1-64 characters of `[A-Za-z0-9._-]`. */
 export const DeviceId = Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9._-]{1,64}$/), Schema.brand("DeviceId"))
@@ -114,21 +115,34 @@ export const checkLease = (policy: LeasePolicy, ttlSeconds: number): Either.Eith
   return Either.right(Math.floor(ttlSeconds * 1000))
 }
 
-/** `::ffff:192.0.2.1` and `192.0.2.1` are one host; case and brackets do not matter either. */
-const canonicalHost = (host: string): string => {
-  const h = host.toLowerCase().replace(/^\[|\]$/g, "")
-  return h.startsWith("::ffff:") && h.includes(".") ? h.slice(7) : h
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/
+
+/**
+ * What two hosts are compared by (PROTOCOL.md §17.5.5): an IP literal by its 16-byte binary form, so
+ * `192.0.2.1`, `::ffff:192.0.2.1` and `0:0:0:0:0:ffff:c000:201` are one host, as are `2001:db8::1` and
+ * `2001:0DB8:0:0:0:0:0:1`; brackets and a `%zone` are ignored. Anything else (a DNS name, or a dotted
+ * quad with leading zeros, which some parsers read as octal) is compared as lower-case text.
+ */
+export const hostKey = (host: string): string => {
+  const h = host
+    .replace(/^\[|\]$/g, "")
+    .replace(/%.*$/, "")
+    .toLowerCase()
+  const v4 = IPV4.test(h) ? h.split(".").map(Number) : undefined
+  const groups =
+    v4 !== undefined ? [0, 0, 0, 0, 0, 0xffff, (v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!] : ipv6Groups(h)
+  return groups === undefined ? `name:${h.replace(/\.$/, "")}` : `ip:${groups.map((g) => g.toString(16)).join(":")}`
 }
 
 /**
  * Brief section 8: the answer "flags a suspected NAT when [the observed address] is not among the
- * registered ones". Only hosts are compared: the observed port is the client's ephemeral source port,
- * never its listening port. `false` when nothing was observed.
+ * registered ones" (PROTOCOL.md §17.5.5). Only hosts are compared, by `hostKey`: the observed port is the
+ * client's ephemeral source port, never its listening port. `false` when nothing was observed.
  */
 export const natSuspected = (binding: Pick<Binding, "addresses" | "observed">): boolean => {
   if (binding.observed === undefined) return false
-  const seen = canonicalHost(binding.observed.host)
-  return !binding.addresses.some((a) => canonicalHost(a.host) === seen)
+  const seen = hostKey(binding.observed.host)
+  return !binding.addresses.some((a) => hostKey(a.host) === seen)
 }
 
 /** What the change feed carries: this handle's bindings or certificate status changed (PROTOCOL.md §17, `Watch`). */

@@ -302,7 +302,10 @@ const fromElement =
       return Either.left(
         new DecodeError({
           reason: "Namespace",
-          message: `<${root.name}> is in namespace "${root.namespace}"; IRP messages are in "${IRP_NAMESPACE}".`
+          message:
+            root.namespace === ""
+              ? `<${root.name}> has no namespace; IRP messages are in "${IRP_NAMESPACE}".`
+              : `<${root.name}> is in namespace "${root.namespace}"; IRP messages are in "${IRP_NAMESPACE}".`
         })
       )
     const reader = Object.hasOwn(readers, root.name) ? readers[root.name] : undefined
@@ -354,9 +357,13 @@ export const decodeIrp = (bytes: Uint8Array): Decoded<IrpMessage> =>
 
 const decodeId = decodeWith(Id, "id")
 
-/** The server's view of an undecodable request: its id when that much is readable, and why. */
+/**
+ * The server's view of an undecodable request: its id when that much is readable, and why. The id is
+ * echoed whatever else is wrong, an unknown namespace or element included (PROTOCOL.md §17.2.4): a
+ * client whose request is refused can then match the refusal instead of timing the request out.
+ */
 export const invalidRequest = (root: XmlElement, error: DecodeError): InvalidRequest => {
-  const raw = root.namespace === IRP_NAMESPACE ? root.attributes.find((a) => a.name === "id")?.value : undefined
+  const raw = root.attributes.find((a) => a.name === "id")?.value
   const id = raw === undefined ? undefined : Either.getOrUndefined(decodeId(raw))
   return { _tag: "irp.InvalidRequest", id, element: root.name, message: error.message }
 }

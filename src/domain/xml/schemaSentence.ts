@@ -7,7 +7,12 @@
 import { ParseResult } from "effect"
 
 /** Decoded field names that differ from the attribute or element a person wrote. */
-const WRITTEN: Readonly<Record<string, string>> = { deviceId: "device", ttlSeconds: "ttl", addresses: "Address" }
+const WRITTEN: Readonly<Record<string, string>> = {
+  deviceId: "device",
+  ttlSeconds: "ttl",
+  addresses: "Address",
+  handles: "Handle"
+}
 
 const HANDLE =
   /^[a-z0-9](?:[a-z0-9._+-]{0,62}[a-z0-9])?@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/
@@ -22,10 +27,23 @@ const HINTS: Readonly<Record<string, (value: unknown) => string>> = {
   handle: handleReason,
   id: () => "an id is a ULID (26 characters of Crockford base32, upper case) or a UUIDv7 (lower-case hex)",
   port: () => "a port is a whole number from 1 to 65535",
-  host: () => "a host is an IPv4 or IPv6 address",
+  host: () => "a host is an IP address (IPv6 without brackets) or a DNS name",
   ttlSeconds: () => "a ttl is a whole number of seconds within the limits of PROTOCOL.md section 17",
   seq: () => "seq is a whole number without sign or leading zeros",
-  deviceId: () => "a device id is 1 to 64 letters, digits, '.', '_' or '-'"
+  deviceId: () => "a device id is 1 to 64 letters, digits, '.', '_' or '-'",
+  handles: handleReason,
+  serial: () =>
+    "a serial is lower-case hex without leading zeros, at most 40 digits, such as 467017c4f35ee38f94cd7b78c2762af0",
+  token: () => "a token is the text the operator gave, 1 to 128 printable ASCII characters without spaces"
+}
+
+/** `Expected "a", actual "x"` once per member of a union of literals: the values that would do. */
+const literalChoices = (issues: ReadonlyArray<ParseResult.ArrayFormatterIssue>, path: string): string | undefined => {
+  const choices = issues
+    .filter((i) => i.path.join(".") === path)
+    .map((i) => /^Expected "([^"]*)", actual /.exec(i.message)?.[1])
+  if (choices.length < 2 || choices.some((c) => c === undefined)) return undefined
+  return `it is one of ${choices.join(", ")}`
 }
 
 /** The decoder's own words when they are a sentence for people (a filter's message), not a type. */
@@ -72,6 +90,13 @@ export const schemaSentence = (what: string, error: ParseResult.ParseError, inpu
   if (first._tag === "Missing") return `${element}> lacks ${name}, which it needs.`
   if (first._tag === "Unexpected") return `${element}> has ${name}, which it may not have.`
   const value = at(input, first.path)
-  const reason = HINTS[field]?.(value) ?? plain(first.message) ?? "that value is not allowed (see the schema directory)"
+  const reason =
+    HINTS[field]?.(value) ??
+    literalChoices(issues, first.path.join(".")) ??
+    plain(first.message) ??
+    "that value is not allowed (see the schema directory)"
+  // An item of a list of child elements (`handles[0]`) is that child's text: `<Watch><Handle>x</Handle>`.
+  if (typeof first.path[first.path.length - 1] === "number")
+    return `${element}><${name}>${shown(value)}</${name}>: ${reason}.`
   return `${element} ${name}="${shown(value)}">: ${reason}.`
 }

@@ -150,7 +150,8 @@ describe("IRP XML mapping", () => {
     const badId = irpServerCodec.decode(root(`<Crl ${NS} id="x"/>`))
     expect(Either.getOrThrow(badId)).toMatchObject({ _tag: "irp.InvalidRequest", id: undefined })
     const foreign = irpServerCodec.decode(root(`<Crl xmlns="urn:other" id="${ULID}"/>`))
-    expect(Either.getOrThrow(foreign)).toMatchObject({ _tag: "irp.InvalidRequest", id: undefined })
+    // PROTOCOL.md §17.2.4: a valid id is echoed whatever the namespace (issue 16).
+    expect(Either.getOrThrow(foreign)).toMatchObject({ _tag: "irp.InvalidRequest", id: ULID })
     // An answer sent to the server is not a request either.
     const answer = irpServerCodec.decode(root(`<Ok ${NS} id="${ULID}"/>`))
     expect(Either.getOrThrow(answer)).toMatchObject({ _tag: "irp.InvalidRequest", id: ULID })

@@ -180,7 +180,12 @@ export const serveChannel = (ctx: SessionContext, channel: IrpServerChannel): Ef
       while (true) {
         const inbound = yield* channel.receive
         if (inbound._tag === "Closed") return
-        if (inbound._tag === "Data") return yield* channel.close("unexpected_data")
+        // PROTOCOL.md §17.1.5: data records have no place on port 4604; a protocol violation ends the
+        // connection with the alert unexpected_message, not a clean <Close/> (which would say all went well).
+        if (inbound._tag === "Data")
+          return yield* channel.abort === undefined
+            ? channel.close("unexpected_data")
+            : channel.abort("unexpected_message", "a data record on the IRP port")
         if (!FORKED.has(inbound.message._tag)) {
           yield* serveOne(inbound.message)
           continue

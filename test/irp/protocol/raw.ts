@@ -1,0 +1,46 @@
+/**
+ * A hand-built-request client for the IRP conformance tests (PROTOCOL.md §17): a real secure channel to
+ * the server (anonymous) that sends any bytes as one document and hands
+ * back each answer decoded strictly as a client must (17.2.5), so a test says exactly what goes on the
+ * wire and checks exactly what comes back.
+ */
+import { Effect, Either } from "effect"
+import type { MessageCodec } from "../../../src/domain/channel/codec.js"
+import type { IrpServerMessage } from "../../../src/domain/irp/messages.js"
+import { serverMessageFromElement } from "../../../src/domain/irp/xml.js"
+import type { XmlElement } from "../../../src/domain/xml/model.js"
+import * as CertVerifierLive from "../../../src/layers/CertVerifierLive.js"
+import { make as makeChannels } from "../../../src/layers/channel/SecureChannelLive.js"
+import { CertVerifier } from "../../../src/services/CertVerifier.js"
+import type { Running } from "./support.js"
+
+export const NS = 'xmlns="urn:sixchat:irp:1"'
+export const ULID = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
+export const UUID7 = "01890a5d-ac96-774b-bcce-b302099a8057"
+const utf8 = new TextEncoder()
+
+const rawCodec: MessageCodec<XmlElement, Uint8Array> = { encode: (bytes) => bytes, decode: Either.right }
+
+/** An anonymous channel to `running` that sends raw documents. */
+export const rawChannel = (running: Running) =>
+  Effect.gen(function* () {
+    const verifier = yield* CertVerifierLive.make({ anchors: [running.domain.rootCertificate] })
+    const channels = yield* makeChannels({ codec: rawCodec, identity: null }).pipe(
+      Effect.provideService(CertVerifier, verifier)
+    )
+    const channel = yield* channels.dial(running.address, { _tag: "DnsName", dnsName: "irp.example.org" })
+    /** Sends one document, as text. */
+    const send = (document: string) => channel.send(utf8.encode(document))
+    /** The next answer, decoded as a client must; dies on anything else (the test then fails). */
+    const answer: Effect.Effect<IrpServerMessage, unknown> = Effect.flatMap(channel.receive, (inbound) =>
+      inbound._tag === "Message"
+        ? Either.match(serverMessageFromElement(inbound.message), {
+            onLeft: (e) => Effect.die(new Error(`the server sent an invalid answer: ${e.message}`)),
+            onRight: Effect.succeed
+          })
+        : Effect.die(new Error(`expected an answer, got ${inbound._tag}`))
+    )
+    /** Sends `document` and reads its one answer. */
+    const ask = (document: string) => Effect.zipRight(send(document), answer)
+    return { channel, send, answer, ask }
+  })
