@@ -6,9 +6,11 @@
 import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { expect, it } from "@effect/vitest"
-import { Effect, Exit } from "effect"
+import { Effect, Either, Exit } from "effect"
 import { afterAll, beforeAll, describe } from "vitest"
 import { hostKey, natSuspected } from "../../../src/domain/irp/registry.js"
+import { serverMessageFromElement } from "../../../src/domain/irp/xml.js"
+import { parseXml } from "../../../src/domain/xml/parse.js"
 import type { LoadedDomain } from "../../../src/layers/ca/DomainDirectory.js"
 import type { ChannelError } from "../../../src/services/SecureChannel.js"
 import { openssl, writePem } from "../../ca/cli.js"
@@ -239,6 +241,21 @@ describe("IRP conformance (PROTOCOL.md §17)", () => {
       }
     }).pipe(Effect.scoped, Effect.provide(env))
   )
+})
+
+describe("Registered without Observed (PROTOCOL.md §17.5.5)", () => {
+  it("a client reads an answer without <Observed> as an unknown source, natSuspected false", () => {
+    const root = Either.getOrThrow(
+      parseXml(new TextEncoder().encode(`<Registered ${NS} id="${ULID}" natSuspected="false"/>`))
+    )
+    expect(Either.getOrThrow(serverMessageFromElement(root))).toEqual({
+      _tag: "irp.Registered",
+      id: ULID,
+      natSuspected: false,
+      observed: undefined,
+      bindings: []
+    })
+  })
 })
 
 describe("hostKey (PROTOCOL.md §17.5.5)", () => {
