@@ -5,6 +5,7 @@
  * wire and checks exactly what comes back.
  */
 import { Effect, Either } from "effect"
+import type { Address } from "../../../src/domain/brands.js"
 import type { MessageCodec } from "../../../src/domain/channel/codec.js"
 import type { IrpServerMessage } from "../../../src/domain/irp/messages.js"
 import { serverMessageFromElement } from "../../../src/domain/irp/xml.js"
@@ -21,14 +22,17 @@ const utf8 = new TextEncoder()
 
 const rawCodec: MessageCodec<XmlElement, Uint8Array> = { encode: (bytes) => bytes, decode: Either.right }
 
-/** An anonymous channel to `running` that sends raw documents. */
-export const rawChannel = (running: Running) =>
+/** An anonymous channel to the in-process server `running` that sends raw documents. */
+export const rawChannel = (running: Running) => rawDial(running.address, running.domain.rootCertificate)
+
+/** An anonymous channel to the IRP server of example.org at `address` (trusting `anchor`) that sends raw documents. */
+export const rawDial = (address: Address, anchor: Uint8Array) =>
   Effect.gen(function* () {
-    const verifier = yield* CertVerifierLive.make({ anchors: [running.domain.rootCertificate] })
+    const verifier = yield* CertVerifierLive.make({ anchors: [anchor] })
     const channels = yield* makeChannels({ codec: rawCodec, identity: null }).pipe(
       Effect.provideService(CertVerifier, verifier)
     )
-    const channel = yield* channels.dial(running.address, { _tag: "DnsName", dnsName: "irp.example.org" })
+    const channel = yield* channels.dial(address, { _tag: "DnsName", dnsName: "irp.example.org" })
     /** Sends one document, as text. */
     const send = (document: string) => channel.send(utf8.encode(document))
     /** The next answer, decoded as a client must; dies on anything else (the test then fails). */
