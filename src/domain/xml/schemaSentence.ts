@@ -22,6 +22,11 @@ const handleReason = (value: unknown): string =>
     ? `a handle must be lower case: write "${value.toLowerCase()}"`
     : "a handle is local@domain in lower case letters, digits and . _ + -, such as alice@example.org"
 
+/** Decoded fields that a message writes as a child element's text, not as an attribute. */
+const CHILD_TEXT: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  "<Deregister>": { deviceId: "Device" }
+}
+
 /** What a good value looks like, by field name. */
 const HINTS: Readonly<Record<string, (value: unknown) => string>> = {
   handle: handleReason,
@@ -98,5 +103,7 @@ export const schemaSentence = (what: string, error: ParseResult.ParseError, inpu
   // An item of a list of child elements (`handles[0]`) is that child's text: `<Watch><Handle>x</Handle>`.
   if (typeof first.path[first.path.length - 1] === "number")
     return `${element}><${name}>${shown(value)}</${name}>: ${reason}.`
+  const child = parent === undefined ? CHILD_TEXT[what]?.[field] : undefined
+  if (child !== undefined) return `${element}><${child}>${shown(value)}</${child}>: ${reason}.`
   return `${element} ${name}="${shown(value)}">: ${reason}.`
 }

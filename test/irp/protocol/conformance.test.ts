@@ -87,6 +87,7 @@ describe("IRP conformance (PROTOCOL.md §17)", () => {
           `<Register ${NS} id="${ULID}" device="a" ttl="60" seq="1"><Address host="::1" port="0"/></Register>`,
           /port="0".*1 to 65535/
         ],
+        [`<Deregister ${NS} id="${ULID}"><Device>a b</Device></Deregister>`, /<Device>a b<\/Device>.*device id/],
         [`<Ping ${NS} id="${ULID}" colour="blue"/>`, /colour/],
         [`<Lookup ${NS} id="${ULID}"/>`, /handle/]
       ]
