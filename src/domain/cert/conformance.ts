@@ -8,6 +8,7 @@
  * anchor need not carry an authority key identifier (4.2.1.1). A v1 anchor (no extensions) is
  * accepted as configured, as before.
  */
+import { bytesEqual } from "./der.js"
 import { ExtensionId, KeyUsageBit } from "./extensions.js"
 import { describeGeneralName } from "./nameConstraints.js"
 import { isWellFormedConstraint, isWellFormedName } from "./nameSyntax.js"
@@ -25,12 +26,16 @@ const nonConforming = (message: string, depth: number): CertError =>
 const invalidName = (message: string, depth: number): CertError =>
   new CertError({ reason: "InvalidName", message, depth })
 
-/** The first rule `cert` (at `depth` in a path whose anchor is at `anchorDepth`) breaks. */
+/**
+ * The first rule `cert` (at `depth` in a path whose anchor is at `anchorDepth`; `issuer` is the
+ * next certificate of the path, absent for the anchor) breaks.
+ */
 export const conformanceError = (
   cert: ParsedCertificate,
   depth: number,
   anchorDepth: number,
-  describe: Describe
+  describe: Describe,
+  issuer?: ParsedCertificate
 ): CertError | undefined => {
   const who = `The certificate ${describe(cert)}`
   const fix = "its CA must reissue it"
@@ -39,6 +44,9 @@ export const conformanceError = (
   const isAnchor = depth === anchorDepth
   const isCa = ext.basicConstraints?.ca === true
   const legacyAnchor = isAnchor && cert.version < 3
+  // Self-signed: the anchor when self-issued (its signature is not checked), or a certificate its
+  // own key signed (a self-issued CA with a new key, a rollover, is not self-signed).
+  const selfSigned = cert.selfIssued && (isAnchor || (issuer !== undefined && bytesEqual(issuer.spki, cert.spki)))
 
   // 4.1.2.2: a positive integer of at most 20 octets.
   const serial = cert.serialOctets
@@ -62,7 +70,7 @@ export const conformanceError = (
   // 4.2.1.1: every certificate but a self-signed one names its issuer's key; never critical.
   if (critical.get(ExtensionId.authorityKeyIdentifier) === true)
     return nonConforming(`${who} marks its authorityKeyIdentifier critical, which RFC 5280 forbids; ${fix}.`, depth)
-  if (ext.authorityKeyId === undefined && !legacyAnchor && !(isAnchor && cert.selfIssued))
+  if (ext.authorityKeyId === undefined && !legacyAnchor && !selfSigned)
     return nonConforming(
       `${who} has no authorityKeyIdentifier keyIdentifier (required in every certificate but a self-signed root); ${fix}.`,
       depth

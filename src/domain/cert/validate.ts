@@ -133,7 +133,7 @@ export const validatePath = (
 
   // RFC 5280 section 4 rules, leaf first (PROTOCOL.md §13.7).
   for (let i = 0; i <= last; i++) {
-    const error = conformanceError(path[i]!, i, last, describe)
+    const error = conformanceError(path[i]!, i, last, describe, path[i + 1])
     if (error !== undefined) return error
   }
 
