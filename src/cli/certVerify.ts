@@ -5,7 +5,9 @@
  *                       [--purpose client-auth|server-auth|any] [--max-depth N]
  *
  * Exit 0: accepted (one line on stdout). Exit 1: rejected (one line on stderr: the reason code and
- * a sentence). Exit 2: usage or input error (unreadable file, no certificate in it, bad --at).
+ * a sentence), a certificate over the size limit or a chain over the work budgets included
+ * (PROTOCOL.md §13.7). Exit 2: usage or input error (unreadable file, no certificate in it, bad --at,
+ * a trust anchor that is not DER X.509).
  * Files are PEM (several certificates each allowed) or one DER certificate. Certificates after the
  * first in the --leaf file are used as untrusted intermediates, like a server's "fullchain.pem".
  */
@@ -84,13 +86,17 @@ export const certVerifyCommand = Command.make("verify", { trust, untrusted, leaf
     if (when === undefined)
       return yield* usage(`--at "${args.at}" is not an ISO 8601 date-time such as 2026-01-31T12:00:00Z`)
     const depth = Option.getOrUndefined(args.maxDepth)
-    if (depth !== undefined && (depth < 0 || depth > 8))
-      return yield* usage(`--max-depth must be between 0 and 8, not ${depth}`)
+    // Any non-negative integer: the verifier bounds its own work (PROTOCOL.md §13.2, §13.7).
+    if (depth !== undefined && depth < 0)
+      return yield* usage(`--max-depth must be a non-negative integer, not ${depth}`)
     const anchors = yield* readAll(args.trust, "--trust")
     const leafFile = yield* readCertificates(args.leaf, "--leaf")
     const intermediates = yield* readAll(args.untrusted, "--untrusted")
+    // An anchor over a resource limit is a refusal (exit 1); one that is not a certificate, bad input.
     const verifier = yield* CertVerifierLive.make({ anchors }).pipe(
-      Effect.mapError((e) => usage(`--trust: ${e.message}`))
+      Effect.mapError((e) =>
+        e.reason === "LimitExceeded" ? rejected(`${e.reason}: ${e.message}`) : usage(`--trust: ${e.message}`)
+      )
     )
     const verified = yield* verifier
       .verify({ chain: [...leafFile, ...intermediates], purpose: args.purpose, at: when, maxIntermediates: depth })

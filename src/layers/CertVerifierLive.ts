@@ -11,9 +11,17 @@ import { Clock, Effect, Layer } from "effect"
 import type { Fingerprint } from "../domain/brands.js"
 import { type KeyKind, keyKind, schemeFitsKey, signatureScheme } from "../domain/cert/algorithms.js"
 import { dnsNamesOf, handleOf } from "../domain/cert/identity.js"
+import { NAME_CONSTRAINT_BUDGET } from "../domain/cert/nameConstraints.js"
 import { formatName } from "../domain/cert/names.js"
-import { type ParsedCertificate, parseCertificate } from "../domain/cert/parse.js"
-import { type BuildFailure, buildPaths, type SignatureCheck } from "../domain/cert/path.js"
+import { MAX_CERTIFICATE_BYTES, type ParsedCertificate, parseCertificate } from "../domain/cert/parse.js"
+import {
+  buildPaths,
+  MAX_SEARCH_STEPS,
+  newSearchState,
+  SEARCH_BUDGET,
+  type SearchState,
+  type SignatureCheck
+} from "../domain/cert/path.js"
 import { describe, validatePath } from "../domain/cert/validate.js"
 import {
   CertError,
@@ -112,7 +120,13 @@ const verifyWith = (child: ParsedCertificate, issuer: IssuerKey): SignatureCheck
   }
 }
 
-const buildFailureError = (f: BuildFailure | undefined, leaf: ParsedCertificate, maxDepth: number): CertError => {
+const buildFailureError = (search: SearchState, leaf: ParsedCertificate, maxDepth: number): CertError => {
+  if (search.exhausted)
+    return new CertError({
+      reason: "LimitExceeded",
+      message: `Building a path for ${describe(leaf)} needs more work than this verifier allows (${SEARCH_BUDGET} signature checks, ${MAX_SEARCH_STEPS} search steps), so the chain is refused; present only the chain to the trust anchor.`
+    })
+  const f = search.current
   const c = f?.certificate ?? leaf
   const depth = f?.depth ?? 0
   switch (f?.reason) {
@@ -152,6 +166,11 @@ export const makeVerifySync = (options: CertVerifierOptions) => {
   const anchorKeys = new Map<ParsedCertificate, IssuerKey>()
   anchorsDer.forEach((der, i) => {
     const parsed = parseCertificate(der)
+    if (parsed._tag === "TooLarge")
+      throw new CertError({
+        reason: "LimitExceeded",
+        message: `Trust anchor ${i + 1} is ${parsed.size} bytes long; certificates over ${MAX_CERTIFICATE_BYTES} bytes are refused unread.`
+      })
     if (parsed._tag === "Malformed")
       throw new CertError({
         reason: "Malformed",
@@ -198,10 +217,17 @@ export const makeVerifySync = (options: CertVerifierOptions) => {
     const parsed: Array<ParsedCertificate> = []
     for (let i = 0; i < request.chain.length; i++) {
       const r = parseCertificate(request.chain[i]!)
+      const which = i === 0 ? "The leaf certificate" : `Certificate ${i + 1} of the chain`
+      if (r._tag === "TooLarge")
+        return new CertError({
+          reason: "LimitExceeded",
+          message: `${which} is ${r.size} bytes long; certificates over ${MAX_CERTIFICATE_BYTES} bytes are refused unread.`,
+          depth: i === 0 ? 0 : undefined
+        })
       if (r._tag === "Malformed")
         return new CertError({
           reason: "Malformed",
-          message: `${i === 0 ? "The leaf certificate" : `Certificate ${i + 1} of the chain`} is not a well-formed DER X.509 certificate (${r.detail}).`,
+          message: `${which} is not a well-formed DER X.509 certificate (${r.detail}).`,
           depth: i === 0 ? 0 : undefined
         })
       parsed.push(r.certificate)
@@ -210,8 +236,9 @@ export const makeVerifySync = (options: CertVerifierOptions) => {
     // Self-issued intermediates are not counted against maxIntermediates; allow a few in the search.
     const maxDepth = Math.min(Math.max(0, maxIntermediates) + 4, MAX_CHAIN_LENGTH)
     const leaf = parsed[0]!
-    const failure: { current: BuildFailure | undefined } = { current: undefined }
+    const failure = newSearchState()
     const policy = {
+      nameBudget: { remaining: NAME_CONSTRAINT_BUDGET },
       at,
       purpose: request.purpose,
       maxIntermediates,
@@ -238,7 +265,7 @@ export const makeVerifySync = (options: CertVerifierOptions) => {
       firstError ??= error
       if (++tried >= MAX_PATHS_TRIED) break
     }
-    return firstError ?? buildFailureError(failure.current, leaf, maxDepth)
+    return firstError ?? buildFailureError(failure, leaf, maxDepth)
   }
 }
 

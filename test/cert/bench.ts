@@ -1,7 +1,8 @@
 /**
  * Micro-benchmark of CertVerifierLive (not a test): `npx vite-node test/cert/bench.ts`.
  * Prints the mean time per verification of a leaf + anchor P-256 chain and of a
- * leaf + intermediate + anchor chain, plus the parse share.
+ * leaf + intermediate + anchor chain, plus the parse share; and of the hostile cases the budgets of
+ * PROTOCOL.md §13.7 bound: many names against many name constraints.
  */
 import { Effect } from "effect"
 import { parseCertificate } from "../../src/domain/cert/parse.js"
@@ -45,6 +46,23 @@ const main = async () => {
     time("signature cache warm: leaf + intermediate + anchor", n, () => sync(two, at))
     time("CertVerifier.verify leaf + anchor, Effect.runSync", n, () => Effect.runSync(verifier.verify(one)))
     time("CertVerifier.verify leaf + int + anchor, Effect.runSync", n, () => Effect.runSync(verifier.verify(two)))
+
+    // Hostile: 1,000 dNSName constraints in an intermediate, leaves with 60 and 100 SAN names.
+    const manyNc = Array.from({ length: 1000 }, (_, i) => `permitted;DNS:d${i}.e`).join(", ")
+    const ncInt = await ws.issue({
+      subject: "/CN=Many NC",
+      issuer: root,
+      extensions: Ext.intermediate({ extra: `nameConstraints = critical, ${manyNc}\n` })
+    })
+    const names = (k: number) =>
+      Ext.serverLeaf("d0.e").replace("DNS:d0.e", Array.from({ length: k }, (_, i) => `DNS:d${i}.e`).join(", "))
+    const [sixty, hundred] = await Promise.all(
+      [60, 100].map((k) => ws.issue({ subject: "/CN=d0.e", issuer: ncInt, extensions: names(k) }))
+    )
+    const within = { chain: [sixty!.der, ncInt.der], purpose: "server-auth" as const }
+    const over = { chain: [hundred!.der, ncInt.der], purpose: "server-auth" as const }
+    time("60 names x 1,000 constraints (60,000 comparisons)", 200, () => sync(within, at))
+    time("100 names x 1,000 constraints (over budget: refused)", 200, () => sync(over, at))
   } finally {
     await ws.cleanup()
   }

@@ -2,6 +2,7 @@
  * `sixchat cert verify` as a real process on chains made by the openssl CLI: exit 0, 1 (reason on one
  * stderr line), 2 (usage / input errors).
  */
+import { execFileSync } from "node:child_process"
 import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
@@ -88,5 +89,33 @@ describe("sixchat cert verify (process)", () => {
     expect(
       (await runCli(["cert", "verify", "--trust", "/nonexistent.pem", "--leaf", alice.certPath, "--at", now])).code
     ).toBe(2)
+  })
+
+  it("--max-depth takes any non-negative integer (255 included); a negative one exits 2", async () => {
+    const args = ["cert", "verify", "--trust", pki.caPath, "--leaf", alice.certPath, "--at", now]
+    expect((await runCli([...args, "--max-depth", "255"])).code).toBe(0)
+    expect((await runCli([...args, "--max-depth", "-1"])).code).toBe(2)
+  })
+
+  it("a certificate over the size limit is a refusal (exit 1, LimitExceeded), as leaf or as trust anchor", async () => {
+    // A self-signed certificate with 1,200 SAN dNSNames: about 25 KB of DER.
+    const san = Array.from({ length: 1200 }, (_, i) => `DNS:name${i}.example.org`).join(",")
+    const big = join(pki.dir, "big.pem")
+    execFileSync(
+      "openssl",
+      [
+        ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"],
+        ...["-keyout", join(pki.dir, "big.key"), "-subj", "/CN=big.example.org", "-days", "2"],
+        ...["-addext", `subjectAltName=${san}`, "-out", big]
+      ],
+      { stdio: "pipe" }
+    )
+    const asLeaf = await runCli(["cert", "verify", "--trust", pki.caPath, "--leaf", big, "--at", now])
+    expect(asLeaf.code).toBe(1)
+    expect(asLeaf.stderr).toMatch(/LimitExceeded: The leaf certificate is \d+ bytes long/)
+    const asTrust = await runCli(["cert", "verify", "--trust", big, "--leaf", alice.certPath, "--at", now])
+    expect(asTrust.code).toBe(1)
+    expect(asTrust.stderr).toMatch(/LimitExceeded: Trust anchor 1 is \d+ bytes long/)
+    expect(asTrust.stderr.trim().split("\n")).toHaveLength(1)
   })
 })

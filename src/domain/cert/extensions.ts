@@ -29,7 +29,12 @@ export const ExtensionId = {
   nameConstraints: "2.5.29.30",
   certificatePolicies: "2.5.29.32",
   authorityKeyIdentifier: "2.5.29.35",
-  extKeyUsage: "2.5.29.37"
+  extKeyUsage: "2.5.29.37",
+  policyMappings: "2.5.29.33",
+  policyConstraints: "2.5.29.36",
+  inhibitAnyPolicy: "2.5.29.54",
+  authorityInfoAccess: "1.3.6.1.5.5.7.1.1",
+  subjectInfoAccess: "1.3.6.1.5.5.7.1.11"
 } as const
 
 export const ExtendedKeyUsage = {
@@ -66,6 +71,8 @@ export interface Extensions {
   readonly authorityKeyId?: Uint8Array
   /** OIDs of critical extensions this verifier does not process. */
   readonly unknownCritical: ReadonlyArray<string>
+  /** Every extension present, by OID, with its `critical` flag (RFC 5280 4.2 criticality rules). */
+  readonly critical: ReadonlyMap<string, boolean>
 }
 
 /** Extensions this verifier processes (or may safely ignore when critical). */
@@ -82,6 +89,18 @@ const KNOWN = new Set<string>([
   ExtensionId.certificatePolicies,
   ExtensionId.authorityKeyIdentifier,
   ExtensionId.extKeyUsage
+])
+
+/**
+ * Extensions the verifier does not act on but whose structure it checks, critical or not, so a
+ * malformed one makes the certificate malformed (RFC 5280 4.2: a CA MUST encode them correctly).
+ * When critical they still count as unknown: they are not processed.
+ */
+const STRUCTURE_CHECKED = new Set<string>([
+  ExtensionId.policyConstraints,
+  ExtensionId.inhibitAnyPolicy,
+  ExtensionId.authorityInfoAccess,
+  ExtensionId.subjectInfoAccess
 ])
 
 export const parseGeneralName = (tlv: Tlv): GeneralName => {
@@ -194,6 +213,33 @@ const decodeOne = (into: Mutable<Extensions>, id: string, der: Uint8Array): void
       if (keyId !== undefined) into.authorityKeyId = value(keyId)
       return
     }
+    case ExtensionId.authorityInfoAccess:
+    case ExtensionId.subjectInfoAccess: {
+      // RFC 5280 4.2.2.1 / 4.2.2.2: SEQUENCE SIZE (1..MAX) OF AccessDescription { accessMethod, accessLocation }.
+      const descriptions = children(readAll(der, Tag.sequence))
+      if (descriptions.length === 0) throw new DerError("empty information access extension")
+      for (const description of descriptions) {
+        if (description.tag !== Tag.sequence) throw new DerError("expected AccessDescription")
+        const c = new Cursor(description)
+        oid(c.next(Tag.oid))
+        parseGeneralName(c.next())
+        c.end()
+      }
+      return
+    }
+    case ExtensionId.policyConstraints: {
+      // RFC 5280 4.2.1.11: at least one of requireExplicitPolicy [0], inhibitPolicyMapping [1].
+      const c = new Cursor(readAll(der, Tag.sequence))
+      const require = c.optional(context(0, false))
+      const inhibit = c.optional(context(1, false))
+      c.end()
+      if (require === undefined && inhibit === undefined) throw new DerError("empty policyConstraints")
+      for (const skip of [require, inhibit]) if (skip !== undefined) smallInteger({ ...skip, tag: Tag.integer })
+      return
+    }
+    case ExtensionId.inhibitAnyPolicy:
+      smallInteger(readAll(der, Tag.integer))
+      return
     case ExtensionId.certificatePolicies: {
       const policies = children(readAll(der, Tag.sequence))
       if (policies.length === 0) throw new DerError("empty certificatePolicies")
@@ -205,25 +251,25 @@ const decodeOne = (into: Mutable<Extensions>, id: string, der: Uint8Array): void
 
 /** Decodes the `Extensions` SEQUENCE (the content of TBSCertificate's `[3]`). */
 export const parseExtensions = (tlv: Tlv | undefined): Extensions => {
-  const out: Mutable<Extensions> = { unknownCritical: [] }
+  const critical = new Map<string, boolean>()
+  const out: Mutable<Extensions> = { unknownCritical: [], critical }
   if (tlv === undefined) return out
   const list = children(tlv)
   // RFC 5280 4.2: at least one extension when the field is present, and no duplicates.
   if (list.length === 0) throw new DerError("empty Extensions")
-  const seen = new Set<string>()
   const unknownCritical: Array<string> = []
   for (const ext of list) {
     if (ext.tag !== Tag.sequence) throw new DerError("expected Extension")
     const c = new Cursor(ext)
     const id = oid(c.next(Tag.oid))
     const criticalTlv = c.optional(Tag.boolean)
-    const critical = criticalTlv === undefined ? false : boolean(criticalTlv)
+    const isCritical = criticalTlv === undefined ? false : boolean(criticalTlv)
     const extnValue = value(c.next(Tag.octetString))
     c.end()
-    if (seen.has(id)) throw new DerError(`duplicate extension ${id}`)
-    seen.add(id)
-    if (KNOWN.has(id)) decodeOne(out, id, extnValue)
-    else if (critical) unknownCritical.push(id)
+    if (critical.has(id)) throw new DerError(`duplicate extension ${id}`)
+    critical.set(id, isCritical)
+    if (KNOWN.has(id) || STRUCTURE_CHECKED.has(id)) decodeOne(out, id, extnValue)
+    if (!KNOWN.has(id) && isCritical) unknownCritical.push(id)
   }
   out.unknownCritical = unknownCritical
   return out

@@ -59,7 +59,7 @@ export const spkiFingerprint = (spki: Uint8Array): Fingerprint => hex(sha256(spk
  */
 export const certificateIdentity = (der: Uint8Array): CertificateIdentity | undefined => {
   const parsed = parseCertificate(der)
-  if (parsed._tag === "Malformed") return undefined
+  if (parsed._tag !== "Parsed") return undefined
   const cert = parsed.certificate
   return {
     handle: handleOf(cert),

@@ -29,6 +29,8 @@ export interface ParsedCertificate {
   readonly version: number
   /** Lower-case hex of the serial number's magnitude, no leading zeros (`"0"` for zero). */
   readonly serial: string
+  /** The serial INTEGER's content octets as encoded (two's complement, minimal). */
+  readonly serialOctets: Uint8Array
   readonly signatureAlgorithm: AlgorithmIdentifier
   /** The signature BIT STRING's content. */
   readonly signature: Uint8Array
@@ -48,6 +50,8 @@ export interface ParsedCertificate {
 export type ParseResult =
   | { readonly _tag: "Parsed"; readonly certificate: ParsedCertificate }
   | { readonly _tag: "Malformed"; readonly detail: string }
+  /** Over `MAX_CERTIFICATE_BYTES`: refused unread, a resource limit rather than bad input. */
+  | { readonly _tag: "TooLarge"; readonly size: number }
 
 /** Serial number as lower-case hex without leading zeros. */
 const serialHex = (bytes: Uint8Array): string => {
@@ -61,7 +65,6 @@ const serialHex = (bytes: Uint8Array): string => {
 export const MAX_CERTIFICATE_BYTES = 16 * 1024
 
 const parseOrThrow = (der: Uint8Array): ParsedCertificate => {
-  if (der.length > MAX_CERTIFICATE_BYTES) throw new DerError("certificate too large")
   const outer = new Cursor(readAll(der, Tag.sequence))
   const tbsTlv = outer.next(Tag.sequence)
   const signatureAlgorithm = parseAlgorithmIdentifier(outer.next(Tag.sequence))
@@ -78,7 +81,7 @@ const parseOrThrow = (der: Uint8Array): ParsedCertificate => {
     vc.end()
     if (version > 3) throw new DerError("unknown certificate version")
   }
-  const serial = serialHex(integerBytes(tbs.next(Tag.integer)))
+  const serialOctets = integerBytes(tbs.next(Tag.integer))
   const innerAlgorithm = parseAlgorithmIdentifier(tbs.next(Tag.sequence))
   // RFC 5280 4.1.1.2: signatureAlgorithm MUST equal TBSCertificate.signature.
   if (!bytesEqual(innerAlgorithm.der, signatureAlgorithm.der)) throw new DerError("signature algorithms differ")
@@ -109,7 +112,8 @@ const parseOrThrow = (der: Uint8Array): ParsedCertificate => {
     der,
     tbs: whole(tbsTlv),
     version,
-    serial,
+    serial: serialHex(serialOctets),
+    serialOctets,
     signatureAlgorithm,
     signature: sig.bits,
     issuer,
@@ -125,6 +129,7 @@ const parseOrThrow = (der: Uint8Array): ParsedCertificate => {
 
 /** Parses one DER certificate; never throws. */
 export const parseCertificate = (der: Uint8Array): ParseResult => {
+  if (der.length > MAX_CERTIFICATE_BYTES) return { _tag: "TooLarge", size: der.length }
   try {
     return { _tag: "Parsed", certificate: parseOrThrow(der) }
   } catch (e) {

@@ -34,6 +34,31 @@ export interface BuildInput {
 
 /** Signature checks one search may run; far above any honest chain's needs. */
 export const SEARCH_BUDGET = 64
+/**
+ * Issuer lookups (steps of the search) one search may take. An honest chain takes one per
+ * certificate; a bag of certificates that all name each other could otherwise be walked in every
+ * order through signatures already checked (and so not counted by `SEARCH_BUDGET`). Each step
+ * costs O(pool) comparisons, the pool holds at most 15 certificates, so the search stays bounded
+ * at 1,024 x 15 name comparisons.
+ */
+export const MAX_SEARCH_STEPS = 1024
+
+/** What a search did, and why it stopped when it yielded nothing. */
+export interface SearchState {
+  /** The failure farthest from the leaf. */
+  current: BuildFailure | undefined
+  /** A budget (signatures or steps) ran out before the search was complete. */
+  exhausted: boolean
+  signatureChecks: number
+  steps: number
+}
+
+export const newSearchState = (): SearchState => ({
+  current: undefined,
+  exhausted: false,
+  signatureChecks: 0,
+  steps: 0
+})
 
 const keyIdsAgree = (child: ParsedCertificate, issuer: ParsedCertificate): boolean => {
   const aki = child.extensions.authorityKeyId
@@ -49,15 +74,17 @@ const sameAs = (a: ParsedCertificate, b: ParsedCertificate): boolean =>
 
 /**
  * Every complete path `[leaf, …intermediates, anchor]` whose signatures all verify, best first,
- * lazily. When it yields nothing, `failure.current` says why the search failed: the failure
- * farthest from the leaf.
+ * lazily. When it yields nothing, `failure.current` says why the search failed (the failure
+ * farthest from the leaf), and `failure.exhausted` whether it was cut short by its budgets.
  */
-export function* buildPaths(
-  input: BuildInput,
-  failure: { current: BuildFailure | undefined }
-): Generator<ReadonlyArray<ParsedCertificate>> {
+export function* buildPaths(input: BuildInput, failure: SearchState): Generator<ReadonlyArray<ParsedCertificate>> {
   const memo = new Map<ParsedCertificate, Map<ParsedCertificate, SignatureCheck>>()
   let budget = SEARCH_BUDGET
+  const spent = (): boolean => {
+    if (budget > 0) return false
+    failure.exhausted = true
+    return true
+  }
   const check = (child: ParsedCertificate, issuer: ParsedCertificate): SignatureCheck => {
     let row = memo.get(child)
     if (row === undefined) {
@@ -67,6 +94,7 @@ export function* buildPaths(
     let result = row.get(issuer)
     if (result === undefined) {
       budget--
+      failure.signatureChecks++
       result = input.checkSignature(child, issuer)
       row.set(issuer, result)
     }
@@ -81,12 +109,17 @@ export function* buildPaths(
   const used = new Set<ParsedCertificate>([input.leaf])
 
   function* extend(): Generator<ReadonlyArray<ParsedCertificate>> {
+    if (failure.steps >= MAX_SEARCH_STEPS) {
+      failure.exhausted = true
+      return
+    }
+    failure.steps++
     const current = path[path.length - 1]!
     const depth = path.length - 1
     // A self-signed certificate is a root: it is trusted only as a configured anchor (same name
     // and key), never continued through another issuer, and an anchor that merely shares its
     // name is not its issuer.
-    if (current.selfIssued && keyIdsAgree(current, current) && check(current, current) === "ok") {
+    if (current.selfIssued && keyIdsAgree(current, current) && !spent() && check(current, current) === "ok") {
       const anchor = input.anchors.find((a) => sameAs(a, current))
       if (anchor !== undefined) yield [...path, anchor]
       else note("UnknownIssuer", depth, current)
@@ -96,7 +129,7 @@ export function* buildPaths(
     for (const anchor of input.anchors) {
       if (!couldIssue(current, anchor)) continue
       candidates++
-      if (budget <= 0) return
+      if (spent()) return
       const s = check(current, anchor)
       if (s === "ok") yield [...path, anchor]
       else note(s === "bad" ? "BadSignature" : "UnsupportedAlgorithm", depth, current)
@@ -111,7 +144,10 @@ export function* buildPaths(
       return
     }
     for (const issuer of options) {
-      if (budget <= 0) return
+      if (spent() || failure.steps >= MAX_SEARCH_STEPS) {
+        failure.exhausted = true
+        return
+      }
       const s = check(current, issuer)
       if (s !== "ok") {
         note(s === "bad" ? "BadSignature" : "UnsupportedAlgorithm", depth, current)

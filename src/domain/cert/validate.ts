@@ -2,17 +2,26 @@
  * Validation of one built path (RFC 5280 6.1, PROTOCOL.md §13). Pure: time and revocation come in.
  *
  * The path is `[leaf, …intermediates, anchor]`; its signatures were checked while it was built.
- * The anchor is trusted as input (RFC 5280 6.1.1 (d)): its own validity and signature are not
- * checked, but, as RFC 5937 allows, its basicConstraints, keyUsage, pathLenConstraint and name
- * constraints still bind the certificates below it when it carries them.
+ * The anchor's own signature is not checked (it is input, RFC 5280 6.1.1 (d)), but it is held to
+ * the rest, as OpenSSL holds it (PROTOCOL.md §13.7): its validity, its critical extensions, the
+ * RFC 5280 section 4 rules; and, as RFC 5937 allows, its basicConstraints, keyUsage,
+ * pathLenConstraint and name constraints bind the certificates below it.
  *
  * Checks run in a fixed order so each chain gets one predictable reason: validity, unknown
- * critical extensions, chain length, CA rules, name constraints, leaf usage, revocation, identity.
+ * critical extensions, chain length, CA rules, RFC 5280 section 4 conformance, name constraints,
+ * leaf usage, revocation, identity.
  */
 import type { Handle } from "../brands.js"
+import { conformanceError } from "./conformance.js"
 import { ExtendedKeyUsage, hasKeyUsage, KeyUsageBit } from "./extensions.js"
 import { dnsNamesOf, handleCandidates, normaliseDnsName } from "./identity.js"
-import { constrainedNames, describeGeneralName, violation } from "./nameConstraints.js"
+import {
+  checkNames,
+  constrainedNames,
+  describeGeneralName,
+  NAME_CONSTRAINT_BUDGET,
+  type NameBudget
+} from "./nameConstraints.js"
 import { formatName } from "./names.js"
 import type { ParsedCertificate } from "./parse.js"
 import { CertError, type CertRejection, type Purpose } from "./verify.js"
@@ -26,6 +35,8 @@ export interface ValidationPolicy {
   readonly expectedHandle?: Handle | undefined
   readonly expectedDnsName?: string | undefined
   readonly isRevoked?: ((issuerDer: Uint8Array, serialHex: string) => boolean) | undefined
+  /** Name-constraint comparisons left; share one across the paths of a verification (default: a fresh budget). */
+  readonly nameBudget?: NameBudget | undefined
 }
 
 /** `"CN=alice@example.org"`, quoted, for messages. */
@@ -50,8 +61,8 @@ export const validatePath = (
   const last = path.length - 1 // the anchor
   const leaf = path[0]!
 
-  // Validity windows (RFC 5280 6.1.3 (a)(2)), leaf first; the anchor is input, not checked.
-  for (let i = 0; i < last; i++) {
+  // Validity windows (RFC 5280 6.1.3 (a)(2)), leaf first, the anchor included (PROTOCOL.md §13.7).
+  for (let i = 0; i <= last; i++) {
     const c = path[i]!
     if (policy.at < c.notBefore)
       return fail(
@@ -67,8 +78,9 @@ export const validatePath = (
       )
   }
 
-  // RFC 5280 4.2: an unrecognised critical extension MUST make the certificate be rejected.
-  for (let i = 0; i < last; i++) {
+  // RFC 5280 4.2: an unrecognised critical extension MUST make the certificate be rejected; the
+  // anchor's too (it may restrict what the anchor can be trusted for).
+  for (let i = 0; i <= last; i++) {
     const c = path[i]!
     const oid = c.extensions.unknownCritical[0]
     if (oid !== undefined)
@@ -119,32 +131,47 @@ export const validatePath = (
     }
   }
 
+  // RFC 5280 section 4 rules, leaf first (PROTOCOL.md §13.7).
+  for (let i = 0; i <= last; i++) {
+    const error = conformanceError(path[i]!, i, last, describe, path[i + 1])
+    if (error !== undefined) return error
+  }
+
   // Name constraints (RFC 5280 6.1.3 (b), (c)): each CA's constraints bind every certificate
-  // below it, except self-issued intermediates; the leaf is always checked.
+  // below it, except self-issued intermediates; the leaf is always checked. The comparisons are
+  // budgeted (NAME_CONSTRAINT_BUDGET) so a hostile chain cannot make this quadratic step slow.
+  const budget = policy.nameBudget ?? { remaining: NAME_CONSTRAINT_BUDGET }
   for (let j = 1; j <= last; j++) {
     const nc = path[j]!.extensions.nameConstraints
     if (nc === undefined) continue
     for (let i = 0; i < j; i++) {
       const c = path[i]!
       if (i > 0 && c.selfIssued) continue
-      const bad = violation(nc, constrainedNames(c.subject, c.extensions.subjectAltName, i === 0))
-      if (bad !== undefined)
+      const result = checkNames(nc, constrainedNames(c.subject, c.extensions.subjectAltName, i === 0), budget)
+      if (result._tag === "OverBudget")
+        return fail(
+          "LimitExceeded",
+          `Checking the names of ${describe(c)} against the name constraints of CA ${describe(path[j]!)} needs more comparisons than this verifier allows (${NAME_CONSTRAINT_BUDGET} per verification), so the chain is refused.`,
+          i
+        )
+      if (result._tag === "Violation")
         return fail(
           "NameConstraintViolation",
-          `The certificate ${describe(c)} carries the ${describeGeneralName(bad)}, which the name constraints of CA ${describe(path[j]!)} do not allow.`,
+          `The certificate ${describe(c)} carries the ${describeGeneralName(result.name)}, which the name constraints of CA ${describe(path[j]!)} do not allow.`,
           i
         )
     }
   }
 
-  // Leaf usage (PROTOCOL.md §13): digitalSignature when keyUsage is present, and the purpose's EKU.
-  if (!hasKeyUsage(leaf.extensions.keyUsage, KeyUsageBit.digitalSignature))
-    return fail(
-      "MissingDigitalSignature",
-      `The certificate ${describe(leaf)} has a keyUsage without digitalSignature, so it cannot sign a handshake.`,
-      0
-    )
+  // Leaf usage (PROTOCOL.md §13): for a handshake purpose, digitalSignature when keyUsage is
+  // present (the leaf signs CertificateVerify) and the purpose's EKU; `any` asks for neither.
   if (policy.purpose !== "any") {
+    if (!hasKeyUsage(leaf.extensions.keyUsage, KeyUsageBit.digitalSignature))
+      return fail(
+        "MissingDigitalSignature",
+        `The certificate ${describe(leaf)} has a keyUsage without digitalSignature, so it cannot sign a handshake.`,
+        0
+      )
     const eku = leaf.extensions.extKeyUsage
     const want = PURPOSE[policy.purpose]
     if (eku !== undefined && !eku.includes(want.oid) && !eku.includes(ExtendedKeyUsage.any))

@@ -26,6 +26,9 @@ export type CertRejection =
   | "NameConstraintViolation" // a name outside an issuer's permitted / inside its excluded subtrees
   | "Revoked" // the revocation source says so
   | "IdentityMismatch" // the leaf does not name the expected handle / DNS name
+  | "NonConforming" // breaks an RFC 5280 section 4 rule a conforming path validation enforces (PROTOCOL.md §13.7)
+  | "InvalidName" // a subjectAltName entry or a name constraint that is not a well-formed name
+  | "LimitExceeded" // a certificate over the size limit, or a chain that needs more work than the verifier allows
 
 export class CertError extends Data.TaggedError("CertError")<{
   readonly reason: CertRejection
