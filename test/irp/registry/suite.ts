@@ -657,6 +657,31 @@ export const registrySuite = <R>(
             yield* Effect.repeat(nextChange(feed), { until: (c) => c.handle === nina && c.revokedSerial !== undefined })
           ).toEqual({ handle: nina, kind: "certificate", revokedSerial: cert.serial })
           expect((yield* here.status(cert.serial)).status).toBe("revoked")
+          // Registrations committed together (one transaction, one statement for their notices) are each
+          // announced here.
+          const batch = Array.from({ length: 6 }, (_, i) => freshHandle(`batchfeed${i}`))
+          yield* Effect.all(
+            batch.map((handle) =>
+              there.register({
+                handle,
+                deviceId: device("d"),
+                addresses: addrs(4605),
+                ttlSeconds: 60,
+                seq: seq(1),
+                observed: undefined,
+                now
+              })
+            ),
+            { concurrency: "unbounded" }
+          )
+          const announced = new Set<string>()
+          yield* Effect.repeat(nextChange(feed), {
+            until: (c) => {
+              if (batch.includes(c.handle)) announced.add(c.handle)
+              return announced.size === batch.length
+            }
+          })
+          expect([...announced].sort()).toEqual([...batch].sort())
         })
       )
     }
