@@ -1,21 +1,20 @@
 /**
- * `npm run bench:irp` (IRP issue section 6): in one run, lookups/s and registrations/s over 1 and 16
- * authenticated connections with p50/p99 latency, for SQLite and PostgreSQL, beside the anchor: a bare
- * request/response server on Node's TLS 1.3 with mutual auth answering each request with a fixed reply
- * (same certificates, same request and answer sizes, same concurrency). `lookup_ratio = ours / bare`.
- * And lookups/s with 1,000,000 registered identities against 1,000 (the lookup cost must not grow with
- * the registry). Flags: `--json` (one JSON object on stdout), `--quick` (short runs, 100,000 identities).
+ * `npm run bench:irp` (issue 15): at 16 connections, lookups/s and registrations/s of our IRP server
+ * against the same-work anchor (`irp/anchor.ts`: a `node:tls` 1.3 mutual server running the registry's
+ * own statements through better-sqlite3 or a `pg` pool with plain callbacks and answering the same
+ * content as JSON), on SQLite and on PostgreSQL: `lookup_ratio` and `register_ratio = ours / anchor` per
+ * store, `devices_per_core` (registrations/s per core of the server process × 150 s, a 300 s lease
+ * renewed at half-life), `scale_ratio` (lookups with 1,000,000 identities ÷ 1,000), `scale_out` (two
+ * server processes on one PostgreSQL ÷ one) and `minimums` with pass/fail. Flags: `--json` (one JSON
+ * object on stdout), `--quick` (short runs, 100,000 identities; the same keys).
  *
- * Every system runs at once in its own server process (`irp/server.ts`): the anchor, our server on a
- * SQLite file and on a PostgreSQL schema holding 1,000 identities, and the same two holding 1,000,000.
- * Clients run in this process. Each figure is measured in rounds of short slices, the systems in a
- * different order each round, so that other work on the (shared) machine falls on all of them alike.
- * Beside them, for information, the floor of this design (`irp/floor.ts`): the protocol's own per-request
- * work on the same SQLite file as plain callbacks, no product machinery; `floor.lookup_ratio_c16` says how
- * close any implementation of this protocol on this stack could come to the anchor, `floor.scale_ratio`
- * what the registry's size costs that work alone.
+ * Every system runs at once in its own server process (`irp/server.ts`); clients run in this process.
+ * Each figure is measured in rounds of short slices, the systems in a different order each round, so
+ * that other work on the (shared) machine falls on all of them alike. For information beside them: the
+ * floor of this design (`irp/floor.ts`) and our server with the Lookup answer cache on.
  * PostgreSQL: `SIXCHAT_BENCH_PG_URL` (default `postgres://postgres@127.0.0.1:5432/test`), fresh schemas
- * dropped afterwards; skipped with a note when unreachable.
+ * dropped afterwards; skipped with a note when unreachable. `SIXCHAT_BENCH_SERVER_FLAGS`: node flags for
+ * the server processes (e.g. `--cpu-prof`).
  */
 import { mkdtempSync, rmSync } from "node:fs"
 import * as Os from "node:os"
