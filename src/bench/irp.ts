@@ -1,21 +1,20 @@
 /**
- * `npm run bench:irp` (IRP issue section 6): in one run, lookups/s and registrations/s over 1 and 16
- * authenticated connections with p50/p99 latency, for SQLite and PostgreSQL, beside the anchor: a bare
- * request/response server on Node's TLS 1.3 with mutual auth answering each request with a fixed reply
- * (same certificates, same request and answer sizes, same concurrency). `lookup_ratio = ours / bare`.
- * And lookups/s with 1,000,000 registered identities against 1,000 (the lookup cost must not grow with
- * the registry). Flags: `--json` (one JSON object on stdout), `--quick` (short runs, 100,000 identities).
+ * `npm run bench:irp` (issue 15): at 16 connections, lookups/s and registrations/s of our IRP server
+ * against the same-work anchor (`irp/anchor.ts`: a `node:tls` 1.3 mutual server running the registry's
+ * own statements through better-sqlite3 or a `pg` pool with plain callbacks and answering the same
+ * content as JSON), on SQLite and on PostgreSQL: `lookup_ratio` and `register_ratio = ours / anchor` per
+ * store, `devices_per_core` (registrations/s per core of the server process × 150 s, a 300 s lease
+ * renewed at half-life), `scale_ratio` (lookups with 1,000,000 identities ÷ 1,000), `scale_out` (two
+ * server processes on one PostgreSQL ÷ one) and `minimums` with pass/fail. Flags: `--json` (one JSON
+ * object on stdout), `--quick` (short runs, 100,000 identities; the same keys).
  *
- * Every system runs at once in its own server process (`irp/server.ts`): the anchor, our server on a
- * SQLite file and on a PostgreSQL schema holding 1,000 identities, and the same two holding 1,000,000.
- * Clients run in this process. Each figure is measured in rounds of short slices, the systems in a
- * different order each round, so that other work on the (shared) machine falls on all of them alike.
- * Beside them, for information, the floor of this design (`irp/floor.ts`): the protocol's own per-request
- * work on the same SQLite file as plain callbacks, no product machinery; `floor.lookup_ratio_c16` says how
- * close any implementation of this protocol on this stack could come to the anchor, `floor.scale_ratio`
- * what the registry's size costs that work alone.
+ * Every system runs at once in its own server process (`irp/server.ts`); clients run in this process.
+ * Each figure is measured in rounds of short slices, the systems in a different order each round, so
+ * that other work on the (shared) machine falls on all of them alike. For information beside them: the
+ * floor of this design (`irp/floor.ts`) and our server with the Lookup answer cache on.
  * PostgreSQL: `SIXCHAT_BENCH_PG_URL` (default `postgres://postgres@127.0.0.1:5432/test`), fresh schemas
- * dropped afterwards; skipped with a note when unreachable.
+ * dropped afterwards; skipped with a note when unreachable. `SIXCHAT_BENCH_SERVER_FLAGS`: node flags for
+ * the server processes (e.g. `--cpu-prof`).
  */
 import { mkdtempSync, rmSync } from "node:fs"
 import * as Os from "node:os"
@@ -29,7 +28,7 @@ import * as PgLive from "../layers/sql/PgLive.js"
 import * as TcpTransport from "../layers/transport/TcpTransport.js"
 import { measure } from "./irp/load.js"
 import { documents, prepareDomain } from "./irp/setup.js"
-import { bareSystem, both, floorSystem, oursSystem, pgSchema, type System } from "./irp/systems.js"
+import { anchorSystem, both, floorSystem, oursSystem, pgSchema, type System, twoProcesses } from "./irp/systems.js"
 import { combine, type Figures, figuresOf, type Measured } from "./irp/wire.js"
 
 const args = new Set(process.argv.slice(2))
@@ -54,7 +53,7 @@ const say = (line: string) => (json ? Effect.void : Effect.sync(() => process.st
 type Kind = "lookup" | "register"
 interface Scenario {
   readonly kind: Kind
-  readonly connections: 1 | 16
+  readonly connections: 16
   readonly systems: ReadonlyArray<System>
 }
 
@@ -67,62 +66,75 @@ const program = Effect.gen(function* () {
   const { domain, identities, filler } = yield* prepareDomain(dir, 16)
   const docs = documents(domain, filler.der, Date.now())
   yield* say(
-    `IRP benchmark: ${ROUNDS} rounds of ${SLICE_SECONDS} s slices per figure; Lookup ${docs.lookup.length} B -> ${docs.lookupResult.length} B, Register ${docs.register.length} B -> ${docs.registered.length} B`
+    `IRP benchmark: ${ROUNDS} rounds of ${SLICE_SECONDS} s slices per figure at 16 connections; Lookup ${docs.lookup.length} B -> ${docs.lookupResult.length} B, Register ${docs.register.length} B -> ${docs.registered.length} B`
   )
   const ours = (
     name: string,
     db: string,
     layer: Layer.Layer<SqlClient.SqlClient, unknown>,
     population: number,
-    cache = 0
+    cache = 0,
+    fresh = cache === 0
   ) =>
     Effect.tap(
-      oursSystem(name, dir, db, layer, population, identities, filler, domain.rootCertificate, cache),
+      oursSystem(name, dir, db, layer, population, identities, filler, domain.rootCertificate, cache, fresh),
       ({ insertSeconds }) => say(`  ${name}: ${population} identities inserted in ${insertSeconds} s`)
     )
+  const anchor = (name: string, db: string, layer: Layer.Layer<SqlClient.SqlClient, unknown>) =>
+    anchorSystem(name, dir, db, layer, SMALL, identities, filler)
   const sqliteAt = (file: string) => ({ db: `sqlite:${file}`, layer: Database.layer({ _tag: "Sqlite", path: file }) })
+  const pgAt = (url: string) => ({ db: url, layer: PgLive.layer(url, { maxConnections: 2 }) })
 
-  const [bare, bareRegister] = yield* bareSystem(dir, identities, docs)
+  const anchorFile = sqliteAt(join(root, "anchor.sqlite"))
   const small = sqliteAt(join(root, "small.sqlite"))
   const large = sqliteAt(join(root, "large.sqlite"))
+  const anchorSqlite = yield* anchor("anchor-sqlite", anchorFile.db, anchorFile.layer)
   const sqlite = yield* ours("sqlite", small.db, small.layer, SMALL)
   const sqliteLarge = yield* ours("sqlite-large", large.db, large.layer, LARGE)
+  // For information: the floor of this design and the Lookup answer cache an operator can turn on.
   const floor = yield* floorSystem("floor", dir, small.db, SMALL)
-  const floorLarge = yield* floorSystem("floor-large", dir, large.db, LARGE)
-  // For information (the minimums are the default server's): the same two files served with the Lookup
-  // answer cache an operator can turn on, 10,000 entries.
   const cached = yield* ours("sqlite-cache", small.db, small.layer, SMALL, CACHE_ENTRIES)
-  const cachedLarge = yield* ours("sqlite-cache-large", large.db, large.layer, LARGE, CACHE_ENTRIES)
-  const pgSmallUrl = yield* pgSchema(PG_URL)
-  const pgLargeUrl = pgSmallUrl === undefined ? undefined : yield* pgSchema(PG_URL)
+
+  const pgUrls = yield* pgSchema(PG_URL)
   const pg =
-    pgSmallUrl === undefined || pgLargeUrl === undefined
+    pgUrls === undefined
       ? undefined
-      : {
-          small: yield* ours("postgres", pgSmallUrl, PgLive.layer(pgSmallUrl, { maxConnections: 2 }), SMALL),
-          large: yield* ours("postgres-large", pgLargeUrl, PgLive.layer(pgLargeUrl, { maxConnections: 2 }), LARGE)
-        }
+      : yield* Effect.gen(function* () {
+          const anchorUrl = pgAt(pgUrls)
+          const smallUrl = pgAt((yield* pgSchema(PG_URL))!)
+          const largeUrl = pgAt((yield* pgSchema(PG_URL))!)
+          const anchorPg = yield* anchor("anchor-pg", anchorUrl.db, anchorUrl.layer)
+          const smallPg = yield* ours("postgres", smallUrl.db, smallUrl.layer, SMALL)
+          const largePg = yield* ours("postgres-large", largeUrl.db, largeUrl.layer, LARGE)
+          // scale_out: a second process on the first one's schema; connections alternate between the two.
+          const secondPg = yield* ours("postgres-second", smallUrl.db, smallUrl.layer, SMALL, 0, false)
+          return {
+            anchor: anchorPg,
+            small: smallPg,
+            large: largePg,
+            duo: twoProcesses("postgres-two", smallPg.system, secondPg.system)
+          }
+        })
   if (pg === undefined) yield* say(`  PostgreSQL not reachable at ${PG_URL}: skipped`)
 
-  const oursSmall = [sqlite.system, ...(pg === undefined ? [] : [pg.small.system])]
   const scenarios: ReadonlyArray<Scenario> = [
-    { kind: "lookup", connections: 1, systems: [bare, ...oursSmall] },
     {
       kind: "lookup",
       connections: 16,
       systems: [
-        bare,
-        floor,
-        floorLarge,
-        ...oursSmall,
+        anchorSqlite,
+        sqlite.system,
         sqliteLarge.system,
-        ...(pg === undefined ? [] : [pg.large.system]),
+        floor,
         cached.system,
-        cachedLarge.system
+        ...(pg === undefined ? [] : [pg.anchor, pg.small.system, pg.large.system, pg.duo])
       ]
     },
-    { kind: "register", connections: 1, systems: [bareRegister, ...oursSmall] },
-    { kind: "register", connections: 16, systems: [bareRegister, ...oursSmall] }
+    {
+      kind: "register",
+      connections: 16,
+      systems: [anchorSqlite, sqlite.system, ...(pg === undefined ? [] : [pg.anchor, pg.small.system, pg.duo])]
+    }
   ]
 
   // Warm-up: the JIT of every server process (and of this one) and the large files' memory maps before
@@ -151,33 +163,35 @@ const program = Effect.gen(function* () {
     }
     yield* say(`  round ${round + 1}/${ROUNDS} done`)
   }
-  const fig = (name: string, kind: Kind, c: 1 | 16): Figures => figuresOf(combine(slices.get(`${name}/${kind}/c${c}`)!))
-  const perConnections = (name: string, kind: Kind) => ({ c1: fig(name, kind, 1), c16: fig(name, kind, 16) })
+  const fig = (name: string, kind: Kind): Figures => figuresOf(combine(slices.get(`${name}/${kind}/c16`)!))
   const ratio = (a: number, b: number) => Math.round((a / b) * 1000) / 1000
-  const bareOut = { lookup: perConnections("bare", "lookup"), register: perConnections("bare-register", "register") }
-  const storage = (name: string, largeName: string, insertSeconds: number) => {
-    const lookup = perConnections(name, "lookup")
-    const register = perConnections(name, "register")
-    const largeLookup = fig(largeName, "lookup", 16)
+  /** Registrations/s per core of the server process, times the 150 s a device renews its 300 s lease after. */
+  const devicesPerCore = (register: Figures) =>
+    Math.round((register.perSecond / Math.max(0.01, register.serverCores)) * 150)
+  const storage = (anchorName: string, name: string, largeName: string, insertSeconds: number) => {
+    const anchorFigures = { lookup: fig(anchorName, "lookup"), register: fig(anchorName, "register") }
+    const lookup = fig(name, "lookup")
+    const register = fig(name, "register")
+    const largeLookup = fig(largeName, "lookup")
     return {
+      anchor: anchorFigures,
       lookup,
       register,
-      lookup_ratio: {
-        c1: ratio(lookup.c1.perSecond, bareOut.lookup.c1.perSecond),
-        c16: ratio(lookup.c16.perSecond, bareOut.lookup.c16.perSecond)
-      },
-      register_ratio: {
-        c1: ratio(register.c1.perSecond, bareOut.register.c1.perSecond),
-        c16: ratio(register.c16.perSecond, bareOut.register.c16.perSecond)
-      },
+      lookup_ratio: ratio(lookup.perSecond, anchorFigures.lookup.perSecond),
+      register_ratio: ratio(register.perSecond, anchorFigures.register.perSecond),
+      devices_per_core: devicesPerCore(register),
+      anchor_devices_per_core: devicesPerCore(anchorFigures.register),
       scale: {
-        small: { identities: SMALL, lookup: lookup.c16 },
+        small: { identities: SMALL, lookup },
         large: { identities: LARGE, lookup: largeLookup, insertSeconds }
       },
-      scale_ratio: ratio(largeLookup.perSecond, lookup.c16.perSecond)
+      scale_ratio: ratio(largeLookup.perSecond, lookup.perSecond)
     }
   }
-  const sqliteOut = storage("sqlite", "sqlite-large", sqliteLarge.insertSeconds)
+  const sqliteOut = storage("anchor-sqlite", "sqlite", "sqlite-large", sqliteLarge.insertSeconds)
+  const pgOut =
+    pg === undefined ? undefined : storage("anchor-pg", "postgres", "postgres-large", pg.large.insertSeconds)
+  const minimum = (value: number, min: number) => ({ value, minimum: min, ok: value >= min })
   return {
     machine: {
       cpu: Os.cpus()[0]?.model.trim() ?? "unknown",
@@ -187,40 +201,44 @@ const program = Effect.gen(function* () {
       platform: `${Os.platform()} ${Os.release()} ${Os.arch()}`,
       loadAverage: Os.loadavg().map((l) => Math.round(l * 100) / 100)
     },
-    config: { rounds: ROUNDS, sliceSeconds: SLICE_SECONDS, small: SMALL, large: LARGE, quick },
+    config: { rounds: ROUNDS, sliceSeconds: SLICE_SECONDS, connections: 16, small: SMALL, large: LARGE, quick },
     documents: {
       lookup: docs.lookup.length,
       lookupResult: docs.lookupResult.length,
       register: docs.register.length,
       registered: docs.registered.length
     },
-    bare: bareOut,
     sqlite: sqliteOut,
     floor: {
-      lookup_c16: fig("floor", "lookup", 16),
-      lookup_ratio_c16: ratio(fig("floor", "lookup", 16).perSecond, bareOut.lookup.c16.perSecond),
-      sqlite_share_of_floor_c16: ratio(sqliteOut.lookup.c16.perSecond, fig("floor", "lookup", 16).perSecond),
-      large_lookup_c16: fig("floor-large", "lookup", 16),
-      scale_ratio: ratio(fig("floor-large", "lookup", 16).perSecond, fig("floor", "lookup", 16).perSecond)
+      lookup: fig("floor", "lookup"),
+      lookup_ratio: ratio(fig("floor", "lookup").perSecond, sqliteOut.anchor.lookup.perSecond)
     },
     sqlite_with_lookup_cache: {
       entries: CACHE_ENTRIES,
-      lookup_c16: fig("sqlite-cache", "lookup", 16),
-      lookup_ratio_c16: ratio(fig("sqlite-cache", "lookup", 16).perSecond, bareOut.lookup.c16.perSecond),
-      large_lookup_c16: fig("sqlite-cache-large", "lookup", 16),
-      scale_ratio: ratio(fig("sqlite-cache-large", "lookup", 16).perSecond, fig("sqlite-cache", "lookup", 16).perSecond)
+      lookup: fig("sqlite-cache", "lookup"),
+      lookup_ratio: ratio(fig("sqlite-cache", "lookup").perSecond, sqliteOut.anchor.lookup.perSecond)
     },
-    postgres:
-      pg === undefined
+    postgres: pgOut ?? { skipped: `PostgreSQL not reachable at ${PG_URL}` },
+    scale_out:
+      pgOut === undefined
         ? { skipped: `PostgreSQL not reachable at ${PG_URL}` }
-        : storage("postgres", "postgres-large", pg.large.insertSeconds),
+        : {
+            lookup: fig("postgres-two", "lookup"),
+            register: fig("postgres-two", "register"),
+            lookup_ratio: ratio(fig("postgres-two", "lookup").perSecond, pgOut.lookup.perSecond),
+            register_ratio: ratio(fig("postgres-two", "register").perSecond, pgOut.register.perSecond)
+          },
     minimums: {
-      sqlite_lookup_ratio_c16: {
-        value: sqliteOut.lookup_ratio.c16,
-        minimum: 0.3,
-        ok: sqliteOut.lookup_ratio.c16 >= 0.3
-      },
-      sqlite_scale_ratio: { value: sqliteOut.scale_ratio, minimum: 0.8, ok: sqliteOut.scale_ratio >= 0.8 }
+      lookup_ratio: minimum(sqliteOut.lookup_ratio, 0.5),
+      register_ratio: minimum(sqliteOut.register_ratio, 0.5),
+      scale_ratio: minimum(sqliteOut.scale_ratio, 0.8),
+      ...(pgOut === undefined
+        ? {}
+        : {
+            pg_lookup_ratio: minimum(pgOut.lookup_ratio, 0.5),
+            pg_register_ratio: minimum(pgOut.register_ratio, 0.5),
+            pg_scale_ratio: minimum(pgOut.scale_ratio, 0.8)
+          })
     }
   }
 }).pipe(Effect.scoped, Effect.provide(Layer.mergeAll(TcpTransport.layer, CryptoLive.layerNode, EntropyLive.layer)))

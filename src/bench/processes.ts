@@ -23,9 +23,11 @@ export class ServerProcess {
 
   /** Starts the server of `system`; `cacheSize` is the CertVerifier's signature cache (ours only). */
   static start(system: SystemName, pkiPath: string, cacheSize: number): Promise<ServerProcess> {
+    // SIXCHAT_BENCH_SERVER_FLAGS: node flags for the server processes only (e.g. `--cpu-prof` to profile them).
+    const flags = process.env.SIXCHAT_BENCH_SERVER_FLAGS?.split(" ").filter((f) => f.length > 0) ?? []
     const child = fork(here("./server.js"), [system, pkiPath, String(cacheSize)], {
       stdio: ["ignore", "inherit", "inherit", "ipc"],
-      execArgv: []
+      execArgv: flags
     })
     return new Promise((resolve, reject) => {
       child.once("exit", (code) => reject(new Error(`the ${system} server exited (${code}) before it was ready`)))

@@ -25,7 +25,12 @@ const SERVER = fileURLToPath(new URL("./server.js", import.meta.url))
 /** Starts `server.js` with `args`; resolves once it listens. Its stderr (the request log) goes to /dev/null. */
 export const spawnServer = (args: ReadonlyArray<string>): Promise<ServerProcess> =>
   new Promise((resolve, reject) => {
-    const child: ChildProcess = fork(SERVER, [...args], { stdio: ["ignore", "ignore", "ignore", "ipc"] })
+    // SIXCHAT_BENCH_SERVER_FLAGS: node flags for the server processes only (e.g. `--cpu-prof` to profile them).
+    const flags = process.env.SIXCHAT_BENCH_SERVER_FLAGS?.split(" ").filter((f) => f.length > 0)
+    const child: ChildProcess = fork(SERVER, [...args], {
+      stdio: ["ignore", "ignore", "ignore", "ipc"],
+      ...(flags === undefined ? {} : { execArgv: flags })
+    })
     const waiting: Array<(micros: number) => void> = []
     child.on("message", (m: FromServer) => {
       if (m.type === "ready")

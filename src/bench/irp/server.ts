@@ -10,7 +10,10 @@
  *   domain's server certificate; client certificates required and verified under the domain's root)
  *   answering every length-prefixed request frame with the fixed reply in the file REPLY.
  *
- * Both listen on 127.0.0.1 (port chosen by the OS), report `{ type: "ready", port }`, answer `cpu` with
+ * * `node dist/bench/irp/server.js anchor DIR DB`: the same-work anchor (`anchor.ts`): Node's TLS 1.3 with
+ *   mutual auth doing our server's Lookup and Register work over DB with plain callbacks, answering JSON;
+ *
+ * All listen on 127.0.0.1 (port chosen by the OS), report `{ type: "ready", port }`, answer `cpu` with
  * their CPU time so far, and exit when the parent disconnects. Each runs alone in its process so that its
  * CPU time is its own and client and server can use both cores.
  */
@@ -30,6 +33,7 @@ import * as IrpServerLive from "../../layers/irp/server/IrpServerLive.js"
 import * as Database from "../../layers/sql/Database.js"
 import * as TcpTransport from "../../layers/transport/TcpTransport.js"
 import { IrpRegistry } from "../../services/IrpRegistry.js"
+import { anchorServer } from "./anchor.js"
 import { floorServer } from "./floor.js"
 import { FrameSplitter, type FromServer, frameOf, type ToServer } from "./wire.js"
 
@@ -124,6 +128,9 @@ const bare = (dir: string, replyPath: string): Promise<number> =>
     server.listen(0, "127.0.0.1", () => resolve((server.address() as { port: number }).port))
   })
 
+const anchor = (dir: string, db: string): Promise<number> =>
+  Effect.runPromise(loadDomain(dir)).then((domain) => anchorServer(dir, db, domain.issuer.chain))
+
 const main = async (): Promise<void> => {
   const [mode, dir, arg, log, cache] = process.argv.slice(2) as [string, string, string, string?, string?]
   const port =
@@ -131,7 +138,9 @@ const main = async (): Promise<void> => {
       ? await ours(dir, arg, log ?? "off", Number(cache ?? 0))
       : mode === "floor"
         ? await floor(dir, arg)
-        : await bare(dir, arg)
+        : mode === "anchor"
+          ? await anchor(dir, arg)
+          : await bare(dir, arg)
   process.on("message", (m: ToServer) => {
     if (m.type === "cpu") {
       const cpu = process.cpuUsage()

@@ -5,7 +5,7 @@
  * (`server.ts`) with its clients in this process.
  */
 import { randomBytes } from "node:crypto"
-import { readFileSync, writeFileSync } from "node:fs"
+import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Context, Effect, Layer } from "effect"
@@ -14,10 +14,10 @@ import { DeviceId, Seq } from "../../domain/irp/registry.js"
 import * as IrpClientLive from "../../layers/irp/client/IrpClientLive.js"
 import { migrate } from "../../layers/irp/registry/migrations.js"
 import * as PgLive from "../../layers/sql/PgLive.js"
+import { connectAnchor } from "./anchor.js"
 import { connectFloor } from "./floor.js"
-import { connectBare, type Op, type ServerProcess, spawnServer } from "./load.js"
-import { type BenchIdentity, type documents, fillerHandle, populate } from "./setup.js"
-import { frameOf } from "./wire.js"
+import { type Op, type ServerProcess, spawnServer } from "./load.js"
+import { type BenchIdentity, fillerHandle, populate } from "./setup.js"
 
 /** One server under load: what a connection does for each kind of request. */
 export interface System {
@@ -56,35 +56,6 @@ const serverProcess = (args: ReadonlyArray<string>) =>
     (s) => Effect.promise(() => s.stop())
   )
 
-/** The anchor: one bare TLS server per request kind, each with its fixed reply. */
-export const bareSystem = (dir: string, identities: ReadonlyArray<BenchIdentity>, docs: ReturnType<typeof documents>) =>
-  Effect.gen(function* () {
-    const caPem = readFileSync(join(dir, "ca.pem"), "utf8")
-    const start = (name: string, request: Uint8Array, reply: Uint8Array) =>
-      Effect.gen(function* () {
-        const replyFile = join(dir, `bench-${name}.reply`)
-        writeFileSync(replyFile, reply)
-        const server = yield* serverProcess(["bare", dir, replyFile])
-        const conns = yield* Effect.acquireRelease(
-          Effect.promise(() =>
-            Promise.all(identities.map((id) => connectBare(server.port, id, caPem, "irp.example.org")))
-          ),
-          (cs) =>
-            Effect.sync(() => {
-              for (const c of cs) c.close()
-            })
-        )
-        const frame = frameOf(request)
-        return { server, send: { promise: (c: number) => conns[c]!.request(frame) } }
-      })
-    const lookup = yield* start("lookup", docs.lookup, docs.lookupResult)
-    const register = yield* start("register", docs.register, docs.registered)
-    return [
-      { name: "bare", server: lookup.server, lookup: lookup.send, register: nothing },
-      { name: "bare-register", server: register.server, lookup: nothing, register: register.send }
-    ] as const
-  })
-
 /** The floor (`irp/floor.ts`) over the SQLite file `db` already filled with `population` identities. */
 export const floorSystem = (name: string, dir: string, db: string, population: number) =>
   Effect.gen(function* () {
@@ -102,6 +73,82 @@ export const floorSystem = (name: string, dir: string, db: string, population: n
     return { name, server, lookup, register: nothing } satisfies System
   })
 
+/** Creates the registry's tables in `dbLayer`'s database and bulk-inserts `population` identities. */
+const fill = (
+  dbLayer: Layer.Layer<SqlClient.SqlClient, unknown>,
+  population: number,
+  filler: { readonly der: Uint8Array; readonly fingerprint: string }
+) =>
+  Effect.scoped(
+    Effect.flatMap(Layer.build(dbLayer), (context) =>
+      Effect.provideService(
+        Effect.zipRight(migrate, populate({ from: 0, to: population, ...filler, now: Date.now() })),
+        SqlClient.SqlClient,
+        Context.get(context, SqlClient.SqlClient)
+      )
+    )
+  )
+
+/**
+ * The same-work anchor (`anchor.ts`) over a fresh database holding `population` identities, one Node TLS
+ * client per identity, sending the requests our clients send (as JSON) and parsing each answer.
+ */
+export const anchorSystem = (
+  name: string,
+  dir: string,
+  db: string,
+  dbLayer: Layer.Layer<SqlClient.SqlClient, unknown>,
+  population: number,
+  identities: ReadonlyArray<BenchIdentity>,
+  filler: { readonly der: Uint8Array; readonly fingerprint: string }
+) =>
+  Effect.gen(function* () {
+    yield* fill(dbLayer, population, filler)
+    const caPem = readFileSync(join(dir, "ca.pem"), "utf8")
+    const server = yield* serverProcess(["anchor", dir, db])
+    const conns = yield* Effect.acquireRelease(
+      Effect.promise(() =>
+        Promise.all(identities.map((id) => connectAnchor(server.port, id, caPem, "irp.example.org")))
+      ),
+      (cs) =>
+        Effect.sync(() => {
+          for (const c of cs) c.close()
+        })
+    )
+    const seqs = seqsOf(db, conns.length)
+    let ids = 0
+    const check = (answer: unknown) => {
+      if (typeof answer !== "object" || answer === null || "error" in answer)
+        throw new Error(`the anchor refused: ${JSON.stringify(answer)}`)
+    }
+    const system: System = {
+      name,
+      server,
+      lookup: {
+        promise: (c) =>
+          conns[c]!.request({
+            op: "lookup",
+            id: String(++ids),
+            handle: fillerHandle(Math.floor(Math.random() * population))
+          }).then(check)
+      },
+      register: {
+        promise: (c) => {
+          seqs[c]! += 1n
+          return conns[c]!.request({
+            op: "register",
+            id: String(++ids),
+            deviceId: `bench-${String(c).padStart(2, "0")}`,
+            addresses: [{ host: "192.0.2.1", port: 4605 }],
+            ttlSeconds: 300,
+            seq: String(seqs[c]!)
+          }).then(check)
+        }
+      }
+    }
+    return system
+  })
+
 /** Our server over a fresh database holding `population` identities, with one client per identity. */
 export const oursSystem = (
   name: string,
@@ -112,23 +159,16 @@ export const oursSystem = (
   identities: ReadonlyArray<BenchIdentity>,
   filler: { readonly der: Uint8Array; readonly fingerprint: string },
   rootCertificate: Uint8Array,
-  /** Answer cache entries (`irp serve --lookup-cache`); with a cache, the database is the one already filled. */
-  cache = 0
+  /** Answer cache entries (`irp serve --lookup-cache`). */
+  cache = 0,
+  /** Whether to create and fill the database (`false`: another system already did). */
+  fresh = cache === 0
 ) =>
   Effect.gen(function* () {
     const t0 = Date.now()
     // Our own connection is closed before the server starts: an open SQLite connection holding the bulk
     // insert's write-ahead log would make every read of the server's consult it.
-    if (cache === 0)
-      yield* Effect.scoped(
-        Effect.flatMap(Layer.build(dbLayer), (context) =>
-          Effect.provideService(
-            Effect.zipRight(migrate, populate({ from: 0, to: population, ...filler, now: Date.now() })),
-            SqlClient.SqlClient,
-            Context.get(context, SqlClient.SqlClient)
-          )
-        )
-      )
+    if (fresh) yield* fill(dbLayer, population, filler)
     const insertSeconds = Math.round((Date.now() - t0) / 100) / 10
     const server = yield* serverProcess(["ours", dir, db, "text", String(cache)])
     const clients = yield* Effect.forEach(
@@ -165,6 +205,28 @@ export const oursSystem = (
     }
     return { system, insertSeconds }
   })
+
+/**
+ * Two server processes on one database as one system: connections alternate between them (even ones to
+ * `a`, odd ones to `b`), and the CPU time is both processes'.
+ */
+export const twoProcesses = (name: string, a: System, b: System): System => {
+  const pick = (kind: "lookup" | "register"): Op => {
+    const [x, y] = [a[kind], b[kind]]
+    if ("effect" in x && "effect" in y) return { effect: (c) => (c % 2 === 0 ? x.effect(c) : y.effect(c)) }
+    throw new Error("twoProcesses combines our servers only")
+  }
+  return {
+    name,
+    server: {
+      port: a.server.port,
+      cpu: () => Promise.all([a.server.cpu(), b.server.cpu()]).then(([x, y]) => x + y),
+      stop: () => Promise.resolve()
+    },
+    lookup: pick("lookup"),
+    register: pick("register")
+  }
+}
 
 /** A fresh PostgreSQL schema at `url`, dropped with the scope; `undefined` when PostgreSQL is not reachable. */
 export const pgSchema = (url: string) =>

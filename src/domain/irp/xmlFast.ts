@@ -1,7 +1,7 @@
 /**
  * Hand-written decoding of the messages read on every request: the answers a client reads (`<Ok>`,
  * `<LookupResult>`, `<Registered>`, `<StatusResult>`, `<Error>`, and `<Changed>` pushes) and the
- * requests a server reads most (`<Ping>`, `<Lookup>`, `<Status>`). Pure.
+ * requests a server reads most (`<Ping>`, `<Lookup>`, `<Register>`, `<Status>`). Pure.
  *
  * Why: the general path (`./xml.ts`) takes the element apart through `Either` helpers, builds an input
  * object and runs it through the message's Schema; on a 1.6 KB `<LookupResult>` that costs ~20 µs, most
@@ -37,8 +37,10 @@ import {
   type LookupResult,
   MAX_BINDINGS,
   MAX_CHAIN,
+  MAX_WIRE_TTL,
   type Ok,
   type Ping,
+  type Register,
   type Registered,
   RetryAfterMs,
   type Status,
@@ -330,9 +332,39 @@ const status = (e: XmlElement): Status | undefined => {
   return isId(id) && isSerial(serial) ? { _tag: "irp.Status", id, serial } : undefined
 }
 
+/** `<Register id device ttl seq>` with 1 to 8 `<Address>` children: every device renews its lease with one. */
+const register = (e: XmlElement): Register | undefined => {
+  let id: string | undefined
+  let device: string | undefined
+  let ttlText: string | undefined
+  let seqText: string | undefined
+  for (const a of e.attributes)
+    if (a.name === "id") id = a.value
+    else if (a.name === "device") device = a.value
+    else if (a.name === "ttl") ttlText = a.value
+    else if (a.name === "seq") seqText = a.value
+    else return undefined
+  if (!isId(id) || device === undefined || !isDeviceId(device) || ttlText === undefined || seqText === undefined)
+    return undefined
+  const children = e.children
+  if (children.length < 1 || children.length > MAX_ADDRESSES_PER_DEVICE || !isBlank(e.text)) return undefined
+  const addresses: Array<WireAddress> = []
+  for (const child of children) {
+    if (child.name !== "Address" || child.namespace !== e.namespace) return undefined
+    const a = address(child)
+    if (a === undefined) return undefined
+    addresses.push(a)
+  }
+  const ttlSeconds = decimalInt(ttlText, 9)
+  const seq = decimalBigInt(seqText)
+  if (ttlSeconds === undefined || ttlSeconds > MAX_WIRE_TTL || seq === undefined || !isSeq(seq)) return undefined
+  return { _tag: "irp.Register", id, deviceId: device, addresses: addresses as never, ttlSeconds, seq }
+}
+
 const requestReaders: Readonly<Record<string, (e: XmlElement) => IrpRequest | undefined>> = {
   Ping: ping,
   Lookup: lookup,
+  Register: register,
   Status: status
 }
 

@@ -34,6 +34,7 @@ const FAST_KINDS = new Set([
   "irp.Error",
   "irp.Ping",
   "irp.Lookup",
+  "irp.Register",
   "irp.Status"
 ])
 

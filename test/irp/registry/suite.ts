@@ -241,6 +241,64 @@ export const registrySuite = <R>(
       })
     )
 
+    it.effect("registrations that share a transaction (group commit) each get their own answer", () =>
+      Effect.gen(function* () {
+        const registry = yield* IrpRegistry
+        const now = yield* Clock.currentTimeMillis
+        // 40 at once, across 8 handles with 5 devices each; every third one repeats a seq already stored.
+        const handles = Array.from({ length: 8 }, (_, i) => freshHandle(`batch${i}`))
+        for (const handle of handles)
+          yield* registry.register({
+            handle,
+            deviceId: device("d0"),
+            addresses: addrs(1),
+            ttlSeconds: 60,
+            seq: seq(100),
+            observed: undefined,
+            now
+          })
+        const jobs = Array.from({ length: 40 }, (_, i) => ({
+          handle: handles[i % 8]!,
+          deviceId: device(`d${Math.floor(i / 8)}`),
+          stale: i % 3 === 0 && Math.floor(i / 8) === 0,
+          port: 1000 + i
+        }))
+        const results = yield* Effect.all(
+          jobs.map((job) =>
+            Effect.either(
+              registry.register({
+                handle: job.handle,
+                deviceId: job.deviceId,
+                addresses: addrs(job.port),
+                ttlSeconds: 60,
+                seq: seq(job.stale ? 100 : 200),
+                observed: undefined,
+                now
+              })
+            )
+          ),
+          { concurrency: "unbounded" }
+        )
+        results.forEach((result, i) => {
+          const job = jobs[i]!
+          if (job.stale) {
+            expect(Either.isLeft(result) && result.left.reason).toBe("StaleSequence")
+            return
+          }
+          // Its own answer: its handle's bindings, its own device among them with its own address.
+          expect(Either.isRight(result)).toBe(true)
+          const mine = Either.getOrThrow(result).find((b) => b.deviceId === job.deviceId)
+          expect(mine?.addresses).toEqual(addrs(job.port))
+        })
+        for (const [h, handle] of handles.entries()) {
+          const stored = yield* registry.lookup({ handle, now })
+          expect(stored.length).toBe(5)
+          const d0 = stored.find((b) => b.deviceId === device("d0"))
+          expect(d0?.seq).toBe(BigInt(h % 3 === 0 ? 100 : 200))
+        }
+      })
+    )
+
     it.effect("leases outside the policy's bounds are refused", () =>
       Effect.gen(function* () {
         const registry = yield* IrpRegistry
@@ -599,6 +657,31 @@ export const registrySuite = <R>(
             yield* Effect.repeat(nextChange(feed), { until: (c) => c.handle === nina && c.revokedSerial !== undefined })
           ).toEqual({ handle: nina, kind: "certificate", revokedSerial: cert.serial })
           expect((yield* here.status(cert.serial)).status).toBe("revoked")
+          // Registrations committed together (one transaction, one statement for their notices) are each
+          // announced here.
+          const batch = Array.from({ length: 6 }, (_, i) => freshHandle(`batchfeed${i}`))
+          yield* Effect.all(
+            batch.map((handle) =>
+              there.register({
+                handle,
+                deviceId: device("d"),
+                addresses: addrs(4605),
+                ttlSeconds: 60,
+                seq: seq(1),
+                observed: undefined,
+                now
+              })
+            ),
+            { concurrency: "unbounded" }
+          )
+          const announced = new Set<string>()
+          yield* Effect.repeat(nextChange(feed), {
+            until: (c) => {
+              if (batch.includes(c.handle)) announced.add(c.handle)
+              return announced.size === batch.length
+            }
+          })
+          expect([...announced].sort()).toEqual([...batch].sort())
         })
       )
     }

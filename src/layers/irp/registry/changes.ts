@@ -238,7 +238,13 @@ export const makeChangeFeed: Effect.Effect<ChangeFeed, RegistryError, SqlClient.
 
     return {
       ...base,
-      inTransaction: (changes) => Effect.forEach(changes, (change) => notify(encodePayload(change)), { discard: true }),
+      // One statement for all of a transaction's notices (a batch of registrations has many): one round trip.
+      inTransaction: (changes) =>
+        changes.length === 0
+          ? Effect.void
+          : Effect.asVoid(
+              sql`SELECT ${sql.csv(changes.map((change) => sql`pg_notify(${channel}, ${encodePayload(change)})`))}`
+            ),
       // Our own notice comes back through LISTEN a little later (and feeds the subscribers then); the
       // synchronous listeners are told now too, so that this process reads its own writes at once.
       afterCommit: (changes) => Effect.sync(() => tell(changes))
