@@ -94,13 +94,18 @@ export const normalizeDomain = (text: string): string | undefined => {
 /** "." (or the empty name some resolvers return for it) is the root: "service decidedly not available". */
 export const isRootTarget = (target: string): boolean => target === "" || target === "."
 
-export const discoveryError = (reason: DiscoveryFailure, domain: string, cause?: unknown): DiscoveryError => {
+export const discoveryError = (
+  reason: DiscoveryFailure,
+  domain: string,
+  cause?: unknown,
+  queryTimeoutMs: number = Limits.queryTimeoutMs
+): DiscoveryError => {
   const text: Record<DiscoveryFailure, string> = {
     InvalidDomain: `"${domain}" is not a domain name; give one such as other.net.`,
     ServiceRefused: `${domain} publishes "." as the target of ${srvName(domain)}: it runs no SixChat IRP, so there is no one to reach there.`,
     NotFound: `${domain} has no ${srvName(domain)} SRV record and ${fallbackHost(domain)} has no address; check the domain name, or ask its operator to publish the records.`,
     NoAddress: `no target of ${srvName(domain)} has an AAAA or A record; ask the operator of ${domain} to fix its DNS.`,
-    Timeout: `the DNS server did not answer about ${domain} within ${Limits.queryTimeoutMs / 1000} s; check --dns / SIXCHAT_DNS or your network and try again.`,
+    Timeout: `the DNS server did not answer about ${domain} within ${queryTimeoutMs / 1000} s; check --dns / SIXCHAT_DNS or your network and try again.`,
     DnsFailure: `the DNS server failed to answer about ${domain}${cause === undefined ? "" : ` (${describeCause(cause)})`}; check --dns / SIXCHAT_DNS and try again.`,
     TooManyRecords: `${domain} publishes more than ${Limits.maxSrvRecords} ${srvName(domain)} records; its operator should publish fewer.`
   }

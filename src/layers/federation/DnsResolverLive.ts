@@ -49,12 +49,14 @@ const query = <A>(domain: string, limits: DiscoveryLimits, run: () => Promise<A>
     Effect.catchAll((e) => {
       const code = typeof e === "object" && e !== null && "code" in e ? String(e.code) : ""
       if (NO_RECORD.has(code)) return Effect.succeed(Option.none<A>())
-      return Effect.fail(discoveryError(code === "ETIMEOUT" ? "Timeout" : "DnsFailure", domain, e))
+      return Effect.fail(
+        discoveryError(code === "ETIMEOUT" ? "Timeout" : "DnsFailure", domain, e, limits.queryTimeoutMs)
+      )
     }),
     // c-ares enforces the timeout; this bound holds even if it did not.
     Effect.timeoutFail({
       duration: limits.queryTimeoutMs + 500,
-      onTimeout: () => discoveryError("Timeout", domain)
+      onTimeout: () => discoveryError("Timeout", domain, undefined, limits.queryTimeoutMs)
     })
   )
 
@@ -131,7 +133,10 @@ export const makeWith = (server: string | undefined, options: Omit<Options, "ser
         }),
         (resolver) =>
           discoverUncached(resolver, domain, limits, policy).pipe(
-            Effect.timeoutFail({ duration: limits.totalTimeoutMs, onTimeout: () => discoveryError("Timeout", domain) })
+            Effect.timeoutFail({
+              duration: limits.totalTimeoutMs,
+              onTimeout: () => discoveryError("Timeout", domain, undefined, limits.totalTimeoutMs)
+            })
           ),
         // Interrupted or finished: no query of this discovery outlives it.
         (resolver) => Effect.sync(() => resolver.cancel())
