@@ -5,6 +5,7 @@ import * as Command from "@effect/cli/Command"
 import { agentCommand } from "./agent.js"
 import { certCommand } from "./cert.js"
 import { demoCommand } from "./demo.js"
+import { domainCommand } from "./domainShow.js"
 import { enrollCommand } from "./enroll.js"
 import { idCommands } from "./id.js"
 import { idRotateCommand } from "./idRotate.js"
@@ -36,7 +37,8 @@ export const root = Command.make("sixchat").pipe(
     id,
     ...userIrpCommands,
     peerCommand,
-    certCommand
+    certCommand,
+    domainCommand
   ])
 )
 
