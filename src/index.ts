@@ -32,6 +32,7 @@ export type { AppMessage } from "./domain/e2e/messages.js"
 export { makeLocalIdentity } from "./domain/handshake/identity.js"
 export type { LocalIdentity } from "./domain/handshake/parameters.js"
 export type { PeerAuthenticated } from "./domain/handshake/peerAuth.js"
+export { pemDecode, pemEncode } from "./domain/pem.js"
 export { CaError } from "./domain/pki/errors.js"
 // --- Live layers (each module: `make` and `layer`) ---
 export * as AgentLive from "./layers/agent/AgentLive.js"

@@ -7,8 +7,8 @@
  *    @types/node), taken from this checkout's `node_modules`. No network and no npm cache are needed: CI
  *    has installed exactly these with `npm ci`. Only declared dependencies are linked, so an import the
  *    package makes without declaring it fails here.
- * 3. `tsc --noEmit` (strict, NodeNext) over a program importing `sixchat` and `sixchat/testing`: the
- *    published `exports` and declarations.
+ * 3. `tsc --noEmit` (strict, NodeNext) over a program importing `sixchat` and `sixchat/testing`, and over
+ *    docs/LIBRARY.md's examples (`examples/`): the published `exports` and declarations.
  * 4. `vitest run` there: a deterministic two-peer test written with `@effect/vitest` against
  *    `sixchat/testing` only.
  * The temp project is removed after the file (test/support/tempDirs.ts).
@@ -68,6 +68,10 @@ describe("the packed package, installed into a fresh project", () => {
     }
     // vitest's own dependencies resolve from its real path (this checkout), not from the project.
     for (const file of readdirSync(fixtures)) copyFileSync(join(fixtures, file), join(project, file))
+    // docs/LIBRARY.md's examples compile against the published types too.
+    mkdirSync(join(project, "examples"))
+    for (const file of readdirSync(join(root, "examples")))
+      copyFileSync(join(root, "examples", file), join(project, "examples", file))
     writeFileSync(
       join(project, "package.json"),
       JSON.stringify({ name: "consumer", private: true, type: "module", dependencies: { sixchat: "0.1.0" } })
@@ -86,7 +90,7 @@ describe("the packed package, installed into a fresh project", () => {
           skipLibCheck: true,
           types: ["node"]
         },
-        include: ["*.ts"]
+        include: ["*.ts", "examples/*.ts"]
       })
     )
     writeFileSync(
