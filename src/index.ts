@@ -10,6 +10,7 @@
  * Test doubles (the in-memory network, seeded Entropy, a test PKI) are in `sixchat/testing`.
  */
 
+export { AgentStoreError } from "./domain/agent/errors.js"
 // --- Domain values the ports speak in ---
 export {
   type Address,
@@ -32,6 +33,7 @@ export type { AppMessage } from "./domain/e2e/messages.js"
 export { makeLocalIdentity } from "./domain/handshake/identity.js"
 export type { LocalIdentity } from "./domain/handshake/parameters.js"
 export type { PeerAuthenticated } from "./domain/handshake/peerAuth.js"
+export { RegistryError } from "./domain/irp/registry.js"
 export { pemDecode, pemEncode } from "./domain/pem.js"
 export { CaError } from "./domain/pki/errors.js"
 // --- Live layers (each module: `make` and `layer`) ---

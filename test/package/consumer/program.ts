@@ -2,13 +2,22 @@
 
 import { Effect, type Layer } from "effect"
 import {
+  type AgentError,
+  type AgentStoreError,
+  type CaError,
+  type CertError,
   CertVerifier,
   CertVerifierLive,
   type ChannelError,
+  type DirectoryError,
+  type FileTransferError,
   Handle,
   type IrpClientError,
+  type IrpServerError,
+  type RegistryError,
   TcpTransport,
-  type Transport
+  type Transport,
+  type TransportError
 } from "sixchat"
 import { TestPki, world } from "sixchat/testing"
 
@@ -16,6 +25,20 @@ import { TestPki, world } from "sixchat/testing"
 const transport: Layer.Layer<Transport> = TcpTransport.layer
 const verifier = (anchor: Uint8Array): Layer.Layer<CertVerifier, unknown> =>
   CertVerifierLive.layer({ anchors: [anchor] })
+
+// Every subsystem's typed error is exported (docs/LIBRARY.md, "Typed errors").
+export type SixChatError =
+  | TransportError
+  | ChannelError
+  | CertError
+  | IrpClientError
+  | IrpServerError
+  | RegistryError
+  | AgentError
+  | AgentStoreError
+  | DirectoryError
+  | FileTransferError
+  | CaError
 
 // Typed errors are classes with a reason.
 const describe = (e: IrpClientError | ChannelError): string => `${e._tag}: ${e.reason}`
