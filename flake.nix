@@ -10,7 +10,8 @@
   # database `test`, data under .sixchat-test/pg) for the IRP storage tests; `sixchat-pg-down` stops it.
   description = "SixChat: direct end-to-end encrypted messaging (E2E port 4605) and its Identity Registration Protocol (IRP port 4604)";
 
-  # A release branch, so `nix flake lock` pins a tested set of packages. No other input: the
+  # A release branch (with `importNpmLock`, nixpkgs >= 24.05), so `nix flake lock` pins a tested set of
+  # packages. No other input: the
   # per-system plumbing below is five lines and needs no flake-utils.
   inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-24.11";
 
@@ -39,6 +40,28 @@
             "result"
           ]);
       };
+
+      # importNpmLock fetches a package only when its lock entry has a `resolved` URL, and npm leaves
+      # those out when `omit-lockfile-registry-resolved` is set (it is on the machines this lockfile is
+      # made on). Registry packages have a fixed URL: fill it in from the name and version; `integrity`,
+      # already in the lockfile, is what pins the content.
+      lock = lib.importJSON ./package-lock.json;
+      registryUrl =
+        path: module:
+        let
+          name = module.name or (lib.last (lib.splitString "node_modules/" path));
+          base = lib.last (lib.splitString "/" name);
+        in
+        "https://registry.npmjs.org/${name}/-/${base}-${module.version}.tgz";
+      lockWithUrls = lock // {
+        packages = lib.mapAttrs (
+          path: module:
+          if path == "" || module ? resolved || module ? link || !(module ? integrity) then
+            module
+          else
+            module // { resolved = registryUrl path module; }
+        ) lock.packages;
+      };
     in
     {
       packages = forAllSystems (
@@ -51,10 +74,14 @@
             src = source;
             inherit nodejs;
 
-            # Placeholder. To get the real hash: run `nix build`, copy the `got: sha256-…` value from the
-            # hash-mismatch error here; or run `nix run nixpkgs#prefetch-npm-deps -- package-lock.json`.
-            # Update it whenever package-lock.json changes.
-            npmDepsHash = lib.fakeHash;
+            # No npmDepsHash to keep in step: importNpmLock makes one fixed-output fetch per package,
+            # checked against the `integrity` hash recorded in package-lock.json, and its config hook
+            # points npm at those store paths (offline, as the sandbox requires).
+            npmDeps = pkgs.importNpmLock {
+              npmRoot = source;
+              packageLock = lockWithUrls;
+            };
+            npmConfigHook = pkgs.importNpmLock.npmConfigHook;
 
             # better-sqlite3 is a native addon. Its install script tries `prebuild-install` (a download,
             # impossible in the sandbox) before `node-gyp rebuild`; --build-from-source skips straight to
@@ -79,7 +106,7 @@
             # The tests need loopback networking, openssl and xmllint; run them with `npm test` in `nix develop`.
             doCheck = false;
 
-            # npmInstallHook copies the package's "files" (bin, dist, schema, docs) and the production
+            # npmInstallHook copies the package's "files" (bin, dist, schema, docs, LICENSE) and the production
             # node_modules to $out/lib/node_modules/sixchat. Wrap bin/sixchat explicitly so the command
             # always runs under the Node.js it was built against, whatever `node` is on PATH.
             postInstall = ''

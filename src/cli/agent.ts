@@ -29,6 +29,7 @@ import { defaultAgentOptions } from "../layers/agent/core/options.js"
 import { parseAcceptPolicy } from "../layers/agent/files/FileTransfers.js"
 import * as IrpAgent from "../layers/agent/irp/IrpAgent.js"
 import * as AgentStoreLive from "../layers/agent/store/AgentStoreLive.js"
+import * as CertVerifierLive from "../layers/CertVerifierLive.js"
 import * as TcpTransport from "../layers/transport/TcpTransport.js"
 import { Agent, type AgentEvent } from "../services/Agent.js"
 import { cryptoSuite } from "../services/Crypto.js"
@@ -194,7 +195,6 @@ const agent = Command.make(
         identity,
         credentials: { pkcs8, chain },
         deviceId: config.deviceId,
-        anchors,
         irp: { address: irp, serverName },
         listen,
         options: {
@@ -216,6 +216,7 @@ const agent = Command.make(
         }
       }).pipe(
         Layer.provide(AgentStoreLive.layer(path.join(o.home, AgentStoreLive.DATABASE_FILE))),
+        Layer.provide(CertVerifierLive.layer({ anchors })),
         Layer.provide(TcpTransport.layer)
       )
       // Scopes close in reverse: the agent (sessions, binding) before the printer, which so still

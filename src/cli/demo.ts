@@ -24,6 +24,7 @@ import { type Address, formatAddress, type Handle, makeAddress } from "../domain
 import { certificateIdentity } from "../domain/cert/identity.js"
 import { pemDecode, pemEncode } from "../domain/pem.js"
 import { ENROLLMENT_TOKEN_BYTES, formatEnrollmentToken } from "../domain/pki/token.js"
+import * as CertVerifierLive from "../layers/CertVerifierLive.js"
 import * as CertificateAuthorityLive from "../layers/ca/CertificateAuthority.js"
 import { CertificateAuthority } from "../layers/ca/CertificateAuthority.js"
 import { initDomain, type LoadedDomain, loadDomain } from "../layers/ca/DomainDirectory.js"
@@ -66,12 +67,11 @@ const enrol = (handle: Handle, home: string, irp: Address, domain: LoadedDomain,
         IrpClientLive.connect({
           address: irp,
           serverName: domain.config.serverName,
-          anchors: [domain.rootCertificate],
           identity: null
         }),
         (client) => client.enroll({ handle, token, csr: created.csrDer })
       )
-    )
+    ).pipe(Effect.provide(CertVerifierLive.layer({ anchors: [domain.rootCertificate] })))
     writeFileSync(path.join(home, "cert.pem"), issued.chain.map((d) => pemEncode("CERTIFICATE", d)).join(""))
     writeFileSync(path.join(home, "ca.pem"), pemEncode("CERTIFICATE", domain.rootCertificate))
     yield* writeIdentityConfig(home, {
@@ -131,6 +131,7 @@ const demo = (dir: string, crypto: "node" | "noble") =>
     const server = yield* IrpServerLive.make({ domain, listen: [makeAddress(host, 0)] }).pipe(
       Effect.provideService(IrpRegistry, registry),
       Effect.provideService(CertificateAuthority, ca),
+      Effect.provide(CertVerifierLive.layer({ anchors: [domain.rootCertificate] })),
       Effect.mapError(failed("starting the IRP server"))
     )
     const irp = server.addresses[0]!
@@ -156,7 +157,6 @@ const demo = (dir: string, crypto: "node" | "noble") =>
         IrpClientLive.connect({
           address: irp,
           serverName: domain.config.serverName,
-          anchors: [domain.rootCertificate],
           identity: {
             pkcs8: readPem(homes.alice, "key.pem", "PRIVATE KEY")[0]!,
             chain: readPem(homes.alice, "cert.pem", "CERTIFICATE")
@@ -164,7 +164,10 @@ const demo = (dir: string, crypto: "node" | "noble") =>
         }),
         (client) => client.lookup(bob)
       )
-    ).pipe(Effect.mapError(failed("looking bob up")))
+    ).pipe(
+      Effect.provide(CertVerifierLive.layer({ anchors: [domain.rootCertificate] })),
+      Effect.mapError(failed("looking bob up"))
+    )
     const bobKey = certificateIdentity(record.chain[0]!)?.fingerprint ?? ""
     yield* detail(
       `${bob}: ${record.status}, key ${short(bobKey)}, at ${record.bindings

@@ -17,6 +17,7 @@ import { pemDecode, pemEncode } from "../domain/pem.js"
 import * as CertVerifierLive from "../layers/CertVerifierLive.js"
 import { createCsr } from "../layers/ca/csr.js"
 import * as IrpClientLive from "../layers/irp/client/IrpClientLive.js"
+import { CertVerifier } from "../services/CertVerifier.js"
 import { cryptoSuite } from "../services/Crypto.js"
 import { readAgentKey } from "./agentKey.js"
 import { cryptoOption, readCertificates, stdoutLine } from "./common.js"
@@ -83,19 +84,23 @@ const enroll = Command.make(
       const address = yield* irpAddressArg(o.irp)
       const serverName = Option.getOrElse(o.serverName, () => defaultServerName(config.handle))
 
+      const verifier = yield* CertVerifierLive.make({ anchors }).pipe(
+        Effect.mapError((e) => usage(`${o.trust} is not a usable trust anchor: ${e.message}`))
+      )
       const issued = yield* Effect.scoped(
-        Effect.flatMap(IrpClientLive.connect({ address, serverName, anchors, identity: null }), (client) =>
+        Effect.flatMap(IrpClientLive.connect({ address, serverName, identity: null }), (client) =>
           client.enroll({ handle: config.handle, token, csr })
         )
-      ).pipe(Effect.mapError(clientFailure), Effect.provide(clientLayer(o.crypto)))
+      ).pipe(
+        Effect.mapError(clientFailure),
+        Effect.provideService(CertVerifier, verifier),
+        Effect.provide(clientLayer(o.crypto))
+      )
 
       // Store only a chain we can use: it verifies under the anchor, names our handle, and holds our key.
       const crypto = yield* cryptoSuite.pipe(Effect.provide(clientLayer(o.crypto)))
       if (Either.isLeft(makeLocalIdentity(crypto, pkcs8, issued.chain)))
         return yield* rejected(`the IRP server issued a certificate for another key: report this to the operator`)
-      const verifier = yield* CertVerifierLive.make({ anchors }).pipe(
-        Effect.mapError((e) => usage(`${o.trust} is not a usable trust anchor: ${e.message}`))
-      )
       yield* verifier
         .verify({ chain: issued.chain, purpose: "client-auth", expectedHandle: config.handle })
         .pipe(

@@ -17,11 +17,13 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import { Clock, Context, Duration, Effect, Layer, Schedule } from "effect"
 import { type Address, formatAddress } from "../domain/brands.js"
+import * as CertVerifierLive from "../layers/CertVerifierLive.js"
 import * as CertificateAuthorityLive from "../layers/ca/CertificateAuthority.js"
 import { CertificateAuthority } from "../layers/ca/CertificateAuthority.js"
 import * as IrpServerLive from "../layers/irp/server/IrpServerLive.js"
 import * as TcpTransport from "../layers/transport/TcpTransport.js"
 import { IrpRegistry } from "../services/IrpRegistry.js"
+import { IrpServerError } from "../services/IrpServer.js"
 import { cryptoLayer, cryptoOption, parseAddressArg, stderrLine } from "./common.js"
 import { CliFailure, ExitCode } from "./failure.js"
 import { databaseFor, dirOption, loadDomainOrFail, registryLayer, shownDatabase } from "./irpAdmin.js"
@@ -130,6 +132,17 @@ const serve = Command.make(
           }).pipe(
             Effect.provideService(IrpRegistry, registry),
             Effect.provideService(CertificateAuthority, ca),
+            Effect.provide(
+              CertVerifierLive.layer({ anchors: [domain.rootCertificate] }).pipe(
+                Layer.mapError(
+                  (e) =>
+                    new IrpServerError({
+                      reason: "Identity",
+                      message: `The root certificate is unusable: ${e.message}`
+                    })
+                )
+              )
+            ),
             Effect.mapError(serverFailure)
           )
           yield* stderrLine(

@@ -11,8 +11,10 @@ import { type Address, formatAddress, type Handle, handleDomain, parseAddress } 
 import type { IdentityConfig } from "../domain/home/identityHome.js"
 import { pemDecode } from "../domain/pem.js"
 import { DEFAULT_IRP_PORT } from "../domain/pki/config.js"
+import * as CertVerifierLive from "../layers/CertVerifierLive.js"
 import * as IrpClientLive from "../layers/irp/client/IrpClientLive.js"
 import * as TcpTransport from "../layers/transport/TcpTransport.js"
+import { CertVerifier } from "../services/CertVerifier.js"
 import type { IrpClient, IrpClientError } from "../services/IrpClient.js"
 import { readAgentKey } from "./agentKey.js"
 import { cryptoLayer } from "./common.js"
@@ -95,7 +97,7 @@ export interface HomeSession {
 export const connectFromHome = (
   home: string,
   override: Option.Option<string>
-): Effect.Effect<HomeSession, CliFailure, Scope.Scope | IrpClientLive.ClientRequirements> =>
+): Effect.Effect<HomeSession, CliFailure, Scope.Scope | Exclude<IrpClientLive.ClientRequirements, CertVerifier>> =>
   Effect.gen(function* () {
     const config = yield* readIdentityConfig(home)
     const chain = yield* readChain(home)
@@ -108,12 +110,20 @@ export const connectFromHome = (
         message: `${home} has no IRP server address: give --irp HOST:PORT, or enrol with \`sixchat id enroll\``
       })
     const address = yield* irpAddressArg(text)
+    const verifier = yield* CertVerifierLive.make({ anchors }).pipe(
+      Effect.mapError(
+        (e) =>
+          new CliFailure({
+            code: ExitCode.State,
+            message: `The trust anchor of ${home} is not usable (${e.message}): put the domain's ca.pem there again`
+          })
+      )
+    )
     const client = yield* IrpClientLive.connect({
       address,
       serverName: config.irpServerName ?? defaultServerName(config.handle),
-      anchors,
       identity: { pkcs8, chain }
-    }).pipe(Effect.mapError(clientFailure))
+    }).pipe(Effect.provideService(CertVerifier, verifier), Effect.mapError(clientFailure))
     return { config, chain, anchors, address, client }
   })
 

@@ -25,6 +25,7 @@ import {
 import { describe, validatePath } from "../domain/cert/validate.js"
 import {
   CertError,
+  certifyVerified,
   type RevocationSource,
   type VerifiedCertificate,
   type VerifyRequest
@@ -251,8 +252,7 @@ export const makeVerifySync = (options: CertVerifierOptions) => {
     for (const path of buildPaths({ leaf, pool: parsed.slice(1), anchors, checkSignature, maxDepth }, failure)) {
       const error = validatePath(path, policy)
       if (error === undefined) {
-        return {
-          _tag: "VerifiedCertificate",
+        return certifyVerified({
           handle: request.expectedHandle ?? handleOf(leaf),
           dnsNames: dnsNamesOf(leaf),
           fingerprint: sha256Hex(leaf.spki),
@@ -260,7 +260,7 @@ export const makeVerifySync = (options: CertVerifierOptions) => {
           serial: leaf.serial,
           notAfter: new Date(leaf.notAfter),
           path: path.map((c) => c.der)
-        }
+        })
       }
       firstError ??= error
       if (++tried >= MAX_PATHS_TRIED) break

@@ -34,8 +34,6 @@ export interface IrpConnectOptions {
   readonly serverName?: string | undefined
   /** The domain; used for the default server name. One of `serverName` / `domain` is required. */
   readonly domain?: string | undefined
-  /** DER trust anchors: the domain's root certificate (`ca.pem`). */
-  readonly anchors: ReadonlyArray<Uint8Array>
   /** Our key (PKCS#8 DER) and certificate chain (DER, leaf first); `null` to connect anonymously (enrolment). */
   readonly identity: { readonly pkcs8: Uint8Array; readonly chain: ReadonlyArray<Uint8Array> } | null
   /** Per request (default 10 s). */

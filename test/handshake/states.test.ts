@@ -3,17 +3,23 @@
  * peer that holds the keys but sends a tampered CertificateVerify or Finished (record protection cannot
  * catch those: only the transitions can).
  */
-import { Either } from "effect"
+import { Effect, Either } from "effect"
 import { describe, expect, it } from "vitest"
-import type { VerifiedCertificate } from "../../src/domain/cert/verify.js"
+import { Handle } from "../../src/domain/brands.js"
+import { isVerifiedCertificate, type VerifiedCertificate } from "../../src/domain/cert/verify.js"
 import type { CryptoSuite } from "../../src/domain/crypto/primitives.js"
 import type { E2EMessage } from "../../src/domain/e2e/messages.js"
 import { decodeE2E, encodeE2E } from "../../src/domain/e2e/xml.js"
 import { makeLocalIdentity } from "../../src/domain/handshake/identity.js"
 import * as Initiator from "../../src/domain/handshake/initiator.js"
 import { certificateVerifyContent, type HandshakeConfig } from "../../src/domain/handshake/parameters.js"
-import type { AwaitCertificate, PeerAuthenticated } from "../../src/domain/handshake/peerAuth.js"
+import {
+  type AwaitCertificate,
+  isPeerAuthenticated,
+  type PeerAuthenticated
+} from "../../src/domain/handshake/peerAuth.js"
 import * as Responder from "../../src/domain/handshake/responder.js"
+import * as CertVerifierLive from "../../src/layers/CertVerifierLive.js"
 import * as NodeCrypto from "../../src/layers/crypto/NodeCrypto.js"
 import { makeTestPki } from "../support/identities.js"
 
@@ -24,16 +30,10 @@ const aliceId = Either.getOrThrow(makeLocalIdentity(crypto, aliceTest.pkcs8, ali
 const bobTest = pki.identity("bob@example.org")
 const bobId = Either.getOrThrow(makeLocalIdentity(crypto, bobTest.pkcs8, bobTest.chain))
 const config = (identity: typeof aliceId | null): HandshakeConfig => ({ crypto, identity, allowAnonymousPeer: false })
-const proofFor = (id: typeof aliceId, handle: string): VerifiedCertificate => ({
-  _tag: "VerifiedCertificate",
-  handle: handle as never,
-  dnsNames: [],
-  fingerprint: id.fingerprint,
-  spki: id.key.spki,
-  serial: "1",
-  notAfter: new Date(0),
-  path: id.chain
-})
+/** The proof of a peer's chain, as the handshake driver gets it: from a real CertVerifier (PROTOCOL.md §13). */
+const verifier = Effect.runSync(CertVerifierLive.make({ anchors: [pki.caDer] }))
+const proofFor = (id: typeof aliceId, handle: string): VerifiedCertificate =>
+  Effect.runSync(verifier.verify({ chain: id.chain, purpose: "client-auth", expectedHandle: Handle.make(handle) }))
 const rnd = (b: number) => new Uint8Array(32).fill(b)
 const decode = (raw: Uint8Array): E2EMessage => Either.getOrThrow(decodeE2E(raw))
 
@@ -84,6 +84,21 @@ describe("handshake states", () => {
     expect(Buffer.from(established.readSecret).equals(Buffer.from(rEst.writeSecret))).toBe(true)
     expect(established.verificationCode).toBe(rEst.verificationCode)
     expect(i.keys.write.key).toEqual(r.keys.read.key)
+    expect(isPeerAuthenticated(proof) && isVerifiedCertificate(proof.certificate)).toBe(true)
+  })
+
+  it("proofs are nominal: a look-alike object literal is neither a VerifiedCertificate nor a PeerAuthenticated", () => {
+    const real = proofFor(bobId, "bob@example.org")
+    expect(isVerifiedCertificate(real)).toBe(true)
+    expect(real.handle).toBe("bob@example.org")
+    expect(real.path).toHaveLength(2) // the leaf and the test CA
+    const lookAlike = { ...real }
+    expect(isVerifiedCertificate(lookAlike)).toBe(false)
+    expect(isPeerAuthenticated({ _tag: "PeerAuthenticated", certificate: real })).toBe(false)
+    // The type checker refuses the same literal (the ES-private brand is missing):
+    // @ts-expect-error a spread copy carries no brand
+    const forged: VerifiedCertificate = lookAlike
+    expect(forged).toBeDefined()
   })
 
   it("refuses a tampered CertificateVerify signature", () => {

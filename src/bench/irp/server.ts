@@ -23,6 +23,7 @@ import { Context, Duration, Effect, Layer, Logger, Scope } from "effect"
 import * as ServerLog from "../../cli/serverLog.js"
 import { makeAddress } from "../../domain/brands.js"
 import { pemDecode, pemEncode } from "../../domain/pem.js"
+import * as CertVerifierLive from "../../layers/CertVerifierLive.js"
 import * as CertificateAuthorityLive from "../../layers/ca/CertificateAuthority.js"
 import { CertificateAuthority } from "../../layers/ca/CertificateAuthority.js"
 import { loadDomain } from "../../layers/ca/DomainDirectory.js"
@@ -70,7 +71,11 @@ const ours = (dir: string, db: string, log: string, cache: number): Promise<numb
         domain,
         listen: [makeAddress("127.0.0.1", 0)],
         policy: cache > 0 ? { ...BENCH_POLICY, lookupCacheEntries: cache } : BENCH_POLICY
-      }).pipe(Effect.provideService(IrpRegistry, registry), Effect.provideService(CertificateAuthority, ca))
+      }).pipe(
+        Effect.provideService(IrpRegistry, registry),
+        Effect.provideService(CertificateAuthority, ca),
+        Effect.provide(CertVerifierLive.layer({ anchors: [domain.rootCertificate] }))
+      )
       resolve(server.addresses[0]!.port)
       return yield* Effect.never
     }).pipe(

@@ -11,6 +11,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { Context, Effect, Layer } from "effect"
 import { makeAddress } from "../../domain/brands.js"
 import { DeviceId, Seq } from "../../domain/irp/registry.js"
+import * as CertVerifierLive from "../../layers/CertVerifierLive.js"
 import * as IrpClientLive from "../../layers/irp/client/IrpClientLive.js"
 import { migrate } from "../../layers/irp/registry/migrations.js"
 import * as PgLive from "../../layers/sql/PgLive.js"
@@ -177,10 +178,9 @@ export const oursSystem = (
         IrpClientLive.connect({
           address: makeAddress("127.0.0.1", server.port),
           domain: "example.org",
-          anchors: [rootCertificate],
           identity,
           requestTimeout: "60 seconds"
-        }),
+        }).pipe(Effect.provide(CertVerifierLive.layer({ anchors: [rootCertificate] }))),
       { concurrency: 4 }
     )
     const seqs = seqsOf(db, clients.length)

@@ -52,9 +52,8 @@ export interface VerifyRequest {
   readonly maxIntermediates?: number | undefined
 }
 
-/** Proof that a chain was verified: only the verifier constructs it. */
-export interface VerifiedCertificate {
-  readonly _tag: "VerifiedCertificate"
+/** What a verified chain tells about its leaf. */
+export interface VerifiedFields {
   /** The leaf's handle (SAN rfc822Name, or CN), when it names one. */
   readonly handle: Handle | undefined
   /** The leaf's SAN dNSName entries. */
@@ -69,6 +68,47 @@ export interface VerifiedCertificate {
   /** The path that was built, leaf first, ending with the trust anchor. */
   readonly path: ReadonlyArray<Uint8Array>
 }
+
+/**
+ * Proof that a chain was verified (rustls's `ServerCertVerified`): the handshake's `AwaitCertificateVerify`
+ * can only be built from one. The class is not exported, only its type, and its ES-private brand makes the
+ * type nominal: an object literal with the same fields is not a `VerifiedCertificate`. The one way to get
+ * one is `certifyVerified`, which only a CertVerifier implementation calls (`layers/CertVerifierLive`) and
+ * which the package does not export: a mock verifier delegates to `CertVerifierLive` (the test kit's PKI
+ * makes that easy) rather than forging proofs.
+ */
+class Verified implements VerifiedFields {
+  readonly _tag = "VerifiedCertificate" as const
+  readonly #verified = true
+  readonly handle: Handle | undefined
+  readonly dnsNames: ReadonlyArray<string>
+  readonly fingerprint: Fingerprint
+  readonly spki: Uint8Array
+  readonly serial: string
+  readonly notAfter: Date
+  readonly path: ReadonlyArray<Uint8Array>
+  constructor(fields: VerifiedFields) {
+    this.handle = fields.handle
+    this.dnsNames = fields.dnsNames
+    this.fingerprint = fields.fingerprint
+    this.spki = fields.spki
+    this.serial = fields.serial
+    this.notAfter = fields.notAfter
+    this.path = fields.path
+  }
+  /** True for every instance: the brand only the class can carry. */
+  static is(u: unknown): u is Verified {
+    return typeof u === "object" && u !== null && #verified in u
+  }
+}
+
+export type VerifiedCertificate = Verified
+
+/** For CertVerifier implementations only, once every check of PROTOCOL.md §13 passed (not exported by the package). */
+export const certifyVerified = (fields: VerifiedFields): VerifiedCertificate => new Verified(fields)
+
+/** Whether `u` is a proof made by `certifyVerified` (a look-alike object is not). */
+export const isVerifiedCertificate = (u: unknown): u is VerifiedCertificate => Verified.is(u)
 
 /** Where revocation answers come from (the IRP's Status / CRL). `good` when it does not know. */
 export interface RevocationSource {

@@ -29,13 +29,28 @@ export interface PeerAuthContext {
   readonly ownFingerprint: string | undefined
 }
 
-/** Proof that the peer finished the handshake; `certificate` is `null` only for an allowed anonymous peer. */
-export interface PeerAuthenticated {
-  readonly _tag: "PeerAuthenticated"
-  readonly certificate: VerifiedCertificate | null
-  /** The status the peer stapled to its Certificate (§13.6), unchecked: the UA checks it against the CA. */
-  readonly staple?: Uint8Array | undefined
+/**
+ * Proof that the peer finished the handshake; `certificate` is `null` only for an allowed anonymous peer.
+ * Only `AwaitFinished.onFinished` below makes one, after the Finished MAC matched: the class is not
+ * exported (only its type) and its ES-private brand keeps an object literal from passing for it.
+ */
+class Authenticated {
+  readonly _tag = "PeerAuthenticated" as const
+  readonly #authenticated = true
+  constructor(
+    readonly certificate: VerifiedCertificate | null,
+    /** The status the peer stapled to its Certificate (§13.6), unchecked: the UA checks it against the CA. */
+    readonly staple?: Uint8Array | undefined
+  ) {}
+  static is(u: unknown): u is Authenticated {
+    return typeof u === "object" && u !== null && #authenticated in u
+  }
 }
+
+export type PeerAuthenticated = Authenticated
+
+/** Whether `u` came out of a verified Finished (a look-alike object does not). */
+export const isPeerAuthenticated = (u: unknown): u is PeerAuthenticated => Authenticated.is(u)
 
 export class AwaitCertificate {
   readonly _tag = "AwaitCertificate"
@@ -124,11 +139,7 @@ export class AwaitFinished {
     if (!equalBytes(expected, message.mac))
       return Either.left(fail("BadFinished", "decrypt_error", "the peer's Finished does not match the transcript"))
     this.ctx.transcript.add(raw)
-    return Either.right(
-      this.staple === undefined
-        ? { _tag: "PeerAuthenticated", certificate: this.proof }
-        : { _tag: "PeerAuthenticated", certificate: this.proof, staple: this.staple }
-    )
+    return Either.right(new Authenticated(this.proof, this.staple))
   }
 }
 

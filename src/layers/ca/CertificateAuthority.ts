@@ -3,10 +3,9 @@
  * issuing client certificates (`Enroll`, `Renew`) and CRLs (`Crl`) with time from the Clock and
  * serial numbers from `Entropy` (IRP issue section 1, PROTOCOL.md §13).
  *
- * The tag lives here because `src/services` belongs to the lead; it can move there unchanged.
  */
 import * as nodeCrypto from "node:crypto"
-import { Clock, Context, Effect, Layer } from "effect"
+import { Clock, Effect, Layer } from "effect"
 import type { Handle } from "../../domain/brands.js"
 import { certificateIdentity } from "../../domain/cert/identity.js"
 import { DEFAULT_STAPLE_LIFETIME_SECONDS, encodeStaple, stapleToBeSigned } from "../../domain/cert/staple.js"
@@ -14,33 +13,16 @@ import type { CrlEntry } from "../../domain/pki/crl.js"
 import type { CaError } from "../../domain/pki/errors.js"
 import { SERIAL_BYTES, serialFromEntropy } from "../../domain/pki/profile.js"
 import { Entropy } from "../../services/Entropy.js"
-import { type IssuedCertificate, issueClientCertificate } from "./certificates.js"
+import { issueClientCertificate } from "./certificates.js"
 import { createCrl } from "./crl.js"
 import { type LoadedDomain, loadDomain } from "./DomainDirectory.js"
 
-export interface CertificateAuthorityService {
-  readonly domain: string
-  /** The root certificate (DER) clients trust. */
-  readonly trustAnchor: Uint8Array
-  /** Checks the CSR (`verifyCsr`) and issues a client certificate for `handle`; chain = [leaf, issuing CA]. */
-  readonly issueClient: (csrDer: Uint8Array, handle: Handle) => Effect.Effect<IssuedCertificate, CaError>
-  /** A CRL valid from now for the configured number of hours, signed by the issuing CA. */
-  readonly crl: (entries: ReadonlyArray<CrlEntry>, crlNumber: bigint) => Effect.Effect<Uint8Array, CaError>
-  /**
-   * The stapled status of PROTOCOL.md §13.6.1 for a certificate the caller found good: "serial of
-   * handle is good from now until now + stapleLifetimeSeconds" (never past the certificate's notAfter).
-   */
-  readonly signStatus: (input: {
-    readonly serial: string
-    readonly handle: Handle
-    readonly notAfter: number
-  }) => Effect.Effect<Uint8Array>
-}
-
-export class CertificateAuthority extends Context.Tag("sixchat/CertificateAuthority")<
+export {
   CertificateAuthority,
-  CertificateAuthorityService
->() {}
+  type CertificateAuthorityService
+} from "../../services/CertificateAuthority.js"
+
+import { CertificateAuthority, type CertificateAuthorityService } from "../../services/CertificateAuthority.js"
 
 export const make = (domain: LoadedDomain): Effect.Effect<CertificateAuthorityService, never, Entropy> =>
   Effect.gen(function* () {

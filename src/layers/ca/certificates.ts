@@ -9,6 +9,7 @@ import type { Handle } from "../../domain/brands.js"
 import { CaError } from "../../domain/pki/errors.js"
 import { Oid } from "../../domain/pki/oids.js"
 import * as Profile from "../../domain/pki/profile.js"
+import type { IssuedCertificate } from "../../services/CertificateAuthority.js"
 import { verifyCsr } from "./csr.js"
 import { caTry, importCaKey, importCaKeyPair, type KeyPair, spkiOfPrivateKey } from "./keys.js"
 import * as X from "./pkix.js"
@@ -27,17 +28,7 @@ export interface Issuer {
   readonly domain: string
 }
 
-/** A freshly issued end-entity certificate. */
-export interface IssuedCertificate {
-  /** DER, leaf first, then the issuing CA: what a holder presents. */
-  readonly chain: ReadonlyArray<Uint8Array>
-  /** Lower-case hex, no leading zeros (as `VerifiedCertificate.serial`). */
-  readonly serial: string
-  readonly notBefore: Date
-  readonly notAfter: Date
-  /** The subject's SubjectPublicKeyInfo DER. */
-  readonly spki: Uint8Array
-}
+export type { IssuedCertificate } from "../../services/CertificateAuthority.js"
 
 const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a).equals(Buffer.from(b))
 

@@ -14,17 +14,10 @@
  * a second connection could not see).
  */
 import Sqlite from "better-sqlite3"
-import { Context, Effect, Layer, type Scope } from "effect"
+import { Effect, Layer, type Scope } from "effect"
+import { SyncReads, type SyncReadsService } from "../../services/SyncReads.js"
 
-export interface SyncReadsService {
-  /**
-   * The rows of a read-only statement (`?` placeholders, `params` in order), as objects keyed by column
-   * name. Throws on any failure (the caller falls back to its effectful path, which reports it).
-   */
-  readonly all: (sql: string, params: ReadonlyArray<unknown>) => ReadonlyArray<Record<string, unknown>>
-}
-
-export class SyncReads extends Context.Tag("sixchat/SyncReads")<SyncReads, SyncReadsService>() {}
+export { SyncReads, type SyncReadsService } from "../../services/SyncReads.js"
 
 /**
  * The file is read through a memory map of up to this size (SQLite caps it at its own limit, 2 GiB on

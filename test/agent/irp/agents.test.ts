@@ -13,6 +13,7 @@ import { formatAddress, makeAddress } from "../../../src/domain/brands.js"
 import { makeLocalIdentity } from "../../../src/domain/handshake/identity.js"
 import * as IrpAgent from "../../../src/layers/agent/irp/IrpAgent.js"
 import * as AgentStoreLive from "../../../src/layers/agent/store/AgentStoreLive.js"
+import * as CertVerifierLive from "../../../src/layers/CertVerifierLive.js"
 import type { LoadedDomain } from "../../../src/layers/ca/DomainDirectory.js"
 import * as NodeCrypto from "../../../src/layers/crypto/NodeCrypto.js"
 import { Agent, type AgentService } from "../../../src/services/Agent.js"
@@ -35,7 +36,12 @@ beforeAll(async () => {
 })
 afterAll(removeTempDirs)
 
-const env = Layer.mergeAll(baseLayer, Logger.minimumLogLevel(LogLevel.Error))
+/** Agents check chains against the domain's root (built when used: `domain` is made in `beforeAll`). */
+const env = Layer.mergeAll(
+  baseLayer,
+  Logger.minimumLogLevel(LogLevel.Error),
+  Layer.suspend(() => Layer.orDie(CertVerifierLive.layer({ anchors: [domain.rootCertificate] })))
+)
 
 const startAgent = (who: Enrolled, irp: ReturnType<typeof makeAddress>, dir: string) =>
   Effect.gen(function* () {
@@ -44,7 +50,6 @@ const startAgent = (who: Enrolled, irp: ReturnType<typeof makeAddress>, dir: str
       identity: Either.getOrThrow(makeLocalIdentity(NodeCrypto.suite, who.identity.pkcs8, who.identity.chain)),
       credentials: who.identity,
       deviceId: "test-device",
-      anchors: [domain.rootCertificate],
       irp: { address: irp, serverName: domain.config.serverName },
       listen: [makeAddress("127.0.0.1", 0)],
       downloadsDir: join(dir, "downloads"),

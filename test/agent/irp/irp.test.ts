@@ -12,6 +12,7 @@ import { AgentListeners } from "../../../src/layers/agent/core/Listeners.js"
 import * as IrpConnection from "../../../src/layers/agent/irp/IrpConnection.js"
 import * as IrpDirectory from "../../../src/layers/agent/irp/IrpDirectory.js"
 import * as IrpPresence from "../../../src/layers/agent/irp/IrpPresence.js"
+import * as CertVerifierLive from "../../../src/layers/CertVerifierLive.js"
 import * as CertificateAuthorityLive from "../../../src/layers/ca/CertificateAuthority.js"
 import { CertificateAuthority } from "../../../src/layers/ca/CertificateAuthority.js"
 import type { LoadedDomain } from "../../../src/layers/ca/DomainDirectory.js"
@@ -41,7 +42,12 @@ beforeAll(async () => {
 })
 afterAll(removeTempDirs)
 
-const env = Layer.mergeAll(baseLayer, Logger.minimumLogLevel(LogLevel.Error))
+/** Servers and clients check chains against the domain's root (built when used: `domain` is made in `beforeAll`). */
+const env = Layer.mergeAll(
+  baseLayer,
+  Logger.minimumLogLevel(LogLevel.Error),
+  Layer.suspend(() => Layer.orDie(CertVerifierLive.layer({ anchors: [domain.rootCertificate] })))
+)
 
 /** A registry that accepts leases from 1 s (the renewal test uses a 2 s one). */
 const registry = buildRegistry(
@@ -70,7 +76,6 @@ const connection = (address: Address, who: Enrolled) =>
   IrpConnection.layer({
     address,
     serverName: domain.config.serverName,
-    anchors: [domain.rootCertificate],
     identity: who.identity,
     handle: who.handle,
     reconnectBase: "50 millis",
@@ -145,7 +150,6 @@ describe("IrpPresence and IrpDirectory over a real IRP server", () => {
           .connect({
             address: w.running.address,
             domain: "example.org",
-            anchors: [domain.rootCertificate],
             identity: w.alice.identity
           })
           .pipe(Scope.extend(inner))
@@ -245,7 +249,6 @@ describe("IrpPresence and IrpDirectory over a real IRP server", () => {
             IrpClientLive.connect({
               address: w.running.address,
               domain: "example.org",
-              anchors: [domain.rootCertificate],
               identity: w.alice.identity
             }),
             (client) => client.revoke(serial as never, "keyCompromise")

@@ -14,6 +14,7 @@ import { afterAll, describe } from "vitest"
 import { type Address, Handle, parseAddress } from "../../../src/domain/brands.js"
 import { DeviceId, Seq } from "../../../src/domain/irp/registry.js"
 import { ENROLLMENT_TOKEN_BYTES, formatEnrollmentToken } from "../../../src/domain/pki/token.js"
+import * as CertVerifierLive from "../../../src/layers/CertVerifierLive.js"
 import { createCsr } from "../../../src/layers/ca/csr.js"
 import { initDomain } from "../../../src/layers/ca/DomainDirectory.js"
 import { generateKeyPair } from "../../../src/layers/ca/keys.js"
@@ -89,7 +90,9 @@ describe.skipIf(!postgres.reachable)("two irp serve processes on one PostgreSQL 
       )
 
       const connect = (address: Address, identity: IrpConnectOptions["identity"]) =>
-        IrpClientLive.connect({ address, domain: "example.org", anchors: [domain.rootCertificate], identity })
+        IrpClientLive.connect({ address, domain: "example.org", identity }).pipe(
+          Effect.provide(Layer.orDie(CertVerifierLive.layer({ anchors: [domain.rootCertificate] })))
+        )
       const enrol = (local: string, address: Address) =>
         Effect.gen(function* () {
           const handle = Handle.make(`${local}@example.org`)

@@ -10,6 +10,7 @@ import { join } from "node:path"
 import { Clock, Context, Effect, Layer, Logger, LogLevel, type Scope } from "effect"
 import { type Address, Handle, makeAddress } from "../../../src/domain/brands.js"
 import { ENROLLMENT_TOKEN_BYTES, formatEnrollmentToken } from "../../../src/domain/pki/token.js"
+import * as CertVerifierLive from "../../../src/layers/CertVerifierLive.js"
 import * as CertificateAuthorityLive from "../../../src/layers/ca/CertificateAuthority.js"
 import { CertificateAuthority } from "../../../src/layers/ca/CertificateAuthority.js"
 import { createCsr } from "../../../src/layers/ca/csr.js"
@@ -22,6 +23,7 @@ import * as SqlRegistry from "../../../src/layers/irp/registry/SqlRegistry.js"
 import * as IrpServerLive from "../../../src/layers/irp/server/IrpServerLive.js"
 import * as SqliteLive from "../../../src/layers/sql/SqliteLive.js"
 import * as TcpTransport from "../../../src/layers/transport/TcpTransport.js"
+import type { CertVerifier } from "../../../src/services/CertVerifier.js"
 import type { IrpClient, IrpClientError, IrpConnectOptions } from "../../../src/services/IrpClient.js"
 import { IrpRegistry, type IrpRegistryService } from "../../../src/services/IrpRegistry.js"
 import type { IrpServerService } from "../../../src/services/IrpServer.js"
@@ -75,7 +77,8 @@ export const generousLimits: IrpServerLive.IrpServerPolicy["rateLimits"] = {
 export const startServer = (
   domain: LoadedDomain,
   registry: IrpRegistryService,
-  policy?: Partial<IrpServerLive.IrpServerPolicy>
+  policy?: Partial<IrpServerLive.IrpServerPolicy>,
+  verifier: Layer.Layer<CertVerifier> = verifierOf(domain)
 ): Effect.Effect<Running, unknown, Scope.Scope | Base> =>
   Effect.gen(function* () {
     const ca = yield* CertificateAuthorityLive.make(domain)
@@ -83,9 +86,17 @@ export const startServer = (
       domain,
       listen: [makeAddress("127.0.0.1", 0)],
       policy: { rateLimits: generousLimits, ...policy }
-    }).pipe(Effect.provideService(IrpRegistry, registry), Effect.provideService(CertificateAuthority, ca))
+    }).pipe(
+      Effect.provideService(IrpRegistry, registry),
+      Effect.provideService(CertificateAuthority, ca),
+      Effect.provide(verifier)
+    )
     return { server, registry, address: server.addresses[0]!, domain }
   })
+
+/** A CertVerifier that trusts the domain's root: what servers and clients of `domain` check chains with. */
+export const verifierOf = (domain: LoadedDomain): Layer.Layer<CertVerifier> =>
+  Layer.orDie(CertVerifierLive.layer({ anchors: [domain.rootCertificate] }))
 
 /** Builds a registry layer in the current scope. */
 export const buildRegistry = (layer: Layer.Layer<IrpRegistry, unknown>) =>
@@ -124,10 +135,9 @@ export const connect = (
   IrpClientLive.connect({
     address: running.address,
     domain: running.domain.config.domain,
-    anchors: [running.domain.rootCertificate],
     identity,
     ...options
-  })
+  }).pipe(Effect.provide(verifierOf(running.domain)))
 
 export interface Enrolled {
   readonly handle: Handle

@@ -3,9 +3,10 @@
  * the real ports (a port 0 in the configuration becomes the one the system chose). Default
  * `[::]:4605` and `0.0.0.0:4605` (PROTOCOL.md §2: port 4605, IPv6 and IPv4).
  */
-import { Context, Effect, Either, Layer } from "effect"
+import { Effect, Either, Layer } from "effect"
 import { type Address, makeAddress } from "../../../domain/brands.js"
-import { type Listener, Transport, type TransportError } from "../../../services/Transport.js"
+import { AgentListeners, type AgentListenersService } from "../../../services/AgentListeners.js"
+import { Transport, type TransportError } from "../../../services/Transport.js"
 
 export const DEFAULT_PORT = 4605
 
@@ -14,13 +15,7 @@ export const defaultListenAddresses: ReadonlyArray<Address> = [
   makeAddress("0.0.0.0", DEFAULT_PORT)
 ]
 
-export interface AgentListenersService {
-  readonly listeners: ReadonlyArray<Listener>
-  /** The bound addresses, in the order configured. */
-  readonly addresses: ReadonlyArray<Address>
-}
-
-export class AgentListeners extends Context.Tag("sixchat/AgentListeners")<AgentListeners, AgentListenersService>() {}
+export { AgentListeners, type AgentListenersService } from "../../../services/AgentListeners.js"
 
 /**
  * Binds every address; the sockets close with the scope. With the defaults, a family the host lacks

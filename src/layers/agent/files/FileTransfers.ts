@@ -10,13 +10,11 @@
  * State lives in the `AgentStore` (so transfers resume after a restart); what is only in memory is
  * the open partial files and running streams of this process's sessions.
  */
-import { Clock, Context, Effect, FiberMap, Layer, Option, type Scope, Stream } from "effect"
+import { Clock, Effect, FiberMap, Layer, Option, type Scope, Stream } from "effect"
 import { MAX_FILE_CHUNK } from "../../../domain/agent/fileRecord.js"
 import { etaSeconds, type RateMeter, startMeter, updateMeter } from "../../../domain/agent/progress.js"
 import {
   isTerminalTransfer,
-  type OutgoingTransfer,
-  type Transfer,
   type TransferRef,
   type TransferState,
   transferOffset,
@@ -62,47 +60,13 @@ export interface FileTransfersOptions {
   readonly connect?: ((peer: Handle) => Effect.Effect<void, unknown>) | undefined
 }
 
-/** One progress sample for a progress bar: the store's events with a smoothed rate and an ETA. */
-export interface FileProgress {
-  readonly ref: TransferRef
-  readonly bytes: number
-  readonly total: number
-  /** Bytes per second (0 until known). */
-  readonly rate: number
-  /** Seconds left; `undefined` until a rate is known. */
-  readonly eta: number | undefined
-  /** Set when the sample comes from a state change (`done`, `failed`, …). */
-  readonly state: TransferState | undefined
-}
+export {
+  type FileProgress,
+  FileTransfers,
+  type FileTransfersService
+} from "../../../services/FileTransfers.js"
 
-export interface FileTransfersService {
-  /** Register with the session manager. */
-  readonly plugin: SessionPlugin
-  /**
-   * Hashes the file (one streaming pass), stores the offer and sends `<FileOffer>` on `link` or the
-   * peer's live session; without one, asks `options.connect`. Streaming starts on `<FileAccept>`.
-   */
-  readonly sendFile: (
-    peer: Handle,
-    path: string,
-    link?: PeerLink | undefined
-  ) => Effect.Effect<OutgoingTransfer, FileTransferError>
-  /** Accepts a held incoming offer (see `AcceptPolicy`). */
-  readonly accept: (ref: TransferRef) => Effect.Effect<void, FileTransferError>
-  /**
-   * Cancels a transfer either way: stops it, removes a partial download, stores `cancelled` and
-   * sends `<FileCancel reason="user_cancelled">` when a session is up. A finished one comes back as it is.
-   */
-  readonly cancel: (ref: TransferRef) => Effect.Effect<Transfer, FileTransferError>
-  /** `cancel` by id alone (`Agent.cancel`): every unfinished transfer with that id; `[]` when none. */
-  readonly cancelId: (id: Id) => Effect.Effect<ReadonlyArray<Transfer>, FileTransferError>
-  /** Peers with unfinished outgoing transfers (for the core to dial, like peers with an outbox). */
-  readonly pendingPeers: Effect.Effect<ReadonlyArray<Handle>, FileTransferError>
-  /** Progress of every transfer, from when the stream starts. */
-  readonly progress: Stream.Stream<FileProgress>
-}
-
-export class FileTransfers extends Context.Tag("sixchat/FileTransfers")<FileTransfers, FileTransfersService>() {}
+import { type FileProgress, FileTransfers, type FileTransfersService } from "../../../services/FileTransfers.js"
 
 export const make = (
   options: FileTransfersOptions

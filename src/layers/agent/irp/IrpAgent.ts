@@ -1,7 +1,9 @@
 /**
  * A User Agent wired to its domain's IRP (issue 4, section 1): one IRP connection shared by the
  * Directory (lookups, watches) and Presence (this device's binding), the revocations the Directory
- * learns fed to the agent's CertVerifier, the SQLite store, the file transfers, TCP.
+ * learns checked on top of the agent's CertVerifier (`revocationChecked`), the SQLite store, the file
+ * transfers, TCP. The CertVerifier (one that trusts the domain's root) comes from the context like every
+ * other service, so a composition may give a mock.
  *
  *     const context = yield* Layer.build(IrpAgent.layer(config))   // Agent, Presence, AgentListeners, IrpConnection
  *
@@ -10,16 +12,16 @@
  */
 import { Effect, Layer } from "effect"
 import type { Address, Handle } from "../../../domain/brands.js"
-import type { CertError } from "../../../domain/cert/verify.js"
 import type { LocalIdentity } from "../../../domain/handshake/parameters.js"
 import type { Agent, AgentError } from "../../../services/Agent.js"
 import type { AgentStore } from "../../../services/AgentStore.js"
+import { CertVerifier } from "../../../services/CertVerifier.js"
 import type { Entropy } from "../../../services/Entropy.js"
 import type { Presence } from "../../../services/Presence.js"
 import type { Transport, TransportError } from "../../../services/Transport.js"
-import * as CertVerifierLive from "../../CertVerifierLive.js"
 import type { CryptoPorts } from "../../crypto/CryptoLive.js"
 import * as IrpClientLive from "../../irp/client/IrpClientLive.js"
+import { revocationChecked } from "../../revocationChecked.js"
 import * as AgentFiles from "../AgentFiles.js"
 import * as AgentLive from "../AgentLive.js"
 import type { AgentListeners } from "../core/Listeners.js"
@@ -37,8 +39,6 @@ export interface IrpAgentConfig {
   /** The same key and chain as DER, for the IRP connection. */
   readonly credentials: { readonly pkcs8: Uint8Array; readonly chain: ReadonlyArray<Uint8Array> }
   readonly deviceId: string
-  /** The domain's root certificate(s), DER. */
-  readonly anchors: ReadonlyArray<Uint8Array>
   readonly irp: { readonly address: Address; readonly serverName: string }
   readonly listen?: ReadonlyArray<Address> | undefined
   readonly options?: Partial<AgentOptions> | undefined
@@ -49,19 +49,19 @@ export interface IrpAgentConfig {
   /** The status gate (PROTOCOL.md §13.6): how long a fresh Status about a peer may take. */
   readonly status?: Omit<IrpPeerStatus.IrpPeerStatusOptions, "chain"> | undefined
   readonly connection?:
-    | Omit<IrpConnection.IrpConnectionOptions, "address" | "serverName" | "anchors" | "identity" | "handle">
+    | Omit<IrpConnection.IrpConnectionOptions, "address" | "serverName" | "identity" | "handle">
     | undefined
   /** Renew our certificate before it expires (PROTOCOL.md 17.4.8); without it the agent never renews. */
   readonly renewal?: Renewal.RenewalOptions | undefined
 }
 
-/** The agent over the IRP. Needs the store, Transport, the crypto ports and Entropy. */
+/** The agent over the IRP. Needs the store, a CertVerifier trusting the domain's root, Transport, the crypto ports and Entropy. */
 export const layer = (
   config: IrpAgentConfig
 ): Layer.Layer<
   Agent | Presence | AgentListeners | IrpConnection.IrpConnection,
-  AgentError | TransportError | CertError,
-  AgentStore | Transport | CryptoPorts | Entropy
+  AgentError | TransportError,
+  AgentStore | CertVerifier | Transport | CryptoPorts | Entropy
 > => {
   const notes = IrpDirectory.makeRevocationNotes()
   // Our certificate changes when the agent renews it: new handshakes read the current one.
@@ -70,20 +70,22 @@ export const layer = (
     ...config.connection,
     address: config.irp.address,
     serverName: config.irp.serverName,
-    anchors: config.anchors,
     identity: () => cell.get(),
     handle: config.handle
   }).pipe(Layer.provide(IrpClientLive.layer))
   const renewal =
     config.renewal === undefined
       ? Layer.empty
-      : Layer.scopedDiscard(Effect.forkScoped(Renewal.run(config.handle, config.anchors, cell, config.renewal)))
+      : Layer.scopedDiscard(Effect.forkScoped(Renewal.run(config.handle, cell, config.renewal)))
   const directory = IrpDirectory.layer.pipe(
     Layer.provideMerge(connection),
     Layer.provide(IrpDirectory.revocationsLayer(notes))
   )
   const presence = IrpPresence.layer({ ...config.presence, deviceId: config.deviceId })
-  const verifier = CertVerifierLive.layer({ anchors: config.anchors, revocation: notes })
+  const verifier = Layer.effect(
+    CertVerifier,
+    Effect.map(CertVerifier, (given) => revocationChecked(given, notes))
+  )
   // PROTOCOL.md §13.6: our own staple, and the gate every peer's certificate passes before a session.
   const peerStatus = IrpPeerStatus.layer({ ...config.status, chain: () => cell.get().chain })
   return AgentLive.layerWith(

@@ -13,7 +13,6 @@
  */
 import {
   Cause,
-  Context,
   Deferred,
   Duration,
   Effect,
@@ -34,8 +33,6 @@ export interface IrpConnectionOptions {
   readonly address: Address
   /** The DNS name its server certificate carries (`irp.<domain>` unless the operator chose another). */
   readonly serverName: string
-  /** DER trust anchors: the domain's root certificate. */
-  readonly anchors: ReadonlyArray<Uint8Array>
   /**
    * Our key (PKCS#8 DER) and certificate chain (DER, leaf first); a function is read at each connect
    * (the agent renews its certificate while it runs, PROTOCOL.md 17.4.8).
@@ -57,40 +54,19 @@ export interface IrpConnectionOptions {
   readonly connectTimeout?: Duration.DurationInput | undefined
 }
 
-export interface Connected {
-  readonly _tag: "Up"
-  readonly client: IrpClient
-  /** Counts connections: 1 for the first one, +1 per reconnect. */
-  readonly generation: number
-}
+export {
+  type Connected,
+  type ConnectionState,
+  IrpConnection,
+  type IrpConnectionService
+} from "../../../services/IrpConnection.js"
 
-export type ConnectionState =
-  | Connected
-  | { readonly _tag: "Down"; readonly error: IrpClientError | undefined; readonly attempts: number }
-
-export interface IrpConnectionService {
-  readonly handle: Handle
-  readonly address: Address
-  readonly state: Effect.Effect<ConnectionState>
-  /** The current connection, then each new one (after reconnects), until the stream's scope closes. */
-  readonly connections: Stream.Stream<Connected>
-  /**
-   * Runs `f` on the connection, waiting for one (at most `waitForConnection`). A channel failure of
-   * `f` drops that connection so that the supervisor reconnects.
-   */
-  readonly use: <A>(f: (client: IrpClient) => Effect.Effect<A, IrpClientError>) => Effect.Effect<A, IrpClientError>
-  /** Like `use`, but fails at once when there is no connection now (shutdown paths). */
-  readonly useNow: <A>(f: (client: IrpClient) => Effect.Effect<A, IrpClientError>) => Effect.Effect<A, IrpClientError>
-  /** Reports that `f` on connection `generation` failed; drops it if the failure is the channel's. */
-  readonly failed: (generation: number, error: IrpClientError) => Effect.Effect<void>
-  /**
-   * Drops the current connection so that the supervisor connects again, with the identity read anew
-   * (after a renewal, PROTOCOL.md 17.4.8: the server judges a connection by the certificate it began with).
-   */
-  readonly reconnect: (why: string) => Effect.Effect<void>
-}
-
-export class IrpConnection extends Context.Tag("sixchat/agent/IrpConnection")<IrpConnection, IrpConnectionService>() {}
+import {
+  type Connected,
+  type ConnectionState,
+  IrpConnection,
+  type IrpConnectionService
+} from "../../../services/IrpConnection.js"
 
 /** Failures that mean the connection itself is gone (the server's `<Error>` answers do not). */
 export const isConnectionFailure = (e: IrpClientError): boolean =>
@@ -159,7 +135,6 @@ export const make = (
             clients.connect({
               address: options.address,
               serverName: options.serverName,
-              anchors: options.anchors,
               identity: typeof options.identity === "function" ? options.identity() : options.identity,
               // Our own pings (above) notice a dead path; the client's would only be ignored.
               keepAlive: Duration.hours(24),

@@ -17,21 +17,17 @@
  * Only handles of our own domain are served: the IRP of another domain is authoritative for its users
  * (PROTOCOL.md §2), and its trust anchor is not ours.
  */
-import { Context, Effect, Layer, Stream } from "effect"
+import { Effect, Layer, Stream } from "effect"
 import { type Address, type Handle, handleDomain } from "../../../domain/brands.js"
 import { certificateIdentity } from "../../../domain/cert/identity.js"
-import type { RevocationSource } from "../../../domain/cert/verify.js"
 import type { SerialHex } from "../../../domain/irp/certificates.js"
 import { MAX_WATCH_HANDLES } from "../../../domain/irp/messages.js"
 import { Directory, DirectoryError, type DirectoryService, type PeerLocation } from "../../../services/Directory.js"
 import type { IdentityRecord, IrpClientError } from "../../../services/IrpClient.js"
+import { IrpRevocations, type RevocationNotes } from "../../../services/IrpRevocations.js"
 import { type Connected, IrpConnection, isConnectionFailure } from "./IrpConnection.js"
 
-/** Serials (lower-case hex) of peer certificates the IRP reported revoked, as a CertVerifier revocation source. */
-export interface RevocationNotes extends RevocationSource {
-  readonly note: (serialHex: string) => void
-  readonly size: () => number
-}
+export { IrpRevocations, type RevocationNotes } from "../../../services/IrpRevocations.js"
 
 export const makeRevocationNotes = (): RevocationNotes => {
   const serials = new Set<string>()
@@ -41,8 +37,6 @@ export const makeRevocationNotes = (): RevocationNotes => {
     size: () => serials.size
   }
 }
-
-export class IrpRevocations extends Context.Tag("sixchat/agent/IrpRevocations")<IrpRevocations, RevocationNotes>() {}
 
 const isV6 = (a: Address) => a.host.includes(":")
 

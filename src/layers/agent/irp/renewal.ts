@@ -1,8 +1,8 @@
 /**
  * The agent renews its own certificate before it expires (issue 10 §2; PROTOCOL.md 17.4.8): at 2/3 of
  * its lifetime (`domain/agent/renewal.ts`) it sends `Renew` with a CSR for the same key on its IRP
- * connection, checks the issued chain as `id enroll` does (17.4.6: it verifies under the domain's
- * anchor, names our handle, certifies our key), has it stored in the identity home (atomically, by
+ * connection, checks the issued chain as `id enroll` does (17.4.6: it verifies with the agent's
+ * CertVerifier, under the domain's anchor, names our handle, certifies our key), has it stored in the identity home (atomically, by
  * `store`), and only then presents it in new handshakes and IRP connections. A failed attempt is
  * logged and retried with a doubling delay; the old certificate stays in use until a new one is stored.
  */
@@ -11,8 +11,8 @@ import { renewalDue, retryDelay } from "../../../domain/agent/renewal.js"
 import type { Handle } from "../../../domain/brands.js"
 import { certificateIdentity } from "../../../domain/cert/identity.js"
 import { makeLocalIdentity } from "../../../domain/handshake/identity.js"
+import { CertVerifier } from "../../../services/CertVerifier.js"
 import { cryptoSuite } from "../../../services/Crypto.js"
-import * as CertVerifierLive from "../../CertVerifierLive.js"
 import { createCsr } from "../../ca/csr.js"
 import type { CryptoPorts } from "../../crypto/CryptoLive.js"
 import type { CredentialsCell } from "./credentials.js"
@@ -35,14 +35,13 @@ class RenewalFailed extends Data.TaggedError("RenewalFailed")<{ readonly message
 /** Runs forever (fork it in the agent's scope). */
 export const run = (
   handle: Handle,
-  anchors: ReadonlyArray<Uint8Array>,
   cell: CredentialsCell,
   options: RenewalOptions
-): Effect.Effect<void, never, IrpConnection | CryptoPorts> =>
+): Effect.Effect<void, never, IrpConnection | CryptoPorts | CertVerifier> =>
   Effect.gen(function* () {
     const connection = yield* IrpConnection
     const crypto = yield* cryptoSuite
-    const verifier = yield* Effect.orDie(CertVerifierLive.make({ anchors }))
+    const verifier = yield* CertVerifier
 
     const renewOnce = Effect.gen(function* () {
       const { pkcs8 } = cell.get()

@@ -1,7 +1,8 @@
 /**
  * The IRP client (PROTOCOL.md §17): one secure channel to the domain's IRP server, dialled as the
- * initiator expecting the server certificate (EKU serverAuth, SAN dNSName = the server name) under the
- * given trust anchors; anonymous when it has no identity yet (enrolment).
+ * initiator expecting the server certificate (EKU serverAuth, SAN dNSName = the server name), checked by
+ * the `CertVerifier` of the context (one that trusts the domain's root, or a mock); anonymous when it has
+ * no identity yet (enrolment).
  *
  * Requests are multiplexed by id: each request waits under its own ULID (monotonic per connection: one
  * random draw per millisecond), one reader fiber dispatches answers (and `<Changed>` pushes) as they come,
@@ -18,7 +19,7 @@ import { makeLocalIdentity } from "../../../domain/handshake/identity.js"
 import type { Changed, IrpAnswer, IrpRequest } from "../../../domain/irp/messages.js"
 import { irpClientCodec } from "../../../domain/irp/xml.js"
 import { monotonicUlids } from "../../../domain/ulid.js"
-import { CertVerifier } from "../../../services/CertVerifier.js"
+import type { CertVerifier } from "../../../services/CertVerifier.js"
 import { cryptoSuite } from "../../../services/Crypto.js"
 import { Entropy } from "../../../services/Entropy.js"
 import {
@@ -30,7 +31,6 @@ import {
 } from "../../../services/IrpClient.js"
 import type { ChannelError } from "../../../services/SecureChannel.js"
 import type { Transport } from "../../../services/Transport.js"
-import * as CertVerifierLive from "../../CertVerifierLive.js"
 import { make as makeChannels } from "../../channel/SecureChannelLive.js"
 import type { CryptoPorts } from "../../crypto/CryptoLive.js"
 import { channelFailure, type Endpoint, protocolError, refused, timedOut } from "./errors.js"
@@ -48,7 +48,7 @@ const identityHandle = (chain: ReadonlyArray<Uint8Array>): Handle | undefined =>
   return leaf?._tag === "Parsed" ? handleOf(leaf.certificate) : undefined
 }
 
-export type ClientRequirements = Transport | CryptoPorts | Entropy
+export type ClientRequirements = Transport | CryptoPorts | Entropy | CertVerifier
 
 /** Dials the server and returns a client that lives until the scope closes. */
 export const connect = (
@@ -70,21 +70,11 @@ export const connect = (
         reason: "Identity",
         message: `Our identity cannot be used: ${identity.left}; check the key and certificate in the identity home.`
       })
-    const verifier = yield* CertVerifierLive.make({ anchors: options.anchors }).pipe(
-      Effect.mapError(
-        (cause) =>
-          new IrpClientError({
-            reason: "Channel",
-            message: `The trust anchor is not usable (${cause.message}): give the domain's ca.pem.`,
-            cause
-          })
-      )
-    )
     const channels = yield* makeChannels({
       codec: irpClientCodec,
       identity: identity === null ? null : identity.right,
       options: { handshakeTimeout: connectTimeout }
-    }).pipe(Effect.provideService(CertVerifier, verifier))
+    })
     const channel = yield* channels.dial(options.address, { _tag: "DnsName", dnsName: serverName }).pipe(
       Effect.mapError((e) => channelFailure(endpoint, e)),
       Effect.timeoutFail({
@@ -323,7 +313,7 @@ export const connect = (
   })
 
 /**
- * The `IrpClients` service over the Transport, crypto ports and Entropy of the layer's context. The
+ * The `IrpClients` service over the Transport, CertVerifier, crypto ports and Entropy of the layer's context. The
  * captured context must not carry the builder's `Scope`: each client lives in its caller's scope.
  */
 export const make: Effect.Effect<IrpClientsService, never, ClientRequirements> = Effect.map(

@@ -3,8 +3,9 @@
  * as the responder with the domain's server certificate (anonymous initiators allowed, for enrolment),
  * then serves each connection (`session.ts`) from the `IrpRegistry` and the `CertificateAuthority`.
  *
- * Its own `CertVerifier` trusts only the domain's root and consults the live revocation view, so a revoked
- * holder cannot even complete a handshake. Connections are taken as they come and bounded: in all and
+ * Peers' chains are checked by the `CertVerifier` of the context (the composition gives one that trusts
+ * the domain's root: `CertVerifierLive.layer({ anchors: [domain.rootCertificate] })`, or a mock), and on
+ * top of it against the live revocation view, so a revoked holder cannot even complete a handshake. Connections are taken as they come and bounded: in all and
  * per source (`maxConnections`, `maxConnectionsPerSource`; past them a new one is closed at once), and
  * while in their handshake by the fair admission of `transport/Admission.ts` (`maxHandshakes`,
  * `maxHandshakesPerSource`; issue 10 §4, PROTOCOL.md §17.1.7). Closing the scope stops
@@ -25,10 +26,10 @@ import { cryptoSuite } from "../../../services/Crypto.js"
 import { IrpRegistry } from "../../../services/IrpRegistry.js"
 import { IrpServer, IrpServerError, type IrpServerService } from "../../../services/IrpServer.js"
 import { type Connection, Transport } from "../../../services/Transport.js"
-import * as CertVerifierLive from "../../CertVerifierLive.js"
 import { CertificateAuthority } from "../../ca/CertificateAuthority.js"
 import type { LoadedDomain } from "../../ca/DomainDirectory.js"
 import { type ChannelOptions, make as makeChannels } from "../../channel/SecureChannelLive.js"
+import { revocationChecked } from "../../revocationChecked.js"
 import type { ConnectionHandler } from "../../transport/Admission.js"
 import * as Admission from "../../transport/Admission.js"
 import * as AnswerCache from "./answerCache.js"
@@ -133,15 +134,7 @@ export const make = (options: IrpServerOptions) =>
           new IrpServerError({ reason: "Storage", message: `Cannot read the revocation list: ${cause.message}`, cause })
       )
     )
-    const verifier = yield* CertVerifierLive.make({
-      anchors: [domain.rootCertificate],
-      revocation: revocations.source
-    }).pipe(
-      Effect.mapError(
-        (cause) =>
-          new IrpServerError({ reason: "Identity", message: `The root certificate is unusable: ${cause.message}` })
-      )
-    )
+    const verifier = revocationChecked(yield* CertVerifier, revocations.source)
     const channels = yield* makeChannels({
       codec: irpServerCodec,
       identity: identity.right,
@@ -253,5 +246,8 @@ export const make = (options: IrpServerOptions) =>
     return service
   })
 
-/** The server as a scoped layer; needs the registry, the CA, a Transport, crypto ports and Entropy. */
+/**
+ * The server as a scoped layer; needs the registry, the CA, a `CertVerifier` trusting the domain's root, a
+ * Transport, crypto ports and Entropy, each from its tag.
+ */
 export const layer = (options: IrpServerOptions) => Layer.scoped(IrpServer, make(options))

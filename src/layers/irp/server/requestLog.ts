@@ -8,30 +8,10 @@
  * Effect loggers installed where the server was built, as the `irp request` event with the record's
  * fields as annotations (what tests capture with `Logger.replace`), or nowhere when none would print.
  */
-import { Cause, Context, Effect, FiberRef, FiberRefs, HashMap, HashSet, List, Logger, LogLevel } from "effect"
+import { Cause, Effect, FiberRef, FiberRefs, HashMap, HashSet, List, Logger, LogLevel } from "effect"
+import { RequestLog, type RequestLogService, type RequestRecord } from "../../../services/RequestLog.js"
 
-/** One answered request. */
-export interface RequestRecord {
-  /** The holder's handle, or `anonymous`. */
-  readonly peer: string
-  /** The connection's source address. */
-  readonly remote: string
-  /** The request element (`Lookup`, `Register`…), or `invalid:<element>` for one that was refused unread. */
-  readonly request: string
-  /** The request's id, or `-`. */
-  readonly id: string
-  /** `ok`, or the `<Error>` code answered. */
-  readonly outcome: string
-  /** Milliseconds from reading the request to sending its answer. */
-  readonly ms: number
-}
-
-export interface RequestLogService {
-  /** Records one request; must be quick and must not throw. */
-  readonly write: (record: RequestRecord) => void
-}
-
-export class RequestLog extends Context.Tag("sixchat/IrpRequestLog")<RequestLog, RequestLogService>() {}
+export { RequestLog, type RequestLogService, type RequestRecord } from "../../../services/RequestLog.js"
 
 /** The event's message, as the CLI's log and tests know it. */
 export const REQUEST_MESSAGE = "irp request"
