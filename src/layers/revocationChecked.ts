@@ -16,7 +16,7 @@ export const revocationChecked = (verifier: CertVerifierService, source: Revocat
     Effect.flatMap(verifier.verify(request), (verified) => {
       for (let i = 0; i + 1 < verified.path.length; i++) {
         const parsed = parseCertificate(verified.path[i]!)
-        if (parsed._tag === "Malformed") continue // the verifier read it already; a mock's path is its own
+        if (parsed._tag !== "Parsed") continue // the verifier read it already; a mock's path is its own
         const serial = parsed.certificate.serial
         if (source.isRevoked(verified.path[i + 1]!, serial))
           return Effect.fail(
