@@ -7,7 +7,12 @@
  */
 import type * as CliApp from "@effect/cli/CliApp"
 import * as Command from "@effect/cli/Command"
+import { Console, Effect } from "effect"
 import type { Entropy } from "../services/Entropy.js"
+import { usage } from "./failure.js"
+import { check } from "./help/check.js"
+import { commandDoc } from "./help/model.js"
+import { renderHelp, styleFor } from "./help/render.js"
 import { VERSION } from "./version.js"
 
 export { VERSION }
@@ -79,8 +84,39 @@ export const rootOf = (commands: ReadonlyArray<AnyCommand>) =>
     Command.withSubcommands(commands as [AnyCommand, ...Array<AnyCommand>])
   )
 
-/** Runs the command line `argv` (`process.argv`: node, script, arguments…). */
+/**
+ * Runs the command line `argv` (`process.argv`: node, script, arguments…): our help and "did you
+ * mean" first (`help/check.ts`), then @effect/cli's parser and the command.
+ */
 export const run = async (argv: ReadonlyArray<string>) => {
-  const commands = await loadCommands(argv.slice(2))
-  return Command.run(rootOf(commands), { name: "sixchat", version: VERSION })(argv)
+  const args = argv.slice(2)
+  const root = rootOf(await loadCommands(args))
+  const checked = check(commandDoc(root), args)
+  switch (checked._tag) {
+    case "Help":
+      return Effect.sync(() => void process.stdout.write(renderHelp(checked.doc, styleFor(process.stdout))))
+    case "MissingCommand":
+      return Effect.zipRight(
+        Effect.sync(() => void process.stderr.write(renderHelp(checked.doc, styleFor(process.stderr)))),
+        Effect.fail(usage(`give a command after \`${["sixchat", ...checked.doc.path].join(" ")}\``))
+      )
+    case "Unknown":
+      return Effect.fail(usage(checked.message))
+    case "Parse":
+      return Console.consoleWith((console) =>
+        Console.withConsole(Command.run(root, { name: "sixchat", version: VERSION })(argv), {
+          ...console,
+          error: (...parts) => Effect.sync(() => void process.stderr.write(usageErrorLine(parts, checked.doc.path)))
+        })
+      )
+  }
+}
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI escapes
+const ANSI = /\u001b\[[0-9;]*m/g
+
+/** @effect/cli's parse errors (`Missing argument <HANDLE>`) as one line like ours, pointing at the help. */
+const usageErrorLine = (parts: ReadonlyArray<unknown>, path: ReadonlyArray<string>): string => {
+  const text = parts.map(String).join(" ").replace(ANSI, "").replace(/\s+/g, " ").trim()
+  return `sixchat: ${text.charAt(0).toLowerCase()}${text.slice(1)} (see \`${["sixchat", ...path, "--help"].join(" ")}\`)\n`
 }

@@ -38,7 +38,7 @@ fiber.addObserver((exit) => {
 
 function exitCodeOf(exit: Exit.Exit<unknown, unknown>): number {
   if (Exit.isSuccess(exit)) return ExitCode.Ok
-  if (Cause.isInterruptedOnly(exit.cause)) return signalled ? ExitCode.Ok : 130
+  if (Cause.isInterruptedOnly(exit.cause)) return signalled ? ExitCode.Ok : ExitCode.Interrupted
   const failure = Cause.failureOption(exit.cause)
   if (Option.isSome(failure)) {
     const error = failure.value as { _tag?: string; code?: number; message?: string }
@@ -55,8 +55,8 @@ function exitCodeOf(exit: Exit.Exit<unknown, unknown>): number {
     )
       return ExitCode.Usage
     process.stderr.write(`sixchat: ${error.message ?? String(error)}\n`)
-    return 70
+    return ExitCode.Internal
   }
   process.stderr.write(`sixchat: internal error: ${Cause.pretty(exit.cause)}\n`)
-  return 70
+  return ExitCode.Internal
 }
