@@ -34,6 +34,8 @@ export class CliFailure extends Data.TaggedError("CliFailure")<{
   readonly code: number
   /** One sentence for stderr. */
   readonly message: string
+  /** Already written to stderr in the command's own format (`irp serve --log-format json`). */
+  readonly reported?: boolean
 }> {}
 
 export const usage = (message: string) => new CliFailure({ code: ExitCode.Usage, message })

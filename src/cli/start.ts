@@ -43,7 +43,7 @@ function exitCodeOf(exit: Exit.Exit<unknown, unknown>): number {
   if (Option.isSome(failure)) {
     const error = failure.value as { _tag?: string; code?: number; message?: string }
     if (error._tag === "CliFailure") {
-      process.stderr.write(`sixchat: ${error.message}\n`)
+      if ((error as { reported?: boolean }).reported !== true) process.stderr.write(`sixchat: ${error.message}\n`)
       return error.code ?? ExitCode.Rejected
     }
     // @effect/cli has already printed usage errors (ValidationError).
