@@ -11,6 +11,7 @@ import { Console, Effect } from "effect"
 import type { Entropy } from "../services/Entropy.js"
 import { usage } from "./failure.js"
 import { check } from "./help/check.js"
+import { completionScript, SHELLS } from "./help/completions.js"
 import { commandDoc } from "./help/model.js"
 import { renderHelp, styleFor } from "./help/render.js"
 import { VERSION } from "./version.js"
@@ -91,6 +92,9 @@ export const rootOf = (commands: ReadonlyArray<AnyCommand>) =>
 export const run = async (argv: ReadonlyArray<string>) => {
   const args = argv.slice(2)
   const root = rootOf(await loadCommands(args))
+  const shell = args[0] === "--completions" && args.length === 2 ? SHELLS.find((s) => s === args[1]) : undefined
+  if (shell !== undefined)
+    return Effect.sync(() => void process.stdout.write(completionScript(commandDoc(root), shell)))
   const checked = check(commandDoc(root), args)
   switch (checked._tag) {
     case "Help":

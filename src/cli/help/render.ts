@@ -24,7 +24,13 @@ export const styleFor = (
 /** The built-in options every command takes. */
 export const GLOBAL_OPTIONS: ReadonlyArray<OptionDoc> = [
   { names: ["-h", "--help"], placeholder: undefined, description: "show this help", optional: true, repeatable: false },
-  { names: ["--version"], placeholder: undefined, description: "print the version", optional: true, repeatable: false }
+  {
+    names: ["--version"],
+    placeholder: undefined,
+    description: "print the version",
+    optional: true,
+    repeatable: false
+  }
 ]
 
 const bold = (style: Style, text: string) => (style.color ? `\u001b[1m${text}\u001b[0m` : text)
