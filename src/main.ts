@@ -1,65 +1,9 @@
 /**
- * Entry point: runs the command line, maps failures to exit codes, and turns SIGINT/SIGTERM into a
- * clean interruption (finalizers run: channels send <Close/>, servers stop listening).
+ * Entry point. `--version` answers before anything is loaded; every other command line loads the
+ * runner (`cli/start.ts`), which loads only the command it names (`cli/app.ts`).
  */
-import * as NodeContext from "@effect/platform-node/NodeContext"
-import { Cause, Effect, Exit, Fiber, Layer, Option } from "effect"
-import { run } from "./cli/app.js"
-import { ExitCode } from "./cli/failure.js"
-import * as EntropyLive from "./layers/EntropyLive.js"
+import { VERSION } from "./cli/version.js"
 
-// A reader that stops early (`sixchat history | head -1`) closes the pipe: the next write fails with
-// EPIPE. Stop writing to that stream and let the command finish as it would (its own exit status,
-// usually 0, no stack trace), as `git log | head` does; a long-running agent keeps running
-// (issue 10, section 6; DECISIONS.md, "A closed stdout").
-for (const stream of [process.stdout, process.stderr]) {
-  stream.on("error", (error: NodeJS.ErrnoException) => {
-    if (error.code !== "EPIPE") throw error
-    stream.write = (() => true) as typeof stream.write
-  })
-}
-
-const program = Effect.suspend(() => run(process.argv)).pipe(
-  Effect.provide(Layer.mergeAll(NodeContext.layer, EntropyLive.layer))
-)
-
-const fiber = Effect.runFork(program)
-let signalled = false
-const stop = () => {
-  if (signalled) process.exit(130)
-  signalled = true
-  Effect.runFork(Fiber.interrupt(fiber))
-}
-process.once("SIGINT", stop)
-process.once("SIGTERM", stop)
-
-fiber.addObserver((exit) => {
-  process.exitCode = exitCodeOf(exit)
-  // Let stdout/stderr drain, then leave even if a socket or timer is still referenced.
-  setImmediate(() => process.exit())
-})
-
-function exitCodeOf(exit: Exit.Exit<unknown, unknown>): number {
-  if (Exit.isSuccess(exit)) return ExitCode.Ok
-  if (Cause.isInterruptedOnly(exit.cause)) return signalled ? ExitCode.Ok : 130
-  const failure = Cause.failureOption(exit.cause)
-  if (Option.isSome(failure)) {
-    const error = failure.value as { _tag?: string; code?: number; message?: string }
-    if (error._tag === "CliFailure") {
-      process.stderr.write(`sixchat: ${error.message}\n`)
-      return error.code ?? ExitCode.Rejected
-    }
-    // @effect/cli has already printed usage errors (ValidationError).
-    if (
-      error._tag !== undefined &&
-      /^(CommandMismatch|MissingValue|InvalidValue|InvalidArgument|CorrectedFlag|HelpRequested|MissingFlag|MissingSubcommand|MultipleValuesDetected|NoBuiltInMatch|UnclusteredFlag)$/.test(
-        error._tag
-      )
-    )
-      return ExitCode.Usage
-    process.stderr.write(`sixchat: ${error.message ?? String(error)}\n`)
-    return 70
-  }
-  process.stderr.write(`sixchat: internal error: ${Cause.pretty(exit.cause)}\n`)
-  return 70
-}
+const args = process.argv.slice(2)
+if (args.length === 1 && args[0] === "--version") process.stdout.write(`${VERSION}\n`)
+else await import("./cli/start.js")

@@ -40,6 +40,7 @@ import { cryptoLayer, cryptoOption, parseAddressArg, stderrLine, stdoutLine } fr
 import { CliFailure, ExitCode, usage } from "./failure.js"
 import { agentSocketPath, homeOption, readChain, readIdentityConfig, storeChain } from "./home.js"
 import { defaultServerName, irpAddressArg, irpOverrideOption, readAnchors } from "./irpSession.js"
+import { addressInUse, isAddressInUse } from "./listenFailure.js"
 import { keyChangeLogLine } from "./people/keyChange.js"
 
 const hasIpv6 = (): boolean =>
@@ -122,13 +123,12 @@ const eventLine = (event: AgentEvent): Effect.Effect<void> => {
 }
 
 const startFailure = (e: { readonly _tag: string; readonly message: string; readonly reason?: string }) =>
-  new CliFailure({
-    code: e._tag === "TransportError" ? ExitCode.Usage : ExitCode.State,
-    message:
-      e._tag === "TransportError" && e.reason === "AddressInUse"
-        ? `${e.message}: another program (another agent?) uses that port; choose another with --listen HOST:PORT`
-        : `the agent cannot start: ${e.message}`
-  })
+  isAddressInUse(e)
+    ? addressInUse(e, "agent")
+    : new CliFailure({
+        code: e._tag === "TransportError" ? ExitCode.Usage : ExitCode.State,
+        message: `the agent cannot start: ${e.message}`
+      })
 
 const agent = Command.make(
   "agent",

@@ -120,8 +120,9 @@ const enroll = Command.make(
         `enrolled ${config.handle} with ${serverName} (${shownAddress(address)}): serial ${issued.serial}, valid until ${new Date(issued.notAfter).toISOString()}`
       )
       if (leaf !== undefined) yield* stdoutLine(`fingerprint: ${leaf.fingerprint}`)
+      // The agent registers itself (and renews its lease): starting it is the next step.
       yield* stdoutLine(
-        `next: sixchat register --home ${o.home} --address YOUR_IP:4605   (domain ${handleDomain(config.handle)})`
+        `next: sixchat agent --home ${o.home}   (it registers with ${handleDomain(config.handle)}'s IRP server by itself)`
       )
     })
 ).pipe(Command.withDescription("enrol your identity with your domain's IRP server using a one-time token"))

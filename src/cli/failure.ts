@@ -11,14 +11,31 @@ export const ExitCode = {
   Usage: 2,
   /** A network peer or server could not be reached. */
   Unreachable: 3,
-  /** Local state problem: missing identity, existing directory, storage failure. */
-  State: 4
+  /** Local state problem: missing identity, existing directory, storage failure, a port in use. */
+  State: 4,
+  /** A fault of sixchat itself (a bug): report it. */
+  Internal: 70,
+  /** Interrupted by a signal before it finished. */
+  Interrupted: 130
 } as const
+
+/** The one exit-status table of every command (`--help`, man pages, README). */
+export const EXIT_STATUS: ReadonlyArray<readonly [number, string]> = [
+  [ExitCode.Ok, "success"],
+  [ExitCode.Rejected, "refused: a rejected certificate or handshake, an unknown or revoked handle, a refused request"],
+  [ExitCode.Usage, "usage: a misspelled command or option, a bad value, an unreadable or malformed file"],
+  [ExitCode.Unreachable, "unreachable: no agent running, an IRP server or peer that does not answer"],
+  [ExitCode.State, "local state: no identity, a home or directory that exists, storage failure, a port in use"],
+  [ExitCode.Internal, "internal error in sixchat: please report it"],
+  [ExitCode.Interrupted, "interrupted (Ctrl-C) before the command finished"]
+]
 
 export class CliFailure extends Data.TaggedError("CliFailure")<{
   readonly code: number
   /** One sentence for stderr. */
   readonly message: string
+  /** Already written to stderr in the command's own format (`irp serve --log-format json`). */
+  readonly reported?: boolean
 }> {}
 
 export const usage = (message: string) => new CliFailure({ code: ExitCode.Usage, message })

@@ -24,9 +24,10 @@ import * as IrpServerLive from "../layers/irp/server/IrpServerLive.js"
 import * as TcpTransport from "../layers/transport/TcpTransport.js"
 import { IrpRegistry } from "../services/IrpRegistry.js"
 import { IrpServerError } from "../services/IrpServer.js"
-import { cryptoLayer, cryptoOption, parseAddressArg, stderrLine } from "./common.js"
+import { cryptoLayer, cryptoOption, parseAddressArg } from "./common.js"
 import { CliFailure, ExitCode } from "./failure.js"
 import { databaseFor, dirOption, loadDomainOrFail, registryLayer, shownDatabase } from "./irpAdmin.js"
+import { addressInUse, isAddressInUse } from "./listenFailure.js"
 import * as ServerLog from "./serverLog.js"
 
 /** How often expired bindings (past their retention) and used or expired tokens are deleted. */
@@ -36,7 +37,11 @@ const hasIpv6 = (): boolean =>
   Object.values(networkInterfaces()).some((list) => list?.some((i) => i.family === "IPv6") ?? false)
 
 /** `--listen` values, or the configured ones without IPv6 ones on a host that has no IPv6 at all. */
-const listenAddresses = (given: ReadonlyArray<string>, configured: ReadonlyArray<string>) =>
+const listenAddresses = (
+  given: ReadonlyArray<string>,
+  configured: ReadonlyArray<string>,
+  format: ServerLog.LogFormat
+) =>
   Effect.gen(function* () {
     if (given.length > 0) return yield* Effect.forEach(given, parseAddressArg)
     const all: Array<Address> = yield* Effect.forEach(configured, (text) =>
@@ -52,20 +57,27 @@ const listenAddresses = (given: ReadonlyArray<string>, configured: ReadonlyArray
     if (hasIpv6()) return all
     const ipv4 = all.filter((a) => !a.host.includes(":"))
     if (ipv4.length > 0 && ipv4.length < all.length)
-      yield* stderrLine("this host has no IPv6 address: listening on the IPv4 addresses of irp.json only")
+      yield* ServerLog.statusLine(
+        format,
+        "this host has no IPv6 address: listening on the IPv4 addresses of irp.json only",
+        {},
+        "warning"
+      )
     return ipv4.length > 0 ? ipv4 : all
   })
 
-const serverFailure = (e: { readonly reason: string; readonly message: string }) =>
-  new CliFailure({
-    code: ExitCode.State,
-    message:
-      e.reason === "Listen"
-        ? e.message
-        : e.reason === "Identity"
-          ? `${e.message} (the domain directory is damaged: restore it from its backup)`
-          : `${e.message}; check that the database is reachable`
-  })
+const serverFailure = (e: { readonly reason: string; readonly message: string; readonly cause?: unknown }) =>
+  e.reason === "Listen" && isAddressInUse(e.cause)
+    ? addressInUse(e.cause, "IRP server")
+    : new CliFailure({
+        code: ExitCode.State,
+        message:
+          e.reason === "Listen"
+            ? e.message
+            : e.reason === "Identity"
+              ? `${e.message} (the domain directory is damaged: restore it from its backup)`
+              : `${e.message}; check that the database is reachable`
+      })
 
 const serve = Command.make(
   "serve",
@@ -105,7 +117,7 @@ const serve = Command.make(
   (o) =>
     Effect.gen(function* () {
       const domain = yield* loadDomainOrFail(o.dir)
-      const listen = yield* listenAddresses(o.listen, domain.config.listen)
+      const listen = yield* listenAddresses(o.listen, domain.config.listen, o.logFormat)
       const spec = yield* databaseFor(o.dir, domain, o.db)
       yield* Effect.scoped(
         Effect.gen(function* () {
@@ -145,10 +157,20 @@ const serve = Command.make(
             ),
             Effect.mapError(serverFailure)
           )
-          yield* stderrLine(
-            `irp server for ${domain.config.domain} (${domain.config.serverName}), ${shownDatabase(spec)}`
+          const status = (text: string, fields: Record<string, unknown> = {}) =>
+            ServerLog.statusLine(o.logFormat, text, fields)
+          yield* status(
+            `irp server for ${domain.config.domain} (${domain.config.serverName}), ${shownDatabase(spec)}`,
+            {
+              domain: domain.config.domain,
+              serverName: domain.config.serverName,
+              database: shownDatabase(spec)
+            }
           )
-          for (const address of server.addresses) yield* stderrLine(`listening on ${formatAddress(address)}`)
+          const addresses = server.addresses.map(formatAddress)
+          for (const address of addresses) yield* status(`listening on ${address}`, { address })
+          // Readiness: in JSON mode one record a supervisor can wait for.
+          if (o.logFormat === "json") yield* status("ready", { addresses })
           yield* Clock.currentTimeMillis.pipe(
             Effect.flatMap(registry.purgeExpired),
             Effect.flatMap(({ bindings, tokens }) =>
@@ -160,14 +182,14 @@ const serve = Command.make(
             Effect.repeat(Schedule.spaced(HOUSEKEEPING_EVERY)),
             Effect.forkScoped
           )
-          yield* Effect.addFinalizer(() => stderrLine("stopping: closing connections and the database"))
+          yield* Effect.addFinalizer(() => status("stopping: closing connections and the database"))
           return yield* Effect.never
         })
       ).pipe(
         Effect.provide(Layer.mergeAll(TcpTransport.layer, cryptoLayer(o.crypto))),
         Effect.provide(ServerLog.layer(o.logFormat, o.verbose))
       )
-    })
+    }).pipe(Effect.mapError((e) => (o.logFormat === "json" ? ServerLog.reportFailure(e) : e)))
 ).pipe(Command.withDescription("run the domain's IRP server (registry and certificate authority) until interrupted"))
 
 export const irpServeCommand = serve

@@ -13,8 +13,9 @@
  * The request lines come through the server's `RequestLog` port, not the Effect logger, so that a
  * request costs no log event; they read exactly as the `irp request` event would (`formatRequest`).
  */
-import { Cause, HashMap, Layer, Logger, LogLevel } from "effect"
+import { Cause, Effect, HashMap, Layer, Logger, LogLevel } from "effect"
 import { REQUEST_MESSAGE, RequestLog, type RequestRecord } from "../layers/irp/server/requestLog.js"
+import { CliFailure } from "./failure.js"
 
 export type LogFormat = "text" | "json"
 export const LOG_FORMATS: ReadonlyArray<LogFormat> = ["text", "json"]
@@ -126,4 +127,28 @@ export const layer = (format: LogFormat, verbose = false): Layer.Layer<RequestLo
     Logger.minimumLogLevel(verbose ? LogLevel.Debug : LogLevel.Info),
     Layer.succeed(RequestLog, { write: (record) => write(formatRequest(format, record, new Date())) })
   )
+}
+
+/**
+ * One of the server's own lines (start, `listening on ADDR`, ready, stopping): in text mode the plain
+ * line it has always been; in JSON mode a log record through the same buffer as the request lines,
+ * so that stderr holds JSON on every line. The message keeps the text (`listening on [::1]:4604`)
+ * and the fields carry the values.
+ */
+export const statusLine = (
+  format: LogFormat,
+  text: string,
+  fields: Record<string, unknown> = {},
+  level: "info" | "warning" = "info"
+): Effect.Effect<void> =>
+  format === "text"
+    ? Effect.sync(() => void process.stderr.write(`${text}\n`))
+    : (level === "info" ? Effect.logInfo(text) : Effect.logWarning(text)).pipe(Effect.annotateLogs(fields))
+
+/** A failure written as one JSON record (JSON mode: even the last line is JSON); start.ts then writes nothing more. */
+export const reportFailure = (e: CliFailure): CliFailure => {
+  process.stderr.write(
+    `${JSON.stringify({ time: new Date().toISOString(), level: LogLevel.Error.label, message: e.message, exitCode: e.code })}\n`
+  )
+  return new CliFailure({ code: e.code, message: e.message, reported: true })
 }

@@ -67,7 +67,10 @@ describe("sixchat irp serve + id enroll + register + lookup + revoke (SQLite, pr
       expect(badAddress).toMatchObject({ code: 2, line: expect.stringMatching(/is not IP:PORT/) })
       expect(tooShort).toMatchObject({ code: 1, line: expect.stringMatching(/lease_too_short.*at least 30 s/) })
       expect(noIdentity).toMatchObject({ code: 4, line: expect.stringMatching(/no identity in .*sixchat id new/) })
-      expect(inUse).toMatchObject({ code: 4, line: expect.stringMatching(/already in use/) })
+      expect(inUse).toMatchObject({
+        code: 4,
+        line: expect.stringMatching(/another program \(another IRP server\?\) uses the port/)
+      })
       expect(notADomain).toMatchObject({ code: 4, line: expect.stringMatching(/sixchat irp init/) })
       expect(badDb).toMatchObject({ code: 2, line: expect.stringMatching(/is not a database/) })
 
