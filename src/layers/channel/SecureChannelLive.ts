@@ -89,7 +89,14 @@ export const e2eCodec: MessageCodec<AppMessage, AppMessage> = {
     return Either.left(
       new DecodeError({ reason: "UnknownElement", message: `<${el.name}> is not an application message` })
     )
-  }
+  },
+  // §11.10.2: the channel answers each <Ping/> with a <Pong/> carrying the same nonce.
+  answer: (m) =>
+    m._tag !== "e2e.Ping"
+      ? undefined
+      : m.nonce === undefined
+        ? { _tag: "e2e.Pong" }
+        : { _tag: "e2e.Pong", nonce: m.nonce }
 }
 
 export const make = <In, Out>(config: ChannelConfig<In, Out>) =>
