@@ -16,10 +16,10 @@ export type ChannelFailure =
   | "WriteTimeout" // the peer did not take our bytes within the write limit
   | "PeerAlert" // the peer sent a fatal alert (`alert`)
   | "BadRecordMac" // a record did not authenticate
-  | "Frame" // zero-length, oversized or torn frame
+  | "Frame" // zero-length, oversized or torn frame (PROTOCOL.md §3.3), or record content over the limit (§11.6)
   | "Decode" // a document that is not well-formed, hardened XML or fails its schema
   | "UnexpectedMessage" // a message that has no place here
-  | "Truncated" // the stream ended without `<Close/>`
+  | "Truncated" // a truncation: the stream ended at a frame boundary without `<Close/>` (§3.5, §11.9)
   | "Closed" // the channel was closed (cleanly) before this operation
   | "Transport" // the connection failed underneath
 

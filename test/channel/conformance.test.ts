@@ -251,3 +251,28 @@ describe("conformance: `sixchat peer listen` as a real process", () => {
     socket.destroy()
   })
 })
+
+describe("conformance: the responder's choices (§6.4)", () => {
+  const refusal = async (edit: OfferEdit) => {
+    const served = await serve()
+    const socket = await RawSocket.open("127.0.0.1", served.port)
+    const s = await rawHandshake(socket, crypto, aliceId, edit)
+    socket.destroy()
+    return "alert" in s ? s.alert : "accepted"
+  }
+
+  it("versions are tokens in the responder's preference order: unknown ones are skipped, none known is protocol_version", async () => {
+    expect(await refusal((o) => ({ ...o, versions: ["v2", "10", "1"] }))).toBe("accepted")
+    expect(await refusal((o) => ({ ...o, versions: ["1", "2.0"] }))).toBe("accepted")
+    expect(await refusal((o) => ({ ...o, versions: ["v2", "10"] }))).toBe("protocol_version")
+  })
+
+  it("a Version, KeyShare group, Suite or SigAlg listed twice is illegal_parameter", async () => {
+    expect(await refusal((o) => ({ ...o, versions: ["1", "1"] }))).toBe("illegal_parameter")
+    expect(await refusal((o) => ({ ...o, keyShares: [o.keyShares[0], o.keyShares[0]] }))).toBe("illegal_parameter")
+    expect(await refusal((o) => ({ ...o, suites: [o.suites[0], "OTHER", o.suites[0]] }))).toBe("illegal_parameter")
+    expect(await refusal((o) => ({ ...o, sigAlgs: ["ed25519", "ecdsa-p256-sha256", "ed25519"] }))).toBe(
+      "illegal_parameter"
+    )
+  })
+})

@@ -10,7 +10,8 @@ export const RECORD_FRAME_LIMIT = 64 * 1024 + 256
 export const HEADER_LENGTH = 4
 
 export class FrameError extends Data.TaggedError("FrameError")<{
-  readonly reason: "ZeroLength" | "TooLarge" | "Truncated"
+  /** `TornFrame`: the stream ended inside a frame (PROTOCOL.md §3.3); an end at a boundary is not a FrameError. */
+  readonly reason: "ZeroLength" | "TooLarge" | "TornFrame"
   readonly message: string
 }> {}
 
@@ -96,7 +97,7 @@ export class FrameDecoder {
   endOfStream(): FrameError | undefined {
     return this.atBoundary
       ? undefined
-      : new FrameError({ reason: "Truncated", message: "the stream ended inside a frame" })
+      : new FrameError({ reason: "TornFrame", message: "the stream ended inside a frame (a torn frame)" })
   }
 
   private take(n: number): Uint8Array {

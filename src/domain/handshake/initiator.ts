@@ -87,7 +87,8 @@ export class AwaitHello {
       peerRole: "responder",
       peerSecret: secrets.responder,
       allowAnonymous: false,
-      ownFingerprint: this.config.identity?.fingerprint
+      ownFingerprint: this.config.identity?.fingerprint,
+      acceptedSigAlgs: this.offer.sigAlgs
     })
     return Either.right({
       peerAuth,

@@ -78,7 +78,7 @@ const readMessage = (io: Io, hello?: "offer" | "choice") =>
     if (payload === null)
       return yield* new ChannelError({
         reason: "Truncated",
-        message: "the peer closed the connection during the handshake"
+        message: "the peer closed the connection during the handshake (a truncation, PROTOCOL.md §3.5)"
       })
     let raw = payload
     if (io.read !== undefined) {
