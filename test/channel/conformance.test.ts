@@ -13,7 +13,7 @@ import { makeLocalIdentity } from "../../src/domain/handshake/identity.js"
 import type { ChannelOptions } from "../../src/layers/channel/SecureChannelLive.js"
 import * as NodeCrypto from "../../src/layers/crypto/NodeCrypto.js"
 import * as TcpTransport from "../../src/layers/transport/TcpTransport.js"
-import type { ChannelError, Inbound } from "../../src/services/SecureChannel.js"
+import type { ChannelError, Inbound, SecureChannel } from "../../src/services/SecureChannel.js"
 import { Transport } from "../../src/services/Transport.js"
 import { channelsFor } from "../support/channels.js"
 import { type Running, start } from "../support/cli.js"
@@ -42,7 +42,10 @@ afterEach(async () => {
 })
 
 /** Our responder on 127.0.0.1: one connection, an application that receives until the channel ends. */
-const serve = async (options: Partial<ChannelOptions> = {}): Promise<Served> => {
+const serve = async (
+  options: Partial<ChannelOptions> = {},
+  first?: (channel: SecureChannel<AppMessage, AppMessage>) => Effect.Effect<void>
+): Promise<Served> => {
   const scope = await Effect.runPromise(Scope.make())
   scopes.push(scope)
   const inbound: Array<Inbound<AppMessage>> = []
@@ -54,6 +57,7 @@ const serve = async (options: Partial<ChannelOptions> = {}): Promise<Served> => 
       Effect.gen(function* () {
         const conn = yield* listener.accept
         const channel = yield* channels.accept(conn)
+        if (first !== undefined) yield* first(channel)
         for (;;) {
           const got = yield* channel.receive
           inbound.push(got)
@@ -274,5 +278,67 @@ describe("conformance: the responder's choices (§6.4)", () => {
     expect(await refusal((o) => ({ ...o, sigAlgs: ["ed25519", "ecdsa-p256-sha256", "ed25519"] }))).toBe(
       "illegal_parameter"
     )
+  })
+})
+
+describe("conformance: text limits are bytes of UTF-8 once decoded (§4.5, §5.3.1); chunk up to 65 536 (§5.4.1)", () => {
+  const message = (body: string) =>
+    `<Message ${NS} id="${ULID}" sent="2026-12-05T10:00:00Z"><Body>${body}</Body></Message>`
+  const offer = (chunk: number) =>
+    `<FileOffer ${NS} id="${ULID}" name="a.bin" size="1" sha256="${"ab".repeat(32)}" chunk="${chunk}"/>`
+
+  it("12 900 '&' pass however they are escaped; 64 000 bytes pass; 64 001 are decode_error", async () => {
+    const served = await serve()
+    const s = await established(served)
+    s.sendXml(message("&amp;".repeat(12_900)))
+    s.sendXml(message("&#38;".repeat(12_900)))
+    s.sendXml(message("é".repeat(32_000)))
+    s.sendXml(offer(65_536))
+    s.sendXml(message("x".repeat(64_001)))
+    expect(await alertOf(s)).toBe("decode_error")
+    expect(await served.ended).toMatchObject({ reason: "Decode", alert: "decode_error" })
+    const got = served.inbound.map((i) => (i._tag === "Message" ? i.message : undefined))
+    expect(got).toHaveLength(4)
+    expect(got[0]).toMatchObject({ _tag: "e2e.Message", body: "&".repeat(12_900) })
+    expect(got[1]).toMatchObject({ _tag: "e2e.Message", body: "&".repeat(12_900) })
+    expect(got[2]).toMatchObject({ _tag: "e2e.Message", body: "é".repeat(32_000) })
+    expect(got[3]).toMatchObject({ _tag: "e2e.FileOffer", chunk: 65_536 })
+    s.socket.destroy()
+  })
+
+  it("a chunk of 65 537 is decode_error", async () => {
+    const served = await serve()
+    const s = await established(served)
+    s.sendXml(offer(65_537))
+    expect(await alertOf(s)).toBe("decode_error")
+    expect(await served.ended).toMatchObject({ reason: "Decode" })
+    s.socket.destroy()
+  })
+})
+
+describe("conformance: a sender never sends a record over the limit (§11.6)", () => {
+  it("a document too large for one record fails that send, with a sentence; the channel goes on", async () => {
+    let refused: ChannelError | undefined
+    const served = await serve({}, (channel) =>
+      Effect.gen(function* () {
+        // 20 000 '&' decode to 20 000 bytes (a valid Body) but take 100 000 bytes as written.
+        const big: AppMessage = {
+          _tag: "e2e.Message",
+          id: ULID as never,
+          sent: "2026-12-05T10:00:00Z" as never,
+          body: "&".repeat(20_000)
+        }
+        const sent = yield* Effect.either(channel.send(big))
+        refused = Either.isLeft(sent) ? sent.left : undefined
+        yield* Effect.orDie(channel.send({ ...big, body: "still here" }))
+      })
+    )
+    const s = await established(served)
+    expect((await s.nextRecord())?.text).toMatch(/<Body>still here<\/Body>/)
+    expect(refused).toMatchObject({ reason: "Frame" })
+    expect(refused?.message).toMatch(/at most 65536 bytes .* nothing was sent/)
+    s.sendXml(`<Close ${NS}/>`)
+    expect(await served.ended).toBe("closed")
+    s.socket.destroy()
   })
 })
