@@ -47,7 +47,7 @@ export interface SessionInfo {
   readonly suite: string
   readonly local: Address
   readonly remote: Address
-  /** Exporter secret of this session (section 4). */
+  /** Exporter secret of this session (PROTOCOL.md §9.2). */
   readonly exporter: Uint8Array
   /** Short code both people can compare out of band ("1234 5678 9012"). */
   readonly verificationCode: string

@@ -151,6 +151,30 @@ describe("E2E XML mapping: strict decoding", () => {
     expect(decodeFail(outOfOrder, "choice").message).toMatch(/out of order/)
   })
 
+  it("a schema refusal is one sentence naming the element and field (issue 11), never a Schema dump", () => {
+    const cases: ReadonlyArray<readonly [string, RegExp]> = [
+      [`<Finished ${NS}>${b64(3)}</Finished>`, /^<Finished mac="3 bytes">: expected exactly 32 bytes, got 3\.$/],
+      [
+        `<Message ${NS} id="nope" sent="2024-05-01T12:34:56Z"><Body>x</Body></Message>`,
+        /^<Message id="nope">: an id is a ULID/
+      ],
+      [
+        `<Message ${NS} id="${ULID}" sent="noon"><Body>x</Body></Message>`,
+        /^<Message sent="noon">: sent is an RFC 3339/
+      ],
+      [`<Alert ${NS} code="nope"/>`, /^<Alert code="nope">: code is one of the alert codes of PROTOCOL\.md §12\.3/],
+      [`<Typing ${NS} state="typing"/>`, /^<Typing state="typing">: state is "active" or "paused"/],
+      [`<Ping ${NS} nonce="a b"/>`, /^<Ping nonce="a b">: a token is 1 to 64/],
+      [`<CertificateVerify ${NS} alg="">${b64(64)}</CertificateVerify>`, /^<CertificateVerify alg="">: a token/]
+    ]
+    for (const [xml, sentence] of cases) {
+      const message = decodeFail(xml).message
+      expect(message).toMatch(sentence)
+      expect(message).not.toMatch(/\n/)
+      expect(message.length).toBeLessThan(200)
+    }
+  })
+
   it("bounds text by the per-field limits of the schemas", () => {
     const msg = (body: string) =>
       `<Message ${NS} id="${ULID}" sent="2024-05-01T12:34:56Z"><Body>${body}</Body></Message>`

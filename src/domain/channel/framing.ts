@@ -15,7 +15,7 @@ export class FrameError extends Data.TaggedError("FrameError")<{
   readonly message: string
 }> {}
 
-/** The 4-byte header for a payload of `length` bytes (also the AEAD's additional data, section 5). */
+/** The 4-byte header for a payload of `length` bytes (also the AEAD's additional data, PROTOCOL.md §11.3). */
 export const frameHeader = (length: number): Uint8Array => {
   const h = new Uint8Array(HEADER_LENGTH)
   new DataView(h.buffer).setUint32(0, length)

@@ -29,7 +29,7 @@ export const SigAlg = Token
 export const KeyShare = Schema.Struct({ group: Group, key: bytesUpTo(2048) })
 export type KeyShare = typeof KeyShare.Type
 
-// --- Handshake (section 4) ---------------------------------------------------------------
+// --- Handshake (PROTOCOL.md §5.1, §6) ---------------------------------------------------
 
 /** Initiator's Hello: everything it offers. Element `<Hello>`; the handshake state tells offer from choice. */
 export const HelloOffer = Schema.TaggedStruct("e2e.HelloOffer", {
@@ -50,7 +50,7 @@ export const HelloChoice = Schema.TaggedStruct("e2e.HelloChoice", {
 })
 export type HelloChoice = typeof HelloChoice.Type
 
-/** Certificate chain, leaf first, DER; empty for an anonymous IRP initiator (section 8). */
+/** Certificate chain, leaf first, DER; empty for an anonymous IRP initiator (PROTOCOL.md §14). */
 export const Certificate = Schema.TaggedStruct("e2e.Certificate", {
   chain: Schema.Array(bytesUpTo(8192)).pipe(Schema.maxItems(5)),
   /** The leaf's stapled status (PROTOCOL.md §13.6.1), opaque here; absent when none is sent. */
@@ -67,7 +67,7 @@ export type CertificateVerify = typeof CertificateVerify.Type
 export const Finished = Schema.TaggedStruct("e2e.Finished", { mac: bytesOfLength(32) })
 export type Finished = typeof Finished.Type
 
-// --- Control (section 5) -----------------------------------------------------------------
+// --- Control (PROTOCOL.md §5.2, §11, §12) -----------------------------------------------
 
 export const AlertCode = Schema.Literal(
   "close_notify",
@@ -103,13 +103,13 @@ export type Alert = typeof Alert.Type
 export const KeyUpdate = Schema.TaggedStruct("e2e.KeyUpdate", {})
 export type KeyUpdate = typeof KeyUpdate.Type
 
-/** Clean end of the session; `reason="duplicate"` for the simultaneous-open loser (section 7). */
+/** Clean end of the session; `reason="duplicate"` for the simultaneous-open loser (PROTOCOL.md §15.4). */
 export const Close = Schema.TaggedStruct("e2e.Close", {
   reason: Schema.optional(Token)
 })
 export type Close = typeof Close.Type
 
-// --- Messaging (section 7) ---------------------------------------------------------------
+// --- Messaging (PROTOCOL.md §5.3, §15) --------------------------------------------------
 
 /** RFC 3339 UTC timestamp, kept as the validated string. */
 export const Timestamp = Schema.String.pipe(
@@ -153,7 +153,7 @@ export type Ping = typeof Ping.Type
 export const Pong = Schema.TaggedStruct("e2e.Pong", { nonce: Schema.optional(Token) })
 export type Pong = typeof Pong.Type
 
-// --- File transfer (section 7) -----------------------------------------------------------
+// --- File transfer (PROTOCOL.md §5.4, §15) ----------------------------------------------
 
 /** A file name as offered: 1-255 bytes of UTF-8 once decoded (§5.4.1, §4.5); made safe again on receipt. */
 export const FileName = xmlTextUpTo(255).pipe(Schema.minLength(1))

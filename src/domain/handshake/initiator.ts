@@ -52,7 +52,7 @@ export class AwaitHello {
     readonly transcript: Transcript
   ) {}
 
-  /** The responder's choice must be one of ours (downgrade: Finished covers the offer, section 4). */
+  /** The responder's choice must be one of ours (downgrade: Finished covers the offer, PROTOCOL.md §6.8). */
   onHello(
     raw: Uint8Array,
     choice: HelloChoice

@@ -33,7 +33,7 @@ export interface LocalIdentity {
 
 export interface HandshakeConfig {
   readonly crypto: CryptoSuite
-  /** `null`: an anonymous initiator (IRP enrolment, section 8) sends an empty Certificate and no CertificateVerify. */
+  /** `null`: an anonymous initiator (IRP enrolment, PROTOCOL.md §14) sends an empty Certificate and no CertificateVerify. */
   readonly identity: LocalIdentity | null
   /** Responder only: accept an initiator with an empty Certificate (the IRP server). */
   readonly allowAnonymousPeer: boolean

@@ -25,7 +25,7 @@ export interface PeerAuthContext {
   /** The peer's handshake traffic secret (its Finished key). */
   readonly peerSecret: Uint8Array
   readonly allowAnonymous: boolean
-  /** Our own leaf's SPKI fingerprint: a peer presenting it is a reflection (section 4). */
+  /** Our own leaf's SPKI fingerprint: a peer presenting it is a reflection (PROTOCOL.md §6.5 step 2). */
   readonly ownFingerprint: string | undefined
   /**
    * The signature algorithms the peer's CertificateVerify may use: for the initiator, those it offered

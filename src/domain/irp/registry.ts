@@ -121,7 +121,7 @@ const canonicalHost = (host: string): string => {
 }
 
 /**
- * Brief section 8: the answer "flags a suspected NAT when [the observed address] is not among the
+ * PROTOCOL.md §17.5.5: the answer "flags a suspected NAT when [the observed address] is not among the
  * registered ones". Only hosts are compared: the observed port is the client's ephemeral source port,
  * never its listening port. `false` when nothing was observed.
  */

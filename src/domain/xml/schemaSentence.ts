@@ -7,7 +7,12 @@
 import { ParseResult } from "effect"
 
 /** Decoded field names that differ from the attribute or element a person wrote. */
-const WRITTEN: Readonly<Record<string, string>> = { deviceId: "device", ttlSeconds: "ttl", addresses: "Address" }
+const WRITTEN: Readonly<Record<string, string>> = {
+  deviceId: "device",
+  ttlSeconds: "ttl",
+  addresses: "Address",
+  algorithm: "alg"
+}
 
 const HANDLE =
   /^[a-z0-9](?:[a-z0-9._+-]{0,62}[a-z0-9])?@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/
@@ -26,6 +31,20 @@ const HINTS: Readonly<Record<string, (value: unknown) => string>> = {
   ttlSeconds: () => "a ttl is a whole number of seconds within the limits of PROTOCOL.md section 17",
   seq: () => "seq is a whole number without sign or leading zeros",
   deviceId: () => "a device id is 1 to 64 letters, digits, '.', '_' or '-'"
+}
+
+const TOKEN = () => "a token is 1 to 64 letters, digits, '.', '_' or '-' (PROTOCOL.md §4.5)"
+
+/** Hints for one element's field (`Element.field`), where a field name means different things by protocol. */
+const ELEMENT_HINTS: Readonly<Record<string, (value: unknown) => string>> = {
+  "Alert.code": () => "code is one of the alert codes of PROTOCOL.md §12.3, such as decode_error",
+  "Typing.state": () => 'state is "active" or "paused"',
+  "Message.sent": () => "sent is an RFC 3339 time in UTC such as 2026-01-31T09:30:00Z (PROTOCOL.md §4.5)",
+  "Ping.nonce": TOKEN,
+  "Pong.nonce": TOKEN,
+  "Close.reason": TOKEN,
+  "FileCancel.reason": TOKEN,
+  "CertificateVerify.algorithm": TOKEN
 }
 
 /** The decoder's own words when they are a sentence for people (a filter's message), not a type. */
@@ -72,6 +91,8 @@ export const schemaSentence = (what: string, error: ParseResult.ParseError, inpu
   if (first._tag === "Missing") return `${element}> lacks ${name}, which it needs.`
   if (first._tag === "Unexpected") return `${element}> has ${name}, which it may not have.`
   const value = at(input, first.path)
-  const reason = HINTS[field]?.(value) ?? plain(first.message) ?? "that value is not allowed (see the schema directory)"
+  const root = /^<([A-Za-z]+)/.exec(what)?.[1]
+  const hint = (root === undefined ? undefined : ELEMENT_HINTS[`${root}.${field}`]) ?? HINTS[field]
+  const reason = hint?.(value) ?? plain(first.message) ?? "that value is not allowed (see the schema directory)"
   return `${element} ${name}="${shown(value)}">: ${reason}.`
 }
