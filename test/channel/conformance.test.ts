@@ -3,14 +3,15 @@
  * (`rawPeer.ts`) that sends exactly the frames, records and documents each rule of PROTOCOL.md is
  * about, and checks what comes back: the alert, the answer, or the message handed to the application.
  */
-import { Effect, Either, Exit, Fiber, Scope } from "effect"
+import { Duration, Effect, Either, Exit, Fiber, Scope } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { makeAddress } from "../../src/domain/brands.js"
 import { encodeFrame } from "../../src/domain/channel/framing.js"
 import { ContentType, MAX_CONTENT } from "../../src/domain/channel/record.js"
 import type { AppMessage } from "../../src/domain/e2e/messages.js"
 import { makeLocalIdentity } from "../../src/domain/handshake/identity.js"
-import type { ChannelOptions } from "../../src/layers/channel/SecureChannelLive.js"
+import { resolveOptions } from "../../src/layers/agent/core/options.js"
+import { type ChannelOptions, defaultChannelOptions } from "../../src/layers/channel/SecureChannelLive.js"
 import * as NodeCrypto from "../../src/layers/crypto/NodeCrypto.js"
 import * as TcpTransport from "../../src/layers/transport/TcpTransport.js"
 import type { ChannelError, Inbound, SecureChannel } from "../../src/services/SecureChannel.js"
@@ -339,6 +340,28 @@ describe("conformance: a sender never sends a record over the limit (§11.6)", (
     expect(refused?.message).toMatch(/at most 65536 bytes .* nothing was sent/)
     s.sendXml(`<Close ${NS}/>`)
     expect(await served.ended).toBe("closed")
+    s.socket.destroy()
+  })
+})
+
+describe("conformance: idle limit and keep-alive numbers (§11.10)", () => {
+  it("the defaults are the spec's: channel idle 5 min, write 60 s; UA ping 30 s, dead 90 s, idle close 10 min", () => {
+    expect(Duration.toMillis(Duration.decode(defaultChannelOptions.idleTimeout))).toBe(5 * 60_000)
+    expect(Duration.toMillis(Duration.decode(defaultChannelOptions.writeTimeout))).toBe(60_000)
+    const ua = resolveOptions()
+    expect([ua.keepAliveMs, ua.deadAfterMs, ua.idleCloseMs]).toEqual([30_000, 90_000, 10 * 60_000])
+  })
+
+  it("Pings keep a channel inside its idle limit; silence past it gets the sealed alert timeout", async () => {
+    const served = await serve({ idleTimeout: Duration.seconds(2) })
+    const s = await established(served)
+    for (let i = 0; i < 6; i++) {
+      s.sendXml(`<Ping ${NS} nonce="p${i}"/>`)
+      expect((await s.nextRecord())?.text).toBe(`<Pong ${NS} nonce="p${i}"/>`)
+      await new Promise((r) => setTimeout(r, 500))
+    }
+    expect(await alertOf(s)).toBe("timeout")
+    expect(await served.ended).toMatchObject({ reason: "IdleTimeout", alert: "timeout" })
     s.socket.destroy()
   })
 })
