@@ -78,7 +78,7 @@ describe("handshake states", () => {
     const proof = Either.getOrThrow(result)
     const { flight, established } = i.next.onPeerAuthenticated(proof)
     const back = authenticate(r.peerAuth, flight, proofFor(aliceId, "alice@example.org"))
-    const rEst = r.next.onPeerAuthenticated(Either.getOrThrow(back))
+    const rEst = r.next.onPeerAuthenticated(Either.getOrThrow(back)).established
     expect(Buffer.from(established.exporter).equals(Buffer.from(rEst.exporter))).toBe(true)
     expect(Buffer.from(established.writeSecret).equals(Buffer.from(rEst.readSecret))).toBe(true)
     expect(Buffer.from(established.readSecret).equals(Buffer.from(rEst.writeSecret))).toBe(true)

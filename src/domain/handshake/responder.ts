@@ -2,19 +2,19 @@
  * The responder's handshake (PROTOCOL.md §6), one state per step:
  *
  *   onHello (choose; our Hello + our flight) -> [peer auth: AwaitCertificate ... PeerAuthenticated]
- *     -> AwaitPeer --onPeerAuthenticated--> Established
+ *     -> AwaitPeer (awaitPeer.ts) --onPeerAuthenticated--> Established
  */
 import { Either } from "effect"
-import { type HandshakeSecrets, handshakeSecrets, trafficKeys } from "../channel/keySchedule.js"
+import { handshakeSecrets, trafficKeys } from "../channel/keySchedule.js"
 import { Transcript } from "../channel/transcript.js"
 import type { HelloChoice, HelloOffer } from "../e2e/messages.js"
 import { encodeE2E } from "../e2e/xml.js"
+import { AwaitPeer } from "./awaitPeer.js"
 import { fail, type HandshakeError } from "./errors.js"
-import { type Established, establish } from "./established.js"
 import type { HandshakeKeys } from "./initiator.js"
 import { ownFlight } from "./ownFlight.js"
 import { GROUP_X25519, type HandshakeConfig, PROTOCOL_VERSIONS, SIGNATURE_ALGORITHMS, SUITES } from "./parameters.js"
-import { AwaitCertificate, type PeerAuthenticated } from "./peerAuth.js"
+import { AwaitCertificate } from "./peerAuth.js"
 
 /**
  * The "highest" common version (PROTOCOL.md §6.4 step 2, §6.8): the first of our own versions, listed
@@ -114,29 +114,6 @@ export const onHello = (
       ownFingerprint: identity?.fingerprint,
       acceptedSigAlgs: SIGNATURE_ALGORITHMS
     }),
-    next: new AwaitPeer(config, secrets, transcript, version, suite)
+    next: new AwaitPeer(config, secrets, transcript, "responder", version, suite)
   })
-}
-
-export class AwaitPeer {
-  readonly _tag = "ResponderAwaitPeer"
-  constructor(
-    readonly config: HandshakeConfig,
-    readonly secrets: HandshakeSecrets,
-    readonly transcript: Transcript,
-    readonly version: string,
-    readonly suite: string
-  ) {}
-
-  onPeerAuthenticated(proof: PeerAuthenticated): Established {
-    return establish(
-      this.config.crypto.hashing,
-      this.secrets.master,
-      this.transcript,
-      "responder",
-      this.version,
-      this.suite,
-      proof
-    )
-  }
 }

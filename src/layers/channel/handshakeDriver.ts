@@ -218,7 +218,7 @@ export const runResponder = (
     io.write = new RecordProtection(config.crypto.aead, started.keys.write)
     yield* write(io, concat([encodeFrame(started.hello), ...sealAll(io.write, started.flight)]))
     const proof = yield* authenticatePeer(io, started.peerAuth, verifier, "client-auth", undefined)
-    const established = started.next.onPeerAuthenticated(proof)
+    const { established } = started.next.onPeerAuthenticated(proof)
     return { established, ...appProtections(config, established) }
   }).pipe(Effect.catchAll(onFailure(io)))
 }
