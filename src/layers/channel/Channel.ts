@@ -8,6 +8,7 @@ import { RECORD_FRAME_LIMIT } from "../../domain/channel/framing.js"
 import { nextTrafficSecret, trafficKeys } from "../../domain/channel/keySchedule.js"
 import { ContentType, MAX_CONTENT, RecordProtection } from "../../domain/channel/record.js"
 import type { CryptoSuite } from "../../domain/crypto/primitives.js"
+import { alertIn, describeAlert } from "../../domain/e2e/alert.js"
 import { type AlertCode, E2E_NAMESPACE } from "../../domain/e2e/messages.js"
 import { e2eFromElement, encodeE2E } from "../../domain/e2e/xml.js"
 import type { Established } from "../../domain/handshake/established.js"
@@ -50,15 +51,12 @@ const KEY_UPDATE = encodeE2E({ _tag: "e2e.KeyUpdate" })
 /** An Alert the responder sealed under its handshake key after refusing our flight (see HandshakeResult). */
 const lateHandshakeAlert = (protection: RecordProtection, payload: Uint8Array): ChannelError | undefined => {
   const opened = protection.open(payload)
-  if (opened === null || opened.type !== ContentType.Xml) return undefined
-  const parsed = parseXml(opened.content)
-  if (Either.isLeft(parsed) || parsed.right.name !== "Alert") return undefined
-  const alert = e2eFromElement(parsed.right)
-  if (Either.isLeft(alert) || alert.right._tag !== "e2e.Alert") return undefined
+  const alert = opened === null || opened.type !== ContentType.Xml ? undefined : alertIn(opened.content)
+  if (alert === undefined) return undefined
   return new ChannelError({
     reason: "PeerAlert",
-    alert: alert.right.code,
-    message: `the peer refused the handshake: ${alert.right.code}${alert.right.description ? ` (${alert.right.description})` : ""}`
+    alert: alert.code,
+    message: `the peer refused the handshake: ${describeAlert(alert)}`
   })
 }
 
@@ -250,7 +248,7 @@ export const makeChannel = <In, Out>(
               new ChannelError({
                 reason: "PeerAlert",
                 alert: m.code,
-                message: `the peer ended the session: ${m.code}`
+                message: `the peer ended the session: ${describeAlert(m)}`
               })
             )
         }
