@@ -10,9 +10,10 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import { Effect, Fiber, Layer, Option, Schema, Stream } from "effect"
 import { type Address, formatAddress, Handle, makeAddress } from "../domain/brands.js"
-import type { AppMessage } from "../domain/e2e/messages.js"
+import { e2eCodec } from "../domain/e2e/codec.js"
+import { type AppMessage, MessageBody } from "../domain/e2e/messages.js"
 import * as CertVerifierLive from "../layers/CertVerifierLive.js"
-import { e2eCodec, make as makeChannels } from "../layers/channel/SecureChannelLive.js"
+import { make as makeChannels } from "../layers/channel/SecureChannelLive.js"
 import * as EntropyLive from "../layers/EntropyLive.js"
 import * as TcpTransport from "../layers/transport/TcpTransport.js"
 import type { ChannelError, SecureChannel } from "../services/SecureChannel.js"
@@ -55,6 +56,8 @@ const identityWith = (keyPath: string, certPath: string, staplePath: Option.Opti
 
 type Chan = SecureChannel<AppMessage, AppMessage>
 
+const isMessageBody = Schema.is(MessageBody)
+
 const channelFailure = (e: ChannelError) =>
   new CliFailure({ code: ExitCode.Rejected, message: `${e.reason}${e.alert ? ` (${e.alert})` : ""}: ${e.message}` })
 
@@ -83,7 +86,11 @@ const session = (channel: Chan) =>
     )
     const sending = stdinLines.pipe(
       Stream.runForEach((body) =>
-        channel.send({ _tag: "e2e.Message", id: newMessageId(), sent: rfc3339(new Date()), body } as AppMessage)
+        isMessageBody(body)
+          ? channel.send({ _tag: "e2e.Message", id: newMessageId(), sent: rfc3339(new Date()), body } as AppMessage)
+          : stderrLine(
+              "not sent: a message is at most 64 000 bytes of text (characters such as & count 5), without control characters; shorten the line"
+            )
       ),
       Effect.zipRight(channel.close()),
       Effect.zipRight(Fiber.join(receiving).pipe(Effect.timeout("5 seconds"), Effect.ignore))

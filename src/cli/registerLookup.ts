@@ -1,8 +1,8 @@
 /**
  * The user's IRP requests from an enrolled identity home (IRP issue section 4):
  *
- * * `sixchat register --home H --address IP:PORT... [--ttl S]`: replaces this device's binding (brief
- *   section 8, `Register`) and prints every binding of ours, the address the server saw, and a warning
+ * * `sixchat register --home H --address IP:PORT... [--ttl S]`: replaces this device's binding
+ *   (PROTOCOL.md §17.5, `Register`) and prints every binding of ours, the address the server saw, and a warning
  *   when it suspects a NAT. `seq` is the clock in milliseconds, which grows across runs of the command.
  * * `sixchat lookup --home H HANDLE [--json]`: the handle's status, certificate (serial, fingerprint,
  *   validity) and unexpired bindings with their expiry. A good certificate is verified under our trust

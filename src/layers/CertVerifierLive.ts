@@ -282,7 +282,7 @@ export const make = (options: CertVerifierOptions): Effect.Effect<CertVerifierSe
       const raw = request.at !== undefined ? request.at.getTime() : yield* Clock.currentTimeMillis
       if (!Number.isFinite(raw))
         return yield* new CertError({ reason: "Malformed", message: "The check time is not a valid date." })
-      // Brief section 6: the check time, truncated to whole seconds like the certificates' own times.
+      // PROTOCOL.md §13.2: the check time, truncated to whole seconds like the certificates' own times.
       const result = run(request, Math.floor(raw / 1000) * 1000)
       return result instanceof CertError ? yield* result : result
     })

@@ -16,10 +16,10 @@ export type ChannelFailure =
   | "WriteTimeout" // the peer did not take our bytes within the write limit
   | "PeerAlert" // the peer sent a fatal alert (`alert`)
   | "BadRecordMac" // a record did not authenticate
-  | "Frame" // zero-length, oversized or torn frame
+  | "Frame" // zero-length, oversized or torn frame (PROTOCOL.md §3.3), or record content over the limit (§11.6)
   | "Decode" // a document that is not well-formed, hardened XML or fails its schema
   | "UnexpectedMessage" // a message that has no place here
-  | "Truncated" // the stream ended without `<Close/>`
+  | "Truncated" // a truncation: the stream ended at a frame boundary without `<Close/>` (§3.5, §11.9)
   | "Closed" // the channel was closed (cleanly) before this operation
   | "Transport" // the connection failed underneath
 
@@ -47,7 +47,7 @@ export interface SessionInfo {
   readonly suite: string
   readonly local: Address
   readonly remote: Address
-  /** Exporter secret of this session (section 4). */
+  /** Exporter secret of this session (PROTOCOL.md §9.2). */
   readonly exporter: Uint8Array
   /** Short code both people can compare out of band ("1234 5678 9012"). */
   readonly verificationCode: string

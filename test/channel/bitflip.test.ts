@@ -122,6 +122,6 @@ describe("single bit flips", () => {
         expect(failures).toEqual([])
         expect(flips.length).toBeGreaterThan(300)
       }),
-    60_000
+    120_000
   )
 })

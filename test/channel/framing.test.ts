@@ -61,7 +61,7 @@ describe("framing", () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 5000 }), fc.array(fc.integer({ min: 1, max: 700 })), (bytes, cuts) => {
         const { error, buffered } = drain(bytes, cuts, 1024)
-        if (error !== undefined) expect(["ZeroLength", "TooLarge", "Truncated"]).toContain(error.reason)
+        if (error !== undefined) expect(["ZeroLength", "TooLarge", "TornFrame"]).toContain(error.reason)
         expect(buffered).toBeLessThanOrEqual(1024 + 700 + 4)
       }),
       { numRuns: 1000 }
@@ -76,8 +76,8 @@ describe("framing", () => {
     expect(drain(encodeFrame(new Uint8Array(RECORD_FRAME_LIMIT + 1)), [], RECORD_FRAME_LIMIT).error?.reason).toBe(
       "TooLarge"
     )
-    expect(drain(encodeFrame(new Uint8Array(10)).subarray(0, 9), [], 100).error?.reason).toBe("Truncated")
-    expect(drain(new Uint8Array([0, 0]), [], 100).error?.reason).toBe("Truncated")
+    expect(drain(encodeFrame(new Uint8Array(10)).subarray(0, 9), [], 100).error?.reason).toBe("TornFrame")
+    expect(drain(new Uint8Array([0, 0]), [], 100).error?.reason).toBe("TornFrame")
   })
 })
 

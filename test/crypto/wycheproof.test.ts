@@ -55,7 +55,7 @@ describe.each<[string, CryptoSuite]>([
     const bad = failures(cases, byId, ({ test }) => {
       const shared = suite.keyExchange.fromSecret(hex(test.private)).agree(hex(test.public))
       if (test.result === "valid") return toHex(shared) === test.shared
-      // Brief section 4: an all-zero shared secret is refused, whatever the vector allows.
+      // PROTOCOL.md §6.3 step 2: an all-zero shared secret is refused, whatever the vector allows.
       if (isZero(test.shared)) return shared === null
       if (shared !== null) acceptedAcceptable++
       return shared === null || toHex(shared) === test.shared

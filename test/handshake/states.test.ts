@@ -78,7 +78,7 @@ describe("handshake states", () => {
     const proof = Either.getOrThrow(result)
     const { flight, established } = i.next.onPeerAuthenticated(proof)
     const back = authenticate(r.peerAuth, flight, proofFor(aliceId, "alice@example.org"))
-    const rEst = r.next.onPeerAuthenticated(Either.getOrThrow(back))
+    const rEst = r.next.onPeerAuthenticated(Either.getOrThrow(back)).established
     expect(Buffer.from(established.exporter).equals(Buffer.from(rEst.exporter))).toBe(true)
     expect(Buffer.from(established.writeSecret).equals(Buffer.from(rEst.readSecret))).toBe(true)
     expect(Buffer.from(established.readSecret).equals(Buffer.from(rEst.writeSecret))).toBe(true)
@@ -159,5 +159,54 @@ describe("handshake states", () => {
     }
     const res = state.onHello(encodeE2E(zero), zero)
     expect(Either.isLeft(res) && res.left.reason).toBe("BadKeyShare")
+  })
+
+  it("refuses a CertificateVerify whose alg is the certificate key's but was never offered (§6.5 step 3): illegal_parameter", () => {
+    // The initiator offered only ed25519; a responder that ignores that signs with its P-256 key.
+    const { state, hello } = Initiator.begin(config(aliceId), rnd(1), rnd(2))
+    const narrowed = new Initiator.AwaitHello(
+      state.config,
+      { ...state.offer, sigAlgs: ["ed25519"] },
+      state.keyPair,
+      state.transcript
+    )
+    const offer = decode(hello)
+    if (offer._tag !== "e2e.HelloOffer") throw new Error("offer")
+    const r = Either.getOrThrow(Responder.onHello(config(bobId), rnd(3), rnd(4), hello, offer))
+    const choice = Either.getOrThrow(decodeE2E(r.hello, "choice"))
+    if (choice._tag !== "e2e.HelloChoice") throw new Error("choice")
+    const i = Either.getOrThrow(narrowed.onHello(r.hello, choice))
+    const result = authenticate(i.peerAuth, r.flight, proofFor(bobId, "bob@example.org"))
+    expect(Either.isLeft(result) && result.left).toMatchObject({
+      reason: "IllegalParameter",
+      alert: "illegal_parameter"
+    })
+    // The same flight passes when ecdsa-p256-sha256 was offered: the refusal is about the offer alone.
+    expect(Either.isRight(run().result)).toBe(true)
+  })
+
+  it("a responder refuses an offer that lists a value twice (illegal_parameter) and picks versions as tokens", () => {
+    const { hello } = Initiator.begin(config(aliceId), rnd(1), rnd(2))
+    const offer = decode(hello)
+    if (offer._tag !== "e2e.HelloOffer") throw new Error("offer")
+    const answer = (edit: Partial<typeof offer>) => {
+      const o = { ...offer, ...edit }
+      return Responder.onHello(config(bobId), rnd(3), rnd(4), encodeE2E(o), o)
+    }
+    for (const edit of [
+      { versions: ["1", "1"] as const },
+      { suites: ["AES_256_GCM_SHA256", "AES_256_GCM_SHA256"] as const },
+      { keyShares: [offer.keyShares[0], offer.keyShares[0]] as const },
+      { sigAlgs: ["ed25519", "ed25519"] as const }
+    ]) {
+      const res = answer(edit as never)
+      expect(Either.isLeft(res) && res.left.alert).toBe("illegal_parameter")
+    }
+    const picked = answer({ versions: ["zz", "1"] as never })
+    expect(Either.isRight(picked) && Either.getOrThrow(decodeE2E(picked.right.hello, "choice"))).toMatchObject({
+      version: "1"
+    })
+    const none = answer({ versions: ["2", "v1"] as never })
+    expect(Either.isLeft(none) && none.left.alert).toBe("protocol_version")
   })
 })

@@ -151,14 +151,48 @@ describe("E2E XML mapping: strict decoding", () => {
     expect(decodeFail(outOfOrder, "choice").message).toMatch(/out of order/)
   })
 
+  it("a schema refusal is one sentence naming the element and field (issue 11), never a Schema dump", () => {
+    const cases: ReadonlyArray<readonly [string, RegExp]> = [
+      [`<Finished ${NS}>${b64(3)}</Finished>`, /^<Finished mac="3 bytes">: expected exactly 32 bytes, got 3\.$/],
+      [
+        `<Message ${NS} id="nope" sent="2024-05-01T12:34:56Z"><Body>x</Body></Message>`,
+        /^<Message id="nope">: an id is a ULID/
+      ],
+      [
+        `<Message ${NS} id="${ULID}" sent="noon"><Body>x</Body></Message>`,
+        /^<Message sent="noon">: sent is an RFC 3339/
+      ],
+      [`<Alert ${NS} code="nope"/>`, /^<Alert code="nope">: code is one of the alert codes of PROTOCOL\.md §12\.3/],
+      [`<Typing ${NS} state="typing"/>`, /^<Typing state="typing">: state is "active" or "paused"/],
+      [`<Ping ${NS} nonce="a b"/>`, /^<Ping nonce="a b">: a token is 1 to 64/],
+      [`<CertificateVerify ${NS} alg="">${b64(64)}</CertificateVerify>`, /^<CertificateVerify alg="">: a token/]
+    ]
+    for (const [xml, sentence] of cases) {
+      const message = decodeFail(xml).message
+      expect(message).toMatch(sentence)
+      expect(message).not.toMatch(/\n/)
+      expect(message.length).toBeLessThan(200)
+    }
+  })
+
   it("bounds text by the per-field limits of the schemas", () => {
     const msg = (body: string) =>
       `<Message ${NS} id="${ULID}" sent="2024-05-01T12:34:56Z"><Body>${body}</Body></Message>`
-    expect(Either.isRight(decodeE2E(utf8(msg("x".repeat(32_768)))))).toBe(true)
-    expect(decodeFail(msg("x".repeat(32_769))).reason).toBe("Schema")
-    // 21 334 CJK characters are under 32 768 code units but over 64 000 bytes once encoded.
-    expect(decodeFail(msg("世".repeat(21_334))).message).toMatch(/64 000 bytes/)
+    // Limits are bytes of UTF-8 of the decoded text (§4.5), whatever escapes the sender used.
+    expect(Either.isRight(decodeE2E(utf8(msg("x".repeat(64_000)))))).toBe(true)
+    expect(decodeFail(msg("x".repeat(64_001))).message).toMatch(/at most 64000 bytes of UTF-8/)
+    expect(decodeFail(msg("世".repeat(21_334))).message).toMatch(/at most 64000 bytes of UTF-8/)
+    expect(Either.isRight(decodeE2E(utf8(msg("世".repeat(21_333)))))).toBe(true)
+    // 12 900 '&': 64 500 bytes as &amp;, 12 900 decoded: accepted either way it is written.
+    expect(Either.isRight(decodeE2E(utf8(msg("&amp;".repeat(12_900)))))).toBe(true)
+    expect(Either.isRight(decodeE2E(utf8(msg("&#38;".repeat(12_900)))))).toBe(true)
+    expect(Either.isRight(decodeE2E(utf8(`<Alert ${NS} code="timeout" description="${"é".repeat(128)}"/>`)))).toBe(true)
+    expect(decodeFail(`<Alert ${NS} code="timeout" description="${"é".repeat(129)}"/>`).reason).toBe("Schema")
     expect(decodeFail(`<Alert ${NS} code="timeout" description="${"d".repeat(257)}"/>`).reason).toBe("Schema")
+    const file = (name: string) =>
+      `<FileOffer ${NS} id="${ULID}" name="${name}" size="1" sha256="${"a".repeat(64)}" chunk="1"/>`
+    expect(Either.isRight(decodeE2E(utf8(file("ü".repeat(127)))))).toBe(true)
+    expect(decodeFail(file("ü".repeat(128))).reason).toBe("Schema")
     expect(decodeFail(`<Ping ${NS} nonce="${"n".repeat(65)}"/>`).reason).toBe("Schema")
   })
 

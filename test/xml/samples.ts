@@ -85,7 +85,7 @@ export const samples: ReadonlyArray<Sample> = [
     code: "bad_certificate",
     description: `bad <cert> & "quotes" 'apos'\ttab\nnewline\r\ncrlf ünïcødé 😀 ]]>`
   }),
-  s("alert-description-max", { _tag: "e2e.Alert", code: "timeout", description: "é".repeat(256) }),
+  s("alert-description-max", { _tag: "e2e.Alert", code: "timeout", description: "é".repeat(128) }),
   s("key-update", { _tag: "e2e.KeyUpdate" }),
   s("close", { _tag: "e2e.Close" }),
   s("close-duplicate", { _tag: "e2e.Close", reason: "duplicate" }),
@@ -104,7 +104,7 @@ export const samples: ReadonlyArray<Sample> = [
   }),
   s("message-whitespace", { _tag: "e2e.Message", id: ULID, sent: "2024-05-01T12:34:56Z", body: " \t\r\n\r  \n " }),
   s("message-empty", { _tag: "e2e.Message", id: ULID, sent: "2024-05-01T12:34:56Z", body: "" }),
-  s("message-max", { _tag: "e2e.Message", id: ULID, sent: "2024-05-01T12:34:56Z", body: "x".repeat(32_768) }),
+  s("message-max", { _tag: "e2e.Message", id: ULID, sent: "2024-05-01T12:34:56Z", body: "x".repeat(64_000) }),
   s("ack-ulid", { _tag: "e2e.Ack", id: ULID }),
   s("ack-uuid7", { _tag: "e2e.Ack", id: UUID7 }),
   s("read", { _tag: "e2e.Read", id: ULID }),

@@ -52,7 +52,7 @@ const invalid: ReadonlyArray<readonly [string, string]> = [
   ["message-bad-time", `<Message ${NS} id="${ULID}" sent="2024-05-01T12:34:56+02:00"><Body/></Message>`],
   [
     "message-long-body",
-    `<Message ${NS} id="${ULID}" sent="2024-05-01T12:34:56Z"><Body>${"x".repeat(32_769)}</Body></Message>`
+    `<Message ${NS} id="${ULID}" sent="2024-05-01T12:34:56Z"><Body>${"x".repeat(64_001)}</Body></Message>`
   ],
   ["typing-bad-state", `<Typing ${NS} state="typing"/>`],
   ["ping-long-nonce", `<Ping ${NS} nonce="${"n".repeat(65)}"/>`],

@@ -91,7 +91,7 @@ export const validatePath = (
       )
   }
 
-  // Brief section 6: at most `maxIntermediates` intermediates, self-issued ones not counted.
+  // PROTOCOL.md §13.2: at most `maxIntermediates` intermediates, self-issued ones not counted.
   let intermediates = 0
   for (let i = 1; i < last; i++) if (!path[i]!.selfIssued) intermediates++
   if (intermediates > policy.maxIntermediates)

@@ -12,4 +12,10 @@ export interface MessageCodec<In, Out> {
   readonly encode: (message: Out) => Uint8Array
   /** Decodes one inbound document; everything must pass its Schema before anything acts on it. */
   readonly decode: (element: XmlElement) => Either.Either<In, DecodeError>
+  /**
+   * The answer the channel itself sends to an inbound message, before handing it on: a `<Pong/>` for
+   * each `<Ping/>` (PROTOCOL.md §11.10.2; keep-alive is the channel's job, like a TLS or HTTP/2 PING,
+   * so every user of the channel answers). `undefined`: no answer.
+   */
+  readonly answer?: ((message: In) => Out | undefined) | undefined
 }

@@ -10,11 +10,12 @@ export const RECORD_FRAME_LIMIT = 64 * 1024 + 256
 export const HEADER_LENGTH = 4
 
 export class FrameError extends Data.TaggedError("FrameError")<{
-  readonly reason: "ZeroLength" | "TooLarge" | "Truncated"
+  /** `TornFrame`: the stream ended inside a frame (PROTOCOL.md §3.3); an end at a boundary is not a FrameError. */
+  readonly reason: "ZeroLength" | "TooLarge" | "TornFrame"
   readonly message: string
 }> {}
 
-/** The 4-byte header for a payload of `length` bytes (also the AEAD's additional data, section 5). */
+/** The 4-byte header for a payload of `length` bytes (also the AEAD's additional data, PROTOCOL.md §11.3). */
 export const frameHeader = (length: number): Uint8Array => {
   const h = new Uint8Array(HEADER_LENGTH)
   new DataView(h.buffer).setUint32(0, length)
@@ -96,7 +97,7 @@ export class FrameDecoder {
   endOfStream(): FrameError | undefined {
     return this.atBoundary
       ? undefined
-      : new FrameError({ reason: "Truncated", message: "the stream ended inside a frame" })
+      : new FrameError({ reason: "TornFrame", message: "the stream ended inside a frame (a torn frame)" })
   }
 
   private take(n: number): Uint8Array {

@@ -106,7 +106,7 @@ export const trafficKeys = (h: Hashing, secret: Uint8Array): TrafficKeys => ({
   iv: hkdfExpandLabel(h, secret, "iv", new Uint8Array(0), IV_LENGTH)
 })
 
-/** The next traffic secret after a `<KeyUpdate/>` (section 5). */
+/** The next traffic secret after a `<KeyUpdate/>` (PROTOCOL.md §9.4, §11.8). */
 export const nextTrafficSecret = (h: Hashing, secret: Uint8Array): Uint8Array =>
   hkdfExpandLabel(h, secret, "traffic upd", new Uint8Array(0), HASH_LENGTH)
 

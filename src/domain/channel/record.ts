@@ -6,7 +6,8 @@
  *   inner   = content || content-type byte   (0x01 XML document, 0x02 binary data chunk)
  *
  * One sequence counter per direction and key, starting at 0, 64 bits wide (bigint), advanced only
- * after a record authenticates. Failing to open is fatal (`bad_record_mac`).
+ * after a record authenticates. Failing to open is fatal (`bad_record_mac`); content over
+ * `MAX_CONTENT` that does open is fatal too (`record_overflow`, checked by the receiver).
  */
 import type { Aead, AeadKey } from "../crypto/primitives.js"
 import { HEADER_LENGTH } from "./framing.js"
@@ -113,8 +114,8 @@ export class RecordProtection {
     this.headerView.setUint32(0, payload.length)
     const inner = this.key.open(this.nextNonce(), payload, this.header)
     if (inner === null || inner.length === 0) return null
-    // A sender never seals more than MAX_CONTENT; anything larger is refused like a bad record.
-    if (inner.length - 1 > MAX_CONTENT) return null
+    // Content over MAX_CONTENT authenticates and is returned: the receiver refuses it with
+    // `record_overflow` (PROTOCOL.md §11.6, as RFC 8446 §5.4), not as a record that fails to open.
     const type = inner[inner.length - 1]
     if (type !== ContentType.Xml && type !== ContentType.Data) return null
     this.advance()

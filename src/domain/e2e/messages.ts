@@ -5,7 +5,7 @@
  */
 import { Schema } from "effect"
 import { Id } from "../brands.js"
-import { XmlString, xmlTextByteLength } from "../xml/chars.js"
+import { xmlTextByteLength, xmlTextUpTo } from "../xml/chars.js"
 
 export const E2E_NAMESPACE = "urn:sixchat:e2e:1"
 
@@ -29,7 +29,7 @@ export const SigAlg = Token
 export const KeyShare = Schema.Struct({ group: Group, key: bytesUpTo(2048) })
 export type KeyShare = typeof KeyShare.Type
 
-// --- Handshake (section 4) ---------------------------------------------------------------
+// --- Handshake (PROTOCOL.md §5.1, §6) ---------------------------------------------------
 
 /** Initiator's Hello: everything it offers. Element `<Hello>`; the handshake state tells offer from choice. */
 export const HelloOffer = Schema.TaggedStruct("e2e.HelloOffer", {
@@ -50,7 +50,7 @@ export const HelloChoice = Schema.TaggedStruct("e2e.HelloChoice", {
 })
 export type HelloChoice = typeof HelloChoice.Type
 
-/** Certificate chain, leaf first, DER; empty for an anonymous IRP initiator (section 8). */
+/** Certificate chain, leaf first, DER; empty for an anonymous IRP initiator (PROTOCOL.md §14). */
 export const Certificate = Schema.TaggedStruct("e2e.Certificate", {
   chain: Schema.Array(bytesUpTo(8192)).pipe(Schema.maxItems(5)),
   /** The leaf's stapled status (PROTOCOL.md §13.6.1), opaque here; absent when none is sent. */
@@ -67,7 +67,7 @@ export type CertificateVerify = typeof CertificateVerify.Type
 export const Finished = Schema.TaggedStruct("e2e.Finished", { mac: bytesOfLength(32) })
 export type Finished = typeof Finished.Type
 
-// --- Control (section 5) -----------------------------------------------------------------
+// --- Control (PROTOCOL.md §5.2, §11, §12) -----------------------------------------------
 
 export const AlertCode = Schema.Literal(
   "close_notify",
@@ -94,7 +94,8 @@ export type AlertCode = typeof AlertCode.Type
 
 export const Alert = Schema.TaggedStruct("e2e.Alert", {
   code: AlertCode,
-  description: Schema.optional(XmlString.pipe(Schema.maxLength(256)))
+  /** At most 256 bytes of UTF-8 once decoded (PROTOCOL.md §5.2.1, §4.5). */
+  description: Schema.optional(xmlTextUpTo(256))
 })
 export type Alert = typeof Alert.Type
 
@@ -102,13 +103,13 @@ export type Alert = typeof Alert.Type
 export const KeyUpdate = Schema.TaggedStruct("e2e.KeyUpdate", {})
 export type KeyUpdate = typeof KeyUpdate.Type
 
-/** Clean end of the session; `reason="duplicate"` for the simultaneous-open loser (section 7). */
+/** Clean end of the session; `reason="duplicate"` for the simultaneous-open loser (PROTOCOL.md §15.4). */
 export const Close = Schema.TaggedStruct("e2e.Close", {
   reason: Schema.optional(Token)
 })
 export type Close = typeof Close.Type
 
-// --- Messaging (section 7) ---------------------------------------------------------------
+// --- Messaging (PROTOCOL.md §5.3, §15) --------------------------------------------------
 
 /** RFC 3339 UTC timestamp, kept as the validated string. */
 export const Timestamp = Schema.String.pipe(
@@ -117,16 +118,29 @@ export const Timestamp = Schema.String.pipe(
 )
 export type Timestamp = typeof Timestamp.Type
 
+/** Largest `<Body>`: bytes of UTF-8 once decoded (PROTOCOL.md §5.3.1). */
+export const MAX_BODY_BYTES = 64_000
+
 /**
- * Message text: any characters XML 1.0 can carry (section 3), at most 32 768 UTF-16 code units and at most
- * 64 000 bytes once escaped into UTF-8, so that every `<Message>` fits one record (64 KiB + 256, section 2).
+ * Message text as a receiver checks it (PROTOCOL.md §5.3.1): any characters XML 1.0 can carry, at most
+ * 64 000 bytes of UTF-8 once decoded, whatever escapes the sender used.
  */
-export const MessageBody = XmlString.pipe(
-  Schema.maxLength(32_768),
-  Schema.filter((s) => xmlTextByteLength(s) <= 64_000 || "the message is larger than 64 000 bytes once encoded")
+export const MessageBodyText = xmlTextUpTo(MAX_BODY_BYTES)
+
+/**
+ * Message text this implementation can send: the rule above, and at most 64 000 bytes once written with
+ * our escapes (`&amp;` and `&#13;` are 5 bytes for 1), so that the `<Message>` fits one record (§11.6)
+ * with room to spare. Only text made mostly of `&`, `<`, `>` or CR passes the first and fails this one.
+ */
+export const MessageBody = MessageBodyText.pipe(
+  Schema.filter(
+    (s) =>
+      xmlTextByteLength(s) <= MAX_BODY_BYTES ||
+      "the message is over 64 000 bytes once written (characters such as & count 5 bytes)"
+  )
 )
 
-export const Message = Schema.TaggedStruct("e2e.Message", { id: Id, sent: Timestamp, body: MessageBody })
+export const Message = Schema.TaggedStruct("e2e.Message", { id: Id, sent: Timestamp, body: MessageBodyText })
 export type Message = typeof Message.Type
 export const Ack = Schema.TaggedStruct("e2e.Ack", { id: Id })
 export type Ack = typeof Ack.Type
@@ -139,10 +153,10 @@ export type Ping = typeof Ping.Type
 export const Pong = Schema.TaggedStruct("e2e.Pong", { nonce: Schema.optional(Token) })
 export type Pong = typeof Pong.Type
 
-// --- File transfer (section 7) -----------------------------------------------------------
+// --- File transfer (PROTOCOL.md §5.4, §15) ----------------------------------------------
 
-/** A file name as offered: no path separators, no control characters; made safe again on receipt. */
-export const FileName = XmlString.pipe(Schema.minLength(1), Schema.maxLength(255))
+/** A file name as offered: 1-255 bytes of UTF-8 once decoded (§5.4.1, §4.5); made safe again on receipt. */
+export const FileName = xmlTextUpTo(255).pipe(Schema.minLength(1))
 export const FileSize = Schema.BigIntFromSelf.pipe(
   Schema.filter((n) => (n >= 0n && n < 2n ** 63n) || "file size out of range")
 )

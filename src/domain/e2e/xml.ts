@@ -4,7 +4,7 @@
  *
  * Decoding is strict: the root must be in `urn:sixchat:e2e:1`, unknown elements, attributes and
  * children are refused, binary values are canonical base64, the file digest is lower-case hex, integers
- * are plain decimals, and every value goes through its Schema before it is returned (section 3).
+ * are plain decimals, and every value goes through its Schema before it is returned (PROTOCOL.md §4.4).
  */
 import { Either } from "effect"
 import { DecodeError } from "../xml/DecodeError.js"

@@ -2,21 +2,20 @@
  * The initiator's handshake (PROTOCOL.md §6), one state per step:
  *
  *   begin -> AwaitHello --onHello--> [peer auth: AwaitCertificate ... PeerAuthenticated]
- *         -> AwaitPeer --onPeerAuthenticated--> (our flight) + Established
+ *         -> AwaitPeer (awaitPeer.ts) --onPeerAuthenticated--> (our flight) + Established
  *
  * The initiator reveals its certificate only after it has authenticated the responder.
  */
 import { Either } from "effect"
-import { type HandshakeSecrets, handshakeSecrets, type TrafficKeys, trafficKeys } from "../channel/keySchedule.js"
+import { handshakeSecrets, type TrafficKeys, trafficKeys } from "../channel/keySchedule.js"
 import { Transcript } from "../channel/transcript.js"
 import type { X25519KeyPair } from "../crypto/primitives.js"
 import type { HelloChoice, HelloOffer } from "../e2e/messages.js"
 import { encodeE2E } from "../e2e/xml.js"
+import { AwaitPeer } from "./awaitPeer.js"
 import { fail, type HandshakeError } from "./errors.js"
-import { type Established, establish } from "./established.js"
-import { ownFlight } from "./ownFlight.js"
 import { GROUP_X25519, type HandshakeConfig, PROTOCOL_VERSIONS, SIGNATURE_ALGORITHMS, SUITES } from "./parameters.js"
-import { AwaitCertificate, type PeerAuthenticated } from "./peerAuth.js"
+import { AwaitCertificate } from "./peerAuth.js"
 
 /** Builds our Hello from 32 random bytes and 32 secret bytes for the X25519 share. */
 export const begin = (
@@ -52,7 +51,7 @@ export class AwaitHello {
     readonly transcript: Transcript
   ) {}
 
-  /** The responder's choice must be one of ours (downgrade: Finished covers the offer, section 4). */
+  /** The responder's choice must be one of ours (downgrade: Finished covers the offer, PROTOCOL.md §6.8). */
   onHello(
     raw: Uint8Array,
     choice: HelloChoice
@@ -87,42 +86,13 @@ export class AwaitHello {
       peerRole: "responder",
       peerSecret: secrets.responder,
       allowAnonymous: false,
-      ownFingerprint: this.config.identity?.fingerprint
+      ownFingerprint: this.config.identity?.fingerprint,
+      acceptedSigAlgs: this.offer.sigAlgs
     })
     return Either.right({
       peerAuth,
-      next: new AwaitPeer(this.config, secrets, this.transcript, choice.version, choice.suite),
+      next: new AwaitPeer(this.config, secrets, this.transcript, "initiator", choice.version, choice.suite),
       keys: { read: trafficKeys(hashing, secrets.responder), write: trafficKeys(hashing, secrets.initiator) }
     })
-  }
-}
-
-export class AwaitPeer {
-  readonly _tag = "InitiatorAwaitPeer"
-  constructor(
-    readonly config: HandshakeConfig,
-    readonly secrets: HandshakeSecrets,
-    readonly transcript: Transcript,
-    readonly version: string,
-    readonly suite: string
-  ) {}
-
-  /** The responder is authenticated: send our flight, then both switch to application keys. */
-  onPeerAuthenticated(proof: PeerAuthenticated): {
-    readonly flight: ReadonlyArray<Uint8Array>
-    readonly established: Established
-  } {
-    const { hashing } = this.config.crypto
-    const flight = ownFlight(hashing, this.transcript, "initiator", this.secrets.initiator, this.config.identity)
-    const established = establish(
-      hashing,
-      this.secrets.master,
-      this.transcript,
-      "initiator",
-      this.version,
-      this.suite,
-      proof
-    )
-    return { flight, established }
   }
 }

@@ -4,6 +4,7 @@
 import type { Fingerprint, Role } from "../brands.js"
 import type { CryptoSuite, SignatureAlgorithm, SigningKey } from "../crypto/primitives.js"
 
+/** Newest first: the responder picks the first one offered (PROTOCOL.md §6.4). */
 export const PROTOCOL_VERSIONS = ["1"] as const
 export const SUITE_AES_256_GCM_SHA256 = "AES_256_GCM_SHA256"
 export const SUITES = [SUITE_AES_256_GCM_SHA256] as const
@@ -32,7 +33,7 @@ export interface LocalIdentity {
 
 export interface HandshakeConfig {
   readonly crypto: CryptoSuite
-  /** `null`: an anonymous initiator (IRP enrolment, section 8) sends an empty Certificate and no CertificateVerify. */
+  /** `null`: an anonymous initiator (IRP enrolment, PROTOCOL.md §14) sends an empty Certificate and no CertificateVerify. */
   readonly identity: LocalIdentity | null
   /** Responder only: accept an initiator with an empty Certificate (the IRP server). */
   readonly allowAnonymousPeer: boolean

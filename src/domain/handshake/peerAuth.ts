@@ -25,8 +25,13 @@ export interface PeerAuthContext {
   /** The peer's handshake traffic secret (its Finished key). */
   readonly peerSecret: Uint8Array
   readonly allowAnonymous: boolean
-  /** Our own leaf's SPKI fingerprint: a peer presenting it is a reflection (section 4). */
+  /** Our own leaf's SPKI fingerprint: a peer presenting it is a reflection (PROTOCOL.md §6.5 step 2). */
   readonly ownFingerprint: string | undefined
+  /**
+   * The signature algorithms the peer's CertificateVerify may use: for the initiator, those it offered
+   * in its `<SigAlg>`s; for the responder, those it supports (PROTOCOL.md §6.5 step 3).
+   */
+  readonly acceptedSigAlgs: ReadonlyArray<string>
 }
 
 /**
@@ -108,6 +113,16 @@ export class AwaitCertificateVerify {
   ) {}
 
   onCertificateVerify(raw: Uint8Array, message: CertificateVerify): Either.Either<AwaitFinished, HandshakeError> {
+    // §6.5 step 3, as RFC 8446 §4.4.3: an algorithm we did not offer is illegal_parameter even when it
+    // is the certificate key's own.
+    if (!this.ctx.acceptedSigAlgs.includes(message.algorithm))
+      return Either.left(
+        fail(
+          "IllegalParameter",
+          "illegal_parameter",
+          `CertificateVerify uses ${message.algorithm}, which was not offered`
+        )
+      )
     if (!isSignatureAlgorithm(message.algorithm) || message.algorithm !== this.key.algorithm)
       return Either.left(
         fail(

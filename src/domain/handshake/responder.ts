@@ -2,23 +2,45 @@
  * The responder's handshake (PROTOCOL.md §6), one state per step:
  *
  *   onHello (choose; our Hello + our flight) -> [peer auth: AwaitCertificate ... PeerAuthenticated]
- *     -> AwaitPeer --onPeerAuthenticated--> Established
+ *     -> AwaitPeer (awaitPeer.ts) --onPeerAuthenticated--> Established
  */
 import { Either } from "effect"
-import { type HandshakeSecrets, handshakeSecrets, trafficKeys } from "../channel/keySchedule.js"
+import { handshakeSecrets, trafficKeys } from "../channel/keySchedule.js"
 import { Transcript } from "../channel/transcript.js"
 import type { HelloChoice, HelloOffer } from "../e2e/messages.js"
 import { encodeE2E } from "../e2e/xml.js"
+import { AwaitPeer } from "./awaitPeer.js"
 import { fail, type HandshakeError } from "./errors.js"
-import { type Established, establish } from "./established.js"
 import type { HandshakeKeys } from "./initiator.js"
 import { ownFlight } from "./ownFlight.js"
-import { GROUP_X25519, type HandshakeConfig, PROTOCOL_VERSIONS, SUITES } from "./parameters.js"
-import { AwaitCertificate, type PeerAuthenticated } from "./peerAuth.js"
+import { GROUP_X25519, type HandshakeConfig, PROTOCOL_VERSIONS, SIGNATURE_ALGORITHMS, SUITES } from "./parameters.js"
+import { AwaitCertificate } from "./peerAuth.js"
 
-/** Highest common version (a responder must pick it: downgrade protection, section 4). */
+/**
+ * The "highest" common version (PROTOCOL.md §6.4 step 2, §6.8): the first of our own versions, listed
+ * newest first, that the initiator offered. Versions are tokens, not numbers: one we do not know is
+ * skipped, whatever it looks like.
+ */
 const chooseVersion = (offered: ReadonlyArray<string>): string | undefined =>
-  [...PROTOCOL_VERSIONS].sort((a, b) => Number(b) - Number(a)).find((v) => offered.includes(v))
+  PROTOCOL_VERSIONS.find((v) => offered.includes(v))
+
+/** The first value an offer lists twice, if any (§6.4 step 1: an offer names each one once). */
+const repeated = (values: ReadonlyArray<string>): string | undefined => values.find((v, i) => values.indexOf(v) !== i)
+
+/** §6.4 step 1, as RFC 8446 §4.2.8 for key shares: a repeated Version, group, Suite or SigAlg is illegal_parameter. */
+const offerProblem = (offer: HelloOffer): string | undefined => {
+  const lists = [
+    ["Version", offer.versions],
+    ["KeyShare group", offer.keyShares.map((k) => k.group)],
+    ["Suite", offer.suites],
+    ["SigAlg", offer.sigAlgs]
+  ] as const
+  for (const [what, values] of lists) {
+    const twice = repeated(values)
+    if (twice !== undefined) return `the offer lists ${what} ${twice} twice`
+  }
+  return undefined
+}
 
 export interface ResponderStarted {
   /** Our plaintext Hello, then the flight to send under our handshake key. */
@@ -37,6 +59,8 @@ export const onHello = (
   raw: Uint8Array,
   offer: HelloOffer
 ): Either.Either<ResponderStarted, HandshakeError> => {
+  const problem = offerProblem(offer)
+  if (problem !== undefined) return Either.left(fail("IllegalParameter", "illegal_parameter", problem))
   const version = chooseVersion(offer.versions)
   if (version === undefined)
     return Either.left(
@@ -87,31 +111,9 @@ export const onHello = (
       peerRole: "initiator",
       peerSecret: secrets.initiator,
       allowAnonymous: config.allowAnonymousPeer,
-      ownFingerprint: identity?.fingerprint
+      ownFingerprint: identity?.fingerprint,
+      acceptedSigAlgs: SIGNATURE_ALGORITHMS
     }),
-    next: new AwaitPeer(config, secrets, transcript, version, suite)
+    next: new AwaitPeer(config, secrets, transcript, "responder", version, suite)
   })
-}
-
-export class AwaitPeer {
-  readonly _tag = "ResponderAwaitPeer"
-  constructor(
-    readonly config: HandshakeConfig,
-    readonly secrets: HandshakeSecrets,
-    readonly transcript: Transcript,
-    readonly version: string,
-    readonly suite: string
-  ) {}
-
-  onPeerAuthenticated(proof: PeerAuthenticated): Established {
-    return establish(
-      this.config.crypto.hashing,
-      this.secrets.master,
-      this.transcript,
-      "responder",
-      this.version,
-      this.suite,
-      proof
-    )
-  }
 }

@@ -20,7 +20,7 @@ export type Caller =
     }
 
 export interface AccessPolicy {
-  /** Brief section 8: "Lookup — authenticated users (policy may allow anonymous)". Default false. */
+  /** PROTOCOL.md §17.3.1: "Lookup — authenticated; anonymous too when the server's policy allows it". Default false. */
   readonly allowAnonymousLookup: boolean
 }
 

@@ -214,7 +214,7 @@ export const Changed = Schema.TaggedStruct("irp.Changed", {
 export type Changed = typeof Changed.Type
 
 /**
- * Error codes (documented in `schema/irp.xsd`). The brief's eight, plus precise ones a client acts on
+ * Error codes (documented in `schema/irp.xsd`). The general ones of PROTOCOL.md §17.10, plus precise ones a client acts on
  * differently: a lease outside the bounds, the device cap, a refused token, a refused CSR.
  */
 export const ErrorCode = Schema.Literal(

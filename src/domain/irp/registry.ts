@@ -135,9 +135,9 @@ export const hostKey = (host: string): string => {
 }
 
 /**
- * Brief section 8: the answer "flags a suspected NAT when [the observed address] is not among the
- * registered ones" (PROTOCOL.md §17.5.5). Only hosts are compared, by `hostKey`: the observed port is the
- * client's ephemeral source port, never its listening port. `false` when nothing was observed.
+ * PROTOCOL.md §17.5.5: the answer "flags a suspected NAT when [the observed address] is not among the
+ * registered ones". Only hosts are compared, by `hostKey`: the observed port is the client's ephemeral
+ * source port, never its listening port. `false` when nothing was observed.
  */
 export const natSuspected = (binding: Pick<Binding, "addresses" | "observed">): boolean => {
   if (binding.observed === undefined) return false

@@ -98,6 +98,47 @@ export const XmlString = Schema.String.pipe(
 )
 
 /**
+ * Bytes of `s` in UTF-8: how every free-text limit of the protocol is counted (PROTOCOL.md §4.5), on
+ * the decoded value, so that every implementation gets the same number whatever escapes the sender
+ * used. `s` is a valid XML string here (no lone surrogate: `XmlString` refuses them first).
+ */
+export const utf8ByteLength = (s: string): number => {
+  let n = 0
+  const len = s.length
+  for (let i = 0; i < len; i++) {
+    const c = s.charCodeAt(i)
+    if (c < 0x80) n += 1
+    else if (c < 0x800) n += 2
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      n += 4
+      i++
+    } else n += 3
+  }
+  return n
+}
+
+/** Free text of at most `max` bytes of UTF-8 once decoded (PROTOCOL.md §4.5). */
+export const xmlTextUpTo = (max: number) =>
+  XmlString.pipe(Schema.filter((s) => utf8ByteLength(s) <= max || `at most ${max} bytes of UTF-8 text`))
+
+/**
+ * The longest prefix of `s` of at most `max` bytes of UTF-8, never splitting a surrogate pair (for
+ * descriptions we cut to fit their limit).
+ */
+export const truncateUtf8 = (s: string, max: number): string => {
+  let n = 0
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    const pair = c >= 0xd800 && c <= 0xdbff && i + 1 < s.length
+    const size = c < 0x80 ? 1 : c < 0x800 ? 2 : pair ? 4 : 3
+    if (n + size > max) return s.slice(0, i)
+    n += size
+    if (pair) i++
+  }
+  return s
+}
+
+/**
  * UTF-8 size of `s` once written as element text by `writeXml` (`&` → `&amp;`, `<`/`>` → `&lt;`/`&gt;`,
  * CR → `&#13;`). Lets a schema bound a field by what it costs on the wire rather than by its length.
  */

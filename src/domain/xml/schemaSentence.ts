@@ -11,7 +11,8 @@ const WRITTEN: Readonly<Record<string, string>> = {
   deviceId: "device",
   ttlSeconds: "ttl",
   addresses: "Address",
-  handles: "Handle"
+  handles: "Handle",
+  algorithm: "alg"
 }
 
 const HANDLE =
@@ -49,6 +50,20 @@ const literalChoices = (issues: ReadonlyArray<ParseResult.ArrayFormatterIssue>, 
     .map((i) => /^Expected "([^"]*)", actual /.exec(i.message)?.[1])
   if (choices.length < 2 || choices.some((c) => c === undefined)) return undefined
   return `it is one of ${choices.join(", ")}`
+}
+
+const TOKEN = () => "a token is 1 to 64 letters, digits, '.', '_' or '-' (PROTOCOL.md §4.5)"
+
+/** Hints for one element's field (`Element.field`), where a field name means different things by protocol. */
+const ELEMENT_HINTS: Readonly<Record<string, (value: unknown) => string>> = {
+  "Alert.code": () => "code is one of the alert codes of PROTOCOL.md §12.3, such as decode_error",
+  "Typing.state": () => 'state is "active" or "paused"',
+  "Message.sent": () => "sent is an RFC 3339 time in UTC such as 2026-01-31T09:30:00Z (PROTOCOL.md §4.5)",
+  "Ping.nonce": TOKEN,
+  "Pong.nonce": TOKEN,
+  "Close.reason": TOKEN,
+  "FileCancel.reason": TOKEN,
+  "CertificateVerify.algorithm": TOKEN
 }
 
 /** The decoder's own words when they are a sentence for people (a filter's message), not a type. */
@@ -95,8 +110,10 @@ export const schemaSentence = (what: string, error: ParseResult.ParseError, inpu
   if (first._tag === "Missing") return `${element}> lacks ${name}, which it needs.`
   if (first._tag === "Unexpected") return `${element}> has ${name}, which it may not have.`
   const value = at(input, first.path)
+  const root = /^<([A-Za-z]+)/.exec(what)?.[1]
+  const hint = (root === undefined ? undefined : ELEMENT_HINTS[`${root}.${field}`]) ?? HINTS[field]
   const reason =
-    HINTS[field]?.(value) ??
+    hint?.(value) ??
     literalChoices(issues, first.path.join(".")) ??
     plain(first.message) ??
     "that value is not allowed (see the schema directory)"

@@ -188,7 +188,7 @@ export const make = <R = never>(
           return yield* new AgentError({
             reason: "BadRequest",
             message:
-              "The message cannot be sent: it must be at most 32 768 characters (64 000 bytes) of text, without control characters; shorten it or split it."
+              "The message cannot be sent: it must be at most 64 000 bytes of text (characters such as & count 5), without control characters; shorten it or split it."
           })
         const at = yield* now
         const id = ulidFrom(at, entropy.bytes(10))

@@ -8,6 +8,7 @@ import { RECORD_FRAME_LIMIT } from "../../domain/channel/framing.js"
 import { nextTrafficSecret, trafficKeys } from "../../domain/channel/keySchedule.js"
 import { ContentType, MAX_CONTENT, RecordProtection } from "../../domain/channel/record.js"
 import type { CryptoSuite } from "../../domain/crypto/primitives.js"
+import { alertIn, describeAlert } from "../../domain/e2e/alert.js"
 import { type AlertCode, E2E_NAMESPACE } from "../../domain/e2e/messages.js"
 import { e2eFromElement, encodeE2E } from "../../domain/e2e/xml.js"
 import type { Established } from "../../domain/handshake/established.js"
@@ -32,6 +33,17 @@ export interface ChannelLimits {
 }
 
 const CONTROL = new Set(["Alert", "KeyUpdate", "Close"])
+
+/** A document or chunk too large for one record (§11.6): that send fails, the channel goes on. */
+class Oversized {
+  constructor(readonly length: number) {}
+  error(): ChannelError {
+    return new ChannelError({
+      reason: "Frame",
+      message: `a record holds at most ${MAX_CONTENT} bytes and this one has ${this.length}: nothing was sent; send less at a time`
+    })
+  }
+}
 /** After an idle timeout: how long the peer gets to read our alert and close before the reset. */
 const IDLE_LINGER = Duration.seconds(1)
 const KEY_UPDATE = encodeE2E({ _tag: "e2e.KeyUpdate" })
@@ -39,15 +51,12 @@ const KEY_UPDATE = encodeE2E({ _tag: "e2e.KeyUpdate" })
 /** An Alert the responder sealed under its handshake key after refusing our flight (see HandshakeResult). */
 const lateHandshakeAlert = (protection: RecordProtection, payload: Uint8Array): ChannelError | undefined => {
   const opened = protection.open(payload)
-  if (opened === null || opened.type !== ContentType.Xml) return undefined
-  const parsed = parseXml(opened.content)
-  if (Either.isLeft(parsed) || parsed.right.name !== "Alert") return undefined
-  const alert = e2eFromElement(parsed.right)
-  if (Either.isLeft(alert) || alert.right._tag !== "e2e.Alert") return undefined
+  const alert = opened === null || opened.type !== ContentType.Xml ? undefined : alertIn(opened.content)
+  if (alert === undefined) return undefined
   return new ChannelError({
     reason: "PeerAlert",
-    alert: alert.right.code,
-    message: `the peer refused the handshake: ${alert.right.code}${alert.right.description ? ` (${alert.right.description})` : ""}`
+    alert: alert.code,
+    message: `the peer refused the handshake: ${describeAlert(alert)}`
   })
 }
 
@@ -80,6 +89,7 @@ export const makeChannel = <In, Out>(
 
     /** Seal one record, first moving to the next key when this one is used up. */
     const sealRecord = (type: ContentType, content: Uint8Array): Uint8Array => {
+      if (content.length > MAX_CONTENT) throw new Oversized(content.length)
       if (write.count + 1 >= rekeyAt) {
         const update = write.seal(ContentType.Xml, KEY_UPDATE)
         writeSecret = nextTrafficSecret(hashing, writeSecret)
@@ -108,7 +118,7 @@ export const makeChannel = <In, Out>(
         try {
           sent = conn.tryWrite(() => sealRecord(type, typeof content === "function" ? content() : content))
         } catch (defect) {
-          return Effect.die(defect)
+          return defect instanceof Oversized ? Effect.fail(defect.error()) : Effect.die(defect)
         } finally {
           lock.release()
         }
@@ -125,6 +135,7 @@ export const makeChannel = <In, Out>(
           // release clears it.
           watchdog.writing()
           const bytes = typeof content === "function" ? content() : content
+          if (bytes.length > MAX_CONTENT) return Effect.fail(new Oversized(bytes.length).error())
           return Effect.mapError(conn.write(sealRecord(type, bytes)), writeFailed)
         })
       )
@@ -201,6 +212,16 @@ export const makeChannel = <In, Out>(
           )
         }
         lateAlerts = undefined
+        // §11.6: the frame limit admits 65 792 bytes, so content up to 65 775 can authenticate; over
+        // MAX_CONTENT it is refused after decryption, as RFC 8446 §5.4 refuses an oversized plaintext.
+        if (opened.content.length > MAX_CONTENT)
+          return fatal(
+            new ChannelError({
+              reason: "Frame",
+              alert: "record_overflow",
+              message: `a record carried ${opened.content.length} bytes of content, over the limit of ${MAX_CONTENT}`
+            })
+          )
         if (opened.type === ContentType.Data) return Effect.succeed({ _tag: "Data", data: opened.content })
         const parsed = parseXml(opened.content)
         if (Either.isLeft(parsed))
@@ -227,13 +248,19 @@ export const makeChannel = <In, Out>(
               new ChannelError({
                 reason: "PeerAlert",
                 alert: m.code,
-                message: `the peer ended the session: ${m.code}`
+                message: `the peer ended the session: ${describeAlert(m)}`
               })
             )
         }
         const decoded = codec.decode(el)
         if (Either.isLeft(decoded)) return fatal(decodeFailure(decoded.left.message, decoded.left))
-        return Effect.succeed({ _tag: "Message", message: decoded.right })
+        const message: Inbound<In> = { _tag: "Message", message: decoded.right }
+        // §11.10.2: a <Ping/> is answered here, for every user of the channel, then handed on (the
+        // application sees the peer is alive; it MUST NOT answer again). A failed send is the
+        // channel's failure, which the next operation reports.
+        const answer = codec.answer?.(decoded.right)
+        if (answer === undefined) return Effect.succeed(message)
+        return Effect.as(Effect.ignore(sendRecord(ContentType.Xml, () => codec.encode(answer))), message)
       })
     })
 

@@ -7,6 +7,7 @@ import type { RecordProtection } from "../../domain/channel/record.js"
 import { ContentType } from "../../domain/channel/record.js"
 import type { AlertCode } from "../../domain/e2e/messages.js"
 import { encodeE2E } from "../../domain/e2e/xml.js"
+import { truncateUtf8 } from "../../domain/xml/chars.js"
 import { ChannelError } from "../../services/SecureChannel.js"
 import type { Connection } from "../../services/Transport.js"
 
@@ -80,7 +81,8 @@ export const sendAlert = (
     const alert = encodeE2E({
       _tag: "e2e.Alert",
       code,
-      ...(description === undefined ? {} : { description: description.slice(0, 200) })
+      // §5.2.1: at most 256 bytes of UTF-8; we send at most 200.
+      ...(description === undefined ? {} : { description: truncateUtf8(description, 200) })
     })
     const frame = protection === undefined ? encodeFrame(alert) : protection.seal(ContentType.Xml, alert)
     return conn.write(frame)

@@ -3,14 +3,12 @@
  * `make(config)` builds one for a protocol (its codec, our identity, what peers may be);
  * `layer(config)` provides the E2E one as the `SecureChannels` service.
  */
-import { Duration, Effect, Either, Layer, Scope } from "effect"
+import { Duration, Effect, Layer, Scope } from "effect"
 import { formatAddress } from "../../domain/brands.js"
 import type { MessageCodec } from "../../domain/channel/codec.js"
 import { HANDSHAKE_FRAME_LIMIT } from "../../domain/channel/framing.js"
-import { type AppMessage, E2E_NAMESPACE } from "../../domain/e2e/messages.js"
-import { e2eFromElement, encodeE2E } from "../../domain/e2e/xml.js"
+import { e2eCodec } from "../../domain/e2e/codec.js"
 import type { LocalIdentity } from "../../domain/handshake/parameters.js"
-import { DecodeError } from "../../domain/xml/DecodeError.js"
 import { CertVerifier } from "../../services/CertVerifier.js"
 import { cryptoSuite } from "../../services/Crypto.js"
 import { Entropy } from "../../services/Entropy.js"
@@ -63,34 +61,8 @@ export interface ChannelConfig<In, Out> {
   readonly options?: Partial<ChannelOptions>
 }
 
-const APP_TAGS = new Set<string>([
-  "e2e.Message",
-  "e2e.Ack",
-  "e2e.Read",
-  "e2e.Typing",
-  "e2e.Ping",
-  "e2e.Pong",
-  "e2e.FileOffer",
-  "e2e.FileAccept",
-  "e2e.FileDone",
-  "e2e.FileAck",
-  "e2e.FileCancel"
-])
-
-/** The User Agent protocol: application messages of `urn:sixchat:e2e:1`. */
-export const e2eCodec: MessageCodec<AppMessage, AppMessage> = {
-  encode: encodeE2E,
-  decode: (el) => {
-    if (el.namespace !== E2E_NAMESPACE)
-      return Either.left(new DecodeError({ reason: "Namespace", message: `unexpected namespace ${el.namespace}` }))
-    const decoded = e2eFromElement(el)
-    if (Either.isLeft(decoded) || APP_TAGS.has(decoded.right._tag))
-      return decoded as Either.Either<AppMessage, DecodeError>
-    return Either.left(
-      new DecodeError({ reason: "UnknownElement", message: `<${el.name}> is not an application message` })
-    )
-  }
-}
+/** The User Agent protocol (moved to the domain; re-exported for existing importers). */
+export { e2eCodec } from "../../domain/e2e/codec.js"
 
 export const make = <In, Out>(config: ChannelConfig<In, Out>) =>
   Effect.gen(function* () {

@@ -9,7 +9,8 @@ import { encodeFrame } from "../../domain/channel/framing.js"
 import { trafficKeys as trafficKeysOf } from "../../domain/channel/keySchedule.js"
 import { ContentType, RecordProtection } from "../../domain/channel/record.js"
 import type { CryptoSuite } from "../../domain/crypto/primitives.js"
-import type { AlertCode, E2EMessage } from "../../domain/e2e/messages.js"
+import { alertIn, describeAlert } from "../../domain/e2e/alert.js"
+import type { Alert, AlertCode, E2EMessage } from "../../domain/e2e/messages.js"
 import { decodeE2E } from "../../domain/e2e/xml.js"
 import { fail, type HandshakeError } from "../../domain/handshake/errors.js"
 import type { Established } from "../../domain/handshake/established.js"
@@ -64,11 +65,11 @@ const certAlert = (e: CertError): AlertCode => {
 const fromEither = <A>(e: Either.Either<A, HandshakeError>): Effect.Effect<A, HandshakeError> =>
   Either.isRight(e) ? Effect.succeed(e.right) : Effect.fail(e.left)
 
-const peerAlert = (code: AlertCode, description: string | undefined) =>
+const peerAlert = (alert: Alert) =>
   new ChannelError({
     reason: "PeerAlert",
-    alert: code,
-    message: `the peer refused the handshake: ${code}${description ? ` (${description})` : ""}`
+    alert: alert.code,
+    message: `the peer refused the handshake: ${describeAlert(alert)}`
   })
 
 /** The next handshake message: plaintext before keys exist, sealed afterwards; a peer Alert ends it. */
@@ -78,16 +79,15 @@ const readMessage = (io: Io, hello?: "offer" | "choice") =>
     if (payload === null)
       return yield* new ChannelError({
         reason: "Truncated",
-        message: "the peer closed the connection during the handshake"
+        message: "the peer closed the connection during the handshake (a truncation, PROTOCOL.md §3.5)"
       })
     let raw = payload
     if (io.read !== undefined) {
       const opened = io.read.open(payload)
       if (opened === null) {
         // A peer that refused our Hello had no keys yet: its alert comes in plaintext.
-        const plain = decodeE2E(payload)
-        if (Either.isRight(plain) && plain.right._tag === "e2e.Alert")
-          return yield* peerAlert(plain.right.code, plain.right.description)
+        const plain = alertIn(payload)
+        if (plain !== undefined) return yield* peerAlert(plain)
         return yield* fail("BadFinished", "bad_record_mac", "a handshake record did not authenticate")
       }
       if (opened.type !== ContentType.Xml)
@@ -103,7 +103,7 @@ const readMessage = (io: Io, hello?: "offer" | "choice") =>
         decoded.left
       )
     const message: E2EMessage = decoded.right
-    if (message._tag === "e2e.Alert") return yield* peerAlert(message.code, message.description)
+    if (message._tag === "e2e.Alert") return yield* peerAlert(message)
     return { raw, message }
   })
 
@@ -218,7 +218,7 @@ export const runResponder = (
     io.write = new RecordProtection(config.crypto.aead, started.keys.write)
     yield* write(io, concat([encodeFrame(started.hello), ...sealAll(io.write, started.flight)]))
     const proof = yield* authenticatePeer(io, started.peerAuth, verifier, "client-auth", undefined)
-    const established = started.next.onPeerAuthenticated(proof)
+    const { established } = started.next.onPeerAuthenticated(proof)
     return { established, ...appProtections(config, established) }
   }).pipe(Effect.catchAll(onFailure(io)))
 }

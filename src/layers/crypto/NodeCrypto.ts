@@ -178,7 +178,7 @@ export const keyExchange: P.KeyExchange = {
         if (peerPublicKey.length !== 32) return null
         try {
           const shared = crypto.diffieHellman({ privateKey, publicKey: importX25519Public(peerPublicKey) })
-          // Brief section 4: an all-zero shared secret (low-order peer point) is refused.
+          // PROTOCOL.md §6.3 step 2, §6.4 step 3: an all-zero shared secret (low-order peer point) is refused.
           // OpenSSL already fails the derivation then; the check keeps the rule explicit.
           return isAllZero(shared) ? null : view(shared)
         } catch {

@@ -73,8 +73,11 @@ describe("the Agent port", () => {
       Effect.gen(function* () {
         const w = yield* world
         const a = yield* w.start(aliceId, "alice")
-        const tooLong = yield* Effect.flip(a.agent.send(bob, "x".repeat(40_000)))
+        // PROTOCOL.md §5.3.1: over 64 000 bytes of UTF-8, or over 64 000 bytes as written (& counts 5).
+        const tooLong = yield* Effect.flip(a.agent.send(bob, "x".repeat(64_001)))
         expect(tooLong.reason).toBe("BadRequest")
+        const tooManyAmps = yield* Effect.flip(a.agent.send(bob, "&".repeat(12_801)))
+        expect(tooManyAmps.reason).toBe("BadRequest")
         const control = yield* Effect.flip(a.agent.send(bob, "bell \u0007"))
         expect(control.reason).toBe("BadRequest")
         const self = yield* Effect.flip(a.agent.send(alice, "me"))

@@ -203,7 +203,7 @@ export const make = (config: SessionManagerConfig): Effect.Effect<SessionManager
         }
         const now = clock.unsafeCurrentTimeMillis()
         const fingerprint: Fingerprint = certificate.fingerprint
-        // Brief section 6, PROTOCOL.md 13.5: pin the chain on first contact; a changed key is reported,
+        // PROTOCOL.md §13.5: pin the chain on first contact; a changed key is reported,
         // and refused in strict mode (and, in any mode, when it is a key that was replaced before).
         const pinned = yield* Effect.either(
           store.pinContact({

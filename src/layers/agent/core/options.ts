@@ -21,8 +21,8 @@ export interface AgentOptions {
   /** Happy Eyeballs: delay before the next address is tried in parallel (default 250 ms, RFC 8305). */
   readonly dialStagger: Duration.DurationInput
   /**
-   * Two connections with the same peer completing within this window are a simultaneous open (brief
-   * section 7); a new one arriving later means the peer lost the old one (default 30 s, above the
+   * Two connections with the same peer completing within this window are a simultaneous open (PROTOCOL.md
+   * §15.4); a new one arriving later means the peer lost the old one (default 30 s, above the
    * connect plus handshake limits).
    */
   readonly simultaneousWindow: Duration.DurationInput

@@ -99,15 +99,13 @@ export const keepAliveStep = (
   return { _tag: "Wait", ping, untilMs: Math.max(untilMs, now + 1) }
 }
 
-/** Answers `<Ping/>`, then asks the plugins in order; a file offer nobody takes is declined. */
+/**
+ * Asks the plugins in order; a file offer nobody takes is declined. Keep-alives only stamp the session:
+ * the channel has already answered a `<Ping/>` (PROTOCOL.md §11.10.2).
+ */
 const dispatch = (session: Session, plugins: ReadonlyArray<SessionPlugin>, message: AppMessage) =>
   Effect.gen(function* () {
-    if (message._tag === "e2e.Ping") {
-      const nonce = message.nonce === undefined ? {} : { nonce: message.nonce }
-      yield* Effect.ignore(session.link.send({ _tag: "e2e.Pong", ...nonce }))
-      return
-    }
-    if (message._tag === "e2e.Pong") return
+    if (isKeepAlive(message)) return
     for (const plugin of plugins) if (yield* plugin.onMessage(session.link, message)) return
     // No file transfer feature: say so rather than leave the sender waiting.
     if (message._tag === "e2e.FileOffer")

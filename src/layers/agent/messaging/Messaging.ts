@@ -75,7 +75,7 @@ export const make = (config: MessagingConfig): Effect.Effect<Messaging, never, S
             const ids = run.map(({ message }) => message.id).join(", ")
             return yield* warn(`could not store messages ${ids} from ${peer}; not acknowledged`)(stored.left)
           }
-          // Brief section 7: the Ack says "stored", and goes out for duplicates too.
+          // PROTOCOL.md §15: the Ack says "stored", and goes out for duplicates too.
           for (const { link, message } of run) yield* Effect.ignore(link.send({ _tag: "e2e.Ack", id: message.id }))
         })
     })

@@ -42,7 +42,7 @@ import { type SessionContext, serveChannel } from "./session.js"
 import { makeHub } from "./watches.js"
 
 export interface IrpServerPolicy {
-  /** Brief section 8: Lookup is for authenticated users unless this is set (default false). */
+  /** PROTOCOL.md §17.3.1: Lookup is for authenticated users unless this is set (default false). */
   readonly allowAnonymousLookup: boolean
   /** Handles that may revoke any certificate over the protocol (default none; the CLI revokes locally). */
   readonly administrators: ReadonlyArray<Handle>

@@ -186,7 +186,7 @@ export const act = (
             code: "token_invalid",
             message: "That is not an enrolment token (they read sxe1- and 43 more characters): copy it whole."
           })
-        // Brief section 8: check the CSR (proof of possession, the token's handle, key policy) BEFORE the
+        // PROTOCOL.md §17.4.4: check the CSR (proof of possession, the token's handle, key policy) BEFORE the
         // token is consumed, so a bad CSR leaves the token usable; a consumed token is never restored.
         yield* Effect.mapError(verifyCsr(csr, handle), fromCa)
         const tokenHash = Buffer.from(enrollmentTokenDigest(token), "hex")
@@ -249,7 +249,7 @@ export const act = (
             code: "not_found",
             message: `No certificate with serial ${request.serial} was issued here: check the serial.`
           })
-        // Brief section 8: "the holder or an administrator".
+        // PROTOCOL.md §17.3.1: "the holder of the serial's certificate, or a configured administrator".
         if (record.handle !== handle && !ctx.administrators.has(handle))
           return yield* new Refused({
             code: "forbidden",

@@ -76,7 +76,7 @@ const precheck = (
       retryAfterMs: wait
     })
   if (caller._tag === "Holder") {
-    // Brief section 8: a revoked holder is refused even though its chain verified at the handshake.
+    // PROTOCOL.md §17.3.1 step 2: a revoked holder is refused even though its chain verified at the handshake.
     if (ctx.revocations.isRevoked(caller.serial))
       return new Refused({
         code: "unauthorized",
