@@ -3,7 +3,7 @@
  * second from Alice's agent to Bob's beside raw SQLite inserts of the same rows, message latency,
  * and file transfer beside the secure channel's own bulk rate, in one run on this machine.
  *
- *   node --expose-gc dist/bench/agent.js [--quick] [--json] [--only=messages|files]
+ *   node --expose-gc dist-bench/bench/agent.js [--quick] [--json] [--only=messages|files]
  *
  * `--only` runs one half (for profiling with `--cpu-prof`, which profiles Bob's process too); the
  * other half's figures are then missing.
@@ -21,7 +21,7 @@
 import { mkdirSync } from "node:fs"
 import { join } from "node:path"
 import { Effect } from "effect"
-import { type Handle, makeAddress } from "../domain/brands.js"
+import { type Handle, makeAddress } from "../src/domain/brands.js"
 import { sha256MsPerMiB } from "./agentCeiling.js"
 import {
   burst,

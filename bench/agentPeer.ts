@@ -1,6 +1,6 @@
 /**
  * Bob's side of `bench:agent`: his agent runs in a child process of its own
- * (`node dist/bench/agent.js bob PKI.json HOME`, forked by the parent with an IPC channel), so the
+ * (`node dist-bench/bench/agent.js bob PKI.json HOME`, forked by the parent with an IPC channel), so the
  * two agents share no event loop, no heap and no SQLite connection, as two people's agents would.
  *
  * The child starts the agent on 127.0.0.1 (port chosen by the OS) and, beside it, a bare channel
@@ -16,7 +16,7 @@ import { readdirSync, rmSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { Effect, Stream } from "effect"
-import type { Handle } from "../domain/brands.js"
+import type { Handle } from "../src/domain/brands.js"
 import { startBenchAgent } from "./agentWorld.js"
 import { acceptLoop, channelsFor, listenLoopback } from "./ours.js"
 import { loadPki } from "./pki.js"
