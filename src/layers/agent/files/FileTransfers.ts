@@ -79,7 +79,7 @@ export interface FileTransfersService {
   /** Register with the session manager. */
   readonly plugin: SessionPlugin
   /**
-   * Hashes the file (one streaming pass), stores the offer and sends `<FileOffer>` on `link` or the
+   * Stats the file (size and etag; it is hashed while it streams), stores the offer and sends `<FileOffer>` on `link` or the
    * peer's live session; without one, asks `options.connect`. Streaming starts on `<FileAccept>`.
    */
   readonly sendFile: (
@@ -218,7 +218,7 @@ export const make = (
           case "e2e.FileAccept":
             return Effect.as(logFailure(`accept ${m.id}`)(sender.onAccept(link, m)), true)
           case "e2e.FileDone":
-            return Effect.as(logFailure(`done ${m.id}`)(receiver.onDone(link, m.id)), true)
+            return Effect.as(logFailure(`done ${m.id}`)(receiver.onDone(link, m)), true)
           case "e2e.FileAck":
             return Effect.as(logFailure(`ack ${m.id}`)(sender.onAck(link, m.id)), true)
           case "e2e.FileCancel":
