@@ -36,6 +36,7 @@ import {
 import { PeerProcess, runPeer } from "./agentPeer.js"
 import { openRawAnchor } from "./agentRaw.js"
 import { type AgentResults, printAgentTable, toAgentJson } from "./agentReport.js"
+import { tlsCopy } from "./agentTlsCopy.js"
 import { startBenchAgent } from "./agentWorld.js"
 import { machine } from "./machine.js"
 import { bulk, channelsFor } from "./ours.js"
@@ -115,6 +116,8 @@ const main = async (): Promise<void> => {
       if (doFiles) {
         yield* sendFile(alice.agent, tracker, bobHandle, file, plan.fileBytes)
         yield* Effect.promise(() => bob.clean())
+        yield* Effect.promise(() => tlsCopy(bob.tlsPort, pki, file, plan.fileBytes))
+        yield* Effect.promise(() => bob.clean())
         yield* bulk(channels, bobChannel, pki.server.handle, plan.fileBytes)
         yield* bulk(channels, smallServer, pki.server.handle, plan.fileBytes)
       }
@@ -146,7 +149,9 @@ const main = async (): Promise<void> => {
       const files: Array<FileRun> = []
       const channelMs: Array<number> = []
       const smallServerMs: Array<number> = []
+      const tlsMs: Array<number> = []
       const fileCpu = { alice: 0, bob: 0 }
+      const tlsCpu = { alice: 0, bob: 0 }
       const channelCpu = { client: 0, server: 0 }
       const hashMsPerMiB: Array<number> = []
       for (let round = 0; doFiles && round < plan.fileRounds; round++) {
@@ -169,9 +174,21 @@ const main = async (): Promise<void> => {
         const runSmall = Effect.map(bulk(channels, smallServer, pki.server.handle, plan.fileBytes), (r) =>
           smallServerMs.push(r.ms)
         )
+        const runTls = Effect.gen(function* () {
+          const [a0, b0] = [cpuNow(), yield* Effect.promise(() => bob.cpu())]
+          tlsMs.push((yield* Effect.promise(() => tlsCopy(bob.tlsPort, pki, file, plan.fileBytes))).ms)
+          const [a1, b1] = [cpuNow(), yield* Effect.promise(() => bob.cpu())]
+          tlsCpu.alice += cpuSpent(a0, a1)
+          tlsCpu.bob += cpuSpent(b0, b1)
+          yield* Effect.promise(() => bob.clean())
+        })
         // A different order each round: none always runs first or right after another.
         const runHash = Effect.sync(() => hashMsPerMiB.push(sha256MsPerMiB()))
-        const order = [runChannel, runFile, runSmall, runHash]
+        // Ours and the node:tls copy swap places every other round (each follows the other as often).
+        const order =
+          round % 2 === 0
+            ? [runChannel, runFile, runTls, runSmall, runHash]
+            : [runChannel, runTls, runFile, runSmall, runHash]
         for (let i = 0; i < order.length; i++) yield* order[(i + round) % order.length]!
       }
       return {
@@ -183,7 +200,9 @@ const main = async (): Promise<void> => {
         files,
         channelMs,
         smallServerMs,
+        tlsMs,
         fileCpu,
+        tlsCpu,
         channelCpu,
         hashMsPerMiB
       }
