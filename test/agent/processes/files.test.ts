@@ -118,11 +118,12 @@ describe("files between agent processes", () => {
     // The digest travelled in <FileDone>: both sides store the SHA-256 of the whole file.
     expect([sent.sha256, done.sha256]).toEqual([digest, digest])
 
-    // Alice's agent resumed: after the break it streamed again from Bob's offset, not from 0.
+    // Alice's agent resumed: after the break it streamed again from Bob's offset, not from 0. (The
+    // last `sending` update, once every byte is out, records the digest: not a start.)
     await aliceEvents.close()
     const sendingFrom = aliceEvents.events.flatMap((e) =>
       e._tag === "agent.TransferUpdated" && e.transfer.id === offered.id && e.transfer.direction === "out"
-        ? e.transfer.state === "sending"
+        ? e.transfer.state === "sending" && e.transfer.sha256 === null
           ? [e.transfer.ackedOffset]
           : []
         : []
