@@ -1,7 +1,8 @@
 /**
  * `npm run bench:agent` — the User Agent end to end (issue 4, section 7): durable messages per
  * second from Alice's agent to Bob's beside raw SQLite inserts of the same rows, message latency,
- * and file transfer beside the secure channel's own bulk rate, in one run on this machine.
+ * and file transfer beside the same copy over node:tls 1.3 (`file_tls_ratio`, issue 15) and the
+ * secure channel's own bulk rate (`file_ratio`, information), in one run on this machine.
  *
  *   node --expose-gc dist-bench/bench/agent.js [--quick] [--json] [--only=messages|files]
  *
@@ -13,7 +14,8 @@
  * transfers, node:crypto) talking over loopback TCP; a static Directory stands in for the IRP.
  * The anchors run in the same run, interleaved with our figures round by round so that a busy
  * neighbour on a shared machine weighs on both: the raw inserts here (better-sqlite3, the same
- * schema and commit pattern); the channel's bulk rate (64 KiB data records) from this process to a
+ * schema and commit pattern); the node:tls copy (`agentTlsCopy.ts`: streamed with SHA-256, written,
+ * hashed, synced and placed by Bob's process); the channel's bulk rate (64 KiB data records) from this process to a
  * bare channel server in Bob's process, i.e. between the same two processes as the file transfer,
  * with the same heaps and garbage collector. For reference, the same bulk to `npm run bench`'s small
  * channel server process (`server.js`) is reported too.

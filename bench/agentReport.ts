@@ -205,7 +205,8 @@ export const printAgentTable = (r: AgentResults): void => {
   out.push(
     `         ${r.plan.fileRounds} rounds of a ${r.plan.fileBytes / 1024 / 1024} MiB file interleaved with channel bulk (64 KiB`
   )
-  out.push("         records) to a channel server in Bob's process (the anchor) and to npm run bench's server process")
+  out.push("         records) to a channel server in Bob's process and to npm run bench's server process, and with")
+  out.push("         the same copy over node:tls 1.3 mutual into Bob's process (the file_tls_ratio anchor)")
   out.push("")
   const row = (label: string, ours: number, anchor: number | undefined, unit: string, ratio?: number) =>
     out.push(
