@@ -21,6 +21,7 @@ import type { StoreEvent } from "../domain/agent/events.js"
 import type { HistoryCursor, MarkOutcome, ReceiveOutcome, StoredMessage } from "../domain/agent/messages.js"
 import type { OutboxPeer, RetryState } from "../domain/agent/retry.js"
 import type {
+  FileEtag,
   IncomingTransfer,
   OutgoingTransfer,
   Sha256Hex,
@@ -223,21 +224,22 @@ export interface AgentStoreService {
     readonly path: string
     readonly name: string
     readonly size: number
-    readonly sha256: Sha256Hex
+    /** The offer's validator (docs/PROTOCOL.md 5.4.1). */
+    readonly etag: FileEtag
     readonly chunk: number
     readonly now: number
   }) => Effect.Effect<OutgoingTransfer, AgentStoreError>
   /**
    * Records a `<FileOffer>` from `peer`; the stored name is `safeFileName(offeredName)`. An offer
    * already stored (the sender resumes after a reconnect or restart) comes back as `existing`, with
-   * its `receivedOffset` to accept from. `Conflict` if that id was offered with another size or hash.
+   * its `receivedOffset` to accept from. `Conflict` if that id was offered with another size or etag.
    */
   readonly receiveFileOffer: (input: {
     readonly id: Id
     readonly peer: Handle
     readonly offeredName: string
     readonly size: number
-    readonly sha256: Sha256Hex
+    readonly etag: FileEtag
     readonly chunk: number
     readonly tempPath: string
     readonly now: number
@@ -257,7 +259,8 @@ export interface AgentStoreService {
   /**
    * Moves a transfer to `state` (see `nextTransfer`; `InvalidTransition` out of a terminal state),
    * durably, optionally setting its offset (a resume point or a reset), a detail (why it failed)
-   * and, for an incoming transfer reaching `done`, where the file landed.
+   * and, for an incoming transfer reaching `done`, where the file landed, and the whole file's
+   * SHA-256 once known (outgoing: streamed; incoming: checked).
    */
   readonly fileState: (input: {
     readonly ref: TransferRef
@@ -266,6 +269,7 @@ export interface AgentStoreService {
     readonly offset?: number | undefined
     readonly detail?: string | undefined
     readonly finalPath?: string | undefined
+    readonly sha256?: Sha256Hex | undefined
   }) => Effect.Effect<Transfer, AgentStoreError>
   readonly transfer: (ref: TransferRef) => Effect.Effect<Transfer | undefined, AgentStoreError>
   /** Transfers oldest first, of one peer or all; `active` keeps the unfinished ones (to resume after a restart). */

@@ -35,7 +35,7 @@ export interface FileTransfersService {
   /** Register with the session manager. */
   readonly plugin: SessionPlugin
   /**
-   * Hashes the file (one streaming pass), stores the offer and sends `<FileOffer>` on `link` or the
+   * Stats the file (size and etag; it is hashed while it streams), stores the offer and sends `<FileOffer>` on `link` or the
    * peer's live session; without one, asks `options.connect`. Streaming starts on `<FileAccept>`.
    */
   readonly sendFile: (

@@ -9,7 +9,7 @@ import { basename } from "node:path"
 import { Effect, Layer, PubSub, Stream } from "effect"
 import type { Contact, KeyChange } from "../../src/domain/agent/contacts.js"
 import type { MessageState, StoredMessage } from "../../src/domain/agent/messages.js"
-import type { OutgoingTransfer, Sha256Hex, Transfer } from "../../src/domain/agent/transfers.js"
+import type { FileEtag, OutgoingTransfer, Transfer } from "../../src/domain/agent/transfers.js"
 import { Fingerprint, type Handle, type Id, makeAddress } from "../../src/domain/brands.js"
 import { ulidFrom } from "../../src/domain/ulid.js"
 import { Agent, AgentError, type AgentEvent, type AgentService, type AgentStatus } from "../../src/services/Agent.js"
@@ -114,7 +114,8 @@ export const makeFakeAgent = (options: { readonly self: Handle; readonly now?: (
               peer,
               id: newId(),
               size,
-              sha256: "0".repeat(64) as Sha256Hex,
+              sha256: null,
+              etag: "fake" as FileEtag,
               chunk: 65_536,
               detail: null,
               createdAt: t,

@@ -56,15 +56,16 @@ const raw: fc.Arbitrary<readonly [Record<string, unknown>, HelloKind]> = fc.oneo
   opt(token).map((reason) => [compact({ _tag: "e2e.Close", reason }), "offer"] as const),
   fc.record({ id, sent: timestamp, body: xmlText(300) }).map((r) => [{ _tag: "e2e.Message", ...r }, "offer"] as const),
   fc
-    .constantFrom("e2e.Ack", "e2e.Read", "e2e.FileDone", "e2e.FileAck")
+    .constantFrom("e2e.Ack", "e2e.Read", "e2e.FileAck")
     .chain((tag) => id.map((i) => [{ _tag: tag, id: i }, "offer"] as const)),
   fc.constantFrom("active", "paused").map((state) => [{ _tag: "e2e.Typing", state }, "offer"] as const),
   fc
     .tuple(fc.constantFrom("e2e.Ping", "e2e.Pong"), opt(token))
     .map(([tag, nonce]) => [compact({ _tag: tag, nonce }), "offer"] as const),
   fc
-    .record({ id, name: xmlText(255, 1), size, sha256: bytes(32, 32), chunk: fc.integer({ min: 1, max: 65_536 }) })
+    .record({ id, name: xmlText(255, 1), size, etag: token, chunk: fc.integer({ min: 1, max: 65_536 }) })
     .map((r) => [{ _tag: "e2e.FileOffer", ...r }, "offer"] as const),
+  fc.record({ id, sha256: bytes(32, 32) }).map((r) => [{ _tag: "e2e.FileDone", ...r }, "offer"] as const),
   fc.record({ id, offset: size }).map((r) => [{ _tag: "e2e.FileAccept", ...r }, "offer"] as const),
   fc.record({ id, reason: opt(token) }).map((r) => [compact({ _tag: "e2e.FileCancel", ...r }), "offer"] as const)
 )

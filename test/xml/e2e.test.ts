@@ -45,7 +45,8 @@ describe("E2E XML mapping: round trips", () => {
     expect(text("hello-choice")).toMatch(
       /^<Hello xmlns="urn:sixchat:e2e:1" random="[A-Za-z0-9+/]{43}="><Version>1<\/Version><KeyShare group="x25519">[A-Za-z0-9+/=]{44}<\/KeyShare><Suite>aes256gcm-sha256<\/Suite><\/Hello>$/
     )
-    expect(text("file-offer-empty")).toMatch(/^<FileOffer [^>]* size="0" sha256="[0-9a-f]{64}" chunk="1"\/>$/)
+    expect(text("file-offer-empty")).toMatch(/^<FileOffer [^>]* size="0" etag="e" chunk="1"\/>$/)
+    expect(text("file-done")).toMatch(/^<FileDone [^>]* sha256="[0-9a-f]{64}"\/>$/)
     expect(text("file-offer-edges")).toContain('size="9223372036854775807"')
   })
 
@@ -122,18 +123,27 @@ describe("E2E XML mapping: strict decoding", () => {
   })
 
   it("refuses non-canonical numbers and digests", () => {
-    const offer = (size: string, sha: string, chunk: string) =>
-      `<FileOffer ${NS} id="${ULID}" name="a" size="${size}" sha256="${sha}" chunk="${chunk}"/>`
+    const offer = (size: string, chunk: string, etag = "v1") =>
+      `<FileOffer ${NS} id="${ULID}" name="a" size="${size}" etag="${etag}" chunk="${chunk}"/>`
+    const done = (sha: string) => `<FileDone ${NS} id="${ULID}" sha256="${sha}"/>`
     const hex = "ab".repeat(32)
-    expect(Either.isRight(decodeE2E(utf8(offer("10", hex, "10"))))).toBe(true)
+    expect(Either.isRight(decodeE2E(utf8(offer("10", "10"))))).toBe(true)
+    expect(Either.isRight(decodeE2E(utf8(done(hex))))).toBe(true)
     // 5.4.1 admits chunk up to 65 536 and size up to 2^63 - 1: the receiver, not the schema, refuses them (5.4.6).
-    expect(Either.isRight(decodeE2E(utf8(offer("9223372036854775807", hex, "65536"))))).toBe(true)
+    expect(Either.isRight(decodeE2E(utf8(offer("9223372036854775807", "65536"))))).toBe(true)
     for (const size of ["01", "-1", "+1", "1.0", "1e3", "9223372036854775808", "", " 1"])
-      expect(decodeFail(offer(size, hex, "10")).reason).toBe("Schema")
+      expect(decodeFail(offer(size, "10")).reason).toBe("Schema")
     for (const chunk of ["0", "65537", "100000", "007", "1 "])
-      expect(decodeFail(offer("1", hex, chunk)).reason).toBe("Schema")
+      expect(decodeFail(offer("1", chunk)).reason).toBe("Schema")
+    for (const etag of ["", "two words", "x".repeat(65), "a/b"])
+      expect(decodeFail(offer("1", "10", etag)).reason).toBe("Schema")
     for (const sha of ["AB".repeat(32), "ab".repeat(31), "ab".repeat(33), "zz".repeat(32)])
-      expect(decodeFail(offer("1", sha, "10")).reason).toBe("Schema")
+      expect(decodeFail(done(sha)).reason).toBe("Schema")
+    // The offer of before issue 15 (whole-file SHA-256, no etag) and a FileDone without its digest are refused.
+    expect(decodeFail(`<FileOffer ${NS} id="${ULID}" name="a" size="1" sha256="${hex}" chunk="1"/>`).reason).toBe(
+      "Schema"
+    )
+    expect(decodeFail(`<FileDone ${NS} id="${ULID}"/>`).reason).toBe("Schema")
     expect(decodeFail(`<FileAccept ${NS} id="${ULID}" offset="00"/>`).reason).toBe("Schema")
   })
 

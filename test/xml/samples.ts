@@ -119,7 +119,7 @@ export const samples: ReadonlyArray<Sample> = [
     id: ULID,
     name: "report.pdf",
     size: 123_456n,
-    sha256: bytes(32, 30),
+    etag: "3f2a9c0d41e8b7a65d0c1e2f3a4b5c6d",
     chunk: 16_384
   }),
   s("file-offer-edges", {
@@ -127,7 +127,7 @@ export const samples: ReadonlyArray<Sample> = [
     id: UUID7,
     name: `<"ünï & cødé">\t'😀'.txt`,
     size: 2n ** 63n - 1n,
-    sha256: bytes(32, 31),
+    etag: "A-z_0.9".padEnd(64, "x"),
     chunk: 65_512
   }),
   s("file-offer-empty", {
@@ -135,12 +135,12 @@ export const samples: ReadonlyArray<Sample> = [
     id: ULID,
     name: "x",
     size: 0n,
-    sha256: bytes(32, 32),
+    etag: "e",
     chunk: 1
   }),
   s("file-accept", { _tag: "e2e.FileAccept", id: ULID, offset: 0n }),
   s("file-accept-resume", { _tag: "e2e.FileAccept", id: ULID, offset: 9_007_199_254_740_993n }),
-  s("file-done", { _tag: "e2e.FileDone", id: ULID }),
+  s("file-done", { _tag: "e2e.FileDone", id: ULID, sha256: bytes(32, 30) }),
   s("file-ack", { _tag: "e2e.FileAck", id: UUID7 }),
   s("file-cancel", { _tag: "e2e.FileCancel", id: ULID }),
   s("file-cancel-reason", { _tag: "e2e.FileCancel", id: ULID, reason: "user_cancelled" })

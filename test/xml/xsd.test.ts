@@ -56,21 +56,15 @@ const invalid: ReadonlyArray<readonly [string, string]> = [
   ],
   ["typing-bad-state", `<Typing ${NS} state="typing"/>`],
   ["ping-long-nonce", `<Ping ${NS} nonce="${"n".repeat(65)}"/>`],
-  ["file-offer-upper-hex", `<FileOffer ${NS} id="${ULID}" name="a" size="1" sha256="${"AB".repeat(32)}" chunk="1"/>`],
-  [
-    "file-offer-leading-zero",
-    `<FileOffer ${NS} id="${ULID}" name="a" size="01" sha256="${"ab".repeat(32)}" chunk="1"/>`
-  ],
-  [
-    "file-offer-size-2-63",
-    `<FileOffer ${NS} id="${ULID}" name="a" size="9223372036854775808" sha256="${"ab".repeat(32)}" chunk="1"/>`
-  ],
-  ["file-offer-chunk-0", `<FileOffer ${NS} id="${ULID}" name="a" size="1" sha256="${"ab".repeat(32)}" chunk="0"/>`],
-  [
-    "file-offer-chunk-65537",
-    `<FileOffer ${NS} id="${ULID}" name="a" size="1" sha256="${"ab".repeat(32)}" chunk="65537"/>`
-  ],
-  ["file-offer-empty-name", `<FileOffer ${NS} id="${ULID}" name="" size="1" sha256="${"ab".repeat(32)}" chunk="1"/>`],
+  ["file-done-upper-hex", `<FileDone ${NS} id="${ULID}" sha256="${"AB".repeat(32)}"/>`],
+  ["file-done-no-digest", `<FileDone ${NS} id="${ULID}"/>`],
+  ["file-offer-old-sha256", `<FileOffer ${NS} id="${ULID}" name="a" size="1" sha256="${"ab".repeat(32)}" chunk="1"/>`],
+  ["file-offer-bad-etag", `<FileOffer ${NS} id="${ULID}" name="a" size="1" etag="a b" chunk="1"/>`],
+  ["file-offer-leading-zero", `<FileOffer ${NS} id="${ULID}" name="a" size="01" etag="v" chunk="1"/>`],
+  ["file-offer-size-2-63", `<FileOffer ${NS} id="${ULID}" name="a" size="9223372036854775808" etag="v" chunk="1"/>`],
+  ["file-offer-chunk-0", `<FileOffer ${NS} id="${ULID}" name="a" size="1" etag="v" chunk="0"/>`],
+  ["file-offer-chunk-65537", `<FileOffer ${NS} id="${ULID}" name="a" size="1" etag="v" chunk="65537"/>`],
+  ["file-offer-empty-name", `<FileOffer ${NS} id="${ULID}" name="" size="1" etag="v" chunk="1"/>`],
   ["file-accept-space", `<FileAccept ${NS} id="${ULID}" offset=" 1"/>`],
   ["wrong-namespace", `<Ack xmlns="urn:sixchat:irp:1" id="${ULID}"/>`],
   ["unknown-root", `<Body ${NS}/>`]

@@ -19,6 +19,14 @@ export const Sha256Hex = Schema.String.pipe(Schema.pattern(/^[0-9a-f]{64}$/), Sc
 export type Sha256Hex = typeof Sha256Hex.Type
 
 /**
+ * The validator a `<FileOffer etag>` carries (docs/PROTOCOL.md 5.4.1): opaque to the receiver, 1 to
+ * 64 characters of `[A-Za-z0-9_.-]`. This implementation derives it from the file's size, mtime and
+ * inode (`fileEtag` in the sender), rsync's quick check.
+ */
+export const FileEtag = Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_.-]{1,64}$/), Schema.brand("FileEtag"))
+export type FileEtag = typeof FileEtag.Type
+
+/**
  * Outgoing: `offered` (`<FileOffer>` sent or to be sent) → `accepted` (`<FileAccept offset>` came)
  * → `sending` → `done` (`<FileAck>` came: the receiver checked the SHA-256).
  */
@@ -67,7 +75,13 @@ const common = {
   peer: Handle,
   id: Id,
   size: ByteCount,
-  sha256: Sha256Hex,
+  /**
+   * The whole file's SHA-256: `null` until known. Outgoing, once the sender has streamed (and hashed)
+   * every byte; incoming, once `<FileDone sha256>` matched what was written (docs/PROTOCOL.md 5.4.3).
+   */
+  sha256: Schema.NullOr(Sha256Hex),
+  /** The offer's validator (`<FileOffer etag>`): the file is the one offered while it matches. */
+  etag: FileEtag,
   /** Bytes per data record, as offered (1 .. 65 536). */
   chunk: Schema.Int,
   detail: Schema.NullOr(Schema.String),

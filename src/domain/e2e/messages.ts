@@ -161,11 +161,16 @@ export const FileSize = Schema.BigIntFromSelf.pipe(
   Schema.filter((n) => (n >= 0n && n < 2n ** 63n) || "file size out of range")
 )
 
+/**
+ * The offer names the file by size and an opaque validator (`etag`, 5.4.1): the sender hashes while
+ * it streams, so the whole-file SHA-256 travels in `<FileDone>`, not here.
+ */
 export const FileOffer = Schema.TaggedStruct("e2e.FileOffer", {
   id: Id,
   name: FileName,
   size: FileSize,
-  sha256: bytesOfLength(32),
+  /** Opaque validator of the file as offered (the sender's choice; this implementation: 5.4.1). */
+  etag: Token,
   /**
    * Bytes per data record, 1 … 65 536 as 5.4.1 allows: the record's 24-byte header leaves room for
    * at most 65 512, and a receiver answers more with `<FileCancel reason="bad_request"/>` (5.4.6),
@@ -176,7 +181,8 @@ export const FileOffer = Schema.TaggedStruct("e2e.FileOffer", {
 export type FileOffer = typeof FileOffer.Type
 export const FileAccept = Schema.TaggedStruct("e2e.FileAccept", { id: Id, offset: FileSize })
 export type FileAccept = typeof FileAccept.Type
-export const FileDone = Schema.TaggedStruct("e2e.FileDone", { id: Id })
+/** The end of the data: the SHA-256 of the whole file, which the receiver checks before placing it (5.4.3). */
+export const FileDone = Schema.TaggedStruct("e2e.FileDone", { id: Id, sha256: bytesOfLength(32) })
 export type FileDone = typeof FileDone.Type
 export const FileAck = Schema.TaggedStruct("e2e.FileAck", { id: Id })
 export type FileAck = typeof FileAck.Type

@@ -115,14 +115,14 @@ export const e2eToElement = (msg: E2EMessage): XmlElement => {
           ["id", msg.id],
           ["name", msg.name],
           ["size", msg.size.toString()],
-          ["sha256", hexEncode(msg.sha256)],
+          ["etag", msg.etag],
           ["chunk", String(msg.chunk)]
         )
       )
     case "e2e.FileAccept":
       return el("FileAccept", attrs(["id", msg.id], ["offset", msg.offset.toString()]))
     case "e2e.FileDone":
-      return el("FileDone", attrs(["id", msg.id]))
+      return el("FileDone", attrs(["id", msg.id], ["sha256", hexEncode(msg.sha256)]))
     case "e2e.FileAck":
       return el("FileAck", attrs(["id", msg.id]))
     case "e2e.FileCancel":
@@ -285,13 +285,13 @@ const readers: Readonly<Record<string, (e: XmlElement) => Decoded>> = {
   Pong: (e) => Either.flatMap(attributesOnly(e, [], ["nonce"]), (a) => decodePong({ _tag: "e2e.Pong", ...a })),
   FileOffer: (e) =>
     Either.gen(function* () {
-      const a = yield* attributesOnly(e, ["id", "name", "size", "sha256", "chunk"])
+      const a = yield* attributesOnly(e, ["id", "name", "size", "etag", "chunk"])
       return yield* decodeFileOffer({
         _tag: "e2e.FileOffer",
         id: a.id,
         name: a.name,
         size: yield* readBigInt(a.size, "FileOffer size"),
-        sha256: yield* readHex(a.sha256, "FileOffer sha256"),
+        etag: a.etag,
         chunk: yield* readInt(a.chunk, "FileOffer chunk", 6)
       })
     }),
@@ -301,7 +301,15 @@ const readers: Readonly<Record<string, (e: XmlElement) => Decoded>> = {
       const offset = yield* readBigInt(a.offset, "FileAccept offset")
       return yield* decodeFileAccept({ _tag: "e2e.FileAccept", id: a.id, offset })
     }),
-  FileDone: (e) => Either.flatMap(attributesOnly(e, ["id"]), (a) => decodeFileDone({ _tag: "e2e.FileDone", ...a })),
+  FileDone: (e) =>
+    Either.gen(function* () {
+      const a = yield* attributesOnly(e, ["id", "sha256"])
+      return yield* decodeFileDone({
+        _tag: "e2e.FileDone",
+        id: a.id,
+        sha256: yield* readHex(a.sha256, "FileDone sha256")
+      })
+    }),
   FileAck: (e) => Either.flatMap(attributesOnly(e, ["id"]), (a) => decodeFileAck({ _tag: "e2e.FileAck", ...a })),
   FileCancel: (e) =>
     Either.flatMap(attributesOnly(e, ["id"], ["reason"]), (a) => decodeFileCancel({ _tag: "e2e.FileCancel", ...a }))

@@ -252,7 +252,7 @@ export const raw = {
         id,
         name,
         size: BigInt(content.length),
-        sha256: createHash("sha256").update(content).digest(),
+        etag: "raw-1",
         chunk: 65_512
       }),
       raw.answer(chan, id)
@@ -262,11 +262,18 @@ export const raw = {
     raw.await(chan, (m) =>
       (m._tag === "e2e.FileAccept" || m._tag === "e2e.FileCancel") && m.id === id ? m : undefined
     ),
-  /** Sends `content` as one record at `offset`, then `<FileDone>`; waits for `<FileAck>` or `<FileCancel>`. */
-  finish: (chan: Chan, id: Id, content: Uint8Array, offset = 0) =>
+  /**
+   * Sends `content` as one record at `offset`, then `<FileDone sha256>` (by default the SHA-256 of
+   * `content`, the whole file when it is one record); waits for `<FileAck>` or `<FileCancel>`.
+   */
+  finish: (chan: Chan, id: Id, content: Uint8Array, offset = 0, sha256?: Uint8Array) =>
     Effect.gen(function* () {
       yield* chan.sendData(encodeFileRecord(fileIdBytes(id), offset, content))
-      yield* chan.send({ _tag: "e2e.FileDone", id })
+      yield* chan.send({
+        _tag: "e2e.FileDone",
+        id,
+        sha256: sha256 ?? createHash("sha256").update(content).digest()
+      })
       return yield* raw.await(chan, (m) =>
         (m._tag === "e2e.FileAck" || m._tag === "e2e.FileCancel") && m.id === id ? m : undefined
       )

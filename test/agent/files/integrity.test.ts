@@ -1,10 +1,11 @@
 /**
- * A lying or confused sender: a flipped byte fails the SHA-256 check (nothing lands in downloads),
- * records at the wrong offset or for transfers never accepted are refused, oversized chunks and
- * sizes are refused at the offer.
+ * A lying or confused sender: a flipped byte fails the SHA-256 check of `<FileDone>` (nothing lands
+ * in downloads), records at the wrong offset or for transfers never accepted are refused, oversized
+ * chunks and sizes are refused at the offer; a file that changes after its offer (etag) or while it
+ * streams ends with file_changed.
  */
 import { randomBytes } from "node:crypto"
-import { truncateSync, writeFileSync } from "node:fs"
+import { closeSync, openSync, truncateSync, utimesSync, writeFileSync, writeSync } from "node:fs"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
@@ -80,7 +81,7 @@ describe("integrity", () => {
                     id: bad,
                     name: "a.bin",
                     size: 6000n,
-                    sha256: new Uint8Array(32),
+                    etag: "raw-1",
                     chunk: 3000
                   })
                   .pipe(
@@ -130,7 +131,7 @@ describe("integrity", () => {
         }
         const big = freshId()
         const huge = freshId()
-        const offer = { _tag: "e2e.FileOffer", name: "x", sha256: new Uint8Array(32) } as const
+        const offer = { _tag: "e2e.FileOffer", name: "x", etag: "raw-1" } as const
         yield* b.files.plugin.onMessage(link, { ...offer, id: big, size: 10n, chunk: 65_513 })
         yield* b.files.plugin.onMessage(link, { ...offer, id: huge, size: 2n ** 63n - 1n, chunk: 1024 })
         expect(sent).toEqual([
@@ -157,7 +158,65 @@ describe("integrity", () => {
         truncateSync(file, 100_000)
         yield* b.files.accept(refs(t.id).in)
         const sender = yield* waitFor(a, refs(t.id).out, inState("failed"))
-        expect(sender.detail).toContain("became shorter")
+        expect(sender.detail).toContain("changed since it was offered")
+        const receiver = yield* waitFor(b, refs(t.id).in, inState("failed"))
+        expect(receiver.detail).toContain("file_changed")
+        expect(listFiles(b.downloads)).toEqual([])
+      })
+    )
+  )
+
+  it.live("a file rewritten in place after the offer (same size) fails by its etag, before any byte is sent", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const a = yield* makeSide(aliceId)
+        const b = yield* makeSide(bobId, { policy: { _tag: "Never" } })
+        yield* connect({ side: a }, { side: b })
+        const file = join(a.home, "notes.txt")
+        writeFileSync(file, randomBytes(200_000))
+        const t = yield* a.files.sendFile(bob, file)
+        expect(t.etag).toMatch(/^[0-9a-f]{32}$/)
+        yield* waitFor(b, refs(t.id).in, inState("offered"))
+        // Same size, other bytes, a modification time moved on (as an editor's save would).
+        writeFileSync(file, randomBytes(200_000))
+        utimesSync(file, new Date(), new Date(Date.now() + 5_000))
+        yield* b.files.accept(refs(t.id).in)
+        const sender = yield* waitFor(a, refs(t.id).out, inState("failed"))
+        expect(sender.detail).toContain("changed since it was offered")
+        const receiver = yield* waitFor(b, refs(t.id).in, inState("failed"))
+        expect(receiver.detail).toContain("file_changed")
+        expect(receiver.direction === "in" && receiver.receivedOffset).toBe(0)
+        expect(listFiles(b.downloads)).toEqual([])
+      })
+    )
+  )
+
+  it.live("a file written to while it streams fails with file_changed instead of arriving as a mix", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const a = yield* makeSide(aliceId)
+        const b = yield* makeSide(bobId)
+        const file = join(a.home, "growing.log")
+        let records = 0
+        // After the second record is out, something rewrites the file's first bytes in place.
+        const writer = (link: PeerLink): PeerLink => ({
+          ...link,
+          sendData: (data) => {
+            records++
+            if (records === 2) {
+              const fd = openSync(file, "r+")
+              writeSync(fd, new Uint8Array(16).fill(7), 0, 16, 0)
+              closeSync(fd)
+              utimesSync(file, new Date(), new Date(Date.now() + 5_000))
+            }
+            return link.sendData(data)
+          }
+        })
+        yield* connect({ side: a, hooks: { wrapLink: writer } }, { side: b })
+        writeFileSync(file, randomBytes(500_000))
+        const t = yield* a.files.sendFile(bob, file)
+        const sender = yield* waitFor(a, refs(t.id).out, inState("failed"))
+        expect(sender.detail).toContain("changed while it was sent")
         const receiver = yield* waitFor(b, refs(t.id).in, inState("failed"))
         expect(receiver.detail).toContain("file_changed")
         expect(listFiles(b.downloads)).toEqual([])

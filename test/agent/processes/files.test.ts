@@ -89,7 +89,8 @@ describe("files between agent processes", () => {
       }
     })
     const offered = await call(alice, "sendFile", { peer: bob.handle, path: file })
-    expect([offered.state, offered.size, offered.sha256]).toEqual(["offered", SIZE, digest])
+    // Offered by size and etag: the SHA-256 is known once the sender has streamed the file (5.4.3).
+    expect([offered.state, offered.size, offered.sha256]).toEqual(["offered", SIZE, null])
     await eventually("bob's agent to be killed mid-transfer", () => (bob.running() ? undefined : true), {
       agents: [alice],
       timeoutMs: 60_000
@@ -114,12 +115,15 @@ describe("files between agent processes", () => {
       (await call(alice, "transfers", { peer: bob.handle })).find((t) => t.id === offered.id && t.state === "done")
     )
     expect(sent.direction === "out" && sent.ackedOffset).toBe(SIZE)
+    // The digest travelled in <FileDone>: both sides store the SHA-256 of the whole file.
+    expect([sent.sha256, done.sha256]).toEqual([digest, digest])
 
-    // Alice's agent resumed: after the break it streamed again from Bob's offset, not from 0.
+    // Alice's agent resumed: after the break it streamed again from Bob's offset, not from 0. (The
+    // last `sending` update, once every byte is out, records the digest: not a start.)
     await aliceEvents.close()
     const sendingFrom = aliceEvents.events.flatMap((e) =>
       e._tag === "agent.TransferUpdated" && e.transfer.id === offered.id && e.transfer.direction === "out"
-        ? e.transfer.state === "sending"
+        ? e.transfer.state === "sending" && e.transfer.sha256 === null
           ? [e.transfer.ackedOffset]
           : []
         : []
@@ -170,14 +174,18 @@ describe("files between agent processes", () => {
               id: ids[i]!,
               name,
               size: BigInt(content.length),
-              sha256: createHash("sha256").update(content).digest(),
+              etag: "raw-1",
               chunk: 65_512
             })
             const accept = yield* answerTo(chan, ids[i]!, ["e2e.FileAccept", "e2e.FileCancel"])
             out.push(accept._tag)
             if (accept._tag !== "e2e.FileAccept") continue
             yield* chan.sendData(encodeFileRecord(fileIdBytes(ids[i]!), 0, content))
-            yield* chan.send({ _tag: "e2e.FileDone", id: ids[i]! })
+            yield* chan.send({
+              _tag: "e2e.FileDone",
+              id: ids[i]!,
+              sha256: createHash("sha256").update(content).digest()
+            })
             out.push((yield* answerTo(chan, ids[i]!, ["e2e.FileAck", "e2e.FileCancel"]))._tag)
           }
           yield* chan.close()

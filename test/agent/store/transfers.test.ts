@@ -1,12 +1,15 @@
 /** File transfers: offers both ways, the state machine, buffered progress and resume after a restart. */
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
+import Database from "better-sqlite3"
 import { Effect } from "effect"
-import { Sha256Hex, type TransferRef } from "../../../src/domain/agent/transfers.js"
+import { FileEtag, Sha256Hex, type TransferRef } from "../../../src/domain/agent/transfers.js"
 import * as AgentStoreLive from "../../../src/layers/agent/store/AgentStoreLive.js"
+import { migrations } from "../../../src/layers/agent/store/migrations.js"
 import { bob, carol, drain, freshStore, newId, openStore, tempDir } from "./helpers.js"
 
 const hash = (c: string) => Sha256Hex.make(c.repeat(64))
+const etag = (c: string) => FileEtag.make(c.repeat(32))
 
 describe("file transfers", () => {
   it.scoped("an outgoing transfer: offer (idempotent), accept at an offset, send, done; terminal is final", () =>
@@ -19,14 +22,16 @@ describe("file transfers", () => {
         path: "/home/a/photo.jpg",
         name: "photo.jpg",
         size: 5000,
-        sha256: hash("a"),
+        etag: etag("a"),
         chunk: 1024,
         now: 1
       }
       const offered = yield* store.offerFile(offer)
       expect(offered).toMatchObject({ direction: "out", state: "offered", ackedOffset: 0, name: "photo.jpg" })
       expect(yield* store.offerFile({ ...offer, now: 2 })).toEqual(offered)
-      expect((yield* Effect.flip(store.offerFile({ ...offer, sha256: hash("b") }))).reason).toBe("Conflict")
+      expect((yield* Effect.flip(store.offerFile({ ...offer, etag: etag("b") }))).reason).toBe("Conflict")
+      // The SHA-256 is unknown until the file has streamed; fileState records it (5.4.3).
+      expect(offered.sha256).toBeNull()
 
       const ref: TransferRef = { direction: "out", peer: bob, id }
       expect(yield* store.fileState({ ref, state: "accepted", offset: 2048, now: 3 })).toMatchObject({
@@ -35,8 +40,11 @@ describe("file transfers", () => {
       })
       yield* store.fileState({ ref, state: "sending", now: 4 })
       yield* store.fileProgress({ ref, offset: 5000, now: 5 })
+      expect(yield* store.fileState({ ref, state: "sending", sha256: hash("f"), now: 5 })).toMatchObject({
+        sha256: hash("f")
+      })
       const done = yield* store.fileState({ ref, state: "done", now: 6 })
-      expect(done).toMatchObject({ state: "done", ackedOffset: 5000, updatedAt: 6 })
+      expect(done).toMatchObject({ state: "done", ackedOffset: 5000, updatedAt: 6, sha256: hash("f") })
       expect(yield* store.fileState({ ref, state: "done", now: 7 })).toEqual(done)
       const refused = yield* Effect.flip(store.fileState({ ref, state: "failed", detail: "late", now: 8 }))
       expect(refused.reason).toBe("InvalidTransition")
@@ -58,7 +66,7 @@ describe("file transfers", () => {
         peer: bob,
         offeredName: "../../.ssh/authorized_keys",
         size: 1_000_000,
-        sha256: hash("c"),
+        etag: etag("c"),
         chunk: 65_536,
         tempPath: join(dir, "downloads", ".partial", `${id}.part`),
         now: 1
@@ -105,7 +113,7 @@ describe("file transfers", () => {
             peer: bob,
             offeredName: "big.bin",
             size: 1000,
-            sha256: hash("d"),
+            etag: etag("d"),
             chunk: 10,
             tempPath: join(dir, "big.part"),
             now: 0
@@ -143,13 +151,40 @@ describe("file transfers", () => {
     Effect.gen(function* () {
       const { store } = yield* freshStore({ progress: { publishBytes: 100, publishMs: 50 } })
       const id = newId()
-      yield* store.offerFile({ id, peer: bob, path: "/f", name: "f", size: 300, sha256: hash("e"), chunk: 10, now: 0 })
+      yield* store.offerFile({ id, peer: bob, path: "/f", name: "f", size: 300, etag: etag("e"), chunk: 10, now: 0 })
       const feed = yield* store.subscribe
       const ref: TransferRef = { direction: "out", peer: bob, id }
       for (let offset = 10; offset <= 300; offset += 10) yield* store.fileProgress({ ref, offset, now: 0 })
       yield* store.fileProgress({ ref, offset: 300, now: 60 })
       const offsets = (yield* drain(feed)).map((e) => (e._tag === "agent.TransferProgress" ? e.offset : -1))
       expect(offsets).toEqual([100, 200, 300, 300])
+    })
+  )
+
+  it.scoped("migration 5: a store of before issue 15 keeps finished transfers and ends unfinished ones", () =>
+    Effect.gen(function* () {
+      const file = join(yield* tempDir, "agent.db")
+      // The schema of migrations 1 to 3, with one finished and one unfinished transfer in the old form.
+      const db = new Database(file)
+      for (const m of migrations.filter((m) => m.id <= 3)) for (const s of m.statements) db.exec(s)
+      db.exec("CREATE TABLE agent_schema_migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
+      db.exec("INSERT INTO agent_schema_migrations (id, name) VALUES (1, 'a'), (2, 'b'), (3, 'c')")
+      db.prepare("INSERT INTO contacts (handle, created_at) VALUES (?, 0)").run(bob)
+      const [done, open] = [newId(), newId()]
+      const insert = db.prepare(
+        `INSERT INTO transfers (direction, id, peer, name, offered_name, size, sha256, chunk, path, byte_offset,
+          state, created_at, updated_at) VALUES ('out', ?, ?, 'f', 'f', 10, ?, 10, '/f', ?, ?, 0, 0)`
+      )
+      insert.run(done, bob, hash("a"), 10, "done")
+      insert.run(open, bob, hash("b"), 4, "sending")
+      db.close()
+
+      const store = yield* openStore(file)
+      const [first, second] = yield* store.transfers()
+      expect(first).toMatchObject({ id: done, state: "done", sha256: hash("a"), etag: "pre-v5" })
+      expect(second).toMatchObject({ id: open, state: "failed", ackedOffset: 4 })
+      expect(second?.detail).toContain("send the file again")
+      expect(yield* store.transfers({ active: true })).toEqual([])
     })
   )
 })

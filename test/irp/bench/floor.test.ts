@@ -1,5 +1,5 @@
 /**
- * The benchmark's floor (`src/bench/irp/floor.ts`) does the real work it claims to measure: over real
+ * The benchmark's floor (`bench/irp/floor.ts`) does the real work it claims to measure: over real
  * TCP on loopback, a Lookup is answered from a real SQLite registry file with the stored certificate
  * and binding, and a connection it cannot serve ends instead of hanging.
  */
@@ -10,8 +10,8 @@ import { join } from "node:path"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { expect, it } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
-import { connectFloor, floorServer } from "../../../src/bench/irp/floor.js"
-import { fillerHandle, populate } from "../../../src/bench/irp/setup.js"
+import { connectFloor, floorServer } from "../../../bench/irp/floor.js"
+import { fillerHandle, populate } from "../../../bench/irp/setup.js"
 import * as SqlRegistry from "../../../src/layers/irp/registry/SqlRegistry.js"
 import * as SqliteLive from "../../../src/layers/sql/SqliteLive.js"
 import { IrpRegistry } from "../../../src/services/IrpRegistry.js"

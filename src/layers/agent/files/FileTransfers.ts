@@ -182,7 +182,7 @@ export const make = (
           case "e2e.FileAccept":
             return Effect.as(logFailure(`accept ${m.id}`)(sender.onAccept(link, m)), true)
           case "e2e.FileDone":
-            return Effect.as(logFailure(`done ${m.id}`)(receiver.onDone(link, m.id)), true)
+            return Effect.as(logFailure(`done ${m.id}`)(receiver.onDone(link, m)), true)
           case "e2e.FileAck":
             return Effect.as(logFailure(`ack ${m.id}`)(sender.onAck(link, m.id)), true)
           case "e2e.FileCancel":

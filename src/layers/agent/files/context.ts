@@ -8,6 +8,7 @@ import { isVerified } from "../../../domain/agent/contacts.js"
 import type { AgentStoreError } from "../../../domain/agent/errors.js"
 import {
   isTerminalTransfer,
+  type Sha256Hex,
   type Transfer,
   type TransferRef,
   type TransferState
@@ -74,7 +75,8 @@ export const finish = (
   ref: TransferRef,
   state: "done" | "cancelled" | "failed",
   detail?: string,
-  finalPath?: string
+  finalPath?: string,
+  sha256?: Sha256Hex
 ): Effect.Effect<Transfer | undefined, FileTransferError> =>
   Effect.gen(function* () {
     const current = yield* store.transfer(ref)
@@ -84,7 +86,8 @@ export const finish = (
       state,
       now: yield* now,
       ...(detail === undefined ? {} : { detail }),
-      ...(finalPath === undefined ? {} : { finalPath })
+      ...(finalPath === undefined ? {} : { finalPath }),
+      ...(sha256 === undefined ? {} : { sha256 })
     })
   }).pipe(
     Effect.catchTag("AgentStoreError", (e) =>

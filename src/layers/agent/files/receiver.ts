@@ -1,8 +1,9 @@
 /**
  * The receiving half of file transfer (PROTOCOL.md §15; docs/PROTOCOL.md 5.4, 15.6; issue 4,
  * section 3): accept by policy, write data records into `downloads/.partial/<peer>/<id>` at the
- * expected offset while hashing them, and on `<FileDone>` check size and SHA-256 before moving the
- * file into `downloads/` (name made safe, never overwriting) and answering `<FileAck>`.
+ * expected offset while hashing them, and on `<FileDone sha256>` check size and that SHA-256 (the
+ * sender's, hashed while it streamed) before moving the file into `downloads/` (name made safe,
+ * never overwriting) and answering `<FileAck>`.
  *
  * A resumed transfer (the sender re-offers after a reconnect or restart) is accepted from the
  * smaller of the stored offset and the partial file's length, after re-hashing that prefix.
@@ -20,13 +21,14 @@ import {
   ulidFromFileIdBytes
 } from "../../../domain/agent/fileRecord.js"
 import {
+  type FileEtag,
   type IncomingTransfer,
   isTerminalTransfer,
   type Sha256Hex,
   type TransferRef
 } from "../../../domain/agent/transfers.js"
 import type { Handle, Id } from "../../../domain/brands.js"
-import type { FileOffer } from "../../../domain/e2e/messages.js"
+import type { FileDone, FileOffer } from "../../../domain/e2e/messages.js"
 import type { PeerLink } from "../core/plugin.js"
 import { placeWithoutOverwrite } from "../store/files.js"
 import {
@@ -192,7 +194,8 @@ export const makeReceiver = (ctx: FilesContext) => {
             peer: link.peer,
             offeredName: m.name,
             size: Number(m.size),
-            sha256: digestHex(m.sha256) as Sha256Hex,
+            // Same pattern on the wire (Token) and in the store: checked by the codec.
+            etag: m.etag as FileEtag,
             chunk: m.chunk,
             tempPath: partialPath(ctx.downloadsDir, link.peer, m.id),
             now: yield* now
@@ -317,10 +320,11 @@ export const makeReceiver = (ctx: FilesContext) => {
       )
     })
 
-  /** `<FileDone>`: verify size and SHA-256, then place the file and acknowledge it. */
-  const onDone = (link: PeerLink, id: Id) =>
-    ctx.locked(refKey(inRef(link.peer, id)))(
+  /** `<FileDone sha256>`: verify size and SHA-256, then place the file and acknowledge it. */
+  const onDone = (link: PeerLink, m: FileDone) =>
+    ctx.locked(refKey(inRef(link.peer, m.id)))(
       Effect.gen(function* () {
+        const id = m.id
         const ref = inRef(link.peer, id)
         const r = receiving.get(keyOf(link.peer, id))
         if (r === undefined) {
@@ -344,20 +348,21 @@ export const makeReceiver = (ctx: FilesContext) => {
           .fileState({ ref, state: "verifying", offset: r.written, now: yield* now })
           .pipe(Effect.mapError(storeError))
         yield* release(link.peer, id, false)
-        const digest = r.hash.digest("hex")
-        if (digest !== t.sha256)
+        const digest = r.hash.digest("hex") as Sha256Hex
+        const claimed = digestHex(m.sha256)
+        if (digest !== claimed)
           return yield* fail(
             link,
             t,
             "sha256_mismatch",
-            `The file from ${link.peer} does not match its SHA-256 (got ${digest}); it was discarded.`
+            `The file from ${link.peer} does not match its SHA-256 (${claimed}, got ${digest}); it was discarded.`
           )
         const placed = yield* Effect.either(
           placeWithoutOverwrite({ from: t.tempPath, dir: ctx.downloadsDir, name: t.name })
         )
         // Verified but not placeable (a full disk, a read-only downloads directory): say so, both ways.
         if (Either.isLeft(placed)) return yield* fail(link, t, "receiver_error", placed.left.message)
-        yield* finish(store, ref, "done", undefined, placed.right)
+        yield* finish(store, ref, "done", undefined, placed.right, digest)
         yield* sendQuietly(link, { _tag: "e2e.FileAck", id })
       })
     )

@@ -5,18 +5,26 @@
  * The offer is idempotent by id, so it is (re)sent on every session up while the transfer is not
  * finished; the receiver answers with the offset it has, and streaming resumes from there. A broken
  * session pauses the transfer (back to `offered`).
+ *
+ * The file is read once (issue 15): the offer names it by size and etag (5.4.1), the bytes are
+ * hashed as they are read for sending, and the SHA-256 goes out in `<FileDone>`. A resumed stream
+ * first re-hashes the prefix the receiver already has. The etag is checked when a stream starts and
+ * again after the last byte, so a file changed since the offer, or while it was read, ends the
+ * transfer with `file_changed` instead of delivering a mix.
  */
+
+import { createHash } from "node:crypto"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { Effect, Fiber, FiberMap } from "effect"
 import { safeFileName } from "../../../domain/agent/fileName.js"
+import { FILE_RECORD_HEADER_BYTES, fileIdBytes, writeFileRecordHeader } from "../../../domain/agent/fileRecord.js"
 import {
-  digestBytes,
-  FILE_RECORD_HEADER_BYTES,
-  fileIdBytes,
-  writeFileRecordHeader
-} from "../../../domain/agent/fileRecord.js"
-import { isTerminalTransfer, type OutgoingTransfer, type TransferRef } from "../../../domain/agent/transfers.js"
+  isTerminalTransfer,
+  type OutgoingTransfer,
+  type Sha256Hex,
+  type TransferRef
+} from "../../../domain/agent/transfers.js"
 import type { Handle, Id } from "../../../domain/brands.js"
 import type { FileAccept, FileOffer } from "../../../domain/e2e/messages.js"
 import type { PeerLink } from "../core/plugin.js"
@@ -30,14 +38,14 @@ import {
   stateForPeerCancel,
   storeError
 } from "./context.js"
-import { closeQuietly, hashFile, ioError, readFully } from "./diskIo.js"
+import { closeQuietly, fileEtag, hashPrefix, ioError, readFully, statForOffer } from "./diskIo.js"
 
 export const offerOf = (t: OutgoingTransfer): FileOffer => ({
   _tag: "e2e.FileOffer",
   id: t.id,
   name: t.name,
   size: BigInt(t.size),
-  sha256: digestBytes(t.sha256),
+  etag: t.etag,
   chunk: t.chunk
 })
 
@@ -71,10 +79,31 @@ export const makeSender = (ctx: FilesContext, streams: FiberMap.FiberMap<string>
    */
   const stream = (link: PeerLink, t: OutgoingTransfer, from: number) => {
     const ref = outRef(t.peer, t.id)
+    const changed = (when: string): StreamEnd => ({
+      _tag: "Failed",
+      reason: "file_changed",
+      detail: `${t.path} changed ${when}: send it again.`
+    })
+    const unchanged = (handle: fs.FileHandle) =>
+      Effect.tryPromise({
+        try: async () => fileEtag(await handle.stat({ bigint: true })) === t.etag,
+        catch: ioError(`Could not read ${t.path}`)
+      })
     const send = Effect.acquireUseRelease(
       Effect.tryPromise({ try: () => fs.open(t.path, "r"), catch: ioError(`Could not open ${t.path}`) }),
       (handle) =>
         Effect.gen(function* () {
+          if (!(yield* unchanged(handle))) return changed("since it was offered")
+          // The SHA-256 of the whole file: the prefix the receiver has (re-read on a resume), then
+          // every batch as it is read for sending.
+          const hash = createHash("sha256")
+          if (from > 0) {
+            const hashed = yield* Effect.tryPromise({
+              try: () => hashPrefix(handle, from, hash),
+              catch: ioError(`Could not read ${t.path}`)
+            })
+            if (hashed < from) return changed("since it was offered")
+          }
           // Fixed buffers: file reads of up to READ_BATCH chunks (one thread-pool trip per batch),
           // and one record that each chunk is copied into behind its header.
           const batches = [new Uint8Array(t.chunk * READ_BATCH), new Uint8Array(t.chunk * READ_BATCH)] as const
@@ -97,6 +126,7 @@ export const makeSender = (ctx: FilesContext, streams: FiberMap.FiberMap<string>
             }
             const position = at + want
             const batch = batches[current]
+            hash.update(batch.subarray(0, want))
             current = current === 0 ? 1 : 0
             // The next read goes into the other buffer while this batch is sent; a stop interrupts it.
             if (position < t.size) reading = yield* Effect.fork(readBatch(current, position))
@@ -111,7 +141,16 @@ export const makeSender = (ctx: FilesContext, streams: FiberMap.FiberMap<string>
             yield* store.fileProgress({ ref, offset: position, now: yield* now })
             if (position >= t.size) break
           }
-          yield* link.send({ _tag: "e2e.FileDone", id: t.id })
+          // Read to the end: the file must still be the one offered, or the receiver gets a mix.
+          if (!(yield* unchanged(handle))) return changed("while it was sent")
+          const sha256 = hash.digest()
+          yield* store.fileState({
+            ref,
+            state: "sending",
+            sha256: sha256.toString("hex") as Sha256Hex,
+            now: yield* now
+          })
+          yield* link.send({ _tag: "e2e.FileDone", id: t.id, sha256 })
           return { _tag: "Sent" } as StreamEnd
         }),
       closeQuietly
@@ -176,7 +215,7 @@ export const makeSender = (ctx: FilesContext, streams: FiberMap.FiberMap<string>
       })
     )
 
-  /** `<FileAck>`: the receiver checked the SHA-256 and kept the file. */
+  /** `<FileAck>`: the receiver checked the SHA-256 of `<FileDone>` and kept the file. */
   const onAck = (link: PeerLink, id: Id) =>
     Effect.gen(function* () {
       const ref = outRef(link.peer, id)
@@ -208,7 +247,7 @@ export const makeSender = (ctx: FilesContext, streams: FiberMap.FiberMap<string>
   const sendFile = (peer: Handle, file: string, id: Id, link: PeerLink | undefined) =>
     Effect.gen(function* () {
       const absolute = path.resolve(file)
-      const { size, sha256 } = yield* hashFile(absolute)
+      const { size, etag } = yield* statForOffer(absolute)
       const t = yield* store
         .offerFile({
           id,
@@ -216,7 +255,7 @@ export const makeSender = (ctx: FilesContext, streams: FiberMap.FiberMap<string>
           path: absolute,
           name: safeFileName(path.basename(absolute)),
           size,
-          sha256: sha256 as OutgoingTransfer["sha256"],
+          etag,
           chunk: ctx.chunk,
           now: yield* now
         })

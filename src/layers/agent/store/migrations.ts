@@ -160,6 +160,54 @@ export const migrations: ReadonlyArray<Migration> = [
     id: 3,
     name: "incoming messages at their arrival time",
     statements: [`UPDATE messages SET at = received_at WHERE direction = 'in' AND at <> received_at`]
+  },
+  {
+    // Issue 15: `<FileOffer>` carries the size and a validator (`etag`) instead of the whole-file
+    // SHA-256, which now comes in `<FileDone>` (docs/PROTOCOL.md 5.4). The table is rebuilt (SQLite
+    // cannot drop a NOT NULL): `sha256` may be NULL until known, `etag` is new. Transfers unfinished
+    // at the upgrade were offered in the old form and cannot resume with a peer of the new one: they
+    // end `failed`, saying to send the file again; finished ones keep their history.
+    id: 5,
+    name: "file offers carry an etag, the SHA-256 comes with FileDone",
+    statements: [
+      `CREATE TABLE transfers_v5 (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+        id TEXT NOT NULL,
+        peer TEXT NOT NULL REFERENCES contacts (handle),
+        name TEXT NOT NULL,
+        offered_name TEXT NOT NULL,
+        size INTEGER NOT NULL CHECK (size >= 0),
+        sha256 TEXT,
+        etag TEXT NOT NULL,
+        chunk INTEGER NOT NULL CHECK (chunk BETWEEN 1 AND 65536),
+        path TEXT,
+        temp_path TEXT,
+        final_path TEXT,
+        byte_offset INTEGER NOT NULL DEFAULT 0 CHECK (byte_offset BETWEEN 0 AND size),
+        state TEXT NOT NULL,
+        detail TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        CHECK ((direction = 'out' AND path IS NOT NULL
+                AND state IN ('offered', 'accepted', 'sending', 'done', 'cancelled', 'failed'))
+            OR (direction = 'in' AND temp_path IS NOT NULL
+                AND state IN ('offered', 'accepted', 'receiving', 'verifying', 'done', 'cancelled', 'failed')))
+      )`,
+      `INSERT INTO transfers_v5 (seq, direction, id, peer, name, offered_name, size, sha256, etag, chunk, path,
+          temp_path, final_path, byte_offset, state, detail, created_at, updated_at)
+        SELECT seq, direction, id, peer, name, offered_name, size, sha256, 'pre-v5', chunk, path,
+          temp_path, final_path, byte_offset,
+          CASE WHEN state IN ('done', 'cancelled', 'failed') THEN state ELSE 'failed' END,
+          CASE WHEN state IN ('done', 'cancelled', 'failed') THEN detail
+            ELSE 'The file transfer protocol changed in an update: send the file again.' END,
+          created_at, updated_at
+        FROM transfers`,
+      `DROP TABLE transfers`,
+      `ALTER TABLE transfers_v5 RENAME TO transfers`,
+      `CREATE UNIQUE INDEX transfers_key ON transfers (direction, peer, id)`,
+      `CREATE INDEX transfers_active ON transfers (peer, seq) WHERE state NOT IN ('done', 'cancelled', 'failed')`
+    ]
   }
 ]
 

@@ -8,6 +8,7 @@ import { Direction, MessageState, Millis, type StoredMessage } from "../../../do
 import type { OutboxPeer, RetryState } from "../../../domain/agent/retry.js"
 import {
   ByteCount,
+  FileEtag,
   IncomingTransferState,
   OutgoingTransferState,
   Sha256Hex,
@@ -125,7 +126,7 @@ export const decodeOutboxPeers = decoder(
 // --- transfers ---------------------------------------------------------------------------
 
 export const TRANSFER_COLUMNS =
-  "seq, direction, id, peer, name, offered_name, size, sha256, chunk, path, temp_path, final_path, " +
+  "seq, direction, id, peer, name, offered_name, size, sha256, etag, chunk, path, temp_path, final_path, " +
   "byte_offset, state, detail, created_at, updated_at"
 
 const TransferRow = Schema.Struct({
@@ -136,7 +137,8 @@ const TransferRow = Schema.Struct({
   name: Schema.String,
   offered_name: Schema.String,
   size: ByteCount,
-  sha256: Sha256Hex,
+  sha256: Schema.NullOr(Sha256Hex),
+  etag: FileEtag,
   chunk: Schema.Int,
   path: NullableText,
   temp_path: NullableText,
@@ -165,6 +167,7 @@ export const decodeTransfers = decoder("transfer", TransferRow, (r): Transfer =>
     id: r.id,
     size: r.size,
     sha256: r.sha256,
+    etag: r.etag,
     chunk: r.chunk,
     detail: r.detail,
     createdAt: r.created_at,

@@ -125,15 +125,15 @@ export const makeTransferOps = (db: StoreDb, policy: ProgressPolicy = defaultPro
 
     const ops: TransferOps = {
       offerFile: Effect.fn("AgentStore.offerFile")(function* (input) {
-        const { id, peer, path, name, size, sha256, chunk, now } = input
+        const { id, peer, path, name, size, etag, chunk, now } = input
         yield* checkOffer(size, chunk)
         return yield* db.durable(
           Effect.gen(function* () {
             yield* ensureContact(db, peer, now)
             const [added] = yield* Effect.flatMap(
-              sql`INSERT INTO transfers (direction, id, peer, name, offered_name, size, sha256, chunk, path,
+              sql`INSERT INTO transfers (direction, id, peer, name, offered_name, size, etag, chunk, path,
                   byte_offset, state, created_at, updated_at)
-                VALUES ('out', ${id}, ${peer}, ${name}, ${name}, ${size}, ${sha256}, ${chunk}, ${path},
+                VALUES ('out', ${id}, ${peer}, ${name}, ${name}, ${size}, ${etag}, ${chunk}, ${path},
                   0, 'offered', ${now}, ${now})
                 ON CONFLICT (direction, peer, id) DO NOTHING RETURNING ${cols}`,
               decodeTransfers
@@ -145,7 +145,7 @@ export const makeTransferOps = (db: StoreDb, policy: ProgressPolicy = defaultPro
               existing.path !== path ||
               existing.name !== name ||
               existing.size !== size ||
-              existing.sha256 !== sha256
+              existing.etag !== etag
             ) {
               return yield* conflict(id)
             }
@@ -155,23 +155,23 @@ export const makeTransferOps = (db: StoreDb, policy: ProgressPolicy = defaultPro
       }),
 
       receiveFileOffer: Effect.fn("AgentStore.receiveFileOffer")(function* (input) {
-        const { id, peer, offeredName, size, sha256, chunk, tempPath, now } = input
+        const { id, peer, offeredName, size, etag, chunk, tempPath, now } = input
         yield* checkOffer(size, chunk)
         const name = safeFileName(offeredName)
         return yield* db.durable<{ readonly outcome: "new" | "existing"; readonly transfer: IncomingTransfer }>(
           Effect.gen(function* () {
             yield* ensureContact(db, peer, now)
             const [added] = yield* Effect.flatMap(
-              sql`INSERT INTO transfers (direction, id, peer, name, offered_name, size, sha256, chunk, temp_path,
+              sql`INSERT INTO transfers (direction, id, peer, name, offered_name, size, etag, chunk, temp_path,
                   byte_offset, state, created_at, updated_at)
-                VALUES ('in', ${id}, ${peer}, ${name}, ${offeredName}, ${size}, ${sha256}, ${chunk}, ${tempPath},
+                VALUES ('in', ${id}, ${peer}, ${name}, ${offeredName}, ${size}, ${etag}, ${chunk}, ${tempPath},
                   0, 'offered', ${now}, ${now})
                 ON CONFLICT (direction, peer, id) DO NOTHING RETURNING ${cols}`,
               decodeTransfers
             )
             if (added?.direction === "in") return [{ outcome: "new", transfer: added }, [updated(added)]] as const
             const existing = yield* select({ direction: "in", peer, id })
-            if (existing?.direction !== "in" || existing.size !== size || existing.sha256 !== sha256) {
+            if (existing?.direction !== "in" || existing.size !== size || existing.etag !== etag) {
               return yield* conflict(id)
             }
             return [{ outcome: "existing", transfer: withLive(existing) as typeof existing }, []] as const
@@ -232,7 +232,7 @@ export const makeTransferOps = (db: StoreDb, policy: ProgressPolicy = defaultPro
       }),
 
       fileState: Effect.fn("AgentStore.fileState")(function* (input) {
-        const { ref, state, now, detail, finalPath } = input
+        const { ref, state, now, detail, finalPath, sha256 } = input
         const fits = ref.direction === "out" ? Schema.is(OutgoingTransferState) : Schema.is(IncomingTransferState)
         if (!fits(state))
           return yield* invalid(
@@ -263,7 +263,8 @@ export const makeTransferOps = (db: StoreDb, policy: ProgressPolicy = defaultPro
               }
               const [row] = yield* Effect.flatMap(
                 sql`UPDATE transfers SET state = ${state}, byte_offset = ${offset}, updated_at = ${now},
-                  detail = ${detail ?? stored.detail}, final_path = COALESCE(${finalPath ?? null}, final_path)
+                  detail = ${detail ?? stored.detail}, final_path = COALESCE(${finalPath ?? null}, final_path),
+                  sha256 = COALESCE(${sha256 ?? null}, sha256)
                 WHERE ${where(ref)} RETURNING ${cols}`,
                 decodeTransfers
               )

@@ -1,9 +1,10 @@
 /**
  * `npm run bench:agent` — the User Agent end to end (issue 4, section 7): durable messages per
  * second from Alice's agent to Bob's beside raw SQLite inserts of the same rows, message latency,
- * and file transfer beside the secure channel's own bulk rate, in one run on this machine.
+ * and file transfer beside the same copy over node:tls 1.3 (`file_tls_ratio`, issue 15) and the
+ * secure channel's own bulk rate (`file_ratio`, information), in one run on this machine.
  *
- *   node --expose-gc dist/bench/agent.js [--quick] [--json] [--only=messages|files]
+ *   node --expose-gc dist-bench/bench/agent.js [--quick] [--json] [--only=messages|files]
  *
  * `--only` runs one half (for profiling with `--cpu-prof`, which profiles Bob's process too); the
  * other half's figures are then missing.
@@ -13,7 +14,8 @@
  * transfers, node:crypto) talking over loopback TCP; a static Directory stands in for the IRP.
  * The anchors run in the same run, interleaved with our figures round by round so that a busy
  * neighbour on a shared machine weighs on both: the raw inserts here (better-sqlite3, the same
- * schema and commit pattern); the channel's bulk rate (64 KiB data records) from this process to a
+ * schema and commit pattern); the node:tls copy (`agentTlsCopy.ts`: streamed with SHA-256, written,
+ * hashed, synced and placed by Bob's process); the channel's bulk rate (64 KiB data records) from this process to a
  * bare channel server in Bob's process, i.e. between the same two processes as the file transfer,
  * with the same heaps and garbage collector. For reference, the same bulk to `npm run bench`'s small
  * channel server process (`server.js`) is reported too.
@@ -21,7 +23,7 @@
 import { mkdirSync } from "node:fs"
 import { join } from "node:path"
 import { Effect } from "effect"
-import { type Handle, makeAddress } from "../domain/brands.js"
+import { type Handle, makeAddress } from "../src/domain/brands.js"
 import { sha256MsPerMiB } from "./agentCeiling.js"
 import {
   burst,
@@ -36,6 +38,7 @@ import {
 import { PeerProcess, runPeer } from "./agentPeer.js"
 import { openRawAnchor } from "./agentRaw.js"
 import { type AgentResults, printAgentTable, toAgentJson } from "./agentReport.js"
+import { tlsCopy } from "./agentTlsCopy.js"
 import { startBenchAgent } from "./agentWorld.js"
 import { machine } from "./machine.js"
 import { bulk, channelsFor } from "./ours.js"
@@ -115,6 +118,8 @@ const main = async (): Promise<void> => {
       if (doFiles) {
         yield* sendFile(alice.agent, tracker, bobHandle, file, plan.fileBytes)
         yield* Effect.promise(() => bob.clean())
+        yield* Effect.promise(() => tlsCopy(bob.tlsPort, pki, file, plan.fileBytes))
+        yield* Effect.promise(() => bob.clean())
         yield* bulk(channels, bobChannel, pki.server.handle, plan.fileBytes)
         yield* bulk(channels, smallServer, pki.server.handle, plan.fileBytes)
       }
@@ -146,7 +151,9 @@ const main = async (): Promise<void> => {
       const files: Array<FileRun> = []
       const channelMs: Array<number> = []
       const smallServerMs: Array<number> = []
+      const tlsMs: Array<number> = []
       const fileCpu = { alice: 0, bob: 0 }
+      const tlsCpu = { alice: 0, bob: 0 }
       const channelCpu = { client: 0, server: 0 }
       const hashMsPerMiB: Array<number> = []
       for (let round = 0; doFiles && round < plan.fileRounds; round++) {
@@ -169,9 +176,21 @@ const main = async (): Promise<void> => {
         const runSmall = Effect.map(bulk(channels, smallServer, pki.server.handle, plan.fileBytes), (r) =>
           smallServerMs.push(r.ms)
         )
+        const runTls = Effect.gen(function* () {
+          const [a0, b0] = [cpuNow(), yield* Effect.promise(() => bob.cpu())]
+          tlsMs.push((yield* Effect.promise(() => tlsCopy(bob.tlsPort, pki, file, plan.fileBytes))).ms)
+          const [a1, b1] = [cpuNow(), yield* Effect.promise(() => bob.cpu())]
+          tlsCpu.alice += cpuSpent(a0, a1)
+          tlsCpu.bob += cpuSpent(b0, b1)
+          yield* Effect.promise(() => bob.clean())
+        })
         // A different order each round: none always runs first or right after another.
         const runHash = Effect.sync(() => hashMsPerMiB.push(sha256MsPerMiB()))
-        const order = [runChannel, runFile, runSmall, runHash]
+        // Ours and the node:tls copy swap places every other round (each follows the other as often).
+        const order =
+          round % 2 === 0
+            ? [runChannel, runFile, runTls, runSmall, runHash]
+            : [runChannel, runTls, runFile, runSmall, runHash]
         for (let i = 0; i < order.length; i++) yield* order[(i + round) % order.length]!
       }
       return {
@@ -183,7 +202,9 @@ const main = async (): Promise<void> => {
         files,
         channelMs,
         smallServerMs,
+        tlsMs,
         fileCpu,
+        tlsCpu,
         channelCpu,
         hashMsPerMiB
       }

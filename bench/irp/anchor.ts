@@ -23,7 +23,7 @@ import { readFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import * as Tls from "node:tls"
 import Sqlite from "better-sqlite3"
-import { pemDecode, pemEncode } from "../../domain/pem.js"
+import { pemDecode, pemEncode } from "../../src/domain/pem.js"
 import { frameOf } from "./wire.js"
 
 /** Pooled PostgreSQL connections of the anchor: `PgLive`'s default, which our server runs with. */

@@ -3,7 +3,7 @@
  * interleaved: our channel (an Effect program per call) or a node stream (node:tls, TCP).
  */
 import { Effect } from "effect"
-import { makeAddress } from "../domain/brands.js"
+import { makeAddress } from "../src/domain/brands.js"
 import { isOurs, type SystemName } from "./common.js"
 import * as Ours from "./ours.js"
 import type { BenchPki } from "./pki.js"

@@ -5,7 +5,7 @@
  */
 import type * as Tls from "node:tls"
 import { Effect } from "effect"
-import { makeAddress } from "../domain/brands.js"
+import { makeAddress } from "../src/domain/brands.js"
 import { type Channels, channelsFor, refusedReason } from "./ours.js"
 import type { BenchPki } from "./pki.js"
 import { connectStream, tlsRefused } from "./streams.js"

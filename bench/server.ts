@@ -1,5 +1,5 @@
 /**
- * The benchmark's server process: `node dist/bench/server.js SYSTEM PKI.json CACHE`.
+ * The benchmark's server process: `node dist-bench/bench/server.js SYSTEM PKI.json CACHE`.
  * Started by `channel.ts` with an IPC channel; it listens on 127.0.0.1 (port chosen by the OS),
  * reports `{ type: "ready", port }`, answers `cpu` / `stats` requests, and exits when the parent
  * disconnects. Servers run in their own process for every system alike, so each side's CPU time

@@ -8,7 +8,7 @@ import { execFileSync } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { pemDecode } from "../domain/pem.js"
+import { pemDecode } from "../src/domain/pem.js"
 
 export interface BenchIdentity {
   readonly handle: string

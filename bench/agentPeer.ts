@@ -1,6 +1,6 @@
 /**
  * Bob's side of `bench:agent`: his agent runs in a child process of its own
- * (`node dist/bench/agent.js bob PKI.json HOME`, forked by the parent with an IPC channel), so the
+ * (`node dist-bench/bench/agent.js bob PKI.json HOME`, forked by the parent with an IPC channel), so the
  * two agents share no event loop, no heap and no SQLite connection, as two people's agents would.
  *
  * The child starts the agent on 127.0.0.1 (port chosen by the OS) and, beside it, a bare channel
@@ -16,7 +16,8 @@ import { readdirSync, rmSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { Effect, Stream } from "effect"
-import type { Handle } from "../domain/brands.js"
+import type { Handle } from "../src/domain/brands.js"
+import { startTlsCopyServer } from "./agentTlsCopy.js"
 import { startBenchAgent } from "./agentWorld.js"
 import { acceptLoop, channelsFor, listenLoopback } from "./ours.js"
 import { loadPki } from "./pki.js"
@@ -31,7 +32,7 @@ export type ToPeer =
   | { readonly type: "cpu" }
 
 export type FromPeer =
-  | { readonly type: "ready"; readonly port: number; readonly channelPort: number }
+  | { readonly type: "ready"; readonly port: number; readonly channelPort: number; readonly tlsPort: number }
   | { readonly type: "stored"; readonly times: ReadonlyArray<number | null> }
   | { readonly type: "forgot" }
   | { readonly type: "cleaned"; readonly files: number }
@@ -47,7 +48,7 @@ export const runPeer = async (pkiPath: string, home: string): Promise<void> => {
   const pki = loadPki(pkiPath)
   const storedAt = new Map<string, number>()
   let downloads = ""
-  const ports = await new Promise<{ port: number; channelPort: number }>((resolve, reject) => {
+  const ports = await new Promise<{ port: number; channelPort: number; tlsPort: number }>((resolve, reject) => {
     const program = Effect.gen(function* () {
       const bob = yield* startBenchAgent({ identity: pki.server, anchors: [pki.caDer], home, peers: new Map() })
       downloads = bob.downloads
@@ -68,7 +69,14 @@ export const runPeer = async (pkiPath: string, home: string): Promise<void> => {
       })
       const listener = yield* listenLoopback(transport)
       yield* Effect.forkScoped(acceptLoop(channels, listener, { handshakes: 0, failures: 0, lastError: "" }))
-      resolve({ port: bob.address.port, channelPort: listener.address.port })
+      // The file_tls_ratio anchor: node:tls 1.3 copies into the same downloads directory.
+      const tls = yield* Effect.acquireRelease(
+        Effect.promise(() => startTlsCopyServer(pki, bob.downloads)),
+        (server) => Effect.sync(() => server.close())
+      )
+      const address = tls.address()
+      const tlsPort = typeof address === "object" && address !== null ? address.port : 0
+      resolve({ port: bob.address.port, channelPort: listener.address.port, tlsPort })
       return yield* Effect.never
     }).pipe(Effect.scoped)
     Effect.runPromise(program).catch(reject)
@@ -108,7 +116,9 @@ export class PeerProcess {
     /** Bob's agent. */
     readonly port: number,
     /** Bob's bare channel server (bulk anchor). */
-    readonly channelPort: number
+    readonly channelPort: number,
+    /** Bob's node:tls copy server (file_tls_ratio anchor). */
+    readonly tlsPort: number
   ) {}
 
   /** Forks `agent.js bob …` (same Node flags as this process, so `--cpu-prof` profiles both). */
@@ -118,7 +128,7 @@ export class PeerProcess {
     return new Promise((resolve, reject) => {
       child.once("exit", (code) => reject(new Error(`bob's agent exited (${code}) before it was ready`)))
       child.once("message", (m: FromPeer) => {
-        if (m.type === "ready") resolve(new PeerProcess(child, handle, m.port, m.channelPort))
+        if (m.type === "ready") resolve(new PeerProcess(child, handle, m.port, m.channelPort, m.tlsPort))
         else reject(new Error(`bob's agent failed: ${m.type === "error" ? m.message : m.type}`))
       })
     })

@@ -2,7 +2,7 @@
  * `npm run bench` — the secure channel against Node's own TLS 1.3 and plain TCP, side by side in
  * one run, on loopback, with the same ECDSA P-256 certificates (issue 2 section 6).
  *
- *   node --expose-gc dist/bench/channel.js [--quick] [--json]
+ *   node --expose-gc dist-bench/bench/channel.js [--quick] [--json]
  *
  * Set-up: every system's server runs in its own child process (`server.js`); this process runs
  * every client. Client and server CPU time are thus each process's own, and both systems get the

@@ -1,5 +1,5 @@
 /**
- * Memory per idle established connection: `node --expose-gc dist/bench/memory.js SYSTEM PKI.json N`.
+ * Memory per idle established connection: `node --expose-gc dist-bench/bench/memory.js SYSTEM PKI.json N`.
  * A fresh process per system, holding both ends of every connection (client and server, as the
  * idle-memory script of the transport does), so the figure is per connection *pair*. Each idle
  * connection is established and has a reader waiting: our channel a fiber parked in `receive`

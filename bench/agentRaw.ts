@@ -9,9 +9,9 @@
 import { mkdtempSync, rmSync } from "node:fs"
 import { createRequire } from "node:module"
 import { join } from "node:path"
-import { historyTime } from "../domain/agent/messages.js"
-import { migrations } from "../layers/agent/store/migrations.js"
-import { BUSY_TIMEOUT_MS } from "../layers/sql/SqliteLive.js"
+import { historyTime } from "../src/domain/agent/messages.js"
+import { migrations } from "../src/layers/agent/store/migrations.js"
+import { BUSY_TIMEOUT_MS } from "../src/layers/sql/SqliteLive.js"
 
 /** The little of better-sqlite3's API the anchor uses (the package ships no type declarations). */
 interface Statement {

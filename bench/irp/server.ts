@@ -1,12 +1,12 @@
 /**
  * The IRP benchmark's server process, started by `bench/irp.ts` with an IPC channel:
  *
- * * `node dist/bench/irp/server.js ours DIR DB LOG [CACHE]`: our IRP server (`IrpServerLive`) for the domain in
+ * * `node dist-bench/bench/irp/server.js ours DIR DB LOG [CACHE]`: our IRP server (`IrpServerLive`) for the domain in
  *   DIR over DB (`sqlite:PATH` or a PostgreSQL URL), rate limits raised out of the way, its request log
  *   (`LOG` = `text` or `off`) written to stderr as `irp serve` does;
- * * `node dist/bench/irp/server.js floor DIR DB`: the floor of this design (`floor.ts`): Lookups answered from
+ * * `node dist-bench/bench/irp/server.js floor DIR DB`: the floor of this design (`floor.ts`): Lookups answered from
  *   the registry over DB (`sqlite:PATH`) by plain callbacks, with only the protocol's own per-request work;
- * * `node dist/bench/irp/server.js bare DIR REPLY`: the anchor — Node's TLS 1.3 with mutual auth (the
+ * * `node dist-bench/bench/irp/server.js bare DIR REPLY`: the anchor — Node's TLS 1.3 with mutual auth (the
  *   domain's server certificate; client certificates required and verified under the domain's root)
  *   answering every length-prefixed request frame with the fixed reply in the file REPLY.
  *
@@ -20,20 +20,20 @@
 import { readFileSync } from "node:fs"
 import * as Tls from "node:tls"
 import { Context, Duration, Effect, Layer, Logger, Scope } from "effect"
-import * as ServerLog from "../../cli/serverLog.js"
-import { makeAddress } from "../../domain/brands.js"
-import { pemDecode, pemEncode } from "../../domain/pem.js"
-import * as CertVerifierLive from "../../layers/CertVerifierLive.js"
-import * as CertificateAuthorityLive from "../../layers/ca/CertificateAuthority.js"
-import { CertificateAuthority } from "../../layers/ca/CertificateAuthority.js"
-import { loadDomain } from "../../layers/ca/DomainDirectory.js"
-import * as CryptoLive from "../../layers/crypto/CryptoLive.js"
-import * as EntropyLive from "../../layers/EntropyLive.js"
-import * as SqlRegistry from "../../layers/irp/registry/SqlRegistry.js"
-import * as IrpServerLive from "../../layers/irp/server/IrpServerLive.js"
-import * as Database from "../../layers/sql/Database.js"
-import * as TcpTransport from "../../layers/transport/TcpTransport.js"
-import { IrpRegistry } from "../../services/IrpRegistry.js"
+import * as ServerLog from "../../src/cli/serverLog.js"
+import { makeAddress } from "../../src/domain/brands.js"
+import { pemDecode, pemEncode } from "../../src/domain/pem.js"
+import * as CertVerifierLive from "../../src/layers/CertVerifierLive.js"
+import * as CertificateAuthorityLive from "../../src/layers/ca/CertificateAuthority.js"
+import { CertificateAuthority } from "../../src/layers/ca/CertificateAuthority.js"
+import { loadDomain } from "../../src/layers/ca/DomainDirectory.js"
+import * as CryptoLive from "../../src/layers/crypto/CryptoLive.js"
+import * as EntropyLive from "../../src/layers/EntropyLive.js"
+import * as SqlRegistry from "../../src/layers/irp/registry/SqlRegistry.js"
+import * as IrpServerLive from "../../src/layers/irp/server/IrpServerLive.js"
+import * as Database from "../../src/layers/sql/Database.js"
+import * as TcpTransport from "../../src/layers/transport/TcpTransport.js"
+import { IrpRegistry } from "../../src/services/IrpRegistry.js"
 import { anchorServer } from "./anchor.js"
 import { floorServer } from "./floor.js"
 import { FrameSplitter, type FromServer, frameOf, type ToServer } from "./wire.js"

@@ -13,7 +13,7 @@ import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 
 const BIN = fileURLToPath(new URL("../../bin/sixchat", import.meta.url))
-const UNBUNDLED = fileURLToPath(new URL("../main.js", import.meta.url))
+const UNBUNDLED = fileURLToPath(new URL("../../dist/main.js", import.meta.url))
 const runs = Number(process.env.SIXCHAT_BENCH_RUNS ?? 10)
 
 const time = (args: ReadonlyArray<string>): number => {

@@ -2,8 +2,8 @@
  * What the benchmark's parent and child processes agree on: the systems compared, the little
  * protocol the stream servers (node:tls, plain TCP) speak, the IPC messages, small statistics.
  */
-import type { Handle } from "../domain/brands.js"
-import type { AppMessage } from "../domain/e2e/messages.js"
+import type { Handle } from "../src/domain/brands.js"
+import type { AppMessage } from "../src/domain/e2e/messages.js"
 
 /** The contenders: our channel with each crypto provider, the anchor (node:tls), and plain TCP. */
 export const SYSTEMS = ["ours-node", "ours-noble", "tls", "tcp"] as const

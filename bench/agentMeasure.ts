@@ -13,8 +13,8 @@
 import { randomBytes } from "node:crypto"
 import { createWriteStream } from "node:fs"
 import { Deferred, Effect, type Scope, Stream } from "effect"
-import type { Handle } from "../domain/brands.js"
-import type { AgentService } from "../services/Agent.js"
+import type { Handle } from "../src/domain/brands.js"
+import type { AgentService } from "../src/services/Agent.js"
 import { nowUs, type PeerProcess } from "./agentPeer.js"
 
 /** The body of every measured message: 100 bytes of text, as the channel bench's ping. */

@@ -18,7 +18,7 @@ export interface StreamCounters {
 }
 
 /** TLS options both sides share: TLS 1.3 only, our CA as the only trust anchor. */
-const tlsBase = (pki: BenchPki, identity: BenchIdentity) => ({
+export const tlsBase = (pki: BenchPki, identity: BenchIdentity) => ({
   key: identity.keyPem,
   cert: identity.certPem,
   ca: [pki.caPem],
@@ -31,7 +31,7 @@ const tlsBase = (pki: BenchPki, identity: BenchIdentity) => ({
  * the certificates name handles in SAN rfc822Name, not host names, so the default host check is
  * replaced by a check on the SAN email. The chain itself is verified by OpenSSL before this runs.
  */
-const expectHandle =
+export const expectHandle =
   (handle: string) =>
   (_host: string, cert: PeerCertificate): Error | undefined =>
     cert.subjectaltname === `email:${handle}` ? undefined : new Error(`the peer is not ${handle}`)
