@@ -285,8 +285,7 @@ describe("conformance: the responder's choices (§6.4)", () => {
 describe("conformance: text limits are bytes of UTF-8 once decoded (§4.5, §5.3.1); chunk up to 65 536 (§5.4.1)", () => {
   const message = (body: string) =>
     `<Message ${NS} id="${ULID}" sent="2026-12-05T10:00:00Z"><Body>${body}</Body></Message>`
-  const offer = (chunk: number) =>
-    `<FileOffer ${NS} id="${ULID}" name="a.bin" size="1" sha256="${"ab".repeat(32)}" chunk="${chunk}"/>`
+  const offer = (chunk: number) => `<FileOffer ${NS} id="${ULID}" name="a.bin" size="1" etag="e1" chunk="${chunk}"/>`
 
   it("12 900 '&' pass however they are escaped; 64 000 bytes pass; 64 001 are decode_error", async () => {
     const served = await serve()

@@ -199,8 +199,7 @@ describe("E2E XML mapping: strict decoding", () => {
     expect(Either.isRight(decodeE2E(utf8(`<Alert ${NS} code="timeout" description="${"é".repeat(128)}"/>`)))).toBe(true)
     expect(decodeFail(`<Alert ${NS} code="timeout" description="${"é".repeat(129)}"/>`).reason).toBe("Schema")
     expect(decodeFail(`<Alert ${NS} code="timeout" description="${"d".repeat(257)}"/>`).reason).toBe("Schema")
-    const file = (name: string) =>
-      `<FileOffer ${NS} id="${ULID}" name="${name}" size="1" sha256="${"a".repeat(64)}" chunk="1"/>`
+    const file = (name: string) => `<FileOffer ${NS} id="${ULID}" name="${name}" size="1" etag="e1" chunk="1"/>`
     expect(Either.isRight(decodeE2E(utf8(file("ü".repeat(127)))))).toBe(true)
     expect(decodeFail(file("ü".repeat(128))).reason).toBe("Schema")
     expect(decodeFail(`<Ping ${NS} nonce="${"n".repeat(65)}"/>`).reason).toBe("Schema")
