@@ -4,6 +4,7 @@
  * contract is in `./parts.ts`). `<StatusResult>` and `<Error>` are in `./status.ts`. Pure.
  */
 import { Either } from "effect"
+import { isBlank } from "../../xml/chars.js"
 import { isOf } from "../../xml/is.js"
 import type { XmlElement } from "../../xml/model.js"
 import { decodeWith, readAttributes, readBase64, readChildren, readInt, readText } from "../../xml/read.js"
@@ -28,7 +29,6 @@ import {
   bindingFrom,
   bindingsFrom,
   cert,
-  isBlank,
   isEmpty,
   isHandle,
   isId,

@@ -18,7 +18,7 @@
  */
 import { Either } from "effect"
 import { Handle, Id } from "../../brands.js"
-import { isXmlSpace } from "../../xml/chars.js"
+import { isBlank } from "../../xml/chars.js"
 import type { DecodeError } from "../../xml/DecodeError.js"
 import { isOf } from "../../xml/is.js"
 import type { XmlElement } from "../../xml/model.js"
@@ -98,11 +98,6 @@ export const isSerial = isOf(SerialHex)
 const isDer = isOf(Der)
 const isWireHost = isOf(WireHost)
 const isWirePort = isOf(WirePort)
-
-export const isBlank = (s: string): boolean => {
-  for (let i = 0; i < s.length; i++) if (!isXmlSpace(s.charCodeAt(i))) return false
-  return true
-}
 
 /** `attributesOnly`: no children, no text (not even blanks). */
 export const isEmpty = (e: XmlElement): boolean => e.children.length === 0 && e.text === ""

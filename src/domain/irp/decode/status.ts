@@ -4,6 +4,7 @@
  * reader in front of its Schema path (the contract is in `./parts.ts`). Pure.
  */
 import { Either } from "effect"
+import { isBlank } from "../../xml/chars.js"
 import { isOf } from "../../xml/is.js"
 import type { XmlElement } from "../../xml/model.js"
 import { decodeWith, readAttributes, readChildren, readInt } from "../../xml/read.js"
@@ -12,7 +13,6 @@ import { RevocationReason } from "../certificates.js"
 import { ErrorCode, ErrorMessage, IrpError, type IrpServerMessage, RetryAfterMs, StatusResult } from "../messages.js"
 import {
   attributesOnly,
-  isBlank,
   isEmpty,
   isEpochMs,
   isId,
