@@ -3,6 +3,7 @@
  * Pure. Every byte field is a view into the DER as received: the TBS a signature covers is never
  * re-encoded (PROTOCOL.md §13).
  */
+import { hex } from "../bytes.js"
 import { type AlgorithmIdentifier, parseAlgorithmIdentifier } from "./algorithms.js"
 import {
   bitString,
@@ -55,9 +56,7 @@ export type ParseResult =
 
 /** Serial number as lower-case hex without leading zeros. */
 const serialHex = (bytes: Uint8Array): string => {
-  let s = ""
-  for (let i = 0; i < bytes.length; i++) s += bytes[i]!.toString(16).padStart(2, "0")
-  s = s.replace(/^0+/, "")
+  const s = hex(bytes).replace(/^0+/, "")
   return s === "" ? "0" : s
 }
 

@@ -8,6 +8,7 @@
  * the file, and a hostile file must not make us allocate gigabytes or spin for minutes.
  */
 import { Data, Either } from "effect"
+import { concatBytes } from "../bytes.js"
 
 export const KEY_FILE_LABEL = "SIXCHAT ENCRYPTED PRIVATE KEY"
 
@@ -128,12 +129,7 @@ export const encodeHeader = (h: KeyFileHeader): Either.Either<Uint8Array, KeyFil
   })
 
 /** The PEM body: header then sealed key. */
-export const encodeKeyFile = (header: Uint8Array, sealed: Uint8Array): Uint8Array => {
-  const out = new Uint8Array(header.length + sealed.length)
-  out.set(header, 0)
-  out.set(sealed, header.length)
-  return out
-}
+export const encodeKeyFile = (header: Uint8Array, sealed: Uint8Array): Uint8Array => concatBytes([header, sealed])
 
 /** Reads and checks a PEM body; nothing here depends on the passphrase. */
 export const decodeKeyFile = (body: Uint8Array): Either.Either<SealedKeyFile, KeyFileError> => {
