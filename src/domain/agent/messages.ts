@@ -33,9 +33,6 @@ export type IncomingState = typeof IncomingState.Type
 export const MessageState = Schema.Union(OutgoingState, IncomingState)
 export type MessageState = typeof MessageState.Type
 
-/** Outgoing states that keep a message in the outbox (to be (re)sent after a reconnect). */
-export const PENDING_STATES: ReadonlyArray<OutgoingState> = ["queued", "sent"]
-
 /**
  * One stored message, as history, the outbox and the change feed show it. Times are epoch ms,
  * `null` until the event happened.
