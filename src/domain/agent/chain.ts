@@ -14,7 +14,7 @@ import type { IssuerId } from "./contacts.js"
  * The issuing CA's id: the SPKI of `path[1]` (the path is leaf first and ends with the anchor, so a
  * leaf signed by the anchor itself names the anchor). `""` for a path of one certificate.
  */
-export const issuerIdOf = (path: ReadonlyArray<Uint8Array>): IssuerId => {
+const issuerIdOf = (path: ReadonlyArray<Uint8Array>): IssuerId => {
   const issuer = path[1]
   if (issuer === undefined) return ""
   const parsed = parseCertificate(issuer)

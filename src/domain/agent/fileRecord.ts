@@ -12,11 +12,11 @@ import { Either } from "effect"
 import type { Id, Ulid } from "../brands.js"
 import { hex } from "../bytes.js"
 
-export const FILE_ID_BYTES = 16
+const FILE_ID_BYTES = 16
 /** 16-byte id + 8-byte offset (5.4.4). */
 export const FILE_RECORD_HEADER_BYTES = 24
 /** Content bytes one record may carry (5.4.6, section 11.6). */
-export const MAX_RECORD_CONTENT_BYTES = 65_536
+const MAX_RECORD_CONTENT_BYTES = 65_536
 /** The largest `chunk` a sender may offer and a receiver accepts (5.4.6). */
 export const MAX_FILE_CHUNK = MAX_RECORD_CONTENT_BYTES - FILE_RECORD_HEADER_BYTES
 

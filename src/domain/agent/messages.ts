@@ -81,7 +81,7 @@ export const historyTime = (direction: Direction, createdAt: number, receivedAt:
  * How far the sender's stamp may differ from the arrival before the UI mentions it (clocks drift,
  * and a message may wait in the sender's outbox while the receiver is offline: minutes are normal).
  */
-export const SENT_NOTE_AFTER_MS = 10 * 60_000
+const SENT_NOTE_AFTER_MS = 10 * 60_000
 
 /** The sender's stamp when it is worth showing beside the arrival time; `undefined` otherwise. */
 export const claimedSent = (m: {

@@ -22,7 +22,7 @@ export const DEFAULT_STAPLE_LIFETIME_SECONDS = 300
 /** Clocks may disagree this much about `thisUpdate` (a staple "from the future"). */
 export const STAPLE_CLOCK_SKEW_MS = 60_000
 /** Upper bound on a staple's bytes on the wire (e2e.xsd `StatusBytes`). */
-export const MAX_STAPLE_BYTES = 1024
+const MAX_STAPLE_BYTES = 1024
 const SIGNATURE_BYTES = 64
 
 export interface StapleFields {

@@ -6,7 +6,7 @@ import type { CryptoSuite, SignatureAlgorithm, SigningKey } from "../crypto/prim
 
 /** Newest first: the responder picks the first one offered (PROTOCOL.md §6.4). */
 export const PROTOCOL_VERSIONS = ["1"] as const
-export const SUITE_AES_256_GCM_SHA256 = "AES_256_GCM_SHA256"
+const SUITE_AES_256_GCM_SHA256 = "AES_256_GCM_SHA256"
 export const SUITES = [SUITE_AES_256_GCM_SHA256] as const
 export const GROUP_X25519 = "x25519"
 export const SIGNATURE_ALGORITHMS = [

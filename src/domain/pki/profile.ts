@@ -162,7 +162,7 @@ export const isDomainName = (name: string): boolean => {
 }
 
 /** `name` equals `domain` or is below it (DNS name constraint semantics, RFC 5280 section 4.2.1.10). */
-export const isWithinDomain = (name: string, domain: string): boolean => name === domain || name.endsWith(`.${domain}`)
+const isWithinDomain = (name: string, domain: string): boolean => name === domain || name.endsWith(`.${domain}`)
 
 /** The IRP server's default SAN dNSNames: `irp.<domain>` (its CN) and the bare domain. */
 export const defaultServerNames = (domain: string): ReadonlyArray<string> => [`irp.${domain}`, domain]

@@ -108,7 +108,7 @@ export const XmlString = Schema.String.pipe(
  * the decoded value, so that every implementation gets the same number whatever escapes the sender
  * used. `s` is a valid XML string here (no lone surrogate: `XmlString` refuses them first).
  */
-export const utf8ByteLength = (s: string): number => {
+const utf8ByteLength = (s: string): number => {
   let n = 0
   const len = s.length
   for (let i = 0; i < len; i++) {
