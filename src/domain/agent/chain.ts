@@ -4,18 +4,17 @@
  * hex), the leaf's SPKI DER (base64, for the safety number of section 10.1) and its serial. Pure.
  */
 import { sha256 } from "@noble/hashes/sha2.js"
+import { hex } from "../bytes.js"
 import { parseCertificate } from "../cert/parse.js"
 import type { VerifiedCertificate } from "../cert/verify.js"
 import { base64Encode } from "../xml/values.js"
 import type { IssuerId } from "./contacts.js"
 
-const hex = (bytes: Uint8Array): string => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")
-
 /**
  * The issuing CA's id: the SPKI of `path[1]` (the path is leaf first and ends with the anchor, so a
  * leaf signed by the anchor itself names the anchor). `""` for a path of one certificate.
  */
-export const issuerIdOf = (path: ReadonlyArray<Uint8Array>): IssuerId => {
+const issuerIdOf = (path: ReadonlyArray<Uint8Array>): IssuerId => {
   const issuer = path[1]
   if (issuer === undefined) return ""
   const parsed = parseCertificate(issuer)

@@ -39,7 +39,7 @@ const COMPOUND_EXTENSION = /\.tar\.(?:gz|bz2|xz|zst|lz|lzma|z)$/i
 const MAX_EXTENSION_BYTES = 32
 
 /** `[stem, extension]`, the extension with its dot (`""` when there is none). */
-export const splitExtension = (name: string): readonly [string, string] => {
+const splitExtension = (name: string): readonly [string, string] => {
   const compound = COMPOUND_EXTENSION.exec(name)
   const dot = compound !== null ? compound.index : name.lastIndexOf(".")
   if (dot <= 0) return [name, ""]

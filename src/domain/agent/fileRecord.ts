@@ -10,18 +10,18 @@
  */
 import { Either } from "effect"
 import type { Id, Ulid } from "../brands.js"
+import { hex } from "../bytes.js"
 
-export const FILE_ID_BYTES = 16
+const FILE_ID_BYTES = 16
 /** 16-byte id + 8-byte offset (5.4.4). */
 export const FILE_RECORD_HEADER_BYTES = 24
 /** Content bytes one record may carry (5.4.6, section 11.6). */
-export const MAX_RECORD_CONTENT_BYTES = 65_536
+const MAX_RECORD_CONTENT_BYTES = 65_536
 /** The largest `chunk` a sender may offer and a receiver accepts (5.4.6). */
 export const MAX_FILE_CHUNK = MAX_RECORD_CONTENT_BYTES - FILE_RECORD_HEADER_BYTES
 
 const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 const CROCKFORD_VALUE: ReadonlyMap<string, number> = new Map([...CROCKFORD].map((c, i) => [c, i] as const))
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"))
 
 /** The 16 bytes of an identifier (5.4.4): a ULID's 128-bit value, or a UUID's bytes. */
 export const fileIdBytes = (id: Id): Uint8Array => {
@@ -55,9 +55,7 @@ export const ulidFromFileIdBytes = (bytes: Uint8Array): Ulid => {
 
 /** Lower-case hex of the 16 id bytes at `at`: a map key for the per-record lookup. */
 export const fileIdKey = (bytes: Uint8Array, at = 0): string => {
-  let s = ""
-  for (let i = at; i < at + FILE_ID_BYTES; i++) s += HEX[bytes[i]!]
-  return s
+  return hex(bytes, at, at + FILE_ID_BYTES)
 }
 
 /**
@@ -109,11 +107,7 @@ export const decodeFileRecord = (record: Uint8Array): Either.Either<FileRecord, 
 }
 
 /** 64 lower-case hex digits of a 32-byte digest, and back (the wire carries bytes, the store hex). */
-export const digestHex = (bytes: Uint8Array): string => {
-  let s = ""
-  for (const b of bytes) s += HEX[b]
-  return s
-}
+export const digestHex = (bytes: Uint8Array): string => hex(bytes)
 export const digestBytes = (hex: string): Uint8Array => {
   const out = new Uint8Array(hex.length >>> 1)
   for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(hex.slice(2 * i, 2 * i + 2), 16)

@@ -33,9 +33,6 @@ export type IncomingState = typeof IncomingState.Type
 export const MessageState = Schema.Union(OutgoingState, IncomingState)
 export type MessageState = typeof MessageState.Type
 
-/** Outgoing states that keep a message in the outbox (to be (re)sent after a reconnect). */
-export const PENDING_STATES: ReadonlyArray<OutgoingState> = ["queued", "sent"]
-
 /**
  * One stored message, as history, the outbox and the change feed show it. Times are epoch ms,
  * `null` until the event happened.
@@ -84,7 +81,7 @@ export const historyTime = (direction: Direction, createdAt: number, receivedAt:
  * How far the sender's stamp may differ from the arrival before the UI mentions it (clocks drift,
  * and a message may wait in the sender's outbox while the receiver is offline: minutes are normal).
  */
-export const SENT_NOTE_AFTER_MS = 10 * 60_000
+const SENT_NOTE_AFTER_MS = 10 * 60_000
 
 /** The sender's stamp when it is worth showing beside the arrival time; `undefined` otherwise. */
 export const claimedSent = (m: {

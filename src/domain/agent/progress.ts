@@ -14,7 +14,7 @@ export interface RateMeter {
 }
 
 /** How quickly the rate follows a change (time constant of the average). */
-export const RATE_WINDOW_MS = 3000
+const RATE_WINDOW_MS = 3000
 
 export const startMeter = (bytes: number, at: number): RateMeter => ({ at, bytes, rate: 0, samples: 1 })
 

@@ -8,7 +8,7 @@
  */
 import { BACKDATE_SECONDS } from "../pki/profile.js"
 
-export const RENEW_AT = 2 / 3
+const RENEW_AT = 2 / 3
 /** First retry after a failed renewal (ms); doubles per failure up to `RETRY_MAX_MS`. */
 export const RETRY_BASE_MS = 2_000
 export const RETRY_MAX_MS = 10 * 60_000

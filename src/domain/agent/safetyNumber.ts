@@ -9,11 +9,11 @@ import { sha512 } from "@noble/hashes/sha2.js"
 import { concatBytes } from "../bytes.js"
 
 /** Version of the derivation (a 2-byte big-endian prefix of the first hash input). */
-export const SAFETY_NUMBER_VERSION = 1
+const SAFETY_NUMBER_VERSION = 1
 /** SHA-512 iterations per side (Signal's value: a brute-force search for a colliding key costs 5200 hashes a try). */
 export const SAFETY_NUMBER_ITERATIONS = 5200
 /** What a QR code of the number carries: this prefix, then the 60 digits. */
-export const SAFETY_NUMBER_QR_PREFIX = "SIXCHAT-SN1:"
+const SAFETY_NUMBER_QR_PREFIX = "SIXCHAT-SN1:"
 
 /** One person's identity: the leaf certificate's SubjectPublicKeyInfo DER and their handle. */
 export interface SafetyIdentity {

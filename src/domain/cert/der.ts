@@ -208,12 +208,6 @@ export const ascii = (bytes: Uint8Array): string => {
   return latin1(bytes)
 }
 
-export const hex = (bytes: Uint8Array): string => {
-  let s = ""
-  for (let i = 0; i < bytes.length; i++) s += bytes[i]!.toString(16).padStart(2, "0")
-  return s
-}
-
 export const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean => {
   if (a.length !== b.length) return false
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false

@@ -103,7 +103,7 @@ const STRUCTURE_CHECKED = new Set<string>([
   ExtensionId.subjectInfoAccess
 ])
 
-export const parseGeneralName = (tlv: Tlv): GeneralName => {
+const parseGeneralName = (tlv: Tlv): GeneralName => {
   switch (tlv.tag) {
     case context(1, false):
       return { type: "rfc822", value: ascii(value(tlv)) }

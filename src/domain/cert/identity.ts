@@ -10,7 +10,7 @@
 import { sha256 } from "@noble/hashes/sha2.js"
 import { Schema } from "effect"
 import { type Fingerprint, Handle } from "../brands.js"
-import { hex } from "./der.js"
+import { hex } from "../bytes.js"
 import { AttributeType, attributeTexts } from "./names.js"
 import { type ParsedCertificate, parseCertificate } from "./parse.js"
 

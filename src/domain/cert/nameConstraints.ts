@@ -7,7 +7,7 @@
  * such a name under a CA that constrains that form is refused (fail closed: "MUST be able to
  * process the name constraint", 4.2.1.10).
  */
-import { hex } from "./der.js"
+import { hex } from "../bytes.js"
 import type { GeneralName, NameConstraints } from "./extensions.js"
 import { AttributeType, attributeTexts, formatName, isNamePrefix, type Name } from "./names.js"
 

@@ -13,7 +13,7 @@ const LABEL = /^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/
  * 1..63 characters, 253 at most in all. `wildcard` allows `*` as the whole first label (a SAN may
  * carry `*.example.org`; a constraint may not).
  */
-export const isDnsName = (name: string, wildcard: boolean): boolean => {
+const isDnsName = (name: string, wildcard: boolean): boolean => {
   if (name.length === 0 || name.length > 253) return false
   const labels = name.split(".")
   for (let i = 0; i < labels.length; i++) {
@@ -30,7 +30,7 @@ const DOT_STRING = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_
 const QUOTED = /^"(?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\[\x20-\x7e])*"$/
 
 /** An rfc822Name: an RFC 5321 Mailbox `local-part@domain` (RFC 5280 4.2.1.6). */
-export const isMailbox = (text: string): boolean => {
+const isMailbox = (text: string): boolean => {
   const at = text.lastIndexOf("@")
   if (at <= 0) return false
   const local = text.slice(0, at)

@@ -5,7 +5,8 @@
  * string types are compared after Unicode NFKC, case folding and whitespace folding (RFC 4518's
  * essentials), whatever string type each side used; other values compare by their DER bytes.
  */
-import { Cursor, children, DerError, hex, latin1, oid, Tag, type Tlv, value, whole } from "./der.js"
+import { hex } from "../bytes.js"
+import { Cursor, children, DerError, latin1, oid, Tag, type Tlv, value, whole } from "./der.js"
 
 export const AttributeType = {
   commonName: "2.5.4.3",

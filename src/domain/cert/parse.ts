@@ -3,6 +3,7 @@
  * Pure. Every byte field is a view into the DER as received: the TBS a signature covers is never
  * re-encoded (PROTOCOL.md §13).
  */
+import { serialHex } from "../pki/profile.js"
 import { type AlgorithmIdentifier, parseAlgorithmIdentifier } from "./algorithms.js"
 import {
   bitString,
@@ -52,14 +53,6 @@ export type ParseResult =
   | { readonly _tag: "Malformed"; readonly detail: string }
   /** Over `MAX_CERTIFICATE_BYTES`: refused unread, a resource limit rather than bad input. */
   | { readonly _tag: "TooLarge"; readonly size: number }
-
-/** Serial number as lower-case hex without leading zeros. */
-const serialHex = (bytes: Uint8Array): string => {
-  let s = ""
-  for (let i = 0; i < bytes.length; i++) s += bytes[i]!.toString(16).padStart(2, "0")
-  s = s.replace(/^0+/, "")
-  return s === "" ? "0" : s
-}
 
 /** Certificates larger than this are refused before parsing (ours are < 1 KiB, RSA-4096 ones ~2 KiB). */
 export const MAX_CERTIFICATE_BYTES = 16 * 1024

@@ -12,6 +12,7 @@
  * (lower-case hex, as a fingerprint), T0 and T1 epoch milliseconds in decimal; the signature is
  * ECDSA P-256 with SHA-256 by the issuing CA's key over the tbs bytes, raw `r || s` (64 bytes).
  */
+import { concatBytes } from "../bytes.js"
 
 const MAGIC = "SixChat-Status/1"
 /** A staple claiming a longer life is refused (§13.6.1): the whole point is a short one. */
@@ -21,7 +22,7 @@ export const DEFAULT_STAPLE_LIFETIME_SECONDS = 300
 /** Clocks may disagree this much about `thisUpdate` (a staple "from the future"). */
 export const STAPLE_CLOCK_SKEW_MS = 60_000
 /** Upper bound on a staple's bytes on the wire (e2e.xsd `StatusBytes`). */
-export const MAX_STAPLE_BYTES = 1024
+const MAX_STAPLE_BYTES = 1024
 const SIGNATURE_BYTES = 64
 
 export interface StapleFields {
@@ -42,14 +43,8 @@ export const stapleToBeSigned = (f: StapleFields): Uint8Array =>
     `${MAGIC}\nserial=${f.serial}\nhandle=${f.handle}\nstatus=good\nissuer=${f.issuer}\nthisUpdate=${f.thisUpdate}\nnextUpdate=${f.nextUpdate}\n`
   )
 
-export const encodeStaple = (tbs: Uint8Array, signature: Uint8Array): Uint8Array => {
-  const out = new Uint8Array(2 + tbs.length + signature.length)
-  out[0] = tbs.length >> 8
-  out[1] = tbs.length & 0xff
-  out.set(tbs, 2)
-  out.set(signature, 2 + tbs.length)
-  return out
-}
+export const encodeStaple = (tbs: Uint8Array, signature: Uint8Array): Uint8Array =>
+  concatBytes([Uint8Array.of(tbs.length >> 8, tbs.length & 0xff), tbs, signature])
 
 export interface ParsedStaple {
   readonly fields: StapleFields

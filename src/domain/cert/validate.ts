@@ -43,7 +43,7 @@ export interface ValidationPolicy {
 export const describe = (cert: ParsedCertificate): string =>
   cert.subject.rdns.length === 0 ? `with serial ${cert.serial} and an empty subject` : `"${formatName(cert.subject)}"`
 
-export const isoSeconds = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z")
+const isoSeconds = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z")
 
 const fail = (reason: CertRejection, message: string, depth?: number): CertError =>
   new CertError({ reason, message, depth })

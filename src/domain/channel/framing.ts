@@ -15,13 +15,6 @@ export class FrameError extends Data.TaggedError("FrameError")<{
   readonly message: string
 }> {}
 
-/** The 4-byte header for a payload of `length` bytes (also the AEAD's additional data, PROTOCOL.md §11.3). */
-export const frameHeader = (length: number): Uint8Array => {
-  const h = new Uint8Array(HEADER_LENGTH)
-  new DataView(h.buffer).setUint32(0, length)
-  return h
-}
-
 /** Header + payload in one buffer. */
 export const encodeFrame = (payload: Uint8Array): Uint8Array => {
   const out = new Uint8Array(HEADER_LENGTH + payload.length)

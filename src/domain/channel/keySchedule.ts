@@ -20,16 +20,16 @@
  */
 import type { Hashing } from "../crypto/primitives.js"
 
-export const LABEL_PREFIX = "sixchat1 "
-export const HASH_LENGTH = 32
-export const KEY_LENGTH = 32
-export const IV_LENGTH = 12
+const LABEL_PREFIX = "sixchat1 "
+const HASH_LENGTH = 32
+const KEY_LENGTH = 32
+const IV_LENGTH = 12
 
 const encoder = new TextEncoder()
 const ZEROS = new Uint8Array(HASH_LENGTH)
 
 /** `HkdfLabel` (RFC 8446 7.1): uint16 length || opaque label<7..255> || opaque context<0..255>. */
-export const hkdfLabel = (label: string, context: Uint8Array, length: number): Uint8Array => {
+const hkdfLabel = (label: string, context: Uint8Array, length: number): Uint8Array => {
   const full = encoder.encode(LABEL_PREFIX + label)
   if (full.length > 255 || context.length > 255) throw new RangeError("HKDF label or context too long")
   const out = new Uint8Array(2 + 1 + full.length + 1 + context.length)
@@ -42,7 +42,7 @@ export const hkdfLabel = (label: string, context: Uint8Array, length: number): U
   return out
 }
 
-export const hkdfExpandLabel = (
+const hkdfExpandLabel = (
   h: Hashing,
   secret: Uint8Array,
   label: string,
@@ -50,7 +50,7 @@ export const hkdfExpandLabel = (
   length: number
 ): Uint8Array => h.hkdfExpand(secret, hkdfLabel(label, context, length), length)
 
-export const deriveSecret = (h: Hashing, secret: Uint8Array, label: string, transcriptHash: Uint8Array): Uint8Array =>
+const deriveSecret = (h: Hashing, secret: Uint8Array, label: string, transcriptHash: Uint8Array): Uint8Array =>
   hkdfExpandLabel(h, secret, label, transcriptHash, HASH_LENGTH)
 
 export interface HandshakeSecrets {
@@ -111,7 +111,7 @@ export const nextTrafficSecret = (h: Hashing, secret: Uint8Array): Uint8Array =>
   hkdfExpandLabel(h, secret, "traffic upd", new Uint8Array(0), HASH_LENGTH)
 
 /** finished_key = HKDF-Expand-Label(sender's hs traffic secret, "finished", "", 32). */
-export const finishedKey = (h: Hashing, handshakeTrafficSecret: Uint8Array): Uint8Array =>
+const finishedKey = (h: Hashing, handshakeTrafficSecret: Uint8Array): Uint8Array =>
   hkdfExpandLabel(h, handshakeTrafficSecret, "finished", new Uint8Array(0), HASH_LENGTH)
 
 /** Finished = HMAC-SHA256(finished_key, hash of every handshake message before this Finished). */

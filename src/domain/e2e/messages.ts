@@ -119,7 +119,7 @@ export const Timestamp = Schema.String.pipe(
 export type Timestamp = typeof Timestamp.Type
 
 /** Largest `<Body>`: bytes of UTF-8 once decoded (PROTOCOL.md §5.3.1). */
-export const MAX_BODY_BYTES = 64_000
+const MAX_BODY_BYTES = 64_000
 
 /**
  * Message text as a receiver checks it (PROTOCOL.md §5.3.1): any characters XML 1.0 can carry, at most

@@ -3,18 +3,13 @@
  */
 import { Either } from "effect"
 import type { Fingerprint } from "../brands.js"
+import { hex } from "../bytes.js"
 import type { CryptoSuite } from "../crypto/primitives.js"
 import type { LocalIdentity } from "./parameters.js"
 
-const toHex = (bytes: Uint8Array): string => {
-  let s = ""
-  for (const b of bytes) s += b.toString(16).padStart(2, "0")
-  return s
-}
-
 /** SHA-256 of a SubjectPublicKeyInfo, lower-case hex. */
 export const spkiFingerprint = (crypto: CryptoSuite, spki: Uint8Array): Fingerprint =>
-  toHex(crypto.hashing.sha256(spki)) as Fingerprint
+  hex(crypto.hashing.sha256(spki)) as Fingerprint
 
 const contains = (haystack: Uint8Array, needle: Uint8Array): boolean => {
   outer: for (let i = 0; i + needle.length <= haystack.length; i++) {

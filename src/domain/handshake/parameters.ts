@@ -6,10 +6,9 @@ import type { CryptoSuite, SignatureAlgorithm, SigningKey } from "../crypto/prim
 
 /** Newest first: the responder picks the first one offered (PROTOCOL.md §6.4). */
 export const PROTOCOL_VERSIONS = ["1"] as const
-export const SUITE_AES_256_GCM_SHA256 = "AES_256_GCM_SHA256"
+const SUITE_AES_256_GCM_SHA256 = "AES_256_GCM_SHA256"
 export const SUITES = [SUITE_AES_256_GCM_SHA256] as const
 export const GROUP_X25519 = "x25519"
-export const GROUPS = [GROUP_X25519] as const
 export const SIGNATURE_ALGORITHMS = [
   "ecdsa-p256-sha256",
   "ed25519"
@@ -56,5 +55,3 @@ export const certificateVerifyContent = (signer: Role, transcriptHash: Uint8Arra
   out.set(transcriptHash, 65 + context.length)
   return out
 }
-
-export const otherRole = (role: Role): Role => (role === "initiator" ? "responder" : "initiator")

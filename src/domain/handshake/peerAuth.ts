@@ -157,5 +157,3 @@ export class AwaitFinished {
     return Either.right(new Authenticated(this.proof, this.staple))
   }
 }
-
-export type PeerAuthState = AwaitCertificate | AwaitChainCheck | AwaitCertificateVerify | AwaitFinished

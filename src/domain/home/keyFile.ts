@@ -8,16 +8,17 @@
  * the file, and a hostile file must not make us allocate gigabytes or spin for minutes.
  */
 import { Data, Either } from "effect"
+import { concatBytes } from "../bytes.js"
 
 export const KEY_FILE_LABEL = "SIXCHAT ENCRYPTED PRIVATE KEY"
 
 /** "SXKF": SixChat key file. */
 const MAGIC = [0x53, 0x58, 0x4b, 0x46] as const
-export const KEY_FILE_VERSION = 1
+const KEY_FILE_VERSION = 1
 /** The only KDF of version 1. */
-export const KDF_SCRYPT = 1
+const KDF_SCRYPT = 1
 /** The only AEAD of version 1. */
-export const AEAD_AES_256_GCM = 1
+const AEAD_AES_256_GCM = 1
 
 export const SALT_BYTES = 16
 export const NONCE_BYTES = 12
@@ -26,7 +27,7 @@ export const KEY_BYTES = 32
 /** magic 4, version 1, kdf 1, aead 1, log2N 1, r 4, p 4, salt 16, nonce 12. */
 export const HEADER_BYTES = 4 + 1 + 1 + 1 + 1 + 4 + 4 + SALT_BYTES + NONCE_BYTES
 /** The largest PKCS#8 we seal: an RSA-8192 key is about 4.8 KB, our P-256 keys 138 bytes. */
-export const MAX_PLAINTEXT_BYTES = 16 * 1024
+const MAX_PLAINTEXT_BYTES = 16 * 1024
 
 export interface ScryptParams {
   /** log2 of the CPU/memory cost N. */
@@ -45,7 +46,7 @@ export const DEFAULT_SCRYPT: ScryptParams = { log2N: 17, r: 8, p: 1 }
  * example is N = 2^14, r = 8) a stolen file is cheap to brute-force; above the maximums a file could
  * make us run for minutes or allocate more than 1 GiB. With r = 8 the memory bound caps N at 2^20.
  */
-export const SCRYPT_BOUNDS = {
+const SCRYPT_BOUNDS = {
   log2N: { min: 14, max: 22 },
   r: { min: 8, max: 32 },
   p: { min: 1, max: 4 },
@@ -128,12 +129,7 @@ export const encodeHeader = (h: KeyFileHeader): Either.Either<Uint8Array, KeyFil
   })
 
 /** The PEM body: header then sealed key. */
-export const encodeKeyFile = (header: Uint8Array, sealed: Uint8Array): Uint8Array => {
-  const out = new Uint8Array(header.length + sealed.length)
-  out.set(header, 0)
-  out.set(sealed, header.length)
-  return out
-}
+export const encodeKeyFile = (header: Uint8Array, sealed: Uint8Array): Uint8Array => concatBytes([header, sealed])
 
 /** Reads and checks a PEM body; nothing here depends on the passphrase. */
 export const decodeKeyFile = (body: Uint8Array): Either.Either<SealedKeyFile, KeyFileError> => {

@@ -4,6 +4,10 @@
  */
 import { Schema } from "effect"
 import { Fingerprint, Handle } from "../brands.js"
+import { RevocationReason } from "../pki/crl.js"
+
+/** The one revocation vocabulary (`../pki/crl.ts`), as the IRP messages spell it. */
+export { RevocationReason }
 
 /**
  * A certificate serial number as lower-case hex without leading zeros (how `VerifiedCertificate.serial`
@@ -11,34 +15,6 @@ import { Fingerprint, Handle } from "../brands.js"
  */
 export const SerialHex = Schema.String.pipe(Schema.pattern(/^(?:0|[1-9a-f][0-9a-f]{0,39})$/), Schema.brand("SerialHex"))
 export type SerialHex = typeof SerialHex.Type
-
-/**
- * Why a certificate was revoked: the RFC 5280 section 5.3.1 CRLReason names. `certificateHold` and
- * `removeFromCRL` are left out on purpose: a revocation here is final.
- */
-export const RevocationReason = Schema.Literal(
-  "unspecified",
-  "keyCompromise",
-  "cACompromise",
-  "affiliationChanged",
-  "superseded",
-  "cessationOfOperation",
-  "privilegeWithdrawn",
-  "aACompromise"
-)
-export type RevocationReason = typeof RevocationReason.Type
-
-/** The CRLReason enumeration value of each reason (RFC 5280 section 5.3.1), for the CRL entry extension. */
-export const crlReasonCode: Readonly<Record<RevocationReason, number>> = {
-  unspecified: 0,
-  keyCompromise: 1,
-  cACompromise: 2,
-  affiliationChanged: 3,
-  superseded: 4,
-  cessationOfOperation: 5,
-  privilegeWithdrawn: 9,
-  aACompromise: 10
-}
 
 export const CertificateStatus = Schema.Literal("good", "revoked")
 export type CertificateStatus = typeof CertificateStatus.Type

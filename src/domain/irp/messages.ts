@@ -16,7 +16,7 @@ import { DeviceId, MAX_ADDRESSES_PER_DEVICE, Seq } from "./registry.js"
 export const IRP_NAMESPACE = "urn:sixchat:irp:1"
 
 /** Largest DER certificate and CSR carried (matches `MAX_CSR_BYTES` and the E2E `<Cert>` bound). */
-export const MAX_DER_BYTES = 8192
+const MAX_DER_BYTES = 8192
 /** Certificates in a chain: leaf plus at most 3 intermediates plus, if a CA sends it, the root. */
 export const MAX_CHAIN = 5
 /** Bindings in one answer; the server's device cap per handle is far below (default 8). */
@@ -28,7 +28,7 @@ export const CRL_PART_BYTES = 45_000
 /** Parts of one CRL (about 11 MB of DER; a CRL grows by some 40 bytes per revoked certificate). */
 export const MAX_CRL_PARTS = 256
 /** Longest error text. */
-export const MAX_ERROR_MESSAGE = 512
+const MAX_ERROR_MESSAGE = 512
 /** Largest `ttl` the wire carries (the server's lease policy is far narrower and says so). */
 export const MAX_WIRE_TTL = 999_999_999
 /** Latest representable time: 9999-12-31T23:59:59.999Z. */

@@ -9,7 +9,7 @@
  * a well-formed but invalid request into `InvalidRequest`, answered `bad_request` on a connection that
  * stays usable (PROTOCOL.md §17).
  *
- * Writing lives in `./xmlWrite.ts` and reading in `./xmlRead.ts` (the hot messages in `./xmlFast.ts`);
+ * Writing lives in `./xmlWrite.ts` and reading in `./xmlRead.ts` (one decoder per message in `./decode/`);
  * this module holds the two codecs and re-exports both halves.
  */
 import { Either } from "effect"

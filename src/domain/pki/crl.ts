@@ -4,6 +4,10 @@
  */
 import { Schema } from "effect"
 
+/**
+ * Why a certificate was revoked: the RFC 5280 section 5.3.1 CRLReason names. `certificateHold` and
+ * `removeFromCRL` are left out on purpose: a revocation here is final.
+ */
 export const RevocationReason = Schema.Literal(
   "unspecified",
   "keyCompromise",
@@ -11,23 +15,19 @@ export const RevocationReason = Schema.Literal(
   "affiliationChanged",
   "superseded",
   "cessationOfOperation",
-  "certificateHold",
-  "removeFromCRL",
   "privilegeWithdrawn",
   "aACompromise"
 )
 export type RevocationReason = typeof RevocationReason.Type
 
-/** CRLReason ENUMERATED codes (7 is unused by RFC 5280). */
-export const revocationReasonCode: Record<RevocationReason, number> = {
+/** The CRLReason ENUMERATED code of each reason (RFC 5280 section 5.3.1), for the CRL entry extension. */
+export const revocationReasonCode: Readonly<Record<RevocationReason, number>> = {
   unspecified: 0,
   keyCompromise: 1,
   cACompromise: 2,
   affiliationChanged: 3,
   superseded: 4,
   cessationOfOperation: 5,
-  certificateHold: 6,
-  removeFromCRL: 8,
   privilegeWithdrawn: 9,
   aACompromise: 10
 }

@@ -18,6 +18,7 @@
  * and, below the root, AKI; all are signed ecdsa-with-SHA256 with P-256 CA keys.
  */
 import type { Handle } from "../brands.js"
+import { hex as hexOf } from "../bytes.js"
 
 export const ROOT_VALIDITY_DAYS = 3650
 export const ISSUING_VALIDITY_DAYS = 1095
@@ -110,7 +111,7 @@ export const normalizeSerial = (serial: Uint8Array): Uint8Array | undefined => {
 
 /** Lower-case hex without leading zeros (the form `VerifiedCertificate.serial` and the IRP use). */
 export const serialHex = (serial: Uint8Array): string => {
-  const hex = Buffer.from(serial).toString("hex").replace(/^0+/, "")
+  const hex = hexOf(serial).replace(/^0+/, "")
   return hex === "" ? "0" : hex
 }
 
@@ -161,7 +162,7 @@ export const isDomainName = (name: string): boolean => {
 }
 
 /** `name` equals `domain` or is below it (DNS name constraint semantics, RFC 5280 section 4.2.1.10). */
-export const isWithinDomain = (name: string, domain: string): boolean => name === domain || name.endsWith(`.${domain}`)
+const isWithinDomain = (name: string, domain: string): boolean => name === domain || name.endsWith(`.${domain}`)
 
 /** The IRP server's default SAN dNSNames: `irp.<domain>` (its CN) and the bare domain. */
 export const defaultServerNames = (domain: string): ReadonlyArray<string> => [`irp.${domain}`, domain]

@@ -4,6 +4,7 @@
  */
 import { sha256 } from "@noble/hashes/sha2.js"
 import { Schema } from "effect"
+import { hex } from "../bytes.js"
 
 export const ENROLLMENT_TOKEN_BYTES = 32
 
@@ -20,5 +21,4 @@ export const formatEnrollmentToken = (random: Uint8Array): EnrollmentToken => {
 }
 
 /** SHA-256 of the token text, lower-case hex: the value the registry stores and looks up. */
-export const enrollmentTokenDigest = (token: EnrollmentToken): string =>
-  Buffer.from(sha256(new TextEncoder().encode(token))).toString("hex")
+export const enrollmentTokenDigest = (token: EnrollmentToken): string => hex(sha256(new TextEncoder().encode(token)))

@@ -7,6 +7,12 @@ import { Schema } from "effect"
 /** True when `c` (a UTF-16 code unit) is XML whitespace: space, tab, LF or CR (production S). */
 export const isXmlSpace = (c: number): boolean => c === 0x20 || c === 0x0a || c === 0x09 || c === 0x0d
 
+/** True when `s` is empty or only XML whitespace. */
+export const isBlank = (s: string): boolean => {
+  for (let i = 0; i < s.length; i++) if (!isXmlSpace(s.charCodeAt(i))) return false
+  return true
+}
+
 /** True when the code point is an XML 1.0 `Char`. */
 export const isXmlCodePoint = (cp: number): boolean =>
   cp >= 0x20
@@ -102,7 +108,7 @@ export const XmlString = Schema.String.pipe(
  * the decoded value, so that every implementation gets the same number whatever escapes the sender
  * used. `s` is a valid XML string here (no lone surrogate: `XmlString` refuses them first).
  */
-export const utf8ByteLength = (s: string): number => {
+const utf8ByteLength = (s: string): number => {
   let n = 0
   const len = s.length
   for (let i = 0; i < len; i++) {

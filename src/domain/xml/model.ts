@@ -63,23 +63,6 @@ export class XmlError extends Data.TaggedError("XmlError")<{
   readonly offset?: number | undefined
 }> {}
 
-/** Builds an element; the mapping modules use it to keep their code short. */
-export const xmlElement = (
-  name: string,
-  namespace: string,
-  options: {
-    readonly attributes?: ReadonlyArray<XmlAttribute>
-    readonly children?: ReadonlyArray<XmlElement>
-    readonly text?: string
-  } = {}
-): XmlElement => ({
-  name,
-  namespace,
-  attributes: options.attributes ?? [],
-  children: options.children ?? [],
-  text: options.text ?? ""
-})
-
 /** An element builder bound to one protocol's namespace: `(name, attributes?, children?, text?)`. */
 export const elementsIn =
   (namespace: string) =>

@@ -5,7 +5,7 @@
  */
 
 import { Either, Schema } from "effect"
-import { isXmlSpace } from "./chars.js"
+import { isBlank } from "./chars.js"
 import { DecodeError } from "./DecodeError.js"
 import type { XmlElement } from "./model.js"
 import { schemaSentence } from "./schemaSentence.js"
@@ -13,11 +13,6 @@ import { base64Decode, decimalBigInt, decimalInt, hexDecode } from "./values.js"
 
 export const schemaError = (message: string, cause?: unknown): DecodeError =>
   new DecodeError(cause === undefined ? { reason: "Schema", message } : { reason: "Schema", message, cause })
-
-const isBlank = (s: string): boolean => {
-  for (let i = 0; i < s.length; i++) if (!isXmlSpace(s.charCodeAt(i))) return false
-  return true
-}
 
 /**
  * The element's attributes by name: every `required` one must be present, `optional` ones may be,

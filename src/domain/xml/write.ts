@@ -51,8 +51,7 @@ const isPlain = (s: string, quote: boolean): boolean => {
   return true
 }
 
-export const escapeText = (s: string): string =>
-  isPlain(s, false) ? s : checked(s, "text").replace(TEXT_SPECIAL, escapeOne)
+const escapeText = (s: string): string => (isPlain(s, false) ? s : checked(s, "text").replace(TEXT_SPECIAL, escapeOne))
 export const escapeAttribute = (s: string): string =>
   isPlain(s, true) ? s : checked(s, "an attribute value").replace(ATTR_SPECIAL, escapeOne)
 

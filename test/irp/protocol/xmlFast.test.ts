@@ -1,5 +1,5 @@
 /**
- * The hand-written readers (`src/domain/irp/xmlFast.ts`) against the Schema path they stand in for: on
+ * The hand-written readers (the `fast` halves of `src/domain/irp/decode/*`) against the Schema path they stand in for: on
  * generated messages and on documents edited in every way the readers check (attributes added, dropped or
  * given odd values, children renamed, moved to another namespace, reordered, multiplied, text where
  * elements belong), both codecs give exactly what the Schema path gives: the same value, field for field
@@ -18,7 +18,7 @@ import {
   serverMessageFromElement,
   serverMessageFromElementBySchema
 } from "../../../src/domain/irp/xml.js"
-import { fastRequest, fastServerMessage } from "../../../src/domain/irp/xmlFast.js"
+import { fastRequest, fastServerMessage } from "../../../src/domain/irp/xmlRead.js"
 import type { DecodeError } from "../../../src/domain/xml/DecodeError.js"
 import type { XmlAttribute, XmlElement } from "../../../src/domain/xml/model.js"
 import { parseXml } from "../../../src/domain/xml/parse.js"
