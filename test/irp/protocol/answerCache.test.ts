@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest"
 import { Handle } from "../../../src/domain/brands.js"
-import * as AnswerCache from "../../../src/layers/irp/server/answerCache.js"
+import * as AnswerCache from "../../../src/layers/irp/server/lookup.js"
 
 const h = (name: string) => Handle.make(`${name}@example.org`)
 const state = (status: AnswerCache.IdentityState["status"]): AnswerCache.IdentityState => ({
@@ -16,7 +16,7 @@ const state = (status: AnswerCache.IdentityState["status"]): AnswerCache.Identit
 const setup = (maxEntries = 100, ttlMs = 1000) => {
   const revoked = new Set<string>()
   let version = 0
-  const cache = AnswerCache.make({
+  const cache = AnswerCache.makeAnswerCache({
     maxEntries,
     ttlMs,
     revocations: { isRevoked: (serial) => revoked.has(serial), version: () => version }
