@@ -1,5 +1,5 @@
 /**
- * The Lookup answer cache on its own (`answerCache.ts`): bounds, expiry, invalidation, and the rule that
+ * The Lookup answer cache on its own (`makeAnswerCache` in `lookup.ts`): bounds, expiry, invalidation, and the rule that
  * a read overtaken by a change does not fill it.
  */
 import { describe, expect, it } from "vitest"
