@@ -27,6 +27,7 @@ import { inRef, keyOf, type ReceiveState } from "./receiveState.js"
 export const makeOfferAdmission = (ctx: FilesContext, state: ReceiveState) => {
   const { store } = ctx
   const { receiving, recent, release, mayOpen } = state
+
   /**
    * Opens the partial file, trims it to the resume point, re-hashes the prefix, stores `accepted`
    * and answers `<FileAccept offset>`.

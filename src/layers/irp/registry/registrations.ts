@@ -26,7 +26,7 @@ const REGISTER_BATCH = 64
  */
 const REGISTER_WRITERS = { sqlite: 1, pg: 4 } as const
 
-export interface PendingRegistration {
+interface PendingRegistration {
   readonly request: RegisterRequest
   readonly now: number
   readonly leaseMs: number

@@ -22,7 +22,7 @@ import { fromCa, fromCrl, notOurs, Refused, registry } from "./refusals.js"
 import { entryOf } from "./revocations.js"
 
 export type { ConnectionContext, ServerContext } from "./context.js"
-export { changedOf, identityState } from "./lookup.js"
+export { changedOf } from "./lookup.js"
 export { Refused, refusalAnswer } from "./refusals.js"
 
 /** `::ffff:192.0.2.1` is reported as the IPv4 address it is. */

@@ -219,7 +219,7 @@ const stateFromRead = (
 }
 
 /** The state read synchronously where the registry can (SQLite); `undefined`: it takes `readIdentityState`. */
-export const identityStateNow = (ctx: LookupContext, handle: Handle, now: number): IdentityState | undefined => {
+const identityStateNow = (ctx: LookupContext, handle: Handle, now: number): IdentityState | undefined => {
   const readNow = ctx.registry.currentIdentityNow
   if (readNow === undefined) return undefined
   const ticket = ctx.answers.ticket()
