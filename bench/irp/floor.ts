@@ -28,7 +28,7 @@ import { irpClientCodec, irpServerCodec } from "../../src/domain/irp/xml.js"
 import { monotonicUlids } from "../../src/domain/ulid.js"
 import { parseXml } from "../../src/domain/xml/parse.js"
 import { aead, hashing } from "../../src/layers/crypto/NodeCrypto.js"
-import { bindingInfo, lookupResult } from "../../src/layers/irp/server/identity.js"
+import { bindingInfo, lookupResult } from "../../src/layers/irp/server/lookup.js"
 import type { IrpRegistryService } from "../../src/services/IrpRegistry.js"
 
 /** Both ends' traffic keys, as a completed handshake would have left them (one secret per direction). */

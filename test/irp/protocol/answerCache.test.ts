@@ -1,10 +1,10 @@
 /**
- * The Lookup answer cache on its own (`answerCache.ts`): bounds, expiry, invalidation, and the rule that
+ * The Lookup answer cache on its own (`makeAnswerCache` in `lookup.ts`): bounds, expiry, invalidation, and the rule that
  * a read overtaken by a change does not fill it.
  */
 import { describe, expect, it } from "vitest"
 import { Handle } from "../../../src/domain/brands.js"
-import * as AnswerCache from "../../../src/layers/irp/server/answerCache.js"
+import * as AnswerCache from "../../../src/layers/irp/server/lookup.js"
 
 const h = (name: string) => Handle.make(`${name}@example.org`)
 const state = (status: AnswerCache.IdentityState["status"]): AnswerCache.IdentityState => ({
@@ -16,7 +16,7 @@ const state = (status: AnswerCache.IdentityState["status"]): AnswerCache.Identit
 const setup = (maxEntries = 100, ttlMs = 1000) => {
   const revoked = new Set<string>()
   let version = 0
-  const cache = AnswerCache.make({
+  const cache = AnswerCache.makeAnswerCache({
     maxEntries,
     ttlMs,
     revocations: { isRevoked: (serial) => revoked.has(serial), version: () => version }

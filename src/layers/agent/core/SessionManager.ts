@@ -9,38 +9,27 @@
  * reason, tears the session down (plugins told, event published, scope closed, which sends
  * `<Close/>`). Ending a session from elsewhere = `<Close reason/>` then interrupting its owner.
  * Closing the manager closes every session with `<Close/>`.
+ *
+ * By step: the life of a session (`lifecycle.ts`), a completed handshake becoming one (`establish.ts`),
+ * and here dialling, accepting and the manager's own interface.
  */
+
 import { Deferred, Effect, ExecutionStrategy, Exit, Fiber, FiberId, Option, Scope } from "effect"
-import { chainOf } from "../../../domain/agent/chain.js"
-import { type Fingerprint, formatAddress, type Handle } from "../../../domain/brands.js"
-import type { AppMessage } from "../../../domain/e2e/messages.js"
-import type { LocalIdentity } from "../../../domain/handshake/parameters.js"
-import type { AgentEvent, SessionSummary } from "../../../services/Agent.js"
-import type { AgentStoreService } from "../../../services/AgentStore.js"
-import type { DirectoryService } from "../../../services/Directory.js"
-import type { PeerStatusService } from "../../../services/PeerStatus.js"
-import type { ChannelError, SecureChannelsService } from "../../../services/SecureChannel.js"
+import { formatAddress, type Handle } from "../../../domain/brands.js"
+import type { SessionSummary } from "../../../services/Agent.js"
+import type { ChannelError } from "../../../services/SecureChannel.js"
 import type { Listener } from "../../../services/Transport.js"
 import type { ConnectionHandler } from "../../transport/Admission.js"
 import * as Admission from "../../transport/Admission.js"
 import { type AttemptFailure, happyEyeballs } from "./dialer.js"
 import { SessionError } from "./errors.js"
-import type { ResolvedOptions } from "./options.js"
+import { makeEstablish } from "./establish.js"
+import { makeLifecycle } from "./lifecycle.js"
+import type { SessionManagerConfig } from "./managerConfig.js"
 import type { AgentCore, PeerLink, SessionPlugin } from "./plugin.js"
-import { type AppChannel, keepAlive, reasonOf, receiveLoop, Session } from "./session.js"
-import { DUPLICATE, KEY_CHANGED, keepWhich } from "./simultaneousOpen.js"
+import type { Session } from "./session.js"
 
-export interface SessionManagerConfig {
-  readonly self: Handle
-  readonly identity: LocalIdentity
-  readonly options: ResolvedOptions
-  readonly channels: SecureChannelsService<AppMessage, AppMessage>
-  readonly store: AgentStoreService
-  readonly directory: DirectoryService
-  readonly publish: (event: AgentEvent) => Effect.Effect<void>
-  /** The status gate (PROTOCOL.md §13.6): without it every verified peer is admitted. */
-  readonly peerStatus?: PeerStatusService | undefined
-}
+export type { SessionManagerConfig } from "./managerConfig.js"
 
 export interface SessionManager extends AgentCore {
   /** Plugins are asked in the order added; add them before `serve`. */
@@ -67,203 +56,19 @@ const REVOKED = "certificate_revoked"
 
 export const make = (config: SessionManagerConfig): Effect.Effect<SessionManager, never, Scope.Scope> =>
   Effect.gen(function* () {
-    const { self, options, channels, store, directory, publish } = config
+    const { self, options, channels, directory, publish } = config
     const clock = yield* Effect.clock
     const outer = yield* Effect.scope
     const scope = yield* Scope.fork(outer, ExecutionStrategy.sequential)
-    const plugins: Array<SessionPlugin> = []
-    const sessions = new Map<Handle, Session>()
+    const lifecycle = yield* makeLifecycle(config, scope, clock)
+    const { plugins, sessions, state, shutdownError, endSession } = lifecycle
+    const establish = makeEstablish(config, scope, clock, lifecycle)
     const dialing = new Map<Handle, Deferred.Deferred<Session, SessionError>>()
-    const lock = yield* Effect.makeSemaphore(1)
     // Issue 10 §4: per-source and total caps on connections still in their handshake (PROTOCOL.md §15.7).
     const gate = Admission.make({
       maxHandshakes: options.maxHandshakes,
       maxHandshakesPerSource: options.maxHandshakesPerSource
     })
-    let nextId = 0
-    let shuttingDown = false
-
-    const shutdownError = () =>
-      new SessionError({ reason: "ShuttingDown", message: "The agent is stopping; start it again to connect." })
-
-    /**
-     * `<Close reason/>`, given at most `closeTimeout` to leave (a peer that stopped reading must not
-     * hold a teardown). Usually done within a few yields; only then is a timer armed, which keeps
-     * simulations on the TestClock free of one stale timer per closed session.
-     */
-    const boundedClose = (channel: AppChannel, wireReason?: string) =>
-      Effect.gen(function* () {
-        // Interruptible even when called from a teardown, so that the time limit can stop it.
-        const fiber = yield* Effect.fork(Effect.interruptible(channel.close(wireReason)))
-        for (let i = 0; i < 32 && fiber.unsafePoll() === null; i++) yield* Effect.yieldNow()
-        if (fiber.unsafePoll() !== null) return
-        const done = yield* Effect.timeout(Fiber.await(fiber), options.closeTimeoutMs).pipe(Effect.option)
-        if (done._tag === "None") yield* Fiber.interrupt(fiber)
-      })
-
-    /** Sends `<Close reason/>` (bounded in time) and interrupts the owner, whose teardown does the rest. */
-    const endSession = (session: Session, reason: string, wireReason?: string) =>
-      Effect.gen(function* () {
-        session.closeReason ??= reason
-        yield* boundedClose(session.channel, wireReason)
-        if (session.owner !== undefined) yield* Fiber.interruptFork(session.owner)
-      })
-
-    /** Closes a channel that will not become a session, and its scope. */
-    const discard = (channel: AppChannel, channelScope: Scope.CloseableScope, wireReason: string) =>
-      Effect.zipRight(boundedClose(channel, wireReason), Scope.close(channelScope, Exit.void))
-
-    /** Ends the session's life: runs in its owner fiber once the receive loop is over. */
-    const teardown = (session: Session, exit: Exit.Exit<string, ChannelError>) =>
-      Effect.gen(function* () {
-        const reason = session.closeReason ?? reasonOf(exit)
-        const wasCurrent = yield* lock.withPermits(1)(
-          Effect.sync(() => {
-            if (sessions.get(session.peer) !== session) return false
-            sessions.delete(session.peer)
-            return true
-          })
-        )
-        if (wasCurrent) yield* down(session.peer, reason, session.link)
-        yield* boundedClose(session.channel)
-        yield* Scope.close(session.scope, Exit.void)
-      })
-
-    const down = (peer: Handle, reason: string, link: PeerLink) =>
-      Effect.zipRight(
-        Effect.forEach(plugins, (p) => p.onSessionDown(peer, link), { discard: true }),
-        publish({ _tag: "agent.SessionDown", peer, reason })
-      )
-
-    /**
-     * PROTOCOL.md §13.6.3: a live session's certificate is checked again when the verdict that admitted
-     * it runs out (the staple's nextUpdate), so a peer revoked without any watch is closed within the
-     * staple lifetime (`<Close reason="certificate_revoked"/>`).
-     */
-    const recheck = (session: Session, firstUntil: number) =>
-      Effect.gen(function* () {
-        const gate = config.peerStatus
-        const certificate = session.channel.peer.certificate
-        if (gate === undefined || certificate === undefined) return
-        let until = firstUntil
-        for (;;) {
-          yield* Effect.sleep(Math.max(1000, until - clock.unsafeCurrentTimeMillis()))
-          const again = yield* gate.check(certificate, undefined)
-          if (again._tag === "Good") {
-            until = again.until
-            continue
-          }
-          yield* Effect.logWarning(`agent: closing the session with ${session.peer}: ${again.message}`)
-          return yield* endSession(session, again.message, again.wireReason)
-        }
-      })
-
-    /** Makes `session` the peer's session and starts its fibers (under the lock). */
-    const install = (session: Session) =>
-      Effect.gen(function* () {
-        sessions.set(session.peer, session)
-        session.owner = yield* Effect.forkIn(
-          Effect.onExit(receiveLoop(session, plugins), (exit) => teardown(session, exit)).pipe(Effect.ignore),
-          scope
-        )
-        yield* Effect.forkIn(keepAlive(session, options, endSession), session.scope)
-        for (const plugin of plugins) yield* Effect.forkIn(plugin.onSessionUp(session.link), session.scope)
-        yield* publish({ _tag: "agent.SessionUp", session: session.summary() })
-      })
-
-    /**
-     * A handshake completed (either role): pin the key, record the session code, resolve a
-     * duplicate, install. Returns the peer's session (another one when this one lost).
-     */
-    const establish = (channel: AppChannel, channelScope: Scope.CloseableScope) =>
-      Effect.gen(function* () {
-        const peer = channel.peer.handle
-        const certificate = channel.peer.certificate
-        if (peer === undefined || certificate === undefined) {
-          yield* discard(channel, channelScope, "bad_certificate")
-          return yield* new SessionError({ reason: "Refused", message: "The peer presented no user certificate." })
-        }
-        if (shuttingDown) {
-          yield* discard(channel, channelScope, "shutdown")
-          return yield* shutdownError()
-        }
-        // PROTOCOL.md §13.6.3: nothing (message, receipt, file) before the peer's certificate -- its
-        // serial, not its handle -- is known good: a valid staple, else a fresh Status by serial.
-        // Records the peer sent meanwhile wait unread in the channel; on refusal they are dropped
-        // with the connection, and the peer keeps them queued until acknowledged (§15.2).
-        let statusUntil: number | undefined
-        if (config.peerStatus !== undefined) {
-          const admission = yield* config.peerStatus.check(certificate, channel.peer.staple)
-          if (admission._tag === "Refused") {
-            yield* Effect.logWarning(`agent: refused ${peer} (serial ${certificate.serial}): ${admission.message}`)
-            yield* discard(channel, channelScope, admission.wireReason)
-            return yield* new SessionError({ reason: "Refused", message: admission.message })
-          }
-          statusUntil = admission.until
-        }
-        const now = clock.unsafeCurrentTimeMillis()
-        const fingerprint: Fingerprint = certificate.fingerprint
-        // PROTOCOL.md §13.5: pin the chain on first contact; a changed key is reported,
-        // and refused in strict mode (and, in any mode, when it is a key that was replaced before).
-        const pinned = yield* Effect.either(
-          store.pinContact({
-            handle: peer,
-            fingerprint,
-            chain: chainOf(certificate),
-            now,
-            acceptChange: !options.strictKeys
-          })
-        )
-        if (pinned._tag === "Left") {
-          yield* discard(channel, channelScope, "internal_error")
-          return yield* new SessionError({ reason: "Refused", message: pinned.left.message, cause: pinned.left })
-        }
-        if (pinned.right._tag === "Changed" && !pinned.right.accepted) {
-          yield* discard(channel, channelScope, KEY_CHANGED)
-          return yield* new SessionError({
-            reason: "KeyChanged",
-            message: pinned.right.change.returning
-              ? `${peer} presented a key they used before and replaced (${fingerprint}): refused; if ${peer} really went back to it, compare the safety number (sixchat contact show ${peer}), then run \`sixchat trust ${peer}\`.`
-              : `${peer} presented a new key (${fingerprint}); compare the safety number (sixchat contact show ${peer}), then run \`sixchat trust ${peer}\` to accept it.`
-          })
-        }
-        const session = new Session(++nextId, peer, fingerprint, channel, channelScope, now, clock)
-        const outcome = yield* lock.withPermits(1)(
-          Effect.gen(function* () {
-            if (shuttingDown) return { _tag: "Refused" } as const
-            const existing = sessions.get(peer)
-            if (existing !== undefined) {
-              const keep = keepWhich({
-                existing: { role: existing.role, establishedAt: existing.since },
-                incoming: { role: session.role, establishedAt: now },
-                self: config.identity.fingerprint,
-                peer: fingerprint,
-                windowMs: options.simultaneousWindowMs
-              })
-              if (keep === "existing") return { _tag: "Lost", winner: existing } as const
-              sessions.delete(peer)
-              existing.closeReason = "replaced"
-              yield* down(peer, "replaced", existing.link)
-              yield* Effect.forkIn(endSession(existing, "replaced", DUPLICATE), scope)
-            }
-            yield* install(session)
-            if (statusUntil !== undefined) yield* Effect.forkIn(recheck(session, statusUntil), session.scope)
-            return { _tag: "Installed" } as const
-          })
-        )
-        switch (outcome._tag) {
-          case "Refused":
-            yield* discard(channel, channelScope, "shutdown")
-            return yield* shutdownError()
-          case "Lost":
-            yield* discard(channel, channelScope, DUPLICATE)
-            return outcome.winner
-          case "Installed":
-            // The code of the session kept (not of a duplicate), for `sixchat contact show`.
-            yield* Effect.ignore(store.recordSessionCode({ handle: peer, code: channel.session.verificationCode, now }))
-            return session
-        }
-      })
 
     const dial = (peer: Handle) =>
       Effect.gen(function* () {
@@ -292,7 +97,7 @@ export const make = (config: SessionManagerConfig): Effect.Effect<SessionManager
 
     const connectSession = (peer: Handle): Effect.Effect<Session, SessionError> =>
       Effect.suspend(() => {
-        if (shuttingDown) return Effect.fail(shutdownError())
+        if (state.shuttingDown) return Effect.fail(shutdownError())
         const existing = sessions.get(peer)
         if (existing !== undefined) return Effect.succeed(existing)
         const pending = dialing.get(peer)
@@ -323,7 +128,7 @@ export const make = (config: SessionManagerConfig): Effect.Effect<SessionManager
     // Closing the agent: every session gets `<Close/>` before the manager's scope goes.
     yield* Effect.addFinalizer(() =>
       Effect.gen(function* () {
-        shuttingDown = true
+        state.shuttingDown = true
         const all = [...sessions.values()]
         yield* Effect.forEach(
           all,

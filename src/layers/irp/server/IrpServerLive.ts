@@ -12,7 +12,7 @@
  * listening, interrupts every connection (each sends `<Close/>`) and ends the background fibers; the CLI
  * closes it on SIGINT/SIGTERM.
  *
- * Lookups are answered from an in-memory cache when it holds the handle (`answerCache.ts`), which the
+ * Lookups are answered from an in-memory cache when it holds the handle (`lookup.ts`), which the
  * registry's `onChange` keeps current; each request is logged through the `RequestLog` of the context
  * (`requestLog.ts`), else through the Effect loggers present when the server was built.
  */
@@ -32,9 +32,9 @@ import { type ChannelOptions, make as makeChannels } from "../../channel/SecureC
 import { revocationChecked } from "../../revocationChecked.js"
 import type { ConnectionHandler } from "../../transport/Admission.js"
 import * as Admission from "../../transport/Admission.js"
-import * as AnswerCache from "./answerCache.js"
 import * as Crl from "./crl.js"
 import { changedOf } from "./handlers.js"
+import { makeAnswerCache } from "./lookup.js"
 import * as RateLimiter from "./rateLimiter.js"
 import * as RequestLog from "./requestLog.js"
 import * as Revocations from "./revocations.js"
@@ -70,7 +70,7 @@ export interface IrpServerPolicy {
   /** A signed CRL is reused this long unless a revocation happens (default 1 hour). */
   readonly crlMaxAge: Duration.DurationInput
   /**
-   * Lookup answers kept in memory (default 0: off; `irp serve --lookup-cache N`); see `answerCache.ts`.
+   * Lookup answers kept in memory (default 0: off; `irp serve --lookup-cache N`); see `lookup.ts`.
    * Off by default: a hit costs about a third of a database read, which pays where lookups are skewed
    * (people look up the same few contacts), but with lookups spread evenly over a large registry nearly
    * every one misses, so a cache would make the cost of a lookup depend on the registry's size
@@ -142,7 +142,7 @@ export const make = (options: IrpServerOptions) =>
       ...(options.channel === undefined ? {} : { options: options.channel })
     }).pipe(Effect.provideService(CertVerifier, verifier))
 
-    const answers = AnswerCache.make({
+    const answers = makeAnswerCache({
       maxEntries: policy.lookupCacheEntries,
       ttlMs: Duration.toMillis(policy.lookupCacheTtl),
       revocations

@@ -5,8 +5,8 @@
 import type { Caller } from "../../../domain/irp/access.js"
 import type { IrpRegistryService } from "../../../services/IrpRegistry.js"
 import type { CertificateAuthorityService } from "../../ca/CertificateAuthority.js"
-import type { AnswerCache } from "./answerCache.js"
 import type { CrlSource } from "./crl.js"
+import type { AnswerCache } from "./lookup.js"
 import type { Revocations } from "./revocations.js"
 import type { ConnectionWatches } from "./watches.js"
 
@@ -18,7 +18,7 @@ export interface ServerContext {
   /** What follows a client certificate in its chain (the issuing CA). */
   readonly issuerChain: ReadonlyArray<Uint8Array>
   readonly revocations: Revocations
-  /** Lookup answers (see `answerCache.ts`); kept up to date by the registry's `onChange`. */
+  /** Lookup answers (see `lookup.ts`); kept up to date by the registry's `onChange`. */
   readonly answers: AnswerCache
   readonly crl: CrlSource
   /** Handles that may revoke anyone's certificate. */

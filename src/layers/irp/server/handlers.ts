@@ -4,8 +4,8 @@
  * become `internal` without leaking their details (those are logged).
  *
  * The parts live beside it: `context.ts` holds what the handlers run with, `refusals.ts` turns failures
- * into `<Error>` answers, and `identity.ts` builds what a Lookup or `<Changed>` says of a handle. Their
- * names used elsewhere are re-exported from here.
+ * into `<Error>` answers, and `lookup.ts` answers Lookups and builds what a `<Changed>` says of a handle.
+ * Their names used elsewhere are re-exported from here.
  */
 import { createHash } from "node:crypto"
 import { Effect, Schema } from "effect"
@@ -17,12 +17,12 @@ import { handleInDomain } from "../../../domain/pki/profile.js"
 import { EnrollmentToken, enrollmentTokenDigest } from "../../../domain/pki/token.js"
 import { verifyCsr } from "../../ca/csr.js"
 import type { ConnectionContext, ServerContext } from "./context.js"
-import { bindingInfo, identityState, identityStateNow, lookupResult } from "./identity.js"
-import { fromCa, fromCrl, Refused, registry } from "./refusals.js"
+import { bindingInfo, lookup, lookupAtOnce } from "./lookup.js"
+import { fromCa, fromCrl, notOurs, Refused, registry } from "./refusals.js"
 import { entryOf } from "./revocations.js"
 
 export type { ConnectionContext, ServerContext } from "./context.js"
-export { changedOf, identityState } from "./identity.js"
+export { changedOf } from "./lookup.js"
 export { Refused, refusalAnswer } from "./refusals.js"
 
 /** `::ffff:192.0.2.1` is reported as the IPv4 address it is. */
@@ -33,12 +33,6 @@ export const canonicalSource = (address: Address): WireAddress => {
     port: address.port as WireAddress["port"]
   }
 }
-
-const notOurs = (ctx: ServerContext, handle: Handle) =>
-  new Refused({
-    code: "not_found",
-    message: `${handle} is not a handle of ${ctx.domain}: ask the IRP server of its own domain.`
-  })
 
 const sha256Hex = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex")
 
@@ -119,11 +113,8 @@ export const answerAtOnce = (
   switch (request._tag) {
     case "irp.Ping":
       return [{ _tag: "irp.Ok", id: request.id }]
-    case "irp.Lookup": {
-      if (!handleInDomain(request.handle, ctx.domain)) return notOurs(ctx, request.handle)
-      const state = ctx.answers.get(request.handle, now) ?? identityStateNow(ctx, request.handle, now)
-      return state === undefined ? undefined : [lookupResult(request.id, request.handle, state)]
-    }
+    case "irp.Lookup":
+      return lookupAtOnce(ctx, request, now)
     case "irp.Status": {
       const revoked = ctx.revocations.entry(request.serial)
       if (revoked === undefined) return undefined
@@ -140,7 +131,7 @@ export const answerAtOnce = (
     }
     case "irp.Watch": {
       const foreign = request.handles.find((h) => !handleInDomain(h, ctx.domain))
-      if (foreign !== undefined) return notOurs(ctx, foreign)
+      if (foreign !== undefined) return notOurs(ctx.domain, foreign)
       if (!conn.watches.add(request.handles))
         return new Refused({
           code: "bad_request",
@@ -221,11 +212,8 @@ export const act = (
       case "irp.Deregister":
         yield* registry(ctx.registry.deregister({ handle: holder(), deviceId: request.deviceId ?? "all", now }))
         return ok
-      case "irp.Lookup": {
-        if (!handleInDomain(request.handle, ctx.domain)) return yield* notOurs(ctx, request.handle)
-        const state = yield* registry(identityState(ctx, request.handle, now))
-        return [lookupResult(request.id, request.handle, state)]
-      }
+      case "irp.Lookup":
+        return yield* lookup(ctx, request, now)
       case "irp.Status": {
         if (request.staple === true) return [yield* stapled(ctx, request.id, request.serial, now)]
         const status = yield* registry(ctx.registry.status(request.serial))

@@ -17,6 +17,13 @@ export class Refused extends Data.TaggedError("Refused")<{
   readonly cause?: unknown
 }> {}
 
+/** A request about a handle of another domain (PROTOCOL.md §17): its own domain's server answers it. */
+export const notOurs = (domain: string, handle: string) =>
+  new Refused({
+    code: "not_found",
+    message: `${handle} is not a handle of ${domain}: ask the IRP server of its own domain.`
+  })
+
 const UNAVAILABLE = "The registry is unavailable right now; try again in a moment."
 
 const fromRegistry = (e: RegistryError): Refused => {

@@ -1,0 +1,57 @@
+/**
+ * Device bindings in the SQL registry (PROTOCOL.md §17): register (through the group-commit writers of
+ * `registrations.ts`), deregister, lookup, and the purge of long-expired rows.
+ */
+import { Deferred, Effect, Either, Queue } from "effect"
+import type { Handle } from "../../../domain/brands.js"
+import { type Binding, checkLease, type RegistryChange, type RegistryError } from "../../../domain/irp/registry.js"
+import type { IrpRegistryService } from "../../../services/IrpRegistry.js"
+import { startRegistrations } from "./registrations.js"
+import { BINDING_COLUMNS, decodeBindings } from "./rows.js"
+import type { Store } from "./store.js"
+
+/** The binding methods; starts the registration writers, which the enclosing scope stops. */
+export const makeBindings = (store: Store) =>
+  Effect.gen(function* () {
+    const { sql, policy, write, read, text, millis } = store
+    const selectBindings = (handle: Handle, now: number) =>
+      Effect.flatMap(
+        sql`SELECT ${sql.literal(BINDING_COLUMNS)} FROM irp_bindings
+            WHERE handle = ${text(handle)} AND expires_at > ${millis(now)} ORDER BY device_id`,
+        decodeBindings
+      )
+    const registrations = yield* startRegistrations(store, selectBindings)
+
+    const methods: Pick<IrpRegistryService, "register" | "deregister" | "lookup"> = {
+      register: Effect.fn("IrpRegistry.register")(function* (request) {
+        const lease = checkLease(policy, request.ttlSeconds)
+        if (Either.isLeft(lease)) return yield* lease.left
+        const done = yield* Deferred.make<ReadonlyArray<Binding>, RegistryError>()
+        yield* Queue.offer(registrations, { request, now: Math.floor(request.now), leaseMs: lease.right, done })
+        return yield* Deferred.await(done)
+      }),
+
+      deregister: Effect.fn("IrpRegistry.deregister")(function* ({ handle, deviceId, now: at }) {
+        const now = Math.floor(at)
+        return yield* write(
+          Effect.gen(function* () {
+            // The row stays, expired, so that its seq still refuses replays (see LeasePolicy).
+            const ended = yield* sql`UPDATE irp_bindings SET expires_at = ${now}, updated_at = ${now}
+              WHERE handle = ${handle} AND expires_at > ${now}
+              ${deviceId === "all" ? sql.literal("") : sql`AND device_id = ${deviceId}`}
+              RETURNING device_id`
+            const changes: ReadonlyArray<RegistryChange> = ended.length > 0 ? [{ handle, kind: "bindings" }] : []
+            return [ended.length, changes] as const
+          })
+        )
+      }),
+
+      // Untraced: it answers Lookups (see `currentCertificate`).
+      lookup: ({ handle, now }) => read(selectBindings(handle, Math.floor(now)))
+    }
+    return methods
+  })
+
+/** Deletes bindings expired for longer than the policy retains them (their seq no longer guards replays). */
+export const purgeBindings = ({ sql, policy, read }: Store, now: number) =>
+  read(sql`DELETE FROM irp_bindings WHERE expires_at <= ${now - Math.floor(policy.retainExpiredSeconds * 1000)}`.raw)
