@@ -279,10 +279,3 @@ export const layerWith = <R = never, E = never, RP = never>(
   AgentError | TransportError | E,
   AgentRequirements | R | Exclude<RP, Listeners.AgentListeners>
 > => layer(config).pipe(Layer.provideMerge(presence), Layer.provideMerge(Listeners.layer(config.listen)))
-
-/** A Presence that registers nothing (tests, or an agent reached only by address). */
-export const presenceNone: Layer.Layer<Presence> = Layer.succeed(Presence, {
-  current: Effect.succeed([]),
-  refresh: Effect.void,
-  events: Stream.empty
-})

@@ -7,6 +7,10 @@
  * non-minimal lengths, trailing bytes, unknown algorithms, wrong key sizes.
  */
 
+import { concatBytes, hex } from "../../domain/bytes.js"
+import * as Der from "../../domain/cert/der.js"
+
+/** One element as the key readers below use it: its tag, its content, where it ends. */
 interface Tlv {
   readonly tag: number
   /** Content bytes (a view into the input). */
@@ -15,54 +19,38 @@ interface Tlv {
   readonly end: number
 }
 
-const TAG_INTEGER = 0x02
-const TAG_BIT_STRING = 0x03
-const TAG_OCTET_STRING = 0x04
-const TAG_OID = 0x06
-const TAG_SEQUENCE = 0x30
+const TAG_INTEGER = Der.Tag.integer
+const TAG_BIT_STRING = Der.Tag.bitString
+const TAG_OCTET_STRING = Der.Tag.octetString
+const TAG_OID = Der.Tag.oid
+const TAG_SEQUENCE = Der.Tag.sequence
 
-/** Reads one TLV at `offset` (single-byte tags only, definite minimal lengths); `null` when malformed. */
-const readTlv = (bytes: Uint8Array, offset: number): Tlv | null => {
-  if (offset + 2 > bytes.length) return null
-  const tag = bytes[offset]!
-  if ((tag & 0x1f) === 0x1f) return null
-  let length = bytes[offset + 1]!
-  let pos = offset + 2
-  if (length & 0x80) {
-    const n = length & 0x7f
-    // 0x80 is BER's indefinite length; more than 3 length bytes is far beyond any key.
-    if (n === 0 || n > 3 || pos + n > bytes.length) return null
-    length = 0
-    for (let i = 0; i < n; i++) length = length * 256 + bytes[pos + i]!
-    // DER: the shortest form, no leading zero length byte.
-    if (length < 0x80 || bytes[pos] === 0) return null
-    pos += n
+const view = (tlv: Der.Tlv): Tlv => ({ tag: tlv.tag, value: Der.value(tlv), end: tlv.end })
+
+/** The one DER reader of the project (`domain/cert/der.ts`), its refusals turned into `null`. */
+const orNull = <A>(read: () => A): A | null => {
+  try {
+    return read()
+  } catch (e) {
+    if (e instanceof Der.DerError) return null
+    throw e
   }
-  const end = pos + length
-  if (end > bytes.length) return null
-  return { tag, value: bytes.subarray(pos, end), end }
 }
 
 /** The children of a constructed value; `null` when any child is malformed. */
-const children = (value: Uint8Array): ReadonlyArray<Tlv> | null => {
-  const out: Array<Tlv> = []
-  let offset = 0
-  while (offset < value.length) {
-    const tlv = readTlv(value, offset)
-    if (tlv === null) return null
-    out.push(tlv)
-    offset = tlv.end
-  }
-  return out
-}
+const children = (value: Uint8Array): ReadonlyArray<Tlv> | null =>
+  orNull(() => {
+    const out: Array<Tlv> = []
+    for (let offset = 0; offset < value.length; ) {
+      const tlv = Der.readTlv(value, offset, value.length)
+      out.push(view(tlv))
+      offset = tlv.end
+    }
+    return out
+  })
 
 /** The single top-level element of `bytes`, which must fill it exactly. */
-const readWhole = (bytes: Uint8Array, tag: number): Tlv | null => {
-  const tlv = readTlv(bytes, 0)
-  return tlv !== null && tlv.tag === tag && tlv.end === bytes.length ? tlv : null
-}
-
-const hex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("hex")
+const readWhole = (bytes: Uint8Array, tag: number): Tlv | null => orNull(() => view(Der.readAll(bytes, tag)))
 
 // Encoded OID contents.
 const OID_EC_PUBLIC_KEY = "2a8648ce3d0201" // 1.2.840.10045.2.1
@@ -158,23 +146,16 @@ export const parsePkcs8 = (pkcs8: Uint8Array): PrivateKeyInfo | null => {
 const SPKI_P256_PREFIX = Buffer.from("3059301306072a8648ce3d020106082a8648ce3d030107034200", "hex")
 const SPKI_ED25519_PREFIX = Buffer.from("302a300506032b6570032100", "hex")
 
-const concat = (prefix: Uint8Array, key: Uint8Array): Uint8Array => {
-  const out = new Uint8Array(prefix.length + key.length)
-  out.set(prefix, 0)
-  out.set(key, prefix.length)
-  return out
-}
-
 /** DER SubjectPublicKeyInfo of an uncompressed (65-byte) P-256 point. */
 export const spkiP256 = (uncompressedPoint: Uint8Array): Uint8Array => {
   if (uncompressedPoint.length !== 65 || uncompressedPoint[0] !== 0x04) {
     throw new RangeError("spkiP256 takes a 65-byte uncompressed P-256 point")
   }
-  return concat(SPKI_P256_PREFIX, uncompressedPoint)
+  return concatBytes([SPKI_P256_PREFIX, uncompressedPoint])
 }
 
 /** DER SubjectPublicKeyInfo of a 32-byte Ed25519 public key. */
 export const spkiEd25519 = (publicKey: Uint8Array): Uint8Array => {
   if (publicKey.length !== 32) throw new RangeError("spkiEd25519 takes a 32-byte Ed25519 public key")
-  return concat(SPKI_ED25519_PREFIX, publicKey)
+  return concatBytes([SPKI_ED25519_PREFIX, publicKey])
 }
