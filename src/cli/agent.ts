@@ -30,6 +30,7 @@ import { parseAcceptPolicy } from "../layers/agent/files/FileTransfers.js"
 import * as IrpAgent from "../layers/agent/irp/IrpAgent.js"
 import * as AgentStoreLive from "../layers/agent/store/AgentStoreLive.js"
 import * as CertVerifierLive from "../layers/CertVerifierLive.js"
+import * as IrpClientLive from "../layers/irp/client/IrpClientLive.js"
 import * as TcpTransport from "../layers/transport/TcpTransport.js"
 import { Agent, type AgentEvent } from "../services/Agent.js"
 import { cryptoSuite } from "../services/Crypto.js"
@@ -216,6 +217,7 @@ const agent = Command.make(
         }
       }).pipe(
         Layer.provide(AgentStoreLive.layer(path.join(o.home, AgentStoreLive.DATABASE_FILE))),
+        Layer.provide(IrpClientLive.layer),
         Layer.provide(CertVerifierLive.layer({ anchors })),
         Layer.provide(TcpTransport.layer)
       )

@@ -16,6 +16,7 @@ import * as AgentStoreLive from "../../../src/layers/agent/store/AgentStoreLive.
 import * as CertVerifierLive from "../../../src/layers/CertVerifierLive.js"
 import type { LoadedDomain } from "../../../src/layers/ca/DomainDirectory.js"
 import * as NodeCrypto from "../../../src/layers/crypto/NodeCrypto.js"
+import * as IrpClientLive from "../../../src/layers/irp/client/IrpClientLive.js"
 import { Agent, type AgentService } from "../../../src/services/Agent.js"
 import {
   baseLayer,
@@ -56,6 +57,7 @@ const startAgent = (who: Enrolled, irp: ReturnType<typeof makeAddress>, dir: str
       connection: { reconnectBase: "50 millis", reconnectMax: "200 millis" }
     }).pipe(
       Layer.provide(AgentStoreLive.layer(join(dir, "agent.db"), { retry: { baseMs: 60_000, maxMs: 60_000 } })),
+      Layer.provide(IrpClientLive.layer),
       Layer.provide(env)
     )
     const scope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)

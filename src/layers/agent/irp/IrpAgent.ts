@@ -17,10 +17,10 @@ import type { Agent, AgentError } from "../../../services/Agent.js"
 import type { AgentStore } from "../../../services/AgentStore.js"
 import { CertVerifier } from "../../../services/CertVerifier.js"
 import type { Entropy } from "../../../services/Entropy.js"
+import type { IrpClients } from "../../../services/IrpClient.js"
 import type { Presence } from "../../../services/Presence.js"
 import type { Transport, TransportError } from "../../../services/Transport.js"
 import type { CryptoPorts } from "../../crypto/CryptoLive.js"
-import * as IrpClientLive from "../../irp/client/IrpClientLive.js"
 import { revocationChecked } from "../../revocationChecked.js"
 import * as AgentFiles from "../AgentFiles.js"
 import * as AgentLive from "../AgentLive.js"
@@ -55,13 +55,16 @@ export interface IrpAgentConfig {
   readonly renewal?: Renewal.RenewalOptions | undefined
 }
 
-/** The agent over the IRP. Needs the store, a CertVerifier trusting the domain's root, Transport, the crypto ports and Entropy. */
+/**
+ * The agent over the IRP. Needs the store, a CertVerifier trusting the domain's root, the IRP client
+ * (`IrpClients`, e.g. `IrpClientLive.layer`, or a mock), Transport, the crypto ports and Entropy.
+ */
 export const layer = (
   config: IrpAgentConfig
 ): Layer.Layer<
   Agent | Presence | AgentListeners | IrpConnection.IrpConnection,
   AgentError | TransportError,
-  AgentStore | CertVerifier | Transport | CryptoPorts | Entropy
+  AgentStore | CertVerifier | IrpClients | Transport | CryptoPorts | Entropy
 > => {
   const notes = IrpDirectory.makeRevocationNotes()
   // Our certificate changes when the agent renews it: new handshakes read the current one.
@@ -72,7 +75,7 @@ export const layer = (
     serverName: config.irp.serverName,
     identity: () => cell.get(),
     handle: config.handle
-  }).pipe(Layer.provide(IrpClientLive.layer))
+  })
   const renewal =
     config.renewal === undefined
       ? Layer.empty
