@@ -7,11 +7,9 @@
  */
 import { type ChildProcess, fork } from "node:child_process"
 import { performance } from "node:perf_hooks"
-import * as Tls from "node:tls"
 import { fileURLToPath } from "node:url"
 import { Effect } from "effect"
-import type { BenchIdentity } from "./setup.js"
-import { FrameSplitter, type FromServer, frameOf, type Measured } from "./wire.js"
+import type { FromServer, Measured } from "./wire.js"
 
 export interface ServerProcess {
   readonly port: number
@@ -122,49 +120,3 @@ export const measure = async (
     serverCpuMicros: serverAfter - serverBefore
   }
 }
-
-// --- the anchor's client ------------------------------------------------------------------
-
-export interface BareConnection {
-  /** Sends one frame and resolves when one reply frame has arrived. */
-  readonly request: (frame: Buffer) => Promise<void>
-  readonly close: () => void
-}
-
-export const connectBare = (
-  port: number,
-  identity: BenchIdentity,
-  caPem: string,
-  serverName: string
-): Promise<BareConnection> =>
-  new Promise((resolve, reject) => {
-    const socket = Tls.connect({
-      host: "127.0.0.1",
-      port,
-      servername: serverName,
-      key: identity.keyPem,
-      cert: identity.chainPem,
-      ca: caPem,
-      minVersion: "TLSv1.3",
-      maxVersion: "TLSv1.3"
-    })
-    socket.setNoDelay(true)
-    const splitter = new FrameSplitter()
-    const pending: Array<() => void> = []
-    socket.on("data", (chunk: Buffer) => {
-      for (let n = splitter.push(chunk); n > 0; n--) pending.shift()?.()
-    })
-    socket.once("error", reject)
-    socket.once("secureConnect", () =>
-      resolve({
-        request: (frame) =>
-          new Promise((r) => {
-            pending.push(r)
-            socket.write(frame)
-          }),
-        close: () => socket.destroy()
-      })
-    )
-  })
-
-export { frameOf }

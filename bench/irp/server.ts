@@ -6,23 +6,16 @@
  *   (`LOG` = `text` or `off`) written to stderr as `irp serve` does;
  * * `node dist-bench/bench/irp/server.js floor DIR DB`: the floor of this design (`floor.ts`): Lookups answered from
  *   the registry over DB (`sqlite:PATH`) by plain callbacks, with only the protocol's own per-request work;
- * * `node dist-bench/bench/irp/server.js bare DIR REPLY`: the anchor — Node's TLS 1.3 with mutual auth (the
- *   domain's server certificate; client certificates required and verified under the domain's root)
- *   answering every length-prefixed request frame with the fixed reply in the file REPLY.
- *
- * * `node dist/bench/irp/server.js anchor DIR DB`: the same-work anchor (`anchor.ts`): Node's TLS 1.3 with
+ * * `node dist-bench/bench/irp/server.js anchor DIR DB`: the same-work anchor (`anchor.ts`): Node's TLS 1.3 with
  *   mutual auth doing our server's Lookup and Register work over DB with plain callbacks, answering JSON;
  *
  * All listen on 127.0.0.1 (port chosen by the OS), report `{ type: "ready", port }`, answer `cpu` with
  * their CPU time so far, and exit when the parent disconnects. Each runs alone in its process so that its
  * CPU time is its own and client and server can use both cores.
  */
-import { readFileSync } from "node:fs"
-import * as Tls from "node:tls"
 import { Context, Duration, Effect, Layer, Logger, Scope } from "effect"
 import * as ServerLog from "../../src/cli/serverLog.js"
 import { makeAddress } from "../../src/domain/brands.js"
-import { pemDecode, pemEncode } from "../../src/domain/pem.js"
 import * as CertVerifierLive from "../../src/layers/CertVerifierLive.js"
 import * as CertificateAuthorityLive from "../../src/layers/ca/CertificateAuthority.js"
 import { CertificateAuthority } from "../../src/layers/ca/CertificateAuthority.js"
@@ -36,7 +29,7 @@ import * as TcpTransport from "../../src/layers/transport/TcpTransport.js"
 import { IrpRegistry } from "../../src/services/IrpRegistry.js"
 import { anchorServer } from "./anchor.js"
 import { floorServer } from "./floor.js"
-import { FrameSplitter, type FromServer, frameOf, type ToServer } from "./wire.js"
+import type { FromServer, ToServer } from "./wire.js"
 
 const send = (message: FromServer): void => {
   process.send?.(message)
@@ -106,33 +99,6 @@ const floor = (dir: string, db: string): Promise<number> => {
   )
 }
 
-const bare = (dir: string, replyPath: string): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const reply = frameOf(new Uint8Array(readFileSync(replyPath)))
-    const pem = (file: string) => readFileSync(`${dir}/${file}`, "utf8")
-    const server = Tls.createServer(
-      {
-        key: pem("server-key.pem"),
-        cert: pem("server.pem"),
-        ca: pemDecode(pem("ca.pem"), "CERTIFICATE").map((der) => pemEncode("CERTIFICATE", der)),
-        requestCert: true,
-        rejectUnauthorized: true,
-        minVersion: "TLSv1.3",
-        maxVersion: "TLSv1.3"
-      },
-      (socket) => {
-        socket.setNoDelay(true)
-        const splitter = new FrameSplitter()
-        socket.on("data", (chunk: Buffer) => {
-          for (let n = splitter.push(chunk); n > 0; n--) socket.write(reply)
-        })
-        socket.on("error", () => socket.destroy())
-      }
-    )
-    server.on("error", reject)
-    server.listen(0, "127.0.0.1", () => resolve((server.address() as { port: number }).port))
-  })
-
 const anchor = (dir: string, db: string): Promise<number> =>
   Effect.runPromise(loadDomain(dir)).then((domain) => anchorServer(dir, db, domain.issuer.chain))
 
@@ -145,7 +111,7 @@ const main = async (): Promise<void> => {
         ? await floor(dir, arg)
         : mode === "anchor"
           ? await anchor(dir, arg)
-          : await bare(dir, arg)
+          : await Promise.reject(new Error(`unknown server mode ${mode}: ours, floor or anchor`))
   process.on("message", (m: ToServer) => {
     if (m.type === "cpu") {
       const cpu = process.cpuUsage()

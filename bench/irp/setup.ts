@@ -1,6 +1,6 @@
 /**
  * What the IRP benchmark sets up before it measures: a domain directory, client identities issued by the
- * domain's CA directly (no protocol round trips), the documents whose sizes the bare anchor mimics, and
+ * domain's CA directly (no protocol round trips), the sizes of the documents exchanged, and
  * registered identities inserted in bulk straight into the registry's tables (one SQL statement per
  * table generating the rows server-side: a million rows in seconds, not a million Registers).
  */
@@ -70,7 +70,7 @@ export interface Documents {
   readonly registered: Uint8Array
 }
 
-/** The requests and answers the benchmark exchanges, encoded: the bare anchor sends and answers these sizes. */
+/** The requests and answers the benchmark exchanges, encoded (their sizes go into the report). */
 export const documents = (domain: LoadedDomain, fillerDer: Uint8Array, now: number): Documents => {
   const id = ulidFrom(now, entropy(10))
   const binding: BindingInfo = {

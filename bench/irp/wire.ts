@@ -1,6 +1,6 @@
 /**
- * What the IRP benchmark's parent and its server processes share: the IPC messages, and the framing of
- * the bare TLS anchor (the same `uint32 BE length || payload` frames as SixChat, PROTOCOL.md §3).
+ * What the IRP benchmark's parent and its server processes share: the IPC messages, the SixChat framing
+ * (`uint32 BE length || payload`, PROTOCOL.md §3) and the statistics.
  */
 
 /** Parent -> server process. */
@@ -17,38 +17,6 @@ export const frameOf = (payload: Uint8Array): Buffer => {
   frame.writeUInt32BE(payload.length, 0)
   frame.set(payload, 4)
   return frame
-}
-
-/** Counts the complete frames in a byte stream (their contents do not matter to the anchor). */
-export class FrameSplitter {
-  private need = 4
-  private inHeader = true
-  private header = Buffer.alloc(4)
-  private have = 0
-
-  /** Feeds bytes; returns how many frames they completed. */
-  push(chunk: Uint8Array): number {
-    let frames = 0
-    let at = 0
-    while (at < chunk.length) {
-      const take = Math.min(this.need - this.have, chunk.length - at)
-      if (this.inHeader) this.header.set(chunk.subarray(at, at + take), this.have)
-      this.have += take
-      at += take
-      if (this.have < this.need) break
-      if (this.inHeader) {
-        this.inHeader = false
-        this.need = this.header.readUInt32BE(0)
-        this.have = 0
-        if (this.need > 0) continue
-      }
-      frames++
-      this.inHeader = true
-      this.need = 4
-      this.have = 0
-    }
-    return frames
-  }
 }
 
 // --- statistics ---------------------------------------------------------------------------
