@@ -122,6 +122,34 @@ describe.skipIf(DNSMASQ === undefined)("DNS discovery against dnsmasq", () => {
     })
   )
 
+  it.live("sends one set of queries for concurrent discoveries of one domain, and all of them get its answer", () =>
+    Effect.gen(function* () {
+      const r = yield* resolver()
+      const all = yield* Effect.all(
+        Array.from({ length: 12 }, () => r.discover("together.test")),
+        { concurrency: "unbounded" }
+      )
+      expect(new Set(all.map((d) => JSON.stringify(d.targets)))).toEqual(
+        new Set([
+          JSON.stringify([
+            { target: "irp.together.test", port: 4604, priority: 0, weight: 0, addresses: ["127.0.0.10"], ttl: 60 }
+          ])
+        ])
+      )
+      expect(all.filter((d) => !d.cached).length).toBe(12)
+      // dnsmasq writes its query log a little after it answers: wait (bounded) until the queries are
+      // logged and a moment more, so a second set of queries would have been logged too.
+      const logged = () => dns.queries("SRV", "_sixchat-irp._tcp.together.test") + dns.queries("A", "irp.together.test")
+      for (let i = 0; i < 100 && logged() < 2; i++) yield* Effect.sleep("20 millis")
+      yield* Effect.sleep("300 millis")
+      expect(dns.queries("SRV", "_sixchat-irp._tcp.together.test")).toBe(1)
+      expect(dns.queries("A", "irp.together.test")).toBe(1)
+      // Later callers read the cache the shared discovery filled.
+      expect((yield* r.discover("together.test")).cached).toBe(true)
+      expect(dns.queries("SRV", "_sixchat-irp._tcp.together.test")).toBe(1)
+    })
+  )
+
   it.effect("caches a '.' refusal for 30 s (negative caching)", () =>
     Effect.gen(function* () {
       const r = yield* resolver()

@@ -24,5 +24,8 @@ export const records: ReadonlyArray<string> = [
   // cached.test: its own names, so the query counts of the caching test see only that test.
   srv("cached.test", "irp.cached.test", 4604, 0, 0),
   "--host-record=irp.cached.test,127.0.0.9,60",
-  "--srv-host=_sixchat-irp._tcp.closedcache.test"
+  "--srv-host=_sixchat-irp._tcp.closedcache.test",
+  // together.test: its own names, for the test of concurrent discoveries sharing one.
+  srv("together.test", "irp.together.test", 4604, 0, 0),
+  "--host-record=irp.together.test,127.0.0.10,60"
 ]

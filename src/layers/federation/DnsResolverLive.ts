@@ -9,7 +9,7 @@
  * let whoever can drop DNS packets choose the fallback. The user sees the DNS problem instead.
  */
 import { Resolver } from "node:dns/promises"
-import { Clock, Config, ConfigError, Effect, Either, Layer, Option, Random, Ref } from "effect"
+import { Clock, Config, ConfigError, Deferred, Effect, Either, FiberId, Layer, Option, Random, Ref } from "effect"
 import * as Cache from "../../domain/federation/cache.js"
 import {
   type Discovery,
@@ -142,6 +142,42 @@ export const makeWith = (server: string | undefined, options: Omit<Options, "ser
         (resolver) => Effect.sync(() => resolver.cancel())
       )
 
+    /**
+     * One discovery per domain at a time: concurrent callers of the same domain wait for the one in
+     * flight instead of each sending its own queries. The discovery runs in its own fiber (bounded by
+     * `totalTimeoutMs`), so a caller that gives up does not cancel it for the others, and it stores its
+     * outcome in the cache before it leaves the in-flight table.
+     */
+    const inFlight = new Map<string, Deferred.Deferred<Discovery, DiscoveryError>>()
+    const runAndStore = (domain: string) =>
+      Effect.gen(function* () {
+        const result = yield* Effect.either(fresh(domain))
+        const at = yield* Clock.currentTimeMillis
+        if (Either.isRight(result))
+          yield* Ref.update(cache, (c) =>
+            Cache.insert(c, domain, { _tag: "Found", discovery: result.right }, at, policy)
+          )
+        else if (Cache.isCacheable(result.left))
+          yield* Ref.update(cache, (c) => Cache.insert(c, domain, { _tag: "Failed", error: result.left }, at, policy))
+        return yield* result
+      })
+    const shared = (domain: string): Effect.Effect<Discovery, DiscoveryError> =>
+      Effect.suspend(() => {
+        const running = inFlight.get(domain)
+        if (running !== undefined) return Deferred.await(running)
+        const done = Deferred.unsafeMake<Discovery, DiscoveryError>(FiberId.none)
+        inFlight.set(domain, done)
+        return Effect.gen(function* () {
+          yield* runAndStore(domain).pipe(
+            Effect.onExit((exit) =>
+              Effect.sync(() => inFlight.delete(domain)).pipe(Effect.zipRight(Deferred.done(done, exit)))
+            ),
+            Effect.forkDaemon
+          )
+          return yield* Deferred.await(done)
+        })
+      })
+
     const discover: DomainResolverService["discover"] = Effect.fn("DomainResolver.discover")(function* (text: string) {
       const domain = normalizeDomain(text)
       if (domain === undefined) return yield* Effect.fail(discoveryError("InvalidDomain", text))
@@ -149,14 +185,8 @@ export const makeWith = (server: string | undefined, options: Omit<Options, "ser
       const hit = Cache.lookup(yield* Ref.get(cache), domain, now)
       if (hit !== undefined)
         return hit._tag === "Found" ? { ...hit.discovery, cached: true } : yield* Effect.fail(hit.error)
-      const result = yield* Effect.either(fresh(domain))
-      const at = yield* Clock.currentTimeMillis
-      if (Either.isRight(result)) {
-        yield* Ref.update(cache, (c) => Cache.insert(c, domain, { _tag: "Found", discovery: result.right }, at, policy))
-        return { ...result.right, cached: false }
-      }
-      if (Cache.isCacheable(result.left))
-        yield* Ref.update(cache, (c) => Cache.insert(c, domain, { _tag: "Failed", error: result.left }, at, policy))
+      const result = yield* Effect.either(shared(domain))
+      if (Either.isRight(result)) return { ...result.right, cached: false }
       return yield* Effect.fail(result.left)
     })
 
