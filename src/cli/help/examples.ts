@@ -29,7 +29,11 @@ const EXAMPLES: Readonly<Record<string, Examples>> = {
   trust: [["Accept bob's new key after comparing the safety number:", "sixchat trust bob@example.org"]],
   status: [["What the agent is doing:", "sixchat status"]],
   "irp init": [
-    ["Create a domain's CA and configuration:", "sixchat irp init --dir /var/lib/sixchat-irp --domain example.org"]
+    ["Create a domain's CA and configuration:", "sixchat irp init --dir /var/lib/sixchat-irp --domain example.org"],
+    [
+      "The same, storing the domain in PostgreSQL (irp.json records it for serve, token and revoke):",
+      "sixchat irp init --dir /var/lib/sixchat-irp --domain example.org --db postgres://irp@localhost/irp"
+    ]
   ],
   "irp serve": [
     ["Serve the domain, logging JSON:", "sixchat irp serve --dir /var/lib/sixchat-irp --log-format json"],
