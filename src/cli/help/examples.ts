@@ -70,6 +70,13 @@ const EXAMPLES: Readonly<Record<string, Examples>> = {
   "peer connect": [
     ["Talk to bob directly:", "sixchat peer connect --key key.pem --cert cert.pem --expect bob@example.org [::1]:4605"]
   ],
+  doctor: [
+    ["Check your home and say what to fix:", "sixchat doctor --home ~/.sixchat"],
+    [
+      "The same for a script (exit 1 when a check failed, 3 when only the IRP is unreachable):",
+      "sixchat doctor --json | jq '.checks[] | select(.level != \"ok\")'"
+    ]
+  ],
   "cert verify": [
     ["Check a chain against a CA:", "sixchat cert verify --trust ca.pem --leaf bob.pem --at 2026-01-31T12:00:00Z"]
   ]
