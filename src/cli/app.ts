@@ -45,7 +45,8 @@ const loaders: ReadonlyArray<readonly [string, Loader]> = [
   ["revoke", async () => [(await userIrp()).userIrpCommands[2]]],
   ["peer", async () => [(await import("./peer.js")).peerCommand]],
   ["cert", async () => [(await import("./cert.js")).certCommand]],
-  ["domain", async () => [(await import("./domainShow.js")).domainCommand]]
+  ["domain", async () => [(await import("./domainShow.js")).domainCommand]],
+  ["doctor", async () => [(await import("./doctor/doctor.js")).doctorCommand]]
 ]
 
 /** The names of the top-level commands, in help order. */

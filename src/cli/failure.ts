@@ -30,6 +30,25 @@ export const EXIT_STATUS: ReadonlyArray<readonly [number, string]> = [
   [ExitCode.Interrupted, "interrupted (Ctrl-C) before the command finished"]
 ]
 
+/**
+ * Commands whose codes say more than the common table (their `--help` and man page show this one):
+ * `doctor` reports what it found rather than failing on the first problem.
+ */
+const COMMAND_EXIT_STATUS: Readonly<Record<string, ReadonlyArray<readonly [number, string]>>> = {
+  doctor: [
+    [ExitCode.Ok, "no check failed (warnings allowed)"],
+    [ExitCode.Rejected, "a check failed: its line says what to fix"],
+    [ExitCode.Usage, "usage: a misspelled option or a bad value"],
+    [ExitCode.Unreachable, "the only failure: the IRP named in the home could not be reached"],
+    [ExitCode.Internal, "internal error in sixchat: please report it"],
+    [ExitCode.Interrupted, "interrupted (Ctrl-C) before the command finished"]
+  ]
+}
+
+/** The exit-status table of a command (words after `sixchat`). */
+export const exitStatusOf = (path: ReadonlyArray<string>): ReadonlyArray<readonly [number, string]> =>
+  COMMAND_EXIT_STATUS[path.join(" ")] ?? EXIT_STATUS
+
 export class CliFailure extends Data.TaggedError("CliFailure")<{
   readonly code: number
   /** One sentence for stderr. */

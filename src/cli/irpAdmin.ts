@@ -55,22 +55,48 @@ export const withSchemaParameter = (url: string): string | undefined => {
   return PgLive.withSearchPath(parsed.toString(), schema)
 }
 
-/** The storage a domain uses: `--db` if given, else its config's (a relative SQLite path is inside DIR). */
+const DB_SYNTAX = "sqlite:PATH or postgres://USER@HOST/DB[?schema=NAME]"
+
+/** A storage URL checked (a relative SQLite path is inside DIR), or the reason it is unusable. */
+export const parseStorage = (dir: string, text: string): Database.DatabaseSpec | string => {
+  const spec = Database.parseDatabaseSpec(text)
+  if (spec === undefined) return `"${text}" is not a database: use ${DB_SYNTAX}`
+  if (spec._tag === "Sqlite") return { _tag: "Sqlite", path: path.resolve(dir, spec.path) }
+  const url = withSchemaParameter(spec.url)
+  return url === undefined
+    ? "the PostgreSQL URL is malformed, or its schema= is not a lower-case identifier"
+    : { _tag: "Postgres", url }
+}
+
+/**
+ * The storage a domain uses: `--db` if given, else irp.json's `db` (which `irp init --db` wrote). A bad
+ * `--db` is a usage error (exit 2); a bad irp.json is local state to fix (exit 4).
+ */
 export const databaseFor = (
   dir: string,
   domain: LoadedDomain,
   override: Option.Option<string>
 ): Effect.Effect<Database.DatabaseSpec, CliFailure> => {
-  const text = Option.getOrElse(override, () => domain.config.db)
-  const spec = Database.parseDatabaseSpec(text)
-  if (spec === undefined)
-    return Effect.fail(usage(`"${text}" is not a database: use sqlite:PATH or postgres://USER@HOST/DB[?schema=NAME]`))
-  if (spec._tag === "Sqlite") return Effect.succeed({ _tag: "Sqlite", path: path.resolve(dir, spec.path) })
-  const url = withSchemaParameter(spec.url)
-  return url === undefined
-    ? Effect.fail(usage("the PostgreSQL URL is malformed, or its schema= is not a lower-case identifier"))
-    : Effect.succeed({ _tag: "Postgres", url })
+  const spec = parseStorage(
+    dir,
+    Option.getOrElse(override, () => domain.config.db)
+  )
+  if (typeof spec !== "string") return Effect.succeed(spec)
+  return Option.isSome(override)
+    ? Effect.fail(usage(`--db: ${spec}`))
+    : Effect.fail(
+        new CliFailure({
+          code: ExitCode.State,
+          message: `${path.join(dir, "irp.json")} names a storage that cannot be used (${spec}): fix its "db" or give --db`
+        })
+      )
 }
+
+/** `--db` of the commands that open the domain's storage. */
+export const dbOption = Options.text("db").pipe(
+  Options.optional,
+  Options.withDescription(`${DB_SYNTAX}; overrides irp.json's db (set by irp init --db)`)
+)
 
 /** The storage for a log line: the SQLite path, or the PostgreSQL URL without its password. */
 export const shownDatabase = (spec: Database.DatabaseSpec): string => {
@@ -95,13 +121,23 @@ const init = Command.make(
   "init",
   {
     dir: Options.text("dir").pipe(Options.withDescription("directory to create (must not exist)")),
-    domain: Options.text("domain").pipe(Options.withDescription("the domain, e.g. example.org"))
+    domain: Options.text("domain").pipe(Options.withDescription("the domain, e.g. example.org")),
+    db: Options.text("db").pipe(
+      Options.optional,
+      Options.withDescription(
+        `storage recorded in irp.json for every operator command: ${DB_SYNTAX} (default sqlite:irp.sqlite in DIR)`
+      )
+    )
   },
   (o) =>
     Effect.gen(function* () {
+      const db = Option.getOrUndefined(o.db)
+      // Checked before anything is written: a domain whose storage cannot be opened is no use.
+      const checked = db === undefined ? undefined : parseStorage(o.dir, db)
+      if (typeof checked === "string") return yield* usage(`--db: ${checked}`)
       const entropy = yield* Entropy
       const now = new Date(yield* Clock.currentTimeMillis)
-      const done = yield* initDomain({ dir: o.dir, domain: o.domain, now, entropy: entropy.bytes }).pipe(
+      const done = yield* initDomain({ dir: o.dir, domain: o.domain, now, entropy: entropy.bytes, db }).pipe(
         Effect.mapError(
           (e) =>
             new CliFailure({
@@ -114,6 +150,9 @@ const init = Command.make(
       yield* stdoutLine(`created domain ${done.config.domain} in ${done.dir}`)
       yield* stdoutLine(`  trust anchor for users: ${done.files.ca}`)
       yield* stdoutLine(`  server name: ${done.config.serverName} (DNS must point it at this machine)`)
+      yield* stdoutLine(
+        `  storage: ${checked === undefined ? `sqlite:${path.join(done.dir, "irp.sqlite")}` : shownDatabase(checked)} (irp.json "db")`
+      )
       yield* stdoutLine(`  move ${done.files.rootKey} offline: only a new issuing CA needs it`)
       yield* stdoutLine(
         `next: sixchat irp serve --dir ${o.dir}   and   sixchat irp token --dir ${o.dir} --handle USER@${done.config.domain}`
@@ -130,10 +169,7 @@ const token = Command.make(
       Options.optional,
       Options.withDescription("lifetime: 90s, 30m, 24h, 7d (default from irp.json)")
     ),
-    db: Options.text("db").pipe(
-      Options.optional,
-      Options.withDescription("sqlite:PATH or postgres://… (default from irp.json)")
-    )
+    db: dbOption
   },
   (o) =>
     Effect.gen(function* () {
@@ -175,10 +211,7 @@ const revoke = Command.make(
       Options.withDescription("revoke every certificate of this handle")
     ),
     reason: Options.choice("reason", RevocationReason.literals).pipe(Options.withDefault("unspecified" as const)),
-    db: Options.text("db").pipe(
-      Options.optional,
-      Options.withDescription("sqlite:PATH or postgres://… (default from irp.json)")
-    )
+    db: dbOption
   },
   (o) =>
     Effect.gen(function* () {

@@ -7,7 +7,7 @@
  *   the IPv6 one is left out, with a warning, on a host without IPv6). Port 0 picks a free port.
  * * Prints `listening on ADDR` on stderr for each bound address (scripts and tests read the real port
  *   there), then one log line per request on stderr (`serverLog.ts`).
- * * Storage: `--db`, else `irp.json`'s (the SQLite file in DIR); a PostgreSQL URL may name a schema with
+ * * Storage: `--db`, else `irp.json`'s `db` (set by `irp init --db`; default the SQLite file in DIR); a PostgreSQL URL may name a schema with
  *   `?schema=NAME` (see `irpAdmin.databaseFor`). Several servers may share one PostgreSQL database.
  * * On SIGINT/SIGTERM `main.ts` interrupts this command: the server's scope closes, so it stops listening,
  *   ends every connection with `<Close/>`, closes the database, and the process exits 0.
@@ -26,7 +26,7 @@ import { IrpRegistry } from "../services/IrpRegistry.js"
 import { IrpServerError } from "../services/IrpServer.js"
 import { cryptoLayer, cryptoOption, parseAddressArg } from "./common.js"
 import { CliFailure, ExitCode } from "./failure.js"
-import { databaseFor, dirOption, loadDomainOrFail, registryLayer, shownDatabase } from "./irpAdmin.js"
+import { databaseFor, dbOption, dirOption, loadDomainOrFail, registryLayer, shownDatabase } from "./irpAdmin.js"
 import { addressInUse, isAddressInUse } from "./listenFailure.js"
 import * as ServerLog from "./serverLog.js"
 
@@ -87,10 +87,7 @@ const serve = Command.make(
       Options.repeated,
       Options.withDescription("HOST:PORT to listen on (repeatable; default from irp.json: [::]:4604 and 0.0.0.0:4604)")
     ),
-    db: Options.text("db").pipe(
-      Options.optional,
-      Options.withDescription("sqlite:PATH or postgres://USER@HOST/DB[?schema=NAME] (default from irp.json)")
-    ),
+    db: dbOption,
     logFormat: Options.choice("log-format", ServerLog.LOG_FORMATS).pipe(
       Options.withDefault("text" as ServerLog.LogFormat),
       Options.withDescription("request log on stderr: text (key=value) or json (one object per line)")

@@ -5,7 +5,7 @@
 import { Context, Data, type Effect, Schema, type Stream } from "effect"
 import { Contact, KeyChange } from "../domain/agent/contacts.js"
 import { StoreEvent } from "../domain/agent/events.js"
-import { StoredMessage } from "../domain/agent/messages.js"
+import { Instant, StoredMessage } from "../domain/agent/messages.js"
 import { Transfer } from "../domain/agent/transfers.js"
 import { Address, Fingerprint, Handle, Id } from "../domain/brands.js"
 
@@ -21,7 +21,7 @@ export const SessionSummary = Schema.Struct({
   peer: Handle,
   role: Schema.Literal("initiator", "responder"),
   remote: Address,
-  since: Schema.Number,
+  since: Instant,
   fingerprint: Fingerprint,
   /** The session code (PROTOCOL.md section 10.2): per session; the safety number is per pair of keys. */
   sessionCode: Schema.String
@@ -35,7 +35,7 @@ export const AgentStatus = Schema.Struct({
   listening: Schema.Array(Address),
   /** What the IRP holds for this device now. */
   registered: Schema.Array(Address),
-  registrationExpiresAt: Schema.optional(Schema.Number),
+  registrationExpiresAt: Schema.optional(Instant),
   /** Set when the IRP saw us from an address we did not register (a NAT is likely in the way). */
   natSuspected: Schema.optional(Address),
   sessions: Schema.Array(SessionSummary),

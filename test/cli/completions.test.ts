@@ -29,6 +29,8 @@ describe("sixchat --completions", () => {
     expect(complete(["sixchat", "irp", "serve", "--log-format", ""])).toBe("text json")
     expect(complete(["sixchat", "irp", "s"])).toBe("serve")
     expect(complete(["sixchat", "send", "--"])).toBe("--home --help")
+    expect(complete(["sixchat", "doc"])).toBe("doctor")
+    expect(complete(["sixchat", "doctor", "--"])).toBe("--home --json --crypto --help")
   })
 
   it("zsh and fish scripts are printed too", async () => {

@@ -38,6 +38,14 @@ describe("sixchat --help", () => {
     expect(r.stdout).toMatchSnapshot()
   })
 
+  it("doctor --help: its own exit codes (0 nothing failed, 1 a check failed, 3 only the IRP unreachable) and examples", async () => {
+    const r = await runCli(["doctor", "--help"])
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(/^ {2}3 +the only failure: the IRP named in the home could not be reached$/m)
+    expect(r.stdout).toContain("sixchat doctor --home ~/.sixchat")
+    expect(r.stdout).toMatchSnapshot()
+  })
+
   it("colour only on a terminal, never with NO_COLOR", () => {
     expect(styleFor({ isTTY: true, columns: 120 }, {}).color).toBe(true)
     expect(styleFor({ isTTY: true }, { NO_COLOR: "1" }).color).toBe(false)

@@ -2,10 +2,12 @@
  * The operator + user flow of `irpFlow.ts` through the built binary on PostgreSQL (a fresh schema, named
  * with `?schema=` in the `--db` URL), with the JSON request log.
  */
+import { existsSync } from "node:fs"
+import { join } from "node:path"
 import { Context, Effect, Exit, Layer, Scope } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { freshSchema, PG_URL, PgTestSchema, postgres, requirePostgresTest } from "../support/postgres.js"
-import { operatorAndUserFlow, type Workspace, workspace } from "./irpFlow.js"
+import { enrolUser, ok, operatorAndUserFlow, serve, stop, type Workspace, workspace } from "./irpFlow.js"
 
 requirePostgresTest()
 
@@ -43,6 +45,25 @@ describe.skipIf(!postgres.reachable)(
         expect.arrayContaining(["Enroll:ok", "Register:ok", "Lookup:ok", "Revoke:ok"])
       )
       expect(log).toContain(`search_path%3D${schema}`)
+    })
+
+    it("irp init --db postgres://… records the storage: token and serve without --db meet there, enrolment succeeds", async () => {
+      const other = workspace()
+      try {
+        const url = dbUrl(schema)
+        await ok(["irp", "init", "--dir", other.dir, "--domain", "example.org", "--db", url])
+        const served = await serve(other.dir)
+        try {
+          expect(served.process.stderr).toContain(`search_path%3D${schema}`)
+          // enrolUser runs `irp token` without --db: the token must reach PostgreSQL, not an SQLite file.
+          await enrolUser(other, served, "erin")
+          expect(existsSync(join(other.dir, "irp.sqlite"))).toBe(false)
+        } finally {
+          expect(await stop(served)).toBe(0)
+        }
+      } finally {
+        other.cleanup()
+      }
     })
   }
 )

@@ -26,7 +26,7 @@ describe("man pages", () => {
     expect(send).toMatch(/^\.TH SIXCHAT-SEND 1 /)
     for (const section of ["NAME", "SYNOPSIS", "OPTIONS", "EXAMPLES", "EXIT STATUS", "SEE ALSO"])
       expect(send).toContain(`.SH ${section}`)
-    for (const file of ["sixchat.1", "sixchat-irp-serve.1", "sixchat-send.1"]) {
+    for (const file of ["sixchat.1", "sixchat-irp-serve.1", "sixchat-send.1", "sixchat-doctor.1"]) {
       const shown = spawnSync("man", ["--warnings", "-l", join(dir, file)], {
         encoding: "utf8",
         env: { ...process.env, MANPAGER: "cat", MANWIDTH: "80" }

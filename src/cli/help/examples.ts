@@ -29,7 +29,11 @@ const EXAMPLES: Readonly<Record<string, Examples>> = {
   trust: [["Accept bob's new key after comparing the safety number:", "sixchat trust bob@example.org"]],
   status: [["What the agent is doing:", "sixchat status"]],
   "irp init": [
-    ["Create a domain's CA and configuration:", "sixchat irp init --dir /var/lib/sixchat-irp --domain example.org"]
+    ["Create a domain's CA and configuration:", "sixchat irp init --dir /var/lib/sixchat-irp --domain example.org"],
+    [
+      "The same, storing the domain in PostgreSQL (irp.json records it for serve, token and revoke):",
+      "sixchat irp init --dir /var/lib/sixchat-irp --domain example.org --db postgres://irp@localhost/irp"
+    ]
   ],
   "irp serve": [
     ["Serve the domain, logging JSON:", "sixchat irp serve --dir /var/lib/sixchat-irp --log-format json"],
@@ -65,6 +69,13 @@ const EXAMPLES: Readonly<Record<string, Examples>> = {
   "peer listen": [["Wait for one peer:", "sixchat peer listen --key key.pem --cert cert.pem --listen [::1]:4605"]],
   "peer connect": [
     ["Talk to bob directly:", "sixchat peer connect --key key.pem --cert cert.pem --expect bob@example.org [::1]:4605"]
+  ],
+  doctor: [
+    ["Check your home and say what to fix:", "sixchat doctor --home ~/.sixchat"],
+    [
+      "The same for a script (exit 1 when a check failed, 3 when only the IRP is unreachable):",
+      "sixchat doctor --json | jq '.checks[] | select(.level != \"ok\")'"
+    ]
   ],
   "cert verify": [
     ["Check a chain against a CA:", "sixchat cert verify --trust ca.pem --leaf bob.pem --at 2026-01-31T12:00:00Z"]

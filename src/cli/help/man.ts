@@ -3,7 +3,7 @@
  * `sixchat-CMD(1)` for each command and group (`sixchat-irp-serve(1)`), each with NAME, SYNOPSIS,
  * DESCRIPTION, COMMANDS or ARGUMENTS and OPTIONS, EXAMPLES, EXIT STATUS and SEE ALSO.
  */
-import { EXIT_STATUS } from "../failure.js"
+import { exitStatusOf } from "../failure.js"
 import { VERSION } from "../version.js"
 import { examplesOf } from "./examples.js"
 import type { CommandDoc } from "./model.js"
@@ -59,7 +59,7 @@ export const manPage = (doc: CommandDoc): string => {
   }
   items(
     "EXIT STATUS",
-    EXIT_STATUS.map(([code, text]) => [String(code), text])
+    exitStatusOf(doc.path).map(([code, text]) => [String(code), text])
   )
   const parents = doc.path.map((_, i) => ["sixchat", ...doc.path.slice(0, i)].join("-"))
   const children = doc.subcommands.map(pageName)

@@ -3,7 +3,7 @@
  * argument and option (wrapped at the terminal's width or 80 columns, no boilerplate), EXAMPLES and
  * EXIT STATUS. Headers are bold only on a terminal and never with NO_COLOR (https://no-color.org).
  */
-import { EXIT_STATUS } from "../failure.js"
+import { exitStatusOf } from "../failure.js"
 import { examplesOf } from "./examples.js"
 import type { ArgDoc, CommandDoc, OptionDoc } from "./model.js"
 
@@ -91,10 +91,10 @@ const table = (style: Style, rows: ReadonlyArray<readonly [string, string]>): Re
   })
 }
 
-export const exitStatusLines = (style: Style): ReadonlyArray<string> =>
+export const exitStatusLines = (style: Style, path: ReadonlyArray<string> = []): ReadonlyArray<string> =>
   table(
     style,
-    EXIT_STATUS.map(([code, text]) => [String(code), text])
+    exitStatusOf(path).map(([code, text]) => [String(code), text])
   )
 
 export const renderHelp = (doc: CommandDoc, style: Style): string => {
@@ -135,7 +135,7 @@ export const renderHelp = (doc: CommandDoc, style: Style): string => {
   )
   if (doc.subcommands.length > 0)
     out.push("", `Run \`sixchat ${[...doc.path, "COMMAND"].join(" ")} --help\` for a command's options.`)
-  section("EXIT STATUS", exitStatusLines(style))
+  section("EXIT STATUS", exitStatusLines(style, doc.path))
   if (doc.path.length === 0) out.push("", "See man sixchat (and man sixchat-COMMAND) for more.")
   return `${out.join("\n")}\n`
 }

@@ -8,7 +8,7 @@
  */
 import { Schema } from "effect"
 import { Fingerprint, Handle } from "../brands.js"
-import { Millis } from "./messages.js"
+import { Instant } from "./messages.js"
 
 /**
  * What a key change became: `pending` until the user accepts it (`sixchat trust HANDLE`);
@@ -33,14 +33,14 @@ export const KeyChange = Schema.Struct({
   seq: Schema.Int,
   handle: Handle,
   /** When the new key was first seen. */
-  at: Millis,
+  at: Instant,
   previous: Fingerprint,
   current: Fingerprint,
   previousIssuer: IssuerId,
   currentIssuer: IssuerId,
   returning: Schema.Boolean,
   status: KeyChangeStatus,
-  resolvedAt: Schema.NullOr(Millis)
+  resolvedAt: Schema.NullOr(Instant)
 })
 export type KeyChange = typeof KeyChange.Type
 
@@ -50,10 +50,10 @@ export const ContactKey = Schema.Struct({
   issuer: IssuerId,
   /** The newest certificate serial seen with this key and issuer (`null`: not known). */
   serial: Schema.NullOr(Schema.String),
-  firstSeen: Millis,
-  lastSeen: Millis,
+  firstSeen: Instant,
+  lastSeen: Instant,
   /** When another chain became the pin after this one (`null`: never replaced, or trusted again). */
-  replacedAt: Schema.NullOr(Millis),
+  replacedAt: Schema.NullOr(Instant),
   /** This is the pinned chain now. */
   pinned: Schema.Boolean
 })
@@ -69,16 +69,16 @@ export const SessionCode = Schema.String.pipe(Schema.minLength(1), Schema.maxLen
 export const Contact = Schema.Struct({
   handle: Handle,
   fingerprint: Schema.NullOr(Fingerprint),
-  pinnedAt: Schema.NullOr(Millis),
-  lastHandshakeAt: Schema.NullOr(Millis),
+  pinnedAt: Schema.NullOr(Instant),
+  lastHandshakeAt: Schema.NullOr(Instant),
   /** The pinned chain's issuing CA (`""` when not known yet). */
   issuer: Schema.NullOr(IssuerId),
   /** The pinned key's SPKI DER, base64 (`null` until a handshake after store migration 2). */
   spki: Schema.NullOr(Schema.String),
   /** The last session's code (section 10.2): per session, NOT the safety number. */
   sessionCode: Schema.NullOr(Schema.String),
-  sessionCodeAt: Schema.NullOr(Millis),
-  lastMessageAt: Schema.NullOr(Millis),
+  sessionCodeAt: Schema.NullOr(Instant),
+  lastMessageAt: Schema.NullOr(Instant),
   unread: Schema.Int,
   outbox: Schema.Int,
   /** The newest key change the user has not accepted yet. */
@@ -88,7 +88,7 @@ export const Contact = Schema.Struct({
   /** `sixchat contact verify`: the pinned key it was done for, our own key then, and when. */
   verifiedFingerprint: Schema.NullOr(Fingerprint),
   verifiedOwn: Schema.NullOr(Fingerprint),
-  verifiedAt: Schema.NullOr(Millis),
+  verifiedAt: Schema.NullOr(Instant),
   /** Filled in by the agent (it knows its own key): the pair's safety number, 60 digits (section 10.1). */
   safetyNumber: Schema.optional(Schema.NullOr(Schema.String)),
   /** Filled in by the agent: the safety number was compared for these very keys (ours and theirs). */

@@ -3,13 +3,34 @@
  * message and direction, its delivery state, and the pure state machine that every store update
  * goes through. Pure: times come in as epoch milliseconds chosen by the caller.
  */
-import { Schema } from "effect"
+import { ParseResult, Schema } from "effect"
 import { Handle, Id } from "../brands.js"
 import type { Timestamp } from "../e2e/messages.js"
 
-/** Epoch milliseconds. */
+/** Epoch milliseconds (in memory and in the agent's database). */
 export const Millis = Schema.Int
 export type Millis = typeof Millis.Type
+
+const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:\d\d)$/
+
+/**
+ * A time as the agent's machine outputs show it (the control socket, `--json`; issue 13 §3): epoch
+ * milliseconds in memory, an RFC 3339 UTC string such as `2026-12-05T12:00:00.000Z` on the wire.
+ * Decoding takes any RFC 3339 offset; encoding always writes UTC with milliseconds.
+ */
+export const Instant: Schema.Schema<number, string> = Schema.transformOrFail(Schema.String, Millis, {
+  strict: true,
+  decode: (text, _, ast) => {
+    const ms = RFC3339.test(text) ? Date.parse(text) : Number.NaN
+    return Number.isFinite(ms)
+      ? ParseResult.succeed(ms)
+      : ParseResult.fail(new ParseResult.Type(ast, text, "an RFC 3339 time such as 2026-12-05T12:00:00.000Z"))
+  },
+  encode: (ms, _, ast) =>
+    Math.abs(ms) <= 8.64e15
+      ? ParseResult.succeed(new Date(ms).toISOString())
+      : ParseResult.fail(new ParseResult.Type(ast, ms, "a time between the years -271821 and 275760"))
+})
 
 /** `out`: written by this user; `in`: received from the peer. */
 export const Direction = Schema.Literal("in", "out")
@@ -34,8 +55,8 @@ export const MessageState = Schema.Union(OutgoingState, IncomingState)
 export type MessageState = typeof MessageState.Type
 
 /**
- * One stored message, as history, the outbox and the change feed show it. Times are epoch ms,
- * `null` until the event happened.
+ * One stored message, as history, the outbox and the change feed show it. Times are epoch ms
+ * (`Instant`: RFC 3339 strings on the wire), `null` until the event happened.
  */
 export const StoredMessage = Schema.Struct({
   /** Local insertion order: a stable key and the tie-break of `at`. */
@@ -46,22 +67,22 @@ export const StoredMessage = Schema.Struct({
   body: Schema.String,
   state: MessageState,
   /** History position (see `historyTime`); history is ordered by `(at, seq)`. */
-  at: Millis,
+  at: Instant,
   /**
    * When the author wrote it: the wire's `<Message sent>`. For an outgoing message this is the time
    * of `enqueue`, and every (re)send must carry this same stamp.
    */
-  createdAt: Millis,
+  createdAt: Instant,
   /** Outgoing: last time it was written to a channel. */
-  sentAt: Schema.NullOr(Millis),
+  sentAt: Schema.NullOr(Instant),
   /** Outgoing: when the peer's `<Ack>` arrived. */
-  deliveredAt: Schema.NullOr(Millis),
+  deliveredAt: Schema.NullOr(Instant),
   /** Outgoing: when the peer's `<Read>` arrived; incoming: when this user read it. */
-  readAt: Schema.NullOr(Millis),
+  readAt: Schema.NullOr(Instant),
   /** Incoming: when this agent stored it (before its `<Ack>` went out). */
-  receivedAt: Schema.NullOr(Millis),
+  receivedAt: Schema.NullOr(Instant),
   /** Outgoing: when the user cancelled it. */
-  cancelledAt: Schema.NullOr(Millis),
+  cancelledAt: Schema.NullOr(Instant),
   /** Outgoing: how many times it was written to a channel. */
   attempts: Schema.Int
 })

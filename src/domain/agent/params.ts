@@ -11,7 +11,7 @@ const HINTS: Readonly<Record<string, string>> = {
   path: "an absolute path (the agent runs in another directory)",
   id: "an id as history or transfers show it",
   limit: "a whole number from 1 to 1000",
-  before: "{at, seq} of the oldest message already shown",
+  before: "{at, seq} of the oldest message already shown (at as history gives it: an RFC 3339 time)",
   state: '"active" or "paused"',
   subscription: "the number subscribe returned on this connection"
 }

@@ -9,7 +9,7 @@ import { Schema } from "effect"
 import { Handle, Id } from "../brands.js"
 import { MessageBody } from "../e2e/messages.js"
 import { Contact, KeyChange } from "./contacts.js"
-import { HISTORY_MAX_LIMIT, StoredMessage } from "./messages.js"
+import { HISTORY_MAX_LIMIT, Instant, StoredMessage } from "./messages.js"
 import { Transfer } from "./transfers.js"
 
 /** The socket's file name inside the identity home. */
@@ -105,7 +105,7 @@ export const HistoryParams = Schema.Struct({
   peer: Schema.optional(Handle),
   limit: Schema.optional(Schema.Int.pipe(Schema.between(1, HISTORY_MAX_LIMIT))),
   /** Messages before this position (`at`, `seq` of the oldest one already shown): the previous page. */
-  before: Schema.optional(Schema.Struct({ at: Schema.Int, seq: Schema.Int }))
+  before: Schema.optional(Schema.Struct({ at: Instant, seq: Schema.Int }))
 })
 export const TypingParams = Schema.Struct({ peer: Handle, state: Schema.Literal("active", "paused") })
 export const TransfersParams = Schema.Struct({ peer: Schema.optional(Handle) })

@@ -5,7 +5,7 @@
  */
 import { Schema } from "effect"
 import { Handle, Id } from "../brands.js"
-import { Direction, Millis } from "./messages.js"
+import { Direction, Instant } from "./messages.js"
 
 /**
  * A byte count or offset. Kept as a JS number: exact up to 2^53 - 1 bytes (8 PiB), far past any
@@ -85,8 +85,8 @@ const common = {
   /** Bytes per data record, as offered (1 .. 65 536). */
   chunk: Schema.Int,
   detail: Schema.NullOr(Schema.String),
-  createdAt: Millis,
-  updatedAt: Millis
+  createdAt: Instant,
+  updatedAt: Instant
 }
 
 export const OutgoingTransfer = Schema.Struct({

@@ -22,6 +22,9 @@ export const DomainFile = {
 
 export const DEFAULT_IRP_PORT = 4604
 
+/** The storage of a domain whose irp.json names none: the SQLite file in DIR. */
+export const DEFAULT_DB = "sqlite:irp.sqlite"
+
 const DomainName = Schema.String.pipe(
   Schema.filter((s) => isDomainName(s) || "a lower-case DNS name such as example.org")
 )
@@ -36,8 +39,12 @@ export const IrpConfig = Schema.Struct({
   serverNames: Schema.Array(DomainName).pipe(Schema.minItems(1)),
   /** `host:port` / `[v6]:port` listeners for `irp serve` when no `--listen` is given. */
   listen: Schema.Array(Schema.String),
-  /** Same syntax as `--db`: `sqlite:PATH` (relative to DIR) or a `postgres://` URL. */
-  db: Schema.String,
+  /**
+   * The domain's storage, read by every operator command (`irp serve`, `irp token`, `irp revoke`); same
+   * syntax as `--db`: `sqlite:PATH` (relative to DIR) or a `postgres://` URL. Set by `irp init --db`; an
+   * irp.json written before the field existed means the SQLite file in DIR.
+   */
+  db: Schema.optionalWith(Schema.String, { default: () => DEFAULT_DB }),
   clientValidityDays: Days,
   /**
    * When set, client certificates live this many seconds instead of `clientValidityDays` (short-lived
@@ -65,13 +72,14 @@ export const defaultIrpConfig = (params: {
   readonly serverNames: ReadonlyArray<string>
   readonly clientValidityDays: number
   readonly serverValidityDays: number
+  readonly db?: string | undefined
 }): IrpConfig => ({
   version: 1,
   domain: params.domain,
   serverName: params.serverNames[0]!,
   serverNames: params.serverNames,
   listen: [`[::]:${DEFAULT_IRP_PORT}`, `0.0.0.0:${DEFAULT_IRP_PORT}`],
-  db: "sqlite:irp.sqlite",
+  db: params.db ?? DEFAULT_DB,
   clientValidityDays: params.clientValidityDays,
   serverValidityDays: params.serverValidityDays,
   tokenTtlSeconds: 86_400,

@@ -28,6 +28,8 @@ export interface InitDomainParams {
   readonly serverValidityDays?: number | undefined
   readonly rootValidityDays?: number | undefined
   readonly issuingValidityDays?: number | undefined
+  /** The storage irp.json records (`sqlite:PATH` or `postgres://…`); default the SQLite file in DIR. */
+  readonly db?: string | undefined
 }
 
 export interface DomainInitialised {
@@ -41,6 +43,9 @@ export interface DomainInitialised {
 
 const KEY_MODE = 0o600
 const PUBLIC_MODE = 0o644
+
+/** irp.json is public unless its storage URL carries a password. */
+const configMode = (db: string): number => (URL.canParse(db) && new URL(db).password !== "" ? KEY_MODE : PUBLIC_MODE)
 
 const filesIn = (dir: string): DomainInitialised["files"] => {
   const abs = path.resolve(dir)
@@ -59,7 +64,7 @@ export const initDomain = (params: InitDomainParams): Effect.Effect<DomainInitia
     const clientValidityDays = params.clientValidityDays ?? Profile.CLIENT_VALIDITY_DAYS
     const serverValidityDays = params.serverValidityDays ?? Profile.SERVER_VALIDITY_DAYS
     const config = yield* Schema.decodeUnknown(IrpConfig)(
-      defaultIrpConfig({ domain, serverNames, clientValidityDays, serverValidityDays })
+      defaultIrpConfig({ domain, serverNames, clientValidityDays, serverValidityDays, db: params.db })
     ).pipe(
       Effect.mapError(
         (cause) =>
@@ -111,7 +116,7 @@ export const initDomain = (params: InitDomainParams): Effect.Effect<DomainInitia
         writeNewFile(files.issuingKey, keyPem(issuingKey.pkcs8), KEY_MODE),
         writeNewFile(files.server, certPem(server.chain), PUBLIC_MODE),
         writeNewFile(files.serverKey, keyPem(serverKey.pkcs8), KEY_MODE),
-        writeNewFile(files.config, `${Schema.encodeSync(IrpConfigJson)(config)}\n`, PUBLIC_MODE)
+        writeNewFile(files.config, `${Schema.encodeSync(IrpConfigJson)(config)}\n`, configMode(config.db))
       ],
       { discard: true }
     ).pipe(Effect.onError(() => removeDirectory(params.dir)))
