@@ -6,6 +6,7 @@ import { Context, Data, type Effect, Schema, type Stream } from "effect"
 import { Contact, KeyChange } from "../domain/agent/contacts.js"
 import { StoreEvent } from "../domain/agent/events.js"
 import { Instant, StoredMessage } from "../domain/agent/messages.js"
+import type { LookupResult, OutboxItem } from "../domain/agent/rpc.js"
 import { Transfer } from "../domain/agent/transfers.js"
 import { Address, Fingerprint, Handle, Id } from "../domain/brands.js"
 
@@ -39,7 +40,9 @@ export const AgentStatus = Schema.Struct({
   /** Set when the IRP saw us from an address we did not register (a NAT is likely in the way). */
   natSuspected: Schema.optional(Address),
   sessions: Schema.Array(SessionSummary),
-  outbox: Schema.Number
+  outbox: Schema.Number,
+  /** Outgoing messages and file offers that expired undelivered (issue 13, item 4); absent from older agents. */
+  failed: Schema.optional(Schema.Number)
 })
 export type AgentStatus = typeof AgentStatus.Type
 
@@ -58,6 +61,21 @@ export interface AgentService {
   readonly send: (peer: Handle, body: string) => Effect.Effect<StoredMessage, AgentError>
   /** Offers a file (the agent streams it once the peer accepts; resumes after breaks). */
   readonly sendFile: (peer: Handle, path: string) => Effect.Effect<Transfer, AgentError>
+  /**
+   * Whether `peer` can be written to (issue 13, item 4): asks the IRP. `Unavailable` when the IRP
+   * cannot be reached. Creates no contact.
+   */
+  readonly lookup: (peer: Handle) => Effect.Effect<LookupResult, AgentError>
+  /** What waits for delivery (messages, then files offered), oldest first. */
+  readonly outbox: (query: {
+    readonly peer?: Handle | undefined
+    readonly limit?: number | undefined
+  }) => Effect.Effect<ReadonlyArray<OutboxItem>, AgentError>
+  /**
+   * Cancels one waiting item and returns it (state `cancelled`): `NotFound` when nothing waiting has
+   * that id, `Refused` when it was delivered (or has otherwise left the outbox).
+   */
+  readonly outboxCancel: (id: Id) => Effect.Effect<OutboxItem, AgentError>
   /** Cancels a queued message or a file transfer (either direction). */
   readonly cancel: (id: Id) => Effect.Effect<void, AgentError>
   /** Accepts an incoming file the policy held (PROTOCOL.md 5.4.7): now if its sender is connected, else when it offers again. */

@@ -157,6 +157,16 @@ export interface AgentStoreService {
   }) => Effect.Effect<RetryState, AgentStoreError>
   /** Retry `peer` at once (the IRP reported a new binding); keeps the failure count. */
   readonly retryNow: (input: { readonly peer: Handle; readonly now: number }) => Effect.Effect<void, AgentStoreError>
+  /**
+   * Gives up every message still in the outbox that was written at or before `createdBefore`:
+   * `queued`/`sent` → `expired` (issue 13, item 4), oldest first. A later `<Ack>` still marks one delivered.
+   */
+  readonly expireOutbox: (input: {
+    readonly createdBefore: number
+    readonly now: number
+  }) => Effect.Effect<ReadonlyArray<StoredMessage>, AgentStoreError>
+  /** Outgoing messages that expired and outgoing files that failed, for `status`. */
+  readonly failedCount: () => Effect.Effect<number, AgentStoreError>
   /** Forget `peer`'s failures (a session was established). */
   readonly resetRetry: (peer: Handle) => Effect.Effect<void, AgentStoreError>
 

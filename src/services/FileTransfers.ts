@@ -52,6 +52,11 @@ export interface FileTransfersService {
   readonly cancel: (ref: TransferRef) => Effect.Effect<Transfer, FileTransferError>
   /** `cancel` by id alone (`Agent.cancel`): every unfinished transfer with that id; `[]` when none. */
   readonly cancelId: (id: Id) => Effect.Effect<ReadonlyArray<Transfer>, FileTransferError>
+  /**
+   * Gives up every unfinished outgoing transfer without progress since `updatedBefore` (issue 13,
+   * item 4): `failed` with `detail`, `<FileCancel reason="expired">` when a session is up. Returns them.
+   */
+  readonly expire: (updatedBefore: number, detail: string) => Effect.Effect<ReadonlyArray<Transfer>, FileTransferError>
   /** Peers with unfinished outgoing transfers (for the core to dial, like peers with an outbox). */
   readonly pendingPeers: Effect.Effect<ReadonlyArray<Handle>, FileTransferError>
   /** Progress of every transfer, from when the stream starts. */

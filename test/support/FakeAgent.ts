@@ -36,6 +36,8 @@ export interface FakeAgent {
   /** An outgoing transfer makes progress, or ends (`agent.TransferProgress` / `agent.TransferUpdated`). */
   readonly progress: (id: Id, offset: number) => Effect.Effect<void>
   readonly finish: (id: Id, state: "done" | "failed" | "cancelled", detail?: string) => Effect.Effect<void>
+  /** What `lookup` says of a handle of the same domain (default `active`). */
+  readonly lookupStatus: Map<Handle, "unknown" | "revoked">
   /** Adds a contact (pinned, optionally with a pending key change). */
   readonly addContact: (handle: Handle, options?: { readonly keyChange?: boolean }) => Contact
 }
@@ -53,6 +55,8 @@ export const makeFakeAgent = (options: { readonly self: Handle; readonly now?: (
     const calls: Array<{ method: keyof AgentService; args: ReadonlyArray<unknown> }> = []
     const failures = new Map<keyof AgentService, AgentError>()
     let seq = 0
+    const lookupStatus = new Map<Handle, "unknown" | "revoked">()
+    const domainOf = (h: Handle) => h.slice(h.lastIndexOf("@") + 1)
 
     const newId = (): Id => {
       const random = new Uint8Array(10)
@@ -88,11 +92,55 @@ export const makeFakeAgent = (options: { readonly self: Handle; readonly now?: (
         readAt: null,
         receivedAt: direction === "in" ? t : null,
         cancelledAt: null,
+        expiredAt: null,
         attempts: 0
       }
     }
 
+    const waitingItem = (m: StoredMessage) => ({
+      id: m.id,
+      peer: m.peer,
+      kind: "message" as const,
+      state: m.state === "queued" || m.state === "sent" ? m.state : ("cancelled" as const),
+      summary: m.body,
+      createdAt: m.createdAt,
+      attempts: m.attempts,
+      lastError: null,
+      nextAttemptAt: null,
+      expiresAt: m.createdAt + 7 * 86_400_000
+    })
+
     const service: AgentService = {
+      lookup: (peer) =>
+        Effect.zipRight(
+          enter("lookup", peer),
+          Effect.sync(() => {
+            const status: "active" | "unknown" | "revoked" | "otherDomain" =
+              domainOf(peer) !== domainOf(options.self) ? "otherDomain" : (lookupStatus.get(peer) ?? "active")
+            return { peer, status, online: status === "active", message: `${peer} is ${status}.` }
+          })
+        ),
+      outbox: (query) =>
+        Effect.zipRight(
+          enter("outbox", query),
+          Effect.sync(() =>
+            messages
+              .filter((m) => m.direction === "out" && (m.state === "queued" || m.state === "sent"))
+              .filter((m) => query.peer === undefined || m.peer === query.peer)
+              .map(waitingItem)
+          )
+        ),
+      outboxCancel: (id) =>
+        Effect.zipRight(
+          enter("outboxCancel", id),
+          Effect.suspend(() => {
+            const m = messages.find((x) => x.id === id && x.direction === "out")
+            if (m === undefined) return Effect.fail(notFound(`nothing waits with id ${id}`))
+            if (m.state !== "queued" && m.state !== "sent")
+              return Effect.fail(new AgentError({ reason: "Refused", message: `Message ${id} no longer waits.` }))
+            return Effect.map(advance(id, "cancelled"), waitingItem)
+          })
+        ),
       send: (peer, body) =>
         Effect.zipRight(
           enter("send", peer, body),
@@ -269,7 +317,8 @@ export const makeFakeAgent = (options: { readonly self: Handle; readonly now?: (
           sentAt: state === "sent" ? t : m.sentAt,
           deliveredAt: state === "delivered" ? t : m.deliveredAt,
           readAt: state === "read" ? t : m.readAt,
-          cancelledAt: state === "cancelled" ? t : m.cancelledAt
+          cancelledAt: state === "cancelled" ? t : m.cancelledAt,
+          expiredAt: state === "expired" ? t : m.expiredAt
         })
         yield* emit({ _tag: "agent.MessageUpdated", message: next })
         return next
@@ -360,6 +409,7 @@ export const makeFakeAgent = (options: { readonly self: Handle; readonly now?: (
       advance,
       progress,
       finish,
+      lookupStatus,
       addContact
     }
     return fake

@@ -47,6 +47,8 @@ export const stateMark = (m: Pick<StoredMessage, "direction" | "state">): string
       return m.direction === "out" ? "✓✓ read" : ""
     case "cancelled":
       return "✗ cancelled"
+    case "expired":
+      return "✗ failed: not delivered in time"
     case "received":
       return ""
   }
@@ -54,7 +56,13 @@ export const stateMark = (m: Pick<StoredMessage, "direction" | "state">): string
 
 /** The state in words, as history shows it. */
 export const stateWord = (m: Pick<StoredMessage, "direction" | "state">): string =>
-  m.direction === "in" ? (m.state === "read" ? "read" : "unread") : m.state
+  m.direction === "in"
+    ? m.state === "read"
+      ? "read"
+      : "unread"
+    : m.state === "expired"
+      ? "failed: expired undelivered"
+      : m.state
 
 /** The local part of a handle (`bob` of `bob@example.org`). */
 export const localPart = (handle: Handle): string => handle.slice(0, handle.lastIndexOf("@"))
@@ -92,7 +100,10 @@ export const historyJson = (m: StoredMessage) => ({
   deliveredAt: iso(m.deliveredAt),
   readAt: iso(m.readAt),
   receivedAt: iso(m.receivedAt),
-  cancelledAt: iso(m.cancelledAt)
+  cancelledAt: iso(m.cancelledAt),
+  expiredAt: iso(m.expiredAt),
+  /** `true` for a message that will never be delivered (it expired undelivered). */
+  failed: m.state === "expired"
 })
 
 const UNITS = ["B", "KiB", "MiB", "GiB", "TiB"] as const

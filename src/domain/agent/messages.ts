@@ -42,9 +42,11 @@ export type Direction = typeof Direction.Type
  * * `sent`: written to a channel at least once, no `<Ack>` yet (still in the outbox);
  * * `delivered`: the peer's `<Ack>` came back (the peer has stored it); out of the outbox;
  * * `read`: the peer's `<Read>` came back;
- * * `cancelled`: the user withdrew it before delivery; out of the outbox.
+ * * `cancelled`: the user withdrew it before delivery; out of the outbox;
+ * * `expired`: not delivered within the agent's outbox expiry (`--outbox-expiry`, default 7 days):
+ *   given up, shown as failed; out of the outbox (issue 13, item 4).
  */
-export const OutgoingState = Schema.Literal("queued", "sent", "delivered", "read", "cancelled")
+export const OutgoingState = Schema.Literal("queued", "sent", "delivered", "read", "cancelled", "expired")
 export type OutgoingState = typeof OutgoingState.Type
 
 /** State of an incoming message: `received` (stored, unread) or `read` (this user has seen it). */
@@ -83,6 +85,8 @@ export const StoredMessage = Schema.Struct({
   receivedAt: Schema.NullOr(Instant),
   /** Outgoing: when the user cancelled it. */
   cancelledAt: Schema.NullOr(Instant),
+  /** Outgoing: when it expired undelivered (state `expired`; issue 13 item 4). */
+  expiredAt: Schema.NullOr(Instant),
   /** Outgoing: how many times it was written to a channel. */
   attempts: Schema.Int
 })
@@ -124,7 +128,7 @@ export const HISTORY_DEFAULT_LIMIT = 100
 export const HISTORY_MAX_LIMIT = 1000
 
 /** What happens to an outgoing message. */
-export type OutgoingEvent = "sent" | "delivered" | "read" | "cancel"
+export type OutgoingEvent = "sent" | "delivered" | "read" | "cancel" | "expire"
 
 /**
  * The outgoing state machine. `unchanged` leaves the state as it is (a repeated or late event);
@@ -133,7 +137,9 @@ export type OutgoingEvent = "sent" | "delivered" | "read" | "cancel"
  * * an `<Ack>` for a cancelled message moves it to `delivered`: a message cancelled after it was
  *   written to a channel may still have been stored by the peer, and the truth wins;
  * * `<Read>` implies delivery (an `<Ack>` lost or overtaken);
- * * an `<Ack>` after `<Read>` changes nothing.
+ * * an `<Ack>` after `<Read>` changes nothing;
+ * * `expire` gives up a message still in the outbox; an `<Ack>` that comes later (it was written to a
+ *   channel and the peer stored it after all) moves it to `delivered`, like a cancelled one.
  */
 export const nextOutgoing = (
   state: OutgoingState,
@@ -148,7 +154,9 @@ export const nextOutgoing = (
     case "sent":
       return state === "queued" ? to("sent") : same
     case "delivered":
-      return state === "queued" || state === "sent" || state === "cancelled" ? to("delivered") : same
+      return state === "queued" || state === "sent" || state === "cancelled" || state === "expired"
+        ? to("delivered")
+        : same
     case "read":
       return state === "read" ? same : to("read")
     case "cancel":
@@ -157,6 +165,8 @@ export const nextOutgoing = (
         : state === "cancelled"
           ? same
           : { _tag: "Refused" }
+    case "expire":
+      return state === "queued" || state === "sent" ? to("expired") : same
   }
 }
 

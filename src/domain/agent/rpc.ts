@@ -127,3 +127,48 @@ export const HistoryResult = Schema.Array(StoredMessage)
 export const ContactsResult = Schema.Array(Contact)
 export const TransfersResult = Schema.Array(Transfer)
 export const KeyChangesResult = Schema.Array(KeyChange)
+
+// --- sending to a handle: lookup and the outbox (issue 13, item 4) ---
+
+/**
+ * `lookup`: whether `peer` can be written to, asked of the IRP through the agent before a message is
+ * queued. `active`: a certificate in good standing (`online` tells whether a device of theirs is
+ * registered now; if not, messages wait for them); `unknown`: no certificate in the domain;
+ * `revoked`: revoked; `otherDomain`: a handle of another domain, which this agent cannot reach
+ * (federation is not built). `message` is one sentence for a person.
+ */
+export const LookupResult = Schema.Struct({
+  peer: Handle,
+  status: Schema.Literal("active", "unknown", "revoked", "otherDomain"),
+  online: Schema.Boolean,
+  message: Schema.String
+})
+export type LookupResult = typeof LookupResult.Type
+
+export const OutboxParams = Schema.Struct({
+  peer: Schema.optional(Handle),
+  limit: Schema.optional(Schema.Int.pipe(Schema.between(1, 10_000)))
+})
+
+/**
+ * One item waiting for delivery: a message (`queued`: never written to a channel; `sent`: written,
+ * no `<Ack>` yet) or a file this user offers (`offered`, `accepted`, `sending`). `attempts`: times a
+ * message was written to a channel (`null` for a file); `lastError`: why the last attempt to reach
+ * the peer failed, if it did; `nextAttemptAt`: when the agent tries the peer again (`null`: as soon as
+ * it can). `expiresAt`: when it is given up (a message: its creation plus the outbox expiry; a file:
+ * its last progress plus the expiry). `summary`: the start of the message, or the file's name.
+ */
+export const OutboxItem = Schema.Struct({
+  id: Id,
+  peer: Handle,
+  kind: Schema.Literal("message", "file"),
+  state: Schema.Literal("queued", "sent", "offered", "accepted", "sending", "cancelled"),
+  summary: Schema.String,
+  createdAt: Instant,
+  attempts: Schema.NullOr(Schema.Int),
+  lastError: Schema.NullOr(Schema.String),
+  nextAttemptAt: Schema.NullOr(Instant),
+  expiresAt: Instant
+})
+export type OutboxItem = typeof OutboxItem.Type
+export const OutboxResult = Schema.Array(OutboxItem)

@@ -55,6 +55,7 @@ export const feature =
         sendFile: (peer, path) => Effect.mapError(files.sendFile(peer, path), agentError),
         cancel: (id) =>
           Effect.mapBoth(files.cancelId(id), { onFailure: agentError, onSuccess: (cancelled) => cancelled.length > 0 }),
+        expire: (updatedBefore, detail) => Effect.mapError(files.expire(updatedBefore, detail), agentError),
         accept: (peer, id) => Effect.mapError(files.accept({ direction: "in", peer, id }), agentError),
         transfers: (peer) =>
           Effect.mapError(

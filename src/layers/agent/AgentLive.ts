@@ -9,7 +9,7 @@
  * Directory and Presence. Scoped: closing it closes every session with `<Close/>`; Presence, built
  * outside, deregisters when its own scope closes.
  */
-import { Clock, Effect, Layer, Option, PubSub, Schema, type Scope, Stream } from "effect"
+import { Clock, Duration, Effect, Layer, Option, PubSub, Schedule, Schema, type Scope, Stream } from "effect"
 import type { AgentStoreError } from "../../domain/agent/errors.js"
 import type { Address, Handle, Id } from "../../domain/brands.js"
 import { MessageBody } from "../../domain/e2e/messages.js"
@@ -33,6 +33,7 @@ import type { AgentCore, FilesFeature, SessionPlugin } from "./core/plugin.js"
 import * as RevocationGuard from "./core/revocationGuard.js"
 import * as SessionManager from "./core/SessionManager.js"
 import * as Messaging from "./messaging/Messaging.js"
+import { makeOutboxView, sweepInterval } from "./outboxView.js"
 
 export interface AgentConfig<R = never> {
   /** Our handle (the CN / SAN of `identity`'s certificate). */
@@ -162,6 +163,12 @@ export const make = <R = never>(
     )
     yield* manager.serve(listeners.listeners)
 
+    // Issue 13, item 4: what cannot be delivered is given up after `outboxExpiry` (logged, shown as failed).
+    const outboxView = makeOutboxView({ self, store, directory, files, expiryMs: options.outboxExpiryMs })
+    yield* Effect.forkScoped(
+      Effect.repeat(outboxView.sweep, Schedule.spaced(Duration.millis(sweepInterval(options.outboxExpiryMs))))
+    )
+
     const now = Clock.currentTimeMillis
     const unavailable = new AgentError({
       reason: "Unavailable",
@@ -197,6 +204,13 @@ export const make = <R = never>(
         yield* delivery.kick(peer)
         return stored
       }),
+      lookup: Effect.fn("Agent.lookup")(function* (peer) {
+        if (peer === self)
+          return yield* new AgentError({ reason: "BadRequest", message: "You cannot send a message to yourself." })
+        return yield* outboxView.lookup(peer)
+      }),
+      outbox: (query) => outboxView.outbox(query),
+      outboxCancel: (id) => outboxView.outboxCancel(id),
       sendFile: Effect.fn("Agent.sendFile")(function* (peer, path) {
         if (files === undefined) return yield* unavailable
         return yield* files.sendFile(peer, path)
@@ -244,6 +258,7 @@ export const make = <R = never>(
         files !== undefined ? files.transfers(peer) : Effect.mapError(store.transfers({ peer }), storeError),
       status: Effect.gen(function* () {
         const outbox = yield* Effect.mapError(store.peersWithOutbox(), storeError)
+        const failed = yield* Effect.mapError(store.failedCount(), storeError)
         return {
           handle: self,
           deviceId: config.deviceId,
@@ -253,7 +268,8 @@ export const make = <R = never>(
           ...(registrationExpiresAt === undefined ? {} : { registrationExpiresAt }),
           ...(natSuspected === undefined ? {} : { natSuspected }),
           sessions: yield* manager.sessions,
-          outbox: outbox.reduce((n, p) => n + p.pending, 0)
+          outbox: outbox.reduce((n, p) => n + p.pending, 0),
+          failed
         }
       }),
       events: Stream.merge(store.changes, Stream.fromPubSub(hub))

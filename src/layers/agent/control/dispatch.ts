@@ -40,6 +40,9 @@ const invalidParams = (message: string, data?: unknown): RpcErrorObject =>
 
 const handlers = (agent: AgentService, session: Session, afterWrite: Array<() => void>): Handlers => ({
   send: (p) => agent.send(p.peer, p.body),
+  lookup: (p) => agent.lookup(p.peer),
+  outbox: (p) => agent.outbox(p),
+  outboxCancel: (p) => agent.outboxCancel(p.id),
   sendFile: (p) => agent.sendFile(p.peer, p.path),
   cancel: (p) => Effect.as(agent.cancel(p.id), {}),
   accept: (p) => Effect.as(agent.acceptFile(p.peer, p.id), {}),

@@ -16,8 +16,12 @@ import {
   HistoryResult,
   KeyChangesParams,
   KeyChangesResult,
+  LookupResult,
   MarkReadResult,
   NoParams,
+  OutboxItem,
+  OutboxParams,
+  OutboxResult,
   PeerParams,
   SendFileParams,
   SendParams,
@@ -38,6 +42,9 @@ const method = <P extends Schema.Schema.AnyNoContext, R extends Schema.Schema.An
 
 export const Methods = {
   send: method(SendParams, StoredMessage),
+  lookup: method(PeerParams, LookupResult),
+  outbox: method(OutboxParams, OutboxResult),
+  outboxCancel: method(CancelParams, OutboxItem),
   sendFile: method(SendFileParams, Transfer),
   cancel: method(CancelParams, EmptyResult),
   accept: method(AcceptParams, EmptyResult),

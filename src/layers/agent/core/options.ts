@@ -37,6 +37,12 @@ export interface AgentOptions {
   readonly maxHandshakesPerSource: number
   /** Delivery dials in flight at the same time (default 16). */
   readonly maxDials: number
+  /**
+   * How long an undeliverable message or file offer waits before it is given up and shown as failed
+   * (issue 13, item 4; default 7 days): a message counts from when it was written, a file from its
+   * last progress. `sixchat agent --outbox-expiry`.
+   */
+  readonly outboxExpiry: Duration.DurationInput
   /** Passed to the secure channel (handshake, idle, write and connect limits). */
   readonly channel: Partial<ChannelOptions>
 }
@@ -54,6 +60,7 @@ export const defaultAgentOptions: AgentOptions = {
   maxHandshakes: 64,
   maxHandshakesPerSource: 8,
   maxDials: 16,
+  outboxExpiry: Duration.days(7),
   channel: {}
 }
 
@@ -65,6 +72,7 @@ export interface ResolvedOptions extends AgentOptions {
   readonly dialStaggerMs: number
   readonly simultaneousWindowMs: number
   readonly closeTimeoutMs: number
+  readonly outboxExpiryMs: number
 }
 
 export const resolveOptions = (options: Partial<AgentOptions> = {}): ResolvedOptions => {
@@ -77,6 +85,7 @@ export const resolveOptions = (options: Partial<AgentOptions> = {}): ResolvedOpt
     idleCloseMs: ms(o.idleClose),
     dialStaggerMs: ms(o.dialStagger),
     simultaneousWindowMs: ms(o.simultaneousWindow),
-    closeTimeoutMs: ms(o.closeTimeout)
+    closeTimeoutMs: ms(o.closeTimeout),
+    outboxExpiryMs: ms(o.outboxExpiry)
   }
 }

@@ -31,6 +31,10 @@ export interface FilesFeature {
   /** Accepts the held incoming transfer `id` from `peer`. */
   readonly accept: (peer: Handle, id: Id) => Effect.Effect<void, AgentError>
   readonly transfers: (peer?: Handle) => Effect.Effect<ReadonlyArray<Transfer>, AgentError>
+  /** Gives up unfinished outgoing transfers without progress since `updatedBefore` (the outbox expiry). */
+  readonly expire?:
+    | ((updatedBefore: number, detail: string) => Effect.Effect<ReadonlyArray<Transfer>, AgentError>)
+    | undefined
   /** Peers with unfinished outgoing transfers: delivery dials them like peers with messages waiting. */
   readonly pendingPeers?: Effect.Effect<ReadonlyArray<Handle>, AgentError> | undefined
 }

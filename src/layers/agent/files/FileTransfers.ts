@@ -108,24 +108,36 @@ export const make = (
       return transfer
     })
 
+    /** Stops a transfer for good: `cancelled` by the user, or `failed` when it expired (issue 13, item 4). */
+    const stop = (ref: TransferRef, state: "cancelled" | "failed", detail: string, wireReason: string) =>
+      Effect.gen(function* () {
+        const t = yield* store.transfer(ref).pipe(Effect.mapError(storeError))
+        if (t === undefined)
+          return yield* new FileTransferError({
+            reason: "NotFound",
+            message: `No ${ref.direction === "out" ? "outgoing" : "incoming"} file ${ref.id} with ${ref.peer}: check the id.`
+          })
+        if (isTerminalTransfer(t.state)) return t
+        if (t.direction === "out") {
+          yield* ctx.locked(refKey(ref))(Effect.zipRight(sender.stop(ref), finish(store, ref, state, detail)))
+        } else {
+          yield* receiver.stopIncoming(t, state, detail)
+        }
+        const link = ctx.links.get(ref.peer)
+        if (link !== undefined) yield* sendQuietly(link, { _tag: "e2e.FileCancel", id: ref.id, reason: wireReason })
+        return (yield* store.transfer(ref).pipe(Effect.mapError(storeError))) ?? t
+      })
+
     const cancel = Effect.fn("FileTransfers.cancel")(function* (ref: TransferRef) {
-      const t = yield* store.transfer(ref).pipe(Effect.mapError(storeError))
-      if (t === undefined)
-        return yield* new FileTransferError({
-          reason: "NotFound",
-          message: `No ${ref.direction === "out" ? "outgoing" : "incoming"} file ${ref.id} with ${ref.peer}: check the id.`
-        })
-      if (isTerminalTransfer(t.state)) return t
-      if (t.direction === "out") {
-        yield* ctx.locked(refKey(ref))(
-          Effect.zipRight(sender.stop(ref), finish(store, ref, "cancelled", "You cancelled the file."))
-        )
-      } else {
-        yield* receiver.stopIncoming(t, "cancelled", "You cancelled the file.")
-      }
-      const link = ctx.links.get(ref.peer)
-      if (link !== undefined) yield* sendQuietly(link, { _tag: "e2e.FileCancel", id: ref.id, reason: "user_cancelled" })
-      return (yield* store.transfer(ref).pipe(Effect.mapError(storeError))) ?? t
+      return yield* stop(ref, "cancelled", "You cancelled the file.", "user_cancelled")
+    })
+
+    const expire = Effect.fn("FileTransfers.expire")(function* (updatedBefore: number, detail: string) {
+      const active = yield* store.transfers({ active: true }).pipe(Effect.mapError(storeError))
+      return yield* Effect.forEach(
+        active.filter((t) => t.direction === "out" && t.updatedAt <= updatedBefore),
+        (t) => stop(transferRef(t), "failed", detail, "expired")
+      )
     })
 
     const cancelId = Effect.fn("FileTransfers.cancelId")(function* (id: Id) {
@@ -216,6 +228,7 @@ export const make = (
       }),
       cancel,
       cancelId,
+      expire,
       pendingPeers,
       progress
     } satisfies FileTransfersService

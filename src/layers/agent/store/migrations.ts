@@ -21,6 +21,10 @@
  * pinned before it are carried over with an unknown issuer (`''`), and the old key of every accepted
  * change as replaced at the time it was replaced, so a key1 -> key2 -> key1 rollback is caught for
  * contacts from before the upgrade too.
+ *
+ * Migration 6 (issue 13, item 4) lets an outgoing message expire: state `expired` and its time
+ * `expired_at`. The table is rebuilt (SQLite cannot change a CHECK), keeping every row and `seq`,
+ * and its indexes made again; `messages_expired` (partial) counts the failed ones for `status`. (Id 4 was once reserved for this and never used; 6 comes after 5.)
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
@@ -207,6 +211,48 @@ export const migrations: ReadonlyArray<Migration> = [
       `ALTER TABLE transfers_v5 RENAME TO transfers`,
       `CREATE UNIQUE INDEX transfers_key ON transfers (direction, peer, id)`,
       `CREATE INDEX transfers_active ON transfers (peer, seq) WHERE state NOT IN ('done', 'cancelled', 'failed')`
+    ]
+  },
+  {
+    // Issue 13, item 4: messages that cannot be delivered expire (`--outbox-expiry`) and show as failed.
+    id: 6,
+    name: "outgoing messages expire undelivered",
+    statements: [
+      `CREATE TABLE messages_v6 (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL,
+        peer TEXT NOT NULL REFERENCES contacts (handle),
+        direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+        body TEXT NOT NULL,
+        state TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        sent_at INTEGER,
+        delivered_at INTEGER,
+        read_at INTEGER,
+        received_at INTEGER,
+        cancelled_at INTEGER,
+        expired_at INTEGER,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        CHECK ((direction = 'out' AND state IN ('queued', 'sent', 'delivered', 'read', 'cancelled', 'expired')
+                AND received_at IS NULL)
+            OR (direction = 'in' AND state IN ('received', 'read') AND received_at IS NOT NULL AND expired_at IS NULL))
+      )`,
+      `INSERT INTO messages_v6 (seq, id, peer, direction, body, state, at, created_at, sent_at, delivered_at, read_at,
+          received_at, cancelled_at, attempts)
+        SELECT seq, id, peer, direction, body, state, at, created_at, sent_at, delivered_at, read_at,
+          received_at, cancelled_at, attempts
+        FROM messages`,
+      `DROP TABLE messages`,
+      `ALTER TABLE messages_v6 RENAME TO messages`,
+      `CREATE UNIQUE INDEX messages_out_id ON messages (id) WHERE direction = 'out'`,
+      `CREATE UNIQUE INDEX messages_in_id ON messages (peer, id) WHERE direction = 'in'`,
+      `CREATE INDEX messages_peer_at ON messages (peer, at, seq)`,
+      `CREATE INDEX messages_at ON messages (at, seq)`,
+      `CREATE INDEX messages_outbox ON messages (peer, seq) WHERE direction = 'out' AND state IN ('queued', 'sent')`,
+      `CREATE INDEX messages_outbox_all ON messages (seq) WHERE direction = 'out' AND state IN ('queued', 'sent')`,
+      `CREATE INDEX messages_unread ON messages (peer) WHERE direction = 'in' AND state = 'received'`,
+      `CREATE INDEX messages_expired ON messages (peer) WHERE direction = 'out' AND state = 'expired'`
     ]
   }
 ]

@@ -14,7 +14,7 @@ import { decodeMessages, decodeOutboxPeers, decodeRetry, MESSAGE_COLUMNS } from 
 
 type OutboxOps = Pick<
   AgentStoreService,
-  "outbox" | "peersWithOutbox" | "recordDeliveryFailure" | "retryNow" | "resetRetry"
+  "outbox" | "peersWithOutbox" | "recordDeliveryFailure" | "retryNow" | "resetRetry" | "expireOutbox" | "failedCount"
 >
 
 export const OUTBOX_DEFAULT_LIMIT = 500
@@ -87,6 +87,31 @@ export const makeOutboxOps = (db: StoreDb, policy: RetryPolicy = defaultRetryPol
           []
         ] as const)
       )
+    }),
+
+    expireOutbox: Effect.fn("AgentStore.expireOutbox")(function* ({ createdBefore, now }) {
+      // The partial index `messages_outbox_all` holds only the waiting messages: this never scans history.
+      return yield* db.relaxed(
+        Effect.gen(function* () {
+          const expired = yield* Effect.flatMap(
+            sql`UPDATE messages SET state = 'expired', expired_at = ${now}
+              WHERE direction = 'out' AND state IN ('queued', 'sent') AND created_at <= ${createdBefore}
+              RETURNING ${sql.literal(MESSAGE_COLUMNS)}`,
+            decodeMessages
+          )
+          const ordered = [...expired].sort((a, b) => a.seq - b.seq)
+          return [ordered, ordered.map((message) => ({ _tag: "agent.MessageUpdated", message }) as const)] as const
+        })
+      )
+    }),
+
+    failedCount: Effect.fn("AgentStore.failedCount")(function* () {
+      const rows = yield* db.read(
+        sql<{ readonly n: number }>`SELECT
+          (SELECT COUNT(*) FROM messages WHERE direction = 'out' AND state = 'expired')
+          + (SELECT COUNT(*) FROM transfers WHERE direction = 'out' AND state = 'failed') AS n`
+      )
+      return Number(rows[0]?.n ?? 0)
     }),
 
     resetRetry: Effect.fn("AgentStore.resetRetry")(function* (peer) {

@@ -39,7 +39,7 @@ export const decoder = <R, I, A>(what: string, row: Schema.Schema<R, I>, shape: 
 // --- messages ----------------------------------------------------------------------------
 
 export const MESSAGE_COLUMNS =
-  "seq, id, peer, direction, body, state, at, created_at, sent_at, delivered_at, read_at, received_at, cancelled_at, attempts"
+  "seq, id, peer, direction, body, state, at, created_at, sent_at, delivered_at, read_at, received_at, cancelled_at, expired_at, attempts"
 
 const MessageRow = Schema.Struct({
   seq: Schema.Int,
@@ -55,6 +55,7 @@ const MessageRow = Schema.Struct({
   read_at: NullableMillis,
   received_at: NullableMillis,
   cancelled_at: NullableMillis,
+  expired_at: NullableMillis,
   attempts: Schema.Int
 })
 
@@ -75,6 +76,7 @@ export const decodeMessages = decoder(
     readAt: r.read_at,
     receivedAt: r.received_at,
     cancelledAt: r.cancelled_at,
+    expiredAt: r.expired_at,
     attempts: r.attempts
   })
 )
