@@ -1,7 +1,7 @@
 /**
  * `sixchat agent --home H [--listen HOST:PORT]... [--strict-keys] [--no-receipts] [--no-typing]
  * [--accept-files POLICY] [--irp HOST:PORT] [--max-handshakes N] [--max-handshakes-per-source N]
- * [--crypto node|noble]` (issue 4, section 1; the handshake caps: issue 10 §4): runs the
+ * [--outbox-expiry DURATION] [--crypto node|noble]` (issue 4, section 1; the handshake caps: issue 10 §4): runs the
  * User Agent of an enrolled identity home until SIGINT/SIGTERM.
  *
  * * Loads the identity (`key.pem`, possibly passphrase-protected: `agentKey.ts`), the chain and the
@@ -20,7 +20,19 @@ import { networkInterfaces } from "node:os"
 import * as path from "node:path"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import { Context, Effect, Either, ExecutionStrategy, Layer, Logger, LogLevel, Option, Scope, Stream } from "effect"
+import {
+  Context,
+  Duration,
+  Effect,
+  Either,
+  ExecutionStrategy,
+  Layer,
+  Logger,
+  LogLevel,
+  Option,
+  Scope,
+  Stream
+} from "effect"
 import { type Address, formatAddress } from "../domain/brands.js"
 import { makeLocalIdentity } from "../domain/handshake/identity.js"
 import * as ControlServer from "../layers/agent/control/ControlServer.js"
@@ -123,6 +135,14 @@ const eventLine = (event: AgentEvent): Effect.Effect<void> => {
   }
 }
 
+/** `--outbox-expiry`: `90s`, `30m`, `12h`, `7d` (plain digits are seconds); milliseconds, or undefined. */
+export const parseExpiry = (text: string): number | undefined => {
+  const m = /^(\d{1,7})(s|m|h|d)?$/.exec(text.trim())
+  if (m === null || Number(m[1]) === 0) return undefined
+  const unit = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? "s") as "s" | "m" | "h" | "d"]
+  return Number(m[1]) * unit
+}
+
 const startFailure = (e: { readonly _tag: string; readonly message: string; readonly reason?: string }) =>
   isAddressInUse(e)
     ? addressInUse(e, "agent")
@@ -159,6 +179,12 @@ const agent = Command.make(
       Options.withDefault(defaultAgentOptions.maxHandshakesPerSource),
       Options.withDescription("of those, from one IPv4 address or IPv6 /64 (default 8)")
     ),
+    outboxExpiry: Options.text("outbox-expiry").pipe(
+      Options.withDefault("7d"),
+      Options.withDescription(
+        "give up a message or file offer not delivered within DURATION (90s, 30m, 12h, 7d; default 7d): it shows as failed"
+      )
+    ),
     crypto: cryptoOption
   },
   (o) =>
@@ -177,6 +203,11 @@ const agent = Command.make(
       const listen: ReadonlyArray<Address> = yield* listenAddresses(o.listen)
       if (o.maxHandshakes < 1 || o.maxHandshakesPerSource < 1)
         return yield* usage("--max-handshakes and --max-handshakes-per-source take a number of at least 1")
+      const outboxExpiryMs = parseExpiry(o.outboxExpiry)
+      if (outboxExpiryMs === undefined)
+        return yield* usage(
+          `--outbox-expiry "${o.outboxExpiry}" is not a duration such as 90s, 30m, 12h or 7d (more than zero)`
+        )
       const acceptPolicy = parseAcceptPolicy(o.acceptFiles)
       if (acceptPolicy === undefined)
         return yield* usage(
@@ -203,7 +234,8 @@ const agent = Command.make(
           receipts: !o.noReceipts,
           typing: !o.noTyping,
           maxHandshakes: o.maxHandshakes,
-          maxHandshakesPerSource: o.maxHandshakesPerSource
+          maxHandshakesPerSource: o.maxHandshakesPerSource,
+          outboxExpiry: Duration.millis(outboxExpiryMs)
         },
         downloadsDir: path.join(o.home, "downloads"),
         acceptPolicy,

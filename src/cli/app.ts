@@ -38,6 +38,7 @@ const loaders: ReadonlyArray<readonly [string, Loader]> = [
   ["contact", async () => [(await import("./people/contacts.js")).contactCommand]],
   ["trust", async () => [(await import("./people/contacts.js")).trustCommand]],
   ["status", async () => [(await import("./people/status.js")).statusCommand]],
+  ["outbox", async () => [(await import("./people/outbox.js")).outboxCommand]],
   ["irp", async () => [await irpCommand()]],
   ["id", async () => [await idCommand()]],
   ["register", async () => [(await userIrp()).userIrpCommands[0]]],

@@ -28,9 +28,11 @@ describe("sixchat --completions", () => {
     expect(complete(["sixchat", "irp", "serve", "--l"])).toBe("--listen --log-format --lookup-cache")
     expect(complete(["sixchat", "irp", "serve", "--log-format", ""])).toBe("text json")
     expect(complete(["sixchat", "irp", "s"])).toBe("serve")
-    expect(complete(["sixchat", "send", "--"])).toBe("--home --help")
+    expect(complete(["sixchat", "send", "--"])).toBe("--home --queue --help")
     expect(complete(["sixchat", "doc"])).toBe("doctor")
     expect(complete(["sixchat", "doctor", "--"])).toBe("--home --json --crypto --help")
+    expect(complete(["sixchat", "outbox", "c"])).toBe("cancel")
+    expect(complete(["sixchat", "outbox", "--"])).toBe("--home --json --help")
   })
 
   it("zsh and fish scripts are printed too", async () => {

@@ -46,6 +46,15 @@ describe("sixchat --help", () => {
     expect(r.stdout).toMatchSnapshot()
   })
 
+  it("outbox --help: a group that also runs by itself ([COMMAND]), its cancel subcommand and examples", async () => {
+    const r = await runCli(["outbox", "--help"])
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(/^usage: sixchat outbox \[--home DIR\] \[--json\] \[COMMAND\]$/m)
+    expect(r.stdout).toMatchSnapshot()
+    const cancel = await runCli(["outbox", "cancel", "--help"])
+    expect(cancel.stdout).toMatch(/^usage: sixchat outbox cancel \[--home DIR\] ID$/m)
+  })
+
   it("colour only on a terminal, never with NO_COLOR", () => {
     expect(styleFor({ isTTY: true, columns: 120 }, {}).color).toBe(true)
     expect(styleFor({ isTTY: true }, { NO_COLOR: "1" }).color).toBe(false)

@@ -104,7 +104,7 @@ export const check = (root: CommandDoc, args: ReadonlyArray<string>): Checked =>
       }
     }
     doc = next
-    commandGiven = doc.subcommands.length === 0
+    commandGiven = doc.subcommands.length === 0 || doc.runnable === true
   }
   if (help) return { _tag: "Help", doc }
   if (!commandGiven && !builtInAction) return { _tag: "MissingCommand", doc }

@@ -13,9 +13,18 @@ const EXAMPLES: Readonly<Record<string, Examples>> = {
   demo: [["Run the whole flow with the pure-JS crypto provider:", "sixchat demo --crypto noble"]],
   agent: [
     ["Run your agent on the default ports:", "sixchat agent --home ~/.sixchat"],
-    ["Listen on one address and refuse files from strangers:", "sixchat agent --listen [::]:4605 --accept-files none"]
+    ["Listen on one address and refuse files from strangers:", "sixchat agent --listen [::]:4605 --accept-files none"],
+    ["Give up undeliverable messages after a day:", "sixchat agent --outbox-expiry 1d"]
   ],
-  send: [["Queue a message; the agent delivers it and prints nothing more:", 'sixchat send bob@example.org "hello"']],
+  send: [
+    ["Queue a message; the agent delivers it and prints nothing more:", 'sixchat send bob@example.org "hello"'],
+    ["Queue it even though the IRP cannot be asked now:", 'sixchat send --queue bob@example.org "hello"']
+  ],
+  outbox: [
+    ["What waits for delivery, and when it expires:", "sixchat outbox"],
+    ["The same for a script:", "sixchat outbox --json | jq -r '.[].id'"]
+  ],
+  "outbox cancel": [["Withdraw a message before it is delivered:", "sixchat outbox cancel 01J9Z3K4M5N6P7Q8R9S0T1V2W3"]],
   "send-file": [["Offer a file and watch it go:", "sixchat send-file --wait bob@example.org ./report.pdf"]],
   accept: [["Take a file the agent held:", "sixchat accept bob@example.org 01J9Z3K4M5N6P7Q8R9S0T1V2W3"]],
   history: [

@@ -33,6 +33,11 @@ export interface CommandDoc {
   readonly options: ReadonlyArray<OptionDoc>
   readonly args: ReadonlyArray<ArgDoc>
   readonly subcommands: ReadonlyArray<CommandDoc>
+  /**
+   * A group that also runs by itself (`sixchat outbox` lists, `sixchat outbox cancel ID` cancels):
+   * one whose own definition has options or arguments. A bare group (`sixchat irp`) only shows its help.
+   */
+  readonly runnable?: boolean | undefined
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: @effect/cli's internal descriptor nodes
@@ -71,6 +76,7 @@ const PLACEHOLDERS: Readonly<Record<string, string>> = {
   irp: "HOST[:PORT]",
   db: "URL",
   ttl: "DURATION",
+  "outbox-expiry": "DURATION",
   "accept-files": "POLICY",
   key: "FILE",
   cert: "FILE",
@@ -175,7 +181,11 @@ const fromDescriptor = (node: Node, parentPath: ReadonlyArray<string>): CommandD
       return fromDescriptor(node.command, parentPath)
     case "Subcommands": {
       const parent = fromDescriptor(node.parent, parentPath)
-      return { ...parent, subcommands: node.children.map((child: Node) => fromDescriptor(child, parent.path)) }
+      return {
+        ...parent,
+        runnable: parent.options.length > 0 || parent.args.length > 0,
+        subcommands: node.children.map((child: Node) => fromDescriptor(child, parent.path))
+      }
     }
     default: {
       const options: Array<OptionDoc> = []

@@ -78,7 +78,7 @@ const optionUsage = (o: OptionDoc): string => {
 export const usageWords = (doc: CommandDoc): ReadonlyArray<string> => [
   ["sixchat", ...doc.path].join(" "),
   ...doc.options.map(optionUsage),
-  ...(doc.subcommands.length > 0 ? ["COMMAND"] : doc.args.map(argUsage))
+  ...(doc.subcommands.length > 0 ? [doc.runnable === true ? "[COMMAND]" : "COMMAND"] : doc.args.map(argUsage))
 ]
 
 const table = (style: Style, rows: ReadonlyArray<readonly [string, string]>): ReadonlyArray<string> => {

@@ -2,12 +2,13 @@
  * The people commands are clients of the running agent's control socket (docs/CONTROL.md): connect,
  * turn control errors into one-line failures that say what to do next, with `failure.ts` exit codes.
  */
+import * as Options from "@effect/cli/Options"
 import { Effect, Either, ParseResult, Schema, type Scope } from "effect"
 import { Handle } from "../../domain/brands.js"
 import { MessageBody } from "../../domain/e2e/messages.js"
 import * as ControlClient from "../../layers/agent/control/ControlClient.js"
 import type { ControlError } from "../../layers/agent/control/errors.js"
-import { CliFailure, ExitCode, usage } from "../failure.js"
+import { CliFailure, ExitCode, rejected, usage } from "../failure.js"
 import { agentSocketPath } from "../home.js"
 
 /** The exit code and sentence for a control error. */
@@ -86,3 +87,28 @@ export const parseBody = (text: string): Effect.Effect<string, CliFailure> => {
         )
       )
 }
+
+/** `--queue`: skip the recipient check (issue 13, item 4). */
+export const queueOption = Options.boolean("queue").pipe(
+  Options.withDescription(
+    "queue even if the IRP does not know HANDLE, it is revoked, of another domain or the IRP is unreachable (it expires if undeliverable)"
+  )
+)
+
+/**
+ * Asks the agent whether `peer` can be written to, before anything is queued (issue 13, item 4):
+ * an unknown, revoked or other-domain handle is refused (exit 1) and leaves no contact behind; an
+ * IRP that cannot be reached fails with exit 3 (`controlFailure` of `Unavailable`). `--queue` skips it.
+ */
+export const checkRecipient = (
+  client: ControlClient.ControlClient,
+  peer: Handle,
+  queue: boolean
+): Effect.Effect<void, CliFailure | ControlError> =>
+  queue
+    ? Effect.void
+    : Effect.flatMap(client.call("lookup", { peer }), (found) =>
+        found.status === "active"
+          ? Effect.void
+          : Effect.fail(rejected(`${found.message.replace(/\.$/, "")}; nothing was queued (--queue queues it anyway)`))
+      )

@@ -16,7 +16,7 @@ import type { ControlClient } from "../../layers/agent/control/ControlClient.js"
 import type { ControlError } from "../../layers/agent/control/errors.js"
 import { CliFailure, ExitCode } from "../failure.js"
 import { homeOption } from "../home.js"
-import { parseBody, parseHandle, withAgent } from "./agent.js"
+import { checkRecipient, parseBody, parseHandle, queueOption, withAgent } from "./agent.js"
 import { type ChatInput, type ChatScreen, openChatScreen } from "./chatScreen.js"
 import { ChatView } from "./chatView.js"
 import { PeopleIo } from "./io.js"
@@ -139,12 +139,13 @@ const conversation = (client: ControlClient, peer: Handle) =>
     if (typingSentAt !== undefined) yield* typing("paused")
   })
 
-export const runChat = (o: { readonly home: string; readonly peer: string }) =>
+export const runChat = (o: { readonly home: string; readonly peer: string; readonly queue?: boolean | undefined }) =>
   Effect.gen(function* () {
     const peer = yield* parseHandle(o.peer)
     yield* withAgent(o.home, (client) =>
-      Effect.mapError(conversation(client, peer), (e) =>
-        e._tag === "ControlError" && e.reason === "Connection" ? agentStopped : e
+      Effect.mapError(
+        Effect.zipRight(checkRecipient(client, peer, o.queue === true), conversation(client, peer)),
+        (e) => (e._tag === "ControlError" && e.reason === "Connection" ? agentStopped : e)
       )
     )
   })
@@ -153,7 +154,8 @@ export const chatCommand = Command.make(
   "chat",
   {
     home: homeOption,
-    peer: Args.text({ name: "HANDLE" }).pipe(Args.withDescription("whom to chat with, e.g. bob@example.org"))
+    peer: Args.text({ name: "HANDLE" }).pipe(Args.withDescription("whom to chat with, e.g. bob@example.org")),
+    queue: queueOption
   },
   runChat
 ).pipe(

@@ -7,6 +7,7 @@ import { acceptCommand } from "./accept.js"
 import { chatCommand } from "./chat.js"
 import { contactCommand, contactsCommand, trustCommand } from "./contacts.js"
 import { historyCommand } from "./history.js"
+import { outboxCommand } from "./outbox.js"
 import { sendCommand, sendFileCommand } from "./send.js"
 import { statusCommand } from "./status.js"
 
@@ -19,13 +20,15 @@ export const peopleCommands = [
   contactsCommand,
   contactCommand,
   trustCommand,
-  statusCommand
+  statusCommand,
+  outboxCommand
 ] as const
 
 export { runChat } from "./chat.js"
 export { runContactShow, runContacts, runTrust } from "./contacts.js"
 export { runHistory } from "./history.js"
 export { PeopleIo, type PeopleIoService } from "./io.js"
+export { runOutbox, runOutboxCancel } from "./outbox.js"
 export { runContactVerify } from "./safety.js"
 export { runSend, runSendFile } from "./send.js"
 export { runStatus } from "./status.js"

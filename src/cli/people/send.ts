@@ -16,18 +16,25 @@ import type { ControlError } from "../../layers/agent/control/errors.js"
 import type { AgentEvent } from "../../services/Agent.js"
 import { CliFailure, ExitCode, rejected, usage } from "../failure.js"
 import { homeOption } from "../home.js"
-import { parseBody, parseHandle, withAgent } from "./agent.js"
+import { checkRecipient, parseBody, parseHandle, queueOption, withAgent } from "./agent.js"
 import { bytes, duration, transferName } from "./format.js"
 import { isTerminal, note, PeopleIo, say } from "./io.js"
 import { Progress } from "./progress.js"
 
 const handleArg = Args.text({ name: "HANDLE" }).pipe(Args.withDescription("whom to send to, e.g. bob@example.org"))
 
-export const runSend = (o: { readonly home: string; readonly peer: string; readonly text: string }) =>
+export const runSend = (o: {
+  readonly home: string
+  readonly peer: string
+  readonly text: string
+  readonly queue?: boolean | undefined
+}) =>
   Effect.gen(function* () {
     const peer = yield* parseHandle(o.peer)
     const body = yield* parseBody(o.text)
-    const message = yield* withAgent(o.home, (client) => client.call("send", { peer, body }))
+    const message = yield* withAgent(o.home, (client) =>
+      Effect.zipRight(checkRecipient(client, peer, o.queue === true), client.call("send", { peer, body }))
+    )
     yield* say(message.id)
   })
 
@@ -36,12 +43,13 @@ export const sendCommand = Command.make(
   {
     home: homeOption,
     peer: handleArg,
-    text: Args.text({ name: "TEXT" }).pipe(Args.withDescription("the message (quote it)"))
+    text: Args.text({ name: "TEXT" }).pipe(Args.withDescription("the message (quote it)")),
+    queue: queueOption
   },
   runSend
 ).pipe(
   Command.withDescription(
-    "queue a message for HANDLE in the running agent and print its id; the agent delivers it (and retries) in the background"
+    "queue a message for HANDLE in the running agent and print its id; the agent delivers it (and retries) in the background; an unknown, revoked or other-domain HANDLE is refused unless --queue"
   )
 )
 
@@ -116,6 +124,7 @@ export const runSendFile = (o: {
   readonly peer: string
   readonly path: string
   readonly wait: boolean
+  readonly queue?: boolean | undefined
 }) =>
   Effect.gen(function* () {
     const io = yield* PeopleIo
@@ -123,6 +132,7 @@ export const runSendFile = (o: {
     const path = yield* localFile(io.cwd, o.path)
     yield* withAgent(o.home, (client: ControlClient) =>
       Effect.gen(function* () {
+        yield* checkRecipient(client, peer, o.queue === true)
         // Subscribe before offering, so that no event of this transfer is missed.
         const events = o.wait ? yield* client.subscribe : Stream.empty
         const transfer = yield* client.call("sendFile", { peer, path })
@@ -146,7 +156,8 @@ export const sendFileCommand = Command.make(
     path: Args.text({ name: "PATH" }).pipe(Args.withDescription("the file to send")),
     wait: Options.boolean("wait").pipe(
       Options.withDescription("stay until the peer has verified the file, showing progress (rate and ETA)")
-    )
+    ),
+    queue: queueOption
   },
   runSendFile
 ).pipe(

@@ -25,7 +25,13 @@ export const runStatus = (o: { readonly home: string }) =>
       yield* note(
         `warning: the IRP saw this agent from ${formatAddress(s.natSuspected)}, not a registered address: a NAT is likely in the way, so peers may not reach you (use IPv6 or a public address)`
       )
-    yield* say(`outbox:       ${s.outbox === 0 ? "empty" : `${s.outbox} message(s) waiting for delivery`}`)
+    yield* say(
+      `outbox:       ${s.outbox === 0 ? "empty" : `${s.outbox} message(s) waiting for delivery (sixchat outbox lists them)`}`
+    )
+    if (s.failed !== undefined && s.failed > 0)
+      yield* say(
+        `failed:       ${s.failed} message(s) or file(s) not delivered in time, given up (see sixchat history)`
+      )
     yield* say(`sessions:     ${s.sessions.length === 0 ? "none" : s.sessions.length}`)
     for (const session of s.sessions)
       yield* say(

@@ -24,7 +24,10 @@ export interface OutboxViewConfig {
   readonly directory: DirectoryService
   readonly files: FilesFeature | undefined
   readonly expiryMs: number
-  /** Longest wait for the IRP's answer to a lookup (default 10 s). */
+  /**
+   * Longest wait for the IRP's answer to a lookup (default 5 s: a person is waiting, and a
+   * reconnecting IRP connection would hold the lookup for its own 10 s).
+   */
   readonly lookupTimeoutMs?: number | undefined
 }
 
@@ -59,7 +62,7 @@ export const makeOutboxView = (config: OutboxViewConfig) => {
         } as const
       const found = yield* directory.lookup(peer).pipe(
         Effect.timeoutFail({
-          duration: Duration.millis(config.lookupTimeoutMs ?? 10_000),
+          duration: Duration.millis(config.lookupTimeoutMs ?? 5000),
           onTimeout: () => ({ _tag: "Timeout" }) as const
         }),
         Effect.either
@@ -79,7 +82,7 @@ export const makeOutboxView = (config: OutboxViewConfig) => {
       if (e._tag === "Timeout")
         return yield* new AgentError({
           reason: "Unavailable",
-          message: `The IRP server did not answer the lookup of ${peer} in time: try again, or send with --queue.`
+          message: `The IRP server did not answer the lookup of ${peer} within ${Duration.format(Duration.millis(config.lookupTimeoutMs ?? 5000))} (it may be unreachable): try again later, or send with --queue.`
         })
       switch (e.reason) {
         case "NotFound":

@@ -88,6 +88,32 @@ describe("people commands", () => {
     })
   )
 
+  it.scopedLive(
+    "send, send-file and chat refuse a handle the agent's lookup does not find; --queue queues anyway",
+    () =>
+      Effect.gen(function* () {
+        const { home, fake } = yield* served()
+        const zed = "zed@example.org" as typeof bob
+        fake.lookupStatus.set(zed, "unknown")
+        const io = makeIo({ cwd: home })
+        const refused = yield* Effect.flip(runSend({ home, peer: zed, text: "hi" }).pipe(withIo(io)))
+        expect(refused).toMatchObject({ code: ExitCode.Rejected })
+        expect(refused.message).toBe(`${zed} is unknown; nothing was queued (--queue queues it anyway)`)
+        const foreign = yield* Effect.flip(runSend({ home, peer: "zed@other.net", text: "hi" }).pipe(withIo(io)))
+        expect(foreign).toMatchObject({ code: ExitCode.Rejected })
+        writeFileSync(join(home, "f.txt"), "x")
+        const file = yield* Effect.flip(runSendFile({ home, peer: zed, path: "f.txt", wait: false }).pipe(withIo(io)))
+        expect(file).toMatchObject({ code: ExitCode.Rejected })
+        const chat = yield* Effect.flip(runChat({ home, peer: zed }).pipe(withIo(withInput("hi\n"))))
+        expect(chat).toMatchObject({ code: ExitCode.Rejected })
+        expect(fake.messages).toEqual([])
+        expect(fake.transfers).toEqual([])
+        yield* runSend({ home, peer: zed, text: "hi", queue: true }).pipe(withIo(io))
+        expect(fake.messages.map((m) => m.peer)).toEqual([zed])
+        expect(fake.calls.filter((c) => c.method === "lookup")).toHaveLength(4)
+      })
+  )
+
   it.scopedLive("history --json prints an array of {id, peer, direction, body, state, times}", () =>
     Effect.gen(function* () {
       const { home, fake } = yield* served()
@@ -108,6 +134,8 @@ describe("people commands", () => {
             "createdAt",
             "deliveredAt",
             "direction",
+            "expiredAt",
+            "failed",
             "id",
             "peer",
             "readAt",

@@ -36,6 +36,20 @@ describe("ControlClient", () => {
       const page = yield* client.call("history", { before: { at: history[1]!.at, seq: history[1]!.seq } })
       expect(page.map((m) => m.body)).toEqual(["hello bob"])
 
+      const lookup = yield* client.call("lookup", { peer: bob })
+      expect(lookup).toMatchObject({ peer: bob, status: "active", online: true })
+      const waiting = yield* client.call("outbox", {})
+      expect(waiting).toMatchObject([{ id: sent.id, peer: bob, kind: "message", state: "queued" }])
+      expect(waiting[0]!.createdAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/)
+      const second = yield* client.call("send", { peer: bob, body: "second" })
+      expect(yield* client.call("outboxCancel", { id: second.id })).toMatchObject({ id: second.id, state: "cancelled" })
+      const gone = yield* Effect.flip(client.call("outboxCancel", { id: second.id }))
+      expect(gone).toMatchObject({ reason: "Rpc", code: ErrorCode.Refused, agentReason: "Refused" })
+      fake.messages.splice(
+        fake.messages.findIndex((m) => m.id === second.id),
+        1
+      )
+
       yield* client.call("cancel", { id: sent.id })
       expect(fake.messages[0]!.state).toBe("cancelled")
       const unknown = yield* Effect.flip(client.call("cancel", { id: "01ARZ3NDEKTSV4RRFFQ69G5FAV" as Id }))
