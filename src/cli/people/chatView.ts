@@ -58,7 +58,7 @@ export class ChatView {
     if (before === undefined || m.direction !== "out" || before.state === m.state) return
     this.shown.set(m.id, m)
     if (this.screen.update(m.id, this.messageLine(m))) return
-    if (m.state === "delivered" || m.state === "read" || m.state === "cancelled")
+    if (m.state === "delivered" || m.state === "read" || m.state === "cancelled" || m.state === "expired")
       this.screen.print(`  ${stateMark(m)} ${snippet(m.body)}`)
   }
 

@@ -1,8 +1,9 @@
 /**
  * `sixchat history --home H [HANDLE] [--json] [--limit N]` (issue 4, section 4): stored messages, each
  * once, oldest first, with their state. `--json` prints one array of
- * `{ id, peer, direction, body, state, at, createdAt, sentAt, deliveredAt, readAt, receivedAt, cancelledAt }`
- * (times RFC 3339 UTC or null), and among them each key change of the contact(s) shown as a system line
+ * `{ id, peer, direction, body, state, at, createdAt, sentAt, deliveredAt, readAt, receivedAt, cancelledAt,
+ * expiredAt, failed }` (times RFC 3339 UTC or null; `failed` is true for a message that expired
+ * undelivered, state `expired`, shown as "failed: expired undelivered" in text), and among them each key change of the contact(s) shown as a system line
  * (`--json`: `{ kind: "key_change", peer, at, previous, current, ..., status, text }`). The time shown, `at`, is when a message was written (outgoing) or
  * arrived (incoming); an incoming message's `createdAt` is the sender's claim, noted beside it when
  * far from the arrival.
@@ -63,7 +64,7 @@ export const historyCommand = Command.make(
       Args.optional
     ),
     json: Options.boolean("json").pipe(
-      Options.withDescription("print a JSON array of {id, peer, direction, body, state, times}")
+      Options.withDescription("print a JSON array of {id, peer, direction, body, state, failed, times}")
     ),
     limit: Options.integer("limit").pipe(
       Options.withDefault(HISTORY_DEFAULT_LIMIT),

@@ -7,7 +7,7 @@
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import { Effect, Either, Schema } from "effect"
+import { Effect, Either, Option, Schema } from "effect"
 import { type OutboxItem, OutboxResult } from "../../domain/agent/rpc.js"
 import { Id } from "../../domain/brands.js"
 import { type CliFailure, ExitCode, rejected } from "../failure.js"
@@ -51,16 +51,7 @@ export const runOutboxCancel = (o: { readonly home: string; readonly id: string 
     yield* say(`cancelled ${what(item)} ${item.id} to ${item.peer}`)
   })
 
-const outboxCancel = Command.make(
-  "cancel",
-  {
-    home: homeOption,
-    id: Args.text({ name: "ID" }).pipe(Args.withDescription("the id `sixchat outbox` shows"))
-  },
-  runOutboxCancel
-).pipe(Command.withDescription("withdraw a waiting message or file offer; a delivered one can no longer be cancelled"))
-
-export const outboxCommand = Command.make(
+const outbox = Command.make(
   "outbox",
   {
     home: homeOption,
@@ -74,6 +65,21 @@ export const outboxCommand = Command.make(
 ).pipe(
   Command.withDescription(
     "list the messages and file offers waiting for delivery, oldest first, with when each expires; `outbox cancel ID` withdraws one"
-  ),
-  Command.withSubcommands([outboxCancel])
+  )
 )
+
+const outboxCancel = Command.make(
+  "cancel",
+  {
+    // Optional here: `sixchat outbox --home H cancel ID` gives it to the group, which then counts.
+    home: Options.text("home").pipe(
+      Options.optional,
+      Options.withDescription("identity home directory (default the group's --home, $SIXCHAT_HOME or ~/.sixchat)")
+    ),
+    id: Args.text({ name: "ID" }).pipe(Args.withDescription("the id `sixchat outbox` shows"))
+  },
+  (o) =>
+    Effect.flatMap(outbox, (group) => runOutboxCancel({ home: Option.getOrElse(o.home, () => group.home), id: o.id }))
+).pipe(Command.withDescription("withdraw a waiting message or file offer; a delivered one can no longer be cancelled"))
+
+export const outboxCommand = outbox.pipe(Command.withSubcommands([outboxCancel]))
