@@ -115,6 +115,40 @@ describe("the Agent port", () => {
     )
   )
 
+  it.live("lookup, outbox and outboxCancel; a delivered message cannot be cancelled; undelivered ones expire", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const w = yield* world
+        const a = yield* w.start(aliceId, "alice", { outboxExpiry: "600 millis" })
+        const zed = Handle.make("zed@example.org")
+        expect(yield* a.agent.lookup(zed)).toMatchObject({ peer: zed, status: "unknown", online: false })
+        expect((yield* a.agent.lookup(Handle.make("zed@other.net"))).status).toBe("otherDomain")
+        expect((yield* Effect.flip(a.agent.lookup(alice))).reason).toBe("BadRequest")
+        expect(yield* a.agent.contacts).toEqual([])
+
+        const b = yield* w.start(bobId, "bob")
+        expect(yield* a.agent.lookup(bob)).toMatchObject({ status: "active", online: true })
+        const hi = yield* a.agent.send(bob, "hi")
+        yield* reaches(a.agent, hi.id, "delivered")
+        const late = yield* Effect.flip(a.agent.outboxCancel(hi.id))
+        expect(late).toMatchObject({ reason: "Refused" })
+        expect(late.message).toMatch(/already delivered to bob@example\.org/)
+        expect((yield* Effect.flip(a.agent.outboxCancel(hi.id.replace(/.$/, "Z") as typeof hi.id))).reason).toBe(
+          "NotFound"
+        )
+
+        yield* b.stop
+        const queued = yield* a.agent.send(zed, "for nobody")
+        const [item] = yield* a.agent.outbox({})
+        expect(item).toMatchObject({ id: queued.id, peer: zed, kind: "message", summary: "for nobody" })
+        expect(Date.parse(item!.expiresAt) - Date.parse(item!.createdAt)).toBe(600)
+        yield* reaches(a.agent, queued.id, "expired")
+        expect(yield* a.agent.outbox({})).toEqual([])
+        expect((yield* a.agent.status).failed).toBe(1)
+      })
+    )
+  )
+
   it.live("typing notices and read receipts flow when on, and not when off", () =>
     Effect.scoped(
       Effect.gen(function* () {
