@@ -47,7 +47,7 @@ const cachedDataFor = (source: string, file: Buffer | undefined): Buffer | undef
 export const runBundle = (produceCache?: string): boolean => {
   const code = readIfPresent(BUNDLE)
   if (code === undefined) return false
-  const source = code.toString("utf8")
+  const source = code.toString("latin1") // the build writes ASCII only
   const cachedData = cachedDataFor(source, readIfPresent(CODE_CACHE))
   // The CommonJS wrapper on the bundle's first line, so that line numbers in stack traces stay right.
   const script = new Vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {

@@ -62,8 +62,11 @@ const bundle = async () => {
     plugins: [withoutFastCheck],
     logLevel: "warning"
   })
-  const code = result.outputFiles[0]?.text
-  if (code === undefined) throw new Error("esbuild produced no bundle")
+  const text = result.outputFiles[0]?.text
+  if (text === undefined) throw new Error("esbuild produced no bundle")
+  // ASCII only, so that `cli/bundled.ts` reads it as Latin-1 (no UTF-8 decoding of 1.8 MB, and V8 gets
+  // a one-byte string): esbuild leaves a few characters unescaped in regular expressions (`[✓✗…]`).
+  const code = text.replace(/[^\0-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
   // The first line names the build: the code cache is used only with the bundle it was made from.
   const stamp = `// sixchat-build ${createHash("sha256").update(code).digest("hex").slice(0, 32)}`
   mkdirSync(Path.dirname(BUNDLE), { recursive: true })
