@@ -31,13 +31,23 @@ const readIfPresent = (path: string): Buffer | undefined => {
   }
 }
 
+/** The bundle's first line and its newline (`// sixchat-build HASH`), which the cache file starts with. */
+export const stampOf = (source: string): Buffer => Buffer.from(source.slice(0, source.indexOf("\n") + 1))
+
 /** The cached data in `file` when it was made for `source`. */
-const cachedDataFor = (source: string, file: Buffer | undefined): Buffer | undefined => {
-  const stamp = Buffer.from(`${source.slice(0, source.indexOf("\n"))}\n`)
+export const cachedDataFor = (source: string, file: Buffer | undefined): Buffer | undefined => {
+  const stamp = stampOf(source)
   return file !== undefined && stamp.length > 1 && file.subarray(0, stamp.length).equals(stamp)
     ? file.subarray(stamp.length)
     : undefined
 }
+
+/** The CommonJS wrapper, on the bundle's first line so that line numbers in stack traces stay right. */
+export const compile = (source: string, cachedData: Buffer | undefined): Vm.Script =>
+  new Vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
+    filename: BUNDLE,
+    ...(cachedData === undefined ? {} : { cachedData })
+  })
 
 /**
  * Runs the bundle when it exists (returns false when it does not: a checkout built by `tsc` alone).
@@ -48,17 +58,12 @@ export const runBundle = (produceCache?: string): boolean => {
   const code = readIfPresent(BUNDLE)
   if (code === undefined) return false
   const source = code.toString("latin1") // the build writes ASCII only
-  const cachedData = cachedDataFor(source, readIfPresent(CODE_CACHE))
-  // The CommonJS wrapper on the bundle's first line, so that line numbers in stack traces stay right.
-  const script = new Vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
-    filename: BUNDLE,
-    ...(cachedData === undefined ? {} : { cachedData })
-  })
+  const script = compile(source, cachedDataFor(source, readIfPresent(CODE_CACHE)))
   if (produceCache !== undefined)
     process.once("exit", () => {
-      const stamp = `${source.slice(0, source.indexOf("\n"))}\n`
+      // Written whole then renamed: a reader never sees half a cache.
       const temporary = `${produceCache}.${process.pid}.tmp`
-      writeFileSync(temporary, Buffer.concat([Buffer.from(stamp), script.createCachedData()]))
+      writeFileSync(temporary, Buffer.concat([stampOf(source), script.createCachedData()]))
       renameSync(temporary, produceCache)
     })
   const module = { exports: {} }
