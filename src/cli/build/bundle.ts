@@ -109,7 +109,7 @@ const bundle = async () => {
   })
   const text = result.outputFiles[0]?.text
   if (text === undefined) throw new Error("esbuild produced no bundle")
-  // ASCII only, so that `cli/bundled.ts` reads it as Latin-1 (no UTF-8 decoding of 1.8 MB, and V8 gets
+  // ASCII only, so that `cli/bundled.ts` reads it as Latin-1 (no UTF-8 decoding of 1.5 MB, and V8 gets
   // a one-byte string): esbuild leaves a few characters unescaped in regular expressions (`[✓✗…]`).
   const code = text.replace(/[^\0-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
   // The first line names the build: the code cache is used only with the bundle it was made from.
@@ -123,7 +123,11 @@ const warmUp = () => {
   const home = mkdtempSync(Path.join(tmpdir(), "sixchat-warm-"))
   try {
     for (const args of WARM_UP(home))
-      spawnSync(process.execPath, [warm, ...args], { stdio: "ignore", env: { ...process.env, NO_COLOR: "1" } })
+      spawnSync(process.execPath, [warm, ...args], {
+        stdio: "ignore",
+        env: { ...process.env, NO_COLOR: "1" },
+        timeout: 120_000 // a warm-up that hangs is killed: the build goes on, the cache keeps what it has
+      })
   } finally {
     rmSync(home, { recursive: true, force: true })
   }
