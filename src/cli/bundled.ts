@@ -1,7 +1,7 @@
 /**
  * Runs the bundled command line (`dist/bundle/sixchat.cjs`, built by `build/bundle.ts`) with V8's code
  * cache (issue 13; DECISIONS.md, "Start-up of the command line"). Start-up is compiling JavaScript: the
- * bundle holds ~1.8 MB of effect, @effect/cli and our code, and without a cache every run parses it
+ * bundle holds ~1.5 MB of effect, @effect/cli and our code, and without a cache every run parses it
  * and compiles each function it calls again. `sixchat.cjs.cache`, written by the build, holds the
  * bytecode V8 produced for `--help` and the control-socket clients; V8 deserialises it instead.
  *
