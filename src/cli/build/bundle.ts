@@ -10,7 +10,7 @@
  * Our modules import effect through its index (`import { Effect, Schema } from "effect"`). In this
  * bundle every module is wrapped (that is what keeps commands lazy), and a wrapped index runs all of
  * effect's 175 modules when first imported: the bundle imports each module from its own path instead
- * (`import * as Schema from "effect/Schema"`), which cuts a sixth of the CPU time of `sixchat send`.
+ * (`import * as Schema from "effect/Schema"`), which cuts a fifth of the CPU time of `sixchat send`.
  *
  * Native and CommonJS-only storage drivers stay outside (loaded from node_modules when a command
  * opens storage). fast-check is reached only through effect/Schema's `Arbitrary` support, which builds
