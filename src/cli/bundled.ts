@@ -31,6 +31,15 @@ const readIfPresent = (path: string): Buffer | undefined => {
   }
 }
 
+/** The code cache if it can be read: it is optional, so a cache that cannot be read is not an error. */
+const readCache = (): Buffer | undefined => {
+  try {
+    return readFileSync(CODE_CACHE)
+  } catch {
+    return undefined
+  }
+}
+
 /** The bundle's first line and its newline (`// sixchat-build HASH`), which the cache file starts with. */
 export const stampOf = (source: string): Buffer => Buffer.from(source.slice(0, source.indexOf("\n") + 1))
 
@@ -58,7 +67,7 @@ export const runBundle = (produceCache?: string): boolean => {
   const code = readIfPresent(BUNDLE)
   if (code === undefined) return false
   const source = code.toString("latin1") // the build writes ASCII only
-  const script = compile(source, cachedDataFor(source, readIfPresent(CODE_CACHE)))
+  const script = compile(source, cachedDataFor(source, readCache()))
   if (produceCache !== undefined)
     process.once("exit", () => {
       // Written whole then renamed: a reader never sees half a cache.
