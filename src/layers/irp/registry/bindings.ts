@@ -2,9 +2,9 @@
  * Device bindings in the SQL registry (PROTOCOL.md §17): register (through the group-commit writers of
  * `registrations.ts`), deregister, lookup, and the purge of long-expired rows.
  */
-import { Deferred, Effect, Either, Queue } from "effect"
+import { Effect, Either } from "effect"
 import type { Handle } from "../../../domain/brands.js"
-import { type Binding, checkLease, type RegistryChange, type RegistryError } from "../../../domain/irp/registry.js"
+import { checkLease, type RegistryChange } from "../../../domain/irp/registry.js"
 import type { IrpRegistryService } from "../../../services/IrpRegistry.js"
 import { startRegistrations } from "./registrations.js"
 import { BINDING_COLUMNS, decodeBindings } from "./rows.js"
@@ -19,7 +19,7 @@ export const makeBindings = (store: Store) =>
           WHERE handle = ${text(handle)} AND expires_at > ${millis(now)} ORDER BY device_id`
     const selectBindings = (handle: Handle, now: number) =>
       Effect.flatMap(bindingsStatement(handle, now), decodeBindings)
-    const registrations = yield* startRegistrations(store, bindingsStatement)
+    const registered = yield* startRegistrations(store, bindingsStatement)
 
     const methods: Pick<IrpRegistryService, "register" | "deregister" | "lookup"> = {
       // Untraced: every device renews its lease through it (issue 15), and a span per call costs more
@@ -27,12 +27,7 @@ export const makeBindings = (store: Store) =>
       register: (request) => {
         const lease = checkLease(policy, request.ttlSeconds)
         if (Either.isLeft(lease)) return Effect.fail(lease.left)
-        return Effect.flatMap(Deferred.make<ReadonlyArray<Binding>, RegistryError>(), (done) =>
-          Effect.zipRight(
-            Queue.offer(registrations, { request, now: Math.floor(request.now), leaseMs: lease.right, done }),
-            Deferred.await(done)
-          )
-        )
+        return registered({ request, now: Math.floor(request.now), leaseMs: lease.right })
       },
 
       deregister: Effect.fn("IrpRegistry.deregister")(function* ({ handle, deviceId, now: at }) {

@@ -13,7 +13,7 @@
  */
 import { SqlError } from "@effect/sql/SqlError"
 import type { Statement } from "@effect/sql/Statement"
-import { Deferred, Effect, Either, Option, Queue, type Scope } from "effect"
+import { Effect, Either, Fiber, Option, Runtime, type Scope } from "effect"
 import type { Handle } from "../../../domain/brands.js"
 import { type Binding, type RegistryChange, RegistryError } from "../../../domain/irp/registry.js"
 import type { RegisterRequest } from "../../../services/IrpRegistry.js"
@@ -40,14 +40,15 @@ const REGISTER_WRITERS = { sqlite: 1, pg: 4 } as const
 /** Longest pause between two tries of a batch whose file is locked elsewhere (they double up to it), ms. */
 const BUSY_PAUSE_MAX_MS = 50
 
+type Outcome = Either.Either<ReadonlyArray<Binding>, RegistryError>
+
 interface PendingRegistration {
   readonly request: RegisterRequest
   readonly now: number
   readonly leaseMs: number
-  readonly done: Deferred.Deferred<ReadonlyArray<Binding>, RegistryError>
+  /** Answers the registration (resumes the fiber waiting for it; a no-op once that fiber is interrupted). */
+  readonly resume: (answer: Effect.Effect<ReadonlyArray<Binding>, RegistryError>) => void
 }
-
-type Outcome = Either.Either<ReadonlyArray<Binding>, RegistryError>
 
 /** 32-bit FNV-1a of a handle, as a signed int4: the second key of the per-handle advisory lock. */
 const handleLockKey = (handle: string): number => {
@@ -69,16 +70,6 @@ const staleSequence = (request: RegisterRequest, stored: string | undefined) =>
       `Registration seq ${request.seq} for device ${request.deviceId} is not greater than the stored ${stored ?? "?"}` +
       ": it is stale or replayed; send a larger seq (the device's clock in milliseconds will do)."
   })
-
-/**
- * A batch starts once the event loop has read every socket that is ready (`setImmediate` runs after
- * that phase): SQLite commits synchronously, so a writer that started at the first registration would
- * block the loop before the others arrived, and every batch would be one registration.
- */
-const afterReadyInput = Effect.async<void>((resume) => {
-  const timer = setImmediate(() => resume(Effect.void))
-  return Effect.sync(() => clearImmediate(timer))
-})
 
 /** The statements of one registration, as both paths run them. */
 const statementsOf = ({ sql, text, millis }: Store) => ({
@@ -107,14 +98,27 @@ const statementsOf = ({ sql, text, millis }: Store) => ({
       FROM irp_bindings WHERE handle = ${handle} AND device_id = ${deviceId}`
 })
 
+/** A registration as the writers take it: the request, its time and its checked lease. */
+export type Registration = Pick<PendingRegistration, "request" | "now" | "leaseMs">
+
 /**
- * Starts the writers (scoped) and returns the queue that feeds them; each pending registration is answered
- * through its `done`. `bindingsStatement` reads what a registration leaves.
+ * Starts the group commit (stopped with the scope) and returns what registers one: it waits for its
+ * batch's commit and answers with the bindings the registration leaves. `bindingsStatement` reads them.
+ *
+ * How registrations wait, cheaply (each costs one asynchronous step, no fiber, no queue of its own): they
+ * gather in `pending`, and a batch starts once the event loop has read every socket that is ready
+ * (`setImmediate` runs after that phase; SQLite commits synchronously, so a batch that started at the
+ * first registration would block the loop before the others arrived, and every batch would hold one).
+ * Each batch runs in a fiber of its own, at most `writers` at once; a batch that ends starts the next.
  */
 export const startRegistrations = (
   store: Store,
   bindingsStatement: (handle: Handle, now: number) => Statement<unknown>
-): Effect.Effect<Queue.Enqueue<PendingRegistration>, never, Scope.Scope> =>
+): Effect.Effect<
+  (registration: Registration) => Effect.Effect<ReadonlyArray<Binding>, RegistryError>,
+  never,
+  Scope.Scope
+> =>
   Effect.gen(function* () {
     const { sql, policy, write, feed } = store
     const statements = statementsOf(store)
@@ -148,9 +152,16 @@ export const startRegistrations = (
       )
 
     const answer = (jobs: ReadonlyArray<PendingRegistration>, outcomes: ReadonlyArray<Outcome>) =>
-      Effect.forEach(jobs, (job, i) => Deferred.complete(job.done, outcomes[i]!), { discard: true })
+      Effect.sync(() =>
+        jobs.forEach((job, i) => {
+          const outcome = outcomes[i]!
+          job.resume(Either.isRight(outcome) ? Effect.succeed(outcome.right) : Effect.fail(outcome.left))
+        })
+      )
     const failAll = (jobs: ReadonlyArray<PendingRegistration>, error: RegistryError) =>
-      Effect.forEach(jobs, (job) => Deferred.fail(job.done, error), { discard: true })
+      Effect.sync(() => {
+        for (const job of jobs) job.resume(Effect.fail(error))
+      })
     const changesOf = (jobs: ReadonlyArray<PendingRegistration>, outcomes: ReadonlyArray<Outcome>) => {
       const changes: Array<RegistryChange> = []
       jobs.forEach((job, i) => {
@@ -224,18 +235,52 @@ export const startRegistrations = (
     const writes = Option.getOrUndefined(yield* Effect.serviceOption(SyncWrites))
     const batch = writes === undefined ? registerBatch : syncBatch(writes)
 
-    const registrations = yield* Effect.acquireRelease(Queue.unbounded<PendingRegistration>(), Queue.shutdown)
     const writers = sql.onDialectOrElse({ pg: () => REGISTER_WRITERS.pg, orElse: () => REGISTER_WRITERS.sqlite })
-    for (let i = 0; i < writers; i++)
-      yield* Effect.forkScoped(
-        Effect.forever(
-          Effect.flatMap(Queue.take(registrations), (first) =>
-            Effect.flatMap(
-              Effect.zipRight(afterReadyInput, Queue.takeUpTo(registrations, REGISTER_BATCH - 1)),
-              (more) => batch([first, ...more])
-            )
-          )
+    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+    const pending: Array<PendingRegistration> = []
+    const running = new Set<Fiber.RuntimeFiber<void>>()
+    let scheduled = false
+    let stopped = false
+    const schedule = () => {
+      if (scheduled || stopped || running.size >= writers || pending.length === 0) return
+      scheduled = true
+      setImmediate(start)
+    }
+    /** Starts a batch of what is waiting, in a fiber that starts the next when it ends. */
+    const start = () => {
+      scheduled = false
+      if (stopped || running.size >= writers || pending.length === 0) return
+      const jobs = pending.splice(0, REGISTER_BATCH)
+      // A defect (a bug) still answers the batch's registrations, which would otherwise wait forever.
+      const fiber = runFork(
+        Effect.catchAllDefect(batch(jobs), (cause) =>
+          failAll(jobs, new RegistryError({ reason: "Storage", message: "The registry failed to register.", cause }))
         )
       )
-    return registrations
+      running.add(fiber)
+      fiber.addObserver(() => {
+        running.delete(fiber)
+        schedule()
+      })
+      schedule()
+    }
+    yield* Effect.addFinalizer(() =>
+      Effect.suspend(() => {
+        stopped = true
+        for (const job of pending.splice(0)) job.resume(Effect.interrupt)
+        return Fiber.interruptAll(running)
+      })
+    )
+    return ({ request, now, leaseMs }: Registration) =>
+      Effect.async<ReadonlyArray<Binding>, RegistryError>((resume) => {
+        if (stopped) return resume(Effect.interrupt)
+        const job: PendingRegistration = { request, now, leaseMs, resume }
+        pending.push(job)
+        schedule()
+        // Interrupted while waiting for its batch: it leaves the batch unless the batch has begun.
+        return Effect.sync(() => {
+          const i = pending.indexOf(job)
+          if (i >= 0) pending.splice(i, 1)
+        })
+      })
   })
