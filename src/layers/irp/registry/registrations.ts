@@ -251,10 +251,18 @@ export const startRegistrations = (
       scheduled = false
       if (stopped || running.size >= writers || pending.length === 0) return
       const jobs = pending.splice(0, REGISTER_BATCH)
-      // A defect (a bug) still answers the batch's registrations, which would otherwise wait forever.
+      // A defect (a bug) or the scope's end still answers the batch's registrations, which would
+      // otherwise wait forever.
       const fiber = runFork(
-        Effect.catchAllDefect(batch(jobs), (cause) =>
-          failAll(jobs, new RegistryError({ reason: "Storage", message: "The registry failed to register.", cause }))
+        batch(jobs).pipe(
+          Effect.catchAllDefect((cause) =>
+            failAll(jobs, new RegistryError({ reason: "Storage", message: "The registry failed to register.", cause }))
+          ),
+          Effect.onInterrupt(() =>
+            Effect.sync(() => {
+              for (const job of jobs) job.resume(Effect.interrupt)
+            })
+          )
         )
       )
       running.add(fiber)
