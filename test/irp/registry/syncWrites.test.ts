@@ -12,6 +12,7 @@ import { expect, it } from "@effect/vitest"
 import { Clock, Context, Effect, Either, Layer } from "effect"
 import { type Handle, makeAddress } from "../../../src/domain/brands.js"
 import { DeviceId, Seq } from "../../../src/domain/irp/registry.js"
+import { compiledOnce } from "../../../src/layers/irp/registry/compiled.js"
 import * as SqlRegistry from "../../../src/layers/irp/registry/SqlRegistry.js"
 import * as SqliteLive from "../../../src/layers/sql/SqliteLive.js"
 import { SyncWrites } from "../../../src/layers/sql/SyncWrites.js"
@@ -119,4 +120,18 @@ it.live("a file locked by another process: SyncWrites says Busy, and the registr
     const bindings = yield* registerDevice(registry, handle, "d", 2n, now)
     expect(bindings.map((b) => b.seq)).toEqual([2n])
   }).pipe(Effect.scoped)
+)
+
+it.scoped("compiledOnce binds each argument where the statement puts it, or declines", () =>
+  Effect.gen(function* () {
+    const sql = Context.get(yield* Layer.build(SqliteLive.layer(":memory:")), SqlClient.SqlClient)
+    const statement = (handle: string, at: number, seq: bigint) =>
+      sql`SELECT ${at} AS a, ${"fixed"} AS f, CAST(${handle} AS TEXT) AS h, ${seq} AS s, ${at} AS b`
+    const compiled = compiledOnce(statement, ["text", "number", "bigint"])
+    expect(compiled?.text).toBe(statement("x", 1, 2n).compile()[0])
+    expect(compiled?.params("alice", 7, 9n)).toEqual([7, "fixed", "alice", 9n, 7])
+    // An argument the statement changes on its way in cannot be bound by position: declined.
+    const changed = (handle: string, at: number) => sql`SELECT ${handle.toUpperCase()} AS h, ${at} AS a`
+    expect(compiledOnce(changed, ["text", "number"])).toBeUndefined()
+  })
 )

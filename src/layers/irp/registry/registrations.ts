@@ -200,6 +200,8 @@ export const startRegistrations = (
       const upsert = compiledOnce(statements.upsert, ["text", "text", "text", "text", "number", "bigint", "number"])
       const storedSeq = compiledOnce(statements.storedSeq, ["text", "text"])
       const bindings = compiledOnce(bindingsStatement, ["text", "number"])
+      if (count === undefined || upsert === undefined || storedSeq === undefined || bindings === undefined)
+        return registerBatch
       const registerNow = (db: SyncStatements, { request, now, leaseMs }: PendingRegistration): Outcome => {
         const { handle, deviceId, addresses, seq, observed } = request
         const others = countOf(db.all(count.text, count.params(handle, deviceId, now)) as never)
