@@ -16,6 +16,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import { Effect, Layer } from "effect"
 import * as SyncReads from "./SyncReads.js"
+import * as SyncWrites from "./SyncWrites.js"
 
 /** How long a statement waits for a lock held elsewhere before failing, in milliseconds. */
 export const BUSY_TIMEOUT_MS = 5000
@@ -28,15 +29,18 @@ const pragmas = Effect.gen(function* () {
   yield* sql.unsafe("PRAGMA synchronous = FULL")
 })
 
-/** A database only this connection can see: no second connection (`SyncReads`) can be opened on it. */
+/** A database only this connection can see: no second connection (`SyncReads`, `SyncWrites`) can be opened on it. */
 const isPrivate = (filename: string) =>
   filename === "" || filename === ":memory:" || filename.startsWith("file::memory:")
 
 /**
  * A client on the SQLite file at `filename` (created if missing), exposed as `SqliteClient` and
- * `SqlClient`, with `SyncReads` on a second, read-only connection for files.
+ * `SqlClient`, with `SyncReads` on a second, read-only connection and `SyncWrites` on a third for files.
  */
 export const layer = (filename: string) => {
   const client = Layer.effectDiscard(pragmas).pipe(Layer.provideMerge(SqliteClient.layer({ filename })))
-  return isPrivate(filename) ? client : SyncReads.layer(filename, BUSY_TIMEOUT_MS).pipe(Layer.provideMerge(client))
+  if (isPrivate(filename)) return client
+  return Layer.mergeAll(SyncReads.layer(filename, BUSY_TIMEOUT_MS), SyncWrites.layer(filename, BUSY_TIMEOUT_MS)).pipe(
+    Layer.provideMerge(client)
+  )
 }

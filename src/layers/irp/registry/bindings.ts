@@ -2,9 +2,9 @@
  * Device bindings in the SQL registry (PROTOCOL.md §17): register (through the group-commit writers of
  * `registrations.ts`), deregister, lookup, and the purge of long-expired rows.
  */
-import { Deferred, Effect, Either, Queue } from "effect"
+import { Effect, Either } from "effect"
 import type { Handle } from "../../../domain/brands.js"
-import { type Binding, checkLease, type RegistryChange, type RegistryError } from "../../../domain/irp/registry.js"
+import { checkLease, type RegistryChange } from "../../../domain/irp/registry.js"
 import type { IrpRegistryService } from "../../../services/IrpRegistry.js"
 import { startRegistrations } from "./registrations.js"
 import { BINDING_COLUMNS, decodeBindings } from "./rows.js"
@@ -14,22 +14,21 @@ import type { Store } from "./store.js"
 export const makeBindings = (store: Store) =>
   Effect.gen(function* () {
     const { sql, policy, write, read, text, millis } = store
+    const bindingsStatement = (handle: Handle, now: number) =>
+      sql`SELECT ${sql.literal(BINDING_COLUMNS)} FROM irp_bindings
+          WHERE handle = ${text(handle)} AND expires_at > ${millis(now)} ORDER BY device_id`
     const selectBindings = (handle: Handle, now: number) =>
-      Effect.flatMap(
-        sql`SELECT ${sql.literal(BINDING_COLUMNS)} FROM irp_bindings
-            WHERE handle = ${text(handle)} AND expires_at > ${millis(now)} ORDER BY device_id`,
-        decodeBindings
-      )
-    const registrations = yield* startRegistrations(store, selectBindings)
+      Effect.flatMap(bindingsStatement(handle, now), decodeBindings)
+    const registered = yield* startRegistrations(store, bindingsStatement)
 
     const methods: Pick<IrpRegistryService, "register" | "deregister" | "lookup"> = {
-      register: Effect.fn("IrpRegistry.register")(function* (request) {
+      // Untraced: every device renews its lease through it (issue 15), and a span per call costs more
+      // than the rest of this method; the server's request log records each registration.
+      register: (request) => {
         const lease = checkLease(policy, request.ttlSeconds)
-        if (Either.isLeft(lease)) return yield* lease.left
-        const done = yield* Deferred.make<ReadonlyArray<Binding>, RegistryError>()
-        yield* Queue.offer(registrations, { request, now: Math.floor(request.now), leaseMs: lease.right, done })
-        return yield* Deferred.await(done)
-      }),
+        if (Either.isLeft(lease)) return Effect.fail(lease.left)
+        return registered({ request, now: Math.floor(request.now), leaseMs: lease.right })
+      },
 
       deregister: Effect.fn("IrpRegistry.deregister")(function* ({ handle, deviceId, now: at }) {
         const now = Math.floor(at)

@@ -22,6 +22,7 @@ import { Deferred, Effect, Option, PubSub, type Queue, Schedule, Schema, type Sc
 import { Handle } from "../../../domain/brands.js"
 import { type RegistryChange, RegistryError } from "../../../domain/irp/registry.js"
 import type { ChangeListener } from "../../../services/IrpRegistry.js"
+import { SyncWrites } from "../../../services/SyncWrites.js"
 
 export interface ChangeFeed {
   /** Runs inside the writing transaction (PostgreSQL: `pg_notify`, delivered at commit). */
@@ -63,7 +64,7 @@ const encodePayload = (change: RegistryChange): string =>
  * install `TestClock` (as `@effect/vitest`'s `layer` does), where `Effect.sleep` would never end.
  * Used only for the start-up probe and the SQLite poll, never for anything a test should control.
  */
-const wallClockPause = (ms: number): Effect.Effect<void> =>
+export const wallClockPause = (ms: number): Effect.Effect<void> =>
   Effect.async<void>((resume) => {
     const timer = setTimeout(() => resume(Effect.void), ms)
     return Effect.sync(() => clearTimeout(timer))
@@ -133,6 +134,30 @@ export const makeChangeFeed: Effect.Effect<ChangeFeed, RegistryError, SqlClient.
         return fresh
       })
       let seen = yield* Effect.orElseSucceed(dataVersion, () => undefined)
+      // With `SyncWrites` this process commits through a second connection too, whose commits move the
+      // client's `data_version` as another process's would. Another process's commit moves both
+      // connections' versions; this process's moves only the other one's. So the feed tells `lost` once
+      // both have moved since it last did (each move is remembered until then, so a commit landing
+      // between the two reads is caught at the next poll). Its own commits on both connections pass too:
+      // a `lost` too many, which costs caches a refill and misses nothing.
+      const writer = Option.getOrUndefined(yield* Effect.serviceOption(SyncWrites))
+      let byWriter = writer?.dataVersion()
+      let clientMoved = false
+      let writerMoved = writer === undefined
+      /** Whether both connections' versions have moved since the last `lost`; `true` clears the record. */
+      const bothMoved = (version: unknown): boolean => {
+        if (version !== seen) clientMoved = true
+        seen = version as typeof seen
+        if (writer !== undefined) {
+          const v = writer.dataVersion()
+          if (v === undefined || v !== byWriter) writerMoved = true
+          byWriter = v
+        }
+        if (!(clientMoved && writerMoved)) return false
+        clientMoved = false
+        writerMoved = writer === undefined
+        return true
+      }
       yield* Effect.orElseSucceed(newlyRevoked, () => [])
       const external = Effect.flatMap(newlyRevoked, (fresh) =>
         fresh.length === 0
@@ -146,17 +171,7 @@ export const makeChangeFeed: Effect.Effect<ChangeFeed, RegistryError, SqlClient.
       // otherwise run millions of polls.
       yield* wallClockPause(EXTERNAL_POLL_MS).pipe(
         Effect.zipRight(dataVersion),
-        Effect.flatMap((version) =>
-          version === seen
-            ? Effect.void
-            : Effect.zipRight(
-                Effect.sync(() => {
-                  seen = version
-                  lose()
-                }),
-                external
-              )
-        ),
+        Effect.flatMap((version) => (bothMoved(version) ? Effect.zipRight(Effect.sync(lose), external) : Effect.void)),
         Effect.catchAll(() => Effect.void),
         Effect.forever,
         Effect.forkScoped

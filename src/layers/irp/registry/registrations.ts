@@ -4,14 +4,25 @@
  * registrations for one device keep the highest `seq`; the device-cap count and the upsert run in one
  * transaction under a per-handle advisory lock so that two new devices cannot both slip under the cap.
  * SQLite has one connection per process and serialises every transaction anyway.
+ *
+ * Where the storage offers `SyncWrites` (a SQLite file), a batch runs as plain function calls inside one
+ * synchronous transaction, with the same statements (compiled once from the effectful ones) and the same
+ * answers. When the file is locked elsewhere (`Busy`, nothing written) the batch is tried again after a
+ * pause that leaves the event loop free, up to the busy timeout, and then takes the effectful path, which
+ * reports the failure. Either way a registration is answered only after its batch has committed.
  */
-import type { SqlError } from "@effect/sql/SqlError"
-import { Deferred, Effect, Either, Queue, type Scope } from "effect"
-import type { Binding, RegistryChange, RegistryError } from "../../../domain/irp/registry.js"
+import { SqlError } from "@effect/sql/SqlError"
+import type { Statement } from "@effect/sql/Statement"
+import { Effect, Either, Fiber, Option, Runtime, type Scope } from "effect"
+import type { Handle } from "../../../domain/brands.js"
+import { type Binding, type RegistryChange, RegistryError } from "../../../domain/irp/registry.js"
 import type { RegisterRequest } from "../../../services/IrpRegistry.js"
+import { type SyncStatements, SyncWrites, type SyncWritesService } from "../../../services/SyncWrites.js"
+import { wallClockPause } from "./changes.js"
+import { compiledOnce } from "./compiled.js"
 import { LOCK_CLASS_HANDLE } from "./migrations.js"
-import { addressesJson, addressJson, countOf } from "./rows.js"
-import { fail, type Store } from "./store.js"
+import { addressesJson, addressJson, bindingsNow, countOf, decodeBindings } from "./rows.js"
+import { type Store, storageError } from "./store.js"
 
 /**
  * The registrations waiting when a transaction starts share it, up to this many, so that a burst costs one
@@ -26,11 +37,17 @@ const REGISTER_BATCH = 64
  */
 const REGISTER_WRITERS = { sqlite: 1, pg: 4 } as const
 
+/** Longest pause between two tries of a batch whose file is locked elsewhere (they double up to it), ms. */
+const BUSY_PAUSE_MAX_MS = 50
+
+type Outcome = Either.Either<ReadonlyArray<Binding>, RegistryError>
+
 interface PendingRegistration {
   readonly request: RegisterRequest
   readonly now: number
   readonly leaseMs: number
-  readonly done: Deferred.Deferred<ReadonlyArray<Binding>, RegistryError>
+  /** Answers the registration (resumes the fiber waiting for it; a no-op once that fiber is interrupted). */
+  readonly resume: (answer: Effect.Effect<ReadonlyArray<Binding>, RegistryError>) => void
 }
 
 /** 32-bit FNV-1a of a handle, as a signed int4: the second key of the per-handle advisory lock. */
@@ -40,28 +57,71 @@ const handleLockKey = (handle: string): number => {
   return h | 0
 }
 
-/**
- * A batch starts once the event loop has read every socket that is ready (`setImmediate` runs after
- * that phase): SQLite commits synchronously, so a writer that started at the first registration would
- * block the loop before the others arrived, and every batch would be one registration.
- */
-const afterReadyInput = Effect.async<void>((resume) => {
-  const timer = setImmediate(() => resume(Effect.void))
-  return Effect.sync(() => clearImmediate(timer))
+const tooManyDevices = (handle: Handle, others: number) =>
+  new RegistryError({
+    reason: "TooManyDevices",
+    message: `${handle} already has ${others} devices registered, the most allowed: deregister one first.`
+  })
+
+const staleSequence = (request: RegisterRequest, stored: string | undefined) =>
+  new RegistryError({
+    reason: "StaleSequence",
+    message:
+      `Registration seq ${request.seq} for device ${request.deviceId} is not greater than the stored ${stored ?? "?"}` +
+      ": it is stale or replayed; send a larger seq (the device's clock in milliseconds will do)."
+  })
+
+/** The statements of one registration, as both paths run them. */
+const statementsOf = ({ sql, text, millis }: Store) => ({
+  countOthers: (handle: string, deviceId: string, now: number) =>
+    sql<{ readonly n: number | string }>`SELECT COUNT(*) AS n FROM irp_bindings
+      WHERE handle = ${text(handle)} AND device_id <> ${text(deviceId)} AND expires_at > ${millis(now)}`,
+  upsert: (
+    handle: string,
+    deviceId: string,
+    addresses: string,
+    observed: string | null,
+    expiresAt: number,
+    seq: bigint,
+    now: number
+  ) =>
+    sql`INSERT INTO irp_bindings
+        (handle, device_id, addresses, observed, expires_at, seq, updated_at)
+      VALUES (${handle}, ${deviceId}, ${addresses}, ${observed}, ${expiresAt}, ${seq}, ${now})
+      ON CONFLICT (handle, device_id) DO UPDATE SET
+        addresses = excluded.addresses, observed = excluded.observed, expires_at = excluded.expires_at,
+        seq = excluded.seq, updated_at = excluded.updated_at
+      WHERE irp_bindings.seq < excluded.seq
+      RETURNING device_id`,
+  storedSeq: (handle: string, deviceId: string) =>
+    sql<{ readonly seq: string }>`SELECT CAST(seq AS TEXT) AS seq
+      FROM irp_bindings WHERE handle = ${handle} AND device_id = ${deviceId}`
 })
 
+/** A registration as the writers take it: the request, its time and its checked lease. */
+export type Registration = Pick<PendingRegistration, "request" | "now" | "leaseMs">
+
 /**
- * Starts the writers (scoped) and returns the queue that feeds them; each pending registration is answered
- * through its `done`. `selectBindings` reads what a registration leaves.
+ * Starts the group commit (stopped with the scope) and returns what registers one: it waits for its
+ * batch's commit and answers with the bindings the registration leaves. `bindingsStatement` reads them.
+ *
+ * How registrations wait, cheaply (each costs one asynchronous step, no fiber, no queue of its own): they
+ * gather in `pending`, and a batch starts once the event loop has read every socket that is ready
+ * (`setImmediate` runs after that phase; SQLite commits synchronously, so a batch that started at the
+ * first registration would block the loop before the others arrived, and every batch would hold one).
+ * Each batch runs in a fiber of its own, at most `writers` at once; a batch that ends starts the next.
  */
 export const startRegistrations = (
-  { sql, policy, write, text, millis }: Store,
-  selectBindings: (
-    handle: RegisterRequest["handle"],
-    now: number
-  ) => Effect.Effect<ReadonlyArray<Binding>, RegistryError | SqlError>
-): Effect.Effect<Queue.Enqueue<PendingRegistration>, never, Scope.Scope> =>
+  store: Store,
+  bindingsStatement: (handle: Handle, now: number) => Statement<unknown>
+): Effect.Effect<
+  (registration: Registration) => Effect.Effect<ReadonlyArray<Binding>, RegistryError>,
+  never,
+  Scope.Scope
+> =>
   Effect.gen(function* () {
+    const { sql, policy, write, feed } = store
+    const statements = statementsOf(store)
     /**
      * One registration inside a batch's transaction: the device cap, the conditional upsert, the bindings
      * it leaves. A refusal (cap, stale seq) writes nothing, so it is this registration's answer and the
@@ -70,39 +130,45 @@ export const startRegistrations = (
     const registerOne = ({ request, now, leaseMs }: PendingRegistration) =>
       Effect.gen(function* () {
         const { handle, deviceId, addresses, seq, observed } = request
-        const others = countOf(
-          yield* sql<{ readonly n: number | string }>`SELECT COUNT(*) AS n FROM irp_bindings
-            WHERE handle = ${text(handle)} AND device_id <> ${text(deviceId)} AND expires_at > ${millis(now)}`
+        const others = countOf(yield* statements.countOthers(handle, deviceId, now))
+        if (others >= policy.maxDevicesPerHandle) return yield* tooManyDevices(handle, others)
+        const stored = yield* statements.upsert(
+          handle,
+          deviceId,
+          addressesJson(addresses),
+          addressJson(observed),
+          now + leaseMs,
+          seq,
+          now
         )
-        if (others >= policy.maxDevicesPerHandle) {
-          return yield* fail(
-            "TooManyDevices",
-            `${handle} already has ${others} devices registered, the most allowed: deregister one first.`
-          )
-        }
-        const stored = yield* sql`INSERT INTO irp_bindings
-            (handle, device_id, addresses, observed, expires_at, seq, updated_at)
-          VALUES (${handle}, ${deviceId}, ${addressesJson(addresses)}, ${addressJson(observed)},
-            ${now + leaseMs}, ${seq}, ${now})
-          ON CONFLICT (handle, device_id) DO UPDATE SET
-            addresses = excluded.addresses, observed = excluded.observed, expires_at = excluded.expires_at,
-            seq = excluded.seq, updated_at = excluded.updated_at
-          WHERE irp_bindings.seq < excluded.seq
-          RETURNING device_id`
         if (stored.length === 0) {
-          const current = yield* sql<{ readonly seq: string }>`SELECT CAST(seq AS TEXT) AS seq
-            FROM irp_bindings WHERE handle = ${handle} AND device_id = ${deviceId}`
-          return yield* fail(
-            "StaleSequence",
-            `Registration seq ${seq} for device ${deviceId} is not greater than the stored ${current[0]?.seq ?? "?"}` +
-              ": it is stale or replayed; send a larger seq (the device's clock in milliseconds will do)."
-          )
+          const current = yield* statements.storedSeq(handle, deviceId)
+          return yield* staleSequence(request, current[0]?.seq)
         }
-        return yield* selectBindings(handle, now)
+        return yield* Effect.flatMap(bindingsStatement(handle, now), decodeBindings)
       }).pipe(
         Effect.map((bindings) => Either.right<ReadonlyArray<Binding>>(bindings)),
         Effect.catchTag("RegistryError", (refusal) => Effect.succeed(Either.left(refusal)))
       )
+
+    const answer = (jobs: ReadonlyArray<PendingRegistration>, outcomes: ReadonlyArray<Outcome>) =>
+      Effect.sync(() =>
+        jobs.forEach((job, i) => {
+          const outcome = outcomes[i]!
+          job.resume(Either.isRight(outcome) ? Effect.succeed(outcome.right) : Effect.fail(outcome.left))
+        })
+      )
+    const failAll = (jobs: ReadonlyArray<PendingRegistration>, error: RegistryError) =>
+      Effect.sync(() => {
+        for (const job of jobs) job.resume(Effect.fail(error))
+      })
+    const changesOf = (jobs: ReadonlyArray<PendingRegistration>, outcomes: ReadonlyArray<Outcome>) => {
+      const changes: Array<RegistryChange> = []
+      jobs.forEach((job, i) => {
+        if (Either.isRight(outcomes[i]!)) changes.push({ handle: job.request.handle, kind: "bindings" })
+      })
+      return changes
+    }
 
     /** Runs `jobs` in one transaction and answers each (all of them with the failure if the batch fails). */
     const registerBatch = (jobs: ReadonlyArray<PendingRegistration>) => {
@@ -118,36 +184,113 @@ export const startRegistrations = (
       return write(
         Effect.gen(function* () {
           yield* locks
-          const outcomes: Array<Either.Either<ReadonlyArray<Binding>, RegistryError>> = []
-          const changes: Array<RegistryChange> = []
-          for (const job of jobs) {
-            const outcome = yield* registerOne(job)
-            outcomes.push(outcome)
-            if (Either.isRight(outcome)) changes.push({ handle: job.request.handle, kind: "bindings" })
-          }
-          return [outcomes, changes] as const
+          const outcomes: Array<Outcome> = []
+          for (const job of jobs) outcomes.push(yield* registerOne(job))
+          return [outcomes, changesOf(jobs, outcomes)] as const
         })
-      ).pipe(
-        Effect.matchEffect({
-          onFailure: (error) => Effect.forEach(jobs, (job) => Deferred.fail(job.done, error), { discard: true }),
-          onSuccess: (outcomes) =>
-            Effect.forEach(jobs, (job, i) => Deferred.complete(job.done, outcomes[i]!), { discard: true })
-        })
-      )
+      ).pipe(Effect.matchEffect({ onFailure: (error) => failAll(jobs, error), onSuccess: (o) => answer(jobs, o) }))
     }
 
-    const registrations = yield* Effect.acquireRelease(Queue.unbounded<PendingRegistration>(), Queue.shutdown)
+    /**
+     * A batch on `SyncWrites`: one synchronous transaction (the feed's in-transaction step is PostgreSQL's
+     * only, and `SyncWrites` exists on SQLite only); `Busy` hands the batch to `effectful`.
+     */
+    const syncBatch = (writes: SyncWritesService) => {
+      const count = compiledOnce(statements.countOthers, ["text", "text", "number"])
+      const upsert = compiledOnce(statements.upsert, ["text", "text", "text", "text", "number", "bigint", "number"])
+      const storedSeq = compiledOnce(statements.storedSeq, ["text", "text"])
+      const bindings = compiledOnce(bindingsStatement, ["text", "number"])
+      if (count === undefined || upsert === undefined || storedSeq === undefined || bindings === undefined)
+        return registerBatch
+      const registerNow = (db: SyncStatements, { request, now, leaseMs }: PendingRegistration): Outcome => {
+        const { handle, deviceId, addresses, seq, observed } = request
+        const others = countOf(db.all(count.text, count.params(handle, deviceId, now)) as never)
+        if (others >= policy.maxDevicesPerHandle) return Either.left(tooManyDevices(handle, others))
+        const stored = db.all(
+          upsert.text,
+          upsert.params(handle, deviceId, addressesJson(addresses), addressJson(observed), now + leaseMs, seq, now)
+        )
+        if (stored.length === 0) {
+          const current = db.all(storedSeq.text, storedSeq.params(handle, deviceId))
+          return Either.left(staleSequence(request, current[0]?.seq as string | undefined))
+        }
+        return bindingsNow(db.all(bindings.text, bindings.params(handle, now)))
+      }
+      const attempt = (jobs: ReadonlyArray<PendingRegistration>, waited: number): Effect.Effect<void> =>
+        Effect.suspend(() => {
+          const committed = writes.transaction((db) => jobs.map((job) => registerNow(db, job)))
+          if (Either.isRight(committed))
+            return Effect.zipRight(feed.afterCommit(changesOf(jobs, committed.right)), answer(jobs, committed.right))
+          if (committed.left._tag === "Busy") {
+            // Another process holds the file's write lock: try again after a pause that leaves the event
+            // loop free, up to the busy timeout; then the effectful path reports what it finds.
+            if (waited >= writes.busyTimeoutMs) return registerBatch(jobs)
+            const pause = Math.min(BUSY_PAUSE_MAX_MS, 1 + waited)
+            return Effect.zipRight(wallClockPause(pause), attempt(jobs, waited + pause))
+          }
+          const cause = committed.left.cause
+          return failAll(jobs, storageError(new SqlError({ message: "Failed to execute statement", cause })))
+        })
+      return (jobs: ReadonlyArray<PendingRegistration>) => attempt(jobs, 0)
+    }
+
+    const writes = Option.getOrUndefined(yield* Effect.serviceOption(SyncWrites))
+    const batch = writes === undefined ? registerBatch : syncBatch(writes)
+
     const writers = sql.onDialectOrElse({ pg: () => REGISTER_WRITERS.pg, orElse: () => REGISTER_WRITERS.sqlite })
-    for (let i = 0; i < writers; i++)
-      yield* Effect.forkScoped(
-        Effect.forever(
-          Effect.flatMap(Queue.take(registrations), (first) =>
-            Effect.flatMap(
-              Effect.zipRight(afterReadyInput, Queue.takeUpTo(registrations, REGISTER_BATCH - 1)),
-              (more) => registerBatch([first, ...more])
-            )
+    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+    const pending: Array<PendingRegistration> = []
+    const running = new Set<Fiber.RuntimeFiber<void>>()
+    let scheduled = false
+    let stopped = false
+    const schedule = () => {
+      if (scheduled || stopped || running.size >= writers || pending.length === 0) return
+      scheduled = true
+      setImmediate(start)
+    }
+    /** Starts a batch of what is waiting, in a fiber that starts the next when it ends. */
+    const start = () => {
+      scheduled = false
+      if (stopped || running.size >= writers || pending.length === 0) return
+      const jobs = pending.splice(0, REGISTER_BATCH)
+      // A defect (a bug) or the scope's end still answers the batch's registrations, which would
+      // otherwise wait forever.
+      const fiber = runFork(
+        batch(jobs).pipe(
+          Effect.catchAllDefect((cause) =>
+            failAll(jobs, new RegistryError({ reason: "Storage", message: "The registry failed to register.", cause }))
+          ),
+          Effect.onInterrupt(() =>
+            Effect.sync(() => {
+              for (const job of jobs) job.resume(Effect.interrupt)
+            })
           )
         )
       )
-    return registrations
+      running.add(fiber)
+      fiber.addObserver(() => {
+        running.delete(fiber)
+        schedule()
+      })
+      schedule()
+    }
+    yield* Effect.addFinalizer(() =>
+      Effect.suspend(() => {
+        stopped = true
+        for (const job of pending.splice(0)) job.resume(Effect.interrupt)
+        return Fiber.interruptAll(running)
+      })
+    )
+    return ({ request, now, leaseMs }: Registration) =>
+      Effect.async<ReadonlyArray<Binding>, RegistryError>((resume) => {
+        if (stopped) return resume(Effect.interrupt)
+        const job: PendingRegistration = { request, now, leaseMs, resume }
+        pending.push(job)
+        schedule()
+        // Interrupted while waiting for its batch: it leaves the batch unless the batch has begun.
+        return Effect.sync(() => {
+          const i = pending.indexOf(job)
+          if (i >= 0) pending.splice(i, 1)
+        })
+      })
   })

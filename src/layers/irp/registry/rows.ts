@@ -4,7 +4,7 @@
  * number (exact only below 2^53, so `seq` is always selected `CAST(seq AS TEXT)`); blobs come back as
  * Node `Buffer`s, copied into plain `Uint8Array`s.
  */
-import { Effect, Schema } from "effect"
+import { Effect, Either, Schema } from "effect"
 import type { Address, Fingerprint } from "../../../domain/brands.js"
 import { Handle } from "../../../domain/brands.js"
 import {
@@ -134,6 +134,15 @@ const decodeWith =
 
 export const decodeBindings: (rows: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<Binding>, RegistryError> =
   decodeWith("binding", (rows) => rows.map(bindingOf))
+
+/** `decodeBindings` as a plain function (the synchronous write path). */
+export const bindingsNow = (rows: ReadonlyArray<unknown>): Either.Either<ReadonlyArray<Binding>, RegistryError> => {
+  try {
+    return Either.right((rows as ReadonlyArray<Row>).map(bindingOf))
+  } catch (cause) {
+    return Either.left(malformed("binding")(cause))
+  }
+}
 
 export const decodeCertificates: (
   rows: ReadonlyArray<unknown>

@@ -50,7 +50,7 @@ export const makeStore = (sql: SqlClient.SqlClient, feed: ChangeFeed, policy: Le
   const text = (value: string) => sql`CAST(${value} AS TEXT)`
   const millis = (value: number) => sql`CAST(${value} AS BIGINT)`
 
-  return { sql, policy, write, read, text, millis }
+  return { sql, policy, feed, write, read, text, millis }
 }
 
 export type Store = ReturnType<typeof makeStore>

@@ -1,8 +1,8 @@
 /**
  * One IRP connection after the handshake (PROTOCOL.md §17): read a request, check it (rate limit, live
  * revocation and expiry of the holder's certificate, the access table), act, answer, log one line.
- * Reads (Lookup, Status, Watch, Ping…) are answered inline, in order; requests that write or sign run in
- * fibers of their own, concurrently up to a bound; past it the loop stops reading, so TCP back-pressure,
+ * Reads (Lookup, Status, Watch, Ping…) and registrations are answered inline, in order; the other requests
+ * that write or sign run in fibers of their own, concurrently up to a bound; past it the loop stops reading, so TCP back-pressure,
  * not memory, absorbs a client that pipelines too much. Every refusal is an answer and the
  * connection stays usable; only the channel ends it (a malformed frame, a non-XML record, a Close).
  *
@@ -102,11 +102,15 @@ const precheck = (
  * Requests served in a fiber of their own, so that the connection's next requests are read meanwhile:
  * the ones that write (a durable commit), sign (a certificate, a CRL) or may be slow. The others are
  * answered inline, in order: forking a fiber costs more than they do (docs/BENCHMARKS.md, IRP).
+ *
+ * `Register` is answered inline too (issue 15): it is the request a busy server gets most after Lookup
+ * (every device renews its lease), a device sends one at a time, and the fork cost about a sixth of its
+ * server CPU (measured). The connection's next requests wait for its batch's commit (one group commit,
+ * PROTOCOL.md §17.1.7); other connections' registrations share that batch as before.
  */
 const FORKED: ReadonlySet<IrpServerInbound["_tag"]> = new Set([
   "irp.Enroll",
   "irp.Renew",
-  "irp.Register",
   "irp.Deregister",
   "irp.Revoke",
   "irp.Crl"

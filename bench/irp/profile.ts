@@ -1,0 +1,64 @@
+/**
+ * A short focused run for profiling the IRP server on SQLite (not a benchmark of record: `../irp.ts` is):
+ * our server and the same-work anchor over SQLite files of 1,000 identities, 16 connections each, in
+ * alternating slices of one kind of request; prints the throughput and the server CPU per request of
+ * both. `SIXCHAT_BENCH_SERVER_FLAGS="--cpu-prof --cpu-prof-dir=D"` profiles the server processes.
+ *
+ *     node dist-bench/bench/irp/profile.js lookup|register [SECONDS] [ROUNDS]
+ */
+import { mkdtempSync, rmSync } from "node:fs"
+import * as Os from "node:os"
+import { join } from "node:path"
+import { Effect, Layer } from "effect"
+import * as CryptoLive from "../../src/layers/crypto/CryptoLive.js"
+import * as EntropyLive from "../../src/layers/EntropyLive.js"
+import * as Database from "../../src/layers/sql/Database.js"
+import * as TcpTransport from "../../src/layers/transport/TcpTransport.js"
+import { measure } from "./load.js"
+import { prepareDomain } from "./setup.js"
+import { anchorSystem, oursSystem, type System } from "./systems.js"
+import { combine, figuresOf, type Measured } from "./wire.js"
+
+const [kind = "register", seconds = "2", rounds = "3"] = process.argv.slice(2) as [string?, string?, string?]
+if (kind !== "lookup" && kind !== "register") throw new Error("kind: lookup or register")
+const POPULATION = 1_000
+
+const program = Effect.gen(function* () {
+  const root = yield* Effect.acquireRelease(
+    Effect.sync(() => mkdtempSync(join(Os.tmpdir(), "sixchat-bench-irp-profile-"))),
+    (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+  )
+  const dir = join(root, "domain")
+  const { domain, identities, filler } = yield* prepareDomain(dir, 16)
+  const at = (name: string) => {
+    const path = join(root, name)
+    return { db: `sqlite:${path}`, layer: Database.layer({ _tag: "Sqlite", path }) }
+  }
+  const a = at("anchor.sqlite")
+  const o = at("ours.sqlite")
+  const anchor = yield* anchorSystem("anchor", dir, a.db, a.layer, POPULATION, identities, filler)
+  const ours = (yield* oursSystem("ours", dir, o.db, o.layer, POPULATION, identities, filler, domain.rootCertificate))
+    .system
+  const systems: ReadonlyArray<System> = [anchor, ours]
+  for (const s of systems) yield* Effect.promise(() => measure(s.server, 16, s[kind], 1000, 0))
+  const slices = new Map<string, Array<Measured>>()
+  for (let r = 0; r < Number(rounds); r++)
+    for (const s of r % 2 === 0 ? systems : [...systems].reverse()) {
+      const m = yield* Effect.promise(() => measure(s.server, 16, s[kind], Number(seconds) * 1000, 0))
+      slices.set(s.name, [...(slices.get(s.name) ?? []), m])
+    }
+  const figures = Object.fromEntries(systems.map((s) => [s.name, figuresOf(combine(slices.get(s.name)!))]))
+  const ratio = Math.round((figures.ours!.perSecond / figures.anchor!.perSecond) * 1000) / 1000
+  return { kind, loadAverage: Os.loadavg().map((l) => Math.round(l * 100) / 100), ratio, ...figures }
+}).pipe(Effect.scoped, Effect.provide(Layer.mergeAll(TcpTransport.layer, CryptoLive.layerNode, EntropyLive.layer)))
+
+Effect.runPromise(program).then(
+  (out) => {
+    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`)
+    process.exit(0)
+  },
+  (e: unknown) => {
+    process.stderr.write(`profile failed: ${String(e)}\n`)
+    process.exit(1)
+  }
+)
