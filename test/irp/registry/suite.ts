@@ -299,6 +299,49 @@ export const registrySuite = <R>(
       })
     )
 
+    it.effect("in one batch, a handle's later registrations see its earlier ones (cap, answers, stale seq)", () =>
+      Effect.gen(function* () {
+        const registry = yield* IrpRegistry
+        const now = yield* Clock.currentTimeMillis
+        const ivy = freshHandle("ivy")
+        const cap = defaultLeasePolicy.maxDevicesPerHandle
+        const reg = (id: string, n: number) =>
+          registry.register({
+            handle: ivy,
+            deviceId: device(id),
+            addresses: addrs(n),
+            ttlSeconds: 600,
+            seq: seq(n),
+            observed: undefined,
+            now
+          })
+        for (let i = 0; i < cap - 2; i++) yield* reg(`d${i}`, 10)
+        // Started together, so they share a batch (or a few): two fill the cap, the third finds it full; a
+        // replay of d0's stored seq is refused and names the stored one; a new seq for d0 is taken.
+        const [a, b, c, replay, renew] = yield* Effect.all(
+          [
+            Effect.either(reg("new-a", 20)),
+            Effect.either(reg("new-b", 20)),
+            Effect.either(reg("new-c", 20)),
+            Effect.either(reg("d0", 10)),
+            Effect.either(reg("d0", 30))
+          ],
+          { concurrency: "unbounded" }
+        )
+        const fresh = [a, b, c]
+        const stored = fresh.flatMap((r) => (Either.isRight(r) ? [r.right] : []))
+        expect(stored).toHaveLength(2)
+        expect(fresh.filter((r) => Either.isLeft(r) && r.left.reason === "TooManyDevices")).toHaveLength(1)
+        // Every answer holds the bindings as they are after it: the second new device's holds the first.
+        expect(stored.map((bindings) => bindings.length).sort()).toEqual([cap - 1, cap])
+        expect(Either.isLeft(replay) && replay.left.reason).toBe("StaleSequence")
+        // The stored seq it names: 10, or 30 if the renewal went first (PostgreSQL runs batches side by side).
+        expect(Either.isLeft(replay) && replay.left.message).toMatch(/not greater than the stored (10|30):/)
+        expect(Either.isRight(renew) && renew.right.find((x) => x.deviceId === device("d0"))?.seq).toBe(30n)
+        expect((yield* registry.lookup({ handle: ivy, now })).length).toBe(cap)
+      })
+    )
+
     it.effect("leases outside the policy's bounds are refused", () =>
       Effect.gen(function* () {
         const registry = yield* IrpRegistry

@@ -9,7 +9,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import { Deferred, Effect, Either, Queue, type Scope } from "effect"
 import type { Binding, RegistryChange, RegistryError } from "../../../domain/irp/registry.js"
 import type { RegisterRequest } from "../../../services/IrpRegistry.js"
-import { LOCK_CLASS_HANDLE } from "./migrations.js"
+import { pgLocks, pgRegisterAll } from "./pgRegister.js"
 import { addressesJson, addressJson, countOf } from "./rows.js"
 import { fail, type Store } from "./store.js"
 
@@ -55,13 +55,14 @@ const afterReadyInput = Effect.async<void>((resume) => {
  * through its `done`. `selectBindings` reads what a registration leaves.
  */
 export const startRegistrations = (
-  { sql, policy, write, text, millis }: Store,
+  store: Store,
   selectBindings: (
     handle: RegisterRequest["handle"],
     now: number
   ) => Effect.Effect<ReadonlyArray<Binding>, RegistryError | SqlError>
 ): Effect.Effect<Queue.Enqueue<PendingRegistration>, never, Scope.Scope> =>
   Effect.gen(function* () {
+    const { sql, policy, write, text, millis } = store
     /**
      * One registration inside a batch's transaction: the device cap, the conditional upsert, the bindings
      * it leaves. A refusal (cap, stale seq) writes nothing, so it is this registration's answer and the
@@ -104,27 +105,26 @@ export const startRegistrations = (
         Effect.catchTag("RegistryError", (refusal) => Effect.succeed(Either.left(refusal)))
       )
 
+    /** A batch's registrations one after the other; PostgreSQL: in one statement per wave (`pgRegister.ts`). */
+    const registerAll = sql.onDialectOrElse({
+      pg: () => pgRegisterAll(store),
+      orElse: () => (jobs: ReadonlyArray<PendingRegistration>) => Effect.forEach(jobs, registerOne)
+    })
+
     /** Runs `jobs` in one transaction and answers each (all of them with the failure if the batch fails). */
     const registerBatch = (jobs: ReadonlyArray<PendingRegistration>) => {
-      // Advisory locks in key order, each once: batches running side by side cannot wait on each other in a cycle.
+      // Advisory locks in key order, each once: batches running side by side cannot wait on each other in a
+      // cycle. One statement takes them all, in the order of its array.
       const keys = [...new Set(jobs.map((job) => handleLockKey(job.request.handle)))].sort((a, b) => a - b)
-      const locks = sql.onDialectOrElse({
-        pg: () =>
-          Effect.forEach(keys, (key) => sql`SELECT pg_advisory_xact_lock(${LOCK_CLASS_HANDLE}, ${key})`, {
-            discard: true
-          }),
-        orElse: () => Effect.void
-      })
+      const locks = sql.onDialectOrElse({ pg: () => pgLocks(store, keys), orElse: () => Effect.void })
       return write(
         Effect.gen(function* () {
           yield* locks
-          const outcomes: Array<Either.Either<ReadonlyArray<Binding>, RegistryError>> = []
+          const outcomes = yield* registerAll(jobs)
           const changes: Array<RegistryChange> = []
-          for (const job of jobs) {
-            const outcome = yield* registerOne(job)
-            outcomes.push(outcome)
-            if (Either.isRight(outcome)) changes.push({ handle: job.request.handle, kind: "bindings" })
-          }
+          jobs.forEach((job, i) => {
+            if (Either.isRight(outcomes[i]!)) changes.push({ handle: job.request.handle, kind: "bindings" })
+          })
           return [outcomes, changes] as const
         })
       ).pipe(
