@@ -45,7 +45,7 @@ const handleLockKey = (handle: string): number => {
  * that phase): SQLite commits synchronously, so a writer that started at the first registration would
  * block the loop before the others arrived, and every batch would be one registration.
  */
-const afterReadyInput = Effect.async<void>((resume) => {
+export const afterReadyInput = Effect.async<void>((resume) => {
   const timer = setImmediate(() => resume(Effect.void))
   return Effect.sync(() => clearImmediate(timer))
 })
