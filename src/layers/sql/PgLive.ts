@@ -47,6 +47,13 @@ export const withSearchPath = (url: string, schema: string): string | undefined 
  */
 export const MAX_PREPARED = 256
 
+/**
+ * How long an idle pooled connection stays open (`pg.Pool`'s default is 10 s). A new connection costs a
+ * start-up and the preparation of every statement again, and under steady load the pool's last-used-first
+ * order leaves some connections idle long enough to be closed and reopened again and again.
+ */
+const IDLE_TIMEOUT_MS = 5 * 60_000
+
 /** The part of `pg` used here (`pg` ships no type declarations; `@effect/sql-pg` loads the same module). */
 type QueryCallback = (err: Error | null | undefined, result: unknown) => void
 interface PgClientInstance {
@@ -113,6 +120,7 @@ export const layer = (
         connectionString: effective,
         max: options.maxConnections ?? 10,
         connectionTimeoutMillis: Duration.toMillis(connectTimeout),
+        idleTimeoutMillis: IDLE_TIMEOUT_MS,
         application_name: options.applicationName ?? "sixchat-irp",
         Client: preparingClient()
       })

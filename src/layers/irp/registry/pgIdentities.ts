@@ -19,8 +19,11 @@ import type { Store } from "./store.js"
 
 /** Lookups read by one statement, at most. */
 const IDENTITY_BATCH = 64
-/** Statements reading at once (the pool has 10 connections by default; registrations take up to 4). */
-const IDENTITY_READERS = 4
+/**
+ * Statements reading at once. Few, so that batches are large: under load a batch costs the server about
+ * what one read did, and two readers measured less CPU per Lookup than four (docs/BENCHMARKS.md).
+ */
+const IDENTITY_READERS = 2
 
 interface PendingIdentity {
   readonly handle: Handle
