@@ -580,6 +580,44 @@ export const registrySuite = <R>(
         })
     )
 
+    it.effect("many currentIdentity reads at once (PostgreSQL batches them) each get their own handle's state", () =>
+      Effect.gen(function* () {
+        const registry = yield* IrpRegistry
+        const now = yield* Clock.currentTimeMillis
+        const day = 86_400_000
+        // Six handles: four with a certificate and 0 to 3 bindings, one with a certificate only, one with nothing.
+        const handles = Array.from({ length: 6 }, (_, i) => freshHandle(`many${i}`))
+        const expected: Array<{ readonly serial: string | undefined; readonly devices: ReadonlyArray<string> }> = []
+        for (const [i, handle] of handles.entries()) {
+          const serial = (0xc000 + counter * 16 + i).toString(16)
+          if (i < 5) yield* registry.recordCertificate(certificate(handle, serial, now - day, now + day))
+          const devices = i < 4 ? Array.from({ length: i }, (_, k) => `dev${k}`) : []
+          for (const d of devices)
+            yield* registry.register({
+              handle,
+              deviceId: device(d),
+              addresses: addrs(5000 + i),
+              ttlSeconds: 60,
+              seq: seq(1),
+              observed: undefined,
+              now
+            })
+          expected.push({ serial: i < 5 ? serial : undefined, devices })
+        }
+        const reads = yield* Effect.all(
+          Array.from({ length: 48 }, (_, n) => registry.currentIdentity({ handle: handles[n % 6]!, now })),
+          { concurrency: "unbounded" }
+        )
+        reads.forEach((read, n) => {
+          const want = expected[n % 6]!
+          expect(read.certificate?.serial).toBe(want.serial)
+          expect(read.certificate?.handle ?? handles[n % 6]).toBe(handles[n % 6])
+          expect(read.bindings.map((b) => b.deviceId)).toEqual(want.devices)
+          for (const b of read.bindings) expect(b.addresses).toEqual(addrs(5000 + (n % 6)))
+        })
+      })
+    )
+
     // (Refusals tell nothing either; that is not checked here because on PostgreSQL a change is told
     // twice, the second time when its notice comes back, possibly after a later refusal.)
     it.scoped("onChange hears this process's writes before they return", () =>
