@@ -54,9 +54,18 @@ export const startIdentityReads = ({
           ORDER BY not_before DESC, serial DESC LIMIT 1)
         LEFT JOIN irp_bindings b ON b.handle = c.handle AND b.expires_at > h.at
         ORDER BY h.i, b.device_id`
+      const failAll = (error: RegistryError) =>
+        Effect.forEach(jobs, (job) => Deferred.fail(job.done, error), { discard: true })
       return read(statement).pipe(
+        // A defect (a bug, not a database failure) answers this batch as a storage failure: the reader
+        // goes on, and no Lookup waits for an answer that will not come.
+        Effect.catchAllDefect((defect) =>
+          Effect.fail(
+            new RegistryError({ reason: "Storage", message: "The registry's Lookup read failed.", cause: defect })
+          )
+        ),
         Effect.matchEffect({
-          onFailure: (error) => Effect.forEach(jobs, (job) => Deferred.fail(job.done, error), { discard: true }),
+          onFailure: failAll,
           onSuccess: (rows) => {
             const byJob = jobs.map((): Array<Row> => [])
             for (const row of rows) byJob[Number(row.i)]?.push(row)
