@@ -299,6 +299,49 @@ export const registrySuite = <R>(
       })
     )
 
+    it.effect("in one batch, a handle's later registrations see its earlier ones (cap, answers, stale seq)", () =>
+      Effect.gen(function* () {
+        const registry = yield* IrpRegistry
+        const now = yield* Clock.currentTimeMillis
+        const ivy = freshHandle("ivy")
+        const cap = defaultLeasePolicy.maxDevicesPerHandle
+        const reg = (id: string, n: number) =>
+          registry.register({
+            handle: ivy,
+            deviceId: device(id),
+            addresses: addrs(n),
+            ttlSeconds: 600,
+            seq: seq(n),
+            observed: undefined,
+            now
+          })
+        for (let i = 0; i < cap - 2; i++) yield* reg(`d${i}`, 10)
+        // Started together, so they share a batch (or a few): two fill the cap, the third finds it full; a
+        // replay of d0's stored seq is refused and names the stored one; a new seq for d0 is taken.
+        const [a, b, c, replay, renew] = yield* Effect.all(
+          [
+            Effect.either(reg("new-a", 20)),
+            Effect.either(reg("new-b", 20)),
+            Effect.either(reg("new-c", 20)),
+            Effect.either(reg("d0", 10)),
+            Effect.either(reg("d0", 30))
+          ],
+          { concurrency: "unbounded" }
+        )
+        const fresh = [a, b, c]
+        const stored = fresh.flatMap((r) => (Either.isRight(r) ? [r.right] : []))
+        expect(stored).toHaveLength(2)
+        expect(fresh.filter((r) => Either.isLeft(r) && r.left.reason === "TooManyDevices")).toHaveLength(1)
+        // Every answer holds the bindings as they are after it: the second new device's holds the first.
+        expect(stored.map((bindings) => bindings.length).sort()).toEqual([cap - 1, cap])
+        expect(Either.isLeft(replay) && replay.left.reason).toBe("StaleSequence")
+        // The stored seq it names: 10, or 30 if the renewal went first (PostgreSQL runs batches side by side).
+        expect(Either.isLeft(replay) && replay.left.message).toMatch(/not greater than the stored (10|30):/)
+        expect(Either.isRight(renew) && renew.right.find((x) => x.deviceId === device("d0"))?.seq).toBe(30n)
+        expect((yield* registry.lookup({ handle: ivy, now })).length).toBe(cap)
+      })
+    )
+
     it.effect("leases outside the policy's bounds are refused", () =>
       Effect.gen(function* () {
         const registry = yield* IrpRegistry
@@ -535,6 +578,44 @@ export const registrySuite = <R>(
             bindings: []
           })
         })
+    )
+
+    it.effect("many currentIdentity reads at once (PostgreSQL batches them) each get their own handle's state", () =>
+      Effect.gen(function* () {
+        const registry = yield* IrpRegistry
+        const now = yield* Clock.currentTimeMillis
+        const day = 86_400_000
+        // Six handles: four with a certificate and 0 to 3 bindings, one with a certificate only, one with nothing.
+        const handles = Array.from({ length: 6 }, (_, i) => freshHandle(`many${i}`))
+        const expected: Array<{ readonly serial: string | undefined; readonly devices: ReadonlyArray<string> }> = []
+        for (const [i, handle] of handles.entries()) {
+          const serial = (0xc000 + counter * 16 + i).toString(16)
+          if (i < 5) yield* registry.recordCertificate(certificate(handle, serial, now - day, now + day))
+          const devices = i < 4 ? Array.from({ length: i }, (_, k) => `dev${k}`) : []
+          for (const d of devices)
+            yield* registry.register({
+              handle,
+              deviceId: device(d),
+              addresses: addrs(5000 + i),
+              ttlSeconds: 60,
+              seq: seq(1),
+              observed: undefined,
+              now
+            })
+          expected.push({ serial: i < 5 ? serial : undefined, devices })
+        }
+        const reads = yield* Effect.all(
+          Array.from({ length: 48 }, (_, n) => registry.currentIdentity({ handle: handles[n % 6]!, now })),
+          { concurrency: "unbounded" }
+        )
+        reads.forEach((read, n) => {
+          const want = expected[n % 6]!
+          expect(read.certificate?.serial).toBe(want.serial)
+          expect(read.certificate?.handle ?? handles[n % 6]).toBe(handles[n % 6])
+          expect(read.bindings.map((b) => b.deviceId)).toEqual(want.devices)
+          for (const b of read.bindings) expect(b.addresses).toEqual(addrs(5000 + (n % 6)))
+        })
+      })
     )
 
     // (Refusals tell nothing either; that is not checked here because on PostgreSQL a change is told

@@ -8,6 +8,7 @@ import type { CertificateRecord, SerialHex, StatusAnswer } from "../../../domain
 import type { RegistryChange } from "../../../domain/irp/registry.js"
 import type { IrpRegistryService } from "../../../services/IrpRegistry.js"
 import { SyncReads, type SyncReadsService } from "../../sql/SyncReads.js"
+import { startIdentityReads } from "./pgIdentities.js"
 import {
   CERTIFICATE_COLUMNS,
   decodeCertificates,
@@ -56,8 +57,9 @@ const syncIdentity = (
 }
 
 /** The certificate methods; `currentIdentityNow` only where the storage offers `SyncReads` (SQLite). */
-export const makeCertificates = ({ sql, write, read, text, millis }: Store) =>
+export const makeCertificates = (store: Store) =>
   Effect.gen(function* () {
+    const { sql, write, read, text, millis } = store
     const selectCertificate = (serial: SerialHex) =>
       Effect.flatMap(
         sql`SELECT ${sql.literal(CERTIFICATE_COLUMNS)} FROM irp_certificates WHERE serial = ${text(serial)}`,
@@ -76,6 +78,10 @@ export const makeCertificates = ({ sql, write, read, text, millis }: Store) =>
           WHERE handle = ${text(handle)} AND status = 'good' AND not_after > ${millis(at)}
           ORDER BY not_before DESC, serial DESC LIMIT 1)
         ORDER BY b.device_id`
+    // PostgreSQL: several Lookups' reads in one statement (`pgIdentities.ts`).
+    const batchedIdentity = sql.onDialectOrElse({ pg: () => true, orElse: () => false })
+      ? yield* startIdentityReads(store)
+      : undefined
     const currentIdentityNow = syncIdentity(Option.getOrUndefined(yield* Effect.serviceOption(SyncReads)), (h, at) =>
       identityStatement(h, at).compile()
     )
@@ -117,7 +123,9 @@ export const makeCertificates = ({ sql, write, read, text, millis }: Store) =>
 
       // The same statement, run synchronously where the storage offers it (SQLite; see `syncIdentity`).
       currentIdentity: ({ handle, now }) =>
-        read(Effect.flatMap(identityStatement(handle, Math.floor(now)), decodeIdentity)),
+        batchedIdentity === undefined
+          ? read(Effect.flatMap(identityStatement(handle, Math.floor(now)), decodeIdentity))
+          : batchedIdentity(handle, Math.floor(now)),
 
       ...(currentIdentityNow === undefined ? {} : { currentIdentityNow }),
 

@@ -44,20 +44,47 @@ const READY_PAYLOAD = "ready"
 /** How often the SQLite file's `data_version` is read, to notice other processes' writes (ms). */
 const EXTERNAL_POLL_MS = 250
 
-const ChangePayload = Schema.parseJson(
-  Schema.Struct({
-    handle: Handle,
-    kind: Schema.Literal("bindings", "certificate"),
-    revokedSerial: Schema.optional(Schema.String.pipe(Schema.pattern(/^[0-9a-f]{1,40}$/)))
+const Change = Schema.Struct({
+  handle: Handle,
+  kind: Schema.Literal("bindings", "certificate"),
+  revokedSerial: Schema.optional(Schema.String.pipe(Schema.pattern(/^[0-9a-f]{1,40}$/)))
+})
+/** A notice: a transaction's changes (a JSON array), or one change (the form earlier versions sent). */
+const ChangePayload = Schema.parseJson(Schema.Union(Schema.Array(Change), Change))
+const decodeChanges = (payload: string): ReadonlyArray<RegistryChange> =>
+  Option.match(Schema.decodeUnknownOption(ChangePayload)(payload), {
+    onNone: () => [],
+    onSome: (decoded) => ("handle" in decoded ? [decoded] : decoded)
   })
-)
-const decodePayload = Schema.decodeUnknownOption(ChangePayload)
-const encodePayload = (change: RegistryChange): string =>
-  JSON.stringify({
-    handle: change.handle,
-    kind: change.kind,
-    ...(change.revokedSerial === undefined ? {} : { revokedSerial: change.revokedSerial })
-  })
+const changeJson = (change: RegistryChange) => ({
+  handle: change.handle,
+  kind: change.kind,
+  ...(change.revokedSerial === undefined ? {} : { revokedSerial: change.revokedSerial })
+})
+/**
+ * PostgreSQL refuses a notice payload of 8000 bytes or more: a transaction's changes go in as few
+ * notices as keep each under this many bytes (a batch of 64 registrations of short handles takes one).
+ */
+const MAX_NOTICE_BYTES = 7900
+/** `changes` as notice payloads (JSON arrays), each under `MAX_NOTICE_BYTES`. */
+export const noticePayloads = (changes: ReadonlyArray<RegistryChange>): ReadonlyArray<string> => {
+  const payloads: Array<string> = []
+  let items: Array<string> = []
+  let bytes = 2
+  for (const change of changes) {
+    const item = JSON.stringify(changeJson(change))
+    const size = Buffer.byteLength(item) + 1
+    if (items.length > 0 && bytes + size > MAX_NOTICE_BYTES) {
+      payloads.push(`[${items.join(",")}]`)
+      items = []
+      bytes = 2
+    }
+    items.push(item)
+    bytes += size
+  }
+  if (items.length > 0) payloads.push(`[${items.join(",")}]`)
+  return payloads
+}
 
 /**
  * A pause on the wall clock, not the Effect `Clock`: the registry is often built inside tests that
@@ -210,13 +237,11 @@ export const makeChangeFeed: Effect.Effect<ChangeFeed, RegistryError, SqlClient.
       Stream.runForEach((payload) =>
         Deferred.succeed(ready, undefined).pipe(
           Effect.zipRight(
-            Option.match(decodePayload(payload), {
-              onNone: () => Effect.void,
-              onSome: (change) =>
-                Effect.suspend(() => {
-                  tell([change])
-                  return PubSub.publish(pubsub, change)
-                })
+            Effect.suspend(() => {
+              const changes = decodeChanges(payload)
+              if (changes.length === 0) return Effect.void
+              tell(changes)
+              return PubSub.publishAll(pubsub, changes)
             })
           )
         )
@@ -253,12 +278,15 @@ export const makeChangeFeed: Effect.Effect<ChangeFeed, RegistryError, SqlClient.
 
     return {
       ...base,
-      // One statement for all of a transaction's notices (a batch of registrations has many): one round trip.
+      // A transaction's changes (a batch of registrations has many) in as few notices as the payload limit
+      // allows, sent by one statement whose text does not depend on their number (one prepared statement):
+      // one round trip, and one notice for each process to decode.
       inTransaction: (changes) =>
         changes.length === 0
           ? Effect.void
           : Effect.asVoid(
-              sql`SELECT ${sql.csv(changes.map((change) => sql`pg_notify(${channel}, ${encodePayload(change)})`))}`
+              sql`SELECT pg_notify(${channel}, p)
+                FROM json_array_elements_text(CAST(${JSON.stringify(noticePayloads(changes))} AS JSON)) AS p`
             ),
       // Our own notice comes back through LISTEN a little later (and feeds the subscribers then); the
       // synchronous listeners are told now too, so that this process reads its own writes at once.
