@@ -20,9 +20,9 @@ import type { RegisterRequest } from "../../../services/IrpRegistry.js"
 import { type SyncStatements, SyncWrites, type SyncWritesService } from "../../../services/SyncWrites.js"
 import { wallClockPause } from "./changes.js"
 import { compiledOnce } from "./compiled.js"
+import { pgLocks, pgRegisterAll } from "./pgRegister.js"
 import { addressesJson, addressJson, bindingsNow, countOf, decodeBindings } from "./rows.js"
 import { type Store, storageError } from "./store.js"
-import { pgLocks, pgRegisterAll } from "./pgRegister.js"
 
 /**
  * The registrations waiting when a transaction starts share it, up to this many, so that a burst costs one
