@@ -13,7 +13,7 @@ const EXAMPLES: Readonly<Record<string, Examples>> = {
   demo: [["Run the whole flow with the pure-JS crypto provider:", "sixchat demo --crypto noble"]],
   agent: [
     ["Run your agent on the default ports:", "sixchat agent --home ~/.sixchat"],
-    ["Listen on one address and refuse files from strangers:", "sixchat agent --listen [::]:4605 --accept-files none"],
+    ["Listen on one address and take no file without asking:", "sixchat agent --listen [::]:4605 --accept-files never"],
     ["Give up undeliverable messages after a day:", "sixchat agent --outbox-expiry 1d"]
   ],
   send: [
