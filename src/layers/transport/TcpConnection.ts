@@ -12,10 +12,7 @@
  * Bounds: unread input is at most `readLimit` in our queue plus Node's readable high-water mark
  * (16 KiB) plus one chunk in flight; past that the socket is paused, which stops reading from the
  * kernel, so TCP flow control slows the sender (PROTOCOL.md §3: never buffer unbounded input).
- * Output is bounded by `WRITE_LIMIT` bytes queued in Node above what the kernel took: `write` waits
- * for `drain` once they are reached. Not Node's writable high-water mark (16 KiB): one 64 KiB record
- * crosses it, so every record of a bulk transfer would wait for `drain`, i.e. park and resume the
- * sending fiber once per record even when the kernel took every byte at once (issue 15).
+ * Output is bounded by Node's writable high-water mark: `write` waits for `drain` when it is crossed.
  * Written bytes may be held until sent, so callers must not mutate a buffer after writing it.
  *
  * Closing (PROTOCOL.md §11.9, issue 10 §1). `release` (the scope's end) is a graceful close: FIN after
@@ -38,12 +35,6 @@ import { Inbox } from "./Inbox.js"
 
 /** Default bound on unread input queued per connection, above Node's own readable buffer. */
 export const DEFAULT_READ_LIMIT = 64 * 1024
-
-/**
- * Bytes a connection may queue in Node (not yet taken by the kernel) before writers wait for `drain`:
- * four 64 KiB records. Over Node's high-water mark, so that `drain` does follow.
- */
-export const WRITE_LIMIT = 256 * 1024
 
 /** Default longest wait, in a graceful close, for the peer's FIN before the socket is closed anyway. */
 export const DEFAULT_LINGER_MS = 2000
@@ -90,14 +81,13 @@ export class TcpConnection implements Connection {
     Effect.suspend(() => {
       const failure = this.writeFailure()
       if (failure !== undefined) return Effect.fail(failure)
-      // Full (or another writer is already waiting for `drain`): queue behind it instead of growing Node's buffer.
-      if (this.full()) return Effect.zipRight(this.awaitDrain, this.write(bytes))
-      this.socket.write(bytes)
-      return this.full() ? this.awaitDrain : done
+      // Another writer is already waiting for `drain`: queue behind it instead of growing Node's buffer.
+      if (this.socket.writableNeedDrain) return Effect.zipRight(this.awaitDrain, this.write(bytes))
+      return this.socket.write(bytes) ? done : this.awaitDrain
     })
 
   readonly tryWrite = (make: () => Uint8Array): boolean => {
-    if (this.writeFailure() !== undefined || this.full()) return false
+    if (this.writeFailure() !== undefined || this.socket.writableNeedDrain) return false
     this.socket.write(make())
     return true
   }
@@ -166,7 +156,7 @@ export class TcpConnection implements Connection {
     return Effect.async<void, TransportError>((resume) => {
       const failure = this.writeFailure()
       if (failure !== undefined) return resume(Effect.fail(failure))
-      if (!this.full()) return resume(done)
+      if (!this.socket.writableNeedDrain) return resume(done)
       if (this.drainWaiters === undefined) this.drainWaiters = []
       this.drainWaiters.push(resume)
       return Effect.sync(() => {
@@ -174,13 +164,6 @@ export class TcpConnection implements Connection {
         if (i >= 0) this.drainWaiters!.splice(i, 1)
       })
     })
-  }
-
-  /** Writers wait: `WRITE_LIMIT` reached, or someone already waits (`drain` wakes them in order). */
-  private full(): boolean {
-    return (
-      this.socket.writableLength >= WRITE_LIMIT || (this.drainWaiters !== undefined && this.drainWaiters.length > 0)
-    )
   }
 
   private writeFailure(): TransportError | undefined {
