@@ -4,10 +4,11 @@
  * and file transfer beside the same copy over node:tls 1.3 (`file_tls_ratio`, issue 15) and the
  * secure channel's own bulk rate (`file_ratio`, information), in one run on this machine.
  *
- *   node --expose-gc dist-bench/bench/agent.js [--quick] [--json] [--only=messages|files]
+ *   node --expose-gc dist-bench/bench/agent.js [--quick] [--json] [--only=messages|files|file|tls]
  *
  * `--only` runs one half (for profiling with `--cpu-prof`, which profiles Bob's process too); the
- * other half's figures are then missing.
+ * other half's figures are then missing. `file` and `tls` narrow the file half further to our
+ * transfer or to the node:tls copy alone, so that a profile holds one contender.
  *
  * Set-up: Alice's agent runs in this process, Bob's in a child process (this file, role `bob`);
  * both are complete agents (AgentLive, SQLite store in WAL with `synchronous = FULL`, file
@@ -69,7 +70,10 @@ const main = async (): Promise<void> => {
   const json = args.has("--json")
   const only = [...args].find((a) => a.startsWith("--only="))?.slice("--only=".length)
   const doMessages = only === undefined || only === "messages"
-  const doFiles = only === undefined || only === "files"
+  const doFiles = only === undefined || only === "files" || only === "file" || only === "tls"
+  const doOurFile = only !== "tls"
+  const doTls = only !== "file"
+  const doBulk = only !== "file" && only !== "tls"
   const plan = planFor(quick)
   const started = performance.now()
   const host = machine()
@@ -116,12 +120,18 @@ const main = async (): Promise<void> => {
         yield* paced(alice.agent, tracker, bob, 100)
       }
       if (doFiles) {
-        yield* sendFile(alice.agent, tracker, bobHandle, file, plan.fileBytes)
-        yield* Effect.promise(() => bob.clean())
-        yield* Effect.promise(() => tlsCopy(bob.tlsPort, pki, file, plan.fileBytes))
-        yield* Effect.promise(() => bob.clean())
-        yield* bulk(channels, bobChannel, pki.server.handle, plan.fileBytes)
-        yield* bulk(channels, smallServer, pki.server.handle, plan.fileBytes)
+        if (doOurFile) {
+          yield* sendFile(alice.agent, tracker, bobHandle, file, plan.fileBytes)
+          yield* Effect.promise(() => bob.clean())
+        }
+        if (doTls) {
+          yield* Effect.promise(() => tlsCopy(bob.tlsPort, pki, file, plan.fileBytes))
+          yield* Effect.promise(() => bob.clean())
+        }
+        if (doBulk) {
+          yield* bulk(channels, bobChannel, pki.server.handle, plan.fileBytes)
+          yield* bulk(channels, smallServer, pki.server.handle, plan.fileBytes)
+        }
       }
 
       const ours: Array<MessageRun> = []
@@ -191,7 +201,15 @@ const main = async (): Promise<void> => {
           round % 2 === 0
             ? [runChannel, runFile, runTls, runSmall, runHash]
             : [runChannel, runTls, runFile, runSmall, runHash]
-        for (let i = 0; i < order.length; i++) yield* order[(i + round) % order.length]!
+        const skipped = new Set([
+          ...(doOurFile ? [] : [runFile]),
+          ...(doTls ? [] : [runTls]),
+          ...(doBulk ? [] : [runChannel, runSmall])
+        ])
+        for (let i = 0; i < order.length; i++) {
+          const run = order[(i + round) % order.length]!
+          if (!skipped.has(run)) yield* run
+        }
       }
       return {
         ours,

@@ -15,8 +15,9 @@ import * as NobleCrypto from "../../src/layers/crypto/NobleCrypto.js"
 import * as NodeCrypto from "../../src/layers/crypto/NodeCrypto.js"
 
 /** Feeds `bytes` in the given chunk sizes and drains every frame; returns frames and the first error. */
-const drain = (bytes: Uint8Array, cuts: ReadonlyArray<number>, limit: number) => {
+const drain = (bytes: Uint8Array, cuts: ReadonlyArray<number>, limit: number, reuse = false) => {
   const d = new FrameDecoder(limit)
+  if (reuse) d.reuseAssembly()
   const frames: Array<Uint8Array> = []
   let error: FrameError | undefined
   let offset = 0
@@ -30,7 +31,8 @@ const drain = (bytes: Uint8Array, cuts: ReadonlyArray<number>, limit: number) =>
         return
       }
       if (r === undefined) return
-      frames.push(r)
+      // A copy: with `reuse` the payload is only valid until the next `next()`.
+      frames.push(reuse ? r.slice() : r)
     }
   }
   for (const c of cuts) if (error === undefined && offset < bytes.length) feed(Math.min(c, bytes.length - offset))
@@ -55,6 +57,37 @@ describe("framing", () => {
       ),
       { numRuns: 300 }
     )
+  })
+
+  it("with the reused assembly buffer (established channels), every payload is right when it is returned", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ minLength: 1, maxLength: 3000 }), { maxLength: 8 }),
+        fc.array(fc.integer({ min: 1, max: 4000 }), { maxLength: 20 }),
+        (payloads, cuts) => {
+          const stream = Buffer.concat(payloads.map(encodeFrame))
+          const { frames, error } = drain(stream, cuts, HANDSHAKE_FRAME_LIMIT, true)
+          expect(error).toBeUndefined()
+          expect(frames.map((f) => Buffer.from(f).toString("hex"))).toEqual(
+            payloads.map((p) => Buffer.from(p).toString("hex"))
+          )
+        }
+      ),
+      { numRuns: 300 }
+    )
+    // Two frames that each span chunks come back in the same memory: no allocation per frame.
+    const d = new FrameDecoder(100)
+    d.reuseAssembly()
+    const two = Buffer.concat([encodeFrame(new Uint8Array(50).fill(1)), encodeFrame(new Uint8Array(50).fill(2))])
+    d.push(two.subarray(0, 30))
+    d.push(two.subarray(30, 60))
+    const first = d.next() as Uint8Array
+    expect(first.every((b) => b === 1)).toBe(true)
+    d.push(two.subarray(60, 80))
+    d.push(two.subarray(80))
+    const second = d.next() as Uint8Array
+    expect(second.every((b) => b === 2)).toBe(true)
+    expect(second.buffer).toBe(first.buffer)
   })
 
   it("random input never throws and never buffers past one frame: frames, a typed error, or a wait", () => {

@@ -31,8 +31,22 @@ export class FrameDecoder {
   private chunks: Array<Uint8Array> = []
   private buffered = 0
   private pendingLength = -1
+  /** See `reuseAssembly`: where frames that span chunks are put together, reused frame after frame. */
+  private assembly: Uint8Array | undefined
 
   constructor(private limit: number) {}
+
+  /**
+   * From now on a frame that arrives in several chunks is put together in one buffer owned by the
+   * decoder and reused for the next such frame, instead of a fresh buffer per frame (a bulk record of
+   * 64 KiB + 21 bytes never fits one 64 KiB socket read, so without this every one cost a 64 KiB
+   * allocation and its share of garbage collection). A payload returned by `next` is then valid only
+   * until the following `next` call: for a caller that is done with it by then, as the record layer
+   * is (it decrypts into fresh memory at once). The handshake, which keeps frames, does not use it.
+   */
+  reuseAssembly(): void {
+    this.assembly ??= new Uint8Array(this.limit)
+  }
 
   /** Raise (or lower) the size limit, e.g. once the handshake has completed. */
   setLimit(limit: number): void {
@@ -104,7 +118,8 @@ export class FrameDecoder {
       this.chunks[0] = first.subarray(n)
       return first.subarray(0, n)
     }
-    const out = new Uint8Array(n)
+    const assembly = this.assembly
+    const out = assembly !== undefined && n <= assembly.length ? assembly.subarray(0, n) : new Uint8Array(n)
     let filled = 0
     while (filled < n) {
       const c = this.chunks[0]!

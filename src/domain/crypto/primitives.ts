@@ -31,7 +31,10 @@ export interface Hashing {
 /** AES-256-GCM with a 32-byte key, 12-byte nonce and 16-byte tag appended to the ciphertext. */
 export interface AeadKey {
   readonly seal: (nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array) => Uint8Array
-  /** `null` when the tag does not authenticate (or the input is shorter than a tag). */
+  /**
+   * `null` when the tag does not authenticate (or the input is shorter than a tag). The plaintext is
+   * fresh memory, never a view of `sealed`: the record layer reuses the buffer `sealed` lies in.
+   */
   readonly open: (nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array) => Uint8Array | null
 }
 

@@ -73,6 +73,8 @@ export const makeChannel = <In, Out>(
   Effect.gen(function* () {
     const { hashing, aead } = crypto
     reader.decoder.setLimit(RECORD_FRAME_LIMIT)
+    // `receive` is done with a frame's payload before it reads the next one (it opens it into fresh memory).
+    reader.decoder.reuseAssembly()
     let read = protections.read
     let write = protections.write
     let readSecret = established.readSecret

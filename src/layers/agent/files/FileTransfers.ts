@@ -212,7 +212,11 @@ export const make = (
             return Effect.succeed(false)
         }
       },
-      onData: (link, data) => Effect.asVoid(logFailure(`data from ${link.peer}`)(receiver.onData(link, data))),
+      // Once per data record (16 per MiB): no label built and no handler frames pushed unless it fails.
+      onData: (link, data) =>
+        Effect.catchAllCause(receiver.onData(link, data), (cause) =>
+          Effect.asVoid(logFailure(`data from ${link.peer}`)(Effect.failCause(cause)))
+        ),
       // The link is not forgotten here: a session down may arrive after its replacement came up
       // (`onSessionUp` overwrites the link); a send on a dead link fails and `sendFile` then asks
       // `connect`. Streams on a dead link end by themselves (their next `sendData` fails).

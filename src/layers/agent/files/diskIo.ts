@@ -8,7 +8,7 @@ import { createHash, type Hash } from "node:crypto"
 import { type BigIntStats, constants } from "node:fs"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
-import { Effect } from "effect"
+import { Effect, Either } from "effect"
 import type { FileEtag } from "../../../domain/agent/transfers.js"
 import { FileTransferError } from "./policy.js"
 
@@ -23,6 +23,28 @@ export const ioError = (message: string) => (cause: unknown) =>
     reason: errno(cause) === "ENOENT" ? "NotFound" : "Io",
     message: `${message} (${errno(cause) ?? String(cause)}).`,
     cause
+  })
+
+/**
+ * Starts the I/O of `run` at once and gives back the effect that waits for its result. Not a forked
+ * fiber: a fork starts only once the current fiber yields, and a sender that finds the channel ready
+ * sends a whole batch without yielding, so a forked read of the next batch began only after it (the
+ * read no longer overlapped the sending, issue 15). The promise never rejects unobserved; if nobody
+ * waits (the transfer stopped), the operation still completes, and a FileHandle closes after it.
+ */
+export const startIo = <A>(
+  run: () => Promise<A>,
+  onError: (cause: unknown) => FileTransferError
+): Effect.Effect<Effect.Effect<A, FileTransferError>> =>
+  Effect.sync(() => {
+    const settled = run().then(
+      (value) => Either.right(value),
+      (cause: unknown) => Either.left(onError(cause))
+    )
+    return Effect.flatMap(
+      Effect.promise(() => settled),
+      (result): Effect.Effect<A, FileTransferError> => result
+    )
   })
 
 /** Reads up to `length` bytes at `position` into `buffer[at..]`; fewer only at the end of the file. */

@@ -7,12 +7,12 @@
  */
 import type { Hash } from "node:crypto"
 import type { FileHandle } from "node:fs/promises"
-import { Effect, Fiber } from "effect"
+import { Effect } from "effect"
 import type { IncomingTransfer, TransferRef } from "../../../domain/agent/transfers.js"
 import type { AgentStoreService } from "../../../services/AgentStore.js"
 import type { PeerLink } from "../core/plugin.js"
 import { now, storeError } from "./context.js"
-import { ioError, writeFully } from "./diskIo.js"
+import { ioError, startIo, writeFully } from "./diskIo.js"
 import type { FileTransferError } from "./policy.js"
 
 /** An accepted transfer whose bytes are arriving. */
@@ -36,8 +36,8 @@ export interface Receiving {
   buffers: readonly [Uint8Array, Uint8Array] | undefined
   active: 0 | 1
   pendingLength: number
-  /** The background write of the other buffer (its byte count), if one is running. */
-  writing: Fiber.RuntimeFiber<number, FileTransferError> | undefined
+  /** Waits for the background write of the other buffer (its byte count), if one is running. */
+  writing: Effect.Effect<number, FileTransferError> | undefined
   /** Moved to `receiving` in the store. */
   started: boolean
 }
@@ -63,7 +63,7 @@ export const makeWriter = (store: AgentStoreService) => {
       const writing = r.writing
       if (writing === undefined) return
       r.writing = undefined
-      r.written += yield* Fiber.join(writing)
+      r.written += yield* writing
       yield* store.fileProgress({ ref: r.ref, offset: r.written, now: yield* now }).pipe(Effect.mapError(storeError))
     })
 
@@ -78,8 +78,13 @@ export const makeWriter = (store: AgentStoreService) => {
     Effect.gen(function* () {
       yield* settle(r)
       const bytes = buffersOf(r)[r.active].subarray(0, r.pendingLength)
-      // A daemon: it must finish even if the session's fiber ends; `settle` or `release` joins it.
-      r.writing = yield* Effect.forkDaemon(writeAt(r, bytes, r.written))
+      // Started now (see `startIo`), and it finishes even if the session's fiber ends; `settle` or
+      // `release` waits for it.
+      const at = r.written
+      r.writing = yield* startIo(
+        () => writeFully(r.handle, bytes, at).then(() => bytes.length),
+        ioError(`Could not write ${r.transfer.tempPath}`)
+      )
       r.active = r.active === 0 ? 1 : 0
       r.pendingLength = 0
     })

@@ -3,7 +3,7 @@
  * transfers by record key, the ids of those just ended, and the two ways a live transfer ends here
  * (`release` pauses or ends it, `fail` ends it and tells the sender).
  */
-import { Effect, Fiber } from "effect"
+import { Effect } from "effect"
 import { mayOpenTransfer } from "../../../domain/agent/filePolicy.js"
 import { fileIdBytes, fileIdKey } from "../../../domain/agent/fileRecord.js"
 import type { IncomingTransfer, TransferRef } from "../../../domain/agent/transfers.js"
@@ -48,7 +48,7 @@ export const makeReceiveState = (ctx: FilesContext) => {
         ? flush(r).pipe(Effect.catchAll((e) => Effect.logWarning(`files: ${e.message}`)))
         : r.writing === undefined
           ? Effect.void
-          : Effect.asVoid(Fiber.await(r.writing))
+          : Effect.ignore(r.writing)
       return Effect.zipRight(saved, closeQuietly(r.handle))
     })
 

@@ -16,7 +16,7 @@
 import { createHash } from "node:crypto"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
-import { Effect, Fiber, FiberMap } from "effect"
+import { Effect, FiberMap } from "effect"
 import { safeFileName } from "../../../domain/agent/fileName.js"
 import { FILE_RECORD_HEADER_BYTES, fileIdBytes, writeFileRecordHeader } from "../../../domain/agent/fileRecord.js"
 import {
@@ -38,7 +38,7 @@ import {
   stateForPeerCancel,
   storeError
 } from "./context.js"
-import { closeQuietly, fileEtag, hashPrefix, ioError, readFully, statForOffer } from "./diskIo.js"
+import { closeQuietly, fileEtag, hashPrefix, ioError, readFully, startIo, statForOffer } from "./diskIo.js"
 
 export const offerOf = (t: OutgoingTransfer): FileOffer => ({
   _tag: "e2e.FileOffer",
@@ -109,17 +109,19 @@ export const makeSender = (ctx: FilesContext, streams: FiberMap.FiberMap<string>
           const batches = [new Uint8Array(t.chunk * READ_BATCH), new Uint8Array(t.chunk * READ_BATCH)] as const
           const record = new Uint8Array(FILE_RECORD_HEADER_BYTES + t.chunk)
           const idBytes = fileIdBytes(t.id)
+          /** Starts reading the batch at `at` into buffer `i`; the effect waits for it. */
           const readBatch = (i: 0 | 1, at: number) => {
             const want = Math.min(batches[i].length, t.size - at)
-            return Effect.tryPromise({
-              try: () => readFully(handle, batches[i], 0, want, at),
-              catch: ioError(`Could not read ${t.path}`)
-            }).pipe(Effect.map((got) => ({ at, want, got })))
+            const started = startIo(
+              () => readFully(handle, batches[i], 0, want, at),
+              ioError(`Could not read ${t.path}`)
+            )
+            return Effect.map(started, (wait) => Effect.map(wait, (got) => ({ at, want, got })))
           }
           let current: 0 | 1 = 0
-          let reading = yield* Effect.fork(readBatch(current, from))
+          let reading = yield* readBatch(current, from)
           for (;;) {
-            const { at, want, got } = yield* Fiber.join(reading)
+            const { at, want, got } = yield* reading
             if (got < want) {
               const detail = `${t.path} became shorter while it was sent: send it again.`
               return { _tag: "Failed", reason: "file_changed", detail } as StreamEnd
@@ -128,8 +130,9 @@ export const makeSender = (ctx: FilesContext, streams: FiberMap.FiberMap<string>
             const batch = batches[current]
             hash.update(batch.subarray(0, want))
             current = current === 0 ? 1 : 0
-            // The next read goes into the other buffer while this batch is sent; a stop interrupts it.
-            if (position < t.size) reading = yield* Effect.fork(readBatch(current, position))
+            // The next read goes into the other buffer while this batch is sent (started now, see
+            // `startIo`); after a stop it completes unobserved and the handle closes after it.
+            if (position < t.size) reading = yield* readBatch(current, position)
             for (let o = 0; o < want; o += t.chunk) {
               const n = Math.min(t.chunk, want - o)
               record.set(batch.subarray(o, o + n), FILE_RECORD_HEADER_BYTES)

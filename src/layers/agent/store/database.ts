@@ -11,7 +11,8 @@
  *   and better-sqlite3 is built with `SQLITE_DEFAULT_WAL_SYNCHRONOUS=1`, i.e. NORMAL as soon as an
  *   existing WAL database is reopened: FULL is therefore set explicitly at every open.
  * * "Relaxed" writes: state changes that the protocol repairs by itself if they are lost (marking a
- *   message sent or delivered, read receipts, retry bookkeeping, file progress) commit with
+ *   message sent or delivered, read receipts, retry bookkeeping, file progress, a transfer's
+ *   in-progress states `sending`, `receiving`, `verifying` (transfers.ts)) commit with
  *   `synchronous = NORMAL`: they survive `kill -9` (the WAL is in the OS page cache) and may roll
  *   back to the previous state after a power cut, which at worst resends a message (the receiver
  *   deduplicates and acknowledges again) or resumes a transfer a little earlier. This saves an

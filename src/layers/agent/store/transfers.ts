@@ -16,7 +16,8 @@ import {
   IncomingTransferState,
   isTerminalTransfer,
   nextTransfer,
-  OutgoingTransferState
+  OutgoingTransferState,
+  type TransferState
 } from "../../../domain/agent/transfers.js"
 import type { Handle } from "../../../domain/brands.js"
 import type { AgentStoreService } from "../../../services/AgentStore.js"
@@ -32,6 +33,18 @@ type TransferOps = Pick<
   AgentStoreService,
   "offerFile" | "receiveFileOffer" | "fileProgress" | "fileState" | "transfer" | "transfers"
 >
+
+/**
+ * The states a transfer passes through while its bytes flow, which the protocol repairs by itself if
+ * a power cut rolls them back (database.ts, "relaxed" writes): the sender re-offers every unfinished
+ * transfer when a session comes up, the receiver answers from its partial file, both re-hash the
+ * prefix (PROTOCOL.md 5.4.3, 15.6). Written with `synchronous = NORMAL`, they take an fsync each off
+ * the path of every transfer (`sending` at the accept and again with the digest before `<FileDone>`,
+ * `receiving` at the first record, `verifying` before the digest check; issue 15). The states a user
+ * acts on or is told about (offered, held, accepted, done, failed, cancelled) stay durable, and a
+ * durable commit makes every earlier relaxed one durable too (one WAL, in order).
+ */
+const RELAXED_STATES: ReadonlySet<TransferState> = new Set<TransferState>(["sending", "receiving", "verifying"])
 
 export const makeTransferOps = (db: StoreDb, policy: ProgressPolicy = defaultProgressPolicy) =>
   Effect.gen(function* () {
@@ -53,38 +66,37 @@ export const makeTransferOps = (db: StoreDb, policy: ProgressPolicy = defaultPro
         if (finalPath !== undefined && ref.direction === "out")
           return yield* invalid("Only an incoming transfer has a final path.")
         const key = keyOf(ref)
-        return yield* db
-          .durable(
-            Effect.gen(function* () {
-              const stored = yield* select(ref)
-              if (stored === undefined) return yield* notFound(ref)
-              const step = nextTransfer(stored.state, state)
-              if (step._tag === "Refused") {
-                return yield* new AgentStoreError({
-                  reason: "InvalidTransition",
-                  message: `Transfer ${ref.id} is already ${stored.state}; it cannot become ${state}.`
-                })
-              }
-              if (step._tag === "Unchanged" && isTerminalTransfer(state)) return [stored, []] as const
-              const offset =
-                input.offset ??
-                live.get(key)?.offset ??
-                (stored.direction === "out" ? stored.ackedOffset : stored.receivedOffset)
-              if (!(Number.isInteger(offset) && offset >= 0 && offset <= stored.size)) {
-                return yield* invalid(`Offset ${offset} is outside file ${ref.id} of ${stored.size} bytes.`)
-              }
-              const [row] = yield* Effect.flatMap(
-                sql`UPDATE transfers SET state = ${state}, byte_offset = ${offset}, updated_at = ${now},
+        const write = RELAXED_STATES.has(state) ? db.relaxed : db.durable
+        return yield* write(
+          Effect.gen(function* () {
+            const stored = yield* select(ref)
+            if (stored === undefined) return yield* notFound(ref)
+            const step = nextTransfer(stored.state, state)
+            if (step._tag === "Refused") {
+              return yield* new AgentStoreError({
+                reason: "InvalidTransition",
+                message: `Transfer ${ref.id} is already ${stored.state}; it cannot become ${state}.`
+              })
+            }
+            if (step._tag === "Unchanged" && isTerminalTransfer(state)) return [stored, []] as const
+            const offset =
+              input.offset ??
+              live.get(key)?.offset ??
+              (stored.direction === "out" ? stored.ackedOffset : stored.receivedOffset)
+            if (!(Number.isInteger(offset) && offset >= 0 && offset <= stored.size)) {
+              return yield* invalid(`Offset ${offset} is outside file ${ref.id} of ${stored.size} bytes.`)
+            }
+            const [row] = yield* Effect.flatMap(
+              sql`UPDATE transfers SET state = ${state}, byte_offset = ${offset}, updated_at = ${now},
                   detail = ${detail ?? stored.detail}, final_path = COALESCE(${finalPath ?? null}, final_path),
                   sha256 = COALESCE(${sha256 ?? null}, sha256)
                 WHERE ${where(ref)} RETURNING ${cols}`,
-                decodeTransfers
-              )
-              if (row === undefined) return yield* notFound(ref)
-              return [row, [updated(row)]] as const
-            })
-          )
-          .pipe(Effect.tap((t) => settled(ref, t, now)))
+              decodeTransfers
+            )
+            if (row === undefined) return yield* notFound(ref)
+            return [row, [updated(row)]] as const
+          })
+        ).pipe(Effect.tap((t) => settled(ref, t, now)))
       }),
 
       transfer: Effect.fn("AgentStore.transfer")(function* (ref) {
