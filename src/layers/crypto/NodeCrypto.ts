@@ -6,7 +6,10 @@
  * Measured on Node 20 / OpenSSL 3.0 and the reason for each shape below:
  * - keys are never exported as JWK (exporting fresh X25519 keys as JWK in a loop deadlocked
  *   the process); our X25519 public key is X25519(secret, 9), cheaper than an SPKI DER export;
- * - peer public keys are imported from JWK, which is much cheaper than from DER;
+ * - peer public keys are imported from JWK, which is much cheaper than from DER, and kept in a small
+ *   LRU keyed by the SPKI bytes: an EC import costs about as much as a verify (~70 µs, OpenSSL checks
+ *   the point), and peers reconnect with the same certificate key (issue 15). A `KeyObject` is
+ *   immutable and a pure function of those bytes, so a cached one verifies exactly as a fresh one;
  * - an AES key becomes a `KeyObject` once per `importKey`, then one cipher per record (Node offers
  *   no way to re-key a cipher context with a new nonce).
  */
@@ -193,8 +196,28 @@ export const keyExchange: P.KeyExchange = {
 
 type NodePublicKey = { readonly algorithm: P.SignatureAlgorithm; readonly key: crypto.KeyObject }
 
-/** Imports a P-256 or Ed25519 SPKI, through JWK where possible (the fast path). */
+/** Imported peer keys by SPKI (base64): a tiny LRU over a Map, whose iteration order is insertion order. */
+const PUBLIC_KEY_CACHE_SIZE = 256
+const publicKeys = new Map<string, NodePublicKey>()
+
+/** Imports a P-256 or Ed25519 SPKI once while it stays among the last 256 used (see the module comment). */
 const importNodePublic = (spki: Uint8Array): NodePublicKey | null => {
+  const id = Buffer.from(spki.buffer, spki.byteOffset, spki.length).toString("base64")
+  const hit = publicKeys.get(id)
+  if (hit !== undefined) {
+    publicKeys.delete(id)
+    publicKeys.set(id, hit)
+    return hit
+  }
+  const fresh = importNodePublicUncached(spki)
+  if (fresh === null) return null
+  publicKeys.set(id, fresh)
+  if (publicKeys.size > PUBLIC_KEY_CACHE_SIZE) publicKeys.delete(publicKeys.keys().next().value!)
+  return fresh
+}
+
+/** Imports a P-256 or Ed25519 SPKI, through JWK where possible (the fast path). */
+const importNodePublicUncached = (spki: Uint8Array): NodePublicKey | null => {
   const info = parseSpki(spki)
   if (info === null) return null
   try {
