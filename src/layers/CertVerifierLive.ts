@@ -7,7 +7,7 @@
  * built, intermediates through a small LRU keyed by their SubjectPublicKeyInfo.
  */
 import { constants, createHash, createPublicKey, type KeyObject, verify as nodeVerify } from "node:crypto"
-import { Clock, Effect, Layer } from "effect"
+import { Effect, Layer } from "effect"
 import type { Fingerprint } from "../domain/brands.js"
 import { type KeyKind, keyKind, schemeFitsKey, signatureScheme } from "../domain/cert/algorithms.js"
 import { dnsNamesOf, handleOf } from "../domain/cert/identity.js"
@@ -302,14 +302,18 @@ export const make = (options: CertVerifierOptions): Effect.Effect<CertVerifierSe
           ? e
           : new CertError({ reason: "Malformed", message: `The trust anchors could not be loaded: ${String(e)}.` })
     })
-    const verify = Effect.fn("CertVerifier.verify")(function* (request: VerifyRequest) {
-      const raw = request.at !== undefined ? request.at.getTime() : yield* Clock.currentTimeMillis
-      if (!Number.isFinite(raw))
-        return yield* new CertError({ reason: "Malformed", message: "The check time is not a valid date." })
-      // PROTOCOL.md §13.2: the check time, truncated to whole seconds like the certificates' own times.
-      const result = run(request, Math.floor(raw / 1000) * 1000)
-      return result instanceof CertError ? yield* result : result
-    })
+    const clock = yield* Effect.clock
+    // Untraced on purpose (as Transport.dial): it runs in every handshake, and a span cost ~15 µs,
+    // more than the remembered parse of the leaf (issue 15). Errors say what failed.
+    const verify = (request: VerifyRequest): Effect.Effect<VerifiedCertificate, CertError> =>
+      Effect.suspend(() => {
+        const raw = request.at !== undefined ? request.at.getTime() : clock.unsafeCurrentTimeMillis()
+        if (!Number.isFinite(raw))
+          return Effect.fail(new CertError({ reason: "Malformed", message: "The check time is not a valid date." }))
+        // PROTOCOL.md §13.2: the check time, truncated to whole seconds like the certificates' own times.
+        const result = run(request, Math.floor(raw / 1000) * 1000)
+        return result instanceof CertError ? Effect.fail(result) : Effect.succeed(result)
+      })
     return CertVerifier.of({ verify })
   })
 
