@@ -16,7 +16,13 @@ import { fail, type HandshakeError } from "../../domain/handshake/errors.js"
 import type { Established } from "../../domain/handshake/established.js"
 import * as Initiator from "../../domain/handshake/initiator.js"
 import type { HandshakeConfig } from "../../domain/handshake/parameters.js"
-import type { AwaitCertificate, PeerAuthenticated } from "../../domain/handshake/peerAuth.js"
+import type {
+  AwaitCertificate,
+  AwaitCertificateVerify,
+  AwaitChainCheck,
+  AwaitFinished,
+  PeerAuthenticated
+} from "../../domain/handshake/peerAuth.js"
 import * as Responder from "../../domain/handshake/responder.js"
 import type { CertVerifierService } from "../../services/CertVerifier.js"
 import type { EntropyService } from "../../services/Entropy.js"
@@ -139,37 +145,49 @@ const readExpected = <T extends E2EMessage["_tag"]>(
         )
   })
 
-/** Certificate -> chain check -> CertificateVerify -> Finished, for either role. */
+const chainRefused = (e: CertError): HandshakeError =>
+  fail("BadCertificate", certAlert(e), `the peer's certificate was refused: ${e.message}`, e)
+
+/**
+ * Certificate -> chain check -> CertificateVerify -> Finished, for either role: one named step per
+ * message, each a `flatMap` (a generator here cost more CPU than the steps' own glue; issue 15).
+ */
 const authenticatePeer = (
   io: Io,
   start: AwaitCertificate,
   verifier: CertVerifierService,
   purpose: Purpose,
   expect: Expectation | undefined
-) =>
-  Effect.gen(function* () {
-    const cert = yield* readExpected(io, "e2e.Certificate")
-    let state = yield* fromEither(start.onCertificate(cert.raw, cert.message))
-    if (state._tag === "AwaitChainCheck") {
-      const proof: VerifiedCertificate = yield* verifier
-        .verify({
+): Effect.Effect<PeerAuthenticated, HandshakeError | ChannelError> => {
+  const awaitFinished = (state: AwaitFinished) =>
+    Effect.flatMap(readExpected(io, "e2e.Finished"), (fin) => fromEither(state.onFinished(fin.raw, fin.message)))
+  const awaitCertificateVerify = (state: AwaitCertificateVerify) =>
+    Effect.flatMap(readExpected(io, "e2e.CertificateVerify"), (cv) => {
+      const next = state.onCertificateVerify(cv.raw, cv.message)
+      return Either.isLeft(next) ? Effect.fail(next.left) : awaitFinished(next.right)
+    })
+  const checkChain = (state: AwaitChainCheck) =>
+    Effect.flatMap(
+      Effect.mapError(
+        verifier.verify({
           chain: state.chain,
           purpose,
           expectedHandle: expect?._tag === "Handle" ? expect.handle : undefined,
           expectedDnsName: expect?._tag === "DnsName" ? expect.dnsName : undefined
-        })
-        .pipe(
-          Effect.mapError((e) =>
-            fail("BadCertificate", certAlert(e), `the peer's certificate was refused: ${e.message}`, e)
-          )
-        )
-      const awaitVerify = yield* fromEither(state.onVerified(proof))
-      const cv = yield* readExpected(io, "e2e.CertificateVerify")
-      state = yield* fromEither(awaitVerify.onCertificateVerify(cv.raw, cv.message))
-    }
-    const fin = yield* readExpected(io, "e2e.Finished")
-    return yield* fromEither(state.onFinished(fin.raw, fin.message))
+        }),
+        chainRefused
+      ),
+      (proof: VerifiedCertificate) => {
+        const next = state.onVerified(proof)
+        return Either.isLeft(next) ? Effect.fail(next.left) : awaitCertificateVerify(next.right)
+      }
+    )
+  return Effect.flatMap(readExpected(io, "e2e.Certificate"), (cert) => {
+    const next = start.onCertificate(cert.raw, cert.message)
+    if (Either.isLeft(next)) return Effect.fail(next.left)
+    return next.right._tag === "AwaitChainCheck" ? checkChain(next.right) : awaitFinished(next.right)
   })
+}
 
 const sealAll = (protection: RecordProtection, messages: ReadonlyArray<Uint8Array>): Array<Uint8Array> =>
   messages.map((m) => protection.seal(ContentType.Xml, m))
