@@ -143,7 +143,9 @@ describe("simulation on the in-memory network", () => {
           options: { connectTimeout: "4 seconds" }
         })
         const dialing = yield* Effect.fork(
-          Effect.flip(Effect.scoped(channels.dial(listener.address, { _tag: "Handle", handle: people[1]!.handle as Handle })))
+          Effect.flip(
+            Effect.scoped(channels.dial(listener.address, { _tag: "Handle", handle: people[1]!.handle as Handle }))
+          )
         )
         yield* TestClock.adjust("4 seconds")
         const e = yield* Fiber.join(dialing)
