@@ -7,13 +7,18 @@
  * built, intermediates through a small LRU keyed by their SubjectPublicKeyInfo.
  */
 import { constants, createHash, createPublicKey, type KeyObject, verify as nodeVerify } from "node:crypto"
-import { Clock, Effect, Layer } from "effect"
+import { Effect, Layer } from "effect"
 import type { Fingerprint } from "../domain/brands.js"
 import { type KeyKind, keyKind, schemeFitsKey, signatureScheme } from "../domain/cert/algorithms.js"
 import { dnsNamesOf, handleOf } from "../domain/cert/identity.js"
 import { NAME_CONSTRAINT_BUDGET } from "../domain/cert/nameConstraints.js"
 import { formatName } from "../domain/cert/names.js"
-import { MAX_CERTIFICATE_BYTES, type ParsedCertificate, parseCertificate } from "../domain/cert/parse.js"
+import {
+  MAX_CERTIFICATE_BYTES,
+  type ParsedCertificate,
+  type ParseResult,
+  parseCertificate
+} from "../domain/cert/parse.js"
 import {
   buildPaths,
   MAX_SEARCH_STEPS,
@@ -46,6 +51,8 @@ export const DEFAULT_MAX_INTERMEDIATES = 3
 export const MAX_CHAIN_LENGTH = 16
 /** Complete paths validated before giving up on alternatives. */
 const MAX_PATHS_TRIED = 8
+/** Parsed certificates remembered by their DER (leaves and intermediates of recent peers). */
+const PARSE_CACHE_SIZE = 256
 /** RSA keys shorter than this are refused as unsupported. */
 const MIN_RSA_BITS = 2048
 
@@ -204,6 +211,23 @@ export const makeVerifySync = (options: CertVerifierOptions) => {
     if (result === "ok") verified.set(id, true)
     return result
   }
+  // Parsed certificates by their exact DER (issue 15): a peer reconnects with the same leaf and the
+  // same intermediates, and parsing is a pure function of the bytes. Only the parse is remembered:
+  // path building, every signature (unless `signatureCacheSize` says otherwise), validity times,
+  // names, revocation and the identity are checked on every request as before. The cached parse reads
+  // a private copy, so a caller that reuses its buffer cannot change a remembered certificate.
+  const parses = makeLru<ParsedCertificate>(PARSE_CACHE_SIZE)
+  const parseCached = (der: Uint8Array, earlier: ReadonlyArray<ParsedCertificate>): ParseResult => {
+    if (der.length > MAX_CERTIFICATE_BYTES) return parseCertificate(der)
+    const id = base64(der)
+    const hit = parses.get(id)
+    // A certificate presented twice in one chain stays two objects, as without the cache (path
+    // building tells certificates apart by identity).
+    if (hit !== undefined && !earlier.includes(hit)) return { _tag: "Parsed", certificate: hit }
+    const fresh = parseCertificate(hit === undefined ? der.slice() : der)
+    if (fresh._tag === "Parsed" && hit === undefined) parses.set(id, fresh.certificate)
+    return fresh
+  }
   const isRevoked =
     revocation === undefined ? undefined : (der: Uint8Array, serial: string) => revocation.isRevoked(der, serial)
 
@@ -217,7 +241,7 @@ export const makeVerifySync = (options: CertVerifierOptions) => {
       })
     const parsed: Array<ParsedCertificate> = []
     for (let i = 0; i < request.chain.length; i++) {
-      const r = parseCertificate(request.chain[i]!)
+      const r = parseCached(request.chain[i]!, parsed)
       const which = i === 0 ? "The leaf certificate" : `Certificate ${i + 1} of the chain`
       if (r._tag === "TooLarge")
         return new CertError({
@@ -278,14 +302,18 @@ export const make = (options: CertVerifierOptions): Effect.Effect<CertVerifierSe
           ? e
           : new CertError({ reason: "Malformed", message: `The trust anchors could not be loaded: ${String(e)}.` })
     })
-    const verify = Effect.fn("CertVerifier.verify")(function* (request: VerifyRequest) {
-      const raw = request.at !== undefined ? request.at.getTime() : yield* Clock.currentTimeMillis
-      if (!Number.isFinite(raw))
-        return yield* new CertError({ reason: "Malformed", message: "The check time is not a valid date." })
-      // PROTOCOL.md §13.2: the check time, truncated to whole seconds like the certificates' own times.
-      const result = run(request, Math.floor(raw / 1000) * 1000)
-      return result instanceof CertError ? yield* result : result
-    })
+    const clock = yield* Effect.clock
+    // Untraced on purpose (as Transport.dial): it runs in every handshake, and a span cost ~15 µs,
+    // more than the remembered parse of the leaf (issue 15). Errors say what failed.
+    const verify = (request: VerifyRequest): Effect.Effect<VerifiedCertificate, CertError> =>
+      Effect.suspend(() => {
+        const raw = request.at !== undefined ? request.at.getTime() : clock.unsafeCurrentTimeMillis()
+        if (!Number.isFinite(raw))
+          return Effect.fail(new CertError({ reason: "Malformed", message: "The check time is not a valid date." }))
+        // PROTOCOL.md §13.2: the check time, truncated to whole seconds like the certificates' own times.
+        const result = run(request, Math.floor(raw / 1000) * 1000)
+        return result instanceof CertError ? Effect.fail(result) : Effect.succeed(result)
+      })
     return CertVerifier.of({ verify })
   })
 

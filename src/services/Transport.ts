@@ -3,7 +3,7 @@
  * in-memory simulated network (`test/support/SimNetwork`). Everything above it (framing, handshake,
  * records) is the same code on both.
  */
-import { Context, Data, type Effect, type Scope } from "effect"
+import { Context, Data, type Duration, type Effect, type Scope } from "effect"
 import type { Address } from "../domain/brands.js"
 
 export class TransportError extends Data.TaggedError("TransportError")<{
@@ -51,8 +51,15 @@ export interface Listener {
 export interface TransportService {
   /** Binds and listens; the listener closes when the scope closes. */
   readonly listen: (address: Address) => Effect.Effect<Listener, TransportError, Scope.Scope>
-  /** Opens a connection; it is released when the scope closes, as an accepted one is. */
-  readonly dial: (address: Address) => Effect.Effect<Connection, TransportError, Scope.Scope>
+  /**
+   * Opens a connection; it is released when the scope closes, as an accepted one is. With `timeout`,
+   * a connect that takes longer fails with reason `ConnectTimeout` (the transport's own timer: cheaper
+   * than racing the dial against a sleep, two fibers per connection; issue 15).
+   */
+  readonly dial: (
+    address: Address,
+    timeout?: Duration.Duration | undefined
+  ) => Effect.Effect<Connection, TransportError, Scope.Scope>
 }
 
 export class Transport extends Context.Tag("sixchat/Transport")<Transport, TransportService>() {}

@@ -31,8 +31,8 @@
  * dialling, listeners) in `simNodes.ts`; this module is the entry point.
  */
 import { Clock, Context, Duration, Effect, Layer, Random, Scope } from "effect"
-import { formatAddress } from "../domain/brands.js"
-import { Transport, type TransportService } from "../services/Transport.js"
+import { type Address, formatAddress } from "../domain/brands.js"
+import { Transport, type TransportError, type TransportService } from "../services/Transport.js"
 import { error, pairKey, type SimOptions } from "./simLinks.js"
 import { Sim } from "./simNodes.js"
 
@@ -51,6 +51,24 @@ export interface SimNetwork {
 }
 
 /** A fresh simulated network; its delivery fibers live in the current scope. */
+/** The port's connect timeout, on the Effect Clock (the simulation runs on TestClock). */
+const withConnectTimeout = <A>(
+  connect: Effect.Effect<A, TransportError>,
+  address: Address,
+  timeout: Duration.Duration | undefined
+): Effect.Effect<A, TransportError> =>
+  timeout === undefined
+    ? connect
+    : Effect.timeoutFail(connect, {
+        duration: timeout,
+        onTimeout: () =>
+          error(
+            "ConnectTimeout",
+            address,
+            `Connecting to ${formatAddress(address)} took longer than ${Duration.format(timeout)}.`
+          )
+      })
+
 export const make = (options: SimOptions = {}): Effect.Effect<SimNetwork, never, Scope.Scope> =>
   Effect.gen(function* () {
     const net = new Sim(options, yield* Effect.scope, Random.make(options.seed ?? 0))
@@ -60,9 +78,9 @@ export const make = (options: SimOptions = {}): Effect.Effect<SimNetwork, never,
       if (node.transport === undefined) {
         node.transport = Transport.of({
           listen: (address) => net.listen(node, address),
-          dial: (address) =>
+          dial: (address, timeout) =>
             Effect.uninterruptibleMask((restore) =>
-              Effect.tap(restore(net.connect(node, address)), (client) =>
+              Effect.tap(restore(withConnectTimeout(net.connect(node, address), address, timeout)), (client) =>
                 Effect.scopeWith((scope) => Scope.addFinalizer(scope, client.release))
               )
             )

@@ -264,6 +264,26 @@ describe("the check time", () => {
   )
 })
 
+describe("the parse cache (issue 15)", () => {
+  it("remembers only the parse: buffers reused by the caller, signatures, time and identity still decide", () => {
+    const v = Effect.runSync(CertVerifierLive.make({ anchors: [pki.ecRoot.der], signatureCacheSize: 0 }))
+    const leaf = pki.alice.der.slice()
+    accepts([leaf, pki.ecInt], {}, v)
+    // The caller reuses its buffer: the remembered certificate is a private copy.
+    leaf.fill(0)
+    rejects("Malformed", [leaf, pki.ecInt], {}, v)
+    const again = accepts([pki.alice, pki.ecInt], {}, v)
+    expect(Buffer.from(again.path[0]!).equals(pki.alice.der)).toBe(true)
+    rejects("Expired", [pki.alice, pki.ecInt], { at: new Date(Date.now() + 400 * 86400_000) }, v)
+    rejects("IdentityMismatch", [pki.alice, pki.ecInt], { expectedHandle: "bob@example.org" as Handle }, v)
+    const forged = pki.alice.der.slice()
+    forged[forged.length - 2]! ^= 0x01
+    rejects("BadSignature", [forged, pki.ecInt], {}, v)
+    // The same certificate twice in one chain is still two certificates to path building.
+    accepts([pki.alice, pki.ecInt, pki.ecInt], {}, v)
+  })
+})
+
 describe("anchors", () => {
   it("refuse to build from malformed DER", () => {
     const r = Effect.runSync(Effect.either(CertVerifierLive.make({ anchors: [new Uint8Array([0x30, 0x00])] })))

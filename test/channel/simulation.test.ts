@@ -128,4 +128,30 @@ describe("simulation on the in-memory network", () => {
       expect(other.trace).not.toEqual(first.trace)
     })
   )
+
+  it.effect("a dial that cannot connect fails after connectTimeout with a sentence naming the address", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        yield* TestClock.setTime(START)
+        const net = yield* SimNetwork.make({ partitionDial: "hang" })
+        const listener = yield* net.transportFor(hostOf(1)).listen(makeAddress(hostOf(1), 4605))
+        yield* net.partition(hostOf(0), hostOf(1))
+        const channels = yield* channelsFor({
+          identity: people[0]!,
+          anchors,
+          transport: net.transportFor(hostOf(0)),
+          options: { connectTimeout: "4 seconds" }
+        })
+        const dialing = yield* Effect.fork(
+          Effect.flip(
+            Effect.scoped(channels.dial(listener.address, { _tag: "Handle", handle: people[1]!.handle as Handle }))
+          )
+        )
+        yield* TestClock.adjust("4 seconds")
+        const e = yield* Fiber.join(dialing)
+        expect(e.reason).toBe("Transport")
+        expect(e.message).toBe(`could not connect to ${hostOf(1)}:4605 within 4s`)
+      })
+    )
+  )
 })

@@ -64,3 +64,18 @@ describe("EntropyLive.layer", () => {
     })
   )
 })
+
+describe("EntropyLive.system (small draws cut from a block, issue 15)", () => {
+  it("hands out every byte once, each draw in its own buffer, across block boundaries", () => {
+    const seen = new Set<string>()
+    for (let i = 0; i < 600; i++) {
+      const n = [32, 12, 1, 256, 0][i % 5]!
+      const b = EntropyLive.system.bytes(n)
+      expect(b.length).toBe(n)
+      expect(b.buffer.byteLength).toBe(n)
+      if (n >= 12) seen.add(Buffer.from(b).toString("hex"))
+    }
+    expect(seen.size).toBe(360)
+    expect(EntropyLive.system.bytes(5000).length).toBe(5000)
+  })
+})

@@ -41,6 +41,19 @@ describe("X25519 across providers", () => {
     }
   })
 
+  it.each([node, noble])("RFC 7748 section 6.1 ($keyExchange.provider)", ({ keyExchange }) => {
+    const hex = (h: string) => Uint8Array.from(Buffer.from(h, "hex"))
+    const alice = keyExchange.fromSecret(hex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a"))
+    const bob = keyExchange.fromSecret(hex("5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb"))
+    expect(toHex(alice.publicKey)).toBe("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a")
+    expect(toHex(bob.publicKey)).toBe("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f")
+    const shared = "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742"
+    expect(toHex(alice.agree(bob.publicKey))).toBe(shared)
+    expect(toHex(bob.agree(alice.publicKey))).toBe(shared)
+    // The public key has a buffer of its own (nothing else readable through `.buffer`).
+    expect(alice.publicKey.buffer.byteLength).toBe(32)
+  })
+
   it.each([node, noble])("refuses malformed input ($keyExchange.provider)", ({ keyExchange }) => {
     const pair = keyExchange.fromSecret(bytes(32))
     expect(pair.agree(new Uint8Array(31))).toBe(null)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Exit, Fiber, Option, Scope, TestClock } from "effect"
+import { Duration, Effect, Either, Exit, Fiber, Option, Scope, TestClock } from "effect"
 import { makeAddress } from "../../src/domain/brands.js"
 import type { Connection } from "../../src/services/Transport.js"
 import * as SimNetwork from "../support/SimNetwork.js"
@@ -138,6 +138,22 @@ describe("SimNetwork", () => {
       yield* TestClock.adjust("5 seconds")
       const exit = yield* Fiber.await(dialing)
       expect(Exit.isFailure(exit)).toBe(true)
+    })
+  )
+
+  it.scoped("partitionDial: hang, with the port's timeout the dial fails with ConnectTimeout", () =>
+    Effect.gen(function* () {
+      const network = yield* SimNetwork.make({ partitionDial: "hang" })
+      const listener = yield* network.transportFor(B).listen(makeAddress(B, 4605))
+      yield* network.partition(A, B)
+      const dialing = yield* Effect.fork(
+        Effect.either(network.transportFor(A).dial(listener.address, Duration.seconds(3)))
+      )
+      yield* TestClock.adjust("2 seconds")
+      expect(yield* isPending(dialing)).toBe(true)
+      yield* TestClock.adjust("1 second")
+      const result = yield* Fiber.join(dialing)
+      expect(Either.isLeft(result) && result.left.reason).toBe("ConnectTimeout")
     })
   )
 

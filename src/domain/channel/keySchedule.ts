@@ -28,10 +28,29 @@ const IV_LENGTH = 12
 const encoder = new TextEncoder()
 const ZEROS = new Uint8Array(HASH_LENGTH)
 
+/** The labels' bytes, "sixchat1 " included: a fixed set of constants, encoded once. */
+const labelBytes = new Map<string, Uint8Array>()
+/** The whole `HkdfLabel` of the labels used with an empty context ("key", "iv", "finished", ...). */
+const emptyContextLabels = new Map<string, Uint8Array>()
+const NO_CONTEXT = new Uint8Array(0)
+
 /** `HkdfLabel` (RFC 8446 7.1): uint16 length || opaque label<7..255> || opaque context<0..255>. */
 const hkdfLabel = (label: string, context: Uint8Array, length: number): Uint8Array => {
-  const full = encoder.encode(LABEL_PREFIX + label)
-  if (full.length > 255 || context.length > 255) throw new RangeError("HKDF label or context too long")
+  // About 20 labels per handshake and side: built from cached parts, and the empty-context ones once
+  // (issue 15; HKDF only reads them).
+  const cacheable = context.length === 0
+  const key = cacheable ? `${label}/${length}` : ""
+  if (cacheable) {
+    const cached = emptyContextLabels.get(key)
+    if (cached !== undefined) return cached
+  }
+  let full = labelBytes.get(label)
+  if (full === undefined) {
+    full = encoder.encode(LABEL_PREFIX + label)
+    if (full.length > 255) throw new RangeError("HKDF label or context too long")
+    labelBytes.set(label, full)
+  }
+  if (context.length > 255) throw new RangeError("HKDF label or context too long")
   const out = new Uint8Array(2 + 1 + full.length + 1 + context.length)
   out[0] = (length >>> 8) & 0xff
   out[1] = length & 0xff
@@ -39,6 +58,7 @@ const hkdfLabel = (label: string, context: Uint8Array, length: number): Uint8Arr
   out.set(full, 3)
   out[3 + full.length] = context.length
   out.set(context, 4 + full.length)
+  if (cacheable) emptyContextLabels.set(key, out)
   return out
 }
 
@@ -102,17 +122,17 @@ export interface TrafficKeys {
 }
 
 export const trafficKeys = (h: Hashing, secret: Uint8Array): TrafficKeys => ({
-  key: hkdfExpandLabel(h, secret, "key", new Uint8Array(0), KEY_LENGTH),
-  iv: hkdfExpandLabel(h, secret, "iv", new Uint8Array(0), IV_LENGTH)
+  key: hkdfExpandLabel(h, secret, "key", NO_CONTEXT, KEY_LENGTH),
+  iv: hkdfExpandLabel(h, secret, "iv", NO_CONTEXT, IV_LENGTH)
 })
 
 /** The next traffic secret after a `<KeyUpdate/>` (PROTOCOL.md §9.4, §11.8). */
 export const nextTrafficSecret = (h: Hashing, secret: Uint8Array): Uint8Array =>
-  hkdfExpandLabel(h, secret, "traffic upd", new Uint8Array(0), HASH_LENGTH)
+  hkdfExpandLabel(h, secret, "traffic upd", NO_CONTEXT, HASH_LENGTH)
 
 /** finished_key = HKDF-Expand-Label(sender's hs traffic secret, "finished", "", 32). */
 const finishedKey = (h: Hashing, handshakeTrafficSecret: Uint8Array): Uint8Array =>
-  hkdfExpandLabel(h, handshakeTrafficSecret, "finished", new Uint8Array(0), HASH_LENGTH)
+  hkdfExpandLabel(h, handshakeTrafficSecret, "finished", NO_CONTEXT, HASH_LENGTH)
 
 /** Finished = HMAC-SHA256(finished_key, hash of every handshake message before this Finished). */
 export const finishedMac = (h: Hashing, handshakeTrafficSecret: Uint8Array, transcriptHash: Uint8Array): Uint8Array =>
@@ -125,7 +145,7 @@ export const finishedMac = (h: Hashing, handshakeTrafficSecret: Uint8Array, tran
  * trials in 10 s is out of reach (docs/DECISIONS.md).
  */
 export const verificationCode = (h: Hashing, exporter: Uint8Array): string => {
-  const bytes = hkdfExpandLabel(h, exporter, "verification code", new Uint8Array(0), 8)
+  const bytes = hkdfExpandLabel(h, exporter, "verification code", NO_CONTEXT, 8)
   let n = 0n
   for (const b of bytes) n = (n << 8n) | BigInt(b)
   const digits = (n % 10n ** 12n).toString().padStart(12, "0")

@@ -75,6 +75,7 @@ export const make = <In, Out>(config: ChannelConfig<In, Out>) =>
     const identityNow = config.identityNow
     const handshakeConfig = () => (identityNow === undefined ? fixed : { ...fixed, identity: identityNow() })
     const handshakeTimeout = Duration.decode(options.handshakeTimeout)
+    const connectTimeout = Duration.decode(options.connectTimeout)
     const limits = {
       idleTimeout: Duration.decode(options.idleTimeout),
       writeTimeout: Duration.decode(options.writeTimeout),
@@ -126,19 +127,19 @@ export const make = <In, Out>(config: ChannelConfig<In, Out>) =>
     const service: SecureChannelsService<In, Out> = {
       initiate,
       accept: (conn) => finish(conn, (reader) => runResponder(conn, reader, handshakeConfig(), entropy, verifier)),
+      // The connect timeout is the transport's (see Transport.dial): racing the dial against a sleep
+      // cost two fibers and an interruption per connection (issue 15).
       dial: (address, expect) =>
-        transport.dial(address).pipe(
-          Effect.mapError(
-            (e) => new ChannelError({ reason: "Transport", message: `could not connect: ${e.message}`, cause: e })
+        transport.dial(address, connectTimeout).pipe(
+          Effect.mapError((e) =>
+            e.reason === "ConnectTimeout" && e.cause === undefined
+              ? new ChannelError({
+                  reason: "Transport",
+                  message: `could not connect to ${formatAddress(address)} within ${Duration.format(options.connectTimeout)}`,
+                  cause: e
+                })
+              : new ChannelError({ reason: "Transport", message: `could not connect: ${e.message}`, cause: e })
           ),
-          Effect.timeoutFail({
-            duration: options.connectTimeout,
-            onTimeout: () =>
-              new ChannelError({
-                reason: "Transport",
-                message: `could not connect to ${formatAddress(address)} within ${Duration.format(options.connectTimeout)}`
-              })
-          }),
           Effect.flatMap((conn) => initiate(conn, expect))
         )
     }

@@ -16,12 +16,18 @@ import { fail, type HandshakeError } from "../../domain/handshake/errors.js"
 import type { Established } from "../../domain/handshake/established.js"
 import * as Initiator from "../../domain/handshake/initiator.js"
 import type { HandshakeConfig } from "../../domain/handshake/parameters.js"
-import type { AwaitCertificate, PeerAuthenticated } from "../../domain/handshake/peerAuth.js"
+import type {
+  AwaitCertificate,
+  AwaitCertificateVerify,
+  AwaitChainCheck,
+  AwaitFinished,
+  PeerAuthenticated
+} from "../../domain/handshake/peerAuth.js"
 import * as Responder from "../../domain/handshake/responder.js"
 import type { CertVerifierService } from "../../services/CertVerifier.js"
 import type { EntropyService } from "../../services/Entropy.js"
 import { ChannelError, type Expectation } from "../../services/SecureChannel.js"
-import type { Connection } from "../../services/Transport.js"
+import type { Connection, TransportError } from "../../services/Transport.js"
 import { type FrameReader, sendAlert } from "./FrameIo.js"
 
 export interface HandshakeResult {
@@ -72,96 +78,126 @@ const peerAlert = (alert: Alert) =>
     message: `the peer refused the handshake: ${describeAlert(alert)}`
   })
 
-/** The next handshake message: plaintext before keys exist, sealed afterwards; a peer Alert ends it. */
-const readMessage = (io: Io, hello?: "offer" | "choice") =>
-  Effect.gen(function* () {
-    const payload = yield* io.reader.next
-    if (payload === null)
-      return yield* new ChannelError({
-        reason: "Truncated",
-        message: "the peer closed the connection during the handshake (a truncation, PROTOCOL.md §3.5)"
-      })
-    let raw = payload
-    if (io.read !== undefined) {
-      const opened = io.read.open(payload)
-      if (opened === null) {
-        // A peer that refused our Hello had no keys yet: its alert comes in plaintext.
-        const plain = alertIn(payload)
-        if (plain !== undefined) return yield* peerAlert(plain)
-        return yield* fail("BadFinished", "bad_record_mac", "a handshake record did not authenticate")
-      }
-      if (opened.type !== ContentType.Xml)
-        return yield* fail("UnexpectedMessage", "unexpected_message", "binary data during the handshake")
-      raw = opened.content
-    }
-    const decoded = decodeE2E(raw, hello)
-    if (Either.isLeft(decoded))
-      return yield* fail(
-        "DecodeError",
-        "decode_error",
-        `a handshake message did not decode: ${decoded.left.message}`,
-        decoded.left
-      )
-    const message: E2EMessage = decoded.right
-    if (message._tag === "e2e.Alert") return yield* peerAlert(message)
-    return { raw, message }
+const truncated = () =>
+  new ChannelError({
+    reason: "Truncated",
+    message: "the peer closed the connection during the handshake (a truncation, PROTOCOL.md §3.5)"
   })
 
-const expectTag = <T extends E2EMessage["_tag"]>(
-  m: { raw: Uint8Array; message: E2EMessage },
-  tag: T
-): Effect.Effect<{ raw: Uint8Array; message: Extract<E2EMessage, { _tag: T }> }, HandshakeError> =>
-  m.message._tag === tag
-    ? Effect.succeed(m as { raw: Uint8Array; message: Extract<E2EMessage, { _tag: T }> })
-    : Effect.fail(
-        fail("UnexpectedMessage", "unexpected_message", `expected ${tag.slice(4)}, got ${m.message._tag.slice(4)}`)
-      )
+type Received = { readonly raw: Uint8Array; readonly message: E2EMessage }
 
-/** Certificate -> chain check -> CertificateVerify -> Finished, for either role. */
+/** Opens (once keys exist) and decodes one handshake record; a peer Alert ends the handshake. */
+const receivedFrom = (
+  io: Io,
+  payload: Uint8Array,
+  hello: "offer" | "choice" | undefined
+): Received | HandshakeError | ChannelError => {
+  let raw = payload
+  if (io.read !== undefined) {
+    const opened = io.read.open(payload)
+    if (opened === null) {
+      // A peer that refused our Hello had no keys yet: its alert comes in plaintext.
+      const plain = alertIn(payload)
+      if (plain !== undefined) return peerAlert(plain)
+      return fail("BadFinished", "bad_record_mac", "a handshake record did not authenticate")
+    }
+    if (opened.type !== ContentType.Xml)
+      return fail("UnexpectedMessage", "unexpected_message", "binary data during the handshake")
+    raw = opened.content
+  }
+  const decoded = decodeE2E(raw, hello)
+  if (Either.isLeft(decoded))
+    return fail(
+      "DecodeError",
+      "decode_error",
+      `a handshake message did not decode: ${decoded.left.message}`,
+      decoded.left
+    )
+  const message: E2EMessage = decoded.right
+  if (message._tag === "e2e.Alert") return peerAlert(message)
+  return { raw, message }
+}
+
+type Expected<T extends E2EMessage["_tag"]> = { raw: Uint8Array; message: Extract<E2EMessage, { _tag: T }> }
+
+/**
+ * The next handshake message, which must be a `tag`: plaintext before keys exist, sealed afterwards.
+ * One `flatMap` over the frame read rather than a generator: it runs three or four times per handshake
+ * on each side (issue 15).
+ */
+const readExpected = <T extends E2EMessage["_tag"]>(
+  io: Io,
+  tag: T,
+  hello?: "offer" | "choice"
+): Effect.Effect<Expected<T>, HandshakeError | ChannelError> =>
+  Effect.flatMap(io.reader.next, (payload) => {
+    if (payload === null) return Effect.fail(truncated())
+    const received = receivedFrom(io, payload, hello)
+    if (!("raw" in received)) return Effect.fail(received)
+    return received.message._tag === tag
+      ? Effect.succeed(received as Expected<T>)
+      : Effect.fail(
+          fail(
+            "UnexpectedMessage",
+            "unexpected_message",
+            `expected ${tag.slice(4)}, got ${received.message._tag.slice(4)}`
+          )
+        )
+  })
+
+const chainRefused = (e: CertError): HandshakeError =>
+  fail("BadCertificate", certAlert(e), `the peer's certificate was refused: ${e.message}`, e)
+
+/**
+ * Certificate -> chain check -> CertificateVerify -> Finished, for either role: one named step per
+ * message, each a `flatMap` (a generator here cost more CPU than the steps' own glue; issue 15).
+ */
 const authenticatePeer = (
   io: Io,
   start: AwaitCertificate,
   verifier: CertVerifierService,
   purpose: Purpose,
   expect: Expectation | undefined
-) =>
-  Effect.gen(function* () {
-    const cert = yield* expectTag(yield* readMessage(io), "e2e.Certificate")
-    let state = yield* fromEither(start.onCertificate(cert.raw, cert.message))
-    if (state._tag === "AwaitChainCheck") {
-      const proof: VerifiedCertificate = yield* verifier
-        .verify({
+): Effect.Effect<PeerAuthenticated, HandshakeError | ChannelError> => {
+  const awaitFinished = (state: AwaitFinished) =>
+    Effect.flatMap(readExpected(io, "e2e.Finished"), (fin) => fromEither(state.onFinished(fin.raw, fin.message)))
+  const awaitCertificateVerify = (state: AwaitCertificateVerify) =>
+    Effect.flatMap(readExpected(io, "e2e.CertificateVerify"), (cv) => {
+      const next = state.onCertificateVerify(cv.raw, cv.message)
+      return Either.isLeft(next) ? Effect.fail(next.left) : awaitFinished(next.right)
+    })
+  const checkChain = (state: AwaitChainCheck) =>
+    Effect.flatMap(
+      Effect.mapError(
+        verifier.verify({
           chain: state.chain,
           purpose,
           expectedHandle: expect?._tag === "Handle" ? expect.handle : undefined,
           expectedDnsName: expect?._tag === "DnsName" ? expect.dnsName : undefined
-        })
-        .pipe(
-          Effect.mapError((e) =>
-            fail("BadCertificate", certAlert(e), `the peer's certificate was refused: ${e.message}`, e)
-          )
-        )
-      const awaitVerify = yield* fromEither(state.onVerified(proof))
-      const cv = yield* expectTag(yield* readMessage(io), "e2e.CertificateVerify")
-      state = yield* fromEither(awaitVerify.onCertificateVerify(cv.raw, cv.message))
-    }
-    const fin = yield* expectTag(yield* readMessage(io), "e2e.Finished")
-    return yield* fromEither(state.onFinished(fin.raw, fin.message))
+        }),
+        chainRefused
+      ),
+      (proof: VerifiedCertificate) => {
+        const next = state.onVerified(proof)
+        return Either.isLeft(next) ? Effect.fail(next.left) : awaitCertificateVerify(next.right)
+      }
+    )
+  return Effect.flatMap(readExpected(io, "e2e.Certificate"), (cert) => {
+    const next = start.onCertificate(cert.raw, cert.message)
+    if (Either.isLeft(next)) return Effect.fail(next.left)
+    return next.right._tag === "AwaitChainCheck" ? checkChain(next.right) : awaitFinished(next.right)
   })
+}
 
 const sealAll = (protection: RecordProtection, messages: ReadonlyArray<Uint8Array>): Array<Uint8Array> =>
   messages.map((m) => protection.seal(ContentType.Xml, m))
 
 const concat = concatBytes
 
-const write = (io: Io, bytes: Uint8Array) =>
-  io.conn
-    .write(bytes)
-    .pipe(
-      Effect.mapError(
-        (cause) => new ChannelError({ reason: "Transport", message: `the connection failed: ${cause.message}`, cause })
-      )
-    )
+const writeFailed = (cause: TransportError) =>
+  new ChannelError({ reason: "Transport", message: `the connection failed: ${cause.message}`, cause })
+
+const write = (io: Io, bytes: Uint8Array) => Effect.mapError(io.conn.write(bytes), writeFailed)
 
 /** Sends the alert for a handshake failure, then turns it into a ChannelError. */
 const onFailure = (io: Io) => (e: HandshakeError | ChannelError) =>
@@ -189,7 +225,7 @@ export const runInitiator = (
   return Effect.gen(function* () {
     const { state, hello } = Initiator.begin(config, entropy.bytes(32), entropy.bytes(32))
     yield* write(io, encodeFrame(hello))
-    const reply = yield* expectTag(yield* readMessage(io, "choice"), "e2e.HelloChoice")
+    const reply = yield* readExpected(io, "e2e.HelloChoice", "choice")
     const { peerAuth, next, keys } = yield* fromEither(state.onHello(reply.raw, reply.message))
     io.read = new RecordProtection(config.crypto.aead, keys.read)
     io.write = new RecordProtection(config.crypto.aead, keys.write)
@@ -210,7 +246,7 @@ export const runResponder = (
 ): Effect.Effect<HandshakeResult, ChannelError> => {
   const io: Io = { conn, reader, crypto: config.crypto, write: undefined, read: undefined }
   return Effect.gen(function* () {
-    const offer = yield* expectTag(yield* readMessage(io, "offer"), "e2e.HelloOffer")
+    const offer = yield* readExpected(io, "e2e.HelloOffer", "offer")
     const started = yield* fromEither(
       Responder.onHello(config, entropy.bytes(32), entropy.bytes(32), offer.raw, offer.message)
     )

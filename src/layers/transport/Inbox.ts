@@ -20,7 +20,8 @@ export class Inbox {
   bytes = 0
   private chunks: Array<Uint8Array> | undefined
   private ended = false
-  private failure: TransportError | undefined
+  /** The failure, or how to build it: its stack trace is only captured when someone reads it. */
+  private failure: TransportError | (() => TransportError) | undefined
   private waiter: Resume | undefined
 
   /**
@@ -48,8 +49,17 @@ export class Inbox {
     return this.ended
   }
 
+  /** Whether the inbox failed, without building a lazily given error. */
+  get hasFailed(): boolean {
+    return this.failure !== undefined
+  }
+
   get failed(): TransportError | undefined {
-    return this.failure
+    const failure = this.failure
+    if (typeof failure !== "function") return failure
+    const error = failure()
+    this.failure = error
+    return error
   }
 
   /** Enqueues a chunk from the peer, or hands it to the parked reader. */
@@ -74,8 +84,12 @@ export class Inbox {
     this.wake()
   }
 
-  /** The connection failed (the first failure wins); `discard` drops unread data (a local destroy). */
-  fail(error: TransportError, discard = false): void {
+  /**
+   * The connection failed (the first failure wins); `discard` drops unread data (a local destroy).
+   * `error` may be a function that builds it, called only if a reader ever sees it: a local close
+   * fails the inbox on every connection, and capturing an error's stack cost ~2 % of a handshake.
+   */
+  fail(error: TransportError | (() => TransportError), discard = false): void {
     if (discard && this.chunks !== undefined) {
       this.chunks.length = 0
       this.bytes = 0
@@ -102,7 +116,8 @@ export class Inbox {
       this.onConsumed(chunk.byteLength)
       return Effect.succeed(chunk)
     }
-    if (this.failure !== undefined) return Effect.fail(this.failure)
+    const failed = this.failed
+    if (failed !== undefined) return Effect.fail(failed)
     if (this.ended) return endOfStream
     return undefined
   }

@@ -121,9 +121,10 @@ export class TcpConnection implements Connection {
       return
     }
     this.lingering = true
-    const error = destroyedLocally(this.remote)
-    this.inbox.fail(error, true)
-    this.failWriters(error)
+    // Built only if a reader or a waiting writer will see it (see Inbox.fail).
+    const remote = this.remote
+    this.inbox.fail(() => destroyedLocally(remote), true)
+    if (this.drainWaiters !== undefined && this.drainWaiters.length > 0) this.failWriters(destroyedLocally(remote))
     if (!socket.writableEnded) socket.end()
     // With the peer's FIN read and our FIN sent, Node closes the socket itself (autoDestroy).
     if (socket.readableEnded && socket.writableFinished) return void socket.destroy()
@@ -201,7 +202,7 @@ export class TcpConnection implements Connection {
     // The error is only built when someone can see it: after a clean FIN both ways nobody can, and
     // capturing its stack on every close cost ~1% of a handshake's CPU.
     const writers = this.drainWaiters !== undefined && this.drainWaiters.length > 0
-    const readersDone = this.inbox.isEnded || this.inbox.failed !== undefined
+    const readersDone = this.inbox.isEnded || this.inbox.hasFailed
     if (readersDone && !writers) return
     const error = this.streamError ?? closedByPeer(this.remote)
     if (!this.inbox.isEnded) this.inbox.fail(error)

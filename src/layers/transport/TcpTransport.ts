@@ -10,13 +10,14 @@
  * - `setNoDelay(true)`: the protocol is interactive and writes whole frames.
  * - `listen` binds exactly the given address; an IPv6 address is bound `ipv6Only`, so `::` does not
  *   take IPv4 too (callers bind `0.0.0.0` and `::` separately when they want both).
- * - `dial` accepts IPv4/IPv6 literals and host names (resolved by the OS, Happy Eyeballs on). It has no
- *   timeout of its own: callers wrap it with `Effect.timeout`, and interruption destroys the socket.
+ * - `dial` accepts IPv4/IPv6 literals and host names (resolved by the OS, Happy Eyeballs on). Its
+ *   optional timeout is a plain timer on the socket (real TCP runs on real time); interruption, e.g. a
+ *   caller's own `Effect.timeout`, destroys the socket too.
  * - Connections are released with their scope, gracefully (FIN, input dropped until the peer's FIN,
  *   at most `lingerMs`; see `TcpConnection.ts`); the port's `destroy` is the reset.
  */
 import * as Net from "node:net"
-import { Effect, Layer, Scope } from "effect"
+import { Duration, Effect, Layer, Scope } from "effect"
 import { type Address, formatAddress, makeAddress } from "../../domain/brands.js"
 import {
   type Connection,
@@ -25,7 +26,7 @@ import {
   type TransportError,
   type TransportService
 } from "../../services/Transport.js"
-import { fromNodeError, listenerClosed } from "./errors.js"
+import { connectTimedOut, fromNodeError, listenerClosed } from "./errors.js"
 import { DEFAULT_LINGER_MS, DEFAULT_READ_LIMIT, TcpConnection } from "./TcpConnection.js"
 
 export interface TcpOptions {
@@ -46,15 +47,32 @@ const releaseWithScope = (connection: TcpConnection): Effect.Effect<void, never,
 
 type AcceptResume = (result: Effect.Effect<TcpConnection, TransportError>) => void
 
-/** Connects; interruption (e.g. the caller's timeout) destroys the half-open socket. */
-const connect = (address: Address, readLimit: number, lingerMs: number): Effect.Effect<TcpConnection, TransportError> =>
+/** Connects within `timeoutMs` (if given); interruption (e.g. the caller's timeout) destroys the half-open socket. */
+const connect = (
+  address: Address,
+  readLimit: number,
+  lingerMs: number,
+  timeoutMs: number | undefined
+): Effect.Effect<TcpConnection, TransportError> =>
   Effect.async<TcpConnection, TransportError>((resume) => {
     const socket = Net.connect({ host: address.host, port: address.port, allowHalfOpen: true, noDelay: true })
+    const timer =
+      timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            socket.off("connect", onConnect)
+            socket.off("error", onFailure)
+            socket.on("error", () => {})
+            socket.destroy()
+            resume(Effect.fail(connectTimedOut(address, timeoutMs)))
+          }, timeoutMs)
     const onConnect = () => {
+      clearTimeout(timer)
       socket.off("error", onFailure)
       resume(Effect.succeed(new TcpConnection(socket, readLimit, address, lingerMs)))
     }
     const onFailure = (cause: Error) => {
+      clearTimeout(timer)
       socket.off("connect", onConnect)
       socket.destroy()
       resume(Effect.fail(fromNodeError(cause, address, "dial")))
@@ -62,6 +80,7 @@ const connect = (address: Address, readLimit: number, lingerMs: number): Effect.
     socket.once("connect", onConnect)
     socket.once("error", onFailure)
     return Effect.sync(() => {
+      clearTimeout(timer)
       socket.off("connect", onConnect)
       // Keep a listener so a late error of the abandoned socket cannot crash the process.
       socket.on("error", () => {})
@@ -169,9 +188,17 @@ export const makeWith = (options: TcpOptions = {}): Effect.Effect<TransportServi
 
     // Untraced on purpose: a span costs ~12 µs (measured), a noticeable share of a whole secure
     // handshake's client side; connection errors carry the address.
-    const dial = (address: Address): Effect.Effect<Connection, TransportError, Scope.Scope> =>
+    const dial = (
+      address: Address,
+      timeout?: Duration.Duration
+    ): Effect.Effect<Connection, TransportError, Scope.Scope> =>
       Effect.uninterruptibleMask((restore) =>
-        Effect.tap(restore(connect(address, readLimit, lingerMs)), releaseWithScope)
+        Effect.tap(
+          restore(
+            connect(address, readLimit, lingerMs, timeout === undefined ? undefined : Duration.toMillis(timeout))
+          ),
+          releaseWithScope
+        )
       )
 
     return Transport.of({ listen, dial })

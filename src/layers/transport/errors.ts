@@ -74,6 +74,13 @@ export const fromNodeError = (cause: unknown, address: Address | undefined, phas
   }
 }
 
+export const connectTimedOut = (address: Address, ms: number): TransportError =>
+  new TransportError({
+    reason: "ConnectTimeout",
+    address,
+    message: `Connecting to ${formatAddress(address)} took longer than ${ms} ms. The peer may be offline or behind a firewall.`
+  })
+
 export const destroyedLocally = (address: Address): TransportError =>
   new TransportError({
     reason: "Reset",

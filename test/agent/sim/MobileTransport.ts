@@ -57,7 +57,7 @@ export const make = (net: SimNetwork, initialHost: string): Effect.Effect<Mobile
       })
 
     const transport: TransportService = {
-      dial: (address) => Effect.suspend(() => node.dial(address)),
+      dial: (address, timeout) => Effect.suspend(() => node.dial(address, timeout)),
       listen: (address) =>
         Effect.acquireRelease(
           Effect.map(bind(address), ({ inner, scope }) => {
