@@ -22,7 +22,7 @@ const words = (line: string): Array<string> => {
 
 const walk = (doc: CommandDoc): Array<CommandDoc> => [doc, ...doc.subcommands.flatMap(walk)]
 
-const valueOf = (args: ReadonlyArray<string>, option: string): string | undefined => {
+const optionValue = (args: ReadonlyArray<string>, option: string): string | undefined => {
   const i = args.indexOf(option)
   return i < 0 ? undefined : args[i + 1]
 }
@@ -55,9 +55,9 @@ describe("help examples", async () => {
     for (const [, examples] of pages)
       for (const [, line] of examples) {
         const args = words(line)
-        const accept = valueOf(args, "--accept-files")
+        const accept = optionValue(args, "--accept-files")
         if (accept !== undefined) expect(parseAcceptPolicy(accept), line).toBeDefined()
-        const expiry = valueOf(args, "--outbox-expiry")
+        const expiry = optionValue(args, "--outbox-expiry")
         if (expiry !== undefined) expect(expiry, line).toMatch(/^\d+(s|m|h|d)$/)
       }
   })

@@ -133,9 +133,11 @@ describe("the Agent port", () => {
         const late = yield* Effect.flip(a.agent.outboxCancel(hi.id))
         expect(late).toMatchObject({ reason: "Refused" })
         expect(late.message).toMatch(/already delivered to bob@example\.org/)
-        expect((yield* Effect.flip(a.agent.outboxCancel(hi.id.replace(/.$/, (c) => (c === "Z" ? "Y" : "Z")) as typeof hi.id))).reason).toBe(
-          "NotFound"
-        )
+        expect(
+          (yield* Effect.flip(
+            a.agent.outboxCancel(hi.id.replace(/.$/, (c) => (c === "Z" ? "Y" : "Z")) as typeof hi.id)
+          )).reason
+        ).toBe("NotFound")
 
         yield* b.stop
         // Restarted with a short expiry (not from the start: bob's delivery must not race it).
