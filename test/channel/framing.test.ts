@@ -8,7 +8,8 @@ import {
   FrameDecoder,
   FrameError,
   HANDSHAKE_FRAME_LIMIT,
-  RECORD_FRAME_LIMIT
+  RECORD_FRAME_LIMIT,
+  REUSE_FROM
 } from "../../src/domain/channel/framing.js"
 import { ContentType, RecordProtection } from "../../src/domain/channel/record.js"
 import * as NobleCrypto from "../../src/layers/crypto/NobleCrypto.js"
@@ -75,19 +76,36 @@ describe("framing", () => {
       ),
       { numRuns: 300 }
     )
-    // Two frames that each span chunks come back in the same memory: no allocation per frame.
-    const d = new FrameDecoder(100)
+    // Two large frames that each span chunks come back in the same memory: no allocation per frame.
+    const n = REUSE_FROM
+    const d = new FrameDecoder(4 * n)
     d.reuseAssembly()
-    const two = Buffer.concat([encodeFrame(new Uint8Array(50).fill(1)), encodeFrame(new Uint8Array(50).fill(2))])
+    const two = Buffer.concat([encodeFrame(new Uint8Array(n).fill(1)), encodeFrame(new Uint8Array(n).fill(2))])
     d.push(two.subarray(0, 30))
-    d.push(two.subarray(30, 60))
+    d.push(two.subarray(30, n + 4))
     const first = d.next() as Uint8Array
     expect(first.every((b) => b === 1)).toBe(true)
-    d.push(two.subarray(60, 80))
-    d.push(two.subarray(80))
+    d.push(two.subarray(n + 4, n + 40))
+    d.push(two.subarray(n + 40))
     const second = d.next() as Uint8Array
     expect(second.every((b) => b === 2)).toBe(true)
     expect(second.buffer).toBe(first.buffer)
+  })
+
+  it("makes the reused buffer only when a large frame needs it: small frames, as an idle channel's, hold none", () => {
+    const d = new FrameDecoder(4 * REUSE_FROM)
+    d.reuseAssembly()
+    const small = Buffer.concat([encodeFrame(new Uint8Array(50).fill(1)), encodeFrame(new Uint8Array(50).fill(2))])
+    d.push(small.subarray(0, 30))
+    d.push(small.subarray(30, 60))
+    const first = d.next() as Uint8Array
+    d.push(small.subarray(60, 80))
+    d.push(small.subarray(80))
+    const second = d.next() as Uint8Array
+    expect([first.every((b) => b === 1), second.every((b) => b === 2)]).toEqual([true, true])
+    // Each small frame got memory of its own, sized to it: no buffer of the frame limit was made.
+    expect(second.buffer).not.toBe(first.buffer)
+    expect([first.buffer.byteLength, second.buffer.byteLength]).toEqual([50, 50])
   })
 
   it("random input never throws and never buffers past one frame: frames, a typed error, or a wait", () => {

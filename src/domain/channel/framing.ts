@@ -23,6 +23,9 @@ export const encodeFrame = (payload: Uint8Array): Uint8Array => {
   return out
 }
 
+/** Frames that span chunks from this size on are put together in the reused buffer (`reuseAssembly`). */
+export const REUSE_FROM = 16 * 1024
+
 /**
  * Incremental decoder. Feed chunks with `push`, take frames with `next`.
  * `next` returns a payload, `undefined` when more input is needed, or a `FrameError`.
@@ -33,6 +36,7 @@ export class FrameDecoder {
   private pendingLength = -1
   /** See `reuseAssembly`: where frames that span chunks are put together, reused frame after frame. */
   private assembly: Uint8Array | undefined
+  private reuse = false
 
   constructor(private limit: number) {}
 
@@ -45,7 +49,7 @@ export class FrameDecoder {
    * is (it decrypts into fresh memory at once). The handshake, which keeps frames, does not use it.
    */
   reuseAssembly(): void {
-    this.assembly ??= new Uint8Array(this.limit)
+    this.reuse = true
   }
 
   /** Raise (or lower) the size limit, e.g. once the handshake has completed. */
@@ -118,6 +122,10 @@ export class FrameDecoder {
       this.chunks[0] = first.subarray(n)
       return first.subarray(0, n)
     }
+    // The reused buffer is made by the first large frame that needs it, not up front: an idle channel
+    // (most of a person's sessions) holds none, as OpenSSL's SSL_MODE_RELEASE_BUFFERS holds no read
+    // buffer while nothing is read. A channel that carried bulk records keeps its one buffer.
+    if (this.reuse && this.assembly === undefined && n >= REUSE_FROM) this.assembly = new Uint8Array(this.limit)
     const assembly = this.assembly
     const out = assembly !== undefined && n <= assembly.length ? assembly.subarray(0, n) : new Uint8Array(n)
     let filled = 0
