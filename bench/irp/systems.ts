@@ -18,7 +18,7 @@ import * as PgLive from "../../src/layers/sql/PgLive.js"
 import { connectAnchor } from "./anchor.js"
 import { connectFloor } from "./floor.js"
 import { type Op, type ServerProcess, spawnServer } from "./load.js"
-import { type BenchIdentity, fillerHandle, populate } from "./setup.js"
+import { type BenchIdentity, populate, randomFillerHandle } from "./setup.js"
 
 /** One server under load: what a connection does for each kind of request. */
 export interface System {
@@ -69,7 +69,7 @@ export const floorSystem = (name: string, dir: string, db: string, population: n
         })
     )
     const lookup: Op = {
-      promise: (c) => conns[c]!.lookup(fillerHandle(Math.floor(Math.random() * population))).then(() => undefined)
+      promise: (c) => conns[c]!.lookup(randomFillerHandle(population)).then(() => undefined)
     }
     return { name, server, lookup, register: nothing } satisfies System
   })
@@ -130,7 +130,7 @@ export const anchorSystem = (
           conns[c]!.request({
             op: "lookup",
             id: String(++ids),
-            handle: fillerHandle(Math.floor(Math.random() * population))
+            handle: randomFillerHandle(population)
           }).then(check)
       },
       register: {
@@ -188,7 +188,7 @@ export const oursSystem = (
       name,
       server,
       lookup: {
-        effect: (c) => Effect.suspend(() => clients[c]!.lookup(fillerHandle(Math.floor(Math.random() * population))))
+        effect: (c) => Effect.suspend(() => clients[c]!.lookup(randomFillerHandle(population)))
       },
       register: {
         effect: (c) =>

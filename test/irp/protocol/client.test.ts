@@ -112,6 +112,42 @@ describe("IRP client", () => {
     }).pipe(Effect.scoped, Effect.provide(env))
   )
 
+  it.live(
+    "an answer of another kind, for another handle, or a refusal fails its request, which gets nothing else",
+    () =>
+      Effect.gen(function* () {
+        const asked = handle("asked")
+        let turn = 0
+        const fake = yield* scriptedServer((channel) =>
+          Effect.gen(function* () {
+            while (true) {
+              const request = yield* nextRequest(channel)
+              if (request._tag === "irp.Ping") yield* channel.send({ _tag: "irp.Ok", id: request.id })
+              if (request._tag !== "irp.Lookup") continue
+              const id = request.id
+              const result = { _tag: "irp.LookupResult", id, status: "unknown", chain: [], bindings: [] } as const
+              const answers: ReadonlyArray<IrpServerMessage> = [
+                { ...result, handle: handle("other") },
+                { _tag: "irp.Ok", id },
+                { _tag: "irp.Error", id, code: "rate_limited", message: "slow down", retryAfterMs: 500 },
+                { ...result, handle: request.handle }
+              ]
+              yield* channel.send(answers[turn++ % answers.length]!)
+            }
+          })
+        )
+        const client = yield* connect(fake, null)
+        const other = yield* Effect.flip(client.lookup(asked))
+        expect([other.reason, other.message]).toEqual(["Protocol", expect.stringMatching(/answered for other/)])
+        const kind = yield* Effect.flip(client.lookup(asked))
+        expect([kind.reason, kind.message]).toEqual(["Protocol", expect.stringMatching(/Ok in answer to Lookup/)])
+        const refusal = yield* Effect.flip(client.lookup(asked))
+        expect([refusal.reason, refusal.retryAfterMs]).toEqual(["rate_limited", 500])
+        // None of these ends the connection: the next answer is taken as it is.
+        expect(yield* client.lookup(asked)).toEqual({ handle: asked, status: "unknown", chain: [], bindings: [] })
+      }).pipe(Effect.scoped, Effect.provide(env))
+  )
+
   it.live("a request without an answer times out; the connection keeps serving others", () =>
     Effect.gen(function* () {
       const fake = yield* scriptedServer((channel) =>

@@ -70,7 +70,7 @@ describe("PendingRequests", () => {
   it.effect("an outcome settled before the requester waits is not lost", () =>
     Effect.gen(function* () {
       const pending = new PendingRequests()
-      const p = new PendingRequest("Ping", 10n)
+      const p = new PendingRequest("Ping", 10n, Exit.succeed)
       pending.add("a", p)
       pending.settle("a", p, Exit.succeed({ _tag: "irp.Ok", id: "a" as never }))
       expect(pending.size).toBe(0)
@@ -78,11 +78,28 @@ describe("PendingRequests", () => {
     })
   )
 
+  it.effect("an answer reaches the requester as what its request makes of it", () =>
+    Effect.gen(function* () {
+      const pending = new PendingRequests()
+      const refuse = new IrpClientError({ reason: "Protocol", message: "not this one" })
+      const p = new PendingRequest("Lookup", 10n, (a) => (a._tag === "irp.Ok" ? Exit.succeed(a.id) : Exit.fail(refuse)))
+      const q = new PendingRequest("Lookup", 10n, (a) => (a._tag === "irp.Ok" ? Exit.succeed(a.id) : Exit.fail(refuse)))
+      pending.add("a", p)
+      pending.add("b", q)
+      const waiting = yield* Effect.fork(p.wait)
+      pending.answer("a", p, { _tag: "irp.Ok", id: "a" as never })
+      pending.answer("b", q, { _tag: "crl", der: new Uint8Array(1) })
+      expect(pending.size).toBe(0)
+      expect(yield* Fiber.join(waiting)).toBe("a")
+      expect(yield* Effect.flip(q.wait)).toBe(refuse)
+    })
+  )
+
   it.effect("the sweep fails exactly the requests past their deadline; the end fails the rest", () =>
     Effect.gen(function* () {
       const pending = new PendingRequests()
-      const early = new PendingRequest("Lookup", 100n)
-      const late = new PendingRequest("Status", 300n)
+      const early = new PendingRequest("Lookup", 100n, Exit.succeed)
+      const late = new PendingRequest("Status", 300n, Exit.succeed)
       pending.add("early", early)
       pending.add("late", late)
       const waiting = yield* Effect.fork(Effect.either(early.wait))
@@ -101,7 +118,7 @@ describe("PendingRequests", () => {
   it.effect("an interrupted requester's entry goes with the sweep; settling it then does nothing", () =>
     Effect.gen(function* () {
       const pending = new PendingRequests()
-      const p = new PendingRequest("Lookup", 100n)
+      const p = new PendingRequest("Lookup", 100n, Exit.succeed)
       pending.add("x", p)
       const waiting = yield* Effect.fork(p.wait)
       yield* Effect.yieldNow()

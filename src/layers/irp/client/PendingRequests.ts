@@ -24,7 +24,15 @@ import type { IrpClientError } from "../../../services/IrpClient.js"
 /** A whole answer: one document, or a CRL put together from its parts. */
 export type Answer = IrpAnswer | { readonly _tag: "crl"; readonly der: Uint8Array }
 
-type Outcome = Exit.Exit<Answer, IrpClientError>
+/** What the requester gets: the value its method returns, or why not. */
+type Outcome = Exit.Exit<unknown, IrpClientError>
+
+/**
+ * A request's reading of its answer: the value its method returns, or why the answer is refused (the
+ * server's `<Error>`, an answer of another kind, one that does not answer what was asked). Run by the
+ * reader as it hands the answer over, so the requester resumes with its result and no further step.
+ */
+export type Accept = (answer: Answer) => Outcome
 
 export class PendingRequest {
   /** The parts of a CRL received so far. */
@@ -36,7 +44,9 @@ export class PendingRequest {
     /** The request's element name, for messages ("Lookup"). */
     readonly name: string,
     /** Monotonic nanoseconds (`Clock.unsafeCurrentTimeNanos`). */
-    readonly deadline: bigint
+    readonly deadline: bigint,
+    /** How the answer becomes the outcome (see `Accept`). */
+    readonly accept: Accept
   ) {}
 
   /** Hands the outcome to the requester (now, or when it starts waiting). Called at most once. */
@@ -56,7 +66,7 @@ export class PendingRequest {
    * `requestTimeout` plus a period), and settling it then does nothing: the fiber ignores a resume that
    * comes after its interruption.
    */
-  readonly wait: Effect.Effect<Answer, IrpClientError> = Effect.async<Answer, IrpClientError>((resume) => {
+  readonly wait: Effect.Effect<unknown, IrpClientError> = Effect.async<unknown, IrpClientError>((resume) => {
     if (this.outcome !== undefined) resume(this.outcome)
     else this.resume = resume
   })
@@ -90,6 +100,12 @@ export class PendingRequests {
   settle(id: string, request: PendingRequest, outcome: Outcome): void {
     this.byId.delete(id)
     request.settle(outcome)
+  }
+
+  /** Settles and forgets the request under `id` with what it makes of `answer` (`accept`). */
+  answer(id: string, request: PendingRequest, answer: Answer): void {
+    this.byId.delete(id)
+    request.settle(request.accept(answer))
   }
 
   /** Fails every waiting request with `error` (the connection ended). */

@@ -55,10 +55,10 @@ export const startMultiplexer = (
         }
         p.crl.push(m.der)
         if (m.part < m.parts) return undefined
-        pending.settle(id, p, Exit.succeed({ _tag: "crl", der: concat(p.crl) }))
+        pending.answer(id, p, { _tag: "crl", der: concat(p.crl) })
         return undefined
       }
-      pending.settle(id, p, Exit.succeed(m))
+      pending.answer(id, p, m)
       return undefined
     }
 
@@ -110,12 +110,25 @@ export const startMultiplexer = (
 
     /**
      * Sends the request and waits for its whole answer (or the connection's end, or the timeout), then
-     * checks it is of the `expected` kind (or the server's refusal).
+     * checks it is of the `expected` kind (or the server's refusal) and makes it the method's value
+     * (`finish`, by default the answer itself). The check and `finish` run as the reader hands the answer
+     * over (`Accept`), so the requester resumes with its value: no step of its own after the wait.
      */
-    const call = <T extends Answer["_tag"]>(
+    const call: {
+      <T extends Answer["_tag"]>(
+        build: (id: IrpRequest["id"]) => IrpRequest,
+        expected: T
+      ): Effect.Effect<Extract<Answer, { _tag: T }>, IrpClientError>
+      <T extends Answer["_tag"], A>(
+        build: (id: IrpRequest["id"]) => IrpRequest,
+        expected: T,
+        finish: (answer: Extract<Answer, { _tag: T }>) => Exit.Exit<A, IrpClientError>
+      ): Effect.Effect<A, IrpClientError>
+    } = <T extends Answer["_tag"], A>(
       build: (id: IrpRequest["id"]) => IrpRequest,
-      expected: T
-    ): Effect.Effect<Extract<Answer, { _tag: T }>, IrpClientError> =>
+      expected: T,
+      finish?: (answer: Extract<Answer, { _tag: T }>) => Exit.Exit<A, IrpClientError>
+    ): Effect.Effect<A, IrpClientError> =>
       Effect.suspend(() => {
         if (failure !== undefined) return Effect.fail(failure)
         const request = build(newId(clock.unsafeCurrentTimeMillis()))
@@ -123,22 +136,25 @@ export const startMultiplexer = (
         if (refusal !== undefined) return Effect.fail(refusal)
         const name = request._tag.slice(4)
         const id = request.id
-        const p = new PendingRequest(name, clock.unsafeCurrentTimeNanos() + timeoutNanos)
+        const accept = (answer: Answer): Exit.Exit<unknown, IrpClientError> => {
+          if (answer._tag === expected) {
+            const a = answer as Extract<Answer, { _tag: T }>
+            return finish === undefined ? Exit.succeed(a) : finish(a)
+          }
+          if (answer._tag === "irp.Error") return Exit.fail(refused(name, answer))
+          return Exit.fail(protocolError(endpoint, `${answer._tag.slice(4)} in answer to ${name}`))
+        }
+        const p = new PendingRequest(name, clock.unsafeCurrentTimeNanos() + timeoutNanos, accept)
         pending.add(id, p)
         return Effect.matchEffect(channel.send(request), {
           onFailure: (e) => {
             pending.forget(id)
             return Effect.fail(channelFailure(endpoint, e))
           },
-          onSuccess: () =>
-            Effect.flatMap(p.wait, (answer) => {
-              if (answer._tag === expected) return Effect.succeed(answer as Extract<Answer, { _tag: T }>)
-              if (answer._tag === "irp.Error") return Effect.fail(refused(name, answer))
-              return Effect.fail(protocolError(endpoint, `${answer._tag.slice(4)} in answer to ${name}`))
-            })
+          onSuccess: () => p.wait as Effect.Effect<A, IrpClientError>
         })
       })
-    const ok = (build: (id: IrpRequest["id"]) => IrpRequest) => Effect.asVoid(call(build, "irp.Ok"))
+    const ok = (build: (id: IrpRequest["id"]) => IrpRequest) => call(build, "irp.Ok", () => Exit.void)
 
     return {
       call,

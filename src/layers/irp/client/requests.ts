@@ -2,7 +2,7 @@
  * The IRP client's requests (PROTOCOL.md §17): each method builds its request, waits for the answer of
  * the expected kind through the multiplexer and checks that it answers what was asked.
  */
-import { Effect, PubSub, Stream } from "effect"
+import { Effect, Exit, PubSub, Stream } from "effect"
 import type { Handle } from "../../../domain/brands.js"
 import { handleOf } from "../../../domain/cert/identity.js"
 import { parseCertificate } from "../../../domain/cert/parse.js"
@@ -17,11 +17,8 @@ const identityHandle = (chain: ReadonlyArray<Uint8Array>): Handle | undefined =>
   return leaf?._tag === "Parsed" ? handleOf(leaf.certificate) : undefined
 }
 
-const issued = (a: Extract<Answer, { _tag: "irp.Issued" }>) => ({
-  chain: a.chain,
-  serial: a.serial,
-  notAfter: a.notAfter
-})
+const issued = (a: Extract<Answer, { _tag: "irp.Issued" }>) =>
+  Exit.succeed({ chain: a.chain, serial: a.serial, notAfter: a.notAfter })
 
 export const makeRequests = (
   { call, ok, changes, closed, failure }: Multiplexer,
@@ -35,64 +32,56 @@ export const makeRequests = (
   return {
     server,
     handle: identity === null ? undefined : identityHandle(identity.chain),
+    // Each answer's check and reading run in `finish` (see `Multiplexer.call`).
     enroll: ({ handle, token, csr }) =>
-      Effect.map(
-        call((id) => ({ _tag: "irp.Enroll", id, handle, token: token.trim() as never, csr }), "irp.Issued"),
-        issued
-      ),
-    renew: (csr) =>
-      Effect.map(
-        call((id) => ({ _tag: "irp.Renew", id, csr }), "irp.Issued"),
-        issued
-      ),
+      call((id) => ({ _tag: "irp.Enroll", id, handle, token: token.trim() as never, csr }), "irp.Issued", issued),
+    renew: (csr) => call((id) => ({ _tag: "irp.Renew", id, csr }), "irp.Issued", issued),
     register: (input) =>
-      Effect.map(
-        call(
-          (id) => ({
-            _tag: "irp.Register",
-            id,
-            deviceId: input.deviceId,
-            addresses: input.addresses as never,
-            ttlSeconds: input.ttlSeconds,
-            seq: input.seq
-          }),
-          "irp.Registered"
-        ),
-        (a) => ({ bindings: a.bindings, observed: a.observed, natSuspected: a.natSuspected })
+      call(
+        (id) => ({
+          _tag: "irp.Register",
+          id,
+          deviceId: input.deviceId,
+          addresses: input.addresses as never,
+          ttlSeconds: input.ttlSeconds,
+          seq: input.seq
+        }),
+        "irp.Registered",
+        (a) => Exit.succeed({ bindings: a.bindings, observed: a.observed, natSuspected: a.natSuspected })
       ),
     deregister: (deviceId) => ok((id) => ({ _tag: "irp.Deregister", id, deviceId })),
     deregisterAll: ok((id) => ({ _tag: "irp.Deregister", id, deviceId: null })),
     lookup: (handle) =>
-      Effect.flatMap(
-        call((id) => ({ _tag: "irp.Lookup", id, handle }), "irp.LookupResult"),
+      call(
+        (id) => ({ _tag: "irp.Lookup", id, handle }),
+        "irp.LookupResult",
         (a) =>
           a.handle === handle
-            ? Effect.succeed({ handle: a.handle, status: a.status, chain: a.chain, bindings: a.bindings })
-            : Effect.fail(protocolError(endpoint, `a Lookup of ${handle} answered for ${a.handle}`))
+            ? Exit.succeed({ handle: a.handle, status: a.status, chain: a.chain, bindings: a.bindings })
+            : Exit.fail(protocolError(endpoint, `a Lookup of ${handle} answered for ${a.handle}`))
       ),
     status: (serial, options) =>
-      Effect.flatMap(
-        call(
-          (id) =>
-            options?.staple === true
-              ? { _tag: "irp.Status", id, serial, staple: true }
-              : { _tag: "irp.Status", id, serial },
-          "irp.StatusResult"
-        ),
+      call(
+        (id) =>
+          options?.staple === true
+            ? { _tag: "irp.Status", id, serial, staple: true }
+            : { _tag: "irp.Status", id, serial },
+        "irp.StatusResult",
         (a) =>
           a.serial === serial
-            ? Effect.succeed({
+            ? Exit.succeed({
                 serial: a.serial,
                 status: a.status,
                 revokedAt: a.revokedAt,
                 reason: a.reason,
                 staple: a.staple
               })
-            : Effect.fail(protocolError(endpoint, `a Status of ${serial} answered for ${a.serial}`))
+            : Exit.fail(protocolError(endpoint, `a Status of ${serial} answered for ${a.serial}`))
       ),
-    crl: Effect.map(
-      call((id) => ({ _tag: "irp.Crl", id }), "crl"),
-      (a) => a.der
+    crl: call(
+      (id) => ({ _tag: "irp.Crl", id }),
+      "crl",
+      (a) => Exit.succeed(a.der)
     ),
     revoke: (serial, reason = "unspecified") => ok((id) => ({ _tag: "irp.Revoke", id, serial, reason })),
     watch: (handles) =>
