@@ -15,22 +15,28 @@ export interface CertificateCopies {
   readonly size: () => number
 }
 
-const equalBytes = (a: Uint8Array, b: Uint8Array): boolean =>
-  a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.length).equals(b)
+interface Copy {
+  readonly der: Uint8Array
+  /** A Buffer view of `der`, made once, for the native comparison. */
+  readonly view: Buffer
+}
 
 /** `maxEntries` 0 keeps nothing (every read's copy is handed on). */
 export const makeCertificateCopies = (maxEntries: number): CertificateCopies => {
   // A Map iterates in insertion order: re-inserting on a hit makes its first key the least recently used.
-  const copies = new Map<string, Uint8Array>()
+  const copies = new Map<string, Copy>()
   return {
     shared: (serial, der) => {
       if (maxEntries <= 0) return der
       const kept = copies.get(serial)
       copies.delete(serial)
-      const copy = kept !== undefined && equalBytes(kept, der) ? kept : der
+      const copy =
+        kept !== undefined && kept.der.length === der.length && kept.view.equals(der)
+          ? kept
+          : { der, view: Buffer.from(der.buffer, der.byteOffset, der.length) }
       copies.set(serial, copy)
       if (copies.size > maxEntries) copies.delete(copies.keys().next().value as string)
-      return copy
+      return copy.der
     },
     size: () => copies.size
   }
