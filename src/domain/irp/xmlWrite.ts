@@ -148,7 +148,8 @@ const bindingText = (b: BindingInfo): string => {
 }
 
 /**
- * The messages of every Lookup and Ping, `<Ping>`, `<Ok>`, `<Lookup>` and `<LookupResult>`, written
+ * The messages of every Lookup, Register and Ping, `<Ping>`, `<Ok>`, `<Lookup>`, `<LookupResult>` and
+ * `<Registered>`, written
  * straight from their fields: byte for byte what `writeXml(irpToElement(msg))` writes (a property test
  * holds the two together), without building and checking an element tree per request.
  */
@@ -167,6 +168,15 @@ const directText = (msg: IrpMessage): string | undefined => {
       for (const der of msg.chain) out += der.length === 0 ? "<Cert/>" : `<Cert>${certText(der)}</Cert>`
       for (const b of msg.bindings) out += bindingText(b)
       return `${out}</LookupResult>`
+    }
+    case "irp.Registered": {
+      const head = `<Registered${XMLNS} id="${escapeAttribute(msg.id)}" natSuspected="${msg.natSuspected}"`
+      if (msg.observed === undefined && msg.bindings.length === 0) return `${head}/>`
+      let out = `${head}>`
+      if (msg.observed !== undefined)
+        out += `<Observed host="${escapeAttribute(msg.observed.host)}" port="${msg.observed.port}"/>`
+      for (const b of msg.bindings) out += bindingText(b)
+      return `${out}</Registered>`
     }
     default:
       return undefined

@@ -46,7 +46,7 @@ describe("IRP XML mapping", () => {
     )
   })
 
-  it("writes Ping, Ok, Lookup and LookupResult directly, byte for byte as the element tree would be written", () => {
+  it("writes Ping, Ok, Lookup, LookupResult and Registered directly, byte for byte as the element tree would be written", () => {
     fc.assert(
       fc.property(irpMessage, (message) => {
         expect(encodeIrp(message)).toEqual(writeXml(irpToElement(message)))
@@ -56,7 +56,15 @@ describe("IRP XML mapping", () => {
     for (const message of [
       { _tag: "irp.Ping", id: ULID },
       { _tag: "irp.Ok", id: ULID },
-      { _tag: "irp.Lookup", id: ULID, handle: "a.b+c@sub.example.org" }
+      { _tag: "irp.Lookup", id: ULID, handle: "a.b+c@sub.example.org" },
+      { _tag: "irp.Registered", id: ULID, natSuspected: false, observed: undefined, bindings: [] },
+      {
+        _tag: "irp.Registered",
+        id: ULID,
+        natSuspected: true,
+        observed: { host: "2001:db8::1", port: 4605 },
+        bindings: [{ deviceId: "phone", addresses: [], expiresAt: Date.UTC(2026, 10, 26, 12), seq: 3n }]
+      }
     ] as const)
       expect(encodeIrp(message as never)).toEqual(writeXml(irpToElement(message as never)))
   })

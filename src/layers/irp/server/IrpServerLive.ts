@@ -32,6 +32,7 @@ import { type ChannelOptions, make as makeChannels } from "../../channel/SecureC
 import { revocationChecked } from "../../revocationChecked.js"
 import type { ConnectionHandler } from "../../transport/Admission.js"
 import * as Admission from "../../transport/Admission.js"
+import { makeCertificateCopies } from "./certificateCopies.js"
 import * as Crl from "./crl.js"
 import { changedOf } from "./handlers.js"
 import { makeAnswerCache } from "./lookup.js"
@@ -40,6 +41,9 @@ import * as RequestLog from "./requestLog.js"
 import * as Revocations from "./revocations.js"
 import { type SessionContext, serveChannel } from "./session.js"
 import { makeHub } from "./watches.js"
+
+/** Certificates whose DER (and so base64 text) answers share, at most: ~3 KB each (`certificateCopies.ts`). */
+const CERTIFICATE_COPIES = 4096
 
 export interface IrpServerPolicy {
   /** PROTOCOL.md §17.3.1: Lookup is for authenticated users unless this is set (default false). */
@@ -157,6 +161,7 @@ export const make = (options: IrpServerOptions) =>
       issuerChain: domain.issuer.chain,
       revocations,
       answers,
+      certificates: makeCertificateCopies(CERTIFICATE_COPIES),
       crl: yield* Crl.make(registry, ca, revocations, policy.crlMaxAge),
       administrators: new Set<string>(policy.administrators)
     }

@@ -5,6 +5,7 @@
 import type { Caller } from "../../../domain/irp/access.js"
 import type { IrpRegistryService } from "../../../services/IrpRegistry.js"
 import type { CertificateAuthorityService } from "../../ca/CertificateAuthority.js"
+import type { CertificateCopies } from "./certificateCopies.js"
 import type { CrlSource } from "./crl.js"
 import type { AnswerCache } from "./lookup.js"
 import type { Revocations } from "./revocations.js"
@@ -20,6 +21,8 @@ export interface ServerContext {
   readonly revocations: Revocations
   /** Lookup answers (see `lookup.ts`); kept up to date by the registry's `onChange`. */
   readonly answers: AnswerCache
+  /** One DER copy per certificate serial, shared by the answers (`certificateCopies.ts`). */
+  readonly certificates: CertificateCopies
   readonly crl: CrlSource
   /** Handles that may revoke anyone's certificate. */
   readonly administrators: ReadonlySet<string>

@@ -35,6 +35,7 @@ import type {
 import type { Binding, RegistryError } from "../../../domain/irp/registry.js"
 import { handleInDomain } from "../../../domain/pki/profile.js"
 import type { IrpRegistryService } from "../../../services/IrpRegistry.js"
+import type { CertificateCopies } from "./certificateCopies.js"
 import { notOurs, type Refused, registry } from "./refusals.js"
 import type { Revocations } from "./revocations.js"
 
@@ -161,6 +162,8 @@ export interface LookupContext {
   readonly issuerChain: ReadonlyArray<Uint8Array>
   readonly revocations: Pick<Revocations, "isRevoked" | "latestRevokedOf">
   readonly answers: AnswerCache
+  /** One DER copy per serial, so that the encoder's base64 cache hits (`certificateCopies.ts`). */
+  readonly certificates: CertificateCopies
 }
 
 export const bindingInfo = (b: Binding): BindingInfo => ({
@@ -197,23 +200,22 @@ const stateFromRead = (
   ticket: Ticket,
   { certificate: current, bindings }: IdentityRead
 ): IdentityState | undefined => {
-  if (current !== undefined && !ctx.revocations.isRevoked(current.serial)) {
-    const state: IdentityState = {
-      status: "good",
-      chain: [current.der, ...ctx.issuerChain],
-      bindings: bindings.map(bindingInfo)
-    }
+  if (current === undefined) {
+    if (ctx.revocations.latestRevokedOf(handle) !== undefined) return undefined
+    const state: IdentityState = { status: "unknown", chain: [], bindings: [] }
+    ctx.answers.put(handle, ticket, state, undefined, now, Number.POSITIVE_INFINITY)
+    return state
+  }
+  const chain = [ctx.certificates.shared(current.serial, current.der), ...ctx.issuerChain]
+  if (!ctx.revocations.isRevoked(current.serial)) {
+    const state: IdentityState = { status: "good", chain, bindings: bindings.map(bindingInfo) }
     // The state changes by itself when a binding's lease or the certificate runs out.
     let until = current.notAfter
     for (const b of bindings) if (b.expiresAt < until) until = b.expiresAt
     ctx.answers.put(handle, ticket, state, current.serial, now, until)
     return state
   }
-  if (current === undefined && ctx.revocations.latestRevokedOf(handle) !== undefined) return undefined
-  const state: IdentityState =
-    current === undefined
-      ? { status: "unknown", chain: [], bindings: [] }
-      : { status: "revoked", chain: [current.der, ...ctx.issuerChain], bindings: [] }
+  const state: IdentityState = { status: "revoked", chain, bindings: [] }
   ctx.answers.put(handle, ticket, state, undefined, now, Number.POSITIVE_INFINITY)
   return state
 }
@@ -237,7 +239,11 @@ const readIdentityState = (ctx: LookupContext, handle: Handle, now: number) =>
     const last: IdentityState =
       revoked === undefined
         ? { status: "unknown", chain: [], bindings: [] }
-        : { status: "revoked", chain: [revoked.der, ...ctx.issuerChain], bindings: [] }
+        : {
+            status: "revoked",
+            chain: [ctx.certificates.shared(revoked.serial, revoked.der), ...ctx.issuerChain],
+            bindings: []
+          }
     ctx.answers.put(handle, ticket, last, undefined, now, Number.POSITIVE_INFINITY)
     return last
   })
