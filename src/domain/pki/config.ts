@@ -3,6 +3,7 @@
  * (IRP issue section 1). Pure.
  */
 import { Schema } from "effect"
+import { defaultFederationPolicy, FederationPolicy } from "../federation/policy.js"
 import { isDomainName, isValidityDays } from "./profile.js"
 
 /** File names inside DIR. Keys are PKCS#8 PEM, mode 0600; certificates are PEM. */
@@ -60,7 +61,9 @@ export const IrpConfig = Schema.Struct({
    * Life of a stapled status the server signs (PROTOCOL.md §13.6.1); absent: 300. At most 600, the
    * longest a relying party accepts; a short one (tests) makes revocation bite sooner.
    */
-  stapleLifetimeSeconds: Schema.optional(Schema.Int.pipe(Schema.between(5, 600)))
+  stapleLifetimeSeconds: Schema.optional(Schema.Int.pipe(Schema.between(5, 600))),
+  /** PROTOCOL.md §22.5: with which domains this IRP federates; absent: closed. */
+  federation: Schema.optionalWith(FederationPolicy, { default: () => defaultFederationPolicy, exact: true })
 })
 export type IrpConfig = typeof IrpConfig.Type
 
@@ -83,5 +86,6 @@ export const defaultIrpConfig = (params: {
   clientValidityDays: params.clientValidityDays,
   serverValidityDays: params.serverValidityDays,
   tokenTtlSeconds: 86_400,
-  crlValidityHours: 24
+  crlValidityHours: 24,
+  federation: defaultFederationPolicy
 })

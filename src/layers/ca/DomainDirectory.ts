@@ -7,7 +7,7 @@
  * directory is removed, so a retry starts clean. Nothing here logs key material.
  */
 import * as path from "node:path"
-import { Effect, Schema } from "effect"
+import { Effect, ParseResult, Schema } from "effect"
 import { pemDecode, pemEncode } from "../../domain/pem.js"
 import { DomainFile, defaultIrpConfig, IrpConfig, IrpConfigJson } from "../../domain/pki/config.js"
 import { CaError } from "../../domain/pki/errors.js"
@@ -143,6 +143,14 @@ const single = (file: string, text: string, label: string): Effect.Effect<Uint8A
     : Effect.fail(new CaError({ reason: "Io", message: `${file} must hold exactly one PEM ${label}.` }))
 }
 
+/** What is wrong in irp.json, as `: federation.mode: …` (the first problem), or nothing for a non-schema failure. */
+const configProblem = (cause: unknown): string => {
+  if (!ParseResult.isParseError(cause)) return ""
+  const issue = ParseResult.ArrayFormatter.formatErrorSync(cause)[0]
+  if (issue === undefined) return ""
+  return `: ${issue.path.length === 0 ? "" : `${issue.path.join(".")}: `}${issue.message}`
+}
+
 /** Reads a domain directory written by `initDomain` (the root key is not read: it may be offline). */
 export const loadDomain = (dir: string): Effect.Effect<LoadedDomain, CaError> =>
   Effect.gen(function* () {
@@ -152,7 +160,11 @@ export const loadDomain = (dir: string): Effect.Effect<LoadedDomain, CaError> =>
       Effect.mapError((cause) =>
         cause instanceof CaError
           ? cause
-          : new CaError({ reason: "Io", message: `${files.config} is not a valid IRP configuration.`, cause })
+          : new CaError({
+              reason: "Io",
+              message: `${files.config} is not a valid IRP configuration${configProblem(cause)}.`,
+              cause
+            })
       )
     )
     const rootCertificate = yield* readText(files.ca).pipe(Effect.flatMap((t) => single(files.ca, t, "CERTIFICATE")))
