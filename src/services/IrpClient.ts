@@ -5,7 +5,9 @@
  */
 import { Context, Data, type Duration, type Effect, type Scope, type Stream } from "effect"
 import type { Address, Handle } from "../domain/brands.js"
+import type { ParsedCertificate } from "../domain/cert/parse.js"
 import type { VerifiedCertificate } from "../domain/cert/verify.js"
+import type { FederationMode } from "../domain/federation/policy.js"
 import type { RevocationReason, SerialHex } from "../domain/irp/certificates.js"
 import type { BindingInfo, ErrorCode, IdentityStatus, WireAddress } from "../domain/irp/messages.js"
 import type { DeviceId, Seq } from "../domain/irp/registry.js"
@@ -17,6 +19,8 @@ export type IrpClientFailure =
   | "Timeout" // no answer (or no handshake) within the limit
   | "Protocol" // the server sent something the protocol does not allow
   | "Identity" // our own key and certificate do not fit together
+  | "WrongDomain" // `DomainInfo` answered for another domain than the one asked about
+  | "DomainRootRefused" // `DomainInfo`'s root is not a CA that can vouch for that domain alone (§22.3.2)
 
 export class IrpClientError extends Data.TaggedError("IrpClientError")<{
   readonly reason: IrpClientFailure
@@ -86,6 +90,15 @@ export interface CertificateStatusRecord {
   readonly staple?: Uint8Array | undefined
 }
 
+/** `DomainInfo` (PROTOCOL.md §22.3.1), checked: the domain asked about, and a root fit to be its users' CA. */
+export interface DomainInfoRecord {
+  readonly domain: string
+  readonly policy: FederationMode
+  /** The domain's root certificate, DER. */
+  readonly root: Uint8Array
+  readonly rootCertificate: ParsedCertificate
+}
+
 export interface RegisterInput {
   readonly deviceId: DeviceId
   readonly addresses: ReadonlyArray<WireAddress>
@@ -116,6 +129,12 @@ export interface IrpClient {
   /** The domain's signed DER CRL. */
   readonly crl: Effect.Effect<Uint8Array, IrpClientError>
   readonly revoke: (serial: SerialHex, reason?: RevocationReason) => Effect.Effect<void, IrpClientError>
+  /**
+   * The server's domain, federation mode and domain root (PROTOCOL.md §22.3.1). `domain` is the domain this
+   * server should be the IRP of: an answer for another one fails with `WrongDomain`, a root that is not a
+   * CA confined to that domain (§22.3.2) with `DomainRootRefused`.
+   */
+  readonly domainInfo: (domain: string) => Effect.Effect<DomainInfoRecord, IrpClientError>
   /**
    * Watches 1 to 64 handles: succeeds once the server acknowledged (every change from then on is
    * pushed), with the stream of changes as the server pushes them. The stream fails when the connection

@@ -29,7 +29,7 @@ export interface Refusal {
   readonly message: string
 }
 
-const ANYONE = new Set<IrpRequestTag>(["irp.Status", "irp.Crl", "irp.Ping"])
+const ANYONE = new Set<IrpRequestTag>(["irp.Status", "irp.Crl", "irp.Ping", "irp.DomainInfo"])
 
 /** `undefined` when the table allows the request; otherwise the refusal to answer with. */
 export const authorize = (tag: IrpRequestTag, caller: Caller, policy: AccessPolicy): Refusal | undefined => {

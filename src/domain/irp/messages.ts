@@ -11,12 +11,12 @@ import { Schema } from "effect"
 import { Handle, Host, Id, Port } from "../brands.js"
 import { firstNonXmlChar, XmlString } from "../xml/chars.js"
 import { RevocationReason, SerialHex } from "./certificates.js"
+import { bytesUpTo, Der } from "./der.js"
+import { DomainInfo, DomainInfoResult } from "./domainInfo.js"
 import { DeviceId, MAX_ADDRESSES_PER_DEVICE, Seq } from "./registry.js"
 
 export const IRP_NAMESPACE = "urn:sixchat:irp:1"
 
-/** Largest DER certificate and CSR carried (matches `MAX_CSR_BYTES` and the E2E `<Cert>` bound). */
-const MAX_DER_BYTES = 8192
 /** Certificates in a chain: leaf plus at most 3 intermediates plus, if a CA sends it, the root. */
 export const MAX_CHAIN = 5
 /** Bindings in one answer; the server's device cap per handle is far below (default 8). */
@@ -34,13 +34,7 @@ export const MAX_WIRE_TTL = 999_999_999
 /** Latest representable time: 9999-12-31T23:59:59.999Z. */
 export const MAX_EPOCH_MS = 253_402_300_799_999
 
-const bytesUpTo = (min: number, max: number) =>
-  Schema.Uint8ArrayFromSelf.pipe(
-    Schema.filter((b) => (b.length >= min && b.length <= max) || `expected ${min} to ${max} bytes, got ${b.length}`)
-  )
-
-/** A DER object (certificate, CSR) as carried. */
-export const Der = bytesUpTo(1, MAX_DER_BYTES)
+export { Der, DomainInfo, DomainInfoResult }
 export const Chain = Schema.Array(Der).pipe(Schema.maxItems(MAX_CHAIN))
 
 /** A point in time, epoch milliseconds (whole), on the wire an RFC 3339 UTC timestamp. */
@@ -136,7 +130,8 @@ export const IrpRequest = Schema.Union(
   Revoke,
   Watch,
   Unwatch,
-  Ping
+  Ping,
+  DomainInfo
 )
 export type IrpRequest = typeof IrpRequest.Type
 export type IrpRequestTag = IrpRequest["_tag"]
@@ -248,7 +243,16 @@ export const IrpError = Schema.TaggedStruct("irp.Error", {
 })
 export type IrpError = typeof IrpError.Type
 
-export const IrpAnswer = Schema.Union(Issued, Registered, LookupResult, StatusResult, CrlResult, Ok, IrpError)
+export const IrpAnswer = Schema.Union(
+  Issued,
+  Registered,
+  LookupResult,
+  StatusResult,
+  CrlResult,
+  DomainInfoResult,
+  Ok,
+  IrpError
+)
 export type IrpAnswer = typeof IrpAnswer.Type
 
 /** Everything the server sends. */

@@ -84,6 +84,8 @@ export const irpToElement = (msg: IrpMessage): XmlElement => {
       return el("Unwatch", attrs(["id", msg.id]), msg.handles.map(handleEl))
     case "irp.Ping":
       return el("Ping", attrs(["id", msg.id]))
+    case "irp.DomainInfo":
+      return el("DomainInfo", attrs(["id", msg.id]))
     case "irp.Issued":
       return el(
         "Issued",
@@ -119,6 +121,10 @@ export const irpToElement = (msg: IrpMessage): XmlElement => {
         [],
         base64Encode(msg.der)
       )
+    case "irp.DomainInfoResult":
+      return el("DomainInfoResult", attrs(["id", msg.id], ["domain", msg.domain], ["policy", msg.policy]), [
+        certEl(msg.root)
+      ])
     case "irp.Ok":
       return el("Ok", attrs(["id", msg.id]))
     case "irp.Changed":

@@ -59,6 +59,7 @@ export const makeFakeConnection = (handle: Handle, address: Address) =>
       status: () => unsupported,
       crl: unsupported,
       revoke: () => unsupported,
+      domainInfo: () => unsupported,
       watch: () => Effect.succeed(Stream.never),
       ping: Effect.void,
       close: Effect.void

@@ -24,6 +24,8 @@ const handle = fc
     fc.stringMatching(/^(?:[a-z0-9](?:[a-z0-9-]{0,8}[a-z0-9])?\.){0,2}[a-z0-9]{1,10}$/)
   )
   .map(([local, domain]) => `${local}@${domain}`)
+/** A lower-case DNS name of two or three labels, the last one not all digits. */
+const domain = fc.stringMatching(/^(?:[a-z0-9](?:[a-z0-9-]{0,8}[a-z0-9])?\.){1,2}[a-z][a-z0-9]{0,9}$/)
 const der = (max: number) => fc.uint8Array({ minLength: 1, maxLength: max })
 const deviceId = fc.stringMatching(/^[A-Za-z0-9._-]{1,64}$/)
 const address = fc.record({
@@ -92,7 +94,8 @@ const rawRequest = fc.oneof(
   fc.record({ id, serial, reason }).map(tagged("irp.Revoke")),
   fc.record({ id, handles: handles(1) }).map(tagged("irp.Watch")),
   fc.record({ id, handles: handles(0) }).map(tagged("irp.Unwatch")),
-  fc.record({ id }).map(tagged("irp.Ping"))
+  fc.record({ id }).map(tagged("irp.Ping")),
+  fc.record({ id }).map(tagged("irp.DomainInfo"))
 )
 
 const rawServerMessage = fc.oneof(
@@ -111,6 +114,9 @@ const rawServerMessage = fc.oneof(
       fc.record({ id, part: fc.constant((k % parts) + 1), parts: fc.constant(parts), der: der(400) })
     )
     .map(tagged("irp.CrlResult")),
+  fc
+    .record({ id, domain, policy: fc.constantFrom("open", "allow", "closed"), root: der(120) })
+    .map(tagged("irp.DomainInfoResult")),
   fc.record({ id }).map(tagged("irp.Ok")),
   fc.record({ handle, status, bindings }).map(tagged("irp.Changed")),
   fc

@@ -77,6 +77,7 @@ export const samples: ReadonlyArray<Sample> = [
   q("unwatch-all", { _tag: "irp.Unwatch", id: ULID, handles: [] }),
   q("unwatch-some", { _tag: "irp.Unwatch", id: ULID, handles: ["bob@example.org", "carol@example.org"] }),
   q("ping", { _tag: "irp.Ping", id: UUID7 }),
+  q("domain-info", { _tag: "irp.DomainInfo", id: ULID }),
   a("issued", {
     _tag: "irp.Issued",
     id: ULID,
@@ -133,6 +134,20 @@ export const samples: ReadonlyArray<Sample> = [
   }),
   a("crl-one", { _tag: "irp.CrlResult", id: ULID, part: 1, parts: 1, der: bytes(400, 8) }),
   a("crl-max-part", { _tag: "irp.CrlResult", id: ULID, part: 256, parts: 256, der: bytes(45_000, 9) }),
+  a("domain-info-result", {
+    _tag: "irp.DomainInfoResult",
+    id: ULID,
+    domain: "example.org",
+    policy: "closed",
+    root: bytes(500, 11)
+  }),
+  a("domain-info-result-max", {
+    _tag: "irp.DomainInfoResult",
+    id: UUID7,
+    domain: `${"a".repeat(63)}.x-1.example.org`,
+    policy: "allow",
+    root: bytes(8192, 12)
+  }),
   a("ok", { _tag: "irp.Ok", id: ULID }),
   a("changed", { _tag: "irp.Changed", handle: "bob@example.org", status: "good", bindings: [binding] }),
   a("changed-revoked", { _tag: "irp.Changed", handle: "bob@example.org", status: "revoked", bindings: [] }),

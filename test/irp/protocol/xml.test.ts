@@ -96,6 +96,19 @@ describe("IRP XML mapping", () => {
     expect(binding).toBe(
       `<Changed ${NS} handle="bob@example.org" status="good"><Binding device="phone" expires="2026-11-26T12:00:00.000Z" seq="7"><Address host="::1" port="4605"/></Binding></Changed>`
     )
+    expect(new TextDecoder().decode(encodeIrp({ _tag: "irp.DomainInfo", id: ULID as never }))).toBe(
+      `<DomainInfo ${NS} id="${ULID}"/>`
+    )
+    const info = encodeIrp({
+      _tag: "irp.DomainInfoResult",
+      id: ULID as never,
+      domain: "example.org",
+      policy: "allow",
+      root: new Uint8Array([1, 2, 3])
+    })
+    expect(new TextDecoder().decode(info)).toBe(
+      `<DomainInfoResult ${NS} id="${ULID}" domain="example.org" policy="allow"><Cert>AQID</Cert></DomainInfoResult>`
+    )
   })
 
   it("reads only real RFC 3339 UTC instants", () => {
@@ -138,6 +151,10 @@ describe("IRP XML mapping", () => {
       `<Issued ${NS} id="${ULID}" serial="a" notAfter="2024-02-30T00:00:00Z"><Cert>${b64(3)}</Cert></Issued>`,
       `<Error ${NS} code="nope" message=""/>`,
       `<Ping ${NS} id="${ULID.toLowerCase()}"/>`,
+      `<DomainInfo ${NS} id="${ULID}"><Cert>${b64(3)}</Cert></DomainInfo>`,
+      `<DomainInfoResult ${NS} id="${ULID}" domain="b.123" policy="open"><Cert>${b64(3)}</Cert></DomainInfoResult>`,
+      `<DomainInfoResult ${NS} id="${ULID}" domain="b.org" policy="open"><Cert></Cert></DomainInfoResult>`,
+      `<DomainInfoResult ${NS} id="${ULID}" domain="b.org" policy="open" extra="1"><Cert>${b64(3)}</Cert></DomainInfoResult>`,
       `<Ok xmlns="urn:sixchat:e2e:1" id="${ULID}"/>`,
       `<Csr ${NS}>${b64(3)}</Csr>`
     ]

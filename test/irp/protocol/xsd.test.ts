@@ -82,6 +82,24 @@ const invalid: ReadonlyArray<readonly [string, string]> = [
   ["error-no-message", `<Error ${NS} id="${ULID}" code="internal"/>`],
   ["error-long-message", `<Error ${NS} code="internal" message="${"m".repeat(513)}"/>`],
   ["error-retry-9-digits", `<Error ${NS} code="rate_limited" message="x" retryAfterMs="100000000"/>`],
+  ["domain-info-handle", `<DomainInfo ${NS} id="${ULID}" handle="a@b.org"/>`],
+  ["domain-info-result-no-cert", `<DomainInfoResult ${NS} id="${ULID}" domain="b.org" policy="open"/>`],
+  [
+    "domain-info-result-two-certs",
+    `<DomainInfoResult ${NS} id="${ULID}" domain="b.org" policy="open"><Cert>${b64(3)}</Cert><Cert>${b64(3)}</Cert></DomainInfoResult>`
+  ],
+  [
+    "domain-info-result-bad-policy",
+    `<DomainInfoResult ${NS} id="${ULID}" domain="b.org" policy="relay"><Cert>${b64(3)}</Cert></DomainInfoResult>`
+  ],
+  [
+    "domain-info-result-upper-domain",
+    `<DomainInfoResult ${NS} id="${ULID}" domain="B.org" policy="open"><Cert>${b64(3)}</Cert></DomainInfoResult>`
+  ],
+  [
+    "domain-info-result-one-label",
+    `<DomainInfoResult ${NS} id="${ULID}" domain="org" policy="open"><Cert>${b64(3)}</Cert></DomainInfoResult>`
+  ],
   ["wrong-namespace", `<Ok xmlns="urn:sixchat:e2e:1" id="${ULID}"/>`],
   ["local-element-as-root", `<Binding ${NS} device="d" expires="2026-01-01T00:00:00Z" seq="1">${ADDR}</Binding>`]
 ]

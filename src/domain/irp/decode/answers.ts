@@ -22,6 +22,7 @@ import {
   Registered,
   type WireAddress
 } from "../messages.js"
+import { domainInfoAnswerDecoders } from "./domainInfo.js"
 import {
   address,
   addressFrom,
@@ -145,6 +146,7 @@ export const serverMessageDecoders: Readonly<Record<string, MessageDecoder<IrpSe
       })
   },
   ...statusDecoders,
+  ...domainInfoAnswerDecoders,
   CrlResult: {
     schema: (e) =>
       Either.gen(function* () {

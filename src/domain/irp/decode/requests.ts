@@ -25,6 +25,7 @@ import {
   Watch
 } from "../messages.js"
 import { MAX_ADDRESSES_PER_DEVICE } from "../registry.js"
+import { domainInfoRequestDecoders } from "./domainInfo.js"
 import {
   addresses,
   addressFrom,
@@ -209,5 +210,6 @@ export const requestDecoders: Readonly<Record<string, MessageDecoder<IrpRequest>
       return a.name === "id" && isId(a.value) ? { _tag: "irp.Ping", id: a.value } : undefined
     },
     schema: (e) => Either.flatMap(attributesOnly(e, ["id"]), (a) => ping({ _tag: "irp.Ping", ...a }))
-  }
+  },
+  ...domainInfoRequestDecoders
 }

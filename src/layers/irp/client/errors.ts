@@ -13,7 +13,7 @@ export interface Endpoint {
   readonly serverName: string
 }
 
-const where = (e: Endpoint) => `the IRP server ${e.serverName} at ${formatAddress(e.address)}`
+export const where = (e: Endpoint) => `the IRP server ${e.serverName} at ${formatAddress(e.address)}`
 
 /** The server refused a request with `<Error>`: its message already says what to do. */
 export const refused = (request: string, error: IrpError): IrpClientError =>

@@ -8,6 +8,7 @@ import { handleOf } from "../../../domain/cert/identity.js"
 import { parseCertificate } from "../../../domain/cert/parse.js"
 import type { IrpClient, IrpConnectOptions } from "../../../services/IrpClient.js"
 import type { PeerInfo } from "../../../services/SecureChannel.js"
+import { checkDomainInfo } from "./domainInfo.js"
 import { type Endpoint, protocolError } from "./errors.js"
 import type { Multiplexer } from "./multiplexer.js"
 import type { Answer } from "./PendingRequests.js"
@@ -84,6 +85,12 @@ export const makeRequests = (
       (a) => Exit.succeed(a.der)
     ),
     revoke: (serial, reason = "unspecified") => ok((id) => ({ _tag: "irp.Revoke", id, serial, reason })),
+    domainInfo: (domain) =>
+      call(
+        (id) => ({ _tag: "irp.DomainInfo", id }),
+        "irp.DomainInfoResult",
+        (a) => checkDomainInfo(endpoint, domain, a)
+      ),
     watch: (handles) =>
       Effect.gen(function* () {
         const subscription = yield* PubSub.subscribe(changes)

@@ -158,6 +158,8 @@ export const make = (options: IrpServerOptions) =>
       registry,
       ca,
       domain: domain.config.domain,
+      rootCertificate: domain.rootCertificate,
+      federation: domain.config.federation.mode,
       issuerChain: domain.issuer.chain,
       revocations,
       answers,

@@ -2,6 +2,7 @@
  * What the request handlers run with: the server's shared parts (`ServerContext`) and the authorised
  * connection a request came on (`ConnectionContext`).
  */
+import type { FederationMode } from "../../../domain/federation/policy.js"
 import type { Caller } from "../../../domain/irp/access.js"
 import type { IrpRegistryService } from "../../../services/IrpRegistry.js"
 import type { CertificateAuthorityService } from "../../ca/CertificateAuthority.js"
@@ -16,6 +17,10 @@ export interface ServerContext {
   readonly ca: CertificateAuthorityService
   /** The domain this server is authoritative for. */
   readonly domain: string
+  /** The domain's root certificate (`ca.pem`, DER): what `DomainInfo` publishes (PROTOCOL.md §22.3.1). */
+  readonly rootCertificate: Uint8Array
+  /** `irp.json`'s federation mode (§22.5), which `DomainInfo` states. */
+  readonly federation: FederationMode
   /** What follows a client certificate in its chain (the issuing CA). */
   readonly issuerChain: ReadonlyArray<Uint8Array>
   readonly revocations: Revocations

@@ -113,6 +113,17 @@ export const answerAtOnce = (
   switch (request._tag) {
     case "irp.Ping":
       return [{ _tag: "irp.Ok", id: request.id }]
+    case "irp.DomainInfo":
+      // PROTOCOL.md §22.3.1: the domain, its federation mode and its root, to anyone.
+      return [
+        {
+          _tag: "irp.DomainInfoResult",
+          id: request.id,
+          domain: ctx.domain,
+          policy: ctx.federation,
+          root: ctx.rootCertificate
+        }
+      ]
     case "irp.Lookup":
       return lookupAtOnce(ctx, request, now)
     case "irp.Status": {
@@ -149,7 +160,7 @@ export const answerAtOnce = (
 
 /**
  * Acts on an authorised request at `now` (what `answerAtOnce` left, or any other). `caller` is a holder
- * for every request but Enroll, Status, Crl, Ping (and Lookup).
+ * for every request but Enroll, Status, Crl, Ping, DomainInfo (and Lookup).
  */
 export const act = (
   ctx: ServerContext,
@@ -251,7 +262,8 @@ export const act = (
       }
       case "irp.Watch":
       case "irp.Unwatch":
-      case "irp.Ping": {
+      case "irp.Ping":
+      case "irp.DomainInfo": {
         const answers = answerAtOnce(ctx, conn, request, now)
         if (answers === undefined) throw new Error(`${request._tag} has no immediate answer`)
         return answers instanceof Refused ? yield* answers : answers

@@ -30,7 +30,11 @@ export const defaultRateLimits: RateLimitPolicy = {
   maxTrackedKeys: 100_000
 }
 
-/** What a request costs: issuing a certificate or signing a CRL is far dearer than a lookup. */
+/**
+ * What a request costs: issuing a certificate or signing a CRL is far dearer than a lookup. `DomainInfo`
+ * (PROTOCOL.md §22.3.1) costs 1 like `Status` and `Ping`: its answer is made once and sent as is, and an
+ * anonymous asker pays from the bucket of its source.
+ */
 export const requestCost = (tag: IrpRequestTag | "irp.InvalidRequest"): number =>
   tag === "irp.Enroll" || tag === "irp.Renew" ? 10 : tag === "irp.Crl" ? 5 : 1
 
