@@ -25,16 +25,24 @@ const ALL: ReadonlyArray<IrpRequestTag> = [
   "irp.Revoke",
   "irp.Watch",
   "irp.Unwatch",
-  "irp.Ping"
+  "irp.Ping",
+  "irp.DomainInfo"
 ]
 
 describe("access table (PROTOCOL.md §17)", () => {
   const allowed = (caller: Caller, allowAnonymousLookup = false) =>
     ALL.filter((tag) => authorize(tag, caller, { allowAnonymousLookup }) === undefined)
 
-  it("anonymous: Enroll, Status, Crl, Ping; Lookup only when the policy says so", () => {
-    expect(allowed(anonymous)).toEqual(["irp.Enroll", "irp.Status", "irp.Crl", "irp.Ping"])
-    expect(allowed(anonymous, true)).toEqual(["irp.Enroll", "irp.Lookup", "irp.Status", "irp.Crl", "irp.Ping"])
+  it("anonymous: Enroll, Status, Crl, Ping, DomainInfo; Lookup only when the policy says so", () => {
+    expect(allowed(anonymous)).toEqual(["irp.Enroll", "irp.Status", "irp.Crl", "irp.Ping", "irp.DomainInfo"])
+    expect(allowed(anonymous, true)).toEqual([
+      "irp.Enroll",
+      "irp.Lookup",
+      "irp.Status",
+      "irp.Crl",
+      "irp.Ping",
+      "irp.DomainInfo"
+    ])
     expect(authorize("irp.Register", anonymous, { allowAnonymousLookup: true })?.code).toBe("unauthorized")
   })
 
