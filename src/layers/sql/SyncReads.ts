@@ -16,6 +16,7 @@
 import Sqlite from "better-sqlite3"
 import { Effect, Layer, type Scope } from "effect"
 import { SyncReads, type SyncReadsService } from "../../services/SyncReads.js"
+import { statementCache } from "./statementCache.js"
 
 export { SyncReads, type SyncReadsService } from "../../services/SyncReads.js"
 
@@ -45,17 +46,9 @@ export const make = (filename: string, busyTimeoutMs: number): Effect.Effect<Syn
       (db) => Effect.sync(() => db.close())
     ),
     (db): SyncReadsService => {
-      const statements = new Map<string, Sqlite.Statement>()
-      const prepared = (sql: string): Sqlite.Statement => {
-        let statement = statements.get(sql)
-        if (statement === undefined) {
-          statement = db.prepare(sql)
-          if (!statement.reader) throw new TypeError("SyncReads runs read-only statements only")
-          if (statements.size >= MAX_STATEMENTS) statements.delete(statements.keys().next().value!)
-          statements.set(sql, statement)
-        }
-        return statement
-      }
+      const prepared = statementCache(db, MAX_STATEMENTS, (statement) => {
+        if (!statement.reader) throw new TypeError("SyncReads runs read-only statements only")
+      })
       return { all: (sql, params) => prepared(sql).all(...params) as ReadonlyArray<Record<string, unknown>> }
     }
   )

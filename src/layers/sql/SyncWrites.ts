@@ -23,6 +23,7 @@ import {
   SyncWrites,
   type SyncWritesService
 } from "../../services/SyncWrites.js"
+import { statementCache } from "./statementCache.js"
 
 export { SyncWrites, type SyncWritesService } from "../../services/SyncWrites.js"
 
@@ -50,16 +51,7 @@ export const make = (filename: string, busyTimeoutMs: number): Effect.Effect<Syn
       (db) => Effect.sync(() => db.close())
     ),
     (db): SyncWritesService => {
-      const cache = new Map<string, Sqlite.Statement>()
-      const prepared = (sql: string): Sqlite.Statement => {
-        let statement = cache.get(sql)
-        if (statement === undefined) {
-          statement = db.prepare(sql)
-          if (cache.size >= MAX_STATEMENTS) cache.delete(cache.keys().next().value!)
-          cache.set(sql, statement)
-        }
-        return statement
-      }
+      const prepared = statementCache(db, MAX_STATEMENTS)
       const statements: SyncStatements = {
         all: (sql, params) => {
           const statement = prepared(sql)
