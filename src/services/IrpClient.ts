@@ -72,6 +72,18 @@ export interface IdentityRecord {
   readonly chain: ReadonlyArray<Uint8Array>
   /** Unexpired bindings (none unless the status is good). */
   readonly bindings: ReadonlyArray<BindingInfo>
+  /**
+   * A handle of another domain (PROTOCOL.md §22.3.3): that domain's root as the home IRP relayed it,
+   * already checked to vouch for that domain alone (§22.3.2). The caller pins it per domain.
+   */
+  readonly domainRoot?: DomainRoot | undefined
+}
+
+/** A domain's users' CA, checked by `checkDomainRoot` (PROTOCOL.md §22.3.2). */
+export interface DomainRoot {
+  /** DER. */
+  readonly root: Uint8Array
+  readonly rootCertificate: ParsedCertificate
 }
 
 /** Pushed by `watch`: the handle's status and unexpired bindings after a change. */
@@ -91,12 +103,9 @@ export interface CertificateStatusRecord {
 }
 
 /** `DomainInfo` (PROTOCOL.md §22.3.1), checked: the domain asked about, and a root fit to be its users' CA. */
-export interface DomainInfoRecord {
+export interface DomainInfoRecord extends DomainRoot {
   readonly domain: string
   readonly policy: FederationMode
-  /** The domain's root certificate, DER. */
-  readonly root: Uint8Array
-  readonly rootCertificate: ParsedCertificate
 }
 
 export interface RegisterInput {
@@ -124,7 +133,11 @@ export interface IrpClient {
   /** `staple`: also ask for a signed short-lived status of a good certificate (PROTOCOL.md §17.8.1). */
   readonly status: (
     serial: SerialHex,
-    options?: { readonly staple?: boolean | undefined }
+    options?: {
+      readonly staple?: boolean | undefined
+      /** A certificate of another domain: the home IRP relays the request there (PROTOCOL.md §22.4). */
+      readonly domain?: string | undefined
+    }
   ) => Effect.Effect<CertificateStatusRecord, IrpClientError>
   /** The domain's signed DER CRL. */
   readonly crl: Effect.Effect<Uint8Array, IrpClientError>
@@ -134,7 +147,16 @@ export interface IrpClient {
    * server should be the IRP of: an answer for another one fails with `WrongDomain`, a root that is not a
    * CA confined to that domain (§22.3.2) with `DomainRootRefused`.
    */
-  readonly domainInfo: (domain: string) => Effect.Effect<DomainInfoRecord, IrpClientError>
+  readonly domainInfo: (
+    domain: string,
+    options?: {
+      /**
+       * Ask the server to relay the question to `domain`'s IRP (`<DomainInfo domain>`, PROTOCOL.md §22.4):
+       * a User Agent asking its home IRP about another domain. Without it the server answers for itself.
+       */
+      readonly relay?: boolean | undefined
+    }
+  ) => Effect.Effect<DomainInfoRecord, IrpClientError>
   /**
    * Watches 1 to 64 handles: succeeds once the server acknowledged (every change from then on is
    * pushed), with the stream of changes as the server pushes them. The stream fails when the connection

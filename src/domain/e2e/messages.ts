@@ -37,7 +37,12 @@ export const HelloOffer = Schema.TaggedStruct("e2e.HelloOffer", {
   versions: Schema.NonEmptyArray(Token).pipe(Schema.maxItems(8)),
   keyShares: Schema.NonEmptyArray(KeyShare).pipe(Schema.maxItems(4)),
   suites: Schema.NonEmptyArray(Suite).pipe(Schema.maxItems(16)),
-  sigAlgs: Schema.NonEmptyArray(SigAlg).pipe(Schema.maxItems(16))
+  sigAlgs: Schema.NonEmptyArray(SigAlg).pipe(Schema.maxItems(16)),
+  /**
+   * `<Trust>public</Trust>` (PROTOCOL.md §22.2.3): an IRP of another domain asks for the responder's
+   * public chain (Web PKI, `irp.<domain>`) instead of its domain chain. A User Agent never sends it.
+   */
+  trust: Schema.optional(Schema.Literal("public"))
 })
 export type HelloOffer = typeof HelloOffer.Type
 

@@ -69,7 +69,8 @@ export const e2eToElement = (msg: E2EMessage): XmlElement => {
         ...msg.versions.map(leaf("Version")),
         ...msg.keyShares.map(keyShare),
         ...msg.suites.map(leaf("Suite")),
-        ...msg.sigAlgs.map(leaf("SigAlg"))
+        ...msg.sigAlgs.map(leaf("SigAlg")),
+        ...(msg.trust === undefined ? [] : [leaf("Trust")(msg.trust)])
       ])
     case "e2e.HelloChoice":
       return el("Hello", attrs(["random", base64Encode(msg.random)]), [
@@ -180,7 +181,8 @@ const helloFrom = (e: XmlElement, kind: HelloKind): Decoded => {
     { name: "Version", min: 1, max: one ? 1 : 8 },
     { name: "KeyShare", min: 1, max: one ? 1 : 4 },
     { name: "Suite", min: 1, max: one ? 1 : 16 },
-    { name: "SigAlg", min: one ? 0 : 1, max: one ? 0 : 16 }
+    { name: "SigAlg", min: one ? 0 : 1, max: one ? 0 : 16 },
+    { name: "Trust", min: 0, max: one ? 0 : 1 }
   ])
   if (Either.isLeft(c)) return Either.left(c.left)
   const random = readBase64(a.right.random, "Hello random")
@@ -202,13 +204,17 @@ const helloFrom = (e: XmlElement, kind: HelloKind): Decoded => {
     })
   const sigAlgs = Either.all(c.right.SigAlg.map(tokenText))
   if (Either.isLeft(sigAlgs)) return Either.left(sigAlgs.left)
+  const trustElement = c.right.Trust[0]
+  const trust = trustElement === undefined ? undefined : tokenText(trustElement)
+  if (trust !== undefined && Either.isLeft(trust)) return Either.left(trust.left)
   return decodeHelloOffer({
     _tag: "e2e.HelloOffer",
     ...common,
     versions: versions.right,
     keyShares: keyShares.right,
     suites: suites.right,
-    sigAlgs: sigAlgs.right
+    sigAlgs: sigAlgs.right,
+    ...(trust === undefined ? {} : { trust: trust.right })
   })
 }
 

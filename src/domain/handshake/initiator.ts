@@ -30,7 +30,8 @@ export const begin = (
     versions: [...PROTOCOL_VERSIONS],
     keyShares: [{ group: GROUP_X25519, key: keyPair.publicKey }],
     suites: [...SUITES],
-    sigAlgs: [...SIGNATURE_ALGORITHMS]
+    sigAlgs: [...SIGNATURE_ALGORITHMS],
+    ...(config.requestPublicChain === true ? { trust: "public" as const } : {})
   }
   const hello = encodeE2E(offer)
   const transcript = new Transcript(config.crypto.hashing).add(hello)

@@ -36,6 +36,16 @@ export interface HandshakeConfig {
   readonly identity: LocalIdentity | null
   /** Responder only: accept an initiator with an empty Certificate (the IRP server). */
   readonly allowAnonymousPeer: boolean
+  /**
+   * Responder only (an IRP that federates, PROTOCOL.md §22.2.1): the public chain (Web PKI, `irp.<domain>`)
+   * presented instead of `identity` when the offer carries `<Trust>public</Trust>` (§22.2.3).
+   */
+  readonly publicIdentity?: LocalIdentity | undefined
+  /**
+   * Initiator only (an IRP dialing an IRP of another domain, §22.2.3): ask for the responder's public
+   * chain with `<Trust>public</Trust>`. A User Agent never sets it.
+   */
+  readonly requestPublicChain?: boolean | undefined
 }
 
 const encoder = new TextEncoder()

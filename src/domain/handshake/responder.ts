@@ -73,7 +73,10 @@ export const onHello = (
     return Either.left(fail("NoCommonParameters", "handshake_failure", "no X25519 key share offered"))
   if (share.key.length !== 32)
     return Either.left(fail("IllegalParameter", "illegal_parameter", "the X25519 key share is not 32 bytes"))
-  const identity = config.identity
+  // §22.2.3: `<Trust>public</Trust>` asks for the public chain; without one we present the domain chain,
+  // which the asking IRP refuses (`unknown_ca`).
+  const identity =
+    offer.trust === "public" && config.publicIdentity !== undefined ? config.publicIdentity : config.identity
   if (identity !== null && !offer.sigAlgs.includes(identity.key.algorithm))
     return Either.left(
       fail(

@@ -13,8 +13,11 @@ export const WireDomain = Schema.String.pipe(
   Schema.filter((s) => isDomainName(s) || "a lower-case DNS name such as example.org")
 )
 
-/** Anyone: who are you, and which CA vouches for your users? */
-export const DomainInfo = Schema.TaggedStruct("irp.DomainInfo", { id: Id })
+/**
+ * Anyone: who are you, and which CA vouches for your users? With `domain` (another domain than the
+ * server's, PROTOCOL.md §22.4): the home IRP relays the question to that domain's IRP.
+ */
+export const DomainInfo = Schema.TaggedStruct("irp.DomainInfo", { id: Id, domain: Schema.optional(WireDomain) })
 export type DomainInfo = typeof DomainInfo.Type
 
 /** `DomainInfo`: the server's domain, its federation mode and the domain's root certificate (DER). */

@@ -12,7 +12,7 @@ import { Handle, Host, Id, Port } from "../brands.js"
 import { firstNonXmlChar, XmlString } from "../xml/chars.js"
 import { RevocationReason, SerialHex } from "./certificates.js"
 import { bytesUpTo, Der } from "./der.js"
-import { DomainInfo, DomainInfoResult } from "./domainInfo.js"
+import { DomainInfo, DomainInfoResult, WireDomain } from "./domainInfo.js"
 import { DeviceId, MAX_ADDRESSES_PER_DEVICE, Seq } from "./registry.js"
 
 export const IRP_NAMESPACE = "urn:sixchat:irp:1"
@@ -97,7 +97,9 @@ export type Lookup = typeof Lookup.Type
 export const Status = Schema.TaggedStruct("irp.Status", {
   id: Id,
   serial: SerialHex,
-  staple: Schema.optional(Schema.Literal(true))
+  staple: Schema.optional(Schema.Literal(true)),
+  /** A certificate of another domain: the home IRP relays the request there (PROTOCOL.md §22.4). */
+  domain: Schema.optional(WireDomain)
 })
 export type Status = typeof Status.Type
 export const Crl = Schema.TaggedStruct("irp.Crl", { id: Id })
@@ -162,7 +164,12 @@ export const LookupResult = Schema.TaggedStruct("irp.LookupResult", {
   handle: Handle,
   status: IdentityStatus,
   chain: Chain,
-  bindings: Bindings
+  bindings: Bindings,
+  /**
+   * A handle of another domain (PROTOCOL.md §22.3.3, §22.4): that domain's root (DER), as the home IRP
+   * fetched it over an authenticated federation session. Absent for a handle of the server's own domain.
+   */
+  domainCa: Schema.optional(Der)
 })
 export type LookupResult = typeof LookupResult.Type
 
@@ -225,7 +232,9 @@ export const ErrorCode = Schema.Literal(
   "lease_too_long",
   "too_many_devices",
   "token_invalid",
-  "csr_invalid"
+  "csr_invalid",
+  "federation_refused",
+  "federation_unavailable"
 )
 export type ErrorCode = typeof ErrorCode.Type
 

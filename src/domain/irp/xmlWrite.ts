@@ -73,7 +73,15 @@ export const irpToElement = (msg: IrpMessage): XmlElement => {
     case "irp.Lookup":
       return el("Lookup", attrs(["id", msg.id], ["handle", msg.handle]))
     case "irp.Status":
-      return el("Status", attrs(["id", msg.id], ["serial", msg.serial], ["staple", msg.staple ? "true" : undefined]))
+      return el(
+        "Status",
+        attrs(
+          ["id", msg.id],
+          ["serial", msg.serial],
+          ["staple", msg.staple ? "true" : undefined],
+          ["domain", msg.domain]
+        )
+      )
     case "irp.Crl":
       return el("Crl", attrs(["id", msg.id]))
     case "irp.Revoke":
@@ -85,7 +93,7 @@ export const irpToElement = (msg: IrpMessage): XmlElement => {
     case "irp.Ping":
       return el("Ping", attrs(["id", msg.id]))
     case "irp.DomainInfo":
-      return el("DomainInfo", attrs(["id", msg.id]))
+      return el("DomainInfo", attrs(["id", msg.id], ["domain", msg.domain]))
     case "irp.Issued":
       return el(
         "Issued",
@@ -100,7 +108,8 @@ export const irpToElement = (msg: IrpMessage): XmlElement => {
     case "irp.LookupResult":
       return el("LookupResult", attrs(["id", msg.id], ["handle", msg.handle], ["status", msg.status]), [
         ...msg.chain.map(certEl),
-        ...msg.bindings.map(bindingEl)
+        ...msg.bindings.map(bindingEl),
+        ...(msg.domainCa === undefined ? [] : [el("DomainCa", [], [], certText(msg.domainCa))])
       ])
     case "irp.StatusResult":
       return el(
@@ -169,10 +178,11 @@ const directText = (msg: IrpMessage): string | undefined => {
       return `<Lookup${XMLNS} id="${escapeAttribute(msg.id)}" handle="${escapeAttribute(msg.handle)}"/>`
     case "irp.LookupResult": {
       const head = `<LookupResult${XMLNS} id="${escapeAttribute(msg.id)}" handle="${escapeAttribute(msg.handle)}" status="${escapeAttribute(msg.status)}"`
-      if (msg.chain.length === 0 && msg.bindings.length === 0) return `${head}/>`
+      if (msg.chain.length === 0 && msg.bindings.length === 0 && msg.domainCa === undefined) return `${head}/>`
       let out = `${head}>`
       for (const der of msg.chain) out += der.length === 0 ? "<Cert/>" : `<Cert>${certText(der)}</Cert>`
       for (const b of msg.bindings) out += bindingText(b)
+      if (msg.domainCa !== undefined) out += `<DomainCa>${certText(msg.domainCa)}</DomainCa>`
       return `${out}</LookupResult>`
     }
     case "irp.Registered": {

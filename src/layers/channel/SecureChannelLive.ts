@@ -58,6 +58,10 @@ export interface ChannelConfig<In, Out> {
   readonly identityNow?: (() => LocalIdentity) | undefined
   /** Accept initiators without a certificate (the IRP server). */
   readonly allowAnonymousPeer?: boolean
+  /** A federating IRP's public chain, shown to an initiator that asks `<Trust>public</Trust>` (PROTOCOL.md §22.2.3). */
+  readonly publicIdentity?: LocalIdentity | undefined
+  /** Ask every responder for its public chain (an IRP dialing another domain's IRP, §22.2.3). */
+  readonly requestPublicChain?: boolean | undefined
   readonly options?: Partial<ChannelOptions>
 }
 
@@ -71,7 +75,13 @@ export const make = <In, Out>(config: ChannelConfig<In, Out>) =>
     const verifier = yield* CertVerifier
     const transport = yield* Transport
     const options = { ...defaultChannelOptions, ...config.options }
-    const fixed = { crypto, identity: config.identity, allowAnonymousPeer: config.allowAnonymousPeer ?? false }
+    const fixed = {
+      crypto,
+      identity: config.identity,
+      allowAnonymousPeer: config.allowAnonymousPeer ?? false,
+      publicIdentity: config.publicIdentity,
+      requestPublicChain: config.requestPublicChain
+    }
     const identityNow = config.identityNow
     const handshakeConfig = () => (identityNow === undefined ? fixed : { ...fixed, identity: identityNow() })
     const handshakeTimeout = Duration.decode(options.handshakeTimeout)

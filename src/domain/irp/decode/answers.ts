@@ -126,6 +126,7 @@ export const serverMessageDecoders: Readonly<Record<string, MessageDecoder<IrpSe
         if (der === undefined) return undefined
         chain.push(der)
       }
+      // A foreign handle's answer ends with <DomainCa> (§22.3.3): left to the schema path.
       const bindings: Array<BindingInfo> = []
       if (!bindingsFrom(e, i, bindings)) return undefined
       return { _tag: "irp.LookupResult", id, handle, status, chain, bindings }
@@ -135,13 +136,16 @@ export const serverMessageDecoders: Readonly<Record<string, MessageDecoder<IrpSe
         const a = yield* readAttributes(e, ["id", "handle", "status"])
         const c = yield* readChildren(e, [
           { name: "Cert", min: 0, max: MAX_CHAIN },
-          { name: "Binding", min: 0, max: MAX_BINDINGS }
+          { name: "Binding", min: 0, max: MAX_BINDINGS },
+          { name: "DomainCa", min: 0, max: 1 }
         ])
+        const domainCa = c.DomainCa[0] === undefined ? undefined : yield* leafBase64(c.DomainCa[0])
         return yield* lookupResult({
           _tag: "irp.LookupResult",
           ...a,
           chain: yield* Either.all(c.Cert.map(leafBase64)),
-          bindings: yield* Either.all(c.Binding.map(bindingFrom))
+          bindings: yield* Either.all(c.Binding.map(bindingFrom)),
+          ...(domainCa === undefined ? {} : { domainCa })
         })
       })
   },

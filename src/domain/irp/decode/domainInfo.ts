@@ -13,7 +13,10 @@ const domainInfoResult = decodeWith(DomainInfoResult, "<DomainInfoResult>")
 
 export const domainInfoRequestDecoders: Readonly<Record<"DomainInfo", MessageDecoder<IrpRequest>>> = {
   DomainInfo: {
-    schema: (e) => Either.flatMap(attributesOnly(e, ["id"]), (a) => domainInfo({ _tag: "irp.DomainInfo", ...a }))
+    schema: (e) =>
+      Either.flatMap(attributesOnly(e, ["id"], ["domain"]), (a) =>
+        domainInfo({ _tag: "irp.DomainInfo", id: a.id, ...(a.domain === undefined ? {} : { domain: a.domain }) })
+      )
   }
 }
 

@@ -171,7 +171,7 @@ export const requestDecoders: Readonly<Record<string, MessageDecoder<IrpRequest>
     },
     schema: (e) =>
       Either.gen(function* () {
-        const a = yield* attributesOnly(e, ["id", "serial"], ["staple"])
+        const a = yield* attributesOnly(e, ["id", "serial"], ["staple", "domain"])
         if (a.staple !== undefined && a.staple !== "true")
           return yield* Either.left(
             new DecodeError({ reason: "Schema", message: '<Status> staple is "true" or absent.' })
@@ -180,7 +180,8 @@ export const requestDecoders: Readonly<Record<string, MessageDecoder<IrpRequest>
           _tag: "irp.Status",
           id: a.id,
           serial: a.serial,
-          ...(a.staple === undefined ? {} : { staple: true })
+          ...(a.staple === undefined ? {} : { staple: true }),
+          ...(a.domain === undefined ? {} : { domain: a.domain })
         })
       })
   },

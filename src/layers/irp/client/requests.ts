@@ -6,9 +6,10 @@ import { Effect, Exit, PubSub, Stream } from "effect"
 import type { Handle } from "../../../domain/brands.js"
 import { handleOf } from "../../../domain/cert/identity.js"
 import { parseCertificate } from "../../../domain/cert/parse.js"
+import { normalizeDomain } from "../../../domain/federation/discovery.js"
 import type { IrpClient, IrpConnectOptions } from "../../../services/IrpClient.js"
 import type { PeerInfo } from "../../../services/SecureChannel.js"
-import { checkDomainInfo } from "./domainInfo.js"
+import { checkDomainCa, checkDomainInfo } from "./domainInfo.js"
 import { type Endpoint, protocolError } from "./errors.js"
 import type { Multiplexer } from "./multiplexer.js"
 import type { Answer } from "./PendingRequests.js"
@@ -58,15 +59,26 @@ export const makeRequests = (
         "irp.LookupResult",
         (a) =>
           a.handle === handle
-            ? Exit.succeed({ handle: a.handle, status: a.status, chain: a.chain, bindings: a.bindings })
+            ? a.domainCa === undefined
+              ? Exit.succeed({ handle: a.handle, status: a.status, chain: a.chain, bindings: a.bindings })
+              : Exit.map(checkDomainCa(endpoint, handle, a.domainCa), (domainRoot) => ({
+                  handle: a.handle,
+                  status: a.status,
+                  chain: a.chain,
+                  bindings: a.bindings,
+                  domainRoot
+                }))
             : Exit.fail(protocolError(endpoint, `a Lookup of ${handle} answered for ${a.handle}`))
       ),
     status: (serial, options) =>
       call(
-        (id) =>
-          options?.staple === true
-            ? { _tag: "irp.Status", id, serial, staple: true }
-            : { _tag: "irp.Status", id, serial },
+        (id) => ({
+          _tag: "irp.Status",
+          id,
+          serial,
+          ...(options?.staple === true ? { staple: true as const } : {}),
+          ...(options?.domain === undefined ? {} : { domain: options.domain })
+        }),
         "irp.StatusResult",
         (a) =>
           a.serial === serial
@@ -85,9 +97,12 @@ export const makeRequests = (
       (a) => Exit.succeed(a.der)
     ),
     revoke: (serial, reason = "unspecified") => ok((id) => ({ _tag: "irp.Revoke", id, serial, reason })),
-    domainInfo: (domain) =>
+    domainInfo: (domain, options) =>
       call(
-        (id) => ({ _tag: "irp.DomainInfo", id }),
+        (id) =>
+          options?.relay === true
+            ? { _tag: "irp.DomainInfo", id, domain: normalizeDomain(domain) ?? domain }
+            : { _tag: "irp.DomainInfo", id },
         "irp.DomainInfoResult",
         (a) => checkDomainInfo(endpoint, domain, a)
       ),

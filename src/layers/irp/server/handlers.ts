@@ -98,6 +98,13 @@ const stapled = (ctx: ServerContext, id: Id, serial: SerialHex, now: number) =>
         } as const)
   })
 
+/** A request for another domain (PROTOCOL.md §22.4) on a server that does not relay (§22.5). */
+const noRelay = (ctx: ServerContext, domain: string): Refused =>
+  new Refused({
+    code: "federation_refused",
+    message: `${ctx.domain} does not relay requests to ${domain}: its IRP does not federate.`
+  })
+
 /**
  * The answer to an authorised request when it takes no effect to find: Ping, Watch, Unwatch, a Lookup
  * that the answer cache holds (or that is refused at once), and the Status of a certificate that the
@@ -114,6 +121,7 @@ export const answerAtOnce = (
     case "irp.Ping":
       return [{ _tag: "irp.Ok", id: request.id }]
     case "irp.DomainInfo":
+      if (request.domain !== undefined && request.domain !== ctx.domain) return noRelay(ctx, request.domain)
       // PROTOCOL.md §22.3.1: the domain, its federation mode and its root, to anyone.
       return [
         {
@@ -127,6 +135,7 @@ export const answerAtOnce = (
     case "irp.Lookup":
       return lookupAtOnce(ctx, request, now)
     case "irp.Status": {
+      if (request.domain !== undefined && request.domain !== ctx.domain) return noRelay(ctx, request.domain)
       const revoked = ctx.revocations.entry(request.serial)
       if (revoked === undefined) return undefined
       return [
