@@ -44,6 +44,11 @@ export interface IrpConnectOptions {
   readonly requestTimeout?: Duration.DurationInput | undefined
   /** TCP connect plus handshake (default 10 s). */
   readonly connectTimeout?: Duration.DurationInput | undefined
+  /**
+   * An IRP dialing another domain's IRP (PROTOCOL.md §22.2.3): ask for its public chain with
+   * `<Trust>public</Trust>`. The verifier in context must then hold the public anchors (§22.2.4).
+   */
+  readonly publicChain?: boolean | undefined
   /** A `<Ping>` this often keeps the connection inside both sides' idle limit (default 60 s). */
   readonly keepAlive?: Duration.DurationInput | undefined
 }

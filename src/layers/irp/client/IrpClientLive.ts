@@ -55,6 +55,7 @@ export const connect = (
     const channels = yield* makeChannels({
       codec: irpClientCodec,
       identity: identity === null ? null : identity.right,
+      requestPublicChain: options.publicChain,
       options: { handshakeTimeout: connectTimeout }
     })
     const channel = yield* channels.dial(options.address, { _tag: "DnsName", dnsName: serverName }).pipe(
