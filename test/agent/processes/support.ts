@@ -30,14 +30,14 @@ const hasIpv6Loopback = (): boolean =>
 
 /** Runs a command that must succeed; returns its stdout. */
 /** Runs a command with 60 s, not runCli's 20 s: on a loaded machine (2 cores, many processes) commands are slow. */
-const runSlow = async (args: ReadonlyArray<string>) => {
-  const run = start(args, { timeoutMs: 60_000 })
+const runSlow = async (args: ReadonlyArray<string>, env?: NodeJS.ProcessEnv) => {
+  const run = start(args, { timeoutMs: 60_000, ...(env === undefined ? {} : { env }) })
   run.child.stdin.end()
   return { code: await run.exited, stdout: run.stdout, stderr: run.stderr }
 }
 
-export const ok = async (args: ReadonlyArray<string>): Promise<string> => {
-  const r = await runSlow(args)
+export const ok = async (args: ReadonlyArray<string>, env?: NodeJS.ProcessEnv): Promise<string> => {
+  const r = await runSlow(args, env)
   if (r.code !== 0) throw new Error(`sixchat ${args.join(" ")} exited ${r.code}: ${r.stderr}`)
   return r.stdout
 }
@@ -88,6 +88,10 @@ export interface AgentProc {
 }
 
 export interface Domain {
+  /** Its name (`example.org` unless `startDomain` was given another). */
+  readonly domain: string
+  /** `local@domain`. */
+  readonly handleOf: (local: string) => Handle
   readonly root: string
   readonly dir: string
   readonly irpAddress: string
@@ -124,8 +128,19 @@ export const startDomain = async (
     readonly config?: Readonly<Record<string, unknown>>
     /** The same as `config` (the name the stapled-status tests use). */
     readonly irpConfig?: Readonly<Record<string, unknown>>
+    /** The domain (default `example.org`): the federation tests run several. */
+    readonly domain?: string
+    /** Where the first `irp serve` listens (default `127.0.0.1:0`; a fixed port for DNS records). */
+    readonly listen?: string
+    /** Environment of the `irp` commands (e.g. `SIXCHAT_DNS`, `SIXCHAT_EXTRA_ROOTS`). */
+    readonly env?: NodeJS.ProcessEnv
+    /** More arguments of `irp init` (e.g. `--server-cert`, `--server-key`). */
+    readonly initArgs?: ReadonlyArray<string>
   } = {}
 ): Promise<Domain> => {
+  const domainName = options.domain ?? DOMAIN
+  const irpEnv = options.env
+  const handleIn = (local: string) => `${local}@${domainName}` as Handle
   const root = mkdtempSync(join(tmpdir(), "sxap-"))
   const dir = join(root, "domain")
   const processes: Array<Running> = []
@@ -150,7 +165,7 @@ export const startDomain = async (
     rmSync(root, { recursive: true, force: true })
   }
   try {
-    await ok(["irp", "init", "--dir", dir, "--domain", DOMAIN])
+    await ok(["irp", "init", "--dir", dir, "--domain", domainName, ...(options.initArgs ?? [])], options.env)
     if (options.db !== undefined || options.config !== undefined || options.irpConfig !== undefined) {
       const file = join(dir, "irp.json")
       const config = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>
@@ -169,9 +184,10 @@ export const startDomain = async (
       )
     }
     const v6 = hasIpv6Loopback()
-    irp = start(["irp", "serve", "--dir", dir, "--listen", "127.0.0.1:0", ...(v6 ? ["--listen", "[::1]:0"] : [])], {
-      timeoutMs: 300_000
-    })
+    irp = start(
+      ["irp", "serve", "--dir", dir, "--listen", options.listen ?? "127.0.0.1:0", ...(v6 ? ["--listen", "[::1]:0"] : [])],
+      { timeoutMs: 300_000, ...(options.env === undefined ? {} : { env: options.env }) }
+    )
     const port = (await irp.waitFor(/listening on 127\.0\.0\.1:(\d+)/, "stderr", 20_000))[1]!
     const irpAddress = `127.0.0.1:${port}`
     const irpAddresses = [irpAddress]
@@ -186,9 +202,9 @@ export const startDomain = async (
 
     const enrol = async (local: string, homeName = local, options: { readonly viaIpv6?: boolean } = {}) => {
       const home = join(root, homeName)
-      const handle = handleOf(local)
+      const handle = handleIn(local)
       const [token] = await Promise.all([
-        ok(["irp", "token", "--dir", dir, "--handle", handle]),
+        ok(["irp", "token", "--dir", dir, "--handle", handle], irpEnv),
         ok(["id", "new", "--home", home, "--handle", handle])
       ])
       const via = (options.viaIpv6 === true ? irpAddress6 : undefined) ?? irpAddress
@@ -241,7 +257,7 @@ export const startDomain = async (
           const s = await call(home, "status", {})
           return s.registered.length > 0 ? s : undefined
         },
-        { agents: [{ ...base, handle: handleOf(name) }], timeoutMs: 30_000 }
+        { agents: [{ ...base, handle: handleIn(name) }], timeoutMs: 30_000 }
       )
       const agent: AgentProc = { ...base, handle: status.handle }
       return agent
@@ -251,7 +267,19 @@ export const startDomain = async (
       irp.child.kill("SIGTERM")
       await irp.exited
     }
-    return { root, dir, irpAddress, irpAddresses, irpPid: irp.child.pid ?? -1, enrol, startAgent, cleanup, stopIrp }
+    return {
+      domain: domainName,
+      handleOf: handleIn,
+      root,
+      dir,
+      irpAddress,
+      irpAddresses,
+      irpPid: irp.child.pid ?? -1,
+      enrol,
+      startAgent,
+      cleanup,
+      stopIrp
+    }
   } catch (e) {
     await cleanup()
     throw e
