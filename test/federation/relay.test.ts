@@ -128,6 +128,17 @@ describe("Federation relay", () => {
     })
   )
 
+  live("a foreign IRP that refuses our certificate (it does not trust our CA) is Refused, naming the domain", () =>
+    Effect.gen(function* () {
+      const ca = yield* makePublicCa(names)
+      const otherCa = yield* makePublicCa(names)
+      const { fed } = yield* world(ca, { callerAnchors: [otherCa.root] })
+      const e = yield* failure(fed.lookup(handleOf("carol@other.net")))
+      expect(e.reason).toBe("Refused")
+      expect(e.message).toMatch(/^the IRP of other\.net refused this IRP's certificate/)
+    })
+  )
+
   live("a foreign IRP whose DomainInfo answers for another domain is refused", () =>
     Effect.gen(function* () {
       const ca = yield* makePublicCa(names)

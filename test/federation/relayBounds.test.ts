@@ -97,6 +97,21 @@ describe("Federation relay bounds", () => {
     })
   )
 
+  live("a foreign IRP that completes the handshake but never answers DomainInfo is bounded by the same budget", () =>
+    Effect.gen(function* () {
+      const ca = yield* makePublicCa(names)
+      const mute = yield* foreign(ca, "other.net", {
+        answer: (r) => Effect.succeed(r._tag === "irp.DomainInfo" ? undefined : null)
+      })
+      const dir = directory()
+      dir.at.set("other.net", mute.address)
+      const fed = yield* federation(ca, dir, { bounds: { connectTimeout: "300 millis" } })
+      const e = yield* failure(fed.domainInfo("other.net"))
+      expect(e.reason).toBe("Unavailable")
+      expect(e.message).toMatch(/did not answer DomainInfo within the 0\.3 s to open a session/)
+    })
+  )
+
   live("3 consecutive failures open the breaker: requests then fail at once; after the period they go out again", () =>
     Effect.gen(function* () {
       const ca = yield* makePublicCa(names)

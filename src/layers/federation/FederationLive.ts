@@ -126,7 +126,7 @@ export const make = (
         const state = new DomainState(domain, layerScope, dialParams, rootTtlMs)
         const dropped = table.store(domain, state, (s) => s.busy)
         return Effect.as(
-          Effect.forEach(dropped, ([, s]) => s.drop("too many foreign domains"), { discard: true }),
+          Effect.forEach(dropped, ([, s]) => s.drop(), { discard: true }),
           state
         )
       })

@@ -1,10 +1,10 @@
 /**
  * Opening a federation session to the IRP of a foreign domain D (PROTOCOL.md §21, §22.2): discover D's
- * targets, try their addresses in order (each target's AAAA, then A) within one connect-and-handshake
- * budget (§22.6: 5 s), authenticate the server under the public anchors as `irp.D` (always `irp.D`,
- * never the SRV target's name, §22.2.2) while presenting our own public chain (§22.2.5), then ask it
- * `DomainInfo` to learn D's root (§22.3.1: the client refuses an answer for another domain and a root
- * that cannot vouch for D alone).
+ * targets, try their addresses in order (each target's AAAA, then A) within one budget for connect,
+ * handshake and the first `DomainInfo` (§22.6: 5 s), authenticate the server under the public anchors
+ * as `irp.D` (always `irp.D`, never the SRV target's name, §22.2.2) while presenting our own public
+ * chain (§22.2.5), and learn D's root from its `DomainInfo` (§22.3.1: the client refuses an answer for
+ * another domain and a root that cannot vouch for D alone).
  */
 import { type Cause, Clock, Duration, Effect, ExecutionStrategy, Exit, Scope } from "effect"
 import { formatAddress, makeAddress } from "../../domain/brands.js"
@@ -62,7 +62,22 @@ export const dialForeign = (params: DialParams, scope: Scope.Scope): Effect.Effe
           ...(params.keepAlive === undefined ? {} : { keepAlive: params.keepAlive })
         })
         .pipe(
-          Effect.flatMap((client) => Effect.map(client.domainInfo(domain), (info) => ({ client, info }))),
+          // DomainInfo is part of opening the session: it counts in the same budget.
+          Effect.flatMap((client) =>
+            Effect.flatMap(Clock.currentTimeMillis, (now) =>
+              client.domainInfo(domain).pipe(
+                Effect.timeoutFail({
+                  duration: Duration.millis(Math.max(1, deadline - now)),
+                  onTimeout: () =>
+                    new IrpClientError({
+                      reason: "Timeout",
+                      message: `the IRP server irp.${domain} at ${formatAddress(address)} did not answer DomainInfo within the ${budget / 1000} s to open a session`
+                    })
+                }),
+                Effect.map((info) => ({ client, info }))
+              )
+            )
+          ),
           Scope.extend(attempt),
           Effect.exit
         )

@@ -132,7 +132,7 @@ export class DomainState {
   }
 
   /** The table dropped this domain: close its session. */
-  drop(_reason: string): Effect.Effect<void> {
+  drop(): Effect.Effect<void> {
     return Effect.suspend(() => {
       this.dropped = true
       return this.current === undefined ? Effect.void : this.lose(this.current)
