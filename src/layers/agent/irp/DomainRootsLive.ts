@@ -14,6 +14,7 @@ import { Duration, Effect, Layer } from "effect"
 import type { DomainName, DomainPinResult, PresentedRoot } from "../../../domain/agent/domainRoots.js"
 import type { Fingerprint } from "../../../domain/brands.js"
 import { formatName } from "../../../domain/cert/names.js"
+import { checkDomainRoot } from "../../../domain/federation/domainRoot.js"
 import { AgentStore } from "../../../services/AgentStore.js"
 import { DomainRootError, DomainRoots, type DomainRootsService } from "../../../services/DomainRoots.js"
 import type { DomainInfoRecord, DomainRoot, IrpClientError } from "../../../services/IrpClient.js"
@@ -97,6 +98,14 @@ export const make = (options: DomainRootsOptions = {}) =>
 
     const observe = (domain: DomainName, root: DomainRoot): Effect.Effect<DomainPinResult, DomainRootError> =>
       Effect.gen(function* () {
+        // §22.3.2, checked here too (the IRP client checks it already): a root that could vouch for
+        // anyone outside `domain` is never pinned.
+        const fit = checkDomainRoot(root.root, domain)
+        if (fit._tag === "Refused")
+          return yield* new DomainRootError({
+            reason: "Refused",
+            message: `The CA your IRP relayed for ${domain} is refused: ${fit.message}.`
+          })
         const now = clock.unsafeCurrentTimeMillis()
         const result = yield* Effect.mapError(
           store.observeDomainRoot({
