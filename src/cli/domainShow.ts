@@ -78,6 +78,17 @@ const pinLines = (info: DomainInfoResult): ReadonlyArray<string> => [
   `  ${info.message}`
 ]
 
+/** The agent's part of `domain show D --home H`: what its IRP relays about D, and its pin of D's CA. */
+export const askAgent = (home: string, domainText: string) =>
+  Effect.gen(function* () {
+    const domain = domainText.trim().toLowerCase().replace(/\.$/, "")
+    if (!Schema.is(DomainName)(domain)) return yield* usage(`"${domainText}" is not a domain name like other.net`)
+    // PROTOCOL.md §22.3.3: the agent asks its IRP (relayed) and observes the root like any it is given.
+    return yield* withAgent(home, (client) => client.call("domainInfo", { domain }))
+  })
+
+export const agentLines = pinLines
+
 const show = Command.make(
   "show",
   {
@@ -106,13 +117,7 @@ const show = Command.make(
       )
       const home = Option.getOrUndefined(o.home)
       const domain = o.domain.trim().toLowerCase().replace(/\.$/, "")
-      if (home !== undefined && !Schema.is(DomainName)(domain))
-        return yield* usage(`"${o.domain}" is not a domain name like other.net`)
-      // PROTOCOL.md §22.3.3: the agent asks its IRP (relayed) and observes the root like any it is given.
-      const info =
-        home === undefined
-          ? undefined
-          : yield* withAgent(home, (client) => client.call("domainInfo", { domain: domain as DomainName }))
+      const info = home === undefined ? undefined : yield* askAgent(home, o.domain)
       if (o.json)
         return yield* Either.match(discovered, {
           onLeft: (e) =>
