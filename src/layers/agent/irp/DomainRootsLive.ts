@@ -29,6 +29,18 @@ export interface DomainRootsOptions {
   readonly refreshInterval?: Duration.DurationInput | undefined
 }
 
+/** Domains remembered for refresh pacing and recent failures (oldest forgotten first). */
+const MAX_REMEMBERED = 1024
+/** A domain whose root could not be had is not asked about again for this long (a peer retrying, or
+ * strangers claiming handles of made-up domains, must not turn into one relayed request each). */
+const FAILURE_HOLD_MS = 30_000
+
+const remember = <V>(map: Map<string, V>, key: string, value: V) => {
+  map.delete(key)
+  map.set(key, value)
+  if (map.size > MAX_REMEMBERED) map.delete(map.keys().next().value as string)
+}
+
 const fingerprintOf = (der: Uint8Array) => createHash("sha256").update(der).digest("hex") as Fingerprint
 
 export const presented = (root: DomainRoot): PresentedRoot => ({
@@ -80,6 +92,7 @@ export const make = (options: DomainRootsOptions = {}) =>
     const timeout = Duration.decode(options.requestTimeout ?? Duration.seconds(5))
     const refreshMs = Duration.toMillis(Duration.decode(options.refreshInterval ?? Duration.seconds(60)))
     const lastRefresh = new Map<string, number>()
+    const failures = new Map<string, { readonly at: number; readonly error: DomainRootError }>()
 
     const fetchInfo = (domain: DomainName): Effect.Effect<DomainInfoRecord, DomainRootError> =>
       connection
@@ -130,10 +143,18 @@ export const make = (options: DomainRootsOptions = {}) =>
           if (pin.pendingChange !== null) return yield* held(domain)
           return decodeBase64(pin.root)
         }
-        const info = yield* fetchInfo(domain)
+        const failed = failures.get(domain)
+        if (failed !== undefined && clock.unsafeCurrentTimeMillis() - failed.at < FAILURE_HOLD_MS)
+          return yield* failed.error
+        const info = yield* fetchInfo(domain).pipe(
+          Effect.tapError((error) =>
+            Effect.sync(() => remember(failures, domain, { at: clock.unsafeCurrentTimeMillis(), error }))
+          )
+        )
+        failures.delete(domain)
         const result = yield* observe(domain, info)
         if (result._tag === "Changed" && !result.accepted) return yield* held(domain)
-        lastRefresh.set(domain, clock.unsafeCurrentTimeMillis())
+        remember(lastRefresh, domain, clock.unsafeCurrentTimeMillis())
         return info.root
       })
 
@@ -142,7 +163,7 @@ export const make = (options: DomainRootsOptions = {}) =>
         const now = clock.unsafeCurrentTimeMillis()
         const last = lastRefresh.get(domain)
         if (last !== undefined && now - last < refreshMs) return undefined
-        lastRefresh.set(domain, now)
+        remember(lastRefresh, domain, now)
         const info = yield* fetchInfo(domain)
         const result = yield* observe(domain, info)
         if (result._tag !== "Changed") return undefined
@@ -153,6 +174,7 @@ export const make = (options: DomainRootsOptions = {}) =>
     const report = (domain: DomainName) =>
       Effect.gen(function* () {
         const info = yield* fetchInfo(domain)
+        failures.delete(domain)
         const observed = yield* observe(domain, info)
         return { domain, policy: info.policy, pin: yield* pinned(domain), observed }
       })
