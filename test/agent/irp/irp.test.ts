@@ -225,46 +225,44 @@ describe("IrpPresence and IrpDirectory over a real IRP server", () => {
     ).pipe(Effect.provide(env))
   )
 
-  it.live(
-    "lookups refuse unknown, (unfederated) foreign and revoked identities; a watch reports a peer's new binding",
-    () =>
-      Effect.scoped(
-        Effect.gen(function* () {
-          const w = yield* world
-          const bob = yield* directoryOf(w.running.address, w.bob)
-          const unknown = yield* Effect.flip(bob.directory.lookup(Handle.make("nobody@example.org")))
-          expect(unknown.reason).toBe("NotFound")
-          const foreign = yield* Effect.flip(bob.directory.lookup(Handle.make("carol@example.net")))
-          // Asked of the home IRP (PROTOCOL.md §22.4), never refused by the agent itself: this server does
-          // not federate, so it answers not_found (or, once it knows the policy, federation_refused).
-          expect(["NotFound", "Refused"]).toContain(foreign.reason)
-          expect(foreign.message).not.toMatch(/only reach people of its own domain/)
+  it.live("lookups refuse unknown, foreign and revoked identities; a watch reports a peer's new binding", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const w = yield* world
+        const bob = yield* directoryOf(w.running.address, w.bob)
+        const unknown = yield* Effect.flip(bob.directory.lookup(Handle.make("nobody@example.org")))
+        expect(unknown.reason).toBe("NotFound")
+        const foreign = yield* Effect.flip(bob.directory.lookup(Handle.make("carol@example.net")))
+        // Asked of the home IRP (PROTOCOL.md §22.4), never refused by the agent itself: this server does
+        // not federate, so it answers not_found (or, once it knows the policy, federation_refused).
+        expect(["NotFound", "Refused"]).toContain(foreign.reason)
+        expect(foreign.message).not.toMatch(/only reach people of its own domain/)
 
-          const changes = yield* Queue.unbounded<Handle>()
-          yield* Effect.forkScoped(
-            Stream.runForEach(bob.directory.watch([w.alice.handle]), (h) => Queue.offer(changes, h))
+        const changes = yield* Queue.unbounded<Handle>()
+        yield* Effect.forkScoped(
+          Stream.runForEach(bob.directory.watch([w.alice.handle]), (h) => Queue.offer(changes, h))
+        )
+        const alice = yield* presenceOf(w.running.address, w.alice, listenA)
+        expect(yield* nextChange(changes, alice.presence)).toBe(w.alice.handle)
+
+        // alice revokes her own certificate: bob's lookups refuse her, and his verifier learns the serial.
+        const serial = certificateIdentity(w.alice.identity.chain[0]!)!.serial
+        yield* Effect.scoped(
+          Effect.flatMap(
+            IrpClientLive.connect({
+              address: w.running.address,
+              domain: "example.org",
+              identity: w.alice.identity
+            }),
+            (client) => client.revoke(serial as never, "keyCompromise")
           )
-          const alice = yield* presenceOf(w.running.address, w.alice, listenA)
-          expect(yield* nextChange(changes, alice.presence)).toBe(w.alice.handle)
-
-          // alice revokes her own certificate: bob's lookups refuse her, and his verifier learns the serial.
-          const serial = certificateIdentity(w.alice.identity.chain[0]!)!.serial
-          yield* Effect.scoped(
-            Effect.flatMap(
-              IrpClientLive.connect({
-                address: w.running.address,
-                domain: "example.org",
-                identity: w.alice.identity
-              }),
-              (client) => client.revoke(serial as never, "keyCompromise")
-            )
-          ).pipe(Effect.provide(env))
-          const revoked = yield* Effect.flip(bob.directory.lookup(w.alice.handle))
-          expect(revoked.reason).toBe("Revoked")
-          expect(bob.notes.isRevoked(new Uint8Array(), serial)).toBe(true)
-          yield* alice.stop
-        })
-      ).pipe(Effect.provide(env))
+        ).pipe(Effect.provide(env))
+        const revoked = yield* Effect.flip(bob.directory.lookup(w.alice.handle))
+        expect(revoked.reason).toBe("Revoked")
+        expect(bob.notes.isRevoked(new Uint8Array(), serial)).toBe(true)
+        yield* alice.stop
+      })
+    ).pipe(Effect.provide(env))
   )
 
   it.live("after the IRP server restarts, Presence registers again and the watch is re-established", () =>
