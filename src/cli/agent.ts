@@ -54,7 +54,7 @@ import { CliFailure, ExitCode, usage } from "./failure.js"
 import { agentSocketPath, homeOption, readChain, readIdentityConfig, storeChain } from "./home.js"
 import { defaultServerName, irpAddressArg, irpOverrideOption, readAnchors } from "./irpSession.js"
 import { addressInUse, isAddressInUse } from "./listenFailure.js"
-import { keyChangeLogLine } from "./people/keyChange.js"
+import { domainKeyChangeLogLine, keyChangeLogLine } from "./people/keyChange.js"
 
 const hasIpv6 = (): boolean =>
   Object.values(networkInterfaces()).some((list) => list?.some((i) => i.family === "IPv6") ?? false)
@@ -119,6 +119,9 @@ const eventLine = (event: AgentEvent): Effect.Effect<void> => {
     case "agent.KeyChanged":
       // Every key change, accepted or held (issue 10, section 3): never silent.
       return stderrLine(keyChangeLogLine(event.change))
+    case "agent.DomainKeyChanged":
+      // A foreign domain's CA changed (PROTOCOL.md §22.3.3): reported like a contact's key change.
+      return stderrLine(domainKeyChangeLogLine(event.change))
     case "agent.MessageAdded":
       return event.message.direction === "in"
         ? stdoutLine(`message from ${event.message.peer} (${event.message.id})`)

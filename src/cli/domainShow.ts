@@ -2,15 +2,25 @@
  * `sixchat domain show D [--dns IP:PORT] [--json]`: the IRP targets of domain D as DNS discovery
  * finds them (PROTOCOL.md §21), in the order an agent tries them: host, port, priority, weight,
  * addresses (AAAA first, then A), TTL, and whether they came from SRV or the `irp.D` fallback.
+ *
+ * With `--home H` (a running agent), also what the agent's IRP relays about D (PROTOCOL.md §22.3, §22.4:
+ * the control method `domainInfo`): D's federation policy and the CA of D this agent has pinned
+ * (fingerprint, subject, first seen; pinned now if it was not yet, a change shown as such). Without
+ * `--home` it asks DNS only and needs no agent. A `federation_refused` answer exits 1 with the IRP's
+ * sentence, `federation_unavailable` 3.
  */
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import { Effect, Option } from "effect"
+import { Effect, Either, Option, Schema } from "effect"
+import { DomainName } from "../domain/agent/domainRoots.js"
+import type { DomainInfoResult } from "../domain/agent/rpc.js"
 import { type Discovery, type DiscoveryError, parseDnsServer, srvName } from "../domain/federation/discovery.js"
 import * as DnsResolverLive from "../layers/federation/DnsResolverLive.js"
 import { stdoutLine } from "./common.js"
 import { CliFailure, ExitCode, usage } from "./failure.js"
+import { withAgent } from "./people/agent.js"
+import { dateTime, groupedHex } from "./people/format.js"
 
 const exitCode: Record<DiscoveryError["reason"], number> = {
   InvalidDomain: ExitCode.Usage,
@@ -36,6 +46,49 @@ const json = (d: Discovery) => ({
   }))
 })
 
+const pinJson = (info: DomainInfoResult) => ({
+  policy: info.policy,
+  pinnedCa:
+    info.pin === null
+      ? null
+      : {
+          fingerprint: info.pin.fingerprint,
+          subject: info.pin.subject,
+          firstSeen: new Date(info.pin.firstSeen).toISOString(),
+          changedAt: info.pin.changedAt === null ? null : new Date(info.pin.changedAt).toISOString(),
+          previous: info.pin.previous,
+          held: info.pin.pendingChange?.current ?? null
+        },
+  message: info.message
+})
+
+const pinLines = (info: DomainInfoResult): ReadonlyArray<string> => [
+  `${info.domain}: federation policy ${info.policy} (as its IRP states it, relayed by yours)`,
+  ...(info.pin === null
+    ? []
+    : [
+        `  pinned CA:   ${groupedHex(info.pin.fingerprint)} (SHA-256)`,
+        `  subject:     ${info.pin.subject}`,
+        `  first seen:  ${dateTime(info.pin.firstSeen)}`,
+        ...(info.pin.changedAt === null ? [] : [`  changed:     ${dateTime(info.pin.changedAt)}`]),
+        ...(info.pin.pendingChange === null
+          ? []
+          : [`  held:        ${groupedHex(info.pin.pendingChange.current)} (sixchat trust @${info.domain} accepts it)`])
+      ]),
+  `  ${info.message}`
+]
+
+/** The agent's part of `domain show D --home H`: what its IRP relays about D, and its pin of D's CA. */
+export const askAgent = (home: string, domainText: string) =>
+  Effect.gen(function* () {
+    const domain = domainText.trim().toLowerCase().replace(/\.$/, "")
+    if (!Schema.is(DomainName)(domain)) return yield* usage(`"${domainText}" is not a domain name like other.net`)
+    // PROTOCOL.md §22.3.3: the agent asks its IRP (relayed) and observes the root like any it is given.
+    return yield* withAgent(home, (client) => client.call("domainInfo", { domain }))
+  })
+
+export const agentLines = pinLines
+
 const show = Command.make(
   "show",
   {
@@ -44,6 +97,10 @@ const show = Command.make(
       Options.withDescription("the DNS server to ask, IP:PORT (default: SIXCHAT_DNS, else the system's)")
     ),
     json: Options.boolean("json").pipe(Options.withDescription("print one JSON object")),
+    home: Options.text("home").pipe(
+      Options.optional,
+      Options.withDescription("also ask the agent running in this home: D's policy and the CA of D it pinned")
+    ),
     domain: Args.text({ name: "DOMAIN" }).pipe(Args.withDescription("the domain, e.g. other.net"))
   },
   (o) =>
@@ -54,10 +111,26 @@ const show = Command.make(
       const resolver = yield* DnsResolverLive.make({ server }).pipe(
         Effect.mapError((e) => usage(`SIXCHAT_DNS is unusable: ${e.message}`))
       )
-      const d = yield* resolver
-        .discover(o.domain)
-        .pipe(Effect.mapError((e) => new CliFailure({ code: exitCode[e.reason], message: e.message })))
-      if (o.json) return yield* stdoutLine(JSON.stringify(json(d)))
+      const discovered = yield* resolver.discover(o.domain).pipe(
+        Effect.mapError((e) => new CliFailure({ code: exitCode[e.reason], message: e.message })),
+        Effect.either
+      )
+      const home = Option.getOrUndefined(o.home)
+      const domain = o.domain.trim().toLowerCase().replace(/\.$/, "")
+      const info = home === undefined ? undefined : yield* askAgent(home, o.domain)
+      if (o.json)
+        return yield* Either.match(discovered, {
+          onLeft: (e) =>
+            info === undefined
+              ? Effect.fail(e)
+              : Effect.zipRight(
+                  stdoutLine(JSON.stringify({ domain, ...pinJson(info), dnsError: e.message })),
+                  Effect.fail(e)
+                ),
+          onRight: (d) => stdoutLine(JSON.stringify(info === undefined ? json(d) : { ...json(d), ...pinJson(info) }))
+        })
+      if (info !== undefined) for (const line of pinLines(info)) yield* stdoutLine(line)
+      const d = yield* discovered
       yield* stdoutLine(
         d.source === "srv"
           ? `${d.domain}: IRP found through SRV ${srvName(d.domain)} (answer valid ${d.ttl} s)`
@@ -70,7 +143,11 @@ const show = Command.make(
           }`
         )
     })
-).pipe(Command.withDescription("show the IRP a domain publishes in DNS (SRV _sixchat-irp._tcp, else irp.DOMAIN:4604)"))
+).pipe(
+  Command.withDescription(
+    "show the IRP a domain publishes in DNS (SRV _sixchat-irp._tcp, else irp.DOMAIN:4604); with --home, also its policy and the CA your agent pinned"
+  )
+)
 
 export const domainCommand = Command.make("domain").pipe(
   Command.withDescription("other domains: how their IRP is found"),

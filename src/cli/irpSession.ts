@@ -51,6 +51,8 @@ export const clientFailure = (e: IrpClientError): CliFailure => {
   switch (e.reason) {
     case "Unreachable":
     case "Timeout":
+    // PROTOCOL.md §22.6: the home IRP could not reach the other domain's in time.
+    case "federation_unavailable":
       return new CliFailure({ code: ExitCode.Unreachable, message: e.message })
     case "Identity":
       return new CliFailure({ code: ExitCode.State, message: e.message })

@@ -9,11 +9,13 @@
  *   anchor before it is shown.
  * * `sixchat revoke --home H [--reason R]`: revokes our own current certificate, at once.
  */
+
+import { createHash } from "node:crypto"
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import { Clock, Effect, Schema } from "effect"
-import { type Address, formatAddress, Handle, parseAddress } from "../domain/brands.js"
+import { type Address, formatAddress, Handle, handleDomain, parseAddress } from "../domain/brands.js"
 import { RevocationReason, SerialHex } from "../domain/irp/certificates.js"
 import type { BindingInfo, WireAddress } from "../domain/irp/messages.js"
 import { DeviceId, Seq } from "../domain/irp/registry.js"
@@ -21,7 +23,7 @@ import * as CertVerifierLive from "../layers/CertVerifierLive.js"
 import type { IdentityRecord } from "../services/IrpClient.js"
 import { cryptoOption, stdoutLine } from "./common.js"
 import { CliFailure, ExitCode, rejected, usage } from "./failure.js"
-import { describeCertificate, homeOption } from "./home.js"
+import { describeCertificate, homeOption, readIdentityConfig } from "./home.js"
 import { parseTtl } from "./irpAdmin.js"
 import { clientFailure, clientLayer, connectFromHome, irpOverrideOption } from "./irpSession.js"
 
@@ -128,9 +130,17 @@ const lookup = Command.make(
         })
       ).pipe(Effect.provide(clientLayer(o.crypto)))
       const leaf = record.chain[0] === undefined ? undefined : describeCertificate(record.chain[0])
+      // PROTOCOL.md §22.3.2: a handle of another domain is verified under that domain's root only, as the
+      // home IRP relayed it (`<DomainCa>`, already checked to vouch for that domain alone).
+      const foreign = handleDomain(handle) !== handleDomain((yield* readIdentityConfig(o.home)).handle)
+      if (foreign && record.status === "good" && record.domainRoot === undefined)
+        return yield* rejected(
+          `your IRP server gave no CA of ${handleDomain(handle)} with ${handle}, so its certificate cannot be checked: report this to its operator`
+        )
+      const trusted = foreign && record.domainRoot !== undefined ? [record.domainRoot.root] : anchors
       if (record.status === "good") {
         // The server is the CA, but what we print must be a certificate peers will accept.
-        const verifier = yield* CertVerifierLive.make({ anchors }).pipe(
+        const verifier = yield* CertVerifierLive.make({ anchors: trusted }).pipe(
           Effect.mapError((e) => new CliFailure({ code: ExitCode.State, message: `ca.pem is unusable: ${e.message}` }))
         )
         yield* verifier
@@ -143,9 +153,18 @@ const lookup = Command.make(
             )
           )
       }
-      if (o.json) return yield* stdoutLine(JSON.stringify(jsonRecord(record, leaf)))
+      const domainCa =
+        foreign && record.domainRoot !== undefined
+          ? createHash("sha256").update(record.domainRoot.root).digest("hex")
+          : undefined
+      if (o.json)
+        return yield* stdoutLine(
+          JSON.stringify(domainCa === undefined ? jsonRecord(record, leaf) : { ...jsonRecord(record, leaf), domainCa })
+        )
       const now = yield* Clock.currentTimeMillis
       yield* stdoutLine(`${handle}: ${record.status}`)
+      if (domainCa !== undefined)
+        yield* stdoutLine(`CA of ${handleDomain(handle)} (relayed by your IRP): SHA-256 ${domainCa}`)
       if (leaf !== undefined)
         yield* stdoutLine(
           `certificate: serial ${leaf.serial}, fingerprint ${leaf.fingerprint}, valid until ${leaf.notAfter.toISOString()}`

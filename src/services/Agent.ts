@@ -4,9 +4,10 @@
  */
 import { Context, Data, type Effect, Schema, type Stream } from "effect"
 import { Contact, KeyChange } from "../domain/agent/contacts.js"
+import type { DomainKeyChange, DomainName } from "../domain/agent/domainRoots.js"
 import { StoreEvent } from "../domain/agent/events.js"
 import { Instant, StoredMessage } from "../domain/agent/messages.js"
-import type { LookupResult, OutboxItem } from "../domain/agent/rpc.js"
+import type { DomainInfoResult, LookupResult, OutboxItem } from "../domain/agent/rpc.js"
 import { Transfer } from "../domain/agent/transfers.js"
 import { Address, Fingerprint, Handle, Id } from "../domain/brands.js"
 
@@ -97,6 +98,16 @@ export interface AgentService {
   readonly keyChanges: (peer?: Handle) => Effect.Effect<ReadonlyArray<KeyChange>, AgentError>
   /** Accepts a peer's changed key (`sixchat trust HANDLE`). */
   readonly trust: (peer: Handle) => Effect.Effect<void, AgentError>
+  /**
+   * A domain's federation policy and CA as the home IRP relays them (PROTOCOL.md §22.3.1, §22.4), observed
+   * like any relayed root (pinned on first use; a change is a domain key change). `Refused` when the IRP
+   * refuses (`federation_refused`, its sentence), `Unavailable` when it or the domain cannot be reached.
+   */
+  readonly domainInfo: (domain: DomainName) => Effect.Effect<DomainInfoResult, AgentError>
+  /** `sixchat trust @D`: accepts a domain's changed CA (PROTOCOL.md §22.3.3). */
+  readonly trustDomain: (domain: DomainName) => Effect.Effect<DomainKeyChange, AgentError>
+  /** Root changes of one domain, or every domain's, oldest first (for `history`, `chat`, `contacts`). */
+  readonly domainKeyChanges: (domain?: DomainName) => Effect.Effect<ReadonlyArray<DomainKeyChange>, AgentError>
   /** Marks a conversation read; sends `<Read>` receipts when they are on. Returns how many. */
   readonly markRead: (peer: Handle) => Effect.Effect<number, AgentError>
   /** Sends a typing notice when they are on (best effort: no session, no notice). */

@@ -16,6 +16,13 @@
  */
 import { Context, type Effect, type Queue, type Scope, type Stream } from "effect"
 import type { Contact, ContactKey, IssuerId, KeyChange, PinResult } from "../domain/agent/contacts.js"
+import type {
+  DomainKeyChange,
+  DomainName,
+  DomainPin,
+  DomainPinResult,
+  PresentedRoot
+} from "../domain/agent/domainRoots.js"
 import type { AgentStoreError } from "../domain/agent/errors.js"
 import type { StoreEvent } from "../domain/agent/events.js"
 import type { HistoryCursor, MarkOutcome, ReceiveOutcome, StoredMessage } from "../domain/agent/messages.js"
@@ -86,6 +93,31 @@ export interface AgentStoreService {
   readonly contactKeys: (handle: Handle) => Effect.Effect<ReadonlyArray<ContactKey>, AgentStoreError>
   /** The handle's key changes (everyone's without a handle), oldest first. */
   readonly keyChanges: (handle?: Handle) => Effect.Effect<ReadonlyArray<KeyChange>, AgentStoreError>
+
+  // --- foreign domains' roots (PROTOCOL.md §22.3.3) ---
+
+  /** The pinned root of `domain`, with a change waiting for the user, if any. */
+  readonly domainPin: (domain: DomainName) => Effect.Effect<DomainPin | undefined, AgentStoreError>
+  /** Every pinned domain, by name. */
+  readonly domainPins: () => Effect.Effect<ReadonlyArray<DomainPin>, AgentStoreError>
+  /**
+   * A root for `domain` came from the home IRP: pinned on first use (`New`), confirmed (`Same`), or a
+   * domain key change (`Changed`), accepted at once with `acceptChange`, else held until
+   * `acceptDomainRoot`. Seeing the same held root again records no second change.
+   */
+  readonly observeDomainRoot: (input: {
+    readonly domain: DomainName
+    readonly root: PresentedRoot
+    readonly now: number
+    readonly acceptChange?: boolean | undefined
+  }) => Effect.Effect<DomainPinResult, AgentStoreError>
+  /** `sixchat trust @D`: the pin moves to the newest held root. `NotFound` / `NoKeyChange` when nothing waits. */
+  readonly acceptDomainRoot: (input: {
+    readonly domain: DomainName
+    readonly now: number
+  }) => Effect.Effect<DomainKeyChange, AgentStoreError>
+  /** The domain's root changes (every domain's without one), oldest first. */
+  readonly domainKeyChanges: (domain?: DomainName) => Effect.Effect<ReadonlyArray<DomainKeyChange>, AgentStoreError>
 
   // --- outgoing messages (PROTOCOL.md §15) ---
 

@@ -263,6 +263,15 @@ export const makeFakeAgent = (options: { readonly self: Handle; readonly now?: (
           enter("keyChanges", peer),
           Effect.sync(() => keyChangeLog.filter((k) => peer === undefined || k.handle === peer))
         ),
+      // Federation (PROTOCOL.md §22.3): the fake knows no other domain.
+      domainInfo: (domain) =>
+        Effect.zipRight(
+          enter("domainInfo", domain),
+          Effect.fail(new AgentError({ reason: "Unavailable", message: `${domain} cannot be asked about.` }))
+        ),
+      trustDomain: (domain) =>
+        Effect.zipRight(enter("trustDomain", domain), Effect.fail(notFound(`no change of ${domain} waits`))),
+      domainKeyChanges: (domain) => Effect.zipRight(enter("domainKeyChanges", domain), Effect.succeed([])),
       markRead: (peer) =>
         Effect.zipRight(
           enter("markRead", peer),

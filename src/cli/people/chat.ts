@@ -20,7 +20,7 @@ import { checkRecipient, parseBody, parseHandle, queueOption, withAgent } from "
 import { type ChatInput, type ChatScreen, openChatScreen } from "./chatScreen.js"
 import { ChatView } from "./chatView.js"
 import { PeopleIo } from "./io.js"
-import { timeline } from "./keyChange.js"
+import { domainKeyChangeParams, timeline } from "./keyChange.js"
 import { localFile } from "./send.js"
 
 /** Messages of history shown when the chat opens. */
@@ -49,14 +49,16 @@ const conversation = (client: ControlClient, peer: Handle) =>
     const events = yield* client.subscribe
     const recent = yield* client.call("history", { peer, limit: RECENT_MESSAGES })
     const changes = yield* client.call("keyChanges", { peer })
+    const domainChanges = yield* client.call("domainKeyChanges", domainKeyChangeParams(peer))
     const inputs = yield* Queue.unbounded<ChatInput>()
     const screen = yield* openChatScreen(io, (input) => void inputs.unsafeOffer(input))
     const view = new ChatView(peer, screen)
 
     screen.print(`chat with ${peer}; ${HELP}`)
-    for (const entry of timeline(recent, changes))
+    for (const entry of timeline(recent, changes, domainChanges))
       if (entry.kind === "message") view.message(entry.message)
-      else view.keyChange(entry.change)
+      else if (entry.kind === "keyChange") view.keyChange(entry.change)
+      else view.domainKeyChange(entry.change)
     const markRead = Effect.ignore(client.call("markRead", { peer }))
     yield* markRead
 

@@ -5,13 +5,15 @@
  * messages it has shown, so a message reported twice (the `send` answer and its event) prints once.
  */
 import type { KeyChange } from "../../domain/agent/contacts.js"
+import type { DomainKeyChange } from "../../domain/agent/domainRoots.js"
 import type { StoredMessage } from "../../domain/agent/messages.js"
 import { isTerminalTransfer, type Transfer } from "../../domain/agent/transfers.js"
 import type { Handle, Id } from "../../domain/brands.js"
+import { handleDomain } from "../../domain/brands.js"
 import type { AgentEvent } from "../../services/Agent.js"
 import type { ChatScreen } from "./chatScreen.js"
 import { bytes, clock, indentBody, localPart, printable, sentNote, stateMark, transferName } from "./format.js"
-import { keyChangeAdvice, keyChangeSummary } from "./keyChange.js"
+import { domainKeyChangeAdvice, domainKeyChangeSummary, keyChangeAdvice, keyChangeSummary } from "./keyChange.js"
 
 /** How long a typing notice stays up without news (the peer sends `active` again while typing). */
 export const PEER_TYPING_TIMEOUT_MS = 6000
@@ -74,6 +76,14 @@ export class ChatView {
     this.screen.print(`*** ${printable(keyChangeSummary(c))}: ${printable(keyChangeAdvice(c))}`)
   }
 
+  /** The peer's domain CA changed (PROTOCOL.md §22.3.3): a system line, as a key change is. */
+  domainKeyChange(c: DomainKeyChange): void {
+    const key = `domain:${c.seq}:${c.status}`
+    if (c.domain !== handleDomain(this.peer) || this.keyChangesShown.has(key)) return
+    this.keyChangesShown.add(key)
+    this.screen.print(`*** ${printable(domainKeyChangeSummary(c))}: ${printable(domainKeyChangeAdvice(c))}`)
+  }
+
   private transfer(t: Transfer): void {
     if (t.peer !== this.peer || this.transferStates.get(t.id) === t.state) return
     this.transferStates.set(t.id, t.state)
@@ -126,6 +136,9 @@ export class ChatView {
         return false
       case "agent.KeyChanged":
         if (e.change.handle === this.peer) this.keyChange(e.change)
+        return false
+      case "agent.DomainKeyChanged":
+        this.domainKeyChange(e.change)
         return false
       case "agent.ContactPinned":
         if (e.handle === this.peer) this.note(`pinned ${this.peer}'s key ${e.fingerprint.slice(0, 16)}…`)

@@ -9,21 +9,45 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import { Effect } from "effect"
 import type { Contact } from "../../domain/agent/contacts.js"
+import { type DomainKeyChange, domainArgument } from "../../domain/agent/domainRoots.js"
+import { handleDomain } from "../../domain/brands.js"
+import { usage } from "../failure.js"
 import { homeOption } from "../home.js"
 import { parseHandle, withAgent } from "./agent.js"
 import { dateTime, groupedHex } from "./format.js"
 import { note, say } from "./io.js"
-import { keyChangeAdvice, keyChangeSummary } from "./keyChange.js"
+import { domainKeyChangeAdvice, domainKeyChangeSummary, keyChangeAdvice, keyChangeSummary } from "./keyChange.js"
 import { contactVerify, safetyNumberBlock } from "./safety.js"
 
 const handleArg = Args.text({ name: "HANDLE" }).pipe(Args.withDescription("the contact, e.g. bob@example.org"))
 
 const verifiedWord = (c: Contact): string => (c.fingerprint === null ? "-" : c.verified === true ? "verified" : "no")
 
-const contactRow = (c: Contact): string => {
+/** The newest root change of each domain (PROTOCOL.md §22.3.3), a pending one before any other. */
+const newestByDomain = (changes: ReadonlyArray<DomainKeyChange>): ReadonlyMap<string, DomainKeyChange> => {
+  const newest = new Map<string, DomainKeyChange>()
+  for (const c of changes) {
+    const seen = newest.get(c.domain)
+    if (seen === undefined || seen.status !== "pending" || c.status === "pending") newest.set(c.domain, c)
+  }
+  return newest
+}
+
+/** A contact's domain CA changed: flagged on the row as its own key change would be. */
+const domainFlag = (c: DomainKeyChange | undefined): string =>
+  c === undefined
+    ? ""
+    : c.status === "pending"
+      ? `CA OF ${c.domain.toUpperCase()} CHANGED, refused until trusted`
+      : c.status === "accepted"
+        ? `CA of ${c.domain} changed ${dateTime(c.resolvedAt ?? c.at)}`
+        : ""
+
+const contactRow = (c: Contact, domainChange?: DomainKeyChange): string => {
   const key = c.fingerprint === null ? "(no key yet)" : `${c.fingerprint.slice(0, 16)}…`
   const last = c.lastKeyChange
   const flags = [
+    domainFlag(domainChange),
     c.unread > 0 ? `${c.unread} unread` : "",
     c.outbox > 0 ? `${c.outbox} waiting` : "",
     c.pendingKeyChange !== null
@@ -40,11 +64,18 @@ const contactRow = (c: Contact): string => {
 
 export const runContacts = (o: { readonly home: string }) =>
   Effect.gen(function* () {
-    const contacts = yield* withAgent(o.home, (client) => client.call("contacts", {}))
+    const [contacts, domainChanges] = yield* withAgent(o.home, (client) =>
+      Effect.all([client.call("contacts", {}), client.call("domainKeyChanges", {})])
+    )
     if (contacts.length === 0)
       return yield* note(`no contacts yet: write to someone with \`sixchat send --home ${o.home} HANDLE TEXT\``)
+    const byDomain = newestByDomain(domainChanges)
     yield* say(`${"HANDLE".padEnd(32)} ${"KEY".padEnd(18)} ${"VERIFIED".padEnd(9)} ${"LAST MESSAGE".padEnd(16)}  NOTES`)
-    for (const c of contacts) yield* say(contactRow(c))
+    for (const c of contacts) yield* say(contactRow(c, byDomain.get(handleDomain(c.handle))))
+    // PROTOCOL.md §22.3.3: a domain whose CA changed is named once, with what to do.
+    for (const change of byDomain.values())
+      if (change.status === "pending" || contacts.some((c) => handleDomain(c.handle) === change.domain))
+        yield* note(`${domainKeyChangeSummary(change)}; ${domainKeyChangeAdvice(change, o.home)}`)
     const changed = contacts.filter((c) => c.pendingKeyChange !== null)
     for (const c of changed)
       yield* note(
@@ -113,6 +144,13 @@ export const contactCommand = Command.make("contact").pipe(
 
 export const runTrust = (o: { readonly home: string; readonly peer: string }) =>
   Effect.gen(function* () {
+    // `sixchat trust @other.net`: accept a domain's changed CA (PROTOCOL.md §22.3.3).
+    if (o.peer.trim().startsWith("@")) {
+      const domain = domainArgument(o.peer.trim())
+      if (domain === undefined) return yield* usage(`"${o.peer}" is not a domain like @other.net: check the spelling`)
+      const change = yield* withAgent(o.home, (client) => client.call("trustDomain", { domain }))
+      return yield* say(`now trusting the new CA of ${domain}: ${groupedHex(change.current)} (${change.subject})`)
+    }
     const peer = yield* parseHandle(o.peer)
     const contact = yield* withAgent(o.home, (client) =>
       Effect.zipRight(client.call("trust", { peer }), client.call("contact", { peer }))
@@ -124,6 +162,6 @@ export const runTrust = (o: { readonly home: string; readonly peer: string }) =>
 
 export const trustCommand = Command.make("trust", { home: homeOption, peer: handleArg }, runTrust).pipe(
   Command.withDescription(
-    "accept HANDLE's changed key (compare the safety number first: `sixchat contact show HANDLE`)"
+    "accept HANDLE's changed key (compare the safety number first: `sixchat contact show HANDLE`), or with @DOMAIN a domain's changed CA"
   )
 )

@@ -18,7 +18,29 @@ import { homeOption } from "../home.js"
 import { parseHandle, withAgent } from "./agent.js"
 import { historyJson, historyLine } from "./format.js"
 import { note, say } from "./io.js"
-import { keyChangeHistoryLine, keyChangeJson, timeline } from "./keyChange.js"
+import {
+  domainKeyChangeHistoryLine,
+  domainKeyChangeJson,
+  domainKeyChangeParams,
+  keyChangeHistoryLine,
+  keyChangeJson,
+  type TimelineEntry,
+  timeline
+} from "./keyChange.js"
+
+const entryJson = (e: TimelineEntry) =>
+  e.kind === "message"
+    ? historyJson(e.message)
+    : e.kind === "keyChange"
+      ? keyChangeJson(e.change)
+      : domainKeyChangeJson(e.change)
+
+const entryLine = (e: TimelineEntry) =>
+  e.kind === "message"
+    ? historyLine(e.message)
+    : e.kind === "keyChange"
+      ? keyChangeHistoryLine(e.change)
+      : domainKeyChangeHistoryLine(e.change)
 
 export const runHistory = (o: {
   readonly home: string
@@ -30,29 +52,24 @@ export const runHistory = (o: {
     if (!Number.isInteger(o.limit) || o.limit < 1 || o.limit > HISTORY_MAX_LIMIT)
       return yield* usage(`--limit must be between 1 and ${HISTORY_MAX_LIMIT}`)
     const peer = Option.isSome(o.peer) ? yield* parseHandle(o.peer.value) : undefined
-    const [messages, changes] = yield* withAgent(o.home, (client) =>
+    const [messages, changes, domainChanges] = yield* withAgent(o.home, (client) =>
       Effect.all([
         client.call("history", peer === undefined ? { limit: o.limit } : { peer, limit: o.limit }),
-        client.call("keyChanges", peer === undefined ? {} : { peer })
+        client.call("keyChanges", peer === undefined ? {} : { peer }),
+        // PROTOCOL.md §22.3.3: a change of the peer's domain CA is a system line like a key change.
+        client.call("domainKeyChanges", domainKeyChangeParams(peer))
       ])
     )
     // Key changes are system lines among the messages (issue 10, section 3): never left out.
-    const entries = timeline(messages, changes)
-    if (o.json)
-      return yield* say(
-        JSON.stringify(
-          entries.map((e) => (e.kind === "message" ? historyJson(e.message) : keyChangeJson(e.change))),
-          null,
-          2
-        )
-      )
+    const entries = timeline(messages, changes, domainChanges)
+    if (o.json) return yield* say(JSON.stringify(entries.map(entryJson), null, 2))
     if (entries.length === 0)
       return yield* note(
         peer === undefined
           ? "no messages yet: send one with `sixchat send --home H HANDLE TEXT`"
           : `no messages with ${peer} yet: start with \`sixchat chat --home H ${peer}\``
       )
-    for (const e of entries) yield* say(e.kind === "message" ? historyLine(e.message) : keyChangeHistoryLine(e.change))
+    for (const e of entries) yield* say(entryLine(e))
   })
 
 export const historyCommand = Command.make(

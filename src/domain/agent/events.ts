@@ -6,6 +6,7 @@
 import { Schema } from "effect"
 import { Fingerprint, Handle } from "../brands.js"
 import { KeyChange } from "./contacts.js"
+import { DomainKeyChange } from "./domainRoots.js"
 import { StoredMessage } from "./messages.js"
 import { ByteCount, Transfer, TransferRef } from "./transfers.js"
 
@@ -17,6 +18,8 @@ export const MessageUpdated = Schema.TaggedStruct("agent.MessageUpdated", { mess
 export const ContactPinned = Schema.TaggedStruct("agent.ContactPinned", { handle: Handle, fingerprint: Fingerprint })
 /** A key change was seen (`status: pending`) or accepted (`status: accepted`). */
 export const KeyChanged = Schema.TaggedStruct("agent.KeyChanged", { change: KeyChange })
+/** A foreign domain's root changed (PROTOCOL.md §22.3.3): `status: pending` (held) or `accepted`. */
+export const DomainKeyChanged = Schema.TaggedStruct("agent.DomainKeyChanged", { change: DomainKeyChange })
 /** A transfer was recorded, or its state changed. */
 export const TransferUpdated = Schema.TaggedStruct("agent.TransferUpdated", { transfer: Transfer })
 /** Bytes moved (throttled: see `ProgressPolicy`). */
@@ -31,6 +34,7 @@ export const StoreEvent = Schema.Union(
   MessageUpdated,
   ContactPinned,
   KeyChanged,
+  DomainKeyChanged,
   TransferUpdated,
   TransferProgress
 )

@@ -8,7 +8,9 @@
 import { Schema } from "effect"
 import { Handle, Id } from "../brands.js"
 import { MessageBody } from "../e2e/messages.js"
+import { FederationMode } from "../federation/policy.js"
 import { Contact, KeyChange } from "./contacts.js"
+import { DomainKeyChange, DomainName, DomainPin } from "./domainRoots.js"
 import { HISTORY_MAX_LIMIT, Instant, StoredMessage } from "./messages.js"
 import { Transfer } from "./transfers.js"
 
@@ -116,6 +118,9 @@ export const VerifyParams = Schema.Struct({
   safetyNumber: Schema.String.pipe(Schema.pattern(/^[0-9 ]{60,71}$/))
 })
 export const KeyChangesParams = Schema.Struct({ peer: Schema.optional(Handle) })
+/** `domainInfo` and `trustDomain` (PROTOCOL.md §22.3.3): a domain as §21.1 normalises it (`other.net`). */
+export const DomainParams = Schema.Struct({ domain: DomainName })
+export const DomainKeyChangesParams = Schema.Struct({ domain: Schema.optional(DomainName) })
 
 // --- method results defined in the domain ---
 
@@ -127,6 +132,20 @@ export const HistoryResult = Schema.Array(StoredMessage)
 export const ContactsResult = Schema.Array(Contact)
 export const TransfersResult = Schema.Array(Transfer)
 export const KeyChangesResult = Schema.Array(KeyChange)
+export const DomainKeyChangesResult = Schema.Array(DomainKeyChange)
+
+/**
+ * `domainInfo`: what the home IRP relays about a domain (its federation policy, §22.5) and this agent's
+ * pin of the domain's CA after seeing it (`null` for our own domain, whose CA is `ca.pem`).
+ */
+export const DomainInfoResult = Schema.Struct({
+  domain: DomainName,
+  policy: FederationMode,
+  pin: Schema.NullOr(DomainPin),
+  /** One sentence: pinned now, same as pinned, or changed (held or accepted). */
+  message: Schema.String
+})
+export type DomainInfoResult = typeof DomainInfoResult.Type
 
 // --- sending to a handle: lookup and the outbox (issue 13, item 4) ---
 
@@ -134,8 +153,9 @@ export const KeyChangesResult = Schema.Array(KeyChange)
  * `lookup`: whether `peer` can be written to, asked of the IRP through the agent before a message is
  * queued. `active`: a certificate in good standing (`online` tells whether a device of theirs is
  * registered now; if not, messages wait for them); `unknown`: no certificate in the domain;
- * `revoked`: revoked; `otherDomain`: a handle of another domain, which this agent cannot reach
- * (federation is not built). `message` is one sentence for a person.
+ * `revoked`: revoked; `otherDomain`: never sent since federation (PROTOCOL.md §22: a handle of another
+ * domain is looked up through the home IRP like any other); kept so that older clients still decode.
+ * `message` is one sentence for a person.
  */
 export const LookupResult = Schema.Struct({
   peer: Handle,

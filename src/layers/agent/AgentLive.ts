@@ -20,6 +20,7 @@ import { AgentStore } from "../../services/AgentStore.js"
 import type { CertVerifier } from "../../services/CertVerifier.js"
 import type { Aead, Hashing, KeyExchange, Signer } from "../../services/Crypto.js"
 import { Directory } from "../../services/Directory.js"
+import { DomainRoots } from "../../services/DomainRoots.js"
 import { Entropy } from "../../services/Entropy.js"
 import { PeerStatus } from "../../services/PeerStatus.js"
 import { Presence } from "../../services/Presence.js"
@@ -32,6 +33,7 @@ import { type AgentOptions, resolveOptions } from "./core/options.js"
 import type { AgentCore, FilesFeature, SessionPlugin } from "./core/plugin.js"
 import * as RevocationGuard from "./core/revocationGuard.js"
 import * as SessionManager from "./core/SessionManager.js"
+import { makeDomainView } from "./domainView.js"
 import * as Messaging from "./messaging/Messaging.js"
 import { makeOutboxView, sweepInterval } from "./outboxView.js"
 
@@ -170,6 +172,9 @@ export const make = <R = never>(
     )
 
     const now = Clock.currentTimeMillis
+    // PROTOCOL.md §22.3.3: foreign domains' roots, when the agent has an IRP to ask.
+    const roots = Option.getOrUndefined(yield* Effect.serviceOption(DomainRoots))
+    const domains = makeDomainView({ self, store, roots, kick: delivery.kick })
     const unavailable = new AgentError({
       reason: "Unavailable",
       message: "File transfer is not available in this agent; update SixChat or send the file another way."
@@ -237,6 +242,9 @@ export const make = <R = never>(
         return yield* contact(peer)
       }),
       keyChanges: (peer) => Effect.mapError(store.keyChanges(peer), storeError),
+      domainInfo: domains.info,
+      trustDomain: domains.trust,
+      domainKeyChanges: (domain) => Effect.mapError(store.domainKeyChanges(domain), storeError),
       trust: Effect.fn("Agent.trust")(function* (peer) {
         yield* Effect.mapError(store.acceptKey({ handle: peer, now: yield* now }), storeError)
         yield* delivery.kick(peer)

@@ -1,6 +1,6 @@
 /**
  * Sending to a handle (issue 13, item 4): `lookup` (may this handle be written to? asked of the IRP
- * before the CLI queues anything, so that a typo neither waits in the outbox forever nor leaves a
+ * (our own, which relays a handle of another domain, PROTOCOL.md §22.4) before the CLI queues anything, so that a typo neither waits in the outbox forever nor leaves a
  * contact behind), the outbox as a person sees it (`outbox`, `outboxCancel`) and the expiry of what
  * cannot be delivered (`sweep`, run by the agent every `sweepInterval`).
  *
@@ -53,13 +53,6 @@ export const makeOutboxView = (config: OutboxViewConfig) => {
 
   const lookup = (peer: Handle): Effect.Effect<LookupResult, AgentError> =>
     Effect.gen(function* () {
-      if (handleDomain(peer) !== domain)
-        return {
-          peer,
-          status: "otherDomain",
-          online: false,
-          message: `${peer} is in another domain (${handleDomain(peer)}): SixChat cannot reach other domains yet, only people of ${domain}.`
-        } as const
       const found = yield* directory.lookup(peer).pipe(
         Effect.timeoutFail({
           duration: Duration.millis(config.lookupTimeoutMs ?? 5000),
@@ -90,7 +83,7 @@ export const makeOutboxView = (config: OutboxViewConfig) => {
             peer,
             status: "unknown",
             online: false,
-            message: `${peer} has no certificate in ${domain}: check the spelling, or ask them to enrol.`
+            message: `${peer} has no certificate in ${handleDomain(peer)}: check the spelling, or ask them to enrol.`
           } as const
         case "Revoked":
           return {
@@ -102,7 +95,11 @@ export const makeOutboxView = (config: OutboxViewConfig) => {
         case "Unreachable":
           return yield* new AgentError({
             reason: "Unavailable",
-            message: `The IRP server cannot be reached to look up ${peer}: try again later, or send with --queue.`,
+            message:
+              handleDomain(peer) === domain
+                ? `The IRP server cannot be reached to look up ${peer}: try again later, or send with --queue.`
+                : // PROTOCOL.md §22.6: our IRP could not reach the other domain's (federation_unavailable), or ours is down.
+                  `${peer} cannot be looked up now (${e.message.replace(/\.$/, "")}): try again later, or send with --queue.`,
             cause: e
           })
         case "Refused":

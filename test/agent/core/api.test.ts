@@ -122,7 +122,8 @@ describe("the Agent port", () => {
         const a = yield* w.start(aliceId, "alice")
         const zed = Handle.make("zed@example.org")
         expect(yield* a.agent.lookup(zed)).toMatchObject({ peer: zed, status: "unknown", online: false })
-        expect((yield* a.agent.lookup(Handle.make("zed@other.net"))).status).toBe("otherDomain")
+        // Another domain is looked up like any handle (PROTOCOL.md §22.4): this directory knows no zed there.
+        expect((yield* a.agent.lookup(Handle.make("zed@other.net"))).status).toBe("unknown")
         expect((yield* Effect.flip(a.agent.lookup(alice))).reason).toBe("BadRequest")
         expect(yield* a.agent.contacts).toEqual([])
 

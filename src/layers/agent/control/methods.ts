@@ -6,11 +6,16 @@
  */
 import { Schema } from "effect"
 import { Contact } from "../../../domain/agent/contacts.js"
+import { DomainKeyChange } from "../../../domain/agent/domainRoots.js"
 import { StoredMessage } from "../../../domain/agent/messages.js"
 import {
   AcceptParams,
   CancelParams,
   ContactsResult,
+  DomainInfoResult,
+  DomainKeyChangesParams,
+  DomainKeyChangesResult,
+  DomainParams,
   EmptyResult,
   HistoryParams,
   HistoryResult,
@@ -54,6 +59,9 @@ export const Methods = {
   trust: method(PeerParams, EmptyResult),
   verify: method(VerifyParams, Contact),
   keyChanges: method(KeyChangesParams, KeyChangesResult),
+  domainInfo: method(DomainParams, DomainInfoResult),
+  trustDomain: method(DomainParams, DomainKeyChange),
+  domainKeyChanges: method(DomainKeyChangesParams, DomainKeyChangesResult),
   markRead: method(PeerParams, MarkReadResult),
   typing: method(TypingParams, EmptyResult),
   transfers: method(TransfersParams, TransfersResult),

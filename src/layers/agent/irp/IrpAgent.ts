@@ -11,11 +11,12 @@
  * deregisters, the listeners close, then the IRP connection.
  */
 import { Effect, Layer } from "effect"
-import type { Address, Handle } from "../../../domain/brands.js"
+import { type Address, type Handle, handleDomain } from "../../../domain/brands.js"
 import type { LocalIdentity } from "../../../domain/handshake/parameters.js"
 import type { Agent, AgentError } from "../../../services/Agent.js"
 import type { AgentStore } from "../../../services/AgentStore.js"
 import { CertVerifier } from "../../../services/CertVerifier.js"
+import { DomainRoots } from "../../../services/DomainRoots.js"
 import type { Entropy } from "../../../services/Entropy.js"
 import type { IrpClients } from "../../../services/IrpClient.js"
 import type { Presence } from "../../../services/Presence.js"
@@ -27,6 +28,8 @@ import * as AgentLive from "../AgentLive.js"
 import type { AgentListeners } from "../core/Listeners.js"
 import type { AgentOptions } from "../core/options.js"
 import { makeCell } from "./credentials.js"
+import * as DomainRootsLive from "./DomainRootsLive.js"
+import { federatedVerifier } from "./federatedVerifier.js"
 import * as IrpConnection from "./IrpConnection.js"
 import * as IrpDirectory from "./IrpDirectory.js"
 import * as IrpPeerStatus from "./IrpPeerStatus.js"
@@ -34,6 +37,8 @@ import * as IrpPresence from "./IrpPresence.js"
 import * as Renewal from "./renewal.js"
 
 export interface IrpAgentConfig {
+  /** Foreign domains' roots (PROTOCOL.md §22.3.3): how long a relayed DomainInfo may take, how often to refresh. */
+  readonly domainRoots?: Omit<DomainRootsLive.DomainRootsOptions, "strictKeys"> | undefined
   readonly handle: Handle
   readonly identity: LocalIdentity
   /** The same key and chain as DER, for the IRP connection. */
@@ -62,7 +67,7 @@ export interface IrpAgentConfig {
 export const layer = (
   config: IrpAgentConfig
 ): Layer.Layer<
-  Agent | Presence | AgentListeners | IrpConnection.IrpConnection,
+  Agent | Presence | AgentListeners | IrpConnection.IrpConnection | DomainRoots,
   AgentError | TransportError,
   AgentStore | CertVerifier | IrpClients | Transport | CryptoPorts | Entropy
 > => {
@@ -80,14 +85,23 @@ export const layer = (
     config.renewal === undefined
       ? Layer.empty
       : Layer.scopedDiscard(Effect.forkScoped(Renewal.run(config.handle, cell, config.renewal)))
+  // PROTOCOL.md §22.3.3: foreign domains' roots, pinned in the store, fetched through our IRP.
+  const roots = DomainRootsLive.layer({ ...config.domainRoots, strictKeys: config.options?.strictKeys })
   const directory = IrpDirectory.layer.pipe(
+    Layer.provideMerge(roots),
     Layer.provideMerge(connection),
     Layer.provide(IrpDirectory.revocationsLayer(notes))
   )
   const presence = IrpPresence.layer({ ...config.presence, deviceId: config.deviceId })
+  // §22.4.1: a foreign handle is verified under its own domain's pinned root only.
+  const ownDomain = handleDomain(config.handle)
   const verifier = Layer.effect(
     CertVerifier,
-    Effect.map(CertVerifier, (given) => revocationChecked(given, notes))
+    Effect.gen(function* () {
+      const given = yield* CertVerifier
+      const domainRoots = yield* DomainRoots
+      return revocationChecked(federatedVerifier(given, { ownDomain, roots: domainRoots }), notes)
+    })
   )
   // PROTOCOL.md §13.6: our own staple, and the gate every peer's certificate passes before a session.
   const peerStatus = IrpPeerStatus.layer({ ...config.status, chain: () => cell.get().chain })
@@ -109,5 +123,5 @@ export const layer = (
             })
     },
     presence
-  ).pipe(Layer.provide(peerStatus), Layer.provideMerge(renewal), Layer.provideMerge(directory), Layer.provide(verifier))
+  ).pipe(Layer.provide(peerStatus), Layer.provideMerge(renewal), Layer.provide(verifier), Layer.provideMerge(directory))
 }

@@ -14,15 +14,20 @@
  *   `RevocationNotes`, which the agent's CertVerifier consults: a peer revoked after we last saw it
  *   is refused at the handshake too, not only when we dial it.
  *
- * Only handles of our own domain are served: the IRP of another domain is authoritative for its users
- * (PROTOCOL.md §2), and its trust anchor is not ours.
+ * Handles of other domains go to our own IRP too, which relays them (PROTOCOL.md §22.1, §22.4): the UA
+ * never talks to a foreign IRP. The root a foreign `LookupResult` carries (`<DomainCa>`) is handed to
+ * `DomainRoots` (pinned on first use, a change is a domain key change, §22.3.3); watches of foreign
+ * handles are asked in groups of their own, so that a home IRP refusing them never stops the watch of
+ * our own domain's people; a foreign certificate's status is asked with `domain=` (relayed).
  */
-import { Effect, Layer, Stream } from "effect"
+import { Effect, Layer, Option, Stream } from "effect"
+import type { DomainName } from "../../../domain/agent/domainRoots.js"
 import { type Address, type Handle, handleDomain } from "../../../domain/brands.js"
 import { certificateIdentity } from "../../../domain/cert/identity.js"
 import type { SerialHex } from "../../../domain/irp/certificates.js"
 import { MAX_WATCH_HANDLES } from "../../../domain/irp/messages.js"
 import { Directory, DirectoryError, type DirectoryService, type PeerLocation } from "../../../services/Directory.js"
+import { DomainRoots } from "../../../services/DomainRoots.js"
 import type { IdentityRecord, IrpClientError } from "../../../services/IrpClient.js"
 import { IrpRevocations, type RevocationNotes } from "../../../services/IrpRevocations.js"
 import { type Connected, IrpConnection, isConnectionFailure } from "./IrpConnection.js"
@@ -61,6 +66,9 @@ export const locationOf = (record: IdentityRecord): PeerLocation => {
 }
 
 const directoryError = (handle: Handle | undefined, e: IrpClientError): DirectoryError => {
+  // PROTOCOL.md §22.5, §22.6: the home IRP's own sentence ("other.net does not accept federation from …").
+  if (e.reason === "federation_unavailable")
+    return new DirectoryError({ reason: "Unreachable", message: e.message, cause: e })
   if (e.reason === "not_found") return new DirectoryError({ reason: "NotFound", message: e.message, cause: e })
   if (isConnectionFailure(e))
     return new DirectoryError({
@@ -75,6 +83,8 @@ export const make = Effect.gen(function* () {
   const connection = yield* IrpConnection
   const revocations = yield* IrpRevocations
   const domain = handleDomain(connection.handle)
+  const roots = Option.getOrUndefined(yield* Effect.serviceOption(DomainRoots))
+  const isOurs = (h: Handle) => handleDomain(h) === domain
 
   const noteRevoked = (record: IdentityRecord) => {
     if (record.status !== "revoked" || record.chain[0] === undefined) return
@@ -84,15 +94,19 @@ export const make = Effect.gen(function* () {
 
   const lookup = (handle: Handle): Effect.Effect<PeerLocation, DirectoryError> =>
     Effect.gen(function* () {
-      if (handleDomain(handle) !== domain)
-        return yield* new DirectoryError({
-          reason: "Refused",
-          message: `${handle} is not in ${domain}: this agent can only reach people of its own domain.`
-        })
       const record = yield* Effect.mapError(
         connection.use((client) => client.lookup(handle)),
         (e) => directoryError(handle, e)
       )
+      // §22.3.3: pin (or compare) the root the home IRP relayed; a held change is refused at the handshake.
+      if (!isOurs(handle) && record.domainRoot !== undefined && roots !== undefined)
+        yield* roots
+          .observe(handleDomain(handle) as DomainName, record.domainRoot)
+          .pipe(
+            Effect.catchAll((e) =>
+              Effect.logWarning(`agent: the CA of ${handleDomain(handle)} was not pinned: ${e.message}`)
+            )
+          )
       noteRevoked(record)
       if (record.status === "revoked")
         return yield* new DirectoryError({
@@ -102,7 +116,7 @@ export const make = Effect.gen(function* () {
       if (record.status === "unknown")
         return yield* new DirectoryError({
           reason: "NotFound",
-          message: `${handle} has no certificate in ${domain}: check the spelling, or ask them to enrol.`
+          message: `${handle} has no certificate in ${handleDomain(handle)}: check the spelling, or ask them to enrol.`
         })
       return locationOf(record)
     })
@@ -111,10 +125,25 @@ export const make = Effect.gen(function* () {
    * The watch on one connection: once the server acknowledged it, the resync (after a reconnect:
    * changes may have been missed), then the pushes.
    */
+  /** A foreign group the home IRP refuses (it does not relay, policy) is logged and left out. */
+  const watchGroup = (up: Connected, group: ReadonlyArray<Handle>) =>
+    group.every(isOurs)
+      ? up.client.watch(group)
+      : Effect.catchAll(up.client.watch(group), (e) =>
+          isConnectionFailure(e)
+            ? Effect.fail(e)
+            : Effect.as(
+                Effect.logWarning(
+                  `agent: your IRP does not watch ${group.join(", ")} (${e.message}); they are retried on schedule only`
+                ),
+                Stream.never
+              )
+        )
+
   const watchOn = (up: Connected, groups: ReadonlyArray<ReadonlyArray<Handle>>, resync: ReadonlyArray<Handle>) =>
     Stream.unwrapScoped(
       Effect.map(
-        Effect.forEach(groups, (group) => up.client.watch(group)),
+        Effect.forEach(groups, (group) => watchGroup(up, group)),
         (streams) =>
           Stream.concat(
             Stream.fromIterable(resync),
@@ -143,29 +172,30 @@ export const make = Effect.gen(function* () {
     )
 
   const watch = (handles: ReadonlyArray<Handle>): Stream.Stream<Handle, DirectoryError> => {
-    const ours = [...new Set(handles.filter((h) => handleDomain(h) === domain))]
-    if (ours.length === 0) return Stream.never
+    const all = [...new Set(handles)]
+    if (all.length === 0) return Stream.never
     const groups: Array<ReadonlyArray<Handle>> = []
-    for (let i = 0; i < ours.length; i += MAX_WATCH_HANDLES) groups.push(ours.slice(i, i + MAX_WATCH_HANDLES))
+    for (const part of [all.filter(isOurs), all.filter((h) => !isOurs(h))])
+      for (let i = 0; i < part.length; i += MAX_WATCH_HANDLES) groups.push(part.slice(i, i + MAX_WATCH_HANDLES))
     return connection.connections.pipe(
       Stream.zipWithIndex,
-      Stream.flatMap(([up, index]) => watchOn(up, groups, index === 0 ? [] : ours), { switch: true })
+      Stream.flatMap(([up, index]) => watchOn(up, groups, index === 0 ? [] : all), { switch: true })
     )
   }
 
   /** Status by serial (17.8.1); a revoked serial is noted, so that its next handshake is refused too. */
   const certificateStatus = (handle: Handle, serial: string) =>
-    handleDomain(handle) !== domain
-      ? Effect.succeed("unknown" as const)
-      : connection
-          .use((client) => client.status(serial as SerialHex))
-          .pipe(
-            Effect.mapError((e) => directoryError(handle, e)),
-            Effect.map((answer) => {
-              if (answer.status === "revoked") revocations.note(serial)
-              return answer.status
-            })
-          )
+    connection
+      .use((client) =>
+        client.status(serial as SerialHex, isOurs(handle) ? undefined : { domain: handleDomain(handle) })
+      )
+      .pipe(
+        Effect.mapError((e) => directoryError(handle, e)),
+        Effect.map((answer) => {
+          if (answer.status === "revoked") revocations.note(serial)
+          return answer.status
+        })
+      )
 
   return { lookup, watch, certificateStatus } satisfies DirectoryService
 })

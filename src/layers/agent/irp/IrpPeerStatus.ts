@@ -11,6 +11,7 @@
  *   nothing and the messages stay queued.
  */
 import { Duration, Effect, Layer, Schedule } from "effect"
+import { handleDomain } from "../../../domain/brands.js"
 import { certificateIdentity } from "../../../domain/cert/identity.js"
 import { checkStaple, type StapleFields } from "../../../domain/cert/staple.js"
 import type { VerifiedCertificate } from "../../../domain/cert/verify.js"
@@ -151,8 +152,14 @@ export const make = (options: IrpPeerStatusOptions) =>
         const cached = cache.get(peer.serial)
         if (cached !== undefined && now() < cached.fields.nextUpdate)
           return { _tag: "Good", via: "staple", until: cached.fields.nextUpdate } as const
+        // §22.4: a foreign certificate's status is relayed by our IRP to its domain's (`domain=`); its
+        // staple is then checked under the CA of the verified path, i.e. under that domain's root.
+        const foreign =
+          peer.handle !== undefined && handleDomain(peer.handle) !== handleDomain(connection.handle)
+            ? handleDomain(peer.handle)
+            : undefined
         const answer = yield* connection
-          .use((c) => c.status(peer.serial as SerialHex, { staple: true }))
+          .use((c) => c.status(peer.serial as SerialHex, { staple: true, domain: foreign }))
           .pipe(Effect.timeout(timeout), Effect.either)
         if (answer._tag === "Left")
           return {

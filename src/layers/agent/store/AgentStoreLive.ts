@@ -13,6 +13,7 @@ import { AgentStore, type AgentStoreService } from "../../../services/AgentStore
 import { makeBatchOps } from "./batches.js"
 import { makeContactOps } from "./contacts.js"
 import { makeStoreDb, sqliteLayer, storageError } from "./database.js"
+import { makeDomainRootOps } from "./domainRoots.js"
 import { makeMessageOps } from "./messages.js"
 import { migrate } from "./migrations.js"
 import { makeOutboxOps } from "./outbox.js"
@@ -43,6 +44,7 @@ export const make = (
     const transfers = yield* makeTransferOps(db, { ...defaultProgressPolicy, ...options.progress })
     return {
       ...makeContactOps(db),
+      ...makeDomainRootOps(db),
       ...makeMessageOps(db),
       ...makeBatchOps(db),
       ...makeOutboxOps(db, { ...defaultRetryPolicy, ...options.retry }),

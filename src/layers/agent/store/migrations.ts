@@ -25,6 +25,11 @@
  * Migration 6 (issue 13, item 4) lets an outgoing message expire: state `expired` and its time
  * `expired_at`. The table is rebuilt (SQLite cannot change a CHECK), keeping every row and `seq`,
  * and its indexes made again; `messages_expired` (partial) counts the failed ones for `status`. (Id 4 was once reserved for this and never used; 6 comes after 5.)
+ *
+ * Migration 7 (issue 14; PROTOCOL.md §22.3.3) pins the roots of foreign domains: `domain_roots` (one
+ * row per domain: the pinned root's DER, its SHA-256, subject, first seen, when the pin last moved and
+ * from what) and `domain_root_changes` (every domain key change, pending until `sixchat trust @D` in
+ * strict mode, as `key_changes` is for contacts). No existing row changes.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
@@ -253,6 +258,37 @@ export const migrations: ReadonlyArray<Migration> = [
       `CREATE INDEX messages_outbox_all ON messages (seq) WHERE direction = 'out' AND state IN ('queued', 'sent')`,
       `CREATE INDEX messages_unread ON messages (peer) WHERE direction = 'in' AND state = 'received'`,
       `CREATE INDEX messages_expired ON messages (peer) WHERE direction = 'out' AND state = 'expired'`
+    ]
+  },
+  {
+    // Issue 14 (PROTOCOL.md §22.3.3): foreign domains' roots, pinned on first use, and their changes.
+    id: 7,
+    name: "pinned roots of foreign domains",
+    statements: [
+      `CREATE TABLE domain_roots (
+        domain TEXT PRIMARY KEY,
+        root TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        first_seen INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL,
+        changed_at INTEGER,
+        previous_fingerprint TEXT,
+        CHECK ((changed_at IS NULL) = (previous_fingerprint IS NULL))
+      )`,
+      `CREATE TABLE domain_root_changes (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        domain TEXT NOT NULL REFERENCES domain_roots (domain),
+        at INTEGER NOT NULL,
+        previous TEXT NOT NULL,
+        current TEXT NOT NULL,
+        root TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'accepted', 'superseded')),
+        resolved_at INTEGER,
+        CHECK ((status = 'pending') = (resolved_at IS NULL))
+      )`,
+      `CREATE INDEX domain_root_changes_domain ON domain_root_changes (domain, seq)`
     ]
   }
 ]
