@@ -39,6 +39,13 @@ const ANYONE = new Set<IrpRequestTag>(["irp.Status", "irp.Crl", "irp.Ping", "irp
 
 /** `undefined` when the table allows the request; otherwise the refusal to answer with. */
 export const authorize = (tag: IrpRequestTag, caller: Caller, policy: AccessPolicy): Refusal | undefined => {
+  if (caller._tag === "Federation")
+    return FEDERATED.has(tag)
+      ? undefined
+      : {
+          code: "forbidden",
+          message: `${tag.slice(4)} is not for another domain's IRP (${caller.domain}): it may ask only DomainInfo, Lookup, Status, Watch, Unwatch and Ping.`
+        }
   if (ANYONE.has(tag)) return undefined
   if (tag === "irp.Enroll")
     return caller._tag === "Anonymous"
@@ -48,13 +55,6 @@ export const authorize = (tag: IrpRequestTag, caller: Caller, policy: AccessPoli
           message: `This connection is already authenticated as ${callerName(caller)}: enrol a new identity on a connection without a certificate, or use Renew for a new certificate.`
         }
   if (caller._tag === "Holder") return undefined
-  if (caller._tag === "Federation")
-    return FEDERATED.has(tag)
-      ? undefined
-      : {
-          code: "forbidden",
-          message: `${tag.slice(4)} is not for another domain's IRP (${caller.domain}): it may ask only DomainInfo, Lookup, Status, Watch, Unwatch and Ping.`
-        }
   if (tag === "irp.Lookup" && policy.allowAnonymousLookup) return undefined
   return {
     code: "unauthorized",
