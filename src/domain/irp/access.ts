@@ -23,7 +23,13 @@ export type Caller =
    * Another domain's IRP (PROTOCOL.md §22.2.5): its public chain verified under the public anchors, for
    * serverAuth, naming `irp.<domain>`; `domain` is never this server's own.
    */
-  | { readonly _tag: "Federation"; readonly source: Address; readonly domain: string }
+  | {
+      readonly _tag: "Federation"
+      readonly source: Address
+      readonly domain: string
+      /** Epoch ms: the end of the public certificate's validity. */
+      readonly notAfter: number
+    }
 
 export interface AccessPolicy {
   /** PROTOCOL.md §17.3.1: "Lookup — authenticated; anonymous too when the server's policy allows it". Default false. */

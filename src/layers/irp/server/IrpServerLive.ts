@@ -12,6 +12,12 @@
  * listening, interrupts every connection (each sends `<Close/>`) and ends the background fibers; the CLI
  * closes it on SIGINT/SIGTERM.
  *
+ * Federation (PROTOCOL.md §22): the domain's public chain, when it has one, is shown to an initiator that
+ * asks `<Trust>public</Trust>`; unless the policy is `closed`, a client chain that does not lead to the
+ * domain root is tried under the public anchors and, naming `irp.X`, makes the caller the IRP of X
+ * (`federationCallers.ts`), answered as `access.ts` allows. Users' requests for other domains go to the
+ * `Federation` service of the context when there is one (`relay.ts`).
+ *
  * Lookups are answered from an in-memory cache when it holds the handle (`lookup.ts`), which the
  * registry's `onChange` keeps current; each request is logged through the `RequestLog` of the context
  * (`requestLog.ts`), else through the Effect loggers present when the server was built.

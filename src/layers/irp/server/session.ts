@@ -66,7 +66,7 @@ export const callerOf = (
   if (cert === undefined) return { _tag: "Anonymous", source }
   if (cert.handle === undefined) {
     const domain = federationOf?.(cert)
-    return domain === undefined ? undefined : { _tag: "Federation", source, domain }
+    return domain === undefined ? undefined : { _tag: "Federation", source, domain, notAfter: cert.notAfter.getTime() }
   }
   return {
     _tag: "Holder",
@@ -107,6 +107,11 @@ const precheck = (
         message: "Your certificate has expired: enrol again with a new token from the operator."
       })
   }
+  if (caller._tag === "Federation" && caller.notAfter <= now)
+    return new Refused({
+      code: "unauthorized",
+      message: `The public certificate of irp.${caller.domain} has expired: connect again with its renewed one.`
+    })
   if (inbound._tag === "irp.InvalidRequest")
     return new Refused({
       code: "bad_request",
