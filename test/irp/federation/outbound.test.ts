@@ -8,13 +8,13 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Option, Queue, Scope, Stream } from "effect"
+import { Deferred, Effect, Exit, Fiber, Option, Queue, Scope, Stream } from "effect"
 import type { Handle } from "../../../src/domain/brands.js"
 import { parseCertificate } from "../../../src/domain/cert/parse.js"
 import type { FederationPolicy } from "../../../src/domain/federation/policy.js"
 import { serialiseXml } from "../../../src/domain/xml/write.js"
 import { FederationError, type FederationService } from "../../../src/services/Federation.js"
-import type { IdentityChange } from "../../../src/services/IrpClient.js"
+import type { IdentityChange, IdentityRecord } from "../../../src/services/IrpClient.js"
 import * as TestPki from "../../../src/testing/pki.js"
 import { writeDocuments, xmllint } from "../../support/xmllint.js"
 import { NS, rawChannel, ULID } from "../protocol/raw.js"
@@ -40,6 +40,8 @@ const fakeFederation = Effect.gen(function* () {
   const changes = yield* Queue.unbounded<IdentityChange>()
   const watches = { opened: 0, closed: 0 }
   const asked: Array<string> = []
+  /** slow@other.net is answered only once this is done. */
+  const gate = yield* Deferred.make<void>()
   const failing = (domain: string): FederationError | undefined =>
     domain === "down.net"
       ? new FederationError({ reason: "Unavailable", domain, message: "down.net's IRP did not answer within 5 s." })
@@ -52,11 +54,13 @@ const fakeFederation = Effect.gen(function* () {
         : undefined
   const service: FederationService = {
     lookup: (h) =>
-      Effect.suspend(() => {
+      Effect.suspend((): Effect.Effect<IdentityRecord, FederationError> => {
         asked.push(`lookup ${h}`)
         const domain = h.slice(h.indexOf("@") + 1)
         const failure = failing(domain)
         if (failure !== undefined) return Effect.fail(failure)
+        if (h === "slow@other.net")
+          return Effect.as(Deferred.await(gate), { handle: h, status: "unknown" as const, chain: [], bindings: [] })
         if (h !== "carol@other.net")
           return Effect.fail(new FederationError({ reason: "NotFound", domain, message: `${h} is not known.` }))
         return Effect.succeed({ handle: h, status: "good" as const, chain: carol.chain, bindings: [], domainRoot })
@@ -88,7 +92,7 @@ const fakeFederation = Effect.gen(function* () {
         return Stream.fromQueue(changes).pipe(Stream.filter((c) => handles.includes(c.handle)))
       })
   }
-  return { service, domainRoot, carol, changes, watches, asked }
+  return { service, domainRoot, carol, changes, watches, asked, gate }
 })
 
 const started = (policy: FederationPolicy, withFederation = true, maxWatches = 256) =>
@@ -152,6 +156,19 @@ describe("IRP server: relaying users' requests to other domains", () => {
           "ok"
         ])
       }).pipe(Effect.scoped, Effect.provide(quietLayer))
+  )
+
+  it.live("a relayed request that hangs holds up neither local requests nor the connection's next ones", () =>
+    Effect.gen(function* () {
+      const { fake, alice, client } = yield* started(openPolicy)
+      const slow = yield* Effect.fork(client.lookup(handle("slow", "other.net")))
+      // Same connection, sent after it: answered while the relayed one still waits.
+      expect((yield* client.lookup(alice.handle)).status).toBe("good")
+      expect((yield* client.lookup(handle("carol", "other.net"))).status).toBe("good")
+      expect(slow.unsafePoll()).toBeNull()
+      yield* Deferred.succeed(fake.gate, undefined)
+      expect((yield* Fiber.join(slow)).status).toBe("unknown")
+    }).pipe(Effect.scoped, Effect.provide(quietLayer))
   )
 
   it.live("relayed answers validate against schema/irp.xsd (anonymous Lookup allowed by policy)", () =>
