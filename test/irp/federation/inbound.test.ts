@@ -5,7 +5,7 @@
  * only when its policy accepts other.net, and within the per-domain rate limit.
  */
 import { afterAll, describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Fiber, Option, Stream } from "effect"
 import { DeviceId, Seq } from "../../../src/domain/irp/registry.js"
 import type { PublicIdentity } from "../../../src/layers/ca/DomainDirectory.js"
 import * as TestPki from "../../../src/testing/pki.js"
@@ -60,7 +60,15 @@ describe("IRP server: another domain's IRP as a caller", () => {
       expect(info.policy).toBe("open")
       expect(info.root).toEqual(running.domain.rootCertificate)
       const changes = yield* irp.watch([alice.handle])
-      expect(changes).toBeDefined()
+      const pushed = yield* Effect.fork(Stream.runHead(changes))
+      yield* aliceClient.register({
+        deviceId: DeviceId.make("phone"),
+        addresses: [{ host: "192.0.2.2", port: 4605 } as never],
+        ttlSeconds: 300,
+        seq: Seq.make(1n)
+      })
+      const change = yield* Fiber.join(pushed)
+      expect(Option.getOrThrow(change).bindings.map((b) => b.deviceId)).toEqual(["laptop", "phone"])
       yield* irp.ping
 
       const lines = running.log.filter((r) => r.peer === "irp.other.net")
