@@ -10,7 +10,8 @@ import { Clock, Effect, Layer, Option, Schema } from "effect"
 import { Handle, handleDomain } from "../domain/brands.js"
 import { RevocationReason, SerialHex } from "../domain/irp/certificates.js"
 import { ENROLLMENT_TOKEN_BYTES, formatEnrollmentToken } from "../domain/pki/token.js"
-import { initDomain, type LoadedDomain, loadDomain } from "../layers/ca/DomainDirectory.js"
+import { initDomain, type LoadedDomain, loadDomain, setPublicChain } from "../layers/ca/DomainDirectory.js"
+import { readPublicIdentity } from "../layers/ca/publicChain.js"
 import * as SqlRegistry from "../layers/irp/registry/SqlRegistry.js"
 import * as Database from "../layers/sql/Database.js"
 import * as PgLive from "../layers/sql/PgLive.js"
@@ -37,7 +38,10 @@ export const loadDomainOrFail = (dir: string) =>
       (e) =>
         new CliFailure({
           code: ExitCode.State,
-          message: `${e.message} (is ${dir} a directory made by \`sixchat irp init\`?)`
+          // A public chain renewed into something unusable names its files already.
+          message: e.message.endsWith('(irp.json "publicChain")')
+            ? e.message
+            : `${e.message} (is ${dir} a directory made by \`sixchat irp init\`?)`
         })
     )
   )
@@ -117,6 +121,17 @@ export const registryLayer = (spec: Database.DatabaseSpec) =>
 const storageFailure = (e: { message: string }) =>
   new CliFailure({ code: ExitCode.State, message: `the registry refused: ${e.message}` })
 
+const serverCertOption = Options.file("server-cert").pipe(
+  Options.optional,
+  Options.withDescription(
+    "the public chain (PEM, leaf first) from a public CA for irp.<domain>, EKU serverAuth: for federation (PROTOCOL.md 22.2.1)"
+  )
+)
+const serverKeyOption = Options.file("server-key").pipe(
+  Options.optional,
+  Options.withDescription("the private key of --server-cert (PEM PKCS#8, ECDSA P-256 or Ed25519)")
+)
+
 const init = Command.make(
   "init",
   {
@@ -127,7 +142,9 @@ const init = Command.make(
       Options.withDescription(
         `storage recorded in irp.json for every operator command: ${DB_SYNTAX} (default sqlite:irp.sqlite in DIR)`
       )
-    )
+    ),
+    serverCert: serverCertOption,
+    serverKey: serverKeyOption
   },
   (o) =>
     Effect.gen(function* () {
@@ -135,9 +152,25 @@ const init = Command.make(
       // Checked before anything is written: a domain whose storage cannot be opened is no use.
       const checked = db === undefined ? undefined : parseStorage(o.dir, db)
       if (typeof checked === "string") return yield* usage(`--db: ${checked}`)
+      if (Option.isSome(o.serverCert) !== Option.isSome(o.serverKey))
+        return yield* usage("give --server-cert and --server-key together")
+      // PROTOCOL.md §22.2.1: the public chain, checked before anything is written.
+      const publicIdentity =
+        Option.isSome(o.serverCert) && Option.isSome(o.serverKey)
+          ? yield* readPublicIdentity(o.domain, o.serverCert.value, o.serverKey.value).pipe(
+              Effect.mapError((e) => usage(e.message.replace(/\.$/, "")))
+            )
+          : undefined
       const entropy = yield* Entropy
       const now = new Date(yield* Clock.currentTimeMillis)
-      const done = yield* initDomain({ dir: o.dir, domain: o.domain, now, entropy: entropy.bytes, db }).pipe(
+      const done = yield* initDomain({
+        dir: o.dir,
+        domain: o.domain,
+        now,
+        entropy: entropy.bytes,
+        db,
+        publicIdentity
+      }).pipe(
         Effect.mapError(
           (e) =>
             new CliFailure({
@@ -153,12 +186,50 @@ const init = Command.make(
       yield* stdoutLine(
         `  storage: ${checked === undefined ? `sqlite:${path.join(done.dir, "irp.sqlite")}` : shownDatabase(checked)} (irp.json "db")`
       )
+      if (publicIdentity !== undefined)
+        yield* stdoutLine(`  public chain for other domains' IRPs: ${done.files.publicChain} (irp.json "publicChain")`)
       yield* stdoutLine(`  move ${done.files.rootKey} offline: only a new issuing CA needs it`)
       yield* stdoutLine(
         `next: sixchat irp serve --dir ${o.dir}   and   sixchat irp token --dir ${o.dir} --handle USER@${done.config.domain}`
       )
     })
 ).pipe(Command.withDescription("create a domain: root CA, issuing CA, IRP server certificate and config"))
+
+/**
+ * `irp public-cert`: the public chain of an existing domain (PROTOCOL.md §22.2.1), checked and copied
+ * into DIR (replacing an earlier one, as after an ACME renewal); `irp serve` uses it from its next start.
+ */
+const publicCert = Command.make(
+  "public-cert",
+  {
+    dir: dirOption,
+    serverCert: Options.file("server-cert").pipe(
+      Options.withDescription("PEM chain from a public CA for irp.<domain>, leaf first, EKU serverAuth")
+    ),
+    serverKey: Options.file("server-key").pipe(
+      Options.withDescription("its PEM private key (PKCS#8, unencrypted, ECDSA P-256 or Ed25519)")
+    )
+  },
+  (o) =>
+    Effect.gen(function* () {
+      const done = yield* setPublicChain(o.dir, o.serverCert, o.serverKey).pipe(
+        Effect.mapError((e) =>
+          e.reason === "BadParameter"
+            ? usage(e.message.replace(/\.$/, ""))
+            : new CliFailure({
+                code: ExitCode.State,
+                message: `${e.message} (is ${o.dir} a directory made by \`sixchat irp init\`?)`
+              })
+        )
+      )
+      yield* stdoutLine(`public chain of irp.${done.domain} stored in ${done.cert} (key ${done.key})`)
+      yield* stdoutLine("restart irp serve to present it to other domains' IRPs")
+    })
+).pipe(
+  Command.withDescription(
+    "store the public CA chain for irp.<domain> that other domains' IRPs verify (federation, PROTOCOL.md 22.2.1)"
+  )
+)
 
 const token = Command.make(
   "token",
@@ -258,4 +329,4 @@ const revoke = Command.make(
   Command.withDescription("revoke a certificate by serial, or every certificate of a handle (takes effect at once)")
 )
 
-export const irpAdminCommands = [init, token, revoke] as const
+export const irpAdminCommands = [init, token, revoke, publicCert] as const

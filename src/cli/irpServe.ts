@@ -76,7 +76,9 @@ const serverFailure = (e: { readonly reason: string; readonly message: string; r
             ? e.message
             : e.reason === "Identity"
               ? `${e.message} (the domain directory is damaged: restore it from its backup)`
-              : `${e.message}; check that the database is reachable`
+              : e.reason === "Federation"
+                ? e.message
+                : `${e.message}; check that the database is reachable`
       })
 
 const serve = Command.make(

@@ -13,6 +13,7 @@ export class IrpServerError extends Data.TaggedError("IrpServerError")<{
     | "Listen" // an address could not be bound (in use, not local)
     | "Identity" // the server's certificate and key do not fit together
     | "Storage" // the registry could not be read at start-up
+    | "Federation" // the public anchors for other domains' IRPs cannot be read (PROTOCOL.md §22.2.4)
   readonly message: string
   readonly cause?: unknown
 }> {}

@@ -44,6 +44,12 @@ const EXAMPLES: Readonly<Record<string, Examples>> = {
       "sixchat irp init --dir /var/lib/sixchat-irp --domain example.org --db postgres://irp@localhost/irp"
     ]
   ],
+  "irp public-cert": [
+    [
+      "Store the public CA chain of irp.example.org for federation (again after each renewal):",
+      "sixchat irp public-cert --dir /var/lib/sixchat-irp --server-cert fullchain.pem --server-key privkey.pem"
+    ]
+  ],
   "irp serve": [
     ["Serve the domain, logging JSON:", "sixchat irp serve --dir /var/lib/sixchat-irp --log-format json"],
     ["Serve from PostgreSQL:", "sixchat irp serve --dir /var/lib/sixchat-irp --db postgres://irp@localhost/irp"]

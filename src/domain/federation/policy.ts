@@ -43,3 +43,10 @@ export type FederationPolicy = typeof FederationPolicy.Type
 
 /** What an irp.json without the field means. */
 export const defaultFederationPolicy: FederationPolicy = { mode: "closed", domains: [] }
+
+/**
+ * Whether `policy` lets this IRP federate with `domain` (§22.5), both ways: relaying its users' requests
+ * there, and answering that domain's IRP. `domain` as `normalizeDomain` gives it.
+ */
+export const permits = (policy: FederationPolicy, domain: string): boolean =>
+  policy.mode === "open" || (policy.mode === "allow" && policy.domains.includes(domain))

@@ -18,7 +18,10 @@ export const DomainFile = {
   /** The server certificate followed by the issuing CA certificate (the chain the server presents). */
   server: "server.pem",
   serverKey: "server-key.pem",
-  config: "irp.json"
+  config: "irp.json",
+  /** The public chain for `irp.<domain>` from a public CA (PROTOCOL.md §22.2.1), when the IRP federates. */
+  publicChain: "public.pem",
+  publicKey: "public-key.pem"
 } as const
 
 export const DEFAULT_IRP_PORT = 4604
@@ -63,7 +66,13 @@ export const IrpConfig = Schema.Struct({
    */
   stapleLifetimeSeconds: Schema.optional(Schema.Int.pipe(Schema.between(5, 600))),
   /** PROTOCOL.md §22.5: with which domains this IRP federates; absent: closed. */
-  federation: Schema.optionalWith(FederationPolicy, { default: () => defaultFederationPolicy, exact: true })
+  federation: Schema.optionalWith(FederationPolicy, { default: () => defaultFederationPolicy, exact: true }),
+  /**
+   * PROTOCOL.md §22.2.1: the public chain (PEM, leaf first) and its key, paths relative to DIR (`irp init
+   * --server-cert`, `irp public-cert` copy them to public.pem and public-key.pem; an operator may point
+   * them at the files an ACME client renews). Absent: the IRP has no public chain.
+   */
+  publicChain: Schema.optional(Schema.Struct({ cert: Schema.String, key: Schema.String }))
 })
 export type IrpConfig = typeof IrpConfig.Type
 

@@ -13,8 +13,11 @@ import { DomainFile, defaultIrpConfig, IrpConfig, IrpConfigJson } from "../../do
 import { CaError } from "../../domain/pki/errors.js"
 import * as Profile from "../../domain/pki/profile.js"
 import { createIssuingCa, createRootCa, createServerCertificate, type Issuer, loadIssuer } from "./certificates.js"
-import { makeNewDirectory, readText, removeDirectory, writeNewFile } from "./files.js"
+import { makeNewDirectory, readText, removeDirectory, writeFile, writeNewFile } from "./files.js"
 import { generateKeyPair, KEY_SEED_BYTES } from "./keys.js"
+import { type PublicIdentity, readPublicIdentity, storePublicIdentity } from "./publicChain.js"
+
+export type { PublicIdentity } from "./publicChain.js"
 
 export interface InitDomainParams {
   readonly dir: string
@@ -30,6 +33,8 @@ export interface InitDomainParams {
   readonly issuingValidityDays?: number | undefined
   /** The storage irp.json records (`sqlite:PATH` or `postgres://…`); default the SQLite file in DIR. */
   readonly db?: string | undefined
+  /** The public chain for `irp.<domain>` (PROTOCOL.md §22.2.1), checked (`readPublicIdentity`). */
+  readonly publicIdentity?: PublicIdentity | undefined
 }
 
 export interface DomainInitialised {
@@ -63,9 +68,10 @@ export const initDomain = (params: InitDomainParams): Effect.Effect<DomainInitia
     const serverNames = params.serverNames ?? Profile.defaultServerNames(domain)
     const clientValidityDays = params.clientValidityDays ?? Profile.CLIENT_VALIDITY_DAYS
     const serverValidityDays = params.serverValidityDays ?? Profile.SERVER_VALIDITY_DAYS
-    const config = yield* Schema.decodeUnknown(IrpConfig)(
-      defaultIrpConfig({ domain, serverNames, clientValidityDays, serverValidityDays, db: params.db })
-    ).pipe(
+    const config = yield* Schema.decodeUnknown(IrpConfig)({
+      ...defaultIrpConfig({ domain, serverNames, clientValidityDays, serverValidityDays, db: params.db }),
+      ...(params.publicIdentity === undefined ? {} : { publicChain: PUBLIC_CHAIN_FILES })
+    }).pipe(
       Effect.mapError(
         (cause) =>
           new CaError({
@@ -116,11 +122,34 @@ export const initDomain = (params: InitDomainParams): Effect.Effect<DomainInitia
         writeNewFile(files.issuingKey, keyPem(issuingKey.pkcs8), KEY_MODE),
         writeNewFile(files.server, certPem(server.chain), PUBLIC_MODE),
         writeNewFile(files.serverKey, keyPem(serverKey.pkcs8), KEY_MODE),
-        writeNewFile(files.config, `${Schema.encodeSync(IrpConfigJson)(config)}\n`, configMode(config.db))
+        writeNewFile(files.config, `${Schema.encodeSync(IrpConfigJson)(config)}\n`, configMode(config.db)),
+        ...(params.publicIdentity === undefined ? [] : [storePublicIdentity(params.dir, params.publicIdentity)])
       ],
       { discard: true }
     ).pipe(Effect.onError(() => removeDirectory(params.dir)))
     return { dir: path.resolve(params.dir), config, rootCertificate: rootDer, files }
+  })
+
+/** What irp.json records for a public chain copied into the domain directory. */
+const PUBLIC_CHAIN_FILES = { cert: DomainFile.publicChain, key: DomainFile.publicKey } as const
+
+/**
+ * `irp public-cert`: checks a public chain for the domain of `dir` (PROTOCOL.md §22.2.1), copies it into
+ * the directory (replacing an earlier one) and records it in irp.json. `irp serve` uses it from its next start.
+ */
+export const setPublicChain = (
+  dir: string,
+  certFile: string,
+  keyFile: string
+): Effect.Effect<{ readonly domain: string; readonly cert: string; readonly key: string }, CaError> =>
+  Effect.gen(function* () {
+    const files = filesIn(dir)
+    const config = yield* readConfig(files.config)
+    const identity = yield* readPublicIdentity(config.domain, certFile, keyFile)
+    const stored = yield* storePublicIdentity(dir, identity)
+    const updated: IrpConfig = { ...config, publicChain: PUBLIC_CHAIN_FILES }
+    yield* writeFile(files.config, `${Schema.encodeSync(IrpConfigJson)(updated)}\n`, configMode(config.db))
+    return { domain: config.domain, ...stored }
   })
 
 /** What `irp serve` needs from a domain directory. */
@@ -134,6 +163,8 @@ export interface LoadedDomain {
   readonly serverChain: ReadonlyArray<Uint8Array>
   /** The server's PKCS#8 private key (for CertificateVerify). Secret. */
   readonly serverKey: Uint8Array
+  /** The public chain for other domains' IRPs (PROTOCOL.md §22.2.1), checked; absent when irp.json names none. */
+  readonly publicIdentity?: PublicIdentity | undefined
 }
 
 const single = (file: string, text: string, label: string): Effect.Effect<Uint8Array, CaError> => {
@@ -151,22 +182,25 @@ const configProblem = (cause: unknown): string => {
   return `: ${issue.path.length === 0 ? "" : `${issue.path.join(".")}: `}${issue.message}`
 }
 
+const readConfig = (file: string): Effect.Effect<IrpConfig, CaError> =>
+  readText(file).pipe(
+    Effect.flatMap(Schema.decodeUnknown(IrpConfigJson)),
+    Effect.mapError((cause) =>
+      cause instanceof CaError
+        ? cause
+        : new CaError({
+            reason: "Io",
+            message: `${file} is not a valid IRP configuration${configProblem(cause)}.`,
+            cause
+          })
+    )
+  )
+
 /** Reads a domain directory written by `initDomain` (the root key is not read: it may be offline). */
 export const loadDomain = (dir: string): Effect.Effect<LoadedDomain, CaError> =>
   Effect.gen(function* () {
     const files = filesIn(dir)
-    const config = yield* readText(files.config).pipe(
-      Effect.flatMap(Schema.decodeUnknown(IrpConfigJson)),
-      Effect.mapError((cause) =>
-        cause instanceof CaError
-          ? cause
-          : new CaError({
-              reason: "Io",
-              message: `${files.config} is not a valid IRP configuration${configProblem(cause)}.`,
-              cause
-            })
-      )
-    )
+    const config = yield* readConfig(files.config)
     const rootCertificate = yield* readText(files.ca).pipe(Effect.flatMap((t) => single(files.ca, t, "CERTIFICATE")))
     const issuingDer = yield* readText(files.issuingCa).pipe(
       Effect.flatMap((t) => single(files.issuingCa, t, "CERTIFICATE"))
@@ -182,5 +216,25 @@ export const loadDomain = (dir: string): Effect.Effect<LoadedDomain, CaError> =>
       Effect.flatMap((t) => single(files.serverKey, t, "PRIVATE KEY"))
     )
     const issuer = yield* loadIssuer({ certificateDer: issuingDer, pkcs8: issuingKey, domain: config.domain })
-    return { config, rootCertificate, issuer, serverChain, serverKey }
+    const publicIdentity =
+      config.publicChain === undefined
+        ? undefined
+        : yield* readPublicIdentity(
+            config.domain,
+            path.resolve(dir, config.publicChain.cert),
+            path.resolve(dir, config.publicChain.key)
+          ).pipe(
+            // A file renewed into something unusable: the same sentence, with where irp.json names it.
+            Effect.mapError(
+              (e) => new CaError({ reason: "Io", message: `${e.message} (irp.json "publicChain")`, cause: e })
+            )
+          )
+    return {
+      config,
+      rootCertificate,
+      issuer,
+      serverChain,
+      serverKey,
+      ...(publicIdentity === undefined ? {} : { publicIdentity })
+    }
   })

@@ -12,28 +12,37 @@
  * listening, interrupts every connection (each sends `<Close/>`) and ends the background fibers; the CLI
  * closes it on SIGINT/SIGTERM.
  *
+ * Federation (PROTOCOL.md §22): the domain's public chain, when it has one, is shown to an initiator that
+ * asks `<Trust>public</Trust>`; unless the policy is `closed`, a client chain that does not lead to the
+ * domain root is tried under the public anchors and, naming `irp.X`, makes the caller the IRP of X
+ * (`federationCallers.ts`), answered as `access.ts` allows. Users' requests for other domains go to the
+ * `Federation` service of the context when there is one (`relay.ts`).
+ *
  * Lookups are answered from an in-memory cache when it holds the handle (`lookup.ts`), which the
  * registry's `onChange` keeps current; each request is logged through the `RequestLog` of the context
  * (`requestLog.ts`), else through the Effect loggers present when the server was built.
  */
-import { Duration, Effect, Either, Exit, Layer, Scope } from "effect"
+import { Duration, Effect, Either, Exit, Layer, Option, Scope } from "effect"
 import { type Address, formatAddress, type Handle } from "../../../domain/brands.js"
 import { makeLocalIdentity } from "../../../domain/handshake/identity.js"
 import { irpServerCodec } from "../../../domain/irp/xml.js"
 import { sourceKey } from "../../../domain/sourceKey.js"
-import { CertVerifier } from "../../../services/CertVerifier.js"
+import { CertVerifier, type CertVerifierService } from "../../../services/CertVerifier.js"
 import { cryptoSuite } from "../../../services/Crypto.js"
+import { Federation } from "../../../services/Federation.js"
 import { IrpRegistry } from "../../../services/IrpRegistry.js"
 import { IrpServer, IrpServerError, type IrpServerService } from "../../../services/IrpServer.js"
 import { type Connection, Transport } from "../../../services/Transport.js"
 import { CertificateAuthority } from "../../ca/CertificateAuthority.js"
 import type { LoadedDomain } from "../../ca/DomainDirectory.js"
 import { type ChannelOptions, make as makeChannels } from "../../channel/SecureChannelLive.js"
+import { publicVerifier } from "../../federation/publicAnchors.js"
 import { revocationChecked } from "../../revocationChecked.js"
 import type { ConnectionHandler } from "../../transport/Admission.js"
 import * as Admission from "../../transport/Admission.js"
 import { makeCertificateCopies } from "./certificateCopies.js"
 import * as Crl from "./crl.js"
+import * as FederationCallers from "./federationCallers.js"
 import { changedOf } from "./handlers.js"
 import { makeAnswerCache } from "./lookup.js"
 import * as RateLimiter from "./rateLimiter.js"
@@ -106,6 +115,16 @@ export const defaultPolicy: IrpServerPolicy = {
   lookupCacheTtl: Duration.seconds(5)
 }
 
+/** PROTOCOL.md §22: the server's side of federation. */
+export interface IrpServerFederation {
+  /**
+   * Verifies other domains' IRPs as callers (§22.2.5), under the public anchors. Default, unless the
+   * policy is `closed`: `publicVerifier()` (Node's roots plus `SIXCHAT_EXTRA_ROOTS`). Tests give one
+   * over their own test anchor.
+   */
+  readonly publicVerifier?: CertVerifierService | undefined
+}
+
 export interface IrpServerOptions {
   /** The domain directory, loaded (`loadDomain`): server certificate and key, root, issuing chain. */
   readonly domain: LoadedDomain
@@ -114,6 +133,11 @@ export interface IrpServerOptions {
   readonly policy?: Partial<IrpServerPolicy> | undefined
   /** Handshake / idle timeouts of the secure channel. */
   readonly channel?: Partial<ChannelOptions> | undefined
+  /**
+   * Federation (PROTOCOL.md §22): inbound callers are verified as this says; outbound requests go to the
+   * `Federation` service when the context has one (else they are refused `federation_refused`).
+   */
+  readonly federation?: IrpServerFederation | undefined
 }
 
 export const make = (options: IrpServerOptions) =>
@@ -138,13 +162,45 @@ export const make = (options: IrpServerOptions) =>
           new IrpServerError({ reason: "Storage", message: `Cannot read the revocation list: ${cause.message}`, cause })
       )
     )
-    const verifier = revocationChecked(yield* CertVerifier, revocations.source)
+    const federationPolicy = domain.config.federation
+    // PROTOCOL.md §22.2.1: the public chain, for an initiator that asks <Trust>public</Trust>.
+    const publicIdentity =
+      domain.publicIdentity === undefined
+        ? undefined
+        : makeLocalIdentity(crypto, domain.publicIdentity.pkcs8, domain.publicIdentity.chain)
+    if (publicIdentity !== undefined && Either.isLeft(publicIdentity))
+      return yield* new IrpServerError({
+        reason: "Identity",
+        message: `The public certificate cannot be used: ${publicIdentity.left}; check irp.json's publicChain files.`
+      })
+    // §22.2.5: a closed IRP does not even try the public anchors (another domain's IRP fails its handshake).
+    const publicAnchors =
+      federationPolicy.mode === "closed"
+        ? undefined
+        : (options.federation?.publicVerifier ??
+          (yield* publicVerifier().pipe(
+            Effect.mapError(
+              (cause) =>
+                new IrpServerError({
+                  reason: "Federation",
+                  message: `The public anchors for other domains' IRPs cannot be read: ${cause.message}`,
+                  cause
+                })
+            )
+          )))
+    const callers = FederationCallers.make({
+      local: revocationChecked(yield* CertVerifier, revocations.source),
+      publicAnchors,
+      ownDomain: domain.config.domain
+    })
+    const relay = Option.getOrUndefined(yield* Effect.serviceOption(Federation))
     const channels = yield* makeChannels({
       codec: irpServerCodec,
       identity: identity.right,
+      ...(publicIdentity === undefined ? {} : { publicIdentity: publicIdentity.right }),
       allowAnonymousPeer: true,
       ...(options.channel === undefined ? {} : { options: options.channel })
-    }).pipe(Effect.provideService(CertVerifier, verifier))
+    }).pipe(Effect.provideService(CertVerifier, callers.verifier))
 
     const answers = makeAnswerCache({
       maxEntries: policy.lookupCacheEntries,
@@ -159,7 +215,9 @@ export const make = (options: IrpServerOptions) =>
       ca,
       domain: domain.config.domain,
       rootCertificate: domain.rootCertificate,
-      federation: domain.config.federation.mode,
+      federation: federationPolicy.mode,
+      federationPolicy,
+      relay,
       issuerChain: domain.issuer.chain,
       revocations,
       answers,
@@ -172,6 +230,7 @@ export const make = (options: IrpServerOptions) =>
       limits: policy,
       limiter: RateLimiter.make(policy.rateLimits),
       log: yield* RequestLog.current,
+      federationOf: callers.domainOf,
       // A certificate change may be a revocation made by another process: read it before the new state.
       hub: yield* makeHub(registry, (change) =>
         Effect.zipRight(

@@ -2,8 +2,9 @@
  * What the request handlers run with: the server's shared parts (`ServerContext`) and the authorised
  * connection a request came on (`ConnectionContext`).
  */
-import type { FederationMode } from "../../../domain/federation/policy.js"
+import type { FederationMode, FederationPolicy } from "../../../domain/federation/policy.js"
 import type { Caller } from "../../../domain/irp/access.js"
+import type { FederationService } from "../../../services/Federation.js"
 import type { IrpRegistryService } from "../../../services/IrpRegistry.js"
 import type { CertificateAuthorityService } from "../../ca/CertificateAuthority.js"
 import type { CertificateCopies } from "./certificateCopies.js"
@@ -21,6 +22,13 @@ export interface ServerContext {
   readonly rootCertificate: Uint8Array
   /** `irp.json`'s federation mode (§22.5), which `DomainInfo` states. */
   readonly federation: FederationMode
+  /** The whole policy (§22.5): which domains this IRP relays to and answers. */
+  readonly federationPolicy: FederationPolicy
+  /**
+   * Where requests for other domains go (§22.4): the `Federation` service, when the server has one;
+   * without it they are refused `federation_refused`.
+   */
+  readonly relay?: FederationService | undefined
   /** What follows a client certificate in its chain (the issuing CA). */
   readonly issuerChain: ReadonlyArray<Uint8Array>
   readonly revocations: Revocations

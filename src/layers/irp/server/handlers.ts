@@ -8,7 +8,7 @@
  * Their names used elsewhere are re-exported from here.
  */
 import { createHash } from "node:crypto"
-import { Effect, Schema } from "effect"
+import { Effect, Schema, Stream } from "effect"
 import type { Address, Handle, Id } from "../../../domain/brands.js"
 import type { CertificateRecord, SerialHex } from "../../../domain/irp/certificates.js"
 import type { IrpRequest, IrpServerMessage, WireAddress } from "../../../domain/irp/messages.js"
@@ -19,6 +19,7 @@ import { verifyCsr } from "../../ca/csr.js"
 import type { ConnectionContext, ServerContext } from "./context.js"
 import { bindingInfo, lookup, lookupAtOnce } from "./lookup.js"
 import { fromCa, fromCrl, notOurs, Refused, registry } from "./refusals.js"
+import { foreignDomain, fromFederation, relayDomainInfo, relayLookup, relayRefusal, relayStatus } from "./relay.js"
 import { entryOf } from "./revocations.js"
 
 export type { ConnectionContext, ServerContext } from "./context.js"
@@ -98,11 +99,59 @@ const stapled = (ctx: ServerContext, id: Id, serial: SerialHex, now: number) =>
         } as const)
   })
 
-/** A request for another domain (PROTOCOL.md §22.4) on a server that does not relay (§22.5). */
-const noRelay = (ctx: ServerContext, domain: string): Refused =>
+/**
+ * A request for another domain (PROTOCOL.md §22.4): `undefined` when it is relayed (by `act`), else the
+ * refusal (no `Federation` service, or our policy does not permit the domain, §22.5).
+ */
+const noRelay = (ctx: ServerContext, domain: string): Refused | undefined => relayRefusal(ctx, domain)
+
+/** A Lookup or Watch of a foreign handle: `not_found` as before federation when the server has no relay. */
+const foreignHandle = (ctx: ServerContext, handle: Handle): Refused | undefined => {
+  if (ctx.relay === undefined) return notOurs(ctx.domain, handle)
+  const domain = foreignDomain(handle)
+  return domain === undefined ? notOurs(ctx.domain, handle) : relayRefusal(ctx, domain)
+}
+
+const tooManyWatches = (conn: ConnectionContext) =>
   new Refused({
-    code: "federation_refused",
-    message: `${ctx.domain} does not relay requests to ${domain}: its IRP does not federate.`
+    code: "bad_request",
+    message: `This connection already watches ${conn.watches.size()} handles, the most allowed: unwatch some, or open another connection.`
+  })
+
+/**
+ * A Watch with foreign handles (§22.4): this domain's go to the hub, the others through the `Federation`
+ * service, each pushed to this connection as `<Changed>`; all of them or none.
+ */
+const watchWithForeign = (
+  ctx: ServerContext,
+  conn: ConnectionContext,
+  request: Extract<IrpRequest, { readonly _tag: "irp.Watch" }>
+) =>
+  Effect.gen(function* () {
+    const local = request.handles.filter((h) => handleInDomain(h, ctx.domain))
+    const foreign = request.handles.filter((h) => !handleInDomain(h, ctx.domain))
+    for (const h of foreign) {
+      const refusal = foreignHandle(ctx, h)
+      if (refusal !== undefined) return yield* refusal
+    }
+    const federation = ctx.relay!
+    const added = yield* conn.watches.addForeign(foreign, (handle) =>
+      Effect.map(Effect.mapError(federation.watch([handle]), fromFederation), (changes) =>
+        changes.pipe(
+          Stream.map((c) => ({
+            _tag: "irp.Changed" as const,
+            handle: c.handle,
+            status: c.status,
+            bindings: c.bindings
+          }))
+        )
+      )
+    )
+    if (!added || !conn.watches.add(local)) {
+      conn.watches.remove(foreign)
+      return yield* tooManyWatches(conn)
+    }
+    return [{ _tag: "irp.Ok", id: request.id }] as Answers
   })
 
 /**
@@ -133,6 +182,7 @@ export const answerAtOnce = (
         }
       ]
     case "irp.Lookup":
+      if (!handleInDomain(request.handle, ctx.domain)) return foreignHandle(ctx, request.handle)
       return lookupAtOnce(ctx, request, now)
     case "irp.Status": {
       if (request.domain !== undefined && request.domain !== ctx.domain) return noRelay(ctx, request.domain)
@@ -150,13 +200,12 @@ export const answerAtOnce = (
       ]
     }
     case "irp.Watch": {
-      const foreign = request.handles.find((h) => !handleInDomain(h, ctx.domain))
-      if (foreign !== undefined) return notOurs(ctx.domain, foreign)
-      if (!conn.watches.add(request.handles))
-        return new Refused({
-          code: "bad_request",
-          message: `This connection already watches ${conn.watches.size()} handles, the most allowed: unwatch some, or open another connection.`
-        })
+      for (const h of request.handles) {
+        if (handleInDomain(h, ctx.domain)) continue
+        // Foreign handles are watched through the Federation service, by `act`.
+        return foreignHandle(ctx, h)
+      }
+      if (!conn.watches.add(request.handles)) return tooManyWatches(conn)
       return [{ _tag: "irp.Ok", id: request.id }]
     }
     case "irp.Unwatch":
@@ -165,6 +214,13 @@ export const answerAtOnce = (
     default:
       return undefined
   }
+}
+
+/** `answerAtOnce` for a request that always has an immediate answer. */
+const atOnce = (ctx: ServerContext, conn: ConnectionContext, request: IrpRequest, now: number) => {
+  const answers = answerAtOnce(ctx, conn, request, now)
+  if (answers === undefined) throw new Error(`${request._tag} has no immediate answer`)
+  return answers instanceof Refused ? Effect.fail(answers) : Effect.succeed(answers)
 }
 
 /**
@@ -233,8 +289,10 @@ export const act = (
         yield* registry(ctx.registry.deregister({ handle: holder(), deviceId: request.deviceId ?? "all", now }))
         return ok
       case "irp.Lookup":
+        if (!handleInDomain(request.handle, ctx.domain)) return yield* relayLookup(ctx, request)
         return yield* lookup(ctx, request, now)
       case "irp.Status": {
+        if (request.domain !== undefined && request.domain !== ctx.domain) return yield* relayStatus(ctx, request)
         if (request.staple === true) return [yield* stapled(ctx, request.id, request.serial, now)]
         const status = yield* registry(ctx.registry.status(request.serial))
         return [{ _tag: "irp.StatusResult", id: request.id, ...status }]
@@ -269,13 +327,15 @@ export const act = (
         ctx.revocations.note([entryOf(revoked)])
         return ok
       }
+      case "irp.DomainInfo":
+        if (request.domain !== undefined && request.domain !== ctx.domain) return yield* relayDomainInfo(ctx, request)
+        return yield* atOnce(ctx, conn, request, now)
       case "irp.Watch":
+        if (request.handles.some((h) => !handleInDomain(h, ctx.domain)))
+          return yield* watchWithForeign(ctx, conn, request)
+        return yield* atOnce(ctx, conn, request, now)
       case "irp.Unwatch":
       case "irp.Ping":
-      case "irp.DomainInfo": {
-        const answers = answerAtOnce(ctx, conn, request, now)
-        if (answers === undefined) throw new Error(`${request._tag} has no immediate answer`)
-        return answers instanceof Refused ? yield* answers : answers
-      }
+        return yield* atOnce(ctx, conn, request, now)
     }
   })

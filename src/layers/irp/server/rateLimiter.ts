@@ -16,8 +16,17 @@ export interface RateLimitPolicy {
   readonly anonymous: BucketPolicy
   /** Per handle for authenticated requests, across all of its connections to this process. */
   readonly authenticated: BucketPolicy
+  /**
+   * Another domain's IRP (PROTOCOL.md §22.6): a bucket per asking domain, and the same again per source
+   * address of federation callers, since certificates for many domain names are cheap to get and one host
+   * presenting many of them must not multiply its share.
+   */
+  readonly federation?: BucketPolicy | undefined
   readonly maxTrackedKeys: number
 }
+
+/** PROTOCOL.md §22.6: 50 requests a second per asking domain, in bursts of 200. */
+const FEDERATION_DEFAULT: BucketPolicy = { burst: 200, perSecond: 50 }
 
 /**
  * Defaults: an anonymous source may enrol 3 times in a burst and then once per 10 s (Enroll costs 10),
@@ -27,6 +36,7 @@ export interface RateLimitPolicy {
 export const defaultRateLimits: RateLimitPolicy = {
   anonymous: { burst: 30, perSecond: 1 },
   authenticated: { burst: 120, perSecond: 20 },
+  federation: FEDERATION_DEFAULT,
   maxTrackedKeys: 100_000
 }
 
@@ -46,15 +56,31 @@ export interface RateLimiter {
 }
 
 export const make = (policy: RateLimitPolicy): RateLimiter => {
+  const federation = policy.federation ?? FEDERATION_DEFAULT
   const buckets = new Map<string, Bucket>()
+  const store = (key: string, bucket: Bucket) => {
+    buckets.delete(key)
+    buckets.set(key, bucket)
+    if (buckets.size > policy.maxTrackedKeys) buckets.delete(buckets.keys().next().value!)
+  }
   const takeAt = (caller: Caller, cost: number, now: number): number | undefined => {
+    if (caller._tag === "Federation") {
+      // Both buckets must allow it; a refusal takes from neither.
+      const domainKey = `fed:${caller.domain}`
+      const sourceKeyed = `fed-src:${sourceKey(caller.source.host)}`
+      const byDomain = takeTokens(buckets.get(domainKey), federation, now, cost)
+      const bySource = takeTokens(buckets.get(sourceKeyed), federation, now, cost)
+      if (byDomain.allowed && bySource.allowed) {
+        store(domainKey, byDomain.bucket)
+        store(sourceKeyed, bySource.bucket)
+        return undefined
+      }
+      return Math.max(byDomain.retryAfterMs, bySource.retryAfterMs)
+    }
     const key = caller._tag === "Holder" ? `id:${caller.handle}` : sourceKey(caller.source.host)
     const bucketPolicy = caller._tag === "Holder" ? policy.authenticated : policy.anonymous
-    const previous = buckets.get(key)
-    const result = takeTokens(previous, bucketPolicy, now, cost)
-    if (previous !== undefined) buckets.delete(key)
-    buckets.set(key, result.bucket)
-    if (buckets.size > policy.maxTrackedKeys) buckets.delete(buckets.keys().next().value!)
+    const result = takeTokens(buckets.get(key), bucketPolicy, now, cost)
+    store(key, result.bucket)
     return result.allowed ? undefined : result.retryAfterMs
   }
   return {

@@ -12,7 +12,14 @@
  */
 import { Cause, Effect, FiberSet, Option, type Scope } from "effect"
 import { formatAddress } from "../../../domain/brands.js"
-import { type AccessPolicy, authorize, type Caller, callerName } from "../../../domain/irp/access.js"
+import type { VerifiedCertificate } from "../../../domain/cert/verify.js"
+import {
+  type AccessPolicy,
+  authorize,
+  authorizeFederated,
+  type Caller,
+  callerName
+} from "../../../domain/irp/access.js"
 import type { SerialHex } from "../../../domain/irp/certificates.js"
 import type { IrpRequest, IrpServerInbound, IrpServerMessage } from "../../../domain/irp/messages.js"
 import type { SecureChannel } from "../../../services/SecureChannel.js"
@@ -26,6 +33,7 @@ import {
   type ServerContext
 } from "./handlers.js"
 import { type RateLimiter, requestCost } from "./rateLimiter.js"
+import { isRelayed } from "./relay.js"
 import type { RequestLogService } from "./requestLog.js"
 import { makeConnectionWatches, type WatchHub } from "./watches.js"
 
@@ -39,16 +47,27 @@ export interface SessionContext extends ServerContext {
   readonly limiter: RateLimiter
   readonly hub: WatchHub
   readonly log: RequestLogService
+  /** The other domain whose IRP a verified certificate names (PROTOCOL.md §22.2.5; `federationCallers.ts`). */
+  readonly federationOf?: ((certificate: VerifiedCertificate) => string | undefined) | undefined
 }
 
 export type IrpServerChannel = SecureChannel<IrpServerInbound, IrpServerMessage>
 
-/** Who the handshake says is on the other end; `undefined` for a certificate that names no handle. */
-export const callerOf = (channel: IrpServerChannel): Caller | undefined => {
+/**
+ * Who the handshake says is on the other end; `undefined` for a certificate that names no handle and is
+ * no other domain's IRP (`federationOf`, PROTOCOL.md §22.2.5).
+ */
+export const callerOf = (
+  channel: IrpServerChannel,
+  federationOf?: (certificate: VerifiedCertificate) => string | undefined
+): Caller | undefined => {
   const source = channel.session.remote
   const cert = channel.peer.certificate
   if (cert === undefined) return { _tag: "Anonymous", source }
-  if (cert.handle === undefined) return undefined
+  if (cert.handle === undefined) {
+    const domain = federationOf?.(cert)
+    return domain === undefined ? undefined : { _tag: "Federation", source, domain, notAfter: cert.notAfter.getTime() }
+  }
   return {
     _tag: "Holder",
     source,
@@ -72,7 +91,7 @@ const precheck = (
   if (wait !== undefined)
     return new Refused({
       code: "rate_limited",
-      message: `Too many requests from ${caller._tag === "Holder" ? caller.handle : "this address"}: wait ${Math.ceil(wait / 1000)} s before the next one.`,
+      message: `Too many requests from ${caller._tag === "Anonymous" ? "this address" : callerName(caller)}: wait ${Math.ceil(wait / 1000)} s before the next one.`,
       retryAfterMs: wait
     })
   if (caller._tag === "Holder") {
@@ -88,13 +107,20 @@ const precheck = (
         message: "Your certificate has expired: enrol again with a new token from the operator."
       })
   }
+  if (caller._tag === "Federation" && caller.notAfter <= now)
+    return new Refused({
+      code: "unauthorized",
+      message: `The public certificate of irp.${caller.domain} has expired: connect again with its renewed one.`
+    })
   if (inbound._tag === "irp.InvalidRequest")
     return new Refused({
       code: "bad_request",
       // One sentence that names what to fix (issue 10, section 6); schema refusals name the element.
       message: inbound.message.startsWith("<") ? inbound.message : `<${inbound.element}>: ${inbound.message}`
     })
-  const refusal = authorize(inbound._tag, caller, ctx.limits)
+  const refusal =
+    authorize(inbound._tag, caller, ctx.limits) ??
+    (caller._tag === "Federation" ? authorizeFederated(inbound, caller, ctx.domain, ctx.federationPolicy) : undefined)
   return refusal === undefined ? inbound : new Refused(refusal)
 }
 
@@ -119,7 +145,7 @@ const FORKED: ReadonlySet<IrpServerInbound["_tag"]> = new Set([
 /** Serves the channel until it ends; never fails. */
 export const serveChannel = (ctx: SessionContext, channel: IrpServerChannel): Effect.Effect<void, never, Scope.Scope> =>
   Effect.gen(function* () {
-    const caller = callerOf(channel)
+    const caller = callerOf(channel, ctx.federationOf)
     if (caller === undefined) return yield* channel.close("no_handle")
     const watches = yield* makeConnectionWatches(ctx.hub, channel.send, ctx.limits.maxWatchesPerConnection)
     const conn: ConnectionContext = { caller, watches }
@@ -190,7 +216,8 @@ export const serveChannel = (ctx: SessionContext, channel: IrpServerChannel): Ef
           return yield* channel.abort === undefined
             ? channel.close("unexpected_data")
             : channel.abort("unexpected_message", "a data record on the IRP port")
-        if (!FORKED.has(inbound.message._tag)) {
+        // A request relayed to another domain may take seconds (§22.6): it must not hold up the next ones.
+        if (!FORKED.has(inbound.message._tag) && !isRelayed(ctx, inbound.message)) {
           yield* serveOne(inbound.message)
           continue
         }

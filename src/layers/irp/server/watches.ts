@@ -7,7 +7,7 @@
  * `ConnectionWatches` that keeps only the latest state per handle and a writer fiber that sends them,
  * so a slow watcher costs at most one pending state per handle it watches and never delays the others.
  */
-import { Effect, Queue, type Scope } from "effect"
+import { Effect, ExecutionStrategy, Exit, Queue, Scope, Stream } from "effect"
 import type { Handle } from "../../../domain/brands.js"
 import type { Changed, IrpServerMessage } from "../../../domain/irp/messages.js"
 import type { RegistryChange, RegistryError } from "../../../domain/irp/registry.js"
@@ -62,11 +62,22 @@ export const makeHub = (
     }
   })
 
+/** A foreign handle's changes (PROTOCOL.md §22.4), for as long as the scope it is opened in lasts. */
+export type ForeignSubscribe<E> = (handle: Handle) => Effect.Effect<Stream.Stream<Changed, unknown>, E, Scope.Scope>
+
 export interface ConnectionWatches {
+  /** Handles watched, this domain's and foreign ones. */
   readonly size: () => number
   /** Adds handles; `false` (and nothing added) when the connection would hold more than `max`. */
   readonly add: (handles: ReadonlyArray<Handle>) => boolean
-  /** Removes handles; none given removes all. */
+  /**
+   * Adds foreign handles, one subscription each (the `Federation` service shares one federation `Watch`
+   * per handle among local watchers); `false` (nothing added) past `max`. When one subscription fails
+   * none is kept. A subscription whose stream ends (its federation session was lost) is dropped: a
+   * later `Watch` subscribes again.
+   */
+  readonly addForeign: <E>(handles: ReadonlyArray<Handle>, subscribe: ForeignSubscribe<E>) => Effect.Effect<boolean, E>
+  /** Removes handles, foreign ones included; none given removes all. */
   readonly remove: (handles: ReadonlyArray<Handle>) => void
 }
 
@@ -80,6 +91,29 @@ export const makeConnectionWatches = (
     const watched = new Set<Handle>()
     const pending = new Map<Handle, Changed>()
     const wake = yield* Queue.sliding<void>(1)
+    const connection = yield* Effect.scope
+    // Foreign handles: each subscription lives in a scope of its own, closed by `remove` (through
+    // `closing`, since `remove` is synchronous) or with the connection's scope.
+    const foreign = new Map<Handle, Scope.CloseableScope>()
+    const closing = yield* Queue.unbounded<Scope.CloseableScope>()
+    yield* Queue.take(closing).pipe(
+      Effect.flatMap((scope) => Scope.close(scope, Exit.void)),
+      Effect.forever,
+      Effect.forkScoped
+    )
+    const offerForeign = (handle: Handle, scope: Scope.Scope, change: Changed) =>
+      Effect.suspend(() => {
+        if (foreign.get(handle) !== scope || change.handle !== handle) return Effect.void
+        pending.set(handle, change)
+        return Effect.asVoid(Queue.offer(wake, undefined))
+      })
+    const dropForeign = (handle: Handle) => {
+      const scope = foreign.get(handle)
+      if (scope === undefined) return
+      foreign.delete(handle)
+      pending.delete(handle)
+      closing.unsafeOffer(scope)
+    }
     const sink: Sink = {
       push: (change) =>
         Effect.suspend(() => {
@@ -96,16 +130,39 @@ export const makeConnectionWatches = (
     // A failed send means the connection is gone: its own loop notices and closes the scope.
     yield* Queue.take(wake).pipe(Effect.zipRight(drain), Effect.forever, Effect.ignore, Effect.forkScoped)
     yield* Effect.addFinalizer(() => Effect.sync(() => hub.remove(watched, sink)))
+    const size = () => watched.size + foreign.size
+    const addForeign = <E>(handles: ReadonlyArray<Handle>, subscribe: ForeignSubscribe<E>) =>
+      Effect.gen(function* () {
+        const fresh = [...new Set(handles)].filter((h) => !foreign.has(h))
+        if (size() + fresh.length > max) return false
+        const opened: Array<Handle> = []
+        for (const handle of fresh) {
+          const scope = yield* Scope.fork(connection, ExecutionStrategy.sequential)
+          foreign.set(handle, scope)
+          opened.push(handle)
+          const stream = yield* Scope.extend(subscribe(handle), scope).pipe(
+            Effect.tapError(() => Effect.sync(() => opened.forEach(dropForeign)))
+          )
+          yield* Stream.runForEach(stream, (change) => offerForeign(handle, scope, change)).pipe(
+            Effect.ignore,
+            Effect.ensuring(Effect.sync(() => foreign.get(handle) === scope && dropForeign(handle))),
+            Effect.forkIn(scope)
+          )
+        }
+        return true
+      })
     return {
-      size: () => watched.size,
+      size,
+      addForeign,
       add: (handles) => {
         const fresh = [...new Set(handles)].filter((h) => !watched.has(h))
-        if (watched.size + fresh.length > max) return false
+        if (size() + fresh.length > max) return false
         for (const h of fresh) watched.add(h)
         hub.add(fresh, sink)
         return true
       },
       remove: (handles) => {
+        for (const h of handles.length === 0 ? [...foreign.keys()] : handles) dropForeign(h)
         const gone = handles.length === 0 ? [...watched] : handles.filter((h) => watched.has(h))
         for (const h of gone) {
           watched.delete(h)
