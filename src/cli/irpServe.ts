@@ -27,6 +27,7 @@ import { IrpServerError } from "../services/IrpServer.js"
 import { cryptoLayer, cryptoOption, parseAddressArg } from "./common.js"
 import { CliFailure, ExitCode } from "./failure.js"
 import { databaseFor, dbOption, dirOption, loadDomainOrFail, registryLayer, shownDatabase } from "./irpAdmin.js"
+import { checkDnsServer, withFederation } from "./irpFederation.js"
 import { addressInUse, isAddressInUse } from "./listenFailure.js"
 import * as ServerLog from "./serverLog.js"
 
@@ -111,10 +112,17 @@ const serve = Command.make(
       Options.withDefault(IrpServerLive.defaultPolicy.maxHandshakesPerSource),
       Options.withDescription("of those, from one IPv4 address or IPv6 /64 (default 32)")
     ),
+    dns: Options.text("dns").pipe(
+      Options.optional,
+      Options.withDescription(
+        "the DNS server that finds other domains' IRPs, IP:PORT (default: SIXCHAT_DNS, else the system's)"
+      )
+    ),
     crypto: cryptoOption
   },
   (o) =>
     Effect.gen(function* () {
+      const dnsServer = yield* checkDnsServer(o.dns)
       const domain = yield* loadDomainOrFail(o.dir)
       const listen = yield* listenAddresses(o.listen, domain.config.listen, o.logFormat)
       const spec = yield* databaseFor(o.dir, domain, o.db)
@@ -132,15 +140,19 @@ const serve = Command.make(
               code: ExitCode.Usage,
               message: "--max-handshakes and --max-handshakes-per-source take a number of at least 1"
             })
-          const server = yield* IrpServerLive.make({
+          const server = yield* withFederation(
             domain,
-            listen,
-            policy: {
-              lookupCacheEntries: o.lookupCache,
-              maxHandshakes: o.maxHandshakes,
-              maxHandshakesPerSource: o.maxHandshakesPerSource
-            }
-          }).pipe(
+            dnsServer,
+            IrpServerLive.make({
+              domain,
+              listen,
+              policy: {
+                lookupCacheEntries: o.lookupCache,
+                maxHandshakes: o.maxHandshakes,
+                maxHandshakesPerSource: o.maxHandshakesPerSource
+              }
+            })
+          ).pipe(
             Effect.provideService(IrpRegistry, registry),
             Effect.provideService(CertificateAuthority, ca),
             Effect.provide(

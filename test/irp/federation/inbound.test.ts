@@ -121,7 +121,7 @@ describe("IRP server: another domain's IRP as a caller", () => {
     }).pipe(Effect.scoped, Effect.provide(quietLayer))
   )
 
-  it.live("closed: the public anchors are not tried, so another domain's IRP fails its handshake", () =>
+  it.live("closed with a public chain: another domain's IRP is answered federation_refused, naming both domains", () =>
     Effect.gen(function* () {
       const pki = yield* publicPkis
       const running = yield* startFederated(yield* Effect.promise(() => makeDomain()), {
@@ -129,10 +129,27 @@ describe("IRP server: another domain's IRP as a caller", () => {
         publicAnchors: pki.anchors,
         publicIdentity: pki.exampleIrp
       })
+      const alice = yield* enrol(running, "alice")
+      const irp = yield* connectAsIrp(running, pki.otherIrp, pki.anchors)
+      const refused = yield* Effect.flip(irp.lookup(alice.handle))
+      expect(refused.reason).toBe("federation_refused")
+      expect(refused.message).toContain("example.org does not accept federation from other.net")
+      expect(running.log.filter((r) => r.peer === "irp.other.net").map((r) => r.outcome)).toContain(
+        "federation_refused"
+      )
+    }).pipe(Effect.scoped, Effect.provide(quietLayer))
+  )
+
+  it.live("closed without a public chain: the public anchors are not tried, another IRP fails its handshake", () =>
+    Effect.gen(function* () {
+      const pki = yield* publicPkis
+      const running = yield* startFederated(yield* Effect.promise(() => makeDomain()), {
+        policy: { mode: "closed", domains: [] },
+        publicAnchors: pki.anchors
+      })
       const failure = yield* Effect.flip(Effect.scoped(connectAsIrp(running, pki.otherIrp, pki.anchors)))
-      // The server ends the handshake with unknown_ca, which the client reports as a refused certificate.
-      expect(failure.reason).toBe("unauthorized")
-      expect(failure.message).toContain("(unknown_ca)")
+      // Asked <Trust>public</Trust>, the server has only its domain chain, which the caller refuses.
+      expect(failure.reason).toBe("Channel")
     }).pipe(Effect.scoped, Effect.provide(quietLayer))
   )
 

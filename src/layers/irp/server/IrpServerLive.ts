@@ -173,9 +173,11 @@ export const make = (options: IrpServerOptions) =>
         reason: "Identity",
         message: `The public certificate cannot be used: ${publicIdentity.left}; check irp.json's publicChain files.`
       })
-    // §22.2.5: a closed IRP does not even try the public anchors (another domain's IRP fails its handshake).
+    // §22.2.5, §22.5: an IRP with a public chain authenticates other domains' IRPs even when closed, so that
+    // it can say so (`federation_refused` "… does not accept federation from X") rather than fail their
+    // handshake; one that is closed and has no public chain does not try the public anchors at all.
     const publicAnchors =
-      federationPolicy.mode === "closed"
+      federationPolicy.mode === "closed" && publicIdentity === undefined
         ? undefined
         : (options.federation?.publicVerifier ??
           (yield* publicVerifier().pipe(

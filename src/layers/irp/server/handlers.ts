@@ -105,9 +105,12 @@ const stapled = (ctx: ServerContext, id: Id, serial: SerialHex, now: number) =>
  */
 const noRelay = (ctx: ServerContext, domain: string): Refused | undefined => relayRefusal(ctx, domain)
 
-/** A Lookup or Watch of a foreign handle: `not_found` as before federation when the server has no relay. */
+/**
+ * A Lookup or Watch of a foreign handle: refused `federation_refused` when it is not relayed (no
+ * `Federation` service, or our policy, §22.5), so the user reads why; `not_found` for a handle whose
+ * domain is no DNS name (no IRP anywhere answers for it).
+ */
 const foreignHandle = (ctx: ServerContext, handle: Handle): Refused | undefined => {
-  if (ctx.relay === undefined) return notOurs(ctx.domain, handle)
   const domain = foreignDomain(handle)
   return domain === undefined ? notOurs(ctx.domain, handle) : relayRefusal(ctx, domain)
 }

@@ -22,13 +22,13 @@ type RelayContext = Pick<ServerContext, "domain" | "federationPolicy" | "relay">
  * policy that does not permit the domain (§22.5: "it relays for its users only to permitted domains").
  */
 export const relayRefusal = (ctx: RelayContext, domain: string): Refused | undefined => {
+  if (ctx.federationPolicy.mode === "closed")
+    return new Refused({ code: "federation_refused", message: `${ctx.domain} does not federate.` })
   if (ctx.relay === undefined)
     return new Refused({
       code: "federation_refused",
-      message: `${ctx.domain} does not relay requests to ${domain}: its IRP does not federate.`
+      message: `${ctx.domain} does not relay requests to ${domain}: its IRP has no public certificate to federate with.`
     })
-  if (ctx.federationPolicy.mode === "closed")
-    return new Refused({ code: "federation_refused", message: `${ctx.domain} does not federate.` })
   if (!permits(ctx.federationPolicy, domain))
     return new Refused({ code: "federation_refused", message: `${ctx.domain} does not federate with ${domain}.` })
   return undefined
