@@ -28,6 +28,8 @@ export class IrpClientError extends Data.TaggedError("IrpClientError")<{
   readonly message: string
   /** With `rate_limited`: when to try again. */
   readonly retryAfterMs?: number | undefined
+  /** When the server refused with `<Error>`: its text as it wrote it (the sentence a user may be shown). */
+  readonly serverMessage?: string | undefined
   readonly cause?: unknown
 }> {}
 

@@ -8,15 +8,15 @@ import type { DiscoveryError } from "../../domain/federation/discovery.js"
 import { FederationError } from "../../services/Federation.js"
 import type { IrpClientError } from "../../services/IrpClient.js"
 
-/** The client prefixes a server's refusal with "Lookup refused (code): "; the foreign sentence is what follows. */
-const foreignSentence = (message: string): string => message.replace(/^\w+ refused \([a-z_]+\): /, "")
+/** The foreign IRP's own sentence (`<Error>`'s text), without the client's "Lookup refused (code): ". */
+const foreignSentence = (e: IrpClientError): string => e.serverMessage ?? e.message
 
 export const fromClientError = (domain: string, e: IrpClientError): FederationError => {
   switch (e.reason) {
     case "federation_refused":
-      return new FederationError({ reason: "Refused", domain, message: foreignSentence(e.message), cause: e })
+      return new FederationError({ reason: "Refused", domain, message: foreignSentence(e), cause: e })
     case "not_found":
-      return new FederationError({ reason: "NotFound", domain, message: foreignSentence(e.message), cause: e })
+      return new FederationError({ reason: "NotFound", domain, message: foreignSentence(e), cause: e })
     case "unauthorized":
       // It refused our public certificate (§22.2.5): it does not federate with us, or not with this chain.
       return new FederationError({

@@ -129,11 +129,10 @@ describe("IRP server: another domain's IRP as a caller", () => {
         publicAnchors: pki.anchors,
         publicIdentity: pki.exampleIrp
       })
-      const alice = yield* enrol(running, "alice")
-      const irp = yield* connectAsIrp(running, pki.otherIrp, pki.anchors)
-      const refused = yield* Effect.flip(irp.lookup(alice.handle))
+      // Authenticated (the public chain verified), then refused: the client's first Ping already says why.
+      const refused = yield* Effect.flip(Effect.scoped(connectAsIrp(running, pki.otherIrp, pki.anchors)))
       expect(refused.reason).toBe("federation_refused")
-      expect(refused.message).toContain("example.org does not accept federation from other.net")
+      expect(refused.serverMessage).toBe("example.org does not accept federation from other.net.")
       expect(running.log.filter((r) => r.peer === "irp.other.net").map((r) => r.outcome)).toContain(
         "federation_refused"
       )

@@ -216,10 +216,15 @@ describe("IRP server: relaying users' requests to other domains", () => {
         expect(allow.fake.asked).toEqual(["lookup carol@other.net"])
 
         const none = yield* started(openPolicy, false)
-        expect(yield* reasonOf(none.client.lookup(handle("carol", "other.net")))).toBe("not_found")
+        // No Federation service (no public chain): refused with the reason, a Lookup as much as a DomainInfo.
+        const noLookup = yield* Effect.flip(none.client.lookup(handle("carol", "other.net")))
+        expect(noLookup.reason).toBe("federation_refused")
+        expect(noLookup.serverMessage).toBe(
+          "example.org does not relay requests to other.net: its IRP has no public certificate to federate with."
+        )
         const noRelay = yield* Effect.flip(none.client.domainInfo("other.net", { relay: true }))
         expect(noRelay.reason).toBe("federation_refused")
-        expect(noRelay.message).toContain("its IRP does not federate")
+        expect(noRelay.message).toContain("its IRP has no public certificate to federate with")
       }).pipe(Effect.scoped, Effect.provide(quietLayer))
   )
 

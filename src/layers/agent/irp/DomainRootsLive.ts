@@ -53,7 +53,8 @@ const decodeBase64 = (text: string) => new Uint8Array(Buffer.from(text, "base64"
 
 /** An IRP refusal as the user reads it (PROTOCOL.md §22.5: `federation_refused` carries the IRP's sentence). */
 export const relayError = (domain: string, e: IrpClientError): DomainRootError => {
-  if (e.reason === "federation_refused") return new DomainRootError({ reason: "Refused", message: e.message, cause: e })
+  if (e.reason === "federation_refused")
+    return new DomainRootError({ reason: "Refused", message: e.serverMessage ?? e.message, cause: e })
   if (e.reason === "federation_unavailable")
     return new DomainRootError({ reason: "Unavailable", message: e.message, cause: e })
   if (e.reason === "WrongDomain" || e.reason === "DomainRootRefused")

@@ -76,6 +76,9 @@ const directoryError = (handle: Handle | undefined, e: IrpClientError): Director
       message: `${handle === undefined ? "The directory" : `Looking up ${handle}`} needs the IRP server, which is not reachable now (${e.message}); the agent keeps trying.`,
       cause: e
     })
+  // PROTOCOL.md §22.5: a federation refusal is the IRP's own sentence ("other.net does not accept federation from …").
+  if (e.reason === "federation_refused")
+    return new DirectoryError({ reason: "Refused", message: e.serverMessage ?? e.message, cause: e })
   return new DirectoryError({ reason: "Refused", message: e.message, cause: e })
 }
 

@@ -20,7 +20,8 @@ export const refused = (request: string, error: IrpError): IrpClientError =>
   new IrpClientError({
     reason: error.code,
     message: `${request} refused (${error.code}): ${error.message}`,
-    retryAfterMs: error.retryAfterMs
+    retryAfterMs: error.retryAfterMs,
+    serverMessage: error.message
   })
 
 export const protocolError = (endpoint: Endpoint, detail: string, cause?: unknown): IrpClientError =>
