@@ -205,7 +205,7 @@ describe("IRP server: relaying users' requests to other domains", () => {
         const closed = yield* started({ mode: "closed", domains: [] })
         const c = yield* Effect.flip(closed.client.lookup(handle("carol", "other.net")))
         expect(c.reason).toBe("federation_refused")
-        expect(c.message).toContain("example.org does not federate.")
+        expect(c.serverMessage).toBe("example.org does not federate: its IRP relays no request to other.net.")
 
         const allow = yield* started({ mode: "allow", domains: ["other.net"] })
         expect((yield* allow.client.lookup(handle("carol", "other.net"))).status).toBe("good")

@@ -23,7 +23,10 @@ type RelayContext = Pick<ServerContext, "domain" | "federationPolicy" | "relay">
  */
 export const relayRefusal = (ctx: RelayContext, domain: string): Refused | undefined => {
   if (ctx.federationPolicy.mode === "closed")
-    return new Refused({ code: "federation_refused", message: `${ctx.domain} does not federate.` })
+    return new Refused({
+      code: "federation_refused",
+      message: `${ctx.domain} does not federate: its IRP relays no request to ${domain}.`
+    })
   if (ctx.relay === undefined)
     return new Refused({
       code: "federation_refused",
