@@ -25,6 +25,7 @@ import type { Id } from "../../../domain/brands.js"
 import type { AgentStoreService } from "../../../services/AgentStore.js"
 import { ensureContact } from "./contacts.js"
 import type { StoreDb } from "./database.js"
+import * as Fast from "./fastMessages.js"
 import { decodeMessages, MESSAGE_COLUMNS } from "./rows.js"
 
 type BatchOps = Pick<AgentStoreService, "receiveMany" | "markSentMany" | "markDeliveredMany">
@@ -62,6 +63,7 @@ export const makeBatchOps = (db: StoreDb): BatchOps => {
           message: `Message ${bad.id} from ${peer} carries an unusable time stamp; it was not stored.`
         })
       }
+      if (db.fast !== undefined) return yield* db.fast.durable(Fast.receiveMany(peer, messages, now))
       const rows = messages.map((m) => ({
         id: m.id,
         peer,
@@ -92,6 +94,7 @@ export const makeBatchOps = (db: StoreDb): BatchOps => {
     markSentMany: Effect.fn("AgentStore.markSentMany")(function* ({ ids, now }) {
       if (ids.length === 0) return
       if (ids.length > MAX_BATCH) return yield* tooMany("receipts")
+      if (db.fast !== undefined) return yield* db.fast.relaxed(Fast.markSentMany(ids, now))
       yield* db.relaxed(
         Effect.gen(function* () {
           // Resent ones count the attempt without an event; queued ones become `sent`. Cancelled or
@@ -111,6 +114,7 @@ export const makeBatchOps = (db: StoreDb): BatchOps => {
     markDeliveredMany: Effect.fn("AgentStore.markDeliveredMany")(function* ({ peer, ids, now }) {
       if (ids.length === 0) return []
       if (ids.length > MAX_BATCH) return yield* tooMany("receipts")
+      if (db.fast !== undefined) return yield* db.fast.relaxed(Fast.markDeliveredMany(peer, ids, now))
       return yield* db.relaxed(
         Effect.gen(function* () {
           // An Ack proves the peer reachable: its retry backoff starts over (as `markDelivered`).

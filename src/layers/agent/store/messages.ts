@@ -21,6 +21,7 @@ import type { Handle, Id } from "../../../domain/brands.js"
 import type { AgentStoreService } from "../../../services/AgentStore.js"
 import { ensureContact } from "./contacts.js"
 import type { StoreDb } from "./database.js"
+import * as Fast from "./fastMessages.js"
 import { decodeMessages, MESSAGE_COLUMNS } from "./rows.js"
 
 type MessageOps = Pick<
@@ -114,6 +115,7 @@ export const makeMessageOps = (db: StoreDb): MessageOps => {
 
   return {
     enqueue: Effect.fn("AgentStore.enqueue")(function* ({ id, peer, body, now }) {
+      if (db.fast !== undefined) return yield* db.fast.durable(Fast.enqueue({ id, peer, body, now }))
       return yield* db.durable(
         Effect.gen(function* () {
           yield* ensureContact(db, peer, now)
