@@ -10,7 +10,9 @@
  *   to a resend that the receiver deduplicates).
  *
  * Same rules and events as the one-message operations in `messages.ts`; each statement handles the
- * whole batch (multi-row INSERT, `IN` lists), so the per-statement cost is paid once per batch.
+ * whole batch (multi-row INSERT, `IN` lists), so the per-statement cost is paid once per batch. On a
+ * database in a file the three run synchronously on the fast connection (`fastMessages.ts`, same
+ * statements and durability); the code below is what an in-memory store runs.
  */
 import { Effect } from "effect"
 import { AgentStoreError } from "../../../domain/agent/errors.js"

@@ -21,10 +21,14 @@
  *   before releasing it; every write of this database goes through the store.
  * * `busy_timeout` (via `SqliteLive`): wait for a lock held elsewhere (a backup, an operator's
  *   `sqlite3` shell, a CLI reading history) instead of failing at once.
- * * One connection: the agent is one process, `@effect/sql-sqlite-node` serialises statements on
- *   one connection and runs each transaction alone on it, so every state change is one transaction
- *   and readers in the same process see it as soon as it committed. Another process may read the
- *   file (WAL lets it), but its writes would not reach this process's change feed.
+ * * One writer at a time: the agent is one process, `@effect/sql-sqlite-node` serialises statements
+ *   on its connection and runs each transaction alone on it, so every state change is one
+ *   transaction and readers in the same process see it as soon as it committed. The message path's
+ *   hot operations run on a second connection of the same file (`fastDb.ts`, issue 15: synchronous
+ *   better-sqlite3 calls, no per-statement Effect machinery), with the same settings, under the same
+ *   lock: the two never hold a write transaction at once, and what one commits the other reads at
+ *   once (WAL). Another process may read the file (WAL lets it), but its writes would not reach this
+ *   process's change feed.
  *
  * The file is created with mode 0600 (its directory 0700 when created here): it holds who the user
  * talks to and every message. SQLite gives the `-wal` and `-shm` files the database's mode.

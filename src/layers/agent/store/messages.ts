@@ -3,7 +3,8 @@
  * `receive`) is a durable write; the receipts that follow (`markSent`, `markDelivered`, `markRead`,
  * `markReadByMe`) are relaxed writes, because losing one to a power cut only leads to a resend that
  * the receiver deduplicates (see `database.ts`). Every outgoing state change goes through the pure
- * `nextOutgoing` state machine.
+ * `nextOutgoing` state machine. `enqueue` on a database in a file runs synchronously on the fast
+ * connection (`fastMessages.ts`: the same statements, still durable before it returns).
  */
 import { Effect } from "effect"
 import { AgentStoreError } from "../../../domain/agent/errors.js"
