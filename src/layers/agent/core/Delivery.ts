@@ -9,6 +9,7 @@
  * reports that the peer's bindings changed, or a new message is enqueued (`kick`). A session that
  * ends with messages still waiting also counts as a failure (a peer that refuses us right after the
  * handshake must not be hammered); the peer's first `<Ack>` resets the schedule (`markDelivered`).
+ * `kick` does nothing while a session with the peer is up (the pump has it).
  * Once a session is up, the messaging plugin sends the outbox.
  */
 import { Clock, Duration, Effect, Fiber, Queue, type Scope, Stream } from "effect"
@@ -193,5 +194,11 @@ export const make = (config: DeliveryConfig): Effect.Effect<Delivery, never, Sco
 
     yield* Effect.forkIn(sessionEnds, scope)
     yield* Effect.forkIn(loop, scope)
-    return { kick: (peer) => Effect.zipRight(retryNow(peer), signal) } satisfies Delivery
+    return {
+      // With a session up there is nothing to dial: the messaging plugin's pump sends what was
+      // enqueued (AgentLive notifies it), and a session that ends with messages waiting is counted
+      // and retried by `sessionEnds`. Skipping the store read and the round here saves them on every
+      // message sent to a connected peer (issue 15).
+      kick: (peer) => (manager.isUp(peer) ? Effect.void : Effect.zipRight(retryNow(peer), signal))
+    } satisfies Delivery
   })

@@ -10,7 +10,9 @@
  *   to a resend that the receiver deduplicates).
  *
  * Same rules and events as the one-message operations in `messages.ts`; each statement handles the
- * whole batch (multi-row INSERT, `IN` lists), so the per-statement cost is paid once per batch.
+ * whole batch (multi-row INSERT, `IN` lists), so the per-statement cost is paid once per batch. On a
+ * database in a file the three run synchronously on the fast connection (`fastMessages.ts`, same
+ * statements and durability); the code below is what an in-memory store runs.
  */
 import { Effect } from "effect"
 import { AgentStoreError } from "../../../domain/agent/errors.js"
@@ -25,6 +27,7 @@ import type { Id } from "../../../domain/brands.js"
 import type { AgentStoreService } from "../../../services/AgentStore.js"
 import { ensureContact } from "./contacts.js"
 import type { StoreDb } from "./database.js"
+import * as Fast from "./fastMessages.js"
 import { decodeMessages, MESSAGE_COLUMNS } from "./rows.js"
 
 type BatchOps = Pick<AgentStoreService, "receiveMany" | "markSentMany" | "markDeliveredMany">
@@ -62,6 +65,7 @@ export const makeBatchOps = (db: StoreDb): BatchOps => {
           message: `Message ${bad.id} from ${peer} carries an unusable time stamp; it was not stored.`
         })
       }
+      if (db.fast !== undefined) return yield* db.fast.durable(Fast.receiveMany(peer, messages, now))
       const rows = messages.map((m) => ({
         id: m.id,
         peer,
@@ -92,6 +96,7 @@ export const makeBatchOps = (db: StoreDb): BatchOps => {
     markSentMany: Effect.fn("AgentStore.markSentMany")(function* ({ ids, now }) {
       if (ids.length === 0) return
       if (ids.length > MAX_BATCH) return yield* tooMany("receipts")
+      if (db.fast !== undefined) return yield* db.fast.relaxed(Fast.markSentMany(ids, now))
       yield* db.relaxed(
         Effect.gen(function* () {
           // Resent ones count the attempt without an event; queued ones become `sent`. Cancelled or
@@ -111,6 +116,7 @@ export const makeBatchOps = (db: StoreDb): BatchOps => {
     markDeliveredMany: Effect.fn("AgentStore.markDeliveredMany")(function* ({ peer, ids, now }) {
       if (ids.length === 0) return []
       if (ids.length > MAX_BATCH) return yield* tooMany("receipts")
+      if (db.fast !== undefined) return yield* db.fast.relaxed(Fast.markDeliveredMany(peer, ids, now))
       return yield* db.relaxed(
         Effect.gen(function* () {
           // An Ack proves the peer reachable: its retry backoff starts over (as `markDelivered`).

@@ -21,10 +21,14 @@
  *   before releasing it; every write of this database goes through the store.
  * * `busy_timeout` (via `SqliteLive`): wait for a lock held elsewhere (a backup, an operator's
  *   `sqlite3` shell, a CLI reading history) instead of failing at once.
- * * One connection: the agent is one process, `@effect/sql-sqlite-node` serialises statements on
- *   one connection and runs each transaction alone on it, so every state change is one transaction
- *   and readers in the same process see it as soon as it committed. Another process may read the
- *   file (WAL lets it), but its writes would not reach this process's change feed.
+ * * One writer at a time: the agent is one process, `@effect/sql-sqlite-node` serialises statements
+ *   on its connection and runs each transaction alone on it, so every state change is one
+ *   transaction and readers in the same process see it as soon as it committed. The message path's
+ *   hot operations run on a second connection of the same file (`fastDb.ts`, issue 15: synchronous
+ *   better-sqlite3 calls, no per-statement Effect machinery), with the same settings, under the same
+ *   lock: the two never hold a write transaction at once, and what one commits the other reads at
+ *   once (WAL). Another process may read the file (WAL lets it), but its writes would not reach this
+ *   process's change feed.
  *
  * The file is created with mode 0600 (its directory 0700 when created here): it holds who the user
  * talks to and every message. SQLite gives the `-wal` and `-shm` files the database's mode.
@@ -32,11 +36,13 @@
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import * as SqlClient from "@effect/sql/SqlClient"
-import type { SqlError } from "@effect/sql/SqlError"
-import { Effect, Layer, PubSub, type Queue, type Scope, Stream } from "effect"
+import { SqlError } from "@effect/sql/SqlError"
+import { SqliteClient } from "@effect/sql-sqlite-node/SqliteClient"
+import { Effect, Layer, Option, PubSub, type Queue, type Scope, Stream } from "effect"
 import { AgentStoreError } from "../../../domain/agent/errors.js"
 import type { StoreEvent } from "../../../domain/agent/events.js"
 import * as SqliteLive from "../../sql/SqliteLive.js"
+import * as FastDb from "./fastDb.js"
 
 export const DATABASE_FILE_MODE = 0o600
 /** Subscribers more than this many events behind lose the oldest (a slow subscriber never stalls writers). */
@@ -52,9 +58,30 @@ export interface StoreDb {
   /** One transaction at `synchronous = NORMAL`: survives a killed process; may roll back on power loss. */
   readonly relaxed: <A>(body: Write<A>) => Effect.Effect<A, AgentStoreError>
   readonly read: <A>(query: Effect.Effect<A, AgentStoreError | SqlError>) => Effect.Effect<A, AgentStoreError>
+  /**
+   * The message path's synchronous connection (`fastDb.ts`), for a database in a file; `undefined` for
+   * an in-memory one (the operations then go through `sql`).
+   */
+  readonly fast: FastStore | undefined
   readonly publish: (events: ReadonlyArray<StoreEvent>) => Effect.Effect<void>
   readonly subscribe: Effect.Effect<Queue.Dequeue<StoreEvent>, never, Scope.Scope>
   readonly changes: Stream.Stream<StoreEvent>
+}
+
+/** A synchronous body: its result and the events to publish once it committed; may throw `AgentStoreError`. */
+export type FastWrite<A> = (q: FastDb.FastStatements) => readonly [A, ReadonlyArray<StoreEvent>]
+
+export interface FastStore {
+  /** As `durable`, the body run synchronously on the fast connection, under the same lock. */
+  readonly durable: <A>(body: FastWrite<A>) => Effect.Effect<A, AgentStoreError>
+  /** As `relaxed`, the body run synchronously on the fast connection, under the same lock. */
+  readonly relaxed: <A>(body: FastWrite<A>) => Effect.Effect<A, AgentStoreError>
+  /** One read statement, then `decode` (which may throw `AgentStoreError`). */
+  readonly read: <A>(
+    sql: string,
+    params: ReadonlyArray<unknown>,
+    decode: (rows: ReadonlyArray<Record<string, unknown>>) => A
+  ) => Effect.Effect<A, AgentStoreError>
 }
 
 export const storageError = (cause: SqlError): AgentStoreError => {
@@ -65,6 +92,12 @@ export const storageError = (cause: SqlError): AgentStoreError => {
     cause
   })
 }
+
+/** What a synchronous body threw, as the store reports it. */
+const thrown = (cause: unknown): AgentStoreError =>
+  cause instanceof AgentStoreError
+    ? cause
+    : storageError(new SqlError({ cause, message: "Failed to execute statement" }))
 
 const errno = (cause: unknown): string | undefined =>
   typeof cause === "object" && cause !== null && "code" in cause ? String(cause.code) : undefined
@@ -110,6 +143,22 @@ export const sqliteLayer = (file: string): Layer.Layer<SqlClient.SqlClient, Agen
     )
   )
 
+/** The fast connection on the client's file, when it is a file (`fastDb.ts`). */
+const fastConnection: Effect.Effect<FastDb.FastDb | undefined, AgentStoreError, Scope.Scope> = Effect.gen(function* () {
+  const client = yield* Effect.serviceOption(SqliteClient)
+  if (Option.isNone(client) || FastDb.isPrivate(client.value.config.filename)) return undefined
+  const file = client.value.config.filename
+  return yield* Effect.mapError(
+    FastDb.open(file, SqliteLive.BUSY_TIMEOUT_MS),
+    (cause) =>
+      new AgentStoreError({
+        reason: "Storage",
+        message: `Could not open the agent database ${file} a second time; check that it is a SixChat database and not locked.`,
+        cause
+      })
+  )
+})
+
 /**
  * Checks the dialect, sets the connection's durability, and builds the write helpers and the feed.
  * Must be built on a client of its own (`sqliteLayer`): the relaxed writes change a per-connection
@@ -142,8 +191,33 @@ export const makeStoreDb: Effect.Effect<StoreDb, AgentStoreError, SqlClient.SqlC
     const toStoreError = <A>(effect: Effect.Effect<A, AgentStoreError | SqlError>) =>
       Effect.catchTag(effect, "SqlError", (e) => Effect.fail(storageError(e)))
 
+    const fastDb = yield* fastConnection
+    const fastWrite =
+      (db: FastDb.FastDb, level: "durable" | "relaxed") =>
+      <A>(body: FastWrite<A>): Effect.Effect<A, AgentStoreError> =>
+        lock.withPermits(1)(
+          Effect.suspend(() => {
+            let written: readonly [A, ReadonlyArray<StoreEvent>]
+            try {
+              written = db.write(level, body)
+            } catch (cause) {
+              return Effect.fail(thrown(cause))
+            }
+            return Effect.as(publish(written[1]), written[0])
+          })
+        )
+    const fast: FastStore | undefined =
+      fastDb === undefined
+        ? undefined
+        : {
+            durable: fastWrite(fastDb, "durable"),
+            relaxed: fastWrite(fastDb, "relaxed"),
+            read: (text, params, decode) => Effect.try({ try: () => decode(fastDb.read(text, params)), catch: thrown })
+          }
+
     return {
       sql,
+      fast,
       durable: (body) => toStoreError(lock.withPermits(1)(commit(body))),
       relaxed: (body) =>
         toStoreError(

@@ -3,7 +3,8 @@
  * `receive`) is a durable write; the receipts that follow (`markSent`, `markDelivered`, `markRead`,
  * `markReadByMe`) are relaxed writes, because losing one to a power cut only leads to a resend that
  * the receiver deduplicates (see `database.ts`). Every outgoing state change goes through the pure
- * `nextOutgoing` state machine.
+ * `nextOutgoing` state machine. `enqueue` on a database in a file runs synchronously on the fast
+ * connection (`fastMessages.ts`: the same statements, still durable before it returns).
  */
 import { Effect } from "effect"
 import { AgentStoreError } from "../../../domain/agent/errors.js"
@@ -21,6 +22,7 @@ import type { Handle, Id } from "../../../domain/brands.js"
 import type { AgentStoreService } from "../../../services/AgentStore.js"
 import { ensureContact } from "./contacts.js"
 import type { StoreDb } from "./database.js"
+import * as Fast from "./fastMessages.js"
 import { decodeMessages, MESSAGE_COLUMNS } from "./rows.js"
 
 type MessageOps = Pick<
@@ -114,6 +116,7 @@ export const makeMessageOps = (db: StoreDb): MessageOps => {
 
   return {
     enqueue: Effect.fn("AgentStore.enqueue")(function* ({ id, peer, body, now }) {
+      if (db.fast !== undefined) return yield* db.fast.durable(Fast.enqueue({ id, peer, body, now }))
       return yield* db.durable(
         Effect.gen(function* () {
           yield* ensureContact(db, peer, now)

@@ -9,8 +9,9 @@ import { defaultRetryPolicy, type RetryPolicy, retryDelay } from "../../../domai
 import type { AgentStoreService } from "../../../services/AgentStore.js"
 import { ensureContact } from "./contacts.js"
 import type { StoreDb } from "./database.js"
+import * as Fast from "./fastMessages.js"
 import { checkLimit } from "./messages.js"
-import { decodeMessages, decodeOutboxPeers, decodeRetry, MESSAGE_COLUMNS } from "./rows.js"
+import { decodeMessages, decodeMessagesNow, decodeOutboxPeers, decodeRetry, MESSAGE_COLUMNS } from "./rows.js"
 
 type OutboxOps = Pick<
   AgentStoreService,
@@ -28,6 +29,10 @@ export const makeOutboxOps = (db: StoreDb, policy: RetryPolicy = defaultRetryPol
     outbox: Effect.fn("AgentStore.outbox")(function* (input = {}) {
       const limit = yield* checkLimit("An outbox page size", input.limit, OUTBOX_DEFAULT_LIMIT, OUTBOX_MAX_LIMIT)
       const { peer, after } = input
+      if (db.fast !== undefined) {
+        const { text, params } = Fast.outboxQuery(peer, after, limit)
+        return yield* db.fast.read(text, params, decodeMessagesNow)
+      }
       return yield* db.read(
         Effect.flatMap(
           sql`SELECT ${sql.literal(MESSAGE_COLUMNS)} FROM messages
@@ -79,6 +84,11 @@ export const makeOutboxOps = (db: StoreDb, policy: RetryPolicy = defaultRetryPol
     retryNow: Effect.fn("AgentStore.retryNow")(function* ({ peer, now }) {
       // Called for every message sent: a peer with no failures on record (the usual case) needs no
       // write at all, and a read costs a fraction of a write transaction.
+      if (db.fast !== undefined) {
+        const fast = db.fast
+        const due = yield* fast.read(Fast.SCHEDULED, [peer], (rows) => rows.length > 0)
+        return due ? yield* fast.relaxed(Fast.retryNow(peer, now)) : undefined
+      }
       const scheduled = yield* db.read(sql<{ readonly one: number }>`SELECT 1 AS one FROM retry WHERE peer = ${peer}`)
       if (scheduled.length === 0) return
       yield* db.relaxed(

@@ -36,6 +36,16 @@ export const decoder = <R, I, A>(what: string, row: Schema.Schema<R, I>, shape: 
     )
 }
 
+/** As `decoder`, for the synchronous bodies of `fastDb.ts`: throws the `AgentStoreError` instead. */
+export const syncDecoder = <R, I, A>(what: string, row: Schema.Schema<R, I>, shape: (r: R) => A) => {
+  const decode = Schema.decodeUnknownEither(Schema.Array(row))
+  return (rows: ReadonlyArray<unknown>): Array<A> => {
+    const decoded = decode(rows)
+    if (decoded._tag === "Left") throw malformed(what)(decoded.left)
+    return decoded.right.map(shape)
+  }
+}
+
 // --- messages ----------------------------------------------------------------------------
 
 export const MESSAGE_COLUMNS =
@@ -59,27 +69,27 @@ const MessageRow = Schema.Struct({
   attempts: Schema.Int
 })
 
-export const decodeMessages = decoder(
-  "message",
-  MessageRow,
-  (r): StoredMessage => ({
-    seq: r.seq,
-    id: r.id,
-    peer: r.peer,
-    direction: r.direction,
-    body: r.body,
-    state: r.state,
-    at: r.at,
-    createdAt: r.created_at,
-    sentAt: r.sent_at,
-    deliveredAt: r.delivered_at,
-    readAt: r.read_at,
-    receivedAt: r.received_at,
-    cancelledAt: r.cancelled_at,
-    expiredAt: r.expired_at,
-    attempts: r.attempts
-  })
-)
+const messageOf = (r: typeof MessageRow.Type): StoredMessage => ({
+  seq: r.seq,
+  id: r.id,
+  peer: r.peer,
+  direction: r.direction,
+  body: r.body,
+  state: r.state,
+  at: r.at,
+  createdAt: r.created_at,
+  sentAt: r.sent_at,
+  deliveredAt: r.delivered_at,
+  readAt: r.read_at,
+  receivedAt: r.received_at,
+  cancelledAt: r.cancelled_at,
+  expiredAt: r.expired_at,
+  attempts: r.attempts
+})
+
+export const decodeMessages = decoder("message", MessageRow, messageOf)
+/** `decodeMessages` for the synchronous bodies (throws `AgentStoreError`). */
+export const decodeMessagesNow = syncDecoder("message", MessageRow, messageOf)
 
 // --- outbox peers and retry state --------------------------------------------------------
 
