@@ -68,8 +68,7 @@ export const makeOfferAdmission = (ctx: FilesContext, state: ReceiveState) => {
         hash,
         offset,
         written: offset,
-        buffers: undefined,
-        active: 0,
+        pending: [],
         pendingLength: 0,
         writing: undefined,
         started: false
