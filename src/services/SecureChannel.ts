@@ -53,7 +53,7 @@ export interface SessionInfo {
   readonly verificationCode: string
 }
 
-/** What `receive` yields. A `Data` record's bytes are fresh memory, the receiver's to keep (issue 15). */
+/** What `receive` yields. */
 export type Inbound<In> =
   | { readonly _tag: "Message"; readonly message: In }
   | { readonly _tag: "Data"; readonly data: Uint8Array }

@@ -1,8 +1,7 @@
 /**
- * The sender's scattered reads and the receiver's gathered writes (issue 15), on real files: a batch
- * is read straight into record-shaped buffers, each chunk behind the room for its header; received
- * records are written back to back without being joined; short reads and writes continue where they
- * stopped, and the end of the file gives fewer bytes, never a hang.
+ * The sender's scattered reads (issue 15): a batch is read straight into record-shaped buffers, each
+ * chunk behind the room for its header, from a real file; short reads continue where they stopped,
+ * and the end of the file gives fewer bytes, never a hang.
  */
 import { randomBytes } from "node:crypto"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
@@ -10,7 +9,7 @@ import * as fs from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
-import { chunkViews, readScattered, writeGathered } from "../../../src/layers/agent/files/diskIo.js"
+import { chunkViews, readScattered } from "../../../src/layers/agent/files/diskIo.js"
 
 const dir = mkdtempSync(join(tmpdir(), "sixchat-diskio-"))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -100,37 +99,6 @@ describe("scattered reads", () => {
         const n = Math.min(4000, 10_500 - o)
         expect(Buffer.from(buffer.subarray(base, base + n)).equals(bytes.subarray(123 + o, 123 + o + n))).toBe(true)
       }
-    } finally {
-      await real.close()
-    }
-  })
-
-  it("writeGathered writes parts back to back at a position, going on after short writes", async () => {
-    const file = join(dir, "d.bin")
-    writeFileSync(file, new Uint8Array(10).fill(1))
-    const real = await fs.open(file, "r+")
-    try {
-      // A handle whose writev takes at most 700 bytes at a time.
-      let calls = 0
-      const short = {
-        writev: async (parts: ReadonlyArray<Uint8Array>, position: number) => {
-          calls++
-          let left = 700
-          const limited: Array<Uint8Array> = []
-          for (const p of parts) {
-            if (left === 0) break
-            limited.push(p.subarray(0, Math.min(left, p.length)))
-            left -= Math.min(left, p.length)
-          }
-          return real.writev(limited, position)
-        }
-      } as unknown as fs.FileHandle
-      const parts = [randomBytes(1000), new Uint8Array(0), randomBytes(5), randomBytes(2000)]
-      await writeGathered(short, parts, 4)
-      expect(calls).toBe(5)
-      const written = await fs.readFile(file)
-      expect(written.subarray(0, 4).every((b) => b === 1)).toBe(true)
-      expect(written.subarray(4).equals(Buffer.concat(parts))).toBe(true)
     } finally {
       await real.close()
     }

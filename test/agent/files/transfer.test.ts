@@ -58,24 +58,6 @@ describe("file transfer", () => {
     )
   )
 
-  it.live("small chunks: thousands of records, written in batches of at most 1024, arrive byte for byte", () =>
-    Effect.scoped(
-      Effect.gen(function* () {
-        // 2 500 records of 300 bytes: the receiver writes whenever 1024 records are pending
-        // (MAX_PENDING_PARTS), well before 1 MiB is, and the file still comes out whole.
-        const a = yield* makeSide(aliceId, { chunk: 300 })
-        const b = yield* makeSide(bobId)
-        const content = randomBytes(2_500 * 300 - 17)
-        yield* connect({ side: a }, { side: b })
-        const t = yield* a.files.sendFile(bob, writeFile(a.home, "small-chunks.bin", content))
-        expect(t.chunk).toBe(300)
-        const received = yield* waitFor(b, refs(t.id).in, inState("done"))
-        yield* waitFor(a, refs(t.id).out, inState("done"))
-        expect(Buffer.compare(readFileSync(received.direction === "in" ? received.finalPath! : ""), content)).toBe(0)
-      })
-    )
-  )
-
   it.live("an offer made while offline goes out on the next session; connect is asked for one", () =>
     Effect.scoped(
       Effect.gen(function* () {

@@ -102,27 +102,6 @@ export const readScattered = async (
   return done
 }
 
-/** Writes all of `parts`, back to back, at `position` (one gathered write, `pwritev`, per call). */
-export const writeGathered = async (
-  handle: fs.FileHandle,
-  parts: ReadonlyArray<Uint8Array>,
-  position: number
-): Promise<void> => {
-  let done = 0
-  let pending: ReadonlyArray<Uint8Array> = parts.filter((p) => p.length > 0)
-  while (pending.length > 0) {
-    const { bytesWritten } = await handle.writev(pending, position + done)
-    done += bytesWritten
-    // A short write: continue behind what went out.
-    let skip = bytesWritten
-    let i = 0
-    while (i < pending.length && skip >= pending[i]!.length) skip -= pending[i++]!.length
-    const rest = pending.slice(i)
-    if (rest.length > 0 && skip > 0) rest[0] = rest[0]!.subarray(skip)
-    pending = rest
-  }
-}
-
 /** Writes all of `bytes` at `position`. */
 export const writeFully = async (handle: fs.FileHandle, bytes: Uint8Array, position: number): Promise<void> => {
   let done = 0

@@ -1,12 +1,9 @@
 /**
  * The partial file of one incoming transfer while its bytes arrive (issue 4, section 3: flat memory,
- * resume from the received offset): records are hashed and kept as they arrived (the channel opens
- * each into fresh memory, the receiver's to keep) until about 1 MiB or `MAX_PENDING_PARTS` of them
- * are pending; those are then written in the background with one gathered write (one thread-pool trip,
- * overlapping the next records) while the next ones collect. Keeping them instead of copying them into
- * a write buffer saves a 64 KiB copy per record (issue 15); memory stays bounded by about 2 MiB per
- * transfer (pending + being written). The store hears of bytes only once they are in the file, so a
- * stored offset never runs ahead of the partial file.
+ * resume from the received offset): records are hashed and copied into one of two fixed 1 MiB
+ * buffers; a full buffer is written in the background (one thread-pool trip per ~1 MiB, overlapping
+ * the next records) while the other fills. The store hears of bytes only once they are in the file,
+ * so a stored offset never runs ahead of the partial file.
  */
 import type { Hash } from "node:crypto"
 import type { FileHandle } from "node:fs/promises"
@@ -15,7 +12,7 @@ import type { IncomingTransfer, TransferRef } from "../../../domain/agent/transf
 import type { AgentStoreService } from "../../../services/AgentStore.js"
 import type { PeerLink } from "../core/plugin.js"
 import { now, storeError } from "./context.js"
-import { ioError, startIo, writeGathered } from "./diskIo.js"
+import { ioError, startIo, writeFully } from "./diskIo.js"
 import type { FileTransferError } from "./policy.js"
 
 /** An accepted transfer whose bytes are arriving. */
@@ -30,9 +27,14 @@ export interface Receiving {
   offset: number
   /** Bytes known to be in the partial file; the rest, up to `offset`, are being written or buffered. */
   written: number
-  /** Received bytes not yet handed to a write, in order (the records' own memory, never copied). */
-  pending: Array<Uint8Array>
-  /** Their total length. */
+  /**
+   * Two fixed write buffers, allocated at the first data record (an accepted offer with no data
+   * flowing holds none): records are copied into the active one; when it is full it is written
+   * in the background (one thread-pool trip per ~1 MiB, overlapping the next records) while the
+   * other fills.
+   */
+  buffers: readonly [Uint8Array, Uint8Array] | undefined
+  active: 0 | 1
   pendingLength: number
   /** Waits for the background write of the other buffer (its byte count), if one is running. */
   writing: Effect.Effect<number, FileTransferError> | undefined
@@ -40,17 +42,19 @@ export interface Receiving {
   started: boolean
 }
 
-/** Pending bytes from which a live incoming transfer writes them out. */
-export const WRITE_BATCH_BYTES = 1024 * 1024
-/**
- * Pending records from which they are written out whatever their size: a sender of tiny chunks
- * cannot make the receiver hold many small buffers (each costs an object) or exceed IOV_MAX.
- */
-export const MAX_PENDING_PARTS = 1024
+/** Size of each live incoming transfer's write buffer. */
+export const WRITE_BUFFER_BYTES = 1024 * 1024
 
-/** Whether the pending records are due for a write. */
-export const writeDue = (r: Receiving): boolean =>
-  r.pendingLength >= WRITE_BATCH_BYTES || r.pending.length >= MAX_PENDING_PARTS
+/** Two empty write buffers for a new `Receiving`. */
+export const writeBuffers = (): readonly [Uint8Array, Uint8Array] => [
+  new Uint8Array(WRITE_BUFFER_BYTES),
+  new Uint8Array(WRITE_BUFFER_BYTES)
+]
+
+const buffersOf = (r: Receiving): readonly [Uint8Array, Uint8Array] => {
+  if (r.buffers === undefined) r.buffers = writeBuffers()
+  return r.buffers
+}
 
 export const makeWriter = (store: AgentStoreService) => {
   /** Waits for the background write; only then does the store hear of its bytes (never ahead of the file). */
@@ -63,27 +67,26 @@ export const makeWriter = (store: AgentStoreService) => {
       yield* store.fileProgress({ ref: r.ref, offset: r.written, now: yield* now }).pipe(Effect.mapError(storeError))
     })
 
-  /** Takes the pending records for one write: the parts and their length. */
-  const takePending = (r: Receiving) => {
-    const parts = r.pending
-    const length = r.pendingLength
-    r.pending = []
-    r.pendingLength = 0
-    return { parts, length }
-  }
+  const writeAt = (r: Receiving, bytes: Uint8Array, at: number) =>
+    Effect.tryPromise({
+      try: () => writeFully(r.handle, bytes, at),
+      catch: ioError(`Could not write ${r.transfer.tempPath}`)
+    }).pipe(Effect.as(bytes.length))
 
-  /** Enough is pending: write it in the background while the next records collect. */
+  /** The active buffer is full: write it in the background and switch to the other one. */
   const flushInBackground = (r: Receiving) =>
     Effect.gen(function* () {
       yield* settle(r)
-      const { parts, length } = takePending(r)
+      const bytes = buffersOf(r)[r.active].subarray(0, r.pendingLength)
       // Started now (see `startIo`), and it finishes even if the session's fiber ends; `settle` or
       // `release` waits for it.
       const at = r.written
       r.writing = yield* startIo(
-        () => writeGathered(r.handle, parts, at).then(() => length),
+        () => writeFully(r.handle, bytes, at).then(() => bytes.length),
         ioError(`Could not write ${r.transfer.tempPath}`)
       )
+      r.active = r.active === 0 ? 1 : 0
+      r.pendingLength = 0
     })
 
   /** Everything received is in the file (and the store knows). */
@@ -91,13 +94,8 @@ export const makeWriter = (store: AgentStoreService) => {
     Effect.gen(function* () {
       yield* settle(r)
       if (r.pendingLength === 0) return
-      const { parts, length } = takePending(r)
-      const at = r.written
-      yield* Effect.tryPromise({
-        try: () => writeGathered(r.handle, parts, at),
-        catch: ioError(`Could not write ${r.transfer.tempPath}`)
-      })
-      r.written += length
+      r.written += yield* writeAt(r, buffersOf(r)[r.active].subarray(0, r.pendingLength), r.written)
+      r.pendingLength = 0
       yield* store.fileProgress({ ref: r.ref, offset: r.written, now: yield* now }).pipe(Effect.mapError(storeError))
     })
 

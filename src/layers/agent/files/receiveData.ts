@@ -1,13 +1,13 @@
 /**
  * Chunk writing on the receiving side (PROTOCOL.md §15; docs/PROTOCOL.md 5.4.4): each data record of an
- * accepted transfer is checked against the expected offset, hashed, and kept for the next gathered
- * write to the partial file, which runs in the background once about 1 MiB is pending.
+ * accepted transfer is checked against the expected offset, hashed, and copied into the write buffer,
+ * which is written to the partial file in the background as it fills.
  */
 import { Effect, Either } from "effect"
-import { decodeFileRecord, ulidFromFileIdBytes } from "../../../domain/agent/fileRecord.js"
+import { decodeFileRecord, MAX_FILE_CHUNK, ulidFromFileIdBytes } from "../../../domain/agent/fileRecord.js"
 import type { PeerLink } from "../core/plugin.js"
 import { type FilesContext, now, refKey, sendQuietly, storeError } from "./context.js"
-import { writeDue } from "./partialFile.js"
+import { WRITE_BUFFER_BYTES, writeBuffers } from "./partialFile.js"
 import { type ReceiveState, recordKey } from "./receiveState.js"
 
 export const makeDataReceiver = (ctx: FilesContext, state: ReceiveState) => {
@@ -16,7 +16,7 @@ export const makeDataReceiver = (ctx: FilesContext, state: ReceiveState) => {
 
   /**
    * A data record: must belong to an accepted transfer and start at its expected offset (5.4.4).
-   * The per-record work (checks, hashing, queueing for the next write) is synchronous, hence
+   * The per-record work (checks, hashing, copying into the write buffer) is synchronous, hence
    * atomic with respect to every other fiber, and takes no lock; only a buffer switch, the first
    * record and a refusal take the transfer's lock.
    */
@@ -48,11 +48,13 @@ export const makeDataReceiver = (ctx: FilesContext, state: ReceiveState) => {
       if (r.offset + record.bytes.length > t.size)
         return locked(fail(link, t, "too_long", `${link.peer} sent more than the ${t.size} bytes it offered.`))
       r.hash.update(record.bytes)
-      // Kept as it arrived (fresh memory from the channel), written with the next batch: no copy.
-      r.pending.push(record.bytes)
+      // Buffers exist only while data flows: an accepted offer costs an open file, not 2 MiB.
+      if (r.buffers === undefined) r.buffers = writeBuffers()
+      r.buffers[r.active].set(record.bytes, r.pendingLength)
       r.pendingLength += record.bytes.length
       r.offset += record.bytes.length
-      const full = () => writeDue(r)
+      // Keep room for one more record of the largest size.
+      const full = () => WRITE_BUFFER_BYTES - r.pendingLength < MAX_FILE_CHUNK
       if (r.started && !full()) return Effect.void
       return locked(
         Effect.gen(function* () {

@@ -68,7 +68,8 @@ export const makeOfferAdmission = (ctx: FilesContext, state: ReceiveState) => {
         hash,
         offset,
         written: offset,
-        pending: [],
+        buffers: undefined,
+        active: 0,
         pendingLength: 0,
         writing: undefined,
         started: false
