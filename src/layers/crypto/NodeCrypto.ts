@@ -1,7 +1,7 @@
 /**
  * The default crypto provider: node:crypto (OpenSSL). Every primitive is synchronous and returns
  * plain `Uint8Array` views (never pooled `Buffer`s a caller could misread through `.buffer`), except
- * `sealPrefixed`'s small frames, which go straight to the transport (see there).
+ * `sealPrefixed`'s small frames and `sealParts`' parts, which go straight to the transport (see there).
  *
  * Measured on Node 20 / OpenSSL 3.0 and the reason for each shape below:
  * - our X25519 public key is read from the private key's JWK export (`x`, which OpenSSL derives
