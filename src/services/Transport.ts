@@ -13,6 +13,12 @@ export class TransportError extends Data.TaggedError("TransportError")<{
   readonly cause?: unknown
 }> {}
 
+/**
+ * Bytes to send: one buffer, or parts sent back to back exactly as their concatenation would be (a
+ * gathered write: a record's header, ciphertext and tag go out without being copied into one buffer).
+ */
+export type OutBytes = Uint8Array | ReadonlyArray<Uint8Array>
+
 /** One established, bidirectional byte stream. */
 export interface Connection {
   readonly local: Address
@@ -23,14 +29,14 @@ export interface Connection {
    */
   readonly read: Effect.Effect<Uint8Array | null, TransportError>
   /** Queues bytes for sending; resolves once accepted by the transport (respecting back-pressure). */
-  readonly write: (bytes: Uint8Array) => Effect.Effect<void, TransportError>
+  readonly write: (bytes: OutBytes) => Effect.Effect<void, TransportError>
   /**
    * Optional fast path of `write`: when the transport can take bytes at once (it has not failed and no
    * writer waits for it to drain), calls `make` and queues its bytes, returning `true`; otherwise calls
    * nothing and returns `false` (use `write`). Lets a sender skip the effect machinery on the common,
    * uncontended path while keeping `write`'s bound: once over its buffer limit, the next writer waits.
    */
-  readonly tryWrite?: (make: () => Uint8Array) => boolean
+  readonly tryWrite?: (make: () => OutBytes) => boolean
   /** Ends our side cleanly (FIN) after pending writes; further reads still see what the peer sends. */
   readonly end: Effect.Effect<void>
   /** Tears the connection down at once (RST where the transport has one): for protocol violations and expired deadlines. Idempotent. */

@@ -5,6 +5,7 @@
 import { Effect } from "effect"
 import { type Address, makeAddress } from "../domain/brands.js"
 import { type Connection, TransportError } from "../services/Transport.js"
+import { concatParts } from "./simLinks.js"
 
 type Waiter = (r: Uint8Array | null | TransportError) => void
 
@@ -52,10 +53,11 @@ export const pipe = (options: PipeOptions = {}): readonly [Connection, Connectio
         if (item !== undefined) handle(item)
         else inbox.waiter = handle
       }),
-      write: (bytes) =>
+      write: (parts) =>
         Effect.suspend(() => {
           if (destroyed || ended)
             return Effect.fail(new TransportError({ reason: "Reset", message: "connection closed" }))
+          const bytes = parts instanceof Uint8Array ? parts : concatParts(parts)
           const out = tap === undefined ? bytes : tap(bytes, offsets[key])
           offsets[key] += bytes.length
           if (out.length > 0) outbox.deliver(out.slice())

@@ -7,7 +7,7 @@ import { Clock, Duration, Effect, Fiber, Queue, type Random, type Scope } from "
 import { type Address, formatAddress } from "../domain/brands.js"
 import { destroyedLocally, writeAfterEnd } from "../layers/transport/errors.js"
 import { Inbox } from "../layers/transport/Inbox.js"
-import { type Connection, TransportError } from "../services/Transport.js"
+import { type Connection, type OutBytes, TransportError } from "../services/Transport.js"
 
 export interface SimOptions {
   /** One-way delay per chunk (default 0). */
@@ -32,6 +32,19 @@ export const error = (reason: TransportError["reason"], address: Address, messag
 const resetByPeer = (a: Address) => error("Reset", a, `The connection with ${formatAddress(a)} was reset by the peer.`)
 export const isV6 = (host: string) => host.includes(":")
 export const pairKey = (a: string, b: string) => (a < b ? `${a}|${b}` : `${b}|${a}`)
+
+/** The parts of a gathered write as one fresh buffer. */
+export const concatParts = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
+  let length = 0
+  for (const part of parts) length += part.byteLength
+  const out = new Uint8Array(length)
+  let at = 0
+  for (const part of parts) {
+    out.set(part, at)
+    at += part.byteLength
+  }
+  return out
+}
 
 export class Pipe {
   unread = 0
@@ -85,7 +98,7 @@ export class Endpoint implements Connection {
     this.read = this.inbox.read
   }
 
-  readonly write = (bytes: Uint8Array): Effect.Effect<void, TransportError> =>
+  readonly write = (out: OutBytes): Effect.Effect<void, TransportError> =>
     Effect.suspend(() => {
       const failure = this.destroyed
         ? destroyedLocally(this.remote)
@@ -100,10 +113,12 @@ export class Endpoint implements Connection {
             if (i >= 0) pipe.writers.splice(i, 1)
           })
         })
-        return Effect.zipRight(wait, this.write(bytes))
+        return Effect.zipRight(wait, this.write(out))
       }
+      // A copy either way: the caller may reuse its buffers once the write returns.
+      const bytes = out instanceof Uint8Array ? out.slice() : concatParts(out)
       pipe.unread += bytes.byteLength
-      return this.net.send(pipe, { kind: "data", bytes: bytes.slice(), at: 0 })
+      return this.net.send(pipe, { kind: "data", bytes, at: 0 })
     })
 
   get end(): Effect.Effect<void> {

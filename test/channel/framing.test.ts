@@ -11,7 +11,7 @@ import {
   RECORD_FRAME_LIMIT,
   REUSE_FROM
 } from "../../src/domain/channel/framing.js"
-import { ContentType, RecordProtection } from "../../src/domain/channel/record.js"
+import { ContentType, GATHER_FROM, MAX_CONTENT, RecordProtection } from "../../src/domain/channel/record.js"
 import * as NobleCrypto from "../../src/layers/crypto/NobleCrypto.js"
 import * as NodeCrypto from "../../src/layers/crypto/NodeCrypto.js"
 
@@ -163,6 +163,37 @@ describe("records", () => {
         bad[bit >> 3]! ^= 1 << (bit & 7)
         expect(new RecordProtection(aead, keys).open(bad)).toBeNull()
       }
+    })
+  }
+
+  for (const [name, aead] of [
+    ["node", NodeCrypto.aead],
+    ["noble", NobleCrypto.aead]
+  ] as const) {
+    it(`${name}: sealForWrite's parts are the frame seal builds, byte for byte, and they open`, () => {
+      const tx = new RecordProtection(aead, keys)
+      const txParts = new RecordProtection(aead, keys)
+      const rx = new RecordProtection(aead, keys)
+      // Below, at and above the size from which records go out as parts, up to the largest record.
+      for (const size of [0, 1, GATHER_FROM, GATHER_FROM + 1, 20_000, MAX_CONTENT]) {
+        const content = new Uint8Array(size).map((_, i) => (i * 31 + size) & 0xff)
+        const whole = tx.seal(ContentType.Data, content)
+        const written = txParts.sealForWrite(ContentType.Data, content)
+        const parts = written instanceof Uint8Array ? [written] : written
+        if (name === "node") expect(parts.length).toBe(size > GATHER_FROM ? 3 : 1)
+        const joined = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+        let at = 0
+        for (const part of parts) {
+          joined.set(part, at)
+          at += part.length
+        }
+        expect(joined).toEqual(new Uint8Array(whole))
+        const opened = rx.open(joined.subarray(4))
+        expect(opened?.type).toBe(ContentType.Data)
+        expect(opened?.content).toEqual(content)
+      }
+      expect(txParts.sequence).toBe(tx.sequence)
+      expect(() => txParts.sealForWrite(ContentType.Data, new Uint8Array(MAX_CONTENT + 1))).toThrow(RangeError)
     })
   }
 })

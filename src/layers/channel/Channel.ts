@@ -20,7 +20,7 @@ import {
   type SecureChannel,
   type SessionInfo
 } from "../../services/SecureChannel.js"
-import type { Connection, TransportError } from "../../services/Transport.js"
+import type { Connection, OutBytes, TransportError } from "../../services/Transport.js"
 import { type FrameReader, lingerClose, sendAlert, transportError } from "./FrameIo.js"
 import { SendLock } from "./SendLock.js"
 import type { Expiry, Watchdog } from "./Watchdog.js"
@@ -89,20 +89,20 @@ export const makeChannel = <In, Out>(
 
     const closedError = () => failure ?? new ChannelError({ reason: "Closed", message: "the channel is closed" })
 
-    /** Seal one record, first moving to the next key when this one is used up. */
-    const sealRecord = (type: ContentType, content: Uint8Array): Uint8Array => {
+    /**
+     * Seal one record, first moving to the next key when this one is used up. A large record comes
+     * as parts (header, ciphertext, tag) that the transport writes gathered, without a joining copy.
+     */
+    const sealRecord = (type: ContentType, content: Uint8Array): OutBytes => {
       if (content.length > MAX_CONTENT) throw new Oversized(content.length)
       if (write.count + 1 >= rekeyAt) {
         const update = write.seal(ContentType.Xml, KEY_UPDATE)
         writeSecret = nextTrafficSecret(hashing, writeSecret)
         write = new RecordProtection(aead, trafficKeys(hashing, writeSecret))
-        const record = write.seal(type, content)
-        const both = new Uint8Array(update.length + record.length)
-        both.set(update)
-        both.set(record, update.length)
-        return both
+        const record = write.sealForWrite(type, content)
+        return record instanceof Uint8Array ? [update, record] : [update, ...record]
       }
-      return write.seal(type, content)
+      return write.sealForWrite(type, content)
     }
 
     const writeFailed = (e: TransportError) => terminate(transportError(e))

@@ -29,7 +29,7 @@
 import type * as Net from "node:net"
 import { Effect } from "effect"
 import { type Address, makeAddress } from "../../domain/brands.js"
-import type { Connection, TransportError } from "../../services/Transport.js"
+import type { Connection, OutBytes, TransportError } from "../../services/Transport.js"
 import { closedByPeer, destroyedLocally, fromNodeError, writeAfterEnd } from "./errors.js"
 import { Inbox } from "./Inbox.js"
 
@@ -77,19 +77,31 @@ export class TcpConnection implements Connection {
     socket.on("data", onData)
   }
 
-  readonly write = (bytes: Uint8Array): Effect.Effect<void, TransportError> =>
+  readonly write = (bytes: OutBytes): Effect.Effect<void, TransportError> =>
     Effect.suspend(() => {
       const failure = this.writeFailure()
       if (failure !== undefined) return Effect.fail(failure)
       // Another writer is already waiting for `drain`: queue behind it instead of growing Node's buffer.
       if (this.socket.writableNeedDrain) return Effect.zipRight(this.awaitDrain, this.write(bytes))
-      return this.socket.write(bytes) ? done : this.awaitDrain
+      return this.put(bytes) ? done : this.awaitDrain
     })
 
-  readonly tryWrite = (make: () => Uint8Array): boolean => {
+  readonly tryWrite = (make: () => OutBytes): boolean => {
     if (this.writeFailure() !== undefined || this.socket.writableNeedDrain) return false
-    this.socket.write(make())
+    this.put(make())
     return true
+  }
+
+  /** Parts go out corked: one gathered write (writev) of all of them, none copied into one buffer. */
+  private put(bytes: OutBytes): boolean {
+    const socket = this.socket
+    if (bytes instanceof Uint8Array) return socket.write(bytes)
+    if (bytes.length === 1) return socket.write(bytes[0]!)
+    let below = true
+    socket.cork()
+    for (const part of bytes) below = socket.write(part)
+    socket.uncork()
+    return below
   }
 
   // `end`, `destroy` and `release` are built on access: used once per connection, they should not

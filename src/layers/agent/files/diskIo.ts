@@ -64,6 +64,44 @@ export const readFully = async (
   return done
 }
 
+/**
+ * Views of `length` bytes laid out as records in `buffer`: after `gap` bytes (room for a header), up
+ * to `chunk` bytes, again and again (`gap + chunk` apart); the last view is shorter when `length` ends
+ * inside it.
+ */
+export const chunkViews = (buffer: Uint8Array, gap: number, chunk: number, length: number): Array<Uint8Array> => {
+  const views: Array<Uint8Array> = []
+  for (let o = 0, base = gap; o < length; o += chunk, base += gap + chunk)
+    views.push(buffer.subarray(base, base + Math.min(chunk, length - o)))
+  return views
+}
+
+/**
+ * Reads the file from `position` into `views` in order (one scattered read, `preadv`, per call; more
+ * calls only after a short read); the bytes read, fewer than the views hold only at the end of the file.
+ */
+export const readScattered = async (
+  handle: fs.FileHandle,
+  views: ReadonlyArray<Uint8Array>,
+  position: number
+): Promise<number> => {
+  let done = 0
+  let pending: ReadonlyArray<Uint8Array> = views
+  while (pending.length > 0) {
+    const { bytesRead } = await handle.readv(pending, position + done)
+    if (bytesRead === 0) break
+    done += bytesRead
+    // A short read: continue behind what arrived (rare for a regular file).
+    let skip = bytesRead
+    let i = 0
+    while (i < pending.length && skip >= pending[i]!.length) skip -= pending[i++]!.length
+    const rest = pending.slice(i)
+    if (rest.length > 0 && skip > 0) rest[0] = rest[0]!.subarray(skip)
+    pending = rest
+  }
+  return done
+}
+
 /** Writes all of `bytes` at `position`. */
 export const writeFully = async (handle: fs.FileHandle, bytes: Uint8Array, position: number): Promise<void> => {
   let done = 0

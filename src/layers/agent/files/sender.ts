@@ -38,7 +38,16 @@ import {
   stateForPeerCancel,
   storeError
 } from "./context.js"
-import { closeQuietly, fileEtag, hashPrefix, ioError, readFully, startIo, statForOffer } from "./diskIo.js"
+import {
+  chunkViews,
+  closeQuietly,
+  fileEtag,
+  hashPrefix,
+  ioError,
+  readScattered,
+  startIo,
+  statForOffer
+} from "./diskIo.js"
 
 export const offerOf = (t: OutgoingTransfer): FileOffer => ({
   _tag: "e2e.FileOffer",
@@ -72,7 +81,7 @@ export const makeSender = (ctx: FilesContext, streams: FiberMap.FiberMap<string>
     })
 
   /**
-   * Streams `t` from `from` over `link` in records of `t.chunk` bytes through fixed buffers (about
+   * Streams `t` from `from` over `link` in records of `t.chunk` bytes through two fixed buffers (about
    * 4 MiB for the whole file, whatever its size); every `sendData` waits for the channel
    * (back-pressure). Two read buffers: the next batch is read (in the thread pool) while this one is
    * sent, so the channel never waits for the disk.
@@ -104,16 +113,17 @@ export const makeSender = (ctx: FilesContext, streams: FiberMap.FiberMap<string>
             })
             if (hashed < from) return changed("since it was offered")
           }
-          // Fixed buffers: file reads of up to READ_BATCH chunks (one thread-pool trip per batch),
-          // and one record that each chunk is copied into behind its header.
-          const batches = [new Uint8Array(t.chunk * READ_BATCH), new Uint8Array(t.chunk * READ_BATCH)] as const
-          const record = new Uint8Array(FILE_RECORD_HEADER_BYTES + t.chunk)
+          // Fixed buffers laid out as records, `header || chunk` READ_BATCH times: one scattered read
+          // per batch (one thread-pool trip) puts each chunk behind the room for its header, so a
+          // record goes to the channel in place, without a copy (issue 15).
+          const stride = FILE_RECORD_HEADER_BYTES + t.chunk
+          const batches = [new Uint8Array(stride * READ_BATCH), new Uint8Array(stride * READ_BATCH)] as const
           const idBytes = fileIdBytes(t.id)
           /** Starts reading the batch at `at` into buffer `i`; the effect waits for it. */
           const readBatch = (i: 0 | 1, at: number) => {
-            const want = Math.min(batches[i].length, t.size - at)
+            const want = Math.min(t.chunk * READ_BATCH, t.size - at)
             const started = startIo(
-              () => readFully(handle, batches[i], 0, want, at),
+              () => readScattered(handle, chunkViews(batches[i], FILE_RECORD_HEADER_BYTES, t.chunk, want), at),
               ioError(`Could not read ${t.path}`)
             )
             return Effect.map(started, (wait) => Effect.map(wait, (got) => ({ at, want, got })))
@@ -128,18 +138,18 @@ export const makeSender = (ctx: FilesContext, streams: FiberMap.FiberMap<string>
             }
             const position = at + want
             const batch = batches[current]
-            hash.update(batch.subarray(0, want))
             current = current === 0 ? 1 : 0
             // The next read goes into the other buffer while this batch is sent (started now, see
             // `startIo`); after a stop it completes unobserved and the handle closes after it.
             if (position < t.size) reading = yield* readBatch(current, position)
-            for (let o = 0; o < want; o += t.chunk) {
+            for (let o = 0, base = 0; o < want; o += t.chunk, base += stride) {
               const n = Math.min(t.chunk, want - o)
-              record.set(batch.subarray(o, o + n), FILE_RECORD_HEADER_BYTES)
+              const record = batch.subarray(base, base + FILE_RECORD_HEADER_BYTES + n)
+              hash.update(record.subarray(FILE_RECORD_HEADER_BYTES))
               writeFileRecordHeader(record, idBytes, at + o)
               // Uninterruptible: a record sealed but never written would desynchronise the channel's
               // sequence numbers; a stop takes effect between records.
-              yield* Effect.uninterruptible(link.sendData(record.subarray(0, FILE_RECORD_HEADER_BYTES + n)))
+              yield* Effect.uninterruptible(link.sendData(record))
             }
             yield* store.fileProgress({ ref, offset: position, now: yield* now })
             if (position >= t.size) break
