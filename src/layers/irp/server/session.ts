@@ -192,10 +192,14 @@ export const serveChannel = (ctx: SessionContext, channel: IrpServerChannel): Ef
           : channel.abort("unexpected_message", "a data record on the IRP port")
       const message = inbound.message
       if (!FORKED.has(message._tag)) return Effect.zipRight(serveOne(message), loop)
+      // `serveOne` is called once a slot is free, as before: its checks (the rate limit) and its start time
+      // belong to when the request is served, not to when it was read.
       return inFlight
         .take(1)
         .pipe(
-          Effect.zipRight(FiberSet.run(requests, Effect.ensuring(serveOne(message), inFlight.release(1)))),
+          Effect.zipRight(
+            Effect.suspend(() => FiberSet.run(requests, Effect.ensuring(serveOne(message), inFlight.release(1))))
+          ),
           Effect.zipRight(loop)
         )
     })
