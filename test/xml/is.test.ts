@@ -62,7 +62,17 @@ const interesting = fc.oneof(
   fc.constantFrom(0, -0, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 253_402_300_799_999, 253_402_300_800_000),
   fc.bigInt({ min: -2n, max: 2n ** 64n }),
   fc.uint8Array({ maxLength: 10 }),
-  fc.constantFrom(new Uint8Array(0), new Uint8Array(8192), new Uint8Array(8193), null, undefined, {}, [], true)
+  fc.constantFrom(new Uint8Array(0), new Uint8Array(8192), new Uint8Array(8193), null, undefined, {}, [], true),
+  // Byte-like values that are not all `Uint8Array`s (the compiled `Uint8ArrayFromSelf` test).
+  fc.constantFrom(
+    Buffer.alloc(3),
+    new Uint8ClampedArray(2),
+    new Uint16Array(2),
+    new Int8Array(2),
+    new ArrayBuffer(2),
+    new DataView(new ArrayBuffer(2)),
+    [1, 2]
+  )
 )
 
 describe("isOf", () => {

@@ -98,6 +98,10 @@ describe("base64", () => {
     )
     for (const odd of ["", "=", "==", "A===", "QQ", "QQ=", "QR==", "QUI=", "QUJ=", "QUJD", "QUJD\n", "Q Q==", "QQ-_"])
       expect(base64Decode(odd), odd).toEqual(referenceBase64(odd))
+    // Every character before one or two pads (the pad bits), and pads where they do not belong.
+    for (const c of ALPHABET + "=-_ \u00e9")
+      for (const text of [`AA${c}=`, `A${c}==`, `${c}AAA`, `QUJD${c}A==`, `AA=${c}`, `A=${c}=`, `AAA=AAAA`, "===="])
+        expect(base64Decode(text), text).toEqual(referenceBase64(text))
   })
 })
 

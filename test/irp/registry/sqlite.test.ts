@@ -111,7 +111,7 @@ it.scoped("lookups and the device count are index searches, never table scans", 
     const identity = yield* plan(
       `SELECT c.serial, b.device_id FROM irp_certificates c
         LEFT JOIN irp_bindings b ON b.handle = c.handle AND b.expires_at > ?
-        WHERE c.serial = (SELECT serial FROM irp_certificates WHERE handle = ? AND status = 'good' AND not_after > ?
+        WHERE c.rowid = (SELECT rowid FROM irp_certificates WHERE handle = ? AND status = 'good' AND not_after > ?
           ORDER BY not_before DESC, serial DESC LIMIT 1)
         ORDER BY b.device_id`,
       1,
@@ -125,6 +125,8 @@ it.scoped("lookups and the device count are index searches, never table scans", 
     // Lookup's one read finds the current certificate in the index alone, in order: it sorts nothing.
     expect(identity).toContain("COVERING INDEX irp_certificates_current")
     expect(identity).not.toMatch(/TEMP B-TREE/)
+    // ... and the certificate row by its rowid from that index, not through the serial's index.
+    expect(identity).toContain("SEARCH c USING INTEGER PRIMARY KEY (rowid=?)")
   })
 )
 

@@ -69,12 +69,16 @@ export const makeCertificates = (store: Store) =>
     // One statement instead of `currentCertificate` then `lookup`: every statement costs @effect/sql's
     // compile, span and connection scope, more than SQLite's own work. Bindings ride on the certificate
     // row (a left join), so there are none without a current certificate, as the port says. Written as
-    // `serial = (subquery)` so that both tables are read by key and in order (no temporary B-tree).
+    // `rowid = (subquery)` so that both tables are read by key and in order (no temporary B-tree): the
+    // subquery finds the row in the covering index `irp_certificates_current`, whose entries carry the
+    // rowid, so the certificate row is one search of the table itself instead of a search of the serial's
+    // index and then of the table (issue 15: ~10 % of the statement on a registry of 1,000,000,
+    // docs/BENCHMARKS.md). SQLite only: PostgreSQL reads through `pgIdentities.ts`.
     const identityStatement = (handle: Handle, at: number) =>
       sql`SELECT c.serial, c.handle, c.fingerprint, c.der, c.not_before, c.not_after, c.status, c.revoked_at,
           c.reason, b.device_id, b.addresses, b.observed, b.expires_at, CAST(b.seq AS TEXT) AS seq, b.updated_at
         FROM irp_certificates c LEFT JOIN irp_bindings b ON b.handle = c.handle AND b.expires_at > ${millis(at)}
-        WHERE c.serial = (SELECT serial FROM irp_certificates
+        WHERE c.rowid = (SELECT rowid FROM irp_certificates
           WHERE handle = ${text(handle)} AND status = 'good' AND not_after > ${millis(at)}
           ORDER BY not_before DESC, serial DESC LIMIT 1)
         ORDER BY b.device_id`

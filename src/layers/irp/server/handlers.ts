@@ -226,6 +226,46 @@ const atOnce = (ctx: ServerContext, conn: ConnectionContext, request: IrpRequest
   return answers instanceof Refused ? Effect.fail(answers) : Effect.succeed(answers)
 }
 
+type RegisterRequest = Extract<IrpRequest, { readonly _tag: "irp.Register" }>
+
+/**
+ * Register (PROTOCOL.md §17.5): the registration through the registry's group commit, answered with the
+ * bindings it leaves. A plain `map` rather than a generator: after Lookup it is the request a busy
+ * server gets most (issue 15).
+ */
+const register = (
+  ctx: ServerContext,
+  conn: ConnectionContext,
+  request: RegisterRequest,
+  now: number
+): Effect.Effect<Answers, Refused> => {
+  const { caller } = conn
+  if (caller._tag !== "Holder") return Effect.die(new Error(`${request._tag} reached its handler without a holder`))
+  const observed = canonicalSource(caller.source)
+  return Effect.map(
+    registry(
+      ctx.registry.register({
+        handle: caller.handle,
+        deviceId: request.deviceId,
+        addresses: request.addresses,
+        ttlSeconds: request.ttlSeconds,
+        seq: request.seq,
+        observed,
+        now
+      })
+    ),
+    (bindings): Answers => [
+      {
+        _tag: "irp.Registered",
+        id: request.id,
+        bindings: bindings.map(bindingInfo),
+        observed,
+        natSuspected: natSuspected({ addresses: request.addresses, observed })
+      }
+    ]
+  )
+}
+
 /**
  * Acts on an authorised request at `now` (what `answerAtOnce` left, or any other). `caller` is a holder
  * for every request but Enroll, Status, Crl, Ping, DomainInfo (and Lookup).
@@ -234,6 +274,14 @@ export const act = (
   ctx: ServerContext,
   conn: ConnectionContext,
   request: IrpRequest,
+  now: number
+): Effect.Effect<Answers, Refused> =>
+  request._tag === "irp.Register" ? register(ctx, conn, request, now) : actOther(ctx, conn, request, now)
+
+const actOther = (
+  ctx: ServerContext,
+  conn: ConnectionContext,
+  request: Exclude<IrpRequest, RegisterRequest>,
   now: number
 ): Effect.Effect<Answers, Refused> =>
   Effect.gen(function* () {
@@ -265,29 +313,6 @@ export const act = (
       }
       case "irp.Renew":
         return yield* issue(ctx, request.id, request.csr, holder())
-      case "irp.Register": {
-        const observed = canonicalSource(caller.source)
-        const bindings = yield* registry(
-          ctx.registry.register({
-            handle: holder(),
-            deviceId: request.deviceId,
-            addresses: request.addresses,
-            ttlSeconds: request.ttlSeconds,
-            seq: request.seq,
-            observed,
-            now
-          })
-        )
-        return [
-          {
-            _tag: "irp.Registered",
-            id: request.id,
-            bindings: bindings.map(bindingInfo),
-            observed,
-            natSuspected: natSuspected({ addresses: request.addresses, observed })
-          }
-        ]
-      }
       case "irp.Deregister":
         yield* registry(ctx.registry.deregister({ handle: holder(), deviceId: request.deviceId ?? "all", now }))
         return ok

@@ -206,24 +206,29 @@ export const serveChannel = (ctx: SessionContext, channel: IrpServerChannel): Ef
       })
     }
 
-    const loop: Effect.Effect<void, unknown> = Effect.gen(function* () {
-      while (true) {
-        const inbound = yield* channel.receive
-        if (inbound._tag === "Closed") return
-        // PROTOCOL.md §17.1.5: data records have no place on port 4604; a protocol violation ends the
-        // connection with the alert unexpected_message, not a clean <Close/> (which would say all went well).
-        if (inbound._tag === "Data")
-          return yield* channel.abort === undefined
-            ? channel.close("unexpected_data")
-            : channel.abort("unexpected_message", "a data record on the IRP port")
-        // A request relayed to another domain may take seconds (§22.6): it must not hold up the next ones.
-        if (!FORKED.has(inbound.message._tag) && !isRelayed(ctx, inbound.message)) {
-          yield* serveOne(inbound.message)
-          continue
-        }
-        yield* inFlight.take(1)
-        yield* FiberSet.run(requests, Effect.ensuring(serveOne(inbound.message), inFlight.release(1)))
-      }
+    // A recursive `flatMap` rather than a generator: the loop runs once per request, and each `yield*` of
+    // a generator costs a step of its own on top of the `flatMap` it stands for (issue 15).
+    const loop: Effect.Effect<void, unknown> = Effect.flatMap(channel.receive, (inbound) => {
+      if (inbound._tag === "Closed") return Effect.void
+      // PROTOCOL.md §17.1.5: data records have no place on port 4604; a protocol violation ends the
+      // connection with the alert unexpected_message, not a clean <Close/> (which would say all went well).
+      if (inbound._tag === "Data")
+        return channel.abort === undefined
+          ? channel.close("unexpected_data")
+          : channel.abort("unexpected_message", "a data record on the IRP port")
+      const message = inbound.message
+      // A request relayed to another domain may take seconds (§22.6): it must not hold up the next ones.
+      if (!FORKED.has(message._tag) && !isRelayed(ctx, message)) return Effect.zipRight(serveOne(message), loop)
+      // `serveOne` is called once a slot is free, as before: its checks (the rate limit) and its start time
+      // belong to when the request is served, not to when it was read.
+      return inFlight
+        .take(1)
+        .pipe(
+          Effect.zipRight(
+            Effect.suspend(() => FiberSet.run(requests, Effect.ensuring(serveOne(message), inFlight.release(1))))
+          ),
+          Effect.zipRight(loop)
+        )
     })
     yield* loop.pipe(
       Effect.catchAll((e) =>
