@@ -32,7 +32,13 @@ describe("initDomain", () => {
   })
 
   it("writes the domain files; private keys are PKCS#8 PEM with mode 0600 in a 0700 directory", () => {
-    expect(readdirSync(dir).sort()).toEqual(Object.values(DomainFile).sort())
+    // The public chain (PROTOCOL.md §22.2.1) is written only when one is given.
+    const publicFiles: ReadonlyArray<string> = [DomainFile.publicChain, DomainFile.publicKey]
+    expect(readdirSync(dir).sort()).toEqual(
+      Object.values(DomainFile)
+        .filter((f) => !publicFiles.includes(f))
+        .sort()
+    )
     expect(statSync(dir).mode & 0o777).toBe(0o700)
     for (const key of [DomainFile.rootKey, DomainFile.issuingKey, DomainFile.serverKey]) {
       expect(statSync(join(dir, key)).mode & 0o777).toBe(0o600)

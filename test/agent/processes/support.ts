@@ -185,7 +185,15 @@ export const startDomain = async (
     }
     const v6 = hasIpv6Loopback()
     irp = start(
-      ["irp", "serve", "--dir", dir, "--listen", options.listen ?? "127.0.0.1:0", ...(v6 ? ["--listen", "[::1]:0"] : [])],
+      [
+        "irp",
+        "serve",
+        "--dir",
+        dir,
+        "--listen",
+        options.listen ?? "127.0.0.1:0",
+        ...(v6 ? ["--listen", "[::1]:0"] : [])
+      ],
       { timeoutMs: 300_000, ...(options.env === undefined ? {} : { env: options.env }) }
     )
     const port = (await irp.waitFor(/listening on 127\.0\.0\.1:(\d+)/, "stderr", 20_000))[1]!

@@ -85,7 +85,8 @@ describe.skipIf(DNSMASQ === undefined)("federation: three domains in real proces
     // Carol's agent stops; alice writes three more; carol comes back and gets each once.
     expect(await carol.stop()).toBe(0)
     const queued = []
-    for (const n of [1, 2, 3]) queued.push((await call(alice, "send", { peer: carol.handle, body: `while away ${n}` })).id)
+    for (const n of [1, 2, 3])
+      queued.push((await call(alice, "send", { peer: carol.handle, body: `while away ${n}` })).id)
     carol = await world.domain("other.net").startAgent("carol", carol.home, ["--accept-files", "anyone:64MiB"])
     await untilStates(alice, carol.handle, queued, ["delivered", "read"], agents())
 
@@ -171,7 +172,8 @@ describe.skipIf(DNSMASQ === undefined)("federation: three domains in real proces
         )
       )
       expect(Either.isLeft(outcome)).toBe(true)
-      if (Either.isLeft(outcome)) expect(outcome.left.alert ?? outcome.left.reason).toMatch(/unknown_ca|bad_certificate|PeerAlert/)
+      if (Either.isLeft(outcome))
+        expect(outcome.left.alert ?? outcome.left.reason).toMatch(/unknown_ca|bad_certificate|PeerAlert/)
       // Nothing from the forger reached alice's store.
       expect((await history(alice, "carol@other.net" as Handle)).filter((m) => m.body === "forged")).toEqual([])
     } finally {

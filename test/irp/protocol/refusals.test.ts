@@ -151,8 +151,11 @@ describe("IRP refusals", () => {
         const forbidden = yield* Effect.flip(client.revoke(bob.serial as never))
         expect([forbidden.reason, forbidden.message]).toEqual(["forbidden", expect.stringMatching(/holder/)])
         expect(yield* reasonOf(client.revoke("123456" as never))).toBe("not_found")
-        expect(yield* reasonOf(client.lookup(handle("carol", "example.net")))).toBe("not_found")
-        expect(yield* reasonOf(Effect.scoped(client.watch([handle("carol", "example.net")])))).toBe("not_found")
+        // Another domain's handle on a server that does not federate (§22.5): refused, saying so.
+        expect(yield* reasonOf(client.lookup(handle("carol", "example.net")))).toBe("federation_refused")
+        expect(yield* reasonOf(Effect.scoped(client.watch([handle("carol", "example.net")])))).toBe(
+          "federation_refused"
+        )
         const token = yield* newToken(running.registry, handle("alice2"))
         const key = yield* newKey
         const enrolAgain = client.enroll({ handle: handle("alice2"), token, csr: yield* key.csrFor(handle("alice2")) })
