@@ -9,7 +9,10 @@
  *  5. messages both ways with delivery receipts, a read receipt, a file checked by SHA-256;
  *  6. bob's agent is stopped; alice sends two messages (queued); bob's agent starts again on a new
  *     port, the IRP tells alice's agent (Watch), and both messages arrive, once each;
- *  7. everything shuts down cleanly (agents deregister, the IRP server closes).
+ *  7. a second domain, other.net, with its own IRP: carol@other.net enrols there; the two IRPs federate
+ *     (public certificates for irp.<domain> from a demo CA standing in for the Web PKI, and the demo's
+ *     stand-in for DNS, demoFederation.ts); alice and carol write to each other directly;
+ *  8. everything shuts down cleanly (agents deregister, the IRP servers close).
  *
  * The agents are driven through their control sockets, exactly as `sixchat send`, `history`, `status`
  * and `send-file` drive them.
@@ -20,6 +23,7 @@ import { networkInterfaces, tmpdir } from "node:os"
 import * as path from "node:path"
 import * as Command from "@effect/cli/Command"
 import { Clock, Context, Effect, Layer, Logger, LogLevel } from "effect"
+import type { DomainName } from "../domain/agent/domainRoots.js"
 import { type Address, formatAddress, type Handle, makeAddress } from "../domain/brands.js"
 import { certificateIdentity } from "../domain/cert/identity.js"
 import { pemDecode, pemEncode } from "../domain/pem.js"
@@ -33,15 +37,19 @@ import * as IrpClientLive from "../layers/irp/client/IrpClientLive.js"
 import * as IrpServerLive from "../layers/irp/server/IrpServerLive.js"
 import * as TcpTransport from "../layers/transport/TcpTransport.js"
 import { Entropy } from "../services/Entropy.js"
+import { Federation } from "../services/Federation.js"
 import { IrpRegistry, type IrpRegistryService } from "../services/IrpRegistry.js"
 import { cryptoLayer, cryptoOption, stdoutLine } from "./common.js"
 import { type AgentProcess, call, demoFailure, detail, startAgent, step, waitFor } from "./demoAgents.js"
+import { type DemoWeb, federating, federationFor, makeDemoWeb } from "./demoFederation.js"
 import { writeIdentityConfig } from "./home.js"
 import { registryLayer } from "./irpAdmin.js"
 
 const DOMAIN = "example.org"
+const OTHER = "other.net"
 const alice = `alice@${DOMAIN}` as Handle
 const bob = `bob@${DOMAIN}` as Handle
+const carol = `carol@${OTHER}` as Handle
 
 const hasIpv6Loopback = (): boolean =>
   Object.values(networkInterfaces()).some((list) => list?.some((i) => i.family === "IPv6" && i.address === "::1"))
@@ -87,6 +95,38 @@ const enrol = (handle: Handle, home: string, irp: Address, domain: LoadedDomain,
     )
   }).pipe(Effect.mapError(failed(`enrolling ${handle}`)))
 
+/**
+ * A domain's IRP server in this process, federating (PROTOCOL.md §22): its public chain, the demo's
+ * public anchors for other IRPs, and the relay to other domains found through the demo's DNS.
+ */
+const startIrp = (domainDir: string, host: string, web: DemoWeb) =>
+  Effect.gen(function* () {
+    const loaded = yield* loadDomain(domainDir).pipe(Effect.mapError(failed("loading the domain")))
+    const domain = federating(loaded, web)
+    const registry = Context.get(
+      yield* Layer.build(registryLayer({ _tag: "Sqlite", path: path.join(domainDir, "irp.sqlite") })),
+      IrpRegistry
+    )
+    const ca = yield* CertificateAuthorityLive.make(domain)
+    const { publicVerifier, relay } = yield* federationFor(domain, web).pipe(
+      Effect.mapError(failed("starting the federation relay"))
+    )
+    const server = yield* IrpServerLive.make({
+      domain,
+      listen: [makeAddress(host, 0)],
+      federation: { publicVerifier }
+    }).pipe(
+      Effect.provideService(IrpRegistry, registry),
+      Effect.provideService(CertificateAuthority, ca),
+      Effect.provideService(Federation, relay),
+      Effect.provide(CertVerifierLive.layer({ anchors: [domain.rootCertificate] })),
+      Effect.mapError(failed("starting the IRP server"))
+    )
+    const irp = server.addresses[0]!
+    web.at.set(domain.config.domain, irp)
+    return { domain, registry, irp }
+  })
+
 const stateOf = (agent: AgentProcess, id: string) =>
   Effect.map(call(agent, "history", { limit: 1000 }), (h) => h.find((m) => m.id === id && m.direction === "out")?.state)
 
@@ -122,19 +162,9 @@ const demo = (dir: string, crypto: "node" | "noble") =>
     yield* initDomain({ dir: domainDir, domain: DOMAIN, now: new Date(), entropy: entropy.bytes }).pipe(
       Effect.mapError(failed("creating the domain"))
     )
-    const domain = yield* loadDomain(domainDir).pipe(Effect.mapError(failed("loading the domain")))
-    const registry = Context.get(
-      yield* Layer.build(registryLayer({ _tag: "Sqlite", path: path.join(domainDir, "irp.sqlite") })),
-      IrpRegistry
-    )
-    const ca = yield* CertificateAuthorityLive.make(domain)
-    const server = yield* IrpServerLive.make({ domain, listen: [makeAddress(host, 0)] }).pipe(
-      Effect.provideService(IrpRegistry, registry),
-      Effect.provideService(CertificateAuthority, ca),
-      Effect.provide(CertVerifierLive.layer({ anchors: [domain.rootCertificate] })),
-      Effect.mapError(failed("starting the IRP server"))
-    )
-    const irp = server.addresses[0]!
+    // The second domain of step 11 needs a stand-in for the Web PKI and DNS (demoFederation.ts).
+    const web = yield* makeDemoWeb([DOMAIN, OTHER]).pipe(Effect.mapError(failed("making the demo's public CA")))
+    const { domain, registry, irp } = yield* startIrp(domainDir, host, web)
     yield* detail(
       `IRP server ${domain.config.serverName} (registry + CA) listens on ${formatAddress(irp)} (port 4604 in real life)`
     )
@@ -250,8 +280,40 @@ const demo = (dir: string, crypto: "node" | "noble") =>
     }
     yield* detail(`both delivered once each: bob's history holds ${inbox.length} messages with alice, no duplicates`)
 
-    yield* step(11, "Everything shuts down: both agents (sessions closed, deregistered), then the IRP server")
-    for (const agent of [a, b]) {
+    yield* step(
+      11,
+      `A second domain, ${OTHER}, with its own IRP; carol@${OTHER} enrols there. Each IRP has a public certificate for irp.<domain> (here from a demo CA standing in for the Web PKI) and an open federation policy`
+    )
+    const otherDir = path.join(dir, OTHER)
+    yield* initDomain({ dir: otherDir, domain: OTHER, now: new Date(), entropy: entropy.bytes }).pipe(
+      Effect.mapError(failed(`creating the domain ${OTHER}`))
+    )
+    const other = yield* startIrp(otherDir, host, web)
+    yield* detail(
+      `IRP server ${other.domain.config.serverName} listens on ${formatAddress(other.irp)}; DNS would publish _sixchat-irp._tcp.${OTHER} SRV → it`
+    )
+    const carolHome = path.join(dir, "carol")
+    yield* enrol(carol, carolHome, other.irp, other.domain, other.registry)
+    const c = yield* startAgent("carol", carolHome, agentArgs)
+    yield* registered(c)
+
+    yield* step(
+      12,
+      `alice writes to ${carol}: her IRP finds ${OTHER}'s IRP, checks its public certificate for irp.${OTHER}, relays the lookup with ${OTHER}'s CA; alice's agent pins that CA and dials carol directly`
+    )
+    const across = yield* call(a, "send", { peer: carol, body: `Hi Carol! From ${DOMAIN} to ${OTHER}, still direct.` })
+    yield* untilState(a, across.id, ["delivered", "read"], [a, b, c])
+    yield* detail(`alice → carol: "${across.body}"  (delivered)`)
+    const reply = yield* call(c, "send", { peer: alice, body: `Hi Alice! ${OTHER} answers ${DOMAIN}.` })
+    yield* untilState(c, reply.id, ["delivered", "read"], [a, b, c])
+    yield* detail(`carol → alice: "${reply.body}"  (delivered)`)
+    const pinned = yield* call(a, "domainInfo", { domain: OTHER as DomainName })
+    yield* detail(
+      `alice's agent pinned ${OTHER}'s CA ${short(pinned.pin?.fingerprint ?? "")} (policy ${pinned.policy ?? "?"}); a different CA later is shown as a key change`
+    )
+
+    yield* step(13, "Everything shuts down: the agents (sessions closed, deregistered), then both IRP servers")
+    for (const agent of [a, b, c]) {
       const exit = yield* agent.stop
       if (exit !== 0) return yield* demoFailure(`${agent.name}'s agent exited with ${exit}`)
     }

@@ -50,8 +50,15 @@ describe("sixchat demo", () => {
     expect(out).toContain(`bob has "Call me when you are back. (2/2)" exactly once`)
     expect(out.match(/\[bob\] message from alice@example\.org/g)).toHaveLength(3)
 
+    // A second domain: carol@other.net and alice@example.org across the two IRPs, directly, each way.
+    expect(out).toMatch(/\[carol\] registered with irp\.other\.net at /)
+    expect(out).toMatch(/alice → carol: "Hi Carol!.*" +\(delivered\)/)
+    expect(out).toMatch(/carol → alice: "Hi Alice! other\.net answers example\.org\." +\(delivered\)/)
+    expect(out).toMatch(/alice's agent pinned other\.net's CA [0-9a-f]{16}… \(policy open\)/)
+
     // Clean shutdown.
     expect(out.match(/\[(alice|bob)\] agent stopped/g)).toHaveLength(3)
+    expect(out).toMatch(/\[carol\] agent stopped/)
     expect(out).toContain("agents stopped cleanly (exit code 0)")
     expect(out).toMatch(/Demo complete in [\d.]+ s\./)
     expect(run.stderr).toBe("")
