@@ -19,13 +19,17 @@ import * as NodeCrypto from "../../../src/layers/crypto/NodeCrypto.js"
 import * as EntropyLive from "../../../src/layers/EntropyLive.js"
 import { Agent, type AgentEvent, type AgentService } from "../../../src/services/Agent.js"
 import { AgentStore, type AgentStoreService } from "../../../src/services/AgentStore.js"
+import { CertVerifier, type CertVerifierService } from "../../../src/services/CertVerifier.js"
 import { Directory } from "../../../src/services/Directory.js"
 import { Presence, type PresenceService } from "../../../src/services/Presence.js"
 import { Transport, type TransportService } from "../../../src/services/Transport.js"
 import type { TestIdentity } from "../../support/identities.js"
 import type { MemoryDirectory } from "../../support/MemoryDirectory.js"
 
-export const localIdentity = (identity: TestIdentity): LocalIdentity =>
+/** What an agent needs of a test identity (openssl-made ones, and `src/testing/pki.ts` ones). */
+export type AgentIdentity = Pick<TestIdentity, "handle" | "pkcs8" | "chain">
+
+export const localIdentity = (identity: AgentIdentity): LocalIdentity =>
   Either.getOrThrow(makeLocalIdentity(NodeCrypto.suite, identity.pkcs8, identity.chain))
 
 /** A fresh directory, removed when the scope closes. */
@@ -45,7 +49,7 @@ export const memoryStore = (options?: AgentStoreLive.AgentStoreOptions): Layer.L
   )
 
 export interface AgentSetup {
-  readonly identity: TestIdentity
+  readonly identity: AgentIdentity
   readonly anchors: ReadonlyArray<Uint8Array>
   readonly directory: MemoryDirectory
   readonly transport: TransportService
@@ -58,6 +62,11 @@ export interface AgentSetup {
   readonly files?: AgentLive.AgentConfig["files"]
   /** Default: the listeners' addresses, wildcards as loopback. */
   readonly presence?: (handle: Handle) => Layer.Layer<Presence, never, AgentListeners>
+  /**
+   * Wraps the CertVerifier that trusts `anchors` (with the agent's own store at hand): e.g. the
+   * federation's verifier, which picks the anchor by the peer's domain (PROTOCOL.md §22.3.2).
+   */
+  readonly verifier?: (own: CertVerifierService) => Effect.Effect<CertVerifierService, never, AgentStore>
 }
 
 export interface RunningAgent {
@@ -72,13 +81,21 @@ export interface RunningAgent {
 export const startAgent = (setup: AgentSetup): Effect.Effect<RunningAgent, unknown, Scope.Scope> =>
   Effect.gen(function* () {
     const handle = Handle.make(setup.identity.handle)
+    const anchored = Layer.orDie(CertVerifierLive.layer({ anchors: setup.anchors }))
+    const wrap = setup.verifier
+    const verifier =
+      wrap === undefined
+        ? Layer.merge(anchored, setup.store)
+        : Layer.effect(CertVerifier, Effect.flatMap(CertVerifier, wrap)).pipe(
+            Layer.provide(anchored),
+            Layer.provideMerge(setup.store)
+          )
     const base = Layer.mergeAll(
       NodeCrypto.layer,
       setup.seed === undefined ? EntropyLive.layer : EntropyLive.seeded(setup.seed),
-      Layer.orDie(CertVerifierLive.layer({ anchors: setup.anchors })),
       Layer.succeed(Transport, setup.transport),
       Layer.succeed(Directory, setup.directory.directory),
-      setup.store
+      verifier
     )
     const presence = setup.presence?.(handle) ?? setup.directory.presenceLayer(handle, "device-1")
     const layer = AgentLive.layerWith(

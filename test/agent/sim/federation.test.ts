@@ -1,0 +1,358 @@
+/**
+ * The federated simulation of issue 14, section 6: 15 User Agents, 5 in each of example.org, other.net
+ * and third.org (three PKIs with name-constrained roots, `src/testing/pki.ts`), on the in-memory network
+ * with the TestClock and seeded entropy. A seeded schedule sends messages between random pairs, within a
+ * domain and across domains, while agents move to new host addresses and pairs of hosts are partitioned
+ * and healed later. Then the network heals and time runs on until the outboxes drain.
+ *
+ * Every agent verifies peers of other domains through the real federation verifier
+ * (`federatedVerifier`, PROTOCOL.md §22.3.2) over the real `DomainRootsLive` and the agent's own store: a
+ * foreign root is fetched on first use and pinned (§22.3.3). Its "home IRP" is a stand-in that answers
+ * the relayed `DomainInfo` (§22.4) from the three PKIs; lookups go to one shared MemoryDirectory (what
+ * relayed lookups look like to the agent).
+ *
+ * Claims: every message sent is delivered exactly once (each receiver stores each id once, with the
+ * right body, from the right sender; every sender's copy ends `delivered`); each agent pinned exactly
+ * the real roots of the domains it talked to; an agent of other.net whose chain comes from a forged
+ * other.net CA is refused by an example.org agent (nothing stored); sessions end every way (idle, dead
+ * peer, replaced, connection failed); the same seed gives the same outcome and the same network trace.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Layer, Logger, LogLevel, Queue, Stream, TestClock } from "effect"
+import type { DomainName } from "../../../src/domain/agent/domainRoots.js"
+import { type Handle, handleDomain, makeAddress } from "../../../src/domain/brands.js"
+import { parseCertificate } from "../../../src/domain/cert/parse.js"
+import * as DomainRootsLive from "../../../src/layers/agent/irp/DomainRootsLive.js"
+import { federatedVerifier } from "../../../src/layers/agent/irp/federatedVerifier.js"
+import * as EntropyLive from "../../../src/layers/EntropyLive.js"
+import type { IrpClient } from "../../../src/services/IrpClient.js"
+import { IrpClientError } from "../../../src/services/IrpClient.js"
+import { IrpConnection, type IrpConnectionService } from "../../../src/services/IrpConnection.js"
+import { Presence } from "../../../src/services/Presence.js"
+import * as TestPki from "../../../src/testing/pki.js"
+import * as MemoryDirectory from "../../support/MemoryDirectory.js"
+import * as SimNetwork from "../../support/SimNetwork.js"
+import { memoryStore, recordEvents, startAgent } from "../core/helpers.js"
+import * as MobileTransport from "./MobileTransport.js"
+
+const DOMAINS = ["example.org", "other.net", "third.org"] as const
+const PER_DOMAIN = 5
+const AGENTS = DOMAINS.length * PER_DOMAIN
+/** Schedule ticks of 50 ms: 10 simulated seconds of traffic, moves and partitions. */
+const TICKS = 200
+const TICK = "50 millis"
+/** When the PKIs are made (their validity starts here) and, a minute later, when each run starts. */
+const PKI_TIME = Date.UTC(2026, 0, 1)
+const START = PKI_TIME + 60_000
+const hostOf = (k: number, move: number) => `2001:db8:${k.toString(16)}::${(move + 1).toString(16)}`
+const prefix = (domain: string) => domain[0]!
+
+/** The same small timing knobs as the 20-agent simulation. */
+const options = {
+  keepAlive: "700 millis",
+  deadAfter: "1800 millis",
+  idleClose: "3 seconds",
+  dialStagger: "50 millis",
+  simultaneousWindow: "3 seconds",
+  channel: { handshakeTimeout: "2 seconds", connectTimeout: "1 second" }
+} as const
+const retry = { baseMs: 100, maxMs: 2000 }
+
+const lcg = (seed: number) => {
+  let s = seed >>> 0
+  return (n: number) => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0
+    return s % n
+  }
+}
+
+interface Person {
+  readonly pki: TestPki.TestPki
+  readonly identity: TestPki.TestIdentity
+}
+
+/** Three domains' PKIs, 5 people in each, and a forged other.net CA with one person (seeded: same keys every time). */
+const makeWorld = Effect.gen(function* () {
+  yield* TestClock.setTime(PKI_TIME)
+  const pkis = yield* Effect.forEach(DOMAINS, (domain) =>
+    TestPki.make({ domain }).pipe(Effect.provide(EntropyLive.seeded(`fed/pki/${domain}`)))
+  )
+  const people: Array<Person> = []
+  for (const pki of pkis)
+    for (let k = 0; k < PER_DOMAIN; k++)
+      people.push({
+        pki,
+        identity: yield* pki
+          .identity(`${prefix(pki.domain)}${k}@${pki.domain}`)
+          .pipe(Effect.provide(EntropyLive.seeded(`fed/person/${pki.domain}/${k}`)))
+      })
+  const forged = yield* TestPki.make({ domain: "other.net" }).pipe(Effect.provide(EntropyLive.seeded("fed/forged")))
+  const forger = yield* forged
+    .identity("mallory@other.net")
+    .pipe(Effect.provide(EntropyLive.seeded("fed/forged/mallory")))
+  return { pkis, people, forger: { pki: forged, identity: forger } satisfies Person }
+})
+type World = Effect.Effect.Success<typeof makeWorld>
+
+const parsed = (der: Uint8Array) => {
+  const p = parseCertificate(der)
+  if (p._tag !== "Parsed") throw new Error("a test root does not parse")
+  return p.certificate
+}
+
+/**
+ * The agent's home IRP as `DomainRootsLive` uses it: the relayed `DomainInfo` of a domain (PROTOCOL.md
+ * §22.4), answered from the real PKIs. Nothing else is asked of it here (lookups and presence go to the
+ * MemoryDirectory).
+ */
+const homeIrp = (self: Handle, pkis: ReadonlyArray<TestPki.TestPki>): IrpConnectionService => {
+  const client = {
+    handle: self,
+    domainInfo: (domain: string) => {
+      const pki = pkis.find((p) => p.domain === domain)
+      return pki === undefined
+        ? Effect.fail(new IrpClientError({ reason: "federation_unavailable", message: `${domain} is unknown.` }))
+        : Effect.succeed({
+            domain,
+            policy: "open" as const,
+            root: pki.rootCertificate,
+            rootCertificate: parsed(pki.rootCertificate)
+          })
+    }
+  } as unknown as IrpClient
+  const connected = { _tag: "Up" as const, client, generation: 1 }
+  return {
+    handle: self,
+    address: makeAddress("::1", 4604),
+    state: Effect.succeed(connected),
+    connections: Stream.make(connected),
+    use: (f) => f(client),
+    useNow: (f) => f(client),
+    failed: () => Effect.void,
+    reconnect: () => Effect.void
+  }
+}
+
+interface Sent {
+  readonly id: string
+  readonly from: number
+  readonly to: number
+  readonly body: string
+}
+
+const run = (world: World, seed: number) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      yield* TestClock.setTime(START)
+      const net = yield* SimNetwork.make({ seed })
+      const directory = yield* MemoryDirectory.make
+      const rand = lcg(seed)
+
+      const start = (person: Person, k: number, mobile: MobileTransport.MobileNode) =>
+        startAgent({
+          identity: person.identity,
+          // Our own domain's root only; other domains' come through the federation verifier.
+          anchors: [person.pki.rootCertificate],
+          directory,
+          transport: mobile.transport,
+          store: memoryStore({ retry }),
+          listen: [makeAddress("::", 4605)],
+          presence: (handle) =>
+            Layer.scoped(
+              Presence,
+              directory.presence(
+                handle,
+                "device-1",
+                Effect.sync(() => [makeAddress(mobile.host(), 4605)])
+              )
+            ),
+          verifier: (own) =>
+            Effect.map(
+              DomainRootsLive.make().pipe(
+                Effect.provideService(IrpConnection, homeIrp(person.identity.handle, world.pkis))
+              ),
+              (roots) => federatedVerifier(own, { ownDomain: person.pki.domain, roots })
+            ),
+          seed: `fed/${seed}/${k}`,
+          options
+        })
+
+      const nodes = yield* Effect.forEach(world.people, (person, k) =>
+        Effect.gen(function* () {
+          const mobile = yield* MobileTransport.make(net, hostOf(k, 0))
+          const running = yield* start(person, k, mobile)
+          const events = yield* recordEvents(running.agent)
+          return { k, mobile, running, events, moves: 0 }
+        })
+      )
+      const handleOf = (k: number): Handle => nodes[k]!.running.handle
+      const sent: Array<Sent> = []
+      const partitions: Array<{ a: string; b: string; healAt: number }> = []
+      let moves = 0
+
+      for (let tick = 0; tick < TICKS; tick++) {
+        const roll = rand(100)
+        const send = (from: number, to: number) =>
+          Effect.gen(function* () {
+            const body = `m${sent.length} ${handleOf(from)}->${handleOf(to)}`
+            const m = yield* nodes[from]!.running.agent.send(handleOf(to), body)
+            sent.push({ id: m.id, from, to, body })
+          })
+        if (roll < 42) {
+          const from = rand(AGENTS)
+          yield* send(from, (from + 1 + rand(AGENTS - 1)) % AGENTS)
+        } else if (roll < 45) {
+          // Crossing messages: both ends dial at once (simultaneous open, PROTOCOL.md §15).
+          const x = rand(AGENTS)
+          const y = (x + 1 + rand(AGENTS - 1)) % AGENTS
+          yield* Effect.all([send(x, y), send(y, x)], { concurrency: "unbounded", discard: true })
+        } else if (roll < 49) {
+          // An agent moves to a new address and re-registers at once.
+          const node = nodes[rand(AGENTS)]!
+          yield* node.mobile.moveTo(hostOf(node.k, ++node.moves))
+          yield* node.running.presence.refresh
+          moves++
+        } else if (roll < 55) {
+          // Mostly between agents in a session, so that stalled sessions are noticed (keep-alive).
+          const x = rand(AGENTS)
+          const live = (yield* nodes[x]!.running.agent.status).sessions
+          const other = live.length > 0 ? live[rand(live.length)]!.peer : undefined
+          const y =
+            other !== undefined
+              ? nodes.findIndex((n) => n.running.handle === other)
+              : (x + 1 + rand(AGENTS - 1)) % AGENTS
+          const a = nodes[x]!.mobile.host()
+          const b = nodes[y]!.mobile.host()
+          yield* net.partition(a, b)
+          partitions.push({ a, b, healAt: tick + 10 + rand(50) })
+        }
+        for (const p of partitions.filter((p) => p.healAt === tick)) yield* net.heal(p.a, p.b)
+        yield* TestClock.adjust(TICK)
+      }
+      for (const p of partitions.filter((p) => p.healAt >= TICKS)) yield* net.heal(p.a, p.b)
+
+      // Let it settle: every outbox drains (bounded: at most 120 simulated seconds).
+      const outboxes = Effect.map(
+        Effect.forEach(nodes, (n) => n.running.store.outbox({})),
+        (all) => all.reduce((sum, o) => sum + o.length, 0)
+      )
+      for (let step = 0; step < 1200 && (yield* outboxes) > 0; step++) yield* TestClock.adjust("100 millis")
+      const undrained = yield* outboxes
+
+      // The forger: mallory@other.net, certified by a forged other.net CA, writes to e0@example.org.
+      const forgerMobile = yield* MobileTransport.make(net, "2001:db8:ff::1")
+      const forger = yield* start(world.forger, AGENTS, forgerMobile)
+      const victim = nodes[0]!.running
+      yield* forger.agent.send(victim.handle, "I am of other.net")
+      for (let step = 0; step < 50; step++) yield* TestClock.adjust("100 millis")
+      const forgerOutbox = yield* forger.agent.outbox({})
+      const forgerDelivered = (yield* forger.agent.history({})).filter((m) => m.state === "delivered")
+      const fromForger = yield* victim.agent.history({ peer: forger.handle })
+      yield* forger.stop
+
+      const histories = yield* Effect.forEach(nodes, (n) => n.running.agent.history({ limit: 1000 }))
+      // How sessions ended, by kind (what the schedule exercised).
+      const downs: Record<string, number> = {}
+      for (const n of nodes)
+        for (const e of yield* Queue.takeAll(n.events))
+          if (e._tag === "agent.SessionDown") {
+            const kind = e.reason.replace(/\[[^\]]*\]:\d+|#\d+/g, "").slice(0, 40)
+            downs[kind] = (downs[kind] ?? 0) + 1
+          }
+      const pins = yield* Effect.forEach(nodes, (n) =>
+        Effect.forEach(
+          DOMAINS.filter((d) => d !== handleDomain(n.running.handle)),
+          (d) => Effect.map(n.running.store.domainPin(d as DomainName), (pin) => ({ domain: d, pin }))
+        )
+      )
+      const outcome = histories.map((h) => h.map((m) => [m.id, m.peer, m.direction, m.body, m.state].join(" ")))
+      return {
+        sent,
+        histories,
+        outcome,
+        downs,
+        pins,
+        undrained,
+        forgerOutbox,
+        forgerDelivered,
+        fromForger,
+        moves,
+        partitions: partitions.length,
+        trace: net.trace(),
+        handleOf
+      }
+    })
+  )
+
+const base64 = (der: Uint8Array) => Buffer.from(der).toString("base64")
+
+describe("federated simulation: 3 domains x 5 agents", () => {
+  it.effect(
+    "moves and partitions across domains: every message delivered exactly once; forged CA refused; same seed, same outcome",
+    () =>
+      Effect.gen(function* () {
+        const world = yield* makeWorld
+        const first = yield* run(world, 7)
+        const domainOf = (k: number) => handleDomain(first.handleOf(k))
+        const across = first.sent.filter((m) => domainOf(m.from) !== domainOf(m.to))
+        // The schedule exercised what it claims to.
+        expect(first.sent.length).toBeGreaterThan(70)
+        expect(across.length).toBeGreaterThan(40)
+        expect(first.sent.length - across.length).toBeGreaterThan(15)
+        expect(first.moves).toBeGreaterThan(3)
+        expect(first.partitions).toBeGreaterThan(3)
+        expect(first.undrained).toBe(0)
+        // ... and sessions ended every way: idle, a dead peer behind a partition, replaced by a
+        // simultaneous open, reset by a move.
+        expect(first.downs.idle).toBeGreaterThan(0)
+        expect(first.downs["the peer stopped answering"]).toBeGreaterThan(0)
+        expect(first.downs.replaced).toBeGreaterThan(0)
+        expect(Object.keys(first.downs).some((k) => k.startsWith("the connection failed"))).toBe(true)
+
+        for (const m of first.sent) {
+          const out = first.histories[m.from]!.filter((x) => x.id === m.id && x.direction === "out")
+          expect(
+            out.map((x) => x.state),
+            `${m.body} at its sender`
+          ).toEqual(["delivered"])
+          const copies = first.histories[m.to]!.filter((x) => x.id === m.id && x.direction === "in")
+          expect(
+            copies.map((x) => [x.peer, x.body]),
+            `${m.body} at its receiver`
+          ).toEqual([[first.handleOf(m.from), m.body]])
+        }
+        // Nothing arrived that was not sent.
+        const received = first.histories.flat().filter((x) => x.direction === "in")
+        expect(received).toHaveLength(first.sent.length)
+
+        // Every agent pinned exactly the real root of each foreign domain it exchanged messages with.
+        const rootOf = new Map(world.pkis.map((p) => [p.domain, base64(p.rootCertificate)]))
+        let pinned = 0
+        first.pins.forEach((pins, k) => {
+          for (const { domain, pin } of pins) {
+            const talked = first.sent.some(
+              (m) => (m.from === k && domainOf(m.to) === domain) || (m.to === k && domainOf(m.from) === domain)
+            )
+            if (talked) {
+              expect(pin?.root, `${first.handleOf(k)}'s pin of ${domain}`).toBe(rootOf.get(domain))
+              expect(pin?.pendingChange ?? null).toBeNull()
+              pinned++
+            }
+          }
+        })
+        expect(pinned).toBeGreaterThan(10)
+
+        // The forged other.net CA: refused by e0@example.org, nothing stored there, still in the outbox.
+        expect(first.fromForger).toEqual([])
+        expect(first.forgerDelivered).toEqual([])
+        expect(first.forgerOutbox).toHaveLength(1)
+        expect(first.forgerOutbox[0]!.lastError).toMatch(/unknown_ca .*which is neither a configured trust anchor/)
+
+        const again = yield* run(world, 7)
+        expect(again.outcome).toEqual(first.outcome)
+        expect(again.downs).toEqual(first.downs)
+        expect(again.trace).toEqual(first.trace)
+      }).pipe(Effect.provide(Logger.minimumLogLevel(LogLevel.None))),
+    120_000
+  )
+})
