@@ -171,10 +171,21 @@ describe("IRP server: relaying users' requests to other domains", () => {
     }).pipe(Effect.scoped, Effect.provide(quietLayer))
   )
 
-  it.live("relayed answers validate against schema/irp.xsd (anonymous Lookup allowed by policy)", () =>
+  it.live("relayed answers validate against schema/irp.xsd; an anonymous caller gets nothing relayed", () =>
     Effect.gen(function* () {
-      const { running } = yield* started(openPolicy)
-      const raw = yield* rawChannel(running)
+      const { running, alice, fake } = yield* started(openPolicy)
+      // Anonymous (here even with anonymous Lookup allowed): no DNS query, no connection on its behalf.
+      const anonymous = yield* rawChannel(running)
+      for (const request of [
+        `<Lookup ${NS} id="${ULID}" handle="carol@other.net"/>`,
+        `<Status ${NS} id="${ULID}" serial="1234" domain="other.net"/>`,
+        `<DomainInfo ${NS} id="${ULID}" domain="other.net"/>`
+      ]) {
+        const refused = yield* anonymous.ask(request)
+        expect(refused).toMatchObject({ _tag: "irp.Error", code: "unauthorized" })
+      }
+      expect(fake.asked).toEqual([])
+      const raw = yield* rawChannel(running, alice.identity)
       yield* raw.send(`<Lookup ${NS} id="${ULID}" handle="carol@other.net"/>`)
       const first = yield* raw.channel.receive
       yield* raw.send(`<Status ${NS} id="${ULID}" serial="1234" staple="true" domain="other.net"/>`)

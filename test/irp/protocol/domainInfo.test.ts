@@ -98,9 +98,9 @@ describe("DomainInfo (PROTOCOL.md §22.3.1)", () => {
       expect(output).toContain(`${files[0]} validates`)
       expect(status).toBe(0)
 
-      // Another domain (§22.4) from a server that does not federate (closed, §22.5): refused, typed.
+      // Another domain (§22.4) is relayed for enrolled users only: this channel is anonymous.
       const refused = yield* raw.ask(`<DomainInfo ${NS} id="${ULID}" domain="other.net"/>`)
-      expect(refused).toMatchObject({ _tag: "irp.Error", id: ULID, code: "federation_refused" })
+      expect(refused).toMatchObject({ _tag: "irp.Error", id: ULID, code: "unauthorized" })
       const badDomain = yield* raw.ask(`<DomainInfo ${NS} id="${ULID}" domain="Other.NET."/>`)
       expect(badDomain).toMatchObject({ _tag: "irp.Error", id: ULID, code: "bad_request" })
     }).pipe(Effect.scoped, Effect.provide(env))

@@ -1,18 +1,20 @@
 /**
  * A hand-built-request client for the IRP conformance tests (PROTOCOL.md §17): a real secure channel to
- * the server (anonymous) that sends any bytes as one document and hands
+ * the server (anonymous, or as a given holder) that sends any bytes as one document and hands
  * back each answer decoded strictly as a client must (17.2.5), so a test says exactly what goes on the
  * wire and checks exactly what comes back.
  */
 import { Effect, Either } from "effect"
 import type { Address } from "../../../src/domain/brands.js"
 import type { MessageCodec } from "../../../src/domain/channel/codec.js"
+import { makeLocalIdentity } from "../../../src/domain/handshake/identity.js"
 import type { IrpServerMessage } from "../../../src/domain/irp/messages.js"
 import { serverMessageFromElement } from "../../../src/domain/irp/xml.js"
 import type { XmlElement } from "../../../src/domain/xml/model.js"
 import * as CertVerifierLive from "../../../src/layers/CertVerifierLive.js"
 import { make as makeChannels } from "../../../src/layers/channel/SecureChannelLive.js"
 import { CertVerifier } from "../../../src/services/CertVerifier.js"
+import { cryptoSuite } from "../../../src/services/Crypto.js"
 import type { Running } from "./support.js"
 
 export const NS = 'xmlns="urn:sixchat:irp:1"'
@@ -22,14 +24,25 @@ const utf8 = new TextEncoder()
 
 const rawCodec: MessageCodec<XmlElement, Uint8Array> = { encode: (bytes) => bytes, decode: Either.right }
 
-/** An anonymous channel to the in-process server `running` that sends raw documents. */
-export const rawChannel = (running: Running) => rawDial(running.address, running.domain.rootCertificate)
+/** A channel to the in-process server `running` that sends raw documents: anonymous, or as `identity`. */
+export const rawChannel = (running: Running, identity?: RawIdentity) =>
+  rawDial(running.address, running.domain.rootCertificate, identity)
 
-/** An anonymous channel to the IRP server of example.org at `address` (trusting `anchor`) that sends raw documents. */
-export const rawDial = (address: Address, anchor: Uint8Array) =>
+/** A key and its chain (DER, leaf first), to connect as their holder. */
+export interface RawIdentity {
+  readonly pkcs8: Uint8Array
+  readonly chain: ReadonlyArray<Uint8Array>
+}
+
+/** A channel to the IRP server of example.org at `address` (trusting `anchor`) that sends raw documents. */
+export const rawDial = (address: Address, anchor: Uint8Array, identity?: RawIdentity) =>
   Effect.gen(function* () {
     const verifier = yield* CertVerifierLive.make({ anchors: [anchor] })
-    const channels = yield* makeChannels({ codec: rawCodec, identity: null }).pipe(
+    const local =
+      identity === undefined
+        ? null
+        : Either.getOrThrow(makeLocalIdentity(yield* cryptoSuite, identity.pkcs8, identity.chain))
+    const channels = yield* makeChannels({ codec: rawCodec, identity: local }).pipe(
       Effect.provideService(CertVerifier, verifier)
     )
     const channel = yield* channels.dial(address, { _tag: "DnsName", dnsName: "irp.example.org" })

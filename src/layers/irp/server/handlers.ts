@@ -103,16 +103,27 @@ const stapled = (ctx: ServerContext, id: Id, serial: SerialHex, now: number) =>
  * A request for another domain (PROTOCOL.md §22.4): `undefined` when it is relayed (by `act`), else the
  * refusal (no `Federation` service, or our policy does not permit the domain, §22.5).
  */
-const noRelay = (ctx: ServerContext, domain: string): Refused | undefined => relayRefusal(ctx, domain)
+const noRelay = (ctx: ServerContext, conn: ConnectionContext, domain: string): Refused | undefined =>
+  conn.caller._tag === "Holder" ? relayRefusal(ctx, domain) : relayedForHoldersOnly(domain)
+
+/**
+ * §22.4: requests are relayed for this domain's enrolled users only. An anonymous caller could otherwise
+ * make this IRP look up DNS names and dial hosts of its choosing, with no one to hold to account.
+ */
+const relayedForHoldersOnly = (domain: string) =>
+  new Refused({
+    code: "unauthorized",
+    message: `Requests about another domain (${domain}) are relayed only for this domain's enrolled users: connect with your certificate.`
+  })
 
 /**
  * A Lookup or Watch of a foreign handle: refused `federation_refused` when it is not relayed (no
  * `Federation` service, or our policy, §22.5), so the user reads why; `not_found` for a handle whose
  * domain is no DNS name (no IRP anywhere answers for it).
  */
-const foreignHandle = (ctx: ServerContext, handle: Handle): Refused | undefined => {
+const foreignHandle = (ctx: ServerContext, conn: ConnectionContext, handle: Handle): Refused | undefined => {
   const domain = foreignDomain(handle)
-  return domain === undefined ? notOurs(ctx.domain, handle) : relayRefusal(ctx, domain)
+  return domain === undefined ? notOurs(ctx.domain, handle) : noRelay(ctx, conn, domain)
 }
 
 const tooManyWatches = (conn: ConnectionContext) =>
@@ -134,7 +145,7 @@ const watchWithForeign = (
     const local = request.handles.filter((h) => handleInDomain(h, ctx.domain))
     const foreign = request.handles.filter((h) => !handleInDomain(h, ctx.domain))
     for (const h of foreign) {
-      const refusal = foreignHandle(ctx, h)
+      const refusal = foreignHandle(ctx, conn, h)
       if (refusal !== undefined) return yield* refusal
     }
     const federation = ctx.relay!
@@ -173,7 +184,7 @@ export const answerAtOnce = (
     case "irp.Ping":
       return [{ _tag: "irp.Ok", id: request.id }]
     case "irp.DomainInfo":
-      if (request.domain !== undefined && request.domain !== ctx.domain) return noRelay(ctx, request.domain)
+      if (request.domain !== undefined && request.domain !== ctx.domain) return noRelay(ctx, conn, request.domain)
       // PROTOCOL.md §22.3.1: the domain, its federation mode and its root, to anyone.
       return [
         {
@@ -185,10 +196,10 @@ export const answerAtOnce = (
         }
       ]
     case "irp.Lookup":
-      if (!handleInDomain(request.handle, ctx.domain)) return foreignHandle(ctx, request.handle)
+      if (!handleInDomain(request.handle, ctx.domain)) return foreignHandle(ctx, conn, request.handle)
       return lookupAtOnce(ctx, request, now)
     case "irp.Status": {
-      if (request.domain !== undefined && request.domain !== ctx.domain) return noRelay(ctx, request.domain)
+      if (request.domain !== undefined && request.domain !== ctx.domain) return noRelay(ctx, conn, request.domain)
       const revoked = ctx.revocations.entry(request.serial)
       if (revoked === undefined) return undefined
       return [
@@ -206,7 +217,7 @@ export const answerAtOnce = (
       for (const h of request.handles) {
         if (handleInDomain(h, ctx.domain)) continue
         // Foreign handles are watched through the Federation service, by `act`.
-        return foreignHandle(ctx, h)
+        return foreignHandle(ctx, conn, h)
       }
       if (!conn.watches.add(request.handles)) return tooManyWatches(conn)
       return [{ _tag: "irp.Ok", id: request.id }]
