@@ -34,17 +34,15 @@ import * as MemoryDirectory from "../../support/MemoryDirectory.js"
 import * as SimNetwork from "../../support/SimNetwork.js"
 import { memoryStore, recordEvents, startAgent } from "../core/helpers.js"
 import * as MobileTransport from "./MobileTransport.js"
+import { drainOutboxes, hostOf, lcg, runSchedule } from "./schedule.js"
 
 const DOMAINS = ["example.org", "other.net", "third.org"] as const
 const PER_DOMAIN = 5
 const AGENTS = DOMAINS.length * PER_DOMAIN
 /** Schedule ticks of 50 ms: 10 simulated seconds of traffic, moves and partitions. */
-const TICKS = 200
-const TICK = "50 millis"
 /** When the PKIs are made (their validity starts here) and, a minute later, when each run starts. */
 const PKI_TIME = Date.UTC(2026, 0, 1)
 const START = PKI_TIME + 60_000
-const hostOf = (k: number, move: number) => `2001:db8:${k.toString(16)}::${(move + 1).toString(16)}`
 const prefix = (domain: string) => domain[0]!
 
 /** The same small timing knobs as the 20-agent simulation. */
@@ -57,14 +55,6 @@ const options = {
   channel: { handshakeTimeout: "2 seconds", connectTimeout: "1 second" }
 } as const
 const retry = { baseMs: 100, maxMs: 2000 }
-
-const lcg = (seed: number) => {
-  let s = seed >>> 0
-  return (n: number) => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0
-    return s % n
-  }
-}
 
 interface Person {
   readonly pki: TestPki.TestPki
@@ -133,13 +123,6 @@ const homeIrp = (self: Handle, pkis: ReadonlyArray<TestPki.TestPki>): IrpConnect
   }
 }
 
-interface Sent {
-  readonly id: string
-  readonly from: number
-  readonly to: number
-  readonly body: string
-}
-
 const run = (world: World, seed: number) =>
   Effect.scoped(
     Effect.gen(function* () {
@@ -185,59 +168,14 @@ const run = (world: World, seed: number) =>
           return { k, mobile, running, events, moves: 0 }
         })
       )
-      const handleOf = (k: number): Handle => nodes[k]!.running.handle
-      const sent: Array<Sent> = []
-      const partitions: Array<{ a: string; b: string; healAt: number }> = []
-      let moves = 0
-
-      for (let tick = 0; tick < TICKS; tick++) {
-        const roll = rand(100)
-        const send = (from: number, to: number) =>
-          Effect.gen(function* () {
-            const body = `m${sent.length} ${handleOf(from)}->${handleOf(to)}`
-            const m = yield* nodes[from]!.running.agent.send(handleOf(to), body)
-            sent.push({ id: m.id, from, to, body })
-          })
-        if (roll < 42) {
-          const from = rand(AGENTS)
-          yield* send(from, (from + 1 + rand(AGENTS - 1)) % AGENTS)
-        } else if (roll < 45) {
-          // Crossing messages: both ends dial at once (simultaneous open, PROTOCOL.md §15).
-          const x = rand(AGENTS)
-          const y = (x + 1 + rand(AGENTS - 1)) % AGENTS
-          yield* Effect.all([send(x, y), send(y, x)], { concurrency: "unbounded", discard: true })
-        } else if (roll < 49) {
-          // An agent moves to a new address and re-registers at once.
-          const node = nodes[rand(AGENTS)]!
-          yield* node.mobile.moveTo(hostOf(node.k, ++node.moves))
-          yield* node.running.presence.refresh
-          moves++
-        } else if (roll < 55) {
-          // Mostly between agents in a session, so that stalled sessions are noticed (keep-alive).
-          const x = rand(AGENTS)
-          const live = (yield* nodes[x]!.running.agent.status).sessions
-          const other = live.length > 0 ? live[rand(live.length)]!.peer : undefined
-          const y =
-            other !== undefined
-              ? nodes.findIndex((n) => n.running.handle === other)
-              : (x + 1 + rand(AGENTS - 1)) % AGENTS
-          const a = nodes[x]!.mobile.host()
-          const b = nodes[y]!.mobile.host()
-          yield* net.partition(a, b)
-          partitions.push({ a, b, healAt: tick + 10 + rand(50) })
-        }
-        for (const p of partitions.filter((p) => p.healAt === tick)) yield* net.heal(p.a, p.b)
-        yield* TestClock.adjust(TICK)
-      }
-      for (const p of partitions.filter((p) => p.healAt >= TICKS)) yield* net.heal(p.a, p.b)
-
-      // Let it settle: every outbox drains (bounded: at most 120 simulated seconds).
-      const outboxes = Effect.map(
-        Effect.forEach(nodes, (n) => n.running.store.outbox({})),
-        (all) => all.reduce((sum, o) => sum + o.length, 0)
-      )
-      for (let step = 0; step < 1200 && (yield* outboxes) > 0; step++) yield* TestClock.adjust("100 millis")
-      const undrained = yield* outboxes
+      const { sent, moves, partitions, handleOf } = yield* runSchedule({
+        net,
+        nodes,
+        rand,
+        rolls: { send: 42, crossing: 45, move: 49, partition: 55 },
+        body: (i, from, to) => `m${i} ${nodes[from]!.running.handle}->${nodes[to]!.running.handle}`
+      })
+      const undrained = yield* drainOutboxes(nodes)
 
       // The forger: mallory@other.net, certified by a forged other.net CA, writes to e0@example.org.
       const forgerMobile = yield* MobileTransport.make(net, "2001:db8:ff::1")
@@ -277,7 +215,7 @@ const run = (world: World, seed: number) =>
         forgerDelivered,
         fromForger,
         moves,
-        partitions: partitions.length,
+        partitions,
         trace: net.trace(),
         handleOf
       }

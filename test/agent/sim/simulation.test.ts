@@ -10,24 +10,22 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Queue, TestClock } from "effect"
-import { type Handle, makeAddress } from "../../../src/domain/brands.js"
+import { makeAddress } from "../../../src/domain/brands.js"
 import { Presence } from "../../../src/services/Presence.js"
 import { makeTestPki } from "../../support/identities.js"
 import * as MemoryDirectory from "../../support/MemoryDirectory.js"
 import * as SimNetwork from "../../support/SimNetwork.js"
 import { memoryStore, recordEvents, startAgent } from "../core/helpers.js"
 import * as MobileTransport from "./MobileTransport.js"
+import { drainOutboxes, hostOf, lcg, runSchedule } from "./schedule.js"
 
 const AGENTS = 20
 /** Schedule ticks of 50 ms: 10 simulated seconds of traffic, moves and partitions. */
-const TICKS = 200
-const TICK = "50 millis"
 const pki = makeTestPki()
 const anchors = [pki.caDer]
 const people = Array.from({ length: AGENTS }, (_, k) => pki.identity(`u${k}@example.org`))
 /** A fixed simulated start inside the certificates' validity. */
 const START = Date.now() + 60_000
-const hostOf = (k: number, move: number) => `2001:db8:${k.toString(16)}::${(move + 1).toString(16)}`
 
 /**
  * Small timing knobs so that keep-alives, idle closes, dead peers (a session still used across a
@@ -42,21 +40,6 @@ const options = {
   channel: { handshakeTimeout: "2 seconds", connectTimeout: "1 second" }
 } as const
 const retry = { baseMs: 100, maxMs: 2000 }
-
-const lcg = (seed: number) => {
-  let s = seed >>> 0
-  return (n: number) => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0
-    return s % n
-  }
-}
-
-interface Sent {
-  readonly id: string
-  readonly from: number
-  readonly to: number
-  readonly body: string
-}
 
 const run = (seed: number) =>
   Effect.scoped(
@@ -93,58 +76,14 @@ const run = (seed: number) =>
           return { k, mobile, running, events, moves: 0 }
         })
       )
-      const handleOf = (k: number): Handle => nodes[k]!.running.handle
-      const sent: Array<Sent> = []
-      const partitions: Array<{ a: string; b: string; healAt: number }> = []
-      let moves = 0
-
-      for (let tick = 0; tick < TICKS; tick++) {
-        const roll = rand(100)
-        const send = (from: number, to: number) =>
-          Effect.gen(function* () {
-            const body = `m${sent.length} u${from}->u${to}`
-            const m = yield* nodes[from]!.running.agent.send(handleOf(to), body)
-            sent.push({ id: m.id, from, to, body })
-          })
-        if (roll < 42) {
-          const from = rand(AGENTS)
-          yield* send(from, (from + 1 + rand(AGENTS - 1)) % AGENTS)
-        } else if (roll < 45) {
-          // Crossing messages: both ends dial at once (simultaneous open, PROTOCOL.md §15).
-          const x = rand(AGENTS)
-          const y = (x + 1 + rand(AGENTS - 1)) % AGENTS
-          yield* Effect.all([send(x, y), send(y, x)], { concurrency: "unbounded", discard: true })
-        } else if (roll < 48) {
-          // An agent moves to a new address and re-registers at once.
-          const node = nodes[rand(AGENTS)]!
-          yield* node.mobile.moveTo(hostOf(node.k, ++node.moves))
-          yield* node.running.presence.refresh
-          moves++
-        } else if (roll < 54) {
-          // Mostly between agents in a session, so that stalled sessions are noticed (keep-alive).
-          const x = rand(AGENTS)
-          const live = (yield* nodes[x]!.running.agent.status).sessions
-          const other = live.length > 0 ? live[rand(live.length)]!.peer : undefined
-          const y =
-            other !== undefined
-              ? nodes.findIndex((n) => n.running.handle === other)
-              : (x + 1 + rand(AGENTS - 1)) % AGENTS
-          const a = nodes[x]!.mobile.host()
-          const b = nodes[y]!.mobile.host()
-          yield* net.partition(a, b)
-          partitions.push({ a, b, healAt: tick + 10 + rand(50) })
-        }
-        for (const p of partitions.filter((p) => p.healAt === tick)) yield* net.heal(p.a, p.b)
-        yield* TestClock.adjust(TICK)
-      }
-      for (const p of partitions.filter((p) => p.healAt >= TICKS)) yield* net.heal(p.a, p.b)
-
-      // Let it settle: every outbox drains (bounded: at most 120 simulated seconds).
-      const outboxes = Effect.map(
-        Effect.forEach(nodes, (n) => n.running.store.outbox({})),
-        (all) => all.reduce((sum, o) => sum + o.length, 0)
-      )
-      for (let step = 0; step < 1200 && (yield* outboxes) > 0; step++) yield* TestClock.adjust("100 millis")
+      const { sent, moves, partitions, handleOf } = yield* runSchedule({
+        net,
+        nodes,
+        rand,
+        rolls: { send: 42, crossing: 45, move: 48, partition: 54 },
+        body: (i, from, to) => `m${i} u${from}->u${to}`
+      })
+      yield* drainOutboxes(nodes)
 
       const histories = yield* Effect.forEach(nodes, (n) => n.running.agent.history({ limit: 1000 }))
       // How sessions ended, by kind (what the schedule exercised).
@@ -156,7 +95,7 @@ const run = (seed: number) =>
             downs[kind] = (downs[kind] ?? 0) + 1
           }
       const outcome = histories.map((h) => h.map((m) => [m.id, m.peer, m.direction, m.body, m.state].join(" ")))
-      return { sent, histories, outcome, downs, moves, partitions: partitions.length, trace: net.trace(), handleOf }
+      return { sent, histories, outcome, downs, moves, partitions, trace: net.trace(), handleOf }
     })
   )
 
