@@ -67,6 +67,19 @@ describe.each(["127.0.0.1", "::1"])("TcpTransport on %s", (host) => {
       }
       expect(written).toBeLessThan(TOTAL)
       expect((server as TcpConnection).inbox.bytes).toBeLessThanOrEqual(READ_LIMIT + CHUNK)
+      // Our side holds at most one write past Node's high-water mark, and the fast path refuses
+      // (without building its bytes) while the writer waits for `drain`.
+      const socket = (client as TcpConnection).socket
+      expect(socket.writableLength).toBeGreaterThan(0)
+      expect(socket.writableLength).toBeLessThanOrEqual(socket.writableHighWaterMark + CHUNK)
+      let built = false
+      expect(
+        client.tryWrite?.(() => {
+          built = true
+          return patternChunk(0, 1)
+        })
+      ).toBe(false)
+      expect(built).toBe(false)
       // Now read slowly (a pause every 32 chunks) and check every byte.
       let received = 0
       let reads = 0
@@ -80,6 +93,33 @@ describe.each(["127.0.0.1", "::1"])("TcpTransport on %s", (host) => {
       }
       expect(received).toBe(TOTAL)
       yield* Fiber.join(writer)
+    }).pipe(Effect.provide(tcp))
+  )
+
+  it.scopedLive("a write over the high-water mark the kernel took at once does not hold the next one", () =>
+    Effect.gen(function* () {
+      const transport = yield* Transport
+      const listener = yield* transport.listen(makeAddress(host, 0))
+      const client = yield* transport.dial(listener.address)
+      const server = yield* listener.accept
+      const socket = (client as TcpConnection).socket
+      // Record-shaped writes (header, body, tag) as the channel gives them; the same tick throughout.
+      const parts = (at: number) => [
+        patternChunk(at, 4),
+        patternChunk(at + 4, CHUNK - 21),
+        patternChunk(at + CHUNK - 17, 17)
+      ]
+      expect(client.tryWrite?.(() => parts(0))).toBe(true)
+      // A fresh loopback connection takes 64 KiB at once: Node still owes a `drain` (next tick) but
+      // holds nothing, so the next record goes out at once instead of waiting for that tick.
+      expect(socket.writableNeedDrain).toBe(true)
+      expect(socket.writableLength).toBe(0)
+      expect(client.tryWrite?.(() => parts(CHUNK))).toBe(true)
+      yield* client.write(parts(2 * CHUNK))
+      yield* client.end
+      const got = yield* readAll(server)
+      expect(got.byteLength).toBe(3 * CHUNK)
+      expect(patternMismatch(got, 0)).toBe(-1)
     }).pipe(Effect.provide(tcp))
   )
 

@@ -82,26 +82,45 @@ export class TcpConnection implements Connection {
       const failure = this.writeFailure()
       if (failure !== undefined) return Effect.fail(failure)
       // Another writer is already waiting for `drain`: queue behind it instead of growing Node's buffer.
-      if (this.socket.writableNeedDrain) return Effect.zipRight(this.awaitDrain, this.write(bytes))
+      if (this.full) return Effect.zipRight(this.awaitDrain, this.write(bytes))
       return this.put(bytes) ? done : this.awaitDrain
     })
 
   readonly tryWrite = (make: () => OutBytes): boolean => {
-    if (this.writeFailure() !== undefined || this.socket.writableNeedDrain) return false
+    if (this.writeFailure() !== undefined || this.full) return false
     this.put(make())
     return true
   }
 
-  /** Parts go out corked: one gathered write (writev) of all of them, none copied into one buffer. */
+  /**
+   * Parts go out corked: one gathered write (writev) of all of them, none copied into one buffer.
+   * `false` when the caller must wait for `drain` (see `full`).
+   */
   private put(bytes: OutBytes): boolean {
     const socket = this.socket
-    if (bytes instanceof Uint8Array) return socket.write(bytes)
-    if (bytes.length === 1) return socket.write(bytes[0]!)
-    let below = true
-    socket.cork()
-    for (const part of bytes) below = socket.write(part)
-    socket.uncork()
-    return below
+    if (bytes instanceof Uint8Array) socket.write(bytes)
+    else if (bytes.length === 1) socket.write(bytes[0]!)
+    else {
+      socket.cork()
+      for (const part of bytes) socket.write(part)
+      socket.uncork()
+    }
+    return !this.full
+  }
+
+  /**
+   * Writers must wait for `drain`: bytes wait in Node's buffer past its high-water mark, or a writer
+   * already waits. Not `writableNeedDrain` alone: a write over the mark that the kernel takes at once
+   * (a 64 KiB data record, nearly always) leaves it set until Node's next tick with nothing buffered,
+   * and waiting for that `drain` cost every data record an asynchronous round trip (issue 15) while
+   * bounding nothing. The bound is unchanged: Node's buffer grows past the mark by one write at most.
+   */
+  private get full(): boolean {
+    const socket = this.socket
+    return (
+      (socket.writableNeedDrain && socket.writableLength > 0) ||
+      (this.drainWaiters !== undefined && this.drainWaiters.length > 0)
+    )
   }
 
   // `end`, `destroy` and `release` are built on access: used once per connection, they should not
@@ -169,7 +188,7 @@ export class TcpConnection implements Connection {
     return Effect.async<void, TransportError>((resume) => {
       const failure = this.writeFailure()
       if (failure !== undefined) return resume(Effect.fail(failure))
-      if (!this.socket.writableNeedDrain) return resume(done)
+      if (!this.full) return resume(done)
       if (this.drainWaiters === undefined) this.drainWaiters = []
       this.drainWaiters.push(resume)
       return Effect.sync(() => {
