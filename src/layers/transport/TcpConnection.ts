@@ -12,7 +12,8 @@
  * Bounds: unread input is at most `readLimit` in our queue plus Node's readable high-water mark
  * (16 KiB) plus one chunk in flight; past that the socket is paused, which stops reading from the
  * kernel, so TCP flow control slows the sender (PROTOCOL.md §3: never buffer unbounded input).
- * Output is bounded by Node's writable high-water mark: `write` waits for `drain` when it is crossed.
+ * Output is bounded by Node's writable high-water mark: `write` waits for `drain` while bytes stay in
+ * Node's buffer past it (see `full`).
  * Written bytes may be held until sent, so callers must not mutate a buffer after writing it.
  *
  * Closing (PROTOCOL.md §11.9, issue 10 §1). `release` (the scope's end) is a graceful close: FIN after
