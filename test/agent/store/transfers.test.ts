@@ -5,6 +5,7 @@ import Database from "better-sqlite3"
 import { Effect } from "effect"
 import { FileEtag, Sha256Hex, type TransferRef } from "../../../src/domain/agent/transfers.js"
 import * as AgentStoreLive from "../../../src/layers/agent/store/AgentStoreLive.js"
+import * as FastDb from "../../../src/layers/agent/store/fastDb.js"
 import { migrations } from "../../../src/layers/agent/store/migrations.js"
 import { bob, carol, drain, freshStore, newId, openStore, tempDir } from "./helpers.js"
 
@@ -144,6 +145,26 @@ describe("file transfers", () => {
       expect(yield* store.fileState({ ref, state: "accepted", offset: 0, now: 2000 })).toMatchObject({
         receivedOffset: 0
       })
+    })
+  )
+
+  it.scoped("the periodic progress write sets offset and time, and leaves a row that is finished alone", () =>
+    Effect.gen(function* () {
+      const { store, file } = yield* freshStore({ progress: { persistBytes: 100, persistMs: 1000 } })
+      const raw = yield* FastDb.open(file, 1000)
+      const id = newId()
+      const ref: TransferRef = { direction: "out", peer: bob, id }
+      const row = () =>
+        raw.read("SELECT byte_offset, updated_at FROM transfers WHERE direction = 'out' AND id = ?", [id])[0]
+      yield* store.offerFile({ id, peer: bob, path: "/f", name: "f", size: 1000, etag: etag("g"), chunk: 10, now: 1 })
+      yield* store.fileProgress({ ref, offset: 50, now: 2 })
+      expect(row()).toEqual({ byte_offset: 0, updated_at: 1 })
+      yield* store.fileProgress({ ref, offset: 150, now: 3 })
+      expect(row()).toEqual({ byte_offset: 150, updated_at: 3 })
+      // Finished behind the store's back (another process): the next write must not touch the row.
+      raw.write("durable", (q) => q.all("UPDATE transfers SET state = 'done' WHERE id = ?", [id]))
+      yield* store.fileProgress({ ref, offset: 300, now: 4 })
+      expect(row()).toEqual({ byte_offset: 150, updated_at: 3 })
     })
   )
 
