@@ -47,6 +47,7 @@ class Oversized {
 /** After an idle timeout: how long the peer gets to read our alert and close before the reset. */
 const IDLE_LINGER = Duration.seconds(1)
 const KEY_UPDATE = encodeE2E({ _tag: "e2e.KeyUpdate" })
+const NOTHING = new Uint8Array(0)
 
 /** An Alert the responder sealed under its handshake key after refusing our flight (see HandshakeResult). */
 const lateHandshakeAlert = (protection: RecordProtection, payload: Uint8Array): ChannelError | undefined => {
@@ -106,6 +107,11 @@ export const makeChannel = <In, Out>(
     }
 
     const writeFailed = (e: TransportError) => terminate(transportError(e))
+    // What `trySendRecord` seals, set while it holds the lock: the transport calls one closure made per
+    // channel rather than one made per send.
+    let sealType: ContentType = ContentType.Xml
+    let sealContent: Uint8Array | (() => Uint8Array) = NOTHING
+    const sealHeld = () => sealRecord(sealType, typeof sealContent === "function" ? sealContent() : sealContent)
     /**
      * Sends at once, with no effect, when nothing stands in the way (the channel is open, the lock is
      * free and the transport takes the bytes without waiting): the path of nearly every send. `content`
@@ -115,14 +121,23 @@ export const makeChannel = <In, Out>(
      */
     const trySendRecord = (type: ContentType, content: Uint8Array | (() => Uint8Array)): boolean => {
       if (failure !== undefined || sentClose || conn.tryWrite === undefined || !lock.tryHold()) return false
+      sealType = type
+      sealContent = content
       try {
-        return conn.tryWrite(() => sealRecord(type, typeof content === "function" ? content() : content))
+        return conn.tryWrite(sealHeld)
       } catch {
         return false
       } finally {
+        sealContent = NOTHING
         lock.release()
       }
     }
+    /**
+     * The document `trySend` is sending, and its encoder: one closure per channel instead of one per send
+     * (a fresh closure per request is garbage plus a lazy-compile step on its first call; issue 15).
+     */
+    let toSend: Out | undefined
+    const encodeToSend = () => codec.encode(toSend as Out)
     const sendRecord = (
       type: ContentType,
       content: Uint8Array | (() => Uint8Array)
@@ -318,7 +333,14 @@ export const makeChannel = <In, Out>(
       peer,
       session,
       send: (message: Out) => Effect.suspend(() => sendRecord(ContentType.Xml, () => codec.encode(message))),
-      trySend: (message: Out) => trySendRecord(ContentType.Xml, () => codec.encode(message)),
+      trySend: (message: Out) => {
+        toSend = message
+        try {
+          return trySendRecord(ContentType.Xml, encodeToSend)
+        } finally {
+          toSend = undefined
+        }
+      },
       sendData: (data: Uint8Array) =>
         data.length > MAX_CONTENT
           ? Effect.fail(
