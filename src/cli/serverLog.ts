@@ -91,10 +91,14 @@ const stderrLines = (): ((line: string) => void) => {
  * The line for one request, byte for byte what `formatLine` makes of the `irp request` event that
  * carries the record's fields as annotations, without building the event.
  */
-export const formatRequest = (format: LogFormat, record: RequestRecord, date: Date): string => {
+export const formatRequest = (format: LogFormat, record: RequestRecord, date: Date): string =>
+  formatRequestAt(format, record, date.toISOString())
+
+/** `formatRequest` with the time already written as ISO 8601 text. */
+const formatRequestAt = (format: LogFormat, record: RequestRecord, time: string): string => {
   if (format === "json")
     return JSON.stringify({
-      time: date.toISOString(),
+      time,
       level: LogLevel.Info.label,
       message: REQUEST_MESSAGE,
       request: record.request,
@@ -105,10 +109,27 @@ export const formatRequest = (format: LogFormat, record: RequestRecord, date: Da
       ms: record.ms
     })
   return (
-    `${date.toISOString()} ${LogLevel.Info.label} ${REQUEST_MESSAGE} request=${textValue(record.request)}` +
+    `${time} ${LogLevel.Info.label} ${REQUEST_MESSAGE} request=${textValue(record.request)}` +
     ` outcome=${textValue(record.outcome)} peer=${textValue(record.peer)} remote=${textValue(record.remote)}` +
     ` id=${textValue(record.id)} ms=${textValue(record.ms)}`
   )
+}
+
+/**
+ * The current time as `Date.prototype.toISOString` writes it, made once per millisecond: a busy server
+ * logs many requests within one, and the text costs a `Date` and a formatted print each (issue 15).
+ */
+export const isoClock = (): (() => string) => {
+  let ms = Number.NaN
+  let text = ""
+  return () => {
+    const now = Date.now()
+    if (now !== ms) {
+      ms = now
+      text = new Date(now).toISOString()
+    }
+    return text
+  }
 }
 
 export const makeLogger = (
@@ -122,10 +143,11 @@ export const makeLogger = (
  */
 export const layer = (format: LogFormat, verbose = false): Layer.Layer<RequestLog> => {
   const write = stderrLines()
+  const isoNow = isoClock()
   return Layer.mergeAll(
     Logger.replace(Logger.defaultLogger, makeLogger(format, write)),
     Logger.minimumLogLevel(verbose ? LogLevel.Debug : LogLevel.Info),
-    Layer.succeed(RequestLog, { write: (record) => write(formatRequest(format, record, new Date())) })
+    Layer.succeed(RequestLog, { write: (record) => write(formatRequestAt(format, record, isoNow())) })
   )
 }
 

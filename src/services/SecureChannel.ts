@@ -64,6 +64,14 @@ export interface SecureChannel<In, Out> {
   readonly session: SessionInfo
   /** Sends one document; concurrent sends are serialised. */
   readonly send: (message: Out) => Effect.Effect<void, ChannelError>
+  /**
+   * Optional fast path of `send`, for a caller that sends one answer per request (the IRP server): when
+   * nothing stands in the way (the channel is open, no other send is in progress, the transport takes the
+   * bytes without waiting) the document is sent at once and `true` returned; otherwise nothing is sent and
+   * it returns `false`: use `send`, which waits its turn or reports the failure. Saves the effect steps
+   * of a send on the common path (issue 15).
+   */
+  readonly trySend?: ((message: Out) => boolean) | undefined
   /** Sends one binary data record (content type 0x02), at most 64 KiB. */
   readonly sendData: (data: Uint8Array) => Effect.Effect<void, ChannelError>
   /**

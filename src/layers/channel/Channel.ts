@@ -47,6 +47,7 @@ class Oversized {
 /** After an idle timeout: how long the peer gets to read our alert and close before the reset. */
 const IDLE_LINGER = Duration.seconds(1)
 const KEY_UPDATE = encodeE2E({ _tag: "e2e.KeyUpdate" })
+const NOTHING = new Uint8Array(0)
 
 /** An Alert the responder sealed under its handshake key after refusing our flight (see HandshakeResult). */
 const lateHandshakeAlert = (protection: RecordProtection, payload: Uint8Array): ChannelError | undefined => {
@@ -106,28 +107,41 @@ export const makeChannel = <In, Out>(
     }
 
     const writeFailed = (e: TransportError) => terminate(transportError(e))
+    // What `trySendRecord` seals, set while it holds the lock: the transport calls one closure made per
+    // channel rather than one made per send.
+    let sealType: ContentType = ContentType.Xml
+    let sealContent: Uint8Array | (() => Uint8Array) = NOTHING
+    const sealHeld = () => sealRecord(sealType, typeof sealContent === "function" ? sealContent() : sealContent)
     /**
-     * `content` is a value or, for documents, the encoder to run once the lock is held. Done at once, with
-     * no effect, when nothing stands in the way (the lock is free and the transport takes the bytes
-     * without waiting): the path of nearly every send.
+     * Sends at once, with no effect, when nothing stands in the way (the channel is open, the lock is
+     * free and the transport takes the bytes without waiting): the path of nearly every send. `content`
+     * is a value or, for documents, the encoder to run once the lock is held. `false`: nothing was sent
+     * (not even a part of a record), and `sendLocked` does it, or reports why it cannot (an oversized
+     * document or a failing encoder is encoded again there and fails as it always did).
      */
+    const trySendRecord = (type: ContentType, content: Uint8Array | (() => Uint8Array)): boolean => {
+      if (failure !== undefined || sentClose || conn.tryWrite === undefined || !lock.tryHold()) return false
+      sealType = type
+      sealContent = content
+      try {
+        return conn.tryWrite(sealHeld)
+      } catch {
+        return false
+      } finally {
+        sealContent = NOTHING
+        lock.release()
+      }
+    }
+    /**
+     * The document `trySend` is sending, and its encoder: one closure per channel instead of one per send
+     * (a fresh closure per request is garbage plus a lazy-compile step on its first call; issue 15).
+     */
+    let toSend: Out | undefined
+    const encodeToSend = () => codec.encode(toSend as Out)
     const sendRecord = (
       type: ContentType,
       content: Uint8Array | (() => Uint8Array)
-    ): Effect.Effect<void, ChannelError> => {
-      if (failure === undefined && !sentClose && conn.tryWrite !== undefined && lock.tryHold()) {
-        let sent: boolean
-        try {
-          sent = conn.tryWrite(() => sealRecord(type, typeof content === "function" ? content() : content))
-        } catch (defect) {
-          return defect instanceof Oversized ? Effect.fail(defect.error()) : Effect.die(defect)
-        } finally {
-          lock.release()
-        }
-        if (sent) return Effect.void
-      }
-      return sendLocked(type, content)
-    }
+    ): Effect.Effect<void, ChannelError> => (trySendRecord(type, content) ? Effect.void : sendLocked(type, content))
     const sendLocked = (type: ContentType, content: Uint8Array | (() => Uint8Array)) =>
       lock.withLock(
         Effect.suspend(() => {
@@ -185,85 +199,90 @@ export const makeChannel = <In, Out>(
     const decodeFailure = (message: string, cause?: unknown) =>
       new ChannelError({ reason: "Decode", alert: "decode_error", message, cause })
 
+    /** What one record is to the user of the channel; control records are handled here. */
+    const onPayload = (payload: Uint8Array | null | ChannelError): Effect.Effect<Inbound<In>, ChannelError> => {
+      watchdog.readDone()
+      if (payload instanceof ChannelError) return fatal(payload)
+      if (payload === null) {
+        return fatal(
+          new ChannelError({
+            reason: "Truncated",
+            message: "the connection ended without <Close/>: data may be missing"
+          })
+        )
+      }
+      const opened = read.open(payload)
+      if (opened === null) {
+        const alert = lateAlerts === undefined ? undefined : lateHandshakeAlert(lateAlerts, payload)
+        if (alert !== undefined) return fatal(alert)
+        return fatal(
+          new ChannelError({
+            reason: "BadRecordMac",
+            alert: "bad_record_mac",
+            message: "a record did not authenticate"
+          })
+        )
+      }
+      lateAlerts = undefined
+      // §11.6: the frame limit admits 65 792 bytes, so content up to 65 775 can authenticate; over
+      // MAX_CONTENT it is refused after decryption, as RFC 8446 §5.4 refuses an oversized plaintext.
+      if (opened.content.length > MAX_CONTENT)
+        return fatal(
+          new ChannelError({
+            reason: "Frame",
+            alert: "record_overflow",
+            message: `a record carried ${opened.content.length} bytes of content, over the limit of ${MAX_CONTENT}`
+          })
+        )
+      if (opened.type === ContentType.Data) return Effect.succeed({ _tag: "Data", data: opened.content })
+      const parsed = parseXml(opened.content)
+      if (Either.isLeft(parsed))
+        return fatal(decodeFailure(`a document is not acceptable XML: ${parsed.left.message}`, parsed.left))
+      const el = parsed.right
+      if (el.namespace === E2E_NAMESPACE && CONTROL.has(el.name)) {
+        const control = e2eFromElement(el)
+        if (Either.isLeft(control)) return fatal(decodeFailure(control.left.message, control.left))
+        const m = control.right
+        if (m._tag === "e2e.KeyUpdate") {
+          readSecret = nextTrafficSecret(hashing, readSecret)
+          read = new RecordProtection(aead, trafficKeys(hashing, readSecret))
+          return receive
+        }
+        if (m._tag === "e2e.Close") {
+          peerClosed = true
+          watchdog.disarm()
+          // Our own <Close/> went first: only the FIN is left (after it, under the lock).
+          const reply = sentClose ? lock.withLock(conn.end) : close()
+          return reply.pipe(Effect.as<Inbound<In>>({ _tag: "Closed", reason: m.reason }))
+        }
+        if (m._tag === "e2e.Alert")
+          return fatal(
+            new ChannelError({
+              reason: "PeerAlert",
+              alert: m.code,
+              message: `the peer ended the session: ${describeAlert(m)}`
+            })
+          )
+      }
+      const decoded = codec.decode(el)
+      if (Either.isLeft(decoded)) return fatal(decodeFailure(decoded.left.message, decoded.left))
+      const message: Inbound<In> = { _tag: "Message", message: decoded.right }
+      // §11.10.2: a <Ping/> is answered here, for every user of the channel, then handed on (the
+      // application sees the peer is alive; it MUST NOT answer again). A failed send is the
+      // channel's failure, which the next operation reports.
+      const answer = codec.answer?.(decoded.right)
+      if (answer === undefined) return Effect.succeed(message)
+      return Effect.as(Effect.ignore(sendRecord(ContentType.Xml, () => codec.encode(answer))), message)
+    }
+    // Built once: a record's bytes reach `onPayload` in the step that reads them (`FrameReader.frames`).
+    const nextRecord = reader.frames(onPayload)
+
     const receive: Effect.Effect<Inbound<In>, ChannelError> = Effect.suspend(() => {
       if (failure !== undefined) return Effect.fail(failure)
       if (peerClosed) return Effect.fail(closedError())
       // The idle limit counts from here (see Watchdog): on expiry it ends the channel with IdleTimeout.
       watchdog.reading()
-      return Effect.flatMap(reader.nextOrError, (payload): Effect.Effect<Inbound<In>, ChannelError> => {
-        watchdog.readDone()
-        if (payload instanceof ChannelError) return fatal(payload)
-        if (payload === null) {
-          return fatal(
-            new ChannelError({
-              reason: "Truncated",
-              message: "the connection ended without <Close/>: data may be missing"
-            })
-          )
-        }
-        const opened = read.open(payload)
-        if (opened === null) {
-          const alert = lateAlerts === undefined ? undefined : lateHandshakeAlert(lateAlerts, payload)
-          if (alert !== undefined) return fatal(alert)
-          return fatal(
-            new ChannelError({
-              reason: "BadRecordMac",
-              alert: "bad_record_mac",
-              message: "a record did not authenticate"
-            })
-          )
-        }
-        lateAlerts = undefined
-        // §11.6: the frame limit admits 65 792 bytes, so content up to 65 775 can authenticate; over
-        // MAX_CONTENT it is refused after decryption, as RFC 8446 §5.4 refuses an oversized plaintext.
-        if (opened.content.length > MAX_CONTENT)
-          return fatal(
-            new ChannelError({
-              reason: "Frame",
-              alert: "record_overflow",
-              message: `a record carried ${opened.content.length} bytes of content, over the limit of ${MAX_CONTENT}`
-            })
-          )
-        if (opened.type === ContentType.Data) return Effect.succeed({ _tag: "Data", data: opened.content })
-        const parsed = parseXml(opened.content)
-        if (Either.isLeft(parsed))
-          return fatal(decodeFailure(`a document is not acceptable XML: ${parsed.left.message}`, parsed.left))
-        const el = parsed.right
-        if (el.namespace === E2E_NAMESPACE && CONTROL.has(el.name)) {
-          const control = e2eFromElement(el)
-          if (Either.isLeft(control)) return fatal(decodeFailure(control.left.message, control.left))
-          const m = control.right
-          if (m._tag === "e2e.KeyUpdate") {
-            readSecret = nextTrafficSecret(hashing, readSecret)
-            read = new RecordProtection(aead, trafficKeys(hashing, readSecret))
-            return receive
-          }
-          if (m._tag === "e2e.Close") {
-            peerClosed = true
-            watchdog.disarm()
-            // Our own <Close/> went first: only the FIN is left (after it, under the lock).
-            const reply = sentClose ? lock.withLock(conn.end) : close()
-            return reply.pipe(Effect.as<Inbound<In>>({ _tag: "Closed", reason: m.reason }))
-          }
-          if (m._tag === "e2e.Alert")
-            return fatal(
-              new ChannelError({
-                reason: "PeerAlert",
-                alert: m.code,
-                message: `the peer ended the session: ${describeAlert(m)}`
-              })
-            )
-        }
-        const decoded = codec.decode(el)
-        if (Either.isLeft(decoded)) return fatal(decodeFailure(decoded.left.message, decoded.left))
-        const message: Inbound<In> = { _tag: "Message", message: decoded.right }
-        // §11.10.2: a <Ping/> is answered here, for every user of the channel, then handed on (the
-        // application sees the peer is alive; it MUST NOT answer again). A failed send is the
-        // channel's failure, which the next operation reports.
-        const answer = codec.answer?.(decoded.right)
-        if (answer === undefined) return Effect.succeed(message)
-        return Effect.as(Effect.ignore(sendRecord(ContentType.Xml, () => codec.encode(answer))), message)
-      })
+      return nextRecord()
     })
 
     /**
@@ -314,6 +333,14 @@ export const makeChannel = <In, Out>(
       peer,
       session,
       send: (message: Out) => Effect.suspend(() => sendRecord(ContentType.Xml, () => codec.encode(message))),
+      trySend: (message: Out) => {
+        toSend = message
+        try {
+          return trySendRecord(ContentType.Xml, encodeToSend)
+        } finally {
+          toSend = undefined
+        }
+      },
       sendData: (data: Uint8Array) =>
         data.length > MAX_CONTENT
           ? Effect.fail(

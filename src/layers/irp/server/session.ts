@@ -7,8 +7,10 @@
  * connection stays usable; only the channel ends it (a malformed frame, a non-XML record, a Close).
  *
  * The per-request path is kept to the effects that do I/O: the checks, a cached Lookup, Ping, Watch and
- * refusals are plain functions (`precheck`, `answerAtOnce`), the only effect is the send, and the log line
- * goes to the synchronous `RequestLog` port. A busy server answers most requests that way.
+ * refusals are plain functions (`precheck`, `answerAtOnce`), the log line goes to the synchronous
+ * `RequestLog` port, and the send is an effect only when the channel cannot take the answer at once
+ * (`SecureChannel.trySend`). A busy server answers most requests that way: between two reads of the
+ * connection the loop then takes no effect step at all (issue 15).
  */
 import { Cause, Effect, FiberSet, Option, type Scope } from "effect"
 import { formatAddress } from "../../../domain/brands.js"
@@ -157,30 +159,43 @@ export const serveChannel = (ctx: SessionContext, channel: IrpServerChannel): Ef
     // Read once: the per-request path takes the time without an effect (TestClock still drives it).
     const clock = yield* Effect.clock
 
-    /** Sends the answers (a failed send means the connection is gone: the read loop sees that too), then logs. */
-    const reply = (inbound: IrpServerInbound, started: number, answers: Answers): Effect.Effect<void> => {
+    const logged = (inbound: IrpServerInbound, started: number, first: IrpServerMessage | undefined): void =>
+      log.write({
+        peer,
+        remote,
+        request: inbound._tag === "irp.InvalidRequest" ? `invalid:${inbound.element}` : inbound._tag.slice(4),
+        id: inbound.id ?? "-",
+        outcome: first?._tag === "irp.Error" ? first.code : "ok",
+        ms: clock.unsafeCurrentTimeMillis() - started
+      })
+    /**
+     * Sends the answers (a failed send means the connection is gone: the read loop sees that too), then
+     * logs. `undefined` when that is already done: one answer the channel took at once (`trySend`, the
+     * path of nearly every request), which needs no effect.
+     */
+    const reply = (inbound: IrpServerInbound, started: number, answers: Answers): Effect.Effect<void> | undefined => {
       const first = answers[0]
-      const logged = () =>
-        log.write({
-          peer,
-          remote,
-          request: inbound._tag === "irp.InvalidRequest" ? `invalid:${inbound.element}` : inbound._tag.slice(4),
-          id: inbound.id ?? "-",
-          outcome: first?._tag === "irp.Error" ? first.code : "ok",
-          ms: clock.unsafeCurrentTimeMillis() - started
-        })
+      if (answers.length === 1 && channel.trySend?.(first!) === true) {
+        logged(inbound, started, first)
+        return undefined
+      }
+      const after = () => logged(inbound, started, first)
       const sent =
         answers.length === 1 ? channel.send(first!) : Effect.forEach(answers, channel.send, { discard: true })
-      return Effect.match(sent, { onFailure: logged, onSuccess: logged })
+      return Effect.match(sent, { onFailure: after, onSuccess: after })
     }
-    const refused = (inbound: IrpServerInbound, started: number, r: Refused): Effect.Effect<void> => {
-      const answer = reply(inbound, started, [refusalAnswer(inbound.id, r)])
-      return r.code === "internal"
-        ? Effect.zipRight(Effect.logError("IRP request failed", Cause.fail(r.cause ?? r.message)), answer)
-        : answer
+    const refused = (inbound: IrpServerInbound, started: number, r: Refused): Effect.Effect<void> | undefined => {
+      if (r.code !== "internal") return reply(inbound, started, [refusalAnswer(inbound.id, r)])
+      return Effect.zipRight(
+        Effect.logError("IRP request failed", Cause.fail(r.cause ?? r.message)),
+        Effect.suspend(() => reply(inbound, started, [refusalAnswer(inbound.id, r)]) ?? Effect.void)
+      )
     }
-    /** Serves one request: at once when it needs no effect (`answerAtOnce`), else through `act`. */
-    const serveOne = (inbound: IrpServerInbound): Effect.Effect<void> => {
+    /**
+     * Serves one request: at once when it needs no effect (`answerAtOnce`), else through `act`. `undefined`
+     * when the request was answered and logged without an effect.
+     */
+    const serveOne = (inbound: IrpServerInbound): Effect.Effect<void> | undefined => {
       const started = clock.unsafeCurrentTimeMillis()
       const checked = precheck(ctx, caller, inbound, started)
       if (checked instanceof Refused) return refused(inbound, started, checked)
@@ -190,19 +205,21 @@ export const serveChannel = (ctx: SessionContext, channel: IrpServerChannel): Ef
       return Effect.matchCauseEffect(act(ctx, conn, checked, started), {
         onFailure: (cause) => {
           const failure = Cause.failureOption(cause)
-          if (Option.isSome(failure)) return refused(inbound, started, failure.value)
+          if (Option.isSome(failure)) return refused(inbound, started, failure.value) ?? Effect.void
           if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
-          return refused(
-            inbound,
-            started,
-            new Refused({
-              code: "internal",
-              message: "The server failed; try again later.",
-              cause: Cause.squash(cause)
-            })
+          return (
+            refused(
+              inbound,
+              started,
+              new Refused({
+                code: "internal",
+                message: "The server failed; try again later.",
+                cause: Cause.squash(cause)
+              })
+            ) ?? Effect.void
           )
         },
-        onSuccess: (answers) => reply(inbound, started, answers)
+        onSuccess: (answers) => reply(inbound, started, answers) ?? Effect.void
       })
     }
 
@@ -218,14 +235,19 @@ export const serveChannel = (ctx: SessionContext, channel: IrpServerChannel): Ef
           : channel.abort("unexpected_message", "a data record on the IRP port")
       const message = inbound.message
       // A request relayed to another domain may take seconds (§22.6): it must not hold up the next ones.
-      if (!FORKED.has(message._tag) && !isRelayed(ctx, message)) return Effect.zipRight(serveOne(message), loop)
+      if (!FORKED.has(message._tag) && !isRelayed(ctx, message)) {
+        const served = serveOne(message)
+        return served === undefined ? loop : Effect.zipRight(served, loop)
+      }
       // `serveOne` is called once a slot is free, as before: its checks (the rate limit) and its start time
       // belong to when the request is served, not to when it was read.
       return inFlight
         .take(1)
         .pipe(
           Effect.zipRight(
-            Effect.suspend(() => FiberSet.run(requests, Effect.ensuring(serveOne(message), inFlight.release(1))))
+            Effect.suspend(() =>
+              FiberSet.run(requests, Effect.ensuring(serveOne(message) ?? Effect.void, inFlight.release(1)))
+            )
           ),
           Effect.zipRight(loop)
         )
