@@ -197,3 +197,60 @@ describe("records", () => {
     })
   }
 })
+
+describe("records through the reused assembly buffer (the established channel's read path)", () => {
+  const keys = { key: new Uint8Array(32).fill(3), iv: new Uint8Array(12).fill(5) }
+  const pattern = (n: number, seed: number) => new Uint8Array(n).map((_, i) => (i * 7 + seed) & 0xff)
+
+  for (const [name, aead, stride] of [
+    ["node", NodeCrypto.aead, 1],
+    ["noble", NobleCrypto.aead, 61]
+  ] as const) {
+    it(`${name}: a large record split in two at every offset opens, and its first part may be reused at once`, () => {
+      const content = pattern(REUSE_FROM + 5, 1)
+      // A plain copy: the node provider's frame is a Buffer, whose `slice` would not copy.
+      const frame = new Uint8Array(new RecordProtection(aead, keys).seal(ContentType.Data, content))
+      for (let cut = 1; cut < frame.length; cut += cut < 64 || cut > frame.length - 64 ? 1 : stride) {
+        const d = new FrameDecoder(RECORD_FRAME_LIMIT)
+        d.reuseAssembly()
+        const head = frame.slice(0, cut)
+        d.push(head)
+        expect(d.next()).toBeUndefined()
+        // Once the header is in, the decoder has copied what it holds: the caller's chunk is free
+        // again (a socket may reuse it), which overwriting it here shows.
+        if (cut >= 4) head.fill(0)
+        d.push(frame.slice(cut))
+        const payload = d.next()
+        if (!(payload instanceof Uint8Array)) throw new Error(`no frame at cut ${cut}`)
+        const opened = new RecordProtection(aead, keys).open(payload)
+        expect(opened?.type).toBe(ContentType.Data)
+        expect(Buffer.compare(opened!.content, content)).toBe(0)
+        expect(d.atBoundary).toBe(true)
+      }
+    })
+  }
+
+  it("a stream of records cut into chunks of any size opens in order, including 64 KiB reads", () => {
+    const tx = new RecordProtection(NodeCrypto.aead, keys)
+    const contents = [MAX_CONTENT, REUSE_FROM + 1, 100, MAX_CONTENT, 1, REUSE_FROM - 1, MAX_CONTENT].map(pattern)
+    const stream = Buffer.concat(contents.map((c) => tx.seal(ContentType.Data, c)))
+    for (const size of [1, 3, 1000, REUSE_FROM, 65535, 65536, 65537, 70000, stream.length]) {
+      const rx = new RecordProtection(NodeCrypto.aead, keys)
+      const d = new FrameDecoder(RECORD_FRAME_LIMIT)
+      d.reuseAssembly()
+      const got: Array<Uint8Array> = []
+      for (let at = 0; at < stream.length; at += size) {
+        d.push(stream.subarray(at, at + size))
+        for (let f = d.next(); f !== undefined; f = d.next()) {
+          if (f instanceof FrameError) throw f
+          const opened = rx.open(f)
+          if (opened === null) throw new Error(`a record did not open (chunks of ${size})`)
+          got.push(opened.content)
+        }
+      }
+      expect(got.map((c) => c.length)).toEqual(contents.map((c) => c.length))
+      expect(got.map((c, i) => Buffer.compare(c, contents[i]!))).toEqual(contents.map(() => 0))
+      expect([d.atBoundary, d.bufferedBytes, rx.sequence]).toEqual([true, 0, BigInt(contents.length)])
+    }
+  })
+})

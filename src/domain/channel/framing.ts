@@ -37,6 +37,11 @@ export class FrameDecoder {
   /** See `reuseAssembly`: where frames that span chunks are put together, reused frame after frame. */
   private assembly: Uint8Array | undefined
   private reuse = false
+  /**
+   * Bytes of the pending frame already copied into `assembly` (counted in `buffered`; the chunks hold
+   * the rest). Non-zero only while a large frame is incomplete in reuse mode (see `absorb`).
+   */
+  private filled = 0
 
   constructor(private limit: number) {}
 
@@ -47,6 +52,12 @@ export class FrameDecoder {
    * allocation and its share of garbage collection). A payload returned by `next` is then valid only
    * until the following `next` call: for a caller that is done with it by then, as the record layer
    * is (it decrypts into fresh memory at once). The handshake, which keeps frames, does not use it.
+   *
+   * An incomplete large frame is also moved into that buffer as soon as `next` finds it incomplete,
+   * instead of when its last byte arrives: the same bytes are copied once either way, but the socket
+   * chunks are let go before the reader waits for the next one (a bulk record straddles two 64 KiB
+   * reads, so one chunk was always held across that wait). A buffer that lives across waits is more
+   * likely to survive a young-generation collection, and then stays until a full one (issue 15).
    */
   reuseAssembly(): void {
     this.reuse = true
@@ -98,10 +109,55 @@ export class FrameDecoder {
       }
       this.pendingLength = length
     }
-    if (this.buffered < this.pendingLength) return undefined
-    const payload = this.take(this.pendingLength)
+    if (this.buffered < this.pendingLength) {
+      if (this.reuse && this.pendingLength >= REUSE_FROM) this.absorb()
+      return undefined
+    }
+    const payload = this.filled > 0 ? this.complete() : this.take(this.pendingLength)
     this.pendingLength = -1
     return payload
+  }
+
+  /** Moves every held chunk (all of them belong to the pending, incomplete frame) into `assembly`. */
+  private absorb(): void {
+    // Made by the first large frame that needs it, as in `take` (an idle channel holds none).
+    if (this.assembly === undefined) this.assembly = new Uint8Array(this.limit)
+    const assembly = this.assembly
+    if (this.pendingLength > assembly.length) return
+    const chunks = this.chunks
+    for (const c of chunks) {
+      assembly.set(c, this.filled)
+      this.filled += c.length
+    }
+    chunks.length = 0
+  }
+
+  /** The pending frame, absorbed in part: the rest comes from the chunks, behind what is there. */
+  private complete(): Uint8Array {
+    const n = this.pendingLength
+    const out = this.assembly!.subarray(0, n)
+    this.copyInto(out, this.filled, n)
+    this.filled = 0
+    this.buffered -= n
+    return out
+  }
+
+  /** Fills `out[from..to)` from the front of the chunk queue, consuming what it takes. */
+  private copyInto(out: Uint8Array, from: number, to: number): void {
+    let filled = from
+    while (filled < to) {
+      const c = this.chunks[0]!
+      const want = to - filled
+      if (c.length <= want) {
+        out.set(c, filled)
+        filled += c.length
+        this.chunks.shift()
+      } else {
+        out.set(c.subarray(0, want), filled)
+        this.chunks[0] = c.subarray(want)
+        filled += want
+      }
+    }
   }
 
   /** The error to report when the stream ends here: `undefined` at a frame boundary. */
@@ -128,20 +184,7 @@ export class FrameDecoder {
     if (this.reuse && this.assembly === undefined && n >= REUSE_FROM) this.assembly = new Uint8Array(this.limit)
     const assembly = this.assembly
     const out = assembly !== undefined && n <= assembly.length ? assembly.subarray(0, n) : new Uint8Array(n)
-    let filled = 0
-    while (filled < n) {
-      const c = this.chunks[0]!
-      const want = n - filled
-      if (c.length <= want) {
-        out.set(c, filled)
-        filled += c.length
-        this.chunks.shift()
-      } else {
-        out.set(c.subarray(0, want), filled)
-        this.chunks[0] = c.subarray(want)
-        filled += want
-      }
-    }
+    this.copyInto(out, 0, n)
     return out
   }
 }
