@@ -5,6 +5,7 @@
  */
 import { join } from "node:path"
 import { Context, Effect, Either, Layer, type Scope, Stream } from "effect"
+import { tuneAgentHeap } from "../src/cli/agentHeap.js"
 import { type Address, type Handle, makeAddress } from "../src/domain/brands.js"
 import { makeLocalIdentity } from "../src/domain/handshake/identity.js"
 import * as AgentFiles from "../src/layers/agent/AgentFiles.js"
@@ -53,6 +54,8 @@ export interface BenchAgent {
 /** Starts an agent for the enclosing scope (closing it closes sessions with `<Close/>`). */
 export const startBenchAgent = (setup: BenchAgentSetup): Effect.Effect<BenchAgent, unknown, Scope.Scope> =>
   Effect.gen(function* () {
+    // As `sixchat agent` does for its process (src/cli/agentHeap.ts); the node:tls anchor shares it.
+    tuneAgentHeap()
     const handle = setup.identity.handle as Handle
     const identity = Either.getOrThrow(makeLocalIdentity(NodeCrypto.suite, setup.identity.pkcs8, setup.identity.chain))
     const downloads = join(setup.home, "downloads")

@@ -47,6 +47,7 @@ import * as TcpTransport from "../layers/transport/TcpTransport.js"
 import { Agent, type AgentEvent } from "../services/Agent.js"
 import { cryptoSuite } from "../services/Crypto.js"
 import { Presence, type PresenceEvent } from "../services/Presence.js"
+import { tuneAgentHeap } from "./agentHeap.js"
 import { readAgentKey } from "./agentKey.js"
 import { lockHome } from "./agentLock.js"
 import { cryptoLayer, cryptoOption, parseAddressArg, stderrLine, stdoutLine } from "./common.js"
@@ -218,6 +219,7 @@ const agent = Command.make(
         )
 
       yield* lockHome(o.home)
+      tuneAgentHeap()
       const pkcs8 = yield* readAgentKey(o.home)
       const identity = yield* Either.match(makeLocalIdentity(yield* cryptoSuite, pkcs8, chain), {
         onLeft: (m) =>
