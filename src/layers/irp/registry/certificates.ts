@@ -7,6 +7,7 @@ import type { Handle } from "../../../domain/brands.js"
 import type { CertificateRecord, SerialHex, StatusAnswer } from "../../../domain/irp/certificates.js"
 import type { RegistryChange } from "../../../domain/irp/registry.js"
 import type { IrpRegistryService } from "../../../services/IrpRegistry.js"
+import { PgReads } from "../../../services/PgReads.js"
 import { SyncReads, type SyncReadsService } from "../../sql/SyncReads.js"
 import { startIdentityReads } from "./pgIdentities.js"
 import {
@@ -84,7 +85,7 @@ export const makeCertificates = (store: Store) =>
         ORDER BY b.device_id`
     // PostgreSQL: several Lookups' reads in one statement (`pgIdentities.ts`).
     const batchedIdentity = sql.onDialectOrElse({ pg: () => true, orElse: () => false })
-      ? yield* startIdentityReads(store)
+      ? yield* startIdentityReads(store, Option.getOrUndefined(yield* Effect.serviceOption(PgReads)))
       : undefined
     const currentIdentityNow = syncIdentity(Option.getOrUndefined(yield* Effect.serviceOption(SyncReads)), (h, at) =>
       identityStatement(h, at).compile()
