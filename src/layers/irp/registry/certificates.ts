@@ -83,7 +83,8 @@ export const makeCertificates = (store: Store) =>
           WHERE handle = ${text(handle)} AND status = 'good' AND not_after > ${millis(at)}
           ORDER BY not_before DESC, serial DESC LIMIT 1)
         ORDER BY b.device_id`
-    // PostgreSQL: several Lookups' reads in one statement (`pgIdentities.ts`).
+    // PostgreSQL: several Lookups' reads in one statement (`pgIdentities.ts`), run through `PgReads` (the
+    // pool's `pg` client) where the storage provides it.
     const batchedIdentity = sql.onDialectOrElse({ pg: () => true, orElse: () => false })
       ? yield* startIdentityReads(store, Option.getOrUndefined(yield* Effect.serviceOption(PgReads)))
       : undefined
