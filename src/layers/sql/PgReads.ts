@@ -64,14 +64,20 @@ const runOn = (pool: PgReadPool, text: string, params: ReadonlyArray<unknown>): 
         if (release(error)) answer(Effect.fail(new SqlError({ cause: error, message: "Connection error" })))
       }
       client.once("error", onError)
-      client.query(text, params, (err, result) => {
+      const answered = (err: Error | null, result: unknown) => {
         if (!release()) return
         answer(
           err
             ? Effect.fail(new SqlError({ cause: err, message: "Failed to execute statement" }))
             : Effect.succeed(rowsOf(result))
         )
-      })
+      }
+      try {
+        client.query(text, params, answered)
+      } catch (cause) {
+        // A value `pg` cannot serialise throws here, in `pg-pool`'s callback: answer it, never throw.
+        answered(cause instanceof Error ? cause : new Error(String(cause)), undefined)
+      }
     })
     return Effect.sync(() => {
       interrupted = true

@@ -57,6 +57,12 @@ describe.skipIf(!postgres.reachable)("PgReads on PostgreSQL", () => {
       expect(error.message).toBe("Failed to execute statement")
       expect(String(error.cause)).toContain("no_such_table")
       expect(yield* reads.all("SELECT CAST($1 AS INT4) + 1 AS n", [41])).toEqual([{ n: 42 }])
+      // A value `pg` cannot serialise (a cyclic object) is a failure too, not a crash.
+      const cyclic: Record<string, unknown> = {}
+      cyclic.self = cyclic
+      const unserialisable = yield* Effect.flip(reads.all("SELECT CAST($1 AS TEXT) AS t", [cyclic]))
+      expect(unserialisable.message).toBe("Failed to execute statement")
+      expect(yield* reads.all("SELECT CAST($1 AS INT4) + 1 AS n", [1])).toEqual([{ n: 2 }])
     }).pipe(Effect.provide(pgOn(1)))
   )
 
