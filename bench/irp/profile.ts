@@ -1,10 +1,12 @@
 /**
- * A short focused run for profiling the IRP server on SQLite (not a benchmark of record: `../irp.ts` is):
- * our server and the same-work anchor over SQLite files of 1,000 identities, 16 connections each, in
- * alternating slices of one kind of request; prints the throughput and the server CPU per request of
- * both. `SIXCHAT_BENCH_SERVER_FLAGS="--cpu-prof --cpu-prof-dir=D"` profiles the server processes.
+ * A short focused run for profiling the IRP server (not a benchmark of record: `../irp.ts` is): our
+ * server and the same-work anchor over SQLite files (or PostgreSQL schemas, `postgres`) of 1,000
+ * identities, 16 connections each, in alternating slices of one kind of request; prints the throughput
+ * and the server CPU per request of both. `SIXCHAT_BENCH_SERVER_FLAGS="--cpu-prof --cpu-prof-dir=D"`
+ * profiles the server processes. PostgreSQL: `SIXCHAT_BENCH_PG_URL` (default
+ * `postgres://postgres@127.0.0.1:5432/test`), fresh schemas dropped afterwards.
  *
- *     node dist-bench/bench/irp/profile.js lookup|register [SECONDS] [ROUNDS]
+ *     node dist-bench/bench/irp/profile.js lookup|register [SECONDS] [ROUNDS] [sqlite|postgres]
  */
 import { mkdtempSync, rmSync } from "node:fs"
 import * as Os from "node:os"
@@ -13,14 +15,22 @@ import { Effect, Layer } from "effect"
 import * as CryptoLive from "../../src/layers/crypto/CryptoLive.js"
 import * as EntropyLive from "../../src/layers/EntropyLive.js"
 import * as Database from "../../src/layers/sql/Database.js"
+import * as PgLive from "../../src/layers/sql/PgLive.js"
 import * as TcpTransport from "../../src/layers/transport/TcpTransport.js"
 import { measure } from "./load.js"
 import { prepareDomain } from "./setup.js"
-import { anchorSystem, oursSystem, type System } from "./systems.js"
+import { anchorSystem, oursSystem, pgSchema, type System } from "./systems.js"
 import { combine, figuresOf, type Measured } from "./wire.js"
 
-const [kind = "register", seconds = "2", rounds = "3"] = process.argv.slice(2) as [string?, string?, string?]
+const [kind = "register", seconds = "2", rounds = "3", store = "sqlite"] = process.argv.slice(2) as [
+  string?,
+  string?,
+  string?,
+  string?
+]
 if (kind !== "lookup" && kind !== "register") throw new Error("kind: lookup or register")
+if (store !== "sqlite" && store !== "postgres") throw new Error("store: sqlite or postgres")
+const PG_URL = process.env.SIXCHAT_BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test"
 const POPULATION = 1_000
 
 const program = Effect.gen(function* () {
@@ -30,12 +40,18 @@ const program = Effect.gen(function* () {
   )
   const dir = join(root, "domain")
   const { domain, identities, filler } = yield* prepareDomain(dir, 16)
-  const at = (name: string) => {
-    const path = join(root, name)
-    return { db: `sqlite:${path}`, layer: Database.layer({ _tag: "Sqlite", path }) }
-  }
-  const a = at("anchor.sqlite")
-  const o = at("ours.sqlite")
+  const at = (name: string) =>
+    Effect.gen(function* () {
+      if (store === "sqlite") {
+        const path = join(root, name)
+        return { db: `sqlite:${path}`, layer: Database.layer({ _tag: "Sqlite", path }) }
+      }
+      const url = yield* pgSchema(PG_URL)
+      if (url === undefined) return yield* Effect.dieMessage(`PostgreSQL not reachable at ${PG_URL}`)
+      return { db: url, layer: PgLive.layer(url, { maxConnections: 2 }) }
+    })
+  const a = yield* at("anchor.sqlite")
+  const o = yield* at("ours.sqlite")
   const anchor = yield* anchorSystem("anchor", dir, a.db, a.layer, POPULATION, identities, filler)
   const ours = (yield* oursSystem("ours", dir, o.db, o.layer, POPULATION, identities, filler, domain.rootCertificate))
     .system
@@ -49,7 +65,7 @@ const program = Effect.gen(function* () {
     }
   const figures = Object.fromEntries(systems.map((s) => [s.name, figuresOf(combine(slices.get(s.name)!))]))
   const ratio = Math.round((figures.ours!.perSecond / figures.anchor!.perSecond) * 1000) / 1000
-  return { kind, loadAverage: Os.loadavg().map((l) => Math.round(l * 100) / 100), ratio, ...figures }
+  return { kind, store, loadAverage: Os.loadavg().map((l) => Math.round(l * 100) / 100), ratio, ...figures }
 }).pipe(Effect.scoped, Effect.provide(Layer.mergeAll(TcpTransport.layer, CryptoLive.layerNode, EntropyLive.layer)))
 
 Effect.runPromise(program).then(

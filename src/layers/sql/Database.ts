@@ -1,7 +1,8 @@
 /**
  * Chooses the storage from a `--db` value (issue 3, section 4): `sqlite:PATH` or a
  * `postgres://` / `postgresql://` URL. The result provides `SqlClient` (and `PgClient` or
- * `SqliteClient`, which the registry's change feed looks for at run time).
+ * `SqliteClient`, which the registry's change feed looks for at run time, and the cheaper read ports
+ * the registry looks for the same way: `SyncReads`/`SyncWrites` on a SQLite file, `PgReads` on PostgreSQL).
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"

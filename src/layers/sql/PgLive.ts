@@ -15,6 +15,8 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import { Duration, Effect, Layer, Redacted } from "effect"
+import { PgReads } from "../../services/PgReads.js"
+import * as PgReadsLive from "./PgReads.js"
 
 export interface PgLiveOptions {
   /** Pool size (default 10). A `LISTEN` connection comes on top of it. */
@@ -60,7 +62,7 @@ interface PgClientInstance {
   query(config: unknown, values?: unknown, callback?: QueryCallback): unknown
 }
 type PgClientClass = new (options: unknown) => PgClientInstance
-interface PgPool {
+interface PgPool extends PgReadsLive.PgReadPool {
   readonly options: Record<string, unknown>
   on(event: "error", listener: (err: Error) => void): unknown
   query(text: string): Promise<unknown>
@@ -97,11 +99,14 @@ export const preparingClient = (maxPrepared: number = MAX_PREPARED): PgClientCla
   }
 }
 
-/** A pooled client for `url` (`postgres://user@host:port/database`); the password, if any, stays redacted. */
+/**
+ * A pooled client for `url` (`postgres://user@host:port/database`); the password, if any, stays redacted.
+ * `PgReads` runs the registry's hot read on the same pool (`PgReads.ts`).
+ */
 export const layer = (
   url: string | Redacted.Redacted<string>,
   options: PgLiveOptions = {}
-): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, SqlError> => {
+): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient | PgReads, SqlError> => {
   const plain = typeof url === "string" ? url : Redacted.value(url)
   const effective = options.schema === undefined ? plain : withSearchPath(plain, options.schema)
   if (effective === undefined) {
@@ -143,8 +148,16 @@ export const layer = (
       )
     )
   )
-  return PgClient.layerFromPool({
-    acquire,
-    applicationName: options.applicationName ?? "sixchat-irp"
-  })
+  // One pool for both: `@effect/sql-pg`'s client and `PgReads` (the pool ends with this layer's scope).
+  return Layer.unwrapScoped(
+    Effect.map(acquire, (pool) =>
+      Layer.merge(
+        PgClient.layerFromPool({
+          acquire: Effect.succeed(pool),
+          applicationName: options.applicationName ?? "sixchat-irp"
+        }),
+        Layer.succeed(PgReads, PgReadsLive.make(pool))
+      )
+    )
+  )
 }

@@ -7,6 +7,7 @@ import type { Handle } from "../../../domain/brands.js"
 import type { CertificateRecord, SerialHex, StatusAnswer } from "../../../domain/irp/certificates.js"
 import type { RegistryChange } from "../../../domain/irp/registry.js"
 import type { IrpRegistryService } from "../../../services/IrpRegistry.js"
+import { PgReads } from "../../../services/PgReads.js"
 import { SyncReads, type SyncReadsService } from "../../sql/SyncReads.js"
 import { startIdentityReads } from "./pgIdentities.js"
 import {
@@ -82,9 +83,10 @@ export const makeCertificates = (store: Store) =>
           WHERE handle = ${text(handle)} AND status = 'good' AND not_after > ${millis(at)}
           ORDER BY not_before DESC, serial DESC LIMIT 1)
         ORDER BY b.device_id`
-    // PostgreSQL: several Lookups' reads in one statement (`pgIdentities.ts`).
+    // PostgreSQL: several Lookups' reads in one statement (`pgIdentities.ts`), run through `PgReads` (the
+    // pool's `pg` client) where the storage provides it.
     const batchedIdentity = sql.onDialectOrElse({ pg: () => true, orElse: () => false })
-      ? yield* startIdentityReads(store)
+      ? yield* startIdentityReads(store, Option.getOrUndefined(yield* Effect.serviceOption(PgReads)))
       : undefined
     const currentIdentityNow = syncIdentity(Option.getOrUndefined(yield* Effect.serviceOption(SyncReads)), (h, at) =>
       identityStatement(h, at).compile()

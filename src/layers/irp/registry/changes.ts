@@ -44,18 +44,43 @@ const READY_PAYLOAD = "ready"
 /** How often the SQLite file's `data_version` is read, to notice other processes' writes (ms). */
 const EXTERNAL_POLL_MS = 250
 
-const Change = Schema.Struct({
-  handle: Handle,
-  kind: Schema.Literal("bindings", "certificate"),
-  revokedSerial: Schema.optional(Schema.String.pipe(Schema.pattern(/^[0-9a-f]{1,40}$/)))
-})
-/** A notice: a transaction's changes (a JSON array), or one change (the form earlier versions sent). */
-const ChangePayload = Schema.parseJson(Schema.Union(Schema.Array(Change), Change))
-const decodeChanges = (payload: string): ReadonlyArray<RegistryChange> =>
-  Option.match(Schema.decodeUnknownOption(ChangePayload)(payload), {
-    onNone: () => [],
-    onSome: (decoded) => ("handle" in decoded ? [decoded] : decoded)
-  })
+/**
+ * A notice: a transaction's changes (a JSON array), or one change (the form earlier versions sent); each
+ * change is `{ handle, kind: "bindings" | "certificate", revokedSerial? }` (other keys are ignored and
+ * dropped). Anything else, or any malformed change, makes the whole notice say nothing (`[]`).
+ *
+ * Decoded by hand: every process decodes every process's notices (one per registration batch), and
+ * `Schema.parseJson` of the union cost ~10 µs per registration in a profile (issue 15); the Schema this
+ * replaces is the reference it is tested against (`test/irp/registry/notices.test.ts`).
+ */
+const isHandle = Schema.is(Handle)
+const SERIAL = /^[0-9a-f]{1,40}$/
+const changeOf = (value: unknown): RegistryChange | undefined => {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined
+  const { handle, kind, revokedSerial } = value as Record<string, unknown>
+  if (!isHandle(handle) || (kind !== "bindings" && kind !== "certificate")) return undefined
+  if (!("revokedSerial" in value)) return { handle, kind }
+  return typeof revokedSerial === "string" && SERIAL.test(revokedSerial) ? { handle, kind, revokedSerial } : undefined
+}
+export const decodeChanges = (payload: string): ReadonlyArray<RegistryChange> => {
+  let value: unknown
+  try {
+    value = JSON.parse(payload)
+  } catch {
+    return []
+  }
+  if (!Array.isArray(value)) {
+    const one = changeOf(value)
+    return one === undefined ? [] : [one]
+  }
+  const changes: Array<RegistryChange> = []
+  for (const item of value) {
+    const change = changeOf(item)
+    if (change === undefined) return []
+    changes.push(change)
+  }
+  return changes
+}
 const changeJson = (change: RegistryChange) => ({
   handle: change.handle,
   kind: change.kind,

@@ -1,19 +1,27 @@
 /**
  * The Lookup read on PostgreSQL, several at a time (issue 15): the Lookups waiting when a read starts
  * share one statement, up to `IDENTITY_BATCH`, as registrations share a transaction
- * (`registrations.ts`). Each statement is a round trip to the database and a pass through `@effect/sql`
- * and `pg`, which cost the server more than the read itself; under load, a batch of them costs about what
- * one did.
+ * (`registrations.ts`). Each statement is a round trip to the database and a pass through `pg` (and
+ * `@effect/sql` where `PgReads` is missing), which cost the server more than the read itself; under
+ * load, a batch of them costs about what one did.
  *
  * The statement is `certificates.ts`'s identity statement for a list of (handle, time) pairs, passed as one
  * JSON parameter (one statement text whatever the batch's size: one prepared statement, see `PgLive`),
- * with each pair's number on its rows. Every Lookup is answered from a statement that started after the
- * Lookup was read, so it reflects every change committed before (PROTOCOL.md §17.6.2).
+ * with each pair's number on its rows. It runs through `PgReads` (the pool's `pg` client, no
+ * `@effect/sql` machinery per statement) when the storage provides it, else through `SqlClient`. Every
+ * Lookup is answered from a statement that started after the Lookup was read, so it reflects every change
+ * committed before (PROTOCOL.md §17.6.2).
+ *
+ * A waiting Lookup is one `Effect.async` whose callback sits in an array until its batch answers; a batch
+ * is a fiber of a `FiberSet` (interrupted with the scope). Measured against a `Queue` of `Deferred`s
+ * taken by reader fibers, which cost a Lookup a `Deferred`, a queue offer and take and the reader's
+ * steps (docs/BENCHMARKS.md, "Issue 15, fifth session").
  */
-import { Deferred, Effect, Queue, type Scope } from "effect"
+import { Effect, FiberSet, type Scope } from "effect"
 import type { Handle } from "../../../domain/brands.js"
 import { RegistryError } from "../../../domain/irp/registry.js"
-import { afterReadyInput } from "./registrations.js"
+import type { PgReadsService } from "../../../services/PgReads.js"
+import { compiledOnce } from "./compiled.js"
 import { type IdentityRows, identityOf } from "./rows.js"
 import type { Store } from "./store.js"
 
@@ -25,27 +33,39 @@ const IDENTITY_BATCH = 64
  */
 const IDENTITY_READERS = 2
 
+type Answer = Effect.Effect<IdentityRows, RegistryError>
+
 interface PendingIdentity {
   readonly handle: Handle
   readonly at: number
-  readonly done: Deferred.Deferred<IdentityRows, RegistryError>
+  /** The waiting Lookup's callback; `undefined` once it was interrupted (its answer goes nowhere). */
+  resume: ((answer: Answer) => void) | undefined
 }
 
 type Row = Readonly<Record<string, unknown>>
 
+const malformedRows = (cause: unknown) =>
+  new RegistryError({
+    reason: "Storage",
+    message:
+      "The registry database holds a malformed certificate or binding row; check what else writes to its tables.",
+    cause
+  })
+
+const answer = (job: PendingIdentity, result: Answer) => {
+  const resume = job.resume
+  job.resume = undefined
+  resume?.(result)
+}
+
 /** Starts the readers (scoped); returns `currentIdentity` through them. */
-export const startIdentityReads = ({
-  sql,
-  read
-}: Store): Effect.Effect<
-  (handle: Handle, at: number) => Effect.Effect<IdentityRows, RegistryError>,
-  never,
-  Scope.Scope
-> =>
+export const startIdentityReads = (
+  { sql, read }: Store,
+  reads: PgReadsService | undefined
+): Effect.Effect<(handle: Handle, at: number) => Answer, never, Scope.Scope> =>
   Effect.gen(function* () {
-    const readBatch = (jobs: ReadonlyArray<PendingIdentity>) => {
-      const pairs = JSON.stringify(jobs.map((job, i) => ({ i, handle: job.handle, at: job.at })))
-      const statement = sql<Row>`SELECT h.i, c.serial, c.handle, c.fingerprint, c.der, c.not_before, c.not_after,
+    const statement = (pairs: string) =>
+      sql<Row>`SELECT h.i, c.serial, c.handle, c.fingerprint, c.der, c.not_before, c.not_after,
           c.status, c.revoked_at, c.reason, b.device_id, b.addresses, b.observed, b.expires_at,
           CAST(b.seq AS TEXT) AS seq, b.updated_at
         FROM json_to_recordset(CAST(${pairs} AS JSON)) AS h(i INT4, handle TEXT, at BIGINT)
@@ -54,58 +74,98 @@ export const startIdentityReads = ({
           ORDER BY not_before DESC, serial DESC LIMIT 1)
         LEFT JOIN irp_bindings b ON b.handle = c.handle AND b.expires_at > h.at
         ORDER BY h.i, b.device_id`
-      const failAll = (error: RegistryError) =>
-        Effect.forEach(jobs, (job) => Deferred.fail(job.done, error), { discard: true })
-      return read(statement).pipe(
-        // A defect (a bug, not a database failure) answers this batch as a storage failure: the reader
-        // goes on, and no Lookup waits for an answer that will not come.
+    // Through `PgReads` where the storage offers it: the same statement, compiled once (see `compiled.ts`).
+    const compiled = reads === undefined ? undefined : compiledOnce(statement, ["text"])
+    const run =
+      reads === undefined || compiled === undefined
+        ? statement
+        : (pairs: string) => reads.all(compiled.text, compiled.params(pairs))
+
+    const readBatch = (jobs: ReadonlyArray<PendingIdentity>): Effect.Effect<void> => {
+      const pairs = JSON.stringify(jobs.map((job, i) => ({ i, handle: job.handle, at: job.at })))
+      return read(run(pairs)).pipe(
+        // A defect (a bug, not a database failure) answers this batch as a storage failure: no Lookup
+        // waits for an answer that will not come.
         Effect.catchAllDefect((defect) =>
           Effect.fail(
             new RegistryError({ reason: "Storage", message: "The registry's Lookup read failed.", cause: defect })
           )
         ),
-        Effect.matchEffect({
-          onFailure: failAll,
+        Effect.match({
+          onFailure: (error) => {
+            for (const job of jobs) answer(job, Effect.fail(error))
+          },
           onSuccess: (rows) => {
             const byJob = jobs.map((): Array<Row> => [])
             for (const row of rows) byJob[Number(row.i)]?.push(row)
-            return Effect.forEach(
-              jobs,
-              (job, i) => {
-                try {
-                  return Deferred.succeed(job.done, identityOf(byJob[i]!))
-                } catch (cause) {
-                  return Deferred.fail(
-                    job.done,
-                    new RegistryError({
-                      reason: "Storage",
-                      message:
-                        "The registry database holds a malformed certificate or binding row; check what else writes to its tables.",
-                      cause
-                    })
-                  )
-                }
-              },
-              { discard: true }
-            )
+            jobs.forEach((job, i) => {
+              let result: Answer
+              try {
+                result = Effect.succeed(identityOf(byJob[i]!))
+              } catch (cause) {
+                result = Effect.fail(malformedRows(cause))
+              }
+              answer(job, result)
+            })
           }
-        })
+        }),
+        // Closing: the Lookups of a batch in flight are interrupted, as their fibers will be.
+        Effect.onInterrupt(() =>
+          Effect.sync(() => {
+            for (const job of jobs) answer(job, Effect.interrupt)
+          })
+        )
       )
     }
 
-    const pending = yield* Effect.acquireRelease(Queue.unbounded<PendingIdentity>(), Queue.shutdown)
-    for (let i = 0; i < IDENTITY_READERS; i++)
-      yield* Effect.forkScoped(
-        Effect.forever(
-          Effect.flatMap(Queue.take(pending), (first) =>
-            Effect.flatMap(Effect.zipRight(afterReadyInput, Queue.takeUpTo(pending, IDENTITY_BATCH - 1)), (more) =>
-              readBatch([first, ...more])
-            )
-          )
-        )
-      )
+    const runBatch = yield* FiberSet.makeRuntime<never, void, never>()
+    const pending: Array<PendingIdentity> = []
+    let readers = 0
+    let timer: NodeJS.Immediate | undefined
+    let closed = false
+
+    // A batch starts once the event loop has read every socket that is ready (`setImmediate` runs after
+    // that phase), so that it takes every Lookup those reads brought.
+    const startBatches = () => {
+      timer = undefined
+      while (!closed && readers < IDENTITY_READERS && pending.length > 0) {
+        const jobs: Array<PendingIdentity> = []
+        let taken = 0
+        while (jobs.length < IDENTITY_BATCH && taken < pending.length) {
+          const job = pending[taken++]!
+          if (job.resume !== undefined) jobs.push(job)
+        }
+        pending.splice(0, taken)
+        if (jobs.length === 0) break
+        readers++
+        runBatch(Effect.ensuring(readBatch(jobs), Effect.sync(batchDone)))
+      }
+    }
+    const schedule = () => {
+      if (timer === undefined && !closed && readers < IDENTITY_READERS && pending.length > 0)
+        timer = setImmediate(startBatches)
+    }
+    const batchDone = () => {
+      readers--
+      schedule()
+    }
+
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        closed = true
+        if (timer !== undefined) clearImmediate(timer)
+        for (const job of pending.splice(0)) answer(job, Effect.interrupt)
+      })
+    )
+
     return (handle, at) =>
-      Effect.flatMap(Deferred.make<IdentityRows, RegistryError>(), (done) =>
-        Effect.zipRight(Queue.offer(pending, { handle, at, done }), Deferred.await(done))
-      )
+      Effect.async<IdentityRows, RegistryError>((resume) => {
+        if (closed) return resume(Effect.interrupt)
+        const job: PendingIdentity = { handle, at, resume }
+        pending.push(job)
+        schedule()
+        return Effect.sync(() => {
+          job.resume = undefined
+        })
+      })
   })

@@ -24,7 +24,7 @@ import { Effect, Either } from "effect"
 import { type Binding, RegistryError } from "../../../domain/irp/registry.js"
 import type { RegisterRequest } from "../../../services/IrpRegistry.js"
 import { LOCK_CLASS_HANDLE } from "./migrations.js"
-import { addressesJson, addressJson, BINDING_COLUMNS, decodeBindings } from "./rows.js"
+import { addressesJson, addressJson, BINDING_COLUMNS, bindingsNow } from "./rows.js"
 import type { Store } from "./store.js"
 
 interface Job {
@@ -106,16 +106,23 @@ const registerWave = ({ sql, policy }: Store, jobs: ReadonlyArray<Job>) => {
       WHERE s.handle IS NOT NULL AND handle = c.handle AND device_id <> c.device_id AND expires_at > c.now
     ) b ON TRUE
     ORDER BY c.i, b.device_id`
-  return Effect.flatMap(statement, (result) => {
+  // Decoded with plain calls (one `Effect` per wave, not per registration); a malformed stored row fails
+  // the wave, and so the batch's transaction, as before.
+  return Effect.flatMap(statement, (result): Effect.Effect<ReadonlyArray<Outcome>, RegistryError> => {
     const byJob = jobs.map((): Array<WaveRow> => [])
     for (const row of result) byJob[Number(row.i)]?.push(row)
-    return Effect.forEach(byJob, (jobRows, i): Effect.Effect<Outcome, RegistryError> => {
+    const outcomes: Array<Outcome> = []
+    for (const [i, jobRows] of byJob.entries()) {
       const { handle, deviceId, seq } = jobs[i]!.request
       const first = jobRows[0]
-      if (first?.stored === true)
-        return Effect.map(decodeBindings(jobRows), (bindings): Outcome => Either.right(bindings))
+      if (first?.stored === true) {
+        const bindings = bindingsNow(jobRows)
+        if (Either.isLeft(bindings)) return Effect.fail(bindings.left)
+        outcomes.push(bindings)
+        continue
+      }
       const others = Number(first?.others ?? 0)
-      return Effect.succeed(
+      outcomes.push(
         Either.left(
           others >= policy.maxDevicesPerHandle
             ? new RegistryError({
@@ -130,7 +137,8 @@ const registerWave = ({ sql, policy }: Store, jobs: ReadonlyArray<Job>) => {
               })
         )
       )
-    })
+    }
+    return Effect.succeed(outcomes)
   })
 }
 

@@ -1,0 +1,177 @@
+/**
+ * `PgReads` on the real PostgreSQL (issue 15): the pool's `pg` client answers a statement with the rows
+ * `SqlClient` gives for it, as a named prepared statement; failures are `SqlError`s with
+ * `@effect/sql-pg`'s messages; an interrupted read gives its connection back. And the registry's Lookup
+ * read through it: answers as the effectful statement does, a storage failure is a typed `Storage`
+ * error for every waiting Lookup, an interrupted Lookup leaves the others alone, and closing the
+ * registry interrupts the Lookups still waiting rather than leaving them hanging.
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import { expect, it } from "@effect/vitest"
+import { Context, Effect, Exit, Fiber, Layer, Scope } from "effect"
+import { describe } from "vitest"
+import { Fingerprint, Handle } from "../../../src/domain/brands.js"
+import { SerialHex } from "../../../src/domain/irp/certificates.js"
+import * as SqlRegistry from "../../../src/layers/irp/registry/SqlRegistry.js"
+import * as PgLive from "../../../src/layers/sql/PgLive.js"
+import { IrpRegistry } from "../../../src/services/IrpRegistry.js"
+import { PgReads } from "../../../src/services/PgReads.js"
+import { freshSchema, PgTestSchema, postgres, requirePostgresTest } from "../../support/postgres.js"
+
+requirePostgresTest()
+
+/** `PgLive` on the test schema with `n` pooled connections, `PgReads` included. */
+const pgClient = (maxConnections: number) =>
+  Layer.unwrapEffect(
+    Effect.map(PgTestSchema, ({ url, schema }) =>
+      PgLive.layer(url, { schema, maxConnections, applicationName: "sixchat-test" })
+    )
+  )
+const pgOn = (maxConnections: number) => Layer.provideMerge(pgClient(maxConnections), freshSchema)
+
+describe.skipIf(!postgres.reachable)("PgReads on PostgreSQL", () => {
+  it.scoped("answers the rows SqlClient gives, as a named prepared statement", () =>
+    Effect.gen(function* () {
+      const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+      const reads = yield* PgReads
+      yield* sql.unsafe("CREATE TABLE t (k TEXT PRIMARY KEY, n BIGINT, b BYTEA, j TEXT)")
+      yield* sql`INSERT INTO t VALUES (${"a"}, ${1}, ${new Uint8Array([1, 2])}, ${null}), (${"b"}, ${2}, ${null}, ${"x"})`
+      const statement = (min: number) => sql`SELECT k, n, b, j FROM t WHERE n >= CAST(${min} AS BIGINT) ORDER BY k`
+      const [text, params] = statement(0).compile()
+      const direct = yield* reads.all(text, params)
+      expect(direct).toEqual(yield* statement(0))
+      expect(direct.map((r) => r.k)).toEqual(["a", "b"])
+      expect(Buffer.from(direct[0]!.b as Uint8Array)).toEqual(Buffer.from([1, 2]))
+      expect(yield* reads.all(text, [2])).toEqual([{ k: "b", n: "2", b: null, j: "x" }])
+      const prepared = yield* sql<{ readonly statement: string }>`SELECT statement FROM pg_prepared_statements
+        WHERE name LIKE ${"sixchat_%"}`
+      expect(prepared.filter((p) => p.statement === text)).toHaveLength(1)
+    }).pipe(Effect.provide(pgOn(1)))
+  )
+
+  it.scoped("a failing statement is an SqlError with @effect/sql-pg's message, and the connection goes on", () =>
+    Effect.gen(function* () {
+      const reads = yield* PgReads
+      const error = yield* Effect.flip(reads.all("SELECT * FROM no_such_table WHERE x = $1", [1]))
+      expect(error._tag).toBe("SqlError")
+      expect(error.message).toBe("Failed to execute statement")
+      expect(String(error.cause)).toContain("no_such_table")
+      expect(yield* reads.all("SELECT CAST($1 AS INT4) + 1 AS n", [41])).toEqual([{ n: 42 }])
+      // A value `pg` cannot serialise (a cyclic object) is a failure too, not a crash.
+      const cyclic: Record<string, unknown> = {}
+      cyclic.self = cyclic
+      const unserialisable = yield* Effect.flip(reads.all("SELECT CAST($1 AS TEXT) AS t", [cyclic]))
+      expect(unserialisable.message).toBe("Failed to execute statement")
+      expect(yield* reads.all("SELECT CAST($1 AS INT4) + 1 AS n", [1])).toEqual([{ n: 2 }])
+    }).pipe(Effect.provide(pgOn(1)))
+  )
+
+  it.scopedLive("an interrupted read gives its connection back to the pool", () =>
+    Effect.gen(function* () {
+      const reads = yield* PgReads
+      // One connection: a read that kept it would leave the next one waiting for ever.
+      const slow = yield* Effect.fork(reads.all("SELECT pg_sleep(0.3), CAST($1 AS INT4) AS n", [1]))
+      yield* Effect.sleep("50 millis")
+      expect(Exit.isInterrupted(yield* Fiber.interrupt(slow))).toBe(true)
+      const after = yield* reads.all("SELECT CAST($1 AS INT4) AS n", [2]).pipe(Effect.timeout("5 seconds"))
+      expect(after).toEqual([{ n: 2 }])
+    }).pipe(Effect.provide(pgOn(1)))
+  )
+})
+
+const DAY = 86_400_000
+
+/** A registry "process" over `PgLive` (so with `PgReads`), its client beside it. */
+const registryWith = (maxConnections: number) => Layer.provideMerge(SqlRegistry.layer, pgClient(maxConnections))
+const registryOn = (maxConnections: number) => Layer.provideMerge(registryWith(maxConnections), freshSchema)
+
+const record = (handle: Handle, i: number, now: number) => ({
+  serial: SerialHex.make((0xd000 + i).toString(16)),
+  handle,
+  fingerprint: Fingerprint.make((0xd000 + i).toString(16).padStart(64, "0")),
+  der: new Uint8Array([0x30, 0x03, 0x02, 0x01, i & 0xff]),
+  notBefore: now - DAY,
+  notAfter: now + DAY,
+  status: "good" as const
+})
+
+describe.skipIf(!postgres.reachable)("the registry's Lookup read through PgReads", () => {
+  it.scoped("answers what the effectful statement answers; an interrupted Lookup leaves the others alone", () =>
+    Effect.gen(function* () {
+      const context = yield* Layer.build(registryOn(4))
+      const registry = Context.get(context, IrpRegistry)
+      const now = Date.now()
+      const handles = Array.from({ length: 20 }, (_, i) => Handle.make(`reads${i}@example.org`))
+      for (const [i, handle] of handles.entries())
+        if (i % 4 !== 3) yield* registry.recordCertificate(record(handle, i, now))
+      // One Lookup interrupted while it waits for its batch; the rest still get their own answers.
+      const doomed = yield* Effect.fork(registry.currentIdentity({ handle: handles[0]!, now }))
+      const reads = yield* Effect.fork(
+        Effect.all(
+          handles.map((handle) => registry.currentIdentity({ handle, now })),
+          { concurrency: "unbounded" }
+        )
+      )
+      yield* Fiber.interrupt(doomed)
+      const answers = yield* Fiber.join(reads)
+      answers.forEach((answer, i) => {
+        expect(answer.bindings).toEqual([])
+        if (i % 4 === 3) expect(answer.certificate).toBeUndefined()
+        else {
+          const { der, ...rest } = record(handles[i]!, i, now)
+          expect(answer.certificate).toMatchObject(rest)
+          expect(Array.from(answer.certificate?.der ?? [])).toEqual(Array.from(der))
+        }
+      })
+    })
+  )
+
+  it.scoped("a storage failure is a typed Storage error for every waiting Lookup, and reads resume after it", () =>
+    Effect.gen(function* () {
+      const context = yield* Layer.build(registryOn(4))
+      const registry = Context.get(context, IrpRegistry)
+      const sql = Context.get(context, SqlClient.SqlClient)
+      const now = Date.now()
+      const handle = Handle.make("fails@example.org")
+      yield* registry.recordCertificate(record(handle, 1, now))
+      yield* sql.unsafe("ALTER TABLE irp_certificates RENAME TO irp_certificates_away")
+      const failed = yield* Effect.all(
+        Array.from({ length: 8 }, () => Effect.flip(registry.currentIdentity({ handle, now }))),
+        { concurrency: "unbounded" }
+      )
+      for (const error of failed) {
+        expect(error._tag).toBe("RegistryError")
+        expect(error.reason).toBe("Storage")
+        expect(error.message).toContain("check that it is reachable and writable")
+      }
+      yield* sql.unsafe("ALTER TABLE irp_certificates_away RENAME TO irp_certificates")
+      expect((yield* registry.currentIdentity({ handle, now })).certificate?.serial).toBe(record(handle, 1, now).serial)
+    })
+  )
+
+  it.live("closing the registry interrupts the Lookups still waiting", () =>
+    Effect.gen(function* () {
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(registryOn(1), scope)
+      const registry = Context.get(context, IrpRegistry)
+      const reads = Context.get(context, PgReads)
+      // The only connection is busy (an interrupted read lets its statement finish), so the Lookups'
+      // batch waits for it while the registry closes.
+      const busy = yield* Effect.fork(reads.all("SELECT pg_sleep(CAST($1 AS FLOAT8))", [0.5]))
+      yield* Effect.sleep("50 millis")
+      yield* Fiber.interrupt(busy)
+      const waiting = yield* Effect.fork(
+        Effect.all(
+          Array.from({ length: 4 }, (_, i) =>
+            registry.currentIdentity({ handle: Handle.make(`closing${i}@example.org`), now: Date.now() })
+          ),
+          { concurrency: "unbounded" }
+        )
+      )
+      yield* Effect.sleep("50 millis")
+      yield* Scope.close(scope, Exit.void)
+      const exit = yield* Fiber.await(waiting).pipe(Effect.timeout("5 seconds"))
+      expect(Exit.isInterrupted(exit)).toBe(true)
+    })
+  )
+})
