@@ -287,7 +287,12 @@ export const act = (
   request: IrpRequest,
   now: number
 ): Effect.Effect<Answers, Refused> =>
-  request._tag === "irp.Register" ? register(ctx, conn, request, now) : actOther(ctx, conn, request, now)
+  request._tag === "irp.Register"
+    ? register(ctx, conn, request, now)
+    : // A Lookup of this domain that `answerAtOnce` left (PostgreSQL, or a revoked handle): no generator step.
+      request._tag === "irp.Lookup" && handleInDomain(request.handle, ctx.domain)
+      ? lookup(ctx, request, now)
+      : actOther(ctx, conn, request, now)
 
 const actOther = (
   ctx: ServerContext,

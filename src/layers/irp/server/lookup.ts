@@ -229,24 +229,30 @@ const identityStateNow = (ctx: LookupContext, handle: Handle, now: number): Iden
   return read === undefined ? undefined : stateFromRead(ctx, handle, now, ticket, read)
 }
 
-const readIdentityState = (ctx: LookupContext, handle: Handle, now: number) =>
-  Effect.gen(function* () {
-    const ticket = ctx.answers.ticket()
-    const read = yield* ctx.registry.currentIdentity({ handle, now })
+/** `identityState`'s read (plain `flatMap`s: PostgreSQL Lookups take it for every uncached handle, issue 15). */
+const readIdentityState = (
+  ctx: LookupContext,
+  handle: Handle,
+  now: number
+): Effect.Effect<IdentityState, RegistryError> => {
+  const ticket = ctx.answers.ticket()
+  return Effect.flatMap(ctx.registry.currentIdentity({ handle, now }), (read) => {
     const state = stateFromRead(ctx, handle, now, ticket, read)
-    if (state !== undefined) return state
-    const revoked = yield* latestRevoked(ctx, handle)
-    const last: IdentityState =
-      revoked === undefined
-        ? { status: "unknown", chain: [], bindings: [] }
-        : {
-            status: "revoked",
-            chain: [ctx.certificates.shared(revoked.serial, revoked.der), ...ctx.issuerChain],
-            bindings: []
-          }
-    ctx.answers.put(handle, ticket, last, undefined, now, Number.POSITIVE_INFINITY)
-    return last
+    if (state !== undefined) return Effect.succeed(state)
+    return Effect.map(latestRevoked(ctx, handle), (revoked) => {
+      const last: IdentityState =
+        revoked === undefined
+          ? { status: "unknown", chain: [], bindings: [] }
+          : {
+              status: "revoked",
+              chain: [ctx.certificates.shared(revoked.serial, revoked.der), ...ctx.issuerChain],
+              bindings: []
+            }
+      ctx.answers.put(handle, ticket, last, undefined, now, Number.POSITIVE_INFINITY)
+      return last
+    })
   })
+}
 
 const latestRevoked = (ctx: LookupContext, handle: Handle) => {
   const entry = ctx.revocations.latestRevokedOf(handle)
@@ -290,9 +296,13 @@ export const lookupAtOnce = (
 }
 
 /** A Lookup that reads the registry. */
-export const lookup = (ctx: LookupContext, request: LookupRequest, now: number) =>
-  Effect.gen(function* () {
-    if (!handleInDomain(request.handle, ctx.domain)) return yield* notOurs(ctx.domain, request.handle)
-    const state = yield* registry(identityState(ctx, request.handle, now))
-    return [lookupResult(request.id, request.handle, state)] as ReadonlyArray<IrpServerMessage>
-  })
+export const lookup = (
+  ctx: LookupContext,
+  request: LookupRequest,
+  now: number
+): Effect.Effect<ReadonlyArray<IrpServerMessage>, Refused> =>
+  handleInDomain(request.handle, ctx.domain)
+    ? Effect.map(registry(identityState(ctx, request.handle, now)), (state) => [
+        lookupResult(request.id, request.handle, state)
+      ])
+    : Effect.fail(notOurs(ctx.domain, request.handle))
