@@ -178,5 +178,8 @@ it.scoped("compiledOnce binds each argument where the statement puts it, or decl
     // An argument the statement changes on its way in cannot be bound by position: declined.
     const changed = (handle: string, at: number) => sql`SELECT ${handle.toUpperCase()} AS h, ${at} AS a`
     expect(compiledOnce(changed, ["text", "number"])).toBeUndefined()
+    // Each argument once, in order: the arguments are the parameters.
+    const plain = (handle: string, at: number) => sql`SELECT CAST(${handle} AS TEXT) AS h WHERE ${at} > 0`
+    expect(compiledOnce(plain, ["text", "number"])?.params("bob", 3)).toEqual(["bob", 3])
   })
 )
