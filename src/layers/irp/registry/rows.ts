@@ -222,5 +222,14 @@ export const addressesJson = (addresses: ReadonlyArray<Address>): string => {
   for (let i = 0; i < addresses.length; i++) out += (i === 0 ? "" : ",") + addressText(addresses[i]!)
   return `${out}]`
 }
-export const addressJson = (address: Address | undefined): string | null =>
-  address === undefined ? null : addressText(address)
+/** `observed` is one object per connection (the server's handler keeps it): its text is kept with it. */
+const observedTexts = new WeakMap<Address, string>()
+export const addressJson = (address: Address | undefined): string | null => {
+  if (address === undefined) return null
+  let text = observedTexts.get(address)
+  if (text === undefined) {
+    text = addressText(address)
+    observedTexts.set(address, text)
+  }
+  return text
+}
