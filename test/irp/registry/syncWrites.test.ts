@@ -9,9 +9,10 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { expect, it } from "@effect/vitest"
-import { Clock, Context, Effect, Either, Layer } from "effect"
+import { Chunk, Clock, Context, Effect, Either, Exit, Fiber, Layer, Queue } from "effect"
 import { type Handle, makeAddress } from "../../../src/domain/brands.js"
 import { DeviceId, Seq } from "../../../src/domain/irp/registry.js"
+import { FEED_CAPACITY } from "../../../src/layers/irp/registry/changes.js"
 import { compiledOnce } from "../../../src/layers/irp/registry/compiled.js"
 import * as SqlRegistry from "../../../src/layers/irp/registry/SqlRegistry.js"
 import * as SqliteLive from "../../../src/layers/sql/SqliteLive.js"
@@ -83,6 +84,50 @@ it.live("registrations commit through SyncWrites, durably, and are not heard as 
   }).pipe(Effect.scoped)
 )
 
+it.live(
+  "a batch committed in one synchronous step tells listeners and subscribers at once, and a subscriber far behind loses the oldest",
+  () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const { registry } = yield* open(join(dir, "feed.db"))
+      const told: Array<string> = []
+      yield* registry.onChange({ changed: (c) => told.push(c.handle), lost: () => {} })
+      const taker = yield* registry.subscribe
+      const idle = yield* registry.subscribe
+      const now = yield* Clock.currentTimeMillis
+      // One registration: the listener has been told by the time it is answered, the subscriber can take it.
+      const first = freshHandle("feed")
+      yield* registerDevice(registry, first, "d", 1n, now)
+      expect(told).toEqual([first])
+      expect(yield* Queue.take(taker)).toEqual({ handle: first, kind: "bindings" })
+      // More changes than the feed keeps for a subscriber that takes none: it keeps the newest, in order.
+      const handles = Array.from({ length: FEED_CAPACITY + 3 }, () => freshHandle("flood"))
+      yield* Effect.forEach(handles, (h) => registerDevice(registry, h, "d", 1n, now), {
+        concurrency: "unbounded",
+        discard: true
+      })
+      const kept = Chunk.toReadonlyArray(yield* Queue.takeAll(idle)).map((c) => c.handle)
+      const all = [first, ...handles]
+      expect(kept).toEqual(all.slice(all.length - FEED_CAPACITY))
+      expect(told.length).toBe(all.length)
+    }).pipe(Effect.scoped)
+)
+
+it.live("a registration interrupted while it waits for its batch ends at once, and the registry goes on", () =>
+  Effect.gen(function* () {
+    const dir = yield* tempDir
+    const { registry } = yield* open(join(dir, "interrupted.db"))
+    const handle = freshHandle("interrupted")
+    const now = yield* Clock.currentTimeMillis
+    const waiting = yield* Effect.fork(registerDevice(registry, handle, "d", 1n, now))
+    const exit = yield* Fiber.interrupt(waiting)
+    expect(Exit.isInterrupted(exit)).toBe(true)
+    // Whether or not the interrupted registration was written, a later one is answered.
+    const bindings = yield* registerDevice(registry, handle, "d", 2n, now)
+    expect(bindings.map((b) => [b.deviceId, b.seq])).toEqual([["d", 2n]])
+  }).pipe(Effect.scoped)
+)
+
 /** A process holding the file's write lock until it has waited `ms` after saying `locked`. */
 const lockHolder = (file: string, ms: number) =>
   Effect.acquireRelease(
@@ -133,5 +178,8 @@ it.scoped("compiledOnce binds each argument where the statement puts it, or decl
     // An argument the statement changes on its way in cannot be bound by position: declined.
     const changed = (handle: string, at: number) => sql`SELECT ${handle.toUpperCase()} AS h, ${at} AS a`
     expect(compiledOnce(changed, ["text", "number"])).toBeUndefined()
+    // Each argument once, in order: the arguments are the parameters.
+    const plain = (handle: string, at: number) => sql`SELECT CAST(${handle} AS TEXT) AS h WHERE ${at} > 0`
+    expect(compiledOnce(plain, ["text", "number"])?.params("bob", 3)).toEqual(["bob", 3])
   })
 )

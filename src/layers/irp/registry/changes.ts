@@ -29,6 +29,11 @@ export interface ChangeFeed {
   readonly inTransaction: (changes: ReadonlyArray<RegistryChange>) => Effect.Effect<void, SqlError>
   /** Runs after the commit (SQLite: publish in process). */
   readonly afterCommit: (changes: ReadonlyArray<RegistryChange>) => Effect.Effect<void>
+  /**
+   * `afterCommit` as a plain call, for a commit made outside any fiber (`SyncWrites`' group commit, issue
+   * 15): the same listeners told and the same changes published, before it returns.
+   */
+  readonly afterCommitNow: (changes: ReadonlyArray<RegistryChange>) => void
   readonly subscribe: Effect.Effect<Queue.Dequeue<RegistryChange>, never, Scope.Scope>
   readonly changes: Stream.Stream<RegistryChange>
   /** See `IrpRegistryService.onChange`. */
@@ -36,7 +41,7 @@ export interface ChangeFeed {
 }
 
 /** Subscribers more than this many changes behind lose the oldest (a slow watcher never stalls writers). */
-const FEED_CAPACITY = 4096
+export const FEED_CAPACITY = 4096
 /** Bounded wait for our `LISTEN` to become active: this many probes, `PROBE_PAUSE_MS` apart at most. */
 const READY_PROBES = 500
 const PROBE_PAUSE_MS = 10
@@ -154,6 +159,15 @@ export const makeChangeFeed: Effect.Effect<ChangeFeed, RegistryError, SqlClient.
           () => Effect.sync(() => listeners.delete(listener))
         )
     }
+    /**
+     * Publishes without an effect: a change the sliding feed has room for is offered as `publishAll` would
+     * offer it; when a subscriber is `FEED_CAPACITY` behind, `publish` drops its oldest change, as it does
+     * for the effectful path (a sliding `publish` is synchronous).
+     */
+    const publishNow = (changes: ReadonlyArray<RegistryChange>): void => {
+      for (const change of changes)
+        if (!pubsub.unsafeOffer(change) && pubsub.isActive()) Effect.runSync(PubSub.publish(pubsub, change))
+    }
     const inProcess: ChangeFeed = {
       ...base,
       inTransaction: () => Effect.void,
@@ -161,7 +175,11 @@ export const makeChangeFeed: Effect.Effect<ChangeFeed, RegistryError, SqlClient.
         Effect.suspend(() => {
           tell(changes)
           return PubSub.publishAll(pubsub, changes)
-        })
+        }),
+      afterCommitNow: (changes) => {
+        tell(changes)
+        publishNow(changes)
+      }
     }
     const isPg = sql.onDialectOrElse({ pg: () => true, orElse: () => false })
     if (!isPg) {
@@ -228,13 +246,20 @@ export const makeChangeFeed: Effect.Effect<ChangeFeed, RegistryError, SqlClient.
         Effect.forever,
         Effect.forkScoped
       )
+      const noteRevoked = (changes: ReadonlyArray<RegistryChange>): void => {
+        for (const change of changes) if (change.revokedSerial !== undefined) known.add(change.revokedSerial)
+      }
       return {
         ...inProcess,
         afterCommit: (changes) =>
           Effect.suspend(() => {
-            for (const change of changes) if (change.revokedSerial !== undefined) known.add(change.revokedSerial)
+            noteRevoked(changes)
             return inProcess.afterCommit(changes)
-          })
+          }),
+        afterCommitNow: (changes) => {
+          noteRevoked(changes)
+          inProcess.afterCommitNow(changes)
+        }
       } satisfies ChangeFeed
     }
 
@@ -315,7 +340,8 @@ export const makeChangeFeed: Effect.Effect<ChangeFeed, RegistryError, SqlClient.
             ),
       // Our own notice comes back through LISTEN a little later (and feeds the subscribers then); the
       // synchronous listeners are told now too, so that this process reads its own writes at once.
-      afterCommit: (changes) => Effect.sync(() => tell(changes))
+      afterCommit: (changes) => Effect.sync(() => tell(changes)),
+      afterCommitNow: tell
     }
   }
 )

@@ -29,8 +29,10 @@ export const compiledOnce = <Args extends ReadonlyArray<unknown>>(
   const [text, compiled] = statement(...(sentinels as unknown as Args)).compile()
   const slots = compiled.map((value) => sentinels.indexOf(value as never))
   if (sentinels.some((_, i) => !slots.includes(i))) return undefined
+  // The registry's statements bind their arguments once each, in order: the arguments are the parameters.
+  const inOrder = slots.length === sentinels.length && slots.every((slot, i) => slot === i)
   return {
     text,
-    params: (...args) => slots.map((slot, i) => (slot < 0 ? compiled[i] : args[slot]))
+    params: inOrder ? (...args) => args : (...args) => slots.map((slot, i) => (slot < 0 ? compiled[i] : args[slot]))
   }
 }

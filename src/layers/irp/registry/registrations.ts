@@ -47,7 +47,7 @@ interface PendingRegistration {
   readonly request: RegisterRequest
   readonly now: number
   readonly leaseMs: number
-  /** Answers the registration (resumes the fiber waiting for it; a no-op once that fiber is interrupted). */
+  /** Answers the registration (resumes the fiber waiting for it; a no-op once that fiber was interrupted). */
   readonly resume: (answer: Effect.Effect<ReadonlyArray<Binding>, RegistryError>) => void
 }
 
@@ -111,15 +111,27 @@ const statementsOf = ({ sql, text, millis }: Store) => ({
 /** A registration as the writers take it: the request, its time and its checked lease. */
 export type Registration = Pick<PendingRegistration, "request" | "now" | "leaseMs">
 
+/** A defect (a bug) while a batch ran: its registrations are answered with it rather than left waiting. */
+const failedToRegister = (cause: unknown) =>
+  new RegistryError({ reason: "Storage", message: "The registry failed to register.", cause })
+
 /**
  * Starts the group commit (stopped with the scope) and returns what registers one: it waits for its
  * batch's commit and answers with the bindings the registration leaves. `bindingsStatement` reads them.
  *
- * How registrations wait, cheaply (each costs one asynchronous step, no fiber, no queue of its own): they
- * gather in `pending`, and a batch starts once the event loop has read every socket that is ready
- * (`setImmediate` runs after that phase; SQLite commits synchronously, so a batch that started at the
- * first registration would block the loop before the others arrived, and every batch would hold one).
- * Each batch runs in a fiber of its own, at most `writers` at once; a batch that ends starts the next.
+ * How registrations wait, cheaply: they gather in `pending`, and a batch starts once the event loop has
+ * read every socket that is ready (`setImmediate` runs after that phase; SQLite commits synchronously, so
+ * a batch that started at the first registration would block the loop before the others arrived, and
+ * every batch would hold one). Each registration waits in one `Effect.async` without a canceler: a
+ * canceler costs an interruption handler per registration (`onInterrupt`, about four times the rest of
+ * the wait, measured), and a registration whose requester is interrupted (its connection closed) before
+ * its batch starts is simply written with it, as it would be a moment later, once the batch had begun;
+ * its answer goes nowhere, as for any request of a closed connection.
+ *
+ * With `SyncWrites` (a SQLite file) a batch runs in the `setImmediate` callback itself: one synchronous
+ * transaction, then the change feed, then the answers, with no fiber of its own. A batch whose file is
+ * locked elsewhere, and every batch on the effectful path (PostgreSQL, a private SQLite database), runs
+ * in a fiber of its own, at most `writers` at once; one that ends starts the next.
  */
 export const startRegistrations = (
   store: Store,
@@ -161,22 +173,19 @@ export const startRegistrations = (
         Effect.catchTag("RegistryError", (refusal) => Effect.succeed(Either.left(refusal)))
       )
 
-    const answer = (jobs: ReadonlyArray<PendingRegistration>, outcomes: ReadonlyArray<Outcome>) =>
-      Effect.sync(() =>
-        jobs.forEach((job, i) => {
-          const outcome = outcomes[i]!
-          job.resume(Either.isRight(outcome) ? Effect.succeed(outcome.right) : Effect.fail(outcome.left))
-        })
-      )
-    const failAll = (jobs: ReadonlyArray<PendingRegistration>, error: RegistryError) =>
-      Effect.sync(() => {
-        for (const job of jobs) job.resume(Effect.fail(error))
-      })
+    const answer = (jobs: ReadonlyArray<PendingRegistration>, outcomes: ReadonlyArray<Outcome>): void => {
+      for (let i = 0; i < jobs.length; i++) {
+        const outcome = outcomes[i]!
+        jobs[i]!.resume(Either.isRight(outcome) ? Effect.succeed(outcome.right) : Effect.fail(outcome.left))
+      }
+    }
+    const failAll = (jobs: ReadonlyArray<PendingRegistration>, error: RegistryError): void => {
+      for (const job of jobs) job.resume(Effect.fail(error))
+    }
     const changesOf = (jobs: ReadonlyArray<PendingRegistration>, outcomes: ReadonlyArray<Outcome>) => {
       const changes: Array<RegistryChange> = []
-      jobs.forEach((job, i) => {
-        if (Either.isRight(outcomes[i]!)) changes.push({ handle: job.request.handle, kind: "bindings" })
-      })
+      for (let i = 0; i < jobs.length; i++)
+        if (Either.isRight(outcomes[i]!)) changes.push({ handle: jobs[i]!.request.handle, kind: "bindings" })
       return changes
     }
 
@@ -187,7 +196,7 @@ export const startRegistrations = (
     })
 
     /** Runs `jobs` in one transaction and answers each (all of them with the failure if the batch fails). */
-    const registerBatch = (jobs: ReadonlyArray<PendingRegistration>) => {
+    const registerBatch = (jobs: ReadonlyArray<PendingRegistration>): Effect.Effect<void> => {
       // Advisory locks in key order, each once: batches running side by side cannot wait on each other in a
       // cycle. One statement takes them all, in the order of its array.
       const keys = [...new Set(jobs.map((job) => handleLockKey(job.request.handle)))].sort((a, b) => a - b)
@@ -198,20 +207,26 @@ export const startRegistrations = (
           const outcomes = yield* registerAll(jobs)
           return [outcomes, changesOf(jobs, outcomes)] as const
         })
-      ).pipe(Effect.matchEffect({ onFailure: (error) => failAll(jobs, error), onSuccess: (o) => answer(jobs, o) }))
+      ).pipe(
+        Effect.matchEffect({
+          onFailure: (error) => Effect.sync(() => failAll(jobs, error)),
+          onSuccess: (outcomes) => Effect.sync(() => answer(jobs, outcomes))
+        })
+      )
     }
 
     /**
-     * A batch on `SyncWrites`: one synchronous transaction (the feed's in-transaction step is PostgreSQL's
-     * only, and `SyncWrites` exists on SQLite only); `Busy` hands the batch to `effectful`.
+     * The batch on `SyncWrites`: one synchronous transaction (the feed's in-transaction step is
+     * PostgreSQL's only, and `SyncWrites` exists on SQLite only). `undefined` when a statement does not
+     * compile as expected (the effectful path then runs every batch).
      */
-    const syncBatch = (writes: SyncWritesService) => {
+    const syncPath = (writes: SyncWritesService) => {
       const count = compiledOnce(statements.countOthers, ["text", "text", "number"])
       const upsert = compiledOnce(statements.upsert, ["text", "text", "text", "text", "number", "bigint", "number"])
       const storedSeq = compiledOnce(statements.storedSeq, ["text", "text"])
       const bindings = compiledOnce(bindingsStatement, ["text", "number"])
       if (count === undefined || upsert === undefined || storedSeq === undefined || bindings === undefined)
-        return registerBatch
+        return undefined
       const registerNow = (db: SyncStatements, { request, now, leaseMs }: PendingRegistration): Outcome => {
         const { handle, deviceId, addresses, seq, observed } = request
         const others = countOf(db.all(count.text, count.params(handle, deviceId, now)) as never)
@@ -226,26 +241,38 @@ export const startRegistrations = (
         }
         return bindingsNow(db.all(bindings.text, bindings.params(handle, now)))
       }
-      const attempt = (jobs: ReadonlyArray<PendingRegistration>, waited: number): Effect.Effect<void> =>
-        Effect.suspend(() => {
-          const committed = writes.transaction((db) => jobs.map((job) => registerNow(db, job)))
-          if (Either.isRight(committed))
-            return Effect.zipRight(feed.afterCommit(changesOf(jobs, committed.right)), answer(jobs, committed.right))
-          if (committed.left._tag === "Busy") {
-            // Another process holds the file's write lock: try again after a pause that leaves the event
-            // loop free, up to the busy timeout; then the effectful path reports what it finds.
-            if (waited >= writes.busyTimeoutMs) return registerBatch(jobs)
-            const pause = Math.min(BUSY_PAUSE_MAX_MS, 1 + waited)
-            return Effect.zipRight(wallClockPause(pause), attempt(jobs, waited + pause))
-          }
-          const cause = committed.left.cause
-          return failAll(jobs, storageError(new SqlError({ message: "Failed to execute statement", cause })))
-        })
-      return (jobs: ReadonlyArray<PendingRegistration>) => attempt(jobs, 0)
+      /**
+       * One try: the transaction, then (committed) the change feed and the answers, all before it returns.
+       * `false` when the file was locked elsewhere (nothing written, nobody answered).
+       */
+      const commitNow = (jobs: ReadonlyArray<PendingRegistration>): boolean => {
+        const committed = writes.transaction((db) => jobs.map((job) => registerNow(db, job)))
+        if (Either.isRight(committed)) {
+          feed.afterCommitNow(changesOf(jobs, committed.right))
+          answer(jobs, committed.right)
+          return true
+        }
+        if (committed.left._tag === "Busy") return false
+        const cause = committed.left.cause
+        failAll(jobs, storageError(new SqlError({ message: "Failed to execute statement", cause })))
+        return true
+      }
+      /**
+       * A batch whose file another process holds: tried again after pauses that leave the event loop free,
+       * up to the busy timeout; then the effectful path reports what it finds.
+       */
+      const whenBusy = (jobs: ReadonlyArray<PendingRegistration>, waited: number): Effect.Effect<void> => {
+        if (waited >= writes.busyTimeoutMs) return registerBatch(jobs)
+        const pause = Math.min(BUSY_PAUSE_MAX_MS, 1 + waited)
+        return Effect.flatMap(wallClockPause(pause), () =>
+          commitNow(jobs) ? Effect.void : whenBusy(jobs, waited + pause)
+        )
+      }
+      return { commitNow, whenBusy }
     }
 
     const writes = Option.getOrUndefined(yield* Effect.serviceOption(SyncWrites))
-    const batch = writes === undefined ? registerBatch : syncBatch(writes)
+    const sync = writes === undefined ? undefined : syncPath(writes)
 
     const writers = sql.onDialectOrElse({ pg: () => REGISTER_WRITERS.pg, orElse: () => REGISTER_WRITERS.sqlite })
     const runFork = Runtime.runFork(yield* Effect.runtime<never>())
@@ -258,18 +285,13 @@ export const startRegistrations = (
       scheduled = true
       setImmediate(start)
     }
-    /** Starts a batch of what is waiting, in a fiber that starts the next when it ends. */
-    const start = () => {
-      scheduled = false
-      if (stopped || running.size >= writers || pending.length === 0) return
-      const jobs = pending.splice(0, REGISTER_BATCH)
+    /** Runs `batch` in a fiber that starts the next batch when it ends. */
+    const fork = (jobs: ReadonlyArray<PendingRegistration>, batch: Effect.Effect<void>) => {
       // A defect (a bug) or the scope's end still answers the batch's registrations, which would
       // otherwise wait forever.
       const fiber = runFork(
-        batch(jobs).pipe(
-          Effect.catchAllDefect((cause) =>
-            failAll(jobs, new RegistryError({ reason: "Storage", message: "The registry failed to register.", cause }))
-          ),
+        batch.pipe(
+          Effect.catchAllDefect((cause) => Effect.sync(() => failAll(jobs, failedToRegister(cause)))),
           Effect.onInterrupt(() =>
             Effect.sync(() => {
               for (const job of jobs) job.resume(Effect.interrupt)
@@ -282,6 +304,23 @@ export const startRegistrations = (
         running.delete(fiber)
         schedule()
       })
+    }
+    /** Starts a batch of what is waiting. */
+    const start = () => {
+      scheduled = false
+      if (stopped || running.size >= writers || pending.length === 0) return
+      const jobs = pending.splice(0, REGISTER_BATCH)
+      if (sync === undefined) fork(jobs, registerBatch(jobs))
+      else {
+        let answered: boolean
+        try {
+          answered = sync.commitNow(jobs)
+        } catch (cause) {
+          failAll(jobs, failedToRegister(cause))
+          answered = true
+        }
+        if (!answered) fork(jobs, sync.whenBusy(jobs, 0))
+      }
       schedule()
     }
     yield* Effect.addFinalizer(() =>
@@ -294,13 +333,7 @@ export const startRegistrations = (
     return ({ request, now, leaseMs }: Registration) =>
       Effect.async<ReadonlyArray<Binding>, RegistryError>((resume) => {
         if (stopped) return resume(Effect.interrupt)
-        const job: PendingRegistration = { request, now, leaseMs, resume }
-        pending.push(job)
+        pending.push({ request, now, leaseMs, resume })
         schedule()
-        // Interrupted while waiting for its batch: it leaves the batch unless the batch has begun.
-        return Effect.sync(() => {
-          const i = pending.indexOf(job)
-          if (i >= 0) pending.splice(i, 1)
-        })
       })
   })

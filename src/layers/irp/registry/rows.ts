@@ -80,9 +80,32 @@ const addressesOf = (json: string): Addresses => {
   const value: unknown = JSON.parse(json)
   if (!Array.isArray(value) || value.length === 0 || value.length > MAX_ADDRESSES_PER_DEVICE)
     throw new Malformed("addresses is not a list of 1 to 8 addresses")
-  for (const a of value) addressOf(a)
-  return value as unknown as Addresses
+  for (const a of value) Object.freeze(addressOf(a))
+  return Object.freeze(value) as unknown as Addresses
 }
+
+/** Most column texts `remembered` keeps per column; past it they are all forgotten at once (a bound). */
+const REMEMBERED = 4096
+
+/**
+ * A column's decoder that remembers what it made of each text: a device stores the same addresses at
+ * every renewal of its lease, and every registration and Lookup reads them back (issue 15). The values
+ * are frozen and shared between the bindings that hold them; a text that does not decode is not kept.
+ */
+const remembered = <A>(decode: (json: string) => A) => {
+  const made = new Map<string, A>()
+  return (json: string): A => {
+    let value = made.get(json)
+    if (value === undefined) {
+      value = decode(json)
+      if (made.size >= REMEMBERED) made.clear()
+      made.set(json, value)
+    }
+    return value
+  }
+}
+const addressesFrom = remembered(addressesOf)
+const observedFrom = remembered((json) => Object.freeze(addressOf(JSON.parse(json))))
 
 type Row = Readonly<Record<string, unknown>>
 
@@ -90,10 +113,10 @@ const bindingOf = (row: Row): Binding => {
   const observed = row.observed
   return {
     deviceId: text(row, "device_id") as DeviceId,
-    addresses: addressesOf(text(row, "addresses")),
+    addresses: addressesFrom(text(row, "addresses")),
     expiresAt: millis(row, "expires_at"),
     seq: BigInt(text(row, "seq")) as Seq,
-    observed: observed === null ? undefined : addressOf(JSON.parse(text(row, "observed"))),
+    observed: observed === null ? undefined : observedFrom(text(row, "observed")),
     updatedAt: millis(row, "updated_at")
   }
 }
@@ -189,8 +212,24 @@ export const decodeRevoked = (
 export const countOf = (rows: ReadonlyArray<{ readonly n: number | string | bigint }>): number =>
   Number(rows[0]?.n ?? 0)
 
-/** JSON text for the `addresses` / `observed` columns. */
-export const addressesJson = (addresses: ReadonlyArray<Address>): string =>
-  JSON.stringify(addresses.map((a) => ({ host: a.host, port: a.port })))
-export const addressJson = (address: Address | undefined): string | null =>
-  address === undefined ? null : JSON.stringify({ host: address.host, port: address.port })
+/**
+ * JSON text for the `addresses` / `observed` columns: `JSON.stringify` of `{ host, port }` for each, written
+ * directly (the host through `JSON.stringify`, the port an integer), the same text without the copies.
+ */
+const addressText = (a: Address): string => `{"host":${JSON.stringify(a.host)},"port":${JSON.stringify(a.port)}}`
+export const addressesJson = (addresses: ReadonlyArray<Address>): string => {
+  let out = "["
+  for (let i = 0; i < addresses.length; i++) out += (i === 0 ? "" : ",") + addressText(addresses[i]!)
+  return `${out}]`
+}
+/** `observed` is one object per connection (the server's handler keeps it): its text is kept with it. */
+const observedTexts = new WeakMap<Address, string>()
+export const addressJson = (address: Address | undefined): string | null => {
+  if (address === undefined) return null
+  let text = observedTexts.get(address)
+  if (text === undefined) {
+    text = addressText(address)
+    observedTexts.set(address, text)
+  }
+  return text
+}

@@ -12,13 +12,13 @@ import { Effect, Schema, Stream } from "effect"
 import type { Address, Handle, Id } from "../../../domain/brands.js"
 import type { CertificateRecord, SerialHex } from "../../../domain/irp/certificates.js"
 import type { IrpRequest, IrpServerMessage, WireAddress } from "../../../domain/irp/messages.js"
-import { natSuspected } from "../../../domain/irp/registry.js"
+import { hostKey } from "../../../domain/irp/registry.js"
 import { handleInDomain } from "../../../domain/pki/profile.js"
 import { EnrollmentToken, enrollmentTokenDigest } from "../../../domain/pki/token.js"
 import { verifyCsr } from "../../ca/csr.js"
 import type { ConnectionContext, ServerContext } from "./context.js"
 import { bindingInfo, lookup, lookupAtOnce } from "./lookup.js"
-import { fromCa, fromCrl, notOurs, Refused, registry } from "./refusals.js"
+import { fromCa, fromCrl, fromRegistry, notOurs, Refused, registry } from "./refusals.js"
 import { foreignDomain, fromFederation, relayDomainInfo, relayLookup, relayRefusal, relayStatus } from "./relay.js"
 import { entryOf } from "./revocations.js"
 
@@ -239,10 +239,59 @@ const atOnce = (ctx: ServerContext, conn: ConnectionContext, request: IrpRequest
 
 type RegisterRequest = Extract<IrpRequest, { readonly _tag: "irp.Register" }>
 
+/** Most host keys `hostKeyOf` remembers; past it they are all forgotten at once (a bound, not an LRU). */
+const HOST_KEYS = 4096
+const hostKeys = new Map<string, string>()
+
+/**
+ * `hostKey` of a host, remembered: a device registers the same addresses at every renewal of its lease,
+ * and the key (a few regular expressions and a split) cost more than the rest of the NAT check (issue 15).
+ */
+const hostKeyOf = (host: string): string => {
+  let key = hostKeys.get(host)
+  if (key === undefined) {
+    if (hostKeys.size >= HOST_KEYS) hostKeys.clear()
+    key = hostKey(host)
+    hostKeys.set(host, key)
+  }
+  return key
+}
+
+/** The connection's source as `<Registered>` reports it, and its host key: the same for every request. */
+interface Observed {
+  readonly address: WireAddress
+  readonly key: string
+}
+const observedBySource = new WeakMap<Address, Observed>()
+const observedOf = (source: Address): Observed => {
+  let observed = observedBySource.get(source)
+  if (observed === undefined) {
+    const address = canonicalSource(source)
+    observed = { address, key: hostKeyOf(address.host) }
+    observedBySource.set(source, observed)
+  }
+  return observed
+}
+
+/**
+ * PROTOCOL.md §17.5.5: a NAT is suspected when the observed host is none of the registered ones
+ * (`natSuspected` of the domain, with the host keys remembered).
+ */
+const natSuspectedAt = (observed: Observed, addresses: ReadonlyArray<{ readonly host: string }>): boolean => {
+  for (const a of addresses) if (hostKeyOf(a.host) === observed.key) return false
+  return true
+}
+
+/** What `<Registered>` says of a registration from `source` (its `observed` and `natSuspected`). */
+export const registeredFrom = (source: Address, addresses: ReadonlyArray<{ readonly host: string }>) => {
+  const observed = observedOf(source)
+  return { observed: observed.address, natSuspected: natSuspectedAt(observed, addresses) }
+}
+
 /**
  * Register (PROTOCOL.md §17.5): the registration through the registry's group commit, answered with the
- * bindings it leaves. A plain `map` rather than a generator: after Lookup it is the request a busy
- * server gets most (issue 15).
+ * bindings it leaves. One `matchEffect` rather than a generator, a `mapError` and a `map`: after Lookup
+ * it is the request a busy server gets most (issue 15).
  */
 const register = (
   ctx: ServerContext,
@@ -252,28 +301,30 @@ const register = (
 ): Effect.Effect<Answers, Refused> => {
   const { caller } = conn
   if (caller._tag !== "Holder") return Effect.die(new Error(`${request._tag} reached its handler without a holder`))
-  const observed = canonicalSource(caller.source)
-  return Effect.map(
-    registry(
-      ctx.registry.register({
-        handle: caller.handle,
-        deviceId: request.deviceId,
-        addresses: request.addresses,
-        ttlSeconds: request.ttlSeconds,
-        seq: request.seq,
-        observed,
-        now
-      })
-    ),
-    (bindings): Answers => [
-      {
-        _tag: "irp.Registered",
-        id: request.id,
-        bindings: bindings.map(bindingInfo),
-        observed,
-        natSuspected: natSuspected({ addresses: request.addresses, observed })
-      }
-    ]
+  const observed = observedOf(caller.source)
+  return Effect.matchEffect(
+    ctx.registry.register({
+      handle: caller.handle,
+      deviceId: request.deviceId,
+      addresses: request.addresses,
+      ttlSeconds: request.ttlSeconds,
+      seq: request.seq,
+      observed: observed.address,
+      now
+    }),
+    {
+      onFailure: (error) => Effect.fail(fromRegistry(error)),
+      onSuccess: (bindings) =>
+        Effect.succeed<Answers>([
+          {
+            _tag: "irp.Registered",
+            id: request.id,
+            bindings: bindings.map(bindingInfo),
+            observed: observed.address,
+            natSuspected: natSuspectedAt(observed, request.addresses)
+          }
+        ])
+    }
   )
 }
 

@@ -26,7 +26,7 @@ export const notOurs = (domain: string, handle: string) =>
 
 const UNAVAILABLE = "The registry is unavailable right now; try again in a moment."
 
-const fromRegistry = (e: RegistryError): Refused => {
+export const fromRegistry = (e: RegistryError): Refused => {
   switch (e.reason) {
     case "StaleSequence":
       return new Refused({ code: "stale_sequence", message: e.message })
