@@ -22,7 +22,7 @@ const c1 = process.cpuUsage(c0)
 const s1 = await contender.serverCpu()
 const per = (us: number) => (us / n.count).toFixed(0)
 process.stderr.write(
-  `${system} x${concurrency}: ${((n.count / n.ms) * 1000).toFixed(0)}/s, client ${per(c1.user + c1.system)} µs/hs, server ${per(s1.user - s0.user + s1.system - s0.system)} µs/hs\n`
+  `${system} x${concurrency}: ${((n.count / n.ms) * 1000).toFixed(0)}/s, client ${per(c1.user + c1.system)} µs/hs (sys ${per(c1.system)}), server ${per(s1.user - s0.user + s1.system - s0.system)} µs/hs (sys ${per(s1.system - s0.system)})\n`
 )
 server.stop()
 removePki(pki)
