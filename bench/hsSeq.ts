@@ -1,9 +1,9 @@
 /**
  * A focused run for the handshake's CPU (not a benchmark of record: `channel.ts` is): sequential or
- * concurrent full handshakes against one server process for 4 s after a 3 s warm-up, printing the rate
+ * concurrent full handshakes against one server process for 4 s after a warm-up (3 s unless told), printing the rate
  * and the CPU per handshake of the client (this process) and of the server.
  *
- *     node dist-bench/bench/hsSeq.js ours-node|tls [CONCURRENCY]
+ *     node dist-bench/bench/hsSeq.js ours-node|tls [CONCURRENCY] [WARM_MS]
  */
 import { makeContender } from "./contenders.js"
 import { makeBenchPki, removePki, savePki } from "./pki.js"
@@ -11,10 +11,11 @@ import { ServerProcess } from "./processes.js"
 
 const system = process.argv[2] as "ours-node" | "tls"
 const concurrency = Number(process.argv[3] ?? "1")
+const warmMs = Number(process.argv[4] ?? "3000")
 const pki = makeBenchPki()
 const server = await ServerProcess.start(system, savePki(pki), 1000)
 const contender = await makeContender(system, server, pki)
-await contender.handshakes(concurrency, 3000)
+await contender.handshakes(concurrency, warmMs)
 const s0 = await contender.serverCpu()
 const c0 = process.cpuUsage()
 const n = await contender.handshakes(concurrency, 4000)
