@@ -167,6 +167,8 @@ const buildFailureError = (search: SearchState, leaf: ParsedCertificate, maxDept
 
 const sha256Hex = (bytes: Uint8Array): Fingerprint => createHash("sha256").update(bytes).digest("hex") as Fingerprint
 
+const sha256Base64 = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("base64")
+
 /** The verifier as a plain function: `at` in epoch milliseconds (whole seconds). */
 export const makeVerifySync = (options: CertVerifierOptions) => {
   const { anchors: anchorsDer, revocation, signatureCacheSize = 1024 } = options
@@ -189,10 +191,25 @@ export const makeVerifySync = (options: CertVerifierOptions) => {
   })
   // Intermediates' keys, imported once per SPKI.
   const intermediateKeys = makeLru<IssuerKey>(256)
+  // Ids (base64 of the SPKI, SHA-256 of the DER) of the certificates this verifier keeps: the anchors
+  // and the remembered parses, whose bytes are private copies that nothing writes to. A certificate
+  // parsed for one request only (not remembered) gets its ids computed afresh (issue 15).
+  const spkiIds = new WeakMap<ParsedCertificate, string>()
+  const derIds = new WeakMap<ParsedCertificate, string>()
+  const fingerprints = new WeakMap<ParsedCertificate, Fingerprint>()
+  const spkiIdOf = (c: ParsedCertificate): string => spkiIds.get(c) ?? base64(c.spki)
+  const derIdOf = (c: ParsedCertificate): string => derIds.get(c) ?? sha256Base64(c.der)
+  const fingerprintOf = (c: ParsedCertificate): Fingerprint => fingerprints.get(c) ?? sha256Hex(c.spki)
+  const remember = (c: ParsedCertificate): void => {
+    spkiIds.set(c, base64(c.spki))
+    derIds.set(c, sha256Base64(c.der))
+    fingerprints.set(c, sha256Hex(c.spki))
+  }
+  for (const anchor of anchors) remember(anchor)
   const issuerKey = (issuer: ParsedCertificate): IssuerKey => {
     const anchor = anchorKeys.get(issuer)
     if (anchor !== undefined) return anchor
-    const id = base64(issuer.spki)
+    const id = spkiIdOf(issuer)
     const cached = intermediateKeys.get(id)
     if (cached !== undefined) return cached
     const fresh = importKey(issuer)
@@ -205,7 +222,7 @@ export const makeVerifySync = (options: CertVerifierOptions) => {
   const verified = makeLru<true>(signatureCacheSize)
   const checkSignature = (child: ParsedCertificate, issuer: ParsedCertificate): SignatureCheck => {
     if (signatureCacheSize <= 0) return verifyWith(child, issuerKey(issuer))
-    const id = `${createHash("sha256").update(child.der).digest("base64")}|${base64(issuer.spki)}`
+    const id = `${derIdOf(child)}|${spkiIdOf(issuer)}`
     if (verified.get(id) === true) return "ok"
     const result = verifyWith(child, issuerKey(issuer))
     if (result === "ok") verified.set(id, true)
@@ -225,7 +242,10 @@ export const makeVerifySync = (options: CertVerifierOptions) => {
     // building tells certificates apart by identity).
     if (hit !== undefined && !earlier.includes(hit)) return { _tag: "Parsed", certificate: hit }
     const fresh = parseCertificate(hit === undefined ? der.slice() : der)
-    if (fresh._tag === "Parsed" && hit === undefined) parses.set(id, fresh.certificate)
+    if (fresh._tag === "Parsed" && hit === undefined) {
+      parses.set(id, fresh.certificate)
+      remember(fresh.certificate)
+    }
     return fresh
   }
   const isRevoked =
@@ -279,7 +299,7 @@ export const makeVerifySync = (options: CertVerifierOptions) => {
         return certifyVerified({
           handle: request.expectedHandle ?? handleOf(leaf),
           dnsNames: dnsNamesOf(leaf),
-          fingerprint: sha256Hex(leaf.spki),
+          fingerprint: fingerprintOf(leaf),
           spki: leaf.spki.slice(),
           serial: leaf.serial,
           notAfter: new Date(leaf.notAfter),

@@ -284,6 +284,34 @@ describe("the parse cache (issue 15)", () => {
   })
 })
 
+describe("the remembered ids of cached certificates (issue 15)", () => {
+  it("with the signature cache on, a changed, reused or revoked certificate is still refused", () => {
+    const revoked = new Set<string>()
+    const v = makeVerifier([pki.ecRoot], { isRevoked: (_, serial) => revoked.has(serial) })
+    const chain = [pki.alice, pki.ecInt] as const
+    const first = accepts([...chain], {}, v)
+    const again = accepts([...chain], {}, v)
+    expect(first.fingerprint).toBe(createHash("sha256").update(first.spki).digest("hex"))
+    expect(again.fingerprint).toBe(first.fingerprint)
+    // A flipped signature byte: other bytes, so neither the parse nor the verified signature is reused.
+    const forged = pki.alice.der.slice()
+    forged[forged.length - 2]! ^= 0x01
+    rejects("BadSignature", [forged, pki.ecInt], {}, v)
+    // The caller reuses the buffer of an accepted leaf: the remembered copy does not follow it.
+    const reused = pki.alice.der.slice()
+    accepts([reused, pki.ecInt], {}, v)
+    reused.fill(0)
+    rejects("Malformed", [reused, pki.ecInt], {}, v)
+    // Revocation, time and identity are checked on every request, remembered chain or not.
+    revoked.add(accepts([...chain], {}, v).serial)
+    rejects("Revoked", [...chain], {}, v)
+    revoked.clear()
+    rejects("Expired", [...chain], { at: new Date(Date.now() + 400 * 86400_000) }, v)
+    rejects("IdentityMismatch", [...chain], { expectedHandle: "bob@example.org" as Handle }, v)
+    accepts([...chain], {}, v)
+  })
+})
+
 describe("anchors", () => {
   it("refuse to build from malformed DER", () => {
     const r = Effect.runSync(Effect.either(CertVerifierLive.make({ anchors: [new Uint8Array([0x30, 0x00])] })))
