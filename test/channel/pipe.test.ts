@@ -8,7 +8,7 @@ import type { Handle } from "../../src/domain/brands.js"
 import { FrameDecoder, RECORD_FRAME_LIMIT } from "../../src/domain/channel/framing.js"
 import type { AppMessage } from "../../src/domain/e2e/messages.js"
 import type { ChannelError, Expectation, SecureChannel } from "../../src/services/SecureChannel.js"
-import { channelsFor, type PeerSetup } from "../support/channels.js"
+import { channelsFor, type PeerSetup, testMessage } from "../support/channels.js"
 import { makeTestPki } from "../support/identities.js"
 import { type PipeOptions, pipe } from "../support/pipe.js"
 
@@ -21,12 +21,7 @@ const serverOnly = pki.identity("carol@example.org", { eku: "serverAuth" })
 const anchors = [pki.caDer]
 
 const expectBob: Expectation = { _tag: "Handle", handle: "bob@example.org" as Handle }
-const msg = (body: string): AppMessage => ({
-  _tag: "e2e.Message",
-  id: "01JDQ3ZV8Y6W4R2T0N9M7K5H3G" as never,
-  sent: "2026-11-26T12:00:00Z" as never,
-  body
-})
+const msg = testMessage
 
 type Chan = SecureChannel<AppMessage, AppMessage>
 

@@ -11,7 +11,7 @@ import { FrameReader } from "../../src/layers/channel/FrameIo.js"
 import { ChannelError, type SecureChannel } from "../../src/services/SecureChannel.js"
 import { type Connection, type OutBytes, TransportError } from "../../src/services/Transport.js"
 import { concatParts } from "../../src/testing/simLinks.js"
-import { channelsFor } from "../support/channels.js"
+import { channelsFor, testMessage } from "../support/channels.js"
 import { makeTestPki } from "../support/identities.js"
 import { pipe } from "../support/pipe.js"
 
@@ -101,12 +101,7 @@ const pki = makeTestPki()
 const alice = pki.identity("alice@example.org")
 const bob = pki.identity("bob@example.org")
 const anchors = [pki.caDer]
-const msg = (body: string): AppMessage => ({
-  _tag: "e2e.Message",
-  id: "01JDQ3ZV8Y6W4R2T0N9M7K5H3G" as never,
-  sent: "2026-11-26T12:00:00Z" as never,
-  body
-})
+const msg = testMessage
 type Chan = SecureChannel<AppMessage, AppMessage>
 
 /**

@@ -4,22 +4,16 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber } from "effect"
 import { type Handle, makeAddress } from "../../src/domain/brands.js"
-import type { AppMessage } from "../../src/domain/e2e/messages.js"
 import * as TcpTransport from "../../src/layers/transport/TcpTransport.js"
 import { Transport } from "../../src/services/Transport.js"
-import { channelsFor } from "../support/channels.js"
+import { channelsFor, testMessage } from "../support/channels.js"
 import { makeTestPki } from "../support/identities.js"
 
 const pki = makeTestPki()
 const alice = pki.identity("alice@example.org")
 const bob = pki.identity("bob@example.org")
 const anchors = [pki.caDer]
-const msg = (body: string): AppMessage => ({
-  _tag: "e2e.Message",
-  id: "01JDQ3ZV8Y6W4R2T0N9M7K5H3G" as never,
-  sent: "2026-11-26T12:00:00Z" as never,
-  body
-})
+const msg = testMessage
 
 const cases = [
   ["127.0.0.1", "node", "node"],

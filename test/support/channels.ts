@@ -53,3 +53,11 @@ export const channelsFor = (setup: PeerSetup): Effect.Effect<SecureChannelsServi
       )
     )
   )
+
+/** A `<Message>` with `body` and a fixed id and time, for channel tests. */
+export const testMessage = (body: string): AppMessage => ({
+  _tag: "e2e.Message",
+  id: "01JDQ3ZV8Y6W4R2T0N9M7K5H3G" as never,
+  sent: "2026-11-26T12:00:00Z" as never,
+  body
+})
