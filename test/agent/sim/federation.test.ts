@@ -18,7 +18,7 @@
  * peer, replaced, connection failed); the same seed gives the same outcome and the same network trace.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Logger, LogLevel, Queue, Stream, TestClock } from "effect"
+import { Effect, Layer, Logger, LogLevel, Stream, TestClock } from "effect"
 import type { DomainName } from "../../../src/domain/agent/domainRoots.js"
 import { type Handle, handleDomain, makeAddress } from "../../../src/domain/brands.js"
 import { parseCertificate } from "../../../src/domain/cert/parse.js"
@@ -34,7 +34,15 @@ import * as MemoryDirectory from "../../support/MemoryDirectory.js"
 import * as SimNetwork from "../../support/SimNetwork.js"
 import { memoryStore, recordEvents, startAgent } from "../core/helpers.js"
 import * as MobileTransport from "./MobileTransport.js"
-import { drainOutboxes, hostOf, lcg, runSchedule } from "./schedule.js"
+import {
+  drainOutboxes,
+  expectEachDeliveredOnce,
+  expectSessionsEndedEveryWay,
+  hostOf,
+  lcg,
+  runSchedule,
+  sessionDowns
+} from "./schedule.js"
 
 const DOMAINS = ["example.org", "other.net", "third.org"] as const
 const PER_DOMAIN = 5
@@ -189,14 +197,7 @@ const run = (world: World, seed: number) =>
       yield* forger.stop
 
       const histories = yield* Effect.forEach(nodes, (n) => n.running.agent.history({ limit: 1000 }))
-      // How sessions ended, by kind (what the schedule exercised).
-      const downs: Record<string, number> = {}
-      for (const n of nodes)
-        for (const e of yield* Queue.takeAll(n.events))
-          if (e._tag === "agent.SessionDown") {
-            const kind = e.reason.replace(/\[[^\]]*\]:\d+|#\d+/g, "").slice(0, 40)
-            downs[kind] = (downs[kind] ?? 0) + 1
-          }
+      const downs = yield* sessionDowns(nodes)
       const pins = yield* Effect.forEach(nodes, (n) =>
         Effect.forEach(
           DOMAINS.filter((d) => d !== handleDomain(n.running.handle)),
@@ -240,28 +241,9 @@ describe("federated simulation: 3 domains x 5 agents", () => {
         expect(first.moves).toBeGreaterThan(3)
         expect(first.partitions).toBeGreaterThan(3)
         expect(first.undrained).toBe(0)
-        // ... and sessions ended every way: idle, a dead peer behind a partition, replaced by a
-        // simultaneous open, reset by a move.
-        expect(first.downs.idle).toBeGreaterThan(0)
-        expect(first.downs["the peer stopped answering"]).toBeGreaterThan(0)
-        expect(first.downs.replaced).toBeGreaterThan(0)
-        expect(Object.keys(first.downs).some((k) => k.startsWith("the connection failed"))).toBe(true)
-
-        for (const m of first.sent) {
-          const out = first.histories[m.from]!.filter((x) => x.id === m.id && x.direction === "out")
-          expect(
-            out.map((x) => x.state),
-            `${m.body} at its sender`
-          ).toEqual(["delivered"])
-          const copies = first.histories[m.to]!.filter((x) => x.id === m.id && x.direction === "in")
-          expect(
-            copies.map((x) => [x.peer, x.body]),
-            `${m.body} at its receiver`
-          ).toEqual([[first.handleOf(m.from), m.body]])
-        }
-        // Nothing arrived that was not sent.
-        const received = first.histories.flat().filter((x) => x.direction === "in")
-        expect(received).toHaveLength(first.sent.length)
+        // ... and sessions ended every way; every message arrived exactly once, nothing else did.
+        expectSessionsEndedEveryWay(first.downs)
+        expectEachDeliveredOnce(first)
 
         // Every agent pinned exactly the real root of each foreign domain it exchanged messages with.
         const rootOf = new Map(world.pkis.map((p) => [p.domain, base64(p.rootCertificate)]))

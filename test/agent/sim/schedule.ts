@@ -4,8 +4,10 @@
  * new address (re-registering at once), or a partition between two hosts (healed 10 to 60 ticks later);
  * then the network heals and the outboxes drain. The same seed gives the same schedule.
  */
-import { Effect, TestClock } from "effect"
+import { expect } from "@effect/vitest"
+import { Effect, Queue, TestClock } from "effect"
 import type { Handle } from "../../../src/domain/brands.js"
+import type { AgentEvent } from "../../../src/services/Agent.js"
 import type { SimNetwork } from "../../support/SimNetwork.js"
 import type { RunningAgent } from "../core/helpers.js"
 import type { MobileNode } from "./MobileTransport.js"
@@ -113,3 +115,54 @@ export const drainOutboxes = (nodes: ReadonlyArray<SimNode>) =>
     for (let step = 0; step < 1200 && (yield* outboxes) > 0; step++) yield* TestClock.adjust("100 millis")
     return yield* outboxes
   })
+
+/** How the nodes' sessions ended, by kind (addresses and counters left out): what the schedule exercised. */
+export const sessionDowns = (nodes: ReadonlyArray<{ readonly events: Queue.Dequeue<AgentEvent> }>) =>
+  Effect.gen(function* () {
+    const downs: Record<string, number> = {}
+    for (const n of nodes)
+      for (const e of yield* Queue.takeAll(n.events))
+        if (e._tag === "agent.SessionDown") {
+          const kind = e.reason.replace(/\[[^\]]*\]:\d+|#\d+/g, "").slice(0, 40)
+          downs[kind] = (downs[kind] ?? 0) + 1
+        }
+    return downs
+  })
+
+/** Sessions ended every way: idle, a dead peer behind a partition, replaced by a simultaneous open, reset by a move. */
+export const expectSessionsEndedEveryWay = (downs: Readonly<Record<string, number>>) => {
+  expect(downs.idle).toBeGreaterThan(0)
+  expect(downs["the peer stopped answering"]).toBeGreaterThan(0)
+  expect(downs.replaced).toBeGreaterThan(0)
+  expect(Object.keys(downs).some((k) => k.startsWith("the connection failed"))).toBe(true)
+}
+
+interface HistoryLine {
+  readonly id: string
+  readonly direction: string
+  readonly state: string
+  readonly peer: string
+  readonly body: string
+}
+
+/** Every sent message is delivered at its sender and stored exactly once at its receiver; nothing else arrived. */
+export const expectEachDeliveredOnce = (run: {
+  readonly sent: ReadonlyArray<Sent>
+  readonly histories: ReadonlyArray<ReadonlyArray<HistoryLine>>
+  readonly handleOf: (k: number) => string
+}) => {
+  for (const m of run.sent) {
+    const out = run.histories[m.from]!.filter((x) => x.id === m.id && x.direction === "out")
+    expect(
+      out.map((x) => x.state),
+      `${m.body} at its sender`
+    ).toEqual(["delivered"])
+    const copies = run.histories[m.to]!.filter((x) => x.id === m.id && x.direction === "in")
+    expect(
+      copies.map((x) => [x.peer, x.body]),
+      `${m.body} at its receiver`
+    ).toEqual([[run.handleOf(m.from), m.body]])
+  }
+  const received = run.histories.flat().filter((x) => x.direction === "in")
+  expect(received).toHaveLength(run.sent.length)
+}

@@ -9,7 +9,7 @@
  * the same final outcome and the same network trace.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Queue, TestClock } from "effect"
+import { Effect, Layer, TestClock } from "effect"
 import { makeAddress } from "../../../src/domain/brands.js"
 import { Presence } from "../../../src/services/Presence.js"
 import { makeTestPki } from "../../support/identities.js"
@@ -17,7 +17,15 @@ import * as MemoryDirectory from "../../support/MemoryDirectory.js"
 import * as SimNetwork from "../../support/SimNetwork.js"
 import { memoryStore, recordEvents, startAgent } from "../core/helpers.js"
 import * as MobileTransport from "./MobileTransport.js"
-import { drainOutboxes, hostOf, lcg, runSchedule } from "./schedule.js"
+import {
+  drainOutboxes,
+  expectEachDeliveredOnce,
+  expectSessionsEndedEveryWay,
+  hostOf,
+  lcg,
+  runSchedule,
+  sessionDowns
+} from "./schedule.js"
 
 const AGENTS = 20
 /** Schedule ticks of 50 ms: 10 simulated seconds of traffic, moves and partitions. */
@@ -86,14 +94,7 @@ const run = (seed: number) =>
       yield* drainOutboxes(nodes)
 
       const histories = yield* Effect.forEach(nodes, (n) => n.running.agent.history({ limit: 1000 }))
-      // How sessions ended, by kind (what the schedule exercised).
-      const downs: Record<string, number> = {}
-      for (const n of nodes)
-        for (const e of yield* Queue.takeAll(n.events))
-          if (e._tag === "agent.SessionDown") {
-            const kind = e.reason.replace(/\[[^\]]*\]:\d+|#\d+/g, "").slice(0, 40)
-            downs[kind] = (downs[kind] ?? 0) + 1
-          }
+      const downs = yield* sessionDowns(nodes)
       const outcome = histories.map((h) => h.map((m) => [m.id, m.peer, m.direction, m.body, m.state].join(" ")))
       return { sent, histories, outcome, downs, moves, partitions, trace: net.trace(), handleOf }
     })
@@ -109,28 +110,9 @@ describe("20-agent simulation", () => {
         expect(first.sent.length).toBeGreaterThan(80)
         expect(first.moves).toBeGreaterThan(3)
         expect(first.partitions).toBeGreaterThan(3)
-        // ... and sessions ended every way: idle, a dead peer behind a partition, replaced by a
-        // simultaneous open, reset by a move.
-        expect(first.downs.idle).toBeGreaterThan(0)
-        expect(first.downs["the peer stopped answering"]).toBeGreaterThan(0)
-        expect(first.downs.replaced).toBeGreaterThan(0)
-        expect(Object.keys(first.downs).some((k) => k.startsWith("the connection failed"))).toBe(true)
-
-        for (const m of first.sent) {
-          const out = first.histories[m.from]!.filter((x) => x.id === m.id && x.direction === "out")
-          expect(
-            out.map((x) => x.state),
-            `${m.body} at its sender`
-          ).toEqual(["delivered"])
-          const copies = first.histories[m.to]!.filter((x) => x.id === m.id && x.direction === "in")
-          expect(
-            copies.map((x) => [x.peer, x.body]),
-            `${m.body} at its receiver`
-          ).toEqual([[first.handleOf(m.from), m.body]])
-        }
-        // Nothing arrived that was not sent.
-        const received = first.histories.flat().filter((x) => x.direction === "in")
-        expect(received).toHaveLength(first.sent.length)
+        // ... and sessions ended every way; every message arrived exactly once, nothing else did.
+        expectSessionsEndedEveryWay(first.downs)
+        expectEachDeliveredOnce(first)
 
         const again = yield* run(11)
         expect(again.outcome).toEqual(first.outcome)
