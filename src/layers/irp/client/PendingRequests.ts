@@ -35,8 +35,8 @@ type Outcome = Exit.Exit<unknown, IrpClientError>
 export type Accept = (answer: Answer) => Outcome
 
 export class PendingRequest {
-  /** The parts of a CRL received so far. */
-  readonly crl: Array<Uint8Array> = []
+  /** The parts of a CRL received so far (made by the first part: most requests are not `<Crl>`). */
+  crl: Array<Uint8Array> | undefined = undefined
   private outcome: Outcome | undefined = undefined
   private resume: ((outcome: Outcome) => void) | undefined = undefined
 
@@ -60,16 +60,23 @@ export class PendingRequest {
   }
 
   /**
-   * Waits for the outcome. No canceler on purpose: `Effect.async` with one wraps the wait in `onInterrupt`
-   * (masks, an exit handler), which measured 4 to 7 µs per request, more than the rest of the request path.
-   * An interrupted requester's entry therefore stays until its answer or the sweep removes it (at most
-   * `requestTimeout` plus a period), and settling it then does nothing: the fiber ignores a resume that
-   * comes after its interruption.
+   * Hands the outcome to `resume`: at once when it is already settled, else when it is. For the
+   * registration of an `Effect.async` (`wait`, or the multiplexer's `call`, whose requester waits in the
+   * same `Effect.async` that sends its request). No canceler on purpose: `Effect.async` with one wraps the
+   * wait in `onInterrupt` (masks, an exit handler), which measured 4 to 7 µs per request, more than the
+   * rest of the request path. An interrupted requester's entry therefore stays until its answer or the
+   * sweep removes it (at most `requestTimeout` plus a period), and settling it then does nothing: the
+   * fiber ignores a resume that comes after its interruption.
    */
-  readonly wait: Effect.Effect<unknown, IrpClientError> = Effect.async<unknown, IrpClientError>((resume) => {
+  resumeWith(resume: (outcome: Outcome) => void): void {
     if (this.outcome !== undefined) resume(this.outcome)
     else this.resume = resume
-  })
+  }
+
+  /** Waits for the outcome (see `resumeWith`). */
+  get wait(): Effect.Effect<unknown, IrpClientError> {
+    return Effect.async<unknown, IrpClientError>((resume) => this.resumeWith(resume))
+  }
 }
 
 /** A quarter of the request timeout, between 10 ms and 250 ms: the most a timeout fires late. */

@@ -49,13 +49,15 @@ export const startMultiplexer = (
       const p = pending.get(id)
       if (p === undefined) return undefined // answered after its request timed out
       if (m._tag === "irp.CrlResult") {
-        if (m.part !== p.crl.length + 1) {
-          terminate(protocolError(endpoint, `CRL part ${m.part} arrived after part ${p.crl.length}`))
+        p.crl ??= []
+        const crl = p.crl
+        if (m.part !== crl.length + 1) {
+          terminate(protocolError(endpoint, `CRL part ${m.part} arrived after part ${crl.length}`))
           return undefined
         }
-        p.crl.push(m.der)
+        crl.push(m.der)
         if (m.part < m.parts) return undefined
-        pending.answer(id, p, { _tag: "crl", der: concat(p.crl) })
+        pending.answer(id, p, { _tag: "crl", der: concat(crl) })
         return undefined
       }
       pending.answer(id, p, m)
@@ -113,6 +115,12 @@ export const startMultiplexer = (
      * checks it is of the `expected` kind (or the server's refusal) and makes it the method's value
      * (`finish`, by default the answer itself). The check and `finish` run as the reader hands the answer
      * over (`Accept`), so the requester resumes with its value: no step of its own after the wait.
+     *
+     * The whole request is one `Effect.async`: its registration builds the request, enters it in the
+     * pending table and sends it through the channel's fast path (`trySend`, a plain call) when the
+     * channel has one and nothing stands in the way; otherwise it resumes at once with the effect that
+     * sends it (`send`, which waits its turn or reports the channel's failure) and then waits. Issue 15:
+     * the common path takes no effect step besides the wait itself.
      */
     const call: {
       <T extends Answer["_tag"]>(
@@ -129,11 +137,11 @@ export const startMultiplexer = (
       expected: T,
       finish?: (answer: Extract<Answer, { _tag: T }>) => Exit.Exit<A, IrpClientError>
     ): Effect.Effect<A, IrpClientError> =>
-      Effect.suspend(() => {
-        if (failure !== undefined) return Effect.fail(failure)
+      Effect.async<A, IrpClientError>((resume) => {
+        if (failure !== undefined) return resume(Effect.fail(failure))
         const request = build(newId(clock.unsafeCurrentTimeMillis()))
         const refusal = refuseUnsendable(request)
-        if (refusal !== undefined) return Effect.fail(refusal)
+        if (refusal !== undefined) return resume(Effect.fail(refusal))
         const name = request._tag.slice(4)
         const id = request.id
         const accept = (answer: Answer): Exit.Exit<unknown, IrpClientError> => {
@@ -146,13 +154,16 @@ export const startMultiplexer = (
         }
         const p = new PendingRequest(name, clock.unsafeCurrentTimeNanos() + timeoutNanos, accept)
         pending.add(id, p)
-        return Effect.matchEffect(channel.send(request), {
-          onFailure: (e) => {
-            pending.forget(id)
-            return Effect.fail(channelFailure(endpoint, e))
-          },
-          onSuccess: () => p.wait as Effect.Effect<A, IrpClientError>
-        })
+        if (channel.trySend?.(request) === true) return p.resumeWith(resume as (outcome: unknown) => void)
+        resume(
+          Effect.matchEffect(channel.send(request), {
+            onFailure: (e) => {
+              pending.forget(id)
+              return Effect.fail(channelFailure(endpoint, e))
+            },
+            onSuccess: () => p.wait as Effect.Effect<A, IrpClientError>
+          })
+        )
       })
     const ok = (build: (id: IrpRequest["id"]) => IrpRequest) => call(build, "irp.Ok", () => Exit.void)
 
