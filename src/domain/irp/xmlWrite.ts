@@ -163,9 +163,8 @@ const bindingText = (b: BindingInfo): string => {
 }
 
 /**
- * The messages of every Lookup, Register and Ping, `<Ping>`, `<Ok>`, `<Lookup>`, `<LookupResult>` and
- * `<Registered>`, written
- * straight from their fields: byte for byte what `writeXml(irpToElement(msg))` writes (a property test
+ * The messages of every Lookup, Register and Ping, `<Ping>`, `<Ok>`, `<Lookup>`, `<LookupResult>`,
+ * `<Register>` and `<Registered>`, written straight from their fields: byte for byte what `writeXml(irpToElement(msg))` writes (a property test
  * holds the two together), without building and checking an element tree per request.
  */
 const directText = (msg: IrpMessage): string | undefined => {
@@ -176,6 +175,13 @@ const directText = (msg: IrpMessage): string | undefined => {
       return `<Ok${XMLNS} id="${escapeAttribute(msg.id)}"/>`
     case "irp.Lookup":
       return `<Lookup${XMLNS} id="${escapeAttribute(msg.id)}" handle="${escapeAttribute(msg.handle)}"/>`
+    case "irp.Register": {
+      const head = `<Register${XMLNS} id="${escapeAttribute(msg.id)}" device="${escapeAttribute(msg.deviceId)}" ttl="${msg.ttlSeconds}" seq="${msg.seq.toString()}"`
+      if (msg.addresses.length === 0) return `${head}/>`
+      let out = `${head}>`
+      for (const a of msg.addresses) out += `<Address host="${escapeAttribute(a.host)}" port="${a.port}"/>`
+      return `${out}</Register>`
+    }
     case "irp.LookupResult": {
       const head = `<LookupResult${XMLNS} id="${escapeAttribute(msg.id)}" handle="${escapeAttribute(msg.handle)}" status="${escapeAttribute(msg.status)}"`
       if (msg.chain.length === 0 && msg.bindings.length === 0 && msg.domainCa === undefined) return `${head}/>`

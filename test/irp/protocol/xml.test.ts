@@ -46,7 +46,7 @@ describe("IRP XML mapping", () => {
     )
   })
 
-  it("writes Ping, Ok, Lookup, LookupResult and Registered directly, byte for byte as the element tree would be written", () => {
+  it("writes Ping, Ok, Lookup, LookupResult, Register and Registered directly, byte for byte as the element tree would be written", () => {
     fc.assert(
       fc.property(irpMessage, (message) => {
         expect(encodeIrp(message)).toEqual(writeXml(irpToElement(message)))
@@ -57,6 +57,18 @@ describe("IRP XML mapping", () => {
       { _tag: "irp.Ping", id: ULID },
       { _tag: "irp.Ok", id: ULID },
       { _tag: "irp.Lookup", id: ULID, handle: "a.b+c@sub.example.org" },
+      {
+        _tag: "irp.Register",
+        id: ULID,
+        deviceId: "laptop-1",
+        addresses: [
+          { host: "192.0.2.1", port: 4605 },
+          { host: "2001:db8::1", port: 1 }
+        ],
+        ttlSeconds: 300,
+        seq: 1_780_000_000_000_000n
+      },
+      { _tag: "irp.Register", id: ULID, deviceId: "d", addresses: [], ttlSeconds: 0, seq: 0n },
       { _tag: "irp.Registered", id: ULID, natSuspected: false, observed: undefined, bindings: [] },
       {
         _tag: "irp.Registered",
