@@ -1,13 +1,15 @@
 /**
- * The IRP client's per-request parts on their own: monotonic request ids and the pending-request table
- * (settling, interruption, the sweep's timeout bounds).
+ * The IRP client's per-request parts on their own: monotonic request ids, the pending-request table
+ * (settling, interruption, the sweep's timeout bounds) and the check of what it sends.
  */
 import { expect, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Fiber, Schema } from "effect"
+import { Duration, Effect, Either, Exit, Fiber, Schema } from "effect"
 import { describe } from "vitest"
 import { Ulid } from "../../../src/domain/brands.js"
+import { type IrpRequest, Register } from "../../../src/domain/irp/messages.js"
 import { monotonicUlids, ulidFrom, ulidTime } from "../../../src/domain/ulid.js"
 import { PendingRequest, PendingRequests, sweepPeriod } from "../../../src/layers/irp/client/PendingRequests.js"
+import { refuseUnsendable } from "../../../src/layers/irp/client/unsendable.js"
 import { IrpClientError } from "../../../src/services/IrpClient.js"
 
 const isUlid = Schema.is(Ulid)
@@ -134,5 +136,53 @@ describe("PendingRequests", () => {
     expect(Duration.toMillis(sweepPeriod(Duration.seconds(10)))).toBe(250)
     expect(Duration.toMillis(sweepPeriod(Duration.millis(200)))).toBe(50)
     expect(Duration.toMillis(sweepPeriod(Duration.millis(1)))).toBe(10)
+  })
+})
+
+describe("refuseUnsendable", () => {
+  // The reference: the request's schema validation (which, unlike `Schema.is`, accepts inherited fields).
+  const isRegister = (u: unknown) => Either.isRight(Schema.validateEither(Register)(u))
+  const register = (addresses: unknown) =>
+    ({
+      _tag: "irp.Register",
+      id: "01ARZ3NDEKTSV4RRFFQ69G5FAV",
+      deviceId: "laptop",
+      addresses,
+      ttlSeconds: 300,
+      seq: 7n
+    }) as unknown as IrpRequest
+  const address = { host: "192.0.2.1", port: 4605 }
+  const inherited = Object.create({ host: "192.0.2.1" }) as { port: number }
+  inherited.port = 4605
+
+  it("refuses a registration's addresses exactly when their schema's validation does (through its quick test or not)", () => {
+    const cases: ReadonlyArray<unknown> = [
+      [address],
+      [address, { host: "2001:db8::1", port: 1, extra: true }],
+      Array.from({ length: 8 }, () => address),
+      Array.from({ length: 9 }, () => address),
+      [],
+      [null],
+      ["192.0.2.1:4605"],
+      [{ host: "192.0.2.1" }],
+      [{ port: 4605 }],
+      [inherited],
+      [{ host: "", port: 4605 }],
+      [{ host: "bad host", port: 4605 }],
+      [{ host: "192.0.2.1", port: 0 }],
+      [{ host: "192.0.2.1", port: 65536 }],
+      [{ host: "192.0.2.1", port: 4605.5 }],
+      [{ host: "192.0.2.1", port: "4605" }],
+      [address, { host: "192.0.2.1", port: -1 }],
+      { 0: address, length: 1 },
+      "192.0.2.1",
+      undefined
+    ]
+    for (const addresses of cases) {
+      const refusal = refuseUnsendable(register(addresses))
+      expect(refusal === undefined, JSON.stringify(addresses)).toBe(isRegister(register(addresses)))
+      if (refusal !== undefined)
+        expect([refusal.reason, refusal.message]).toEqual(["bad_request", expect.stringMatching(/not sent/)])
+    }
   })
 })
