@@ -14,6 +14,7 @@ import { describe } from "vitest"
 import { Fingerprint, Handle } from "../../../src/domain/brands.js"
 import { SerialHex } from "../../../src/domain/irp/certificates.js"
 import { identityBatch } from "../../../src/layers/irp/registry/pgIdentities.js"
+import { waveStatement } from "../../../src/layers/irp/registry/pgRegister.js"
 import * as SqlRegistry from "../../../src/layers/irp/registry/SqlRegistry.js"
 import * as PgLive from "../../../src/layers/sql/PgLive.js"
 import { IrpRegistry } from "../../../src/services/IrpRegistry.js"
@@ -178,8 +179,23 @@ describe.skipIf(!postgres.reachable)("the registry's Lookup read through PgReads
   )
 })
 
-describe.skipIf(!postgres.reachable)("the batched Lookup statement's plan", () => {
-  it.scoped("the prepared statement's generic plan searches both tables by index, whatever the batch", () =>
+/**
+ * The plan PostgreSQL uses for `text` as a prepared statement once it stops planning per call (the
+ * generic plan, which `pg`'s named statements get after five calls), for `args` (SQL literals).
+ */
+const genericPlan = (sql: SqlClient.SqlClient, text: string, types: string, args: string) =>
+  sql.withTransaction(
+    Effect.gen(function* () {
+      yield* sql.unsafe("SET LOCAL plan_cache_mode = force_generic_plan")
+      yield* sql.unsafe(`PREPARE sixchat_plan_test(${types}) AS ${text}`)
+      const lines = yield* sql.unsafe<Record<string, string>>(`EXPLAIN EXECUTE sixchat_plan_test(${args})`)
+      yield* sql.unsafe("DEALLOCATE sixchat_plan_test")
+      return lines.map((line) => Object.values(line).join("")).join("\n")
+    })
+  )
+
+describe.skipIf(!postgres.reachable)("the batched statements' plans", () => {
+  it.scoped("the Lookup read's and a registration wave's generic plans search by key, whatever the batch", () =>
     Effect.gen(function* () {
       const context = yield* Layer.build(registryOn(2))
       const registry = Context.get(context, IrpRegistry)
@@ -200,17 +216,7 @@ describe.skipIf(!postgres.reachable)("the batched Lookup statement's plan", () =
         { i: 0, handle: "plan7@example.org", at: now },
         { i: 1, handle: "nobody@example.org", at: now }
       ])
-      const plan = yield* sql.withTransaction(
-        Effect.gen(function* () {
-          yield* sql.unsafe("SET LOCAL plan_cache_mode = force_generic_plan")
-          yield* sql.unsafe(`PREPARE sixchat_plan_test(text) AS ${text}`)
-          const lines = yield* sql.unsafe<Record<string, string>>(
-            `EXPLAIN EXECUTE sixchat_plan_test('${pairs.replaceAll("'", "''")}')`
-          )
-          yield* sql.unsafe("DEALLOCATE sixchat_plan_test")
-          return lines.map((line) => Object.values(line).join("")).join("\n")
-        })
-      )
+      const plan = yield* genericPlan(sql, text, "text", `'${pairs}'`)
       expect(plan).toContain("Index Scan Backward using irp_certificates_current on irp_certificates")
       expect(plan).toContain("Index Scan using irp_bindings_pkey on irp_bindings")
       expect(plan).not.toContain("Seq Scan")
@@ -221,6 +227,25 @@ describe.skipIf(!postgres.reachable)("the batched Lookup statement's plan", () =
       expect(found.bindings.map((b) => b.deviceId)).toEqual(["d1"])
       const stranger = yield* registry.currentIdentity({ handle: Handle.make("nobody@example.org"), now })
       expect(stranger).toEqual({ certificate: undefined, bindings: [] })
+
+      // A registration wave (`pgRegister.ts`): the stored seq, the device count and the other bindings are
+      // searches by key too (EXPLAIN alone: the statement's upsert does not run).
+      const [wave] = waveStatement(sql, "[]", 16).compile()
+      const registrations = JSON.stringify([
+        {
+          i: 0,
+          handle: "plan7@example.org",
+          device_id: "d9",
+          addresses: addresses,
+          observed: null,
+          expires_at: now + DAY,
+          seq: "2",
+          now
+        }
+      ])
+      const wavePlan = yield* genericPlan(sql, wave, "text, int8", `'${registrations}', 16`)
+      expect(wavePlan).toContain("irp_bindings_pkey")
+      expect(wavePlan).not.toContain("Seq Scan")
     })
   )
 })
