@@ -4,7 +4,8 @@
  * `@effect/sql-pg`'s messages; an interrupted read gives its connection back. And the registry's Lookup
  * read through it: answers as the effectful statement does, a storage failure is a typed `Storage`
  * error for every waiting Lookup, an interrupted Lookup leaves the others alone, and closing the
- * registry interrupts the Lookups still waiting rather than leaving them hanging.
+ * registry interrupts the Lookups still waiting rather than leaving them hanging; and the batched
+ * statement's generic plan searches the indexes per Lookup instead of reading whole tables.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import { expect, it } from "@effect/vitest"
@@ -12,6 +13,8 @@ import { Context, Effect, Exit, Fiber, Layer, Scope } from "effect"
 import { describe } from "vitest"
 import { Fingerprint, Handle } from "../../../src/domain/brands.js"
 import { SerialHex } from "../../../src/domain/irp/certificates.js"
+import { identityBatch } from "../../../src/layers/irp/registry/pgIdentities.js"
+import { waveStatement } from "../../../src/layers/irp/registry/pgRegister.js"
 import * as SqlRegistry from "../../../src/layers/irp/registry/SqlRegistry.js"
 import * as PgLive from "../../../src/layers/sql/PgLive.js"
 import { IrpRegistry } from "../../../src/services/IrpRegistry.js"
@@ -172,6 +175,77 @@ describe.skipIf(!postgres.reachable)("the registry's Lookup read through PgReads
       yield* Scope.close(scope, Exit.void)
       const exit = yield* Fiber.await(waiting).pipe(Effect.timeout("5 seconds"))
       expect(Exit.isInterrupted(exit)).toBe(true)
+    })
+  )
+})
+
+/**
+ * The plan PostgreSQL uses for `text` as a prepared statement once it stops planning per call (the
+ * generic plan, which `pg`'s named statements get after five calls), for `args` (SQL literals).
+ */
+const genericPlan = (sql: SqlClient.SqlClient, text: string, types: string, args: string) =>
+  sql.withTransaction(
+    Effect.gen(function* () {
+      yield* sql.unsafe("SET LOCAL plan_cache_mode = force_generic_plan")
+      yield* sql.unsafe(`PREPARE sixchat_plan_test(${types}) AS ${text}`)
+      const lines = yield* sql.unsafe<Record<string, string>>(`EXPLAIN EXECUTE sixchat_plan_test(${args})`)
+      yield* sql.unsafe("DEALLOCATE sixchat_plan_test")
+      return lines.map((line) => Object.values(line).join("")).join("\n")
+    })
+  )
+
+describe.skipIf(!postgres.reachable)("the batched statements' plans", () => {
+  it.scoped("the Lookup read's and a registration wave's generic plans search by key, whatever the batch", () =>
+    Effect.gen(function* () {
+      const context = yield* Layer.build(registryOn(2))
+      const registry = Context.get(context, IrpRegistry)
+      const sql = Context.get(context, SqlClient.SqlClient).withoutTransforms()
+      const now = Date.now()
+      // A registry of a few thousand identities, where plain joins planned for `json_to_recordset`'s
+      // default estimate (100 rows) hashed both whole tables for every batch.
+      const addresses = JSON.stringify([{ host: "192.0.2.1", port: 4605 }])
+      yield* sql`INSERT INTO irp_certificates (serial, handle, fingerprint, der, not_before, not_after, status)
+        SELECT 'e' || to_hex(i), 'plan' || i || '@example.org', lpad(to_hex(i), 64, '0'), ${new Uint8Array(600)},
+          ${now - DAY}, ${now + DAY}, 'good' FROM generate_series(1, 2000) AS i`
+      yield* sql`INSERT INTO irp_bindings (handle, device_id, addresses, observed, expires_at, seq, updated_at)
+        SELECT 'plan' || i || '@example.org', 'd' || (i % 3), ${addresses}, NULL, ${now + DAY}, 1, ${now}
+        FROM generate_series(1, 2000) AS i`
+      yield* sql.unsafe("ANALYZE irp_certificates, irp_bindings")
+      const [text] = identityBatch(sql, "[]").compile()
+      const pairs = JSON.stringify([
+        { i: 0, handle: "plan7@example.org", at: now },
+        { i: 1, handle: "nobody@example.org", at: now }
+      ])
+      const plan = yield* genericPlan(sql, text, "text", `'${pairs}'`)
+      expect(plan).toContain("Index Scan Backward using irp_certificates_current on irp_certificates")
+      expect(plan).toContain("Index Scan using irp_bindings_pkey on irp_bindings")
+      expect(plan).not.toContain("Seq Scan")
+      expect(plan).not.toContain("Hash")
+      // And the registry's answers through it: the current certificate and its bindings, none for a stranger.
+      const found = yield* registry.currentIdentity({ handle: Handle.make("plan7@example.org"), now })
+      expect(found.certificate?.serial).toBe("e7")
+      expect(found.bindings.map((b) => b.deviceId)).toEqual(["d1"])
+      const stranger = yield* registry.currentIdentity({ handle: Handle.make("nobody@example.org"), now })
+      expect(stranger).toEqual({ certificate: undefined, bindings: [] })
+
+      // A registration wave (`pgRegister.ts`): the stored seq, the device count and the other bindings are
+      // searches by key too (EXPLAIN alone: the statement's upsert does not run).
+      const [wave] = waveStatement(sql, "[]", 16).compile()
+      const registrations = JSON.stringify([
+        {
+          i: 0,
+          handle: "plan7@example.org",
+          device_id: "d9",
+          addresses: addresses,
+          observed: null,
+          expires_at: now + DAY,
+          seq: "2",
+          now
+        }
+      ])
+      const wavePlan = yield* genericPlan(sql, wave, "text, int8", `'${registrations}', 16`)
+      expect(wavePlan).toContain("irp_bindings_pkey")
+      expect(wavePlan).not.toContain("Seq Scan")
     })
   )
 })

@@ -17,6 +17,7 @@
  * taken by reader fibers, which cost a Lookup a `Deferred`, a queue offer and take and the reader's
  * steps (docs/BENCHMARKS.md, "Issue 15, fifth session").
  */
+import type * as SqlClient from "@effect/sql/SqlClient"
 import { Effect, FiberSet, type Scope } from "effect"
 import type { Handle } from "../../../domain/brands.js"
 import { RegistryError } from "../../../domain/irp/registry.js"
@@ -44,6 +45,32 @@ interface PendingIdentity {
 
 type Row = Readonly<Record<string, unknown>>
 
+/**
+ * The Lookup read for a JSON list of `{ i, handle, at }` pairs, each pair's rows numbered `i`: the
+ * handle's current certificate (`certificates.ts`'s identity statement) and its unexpired bindings.
+ *
+ * Each pair's rows come from index searches made for that pair (`LATERAL`): the certificate row is the
+ * first entry of `irp_certificates_current` for the handle (the row itself, not its serial and then a
+ * second search), the bindings a search of `irp_bindings`' key. Written as plain joins
+ * (`c.serial = (subquery)`, issue 15's first sessions), the prepared statement's generic plan took
+ * `json_to_recordset` for 100 rows and, on a registry of a few thousand identities, hashed the whole of
+ * both tables for every batch: 1–10 ms of the database's time per batch instead of 0.1–0.7 ms, and more
+ * CPU in this process too (docs/BENCHMARKS.md, "sixth session"). `OFFSET 0` keeps the bindings' subquery
+ * from being flattened back into such a join.
+ */
+export const identityBatch = (sql: SqlClient.SqlClient, pairs: string) =>
+  sql<Row>`SELECT h.i, c.serial, c.handle, c.fingerprint, c.der, c.not_before, c.not_after,
+      c.status, c.revoked_at, c.reason, b.device_id, b.addresses, b.observed, b.expires_at,
+      CAST(b.seq AS TEXT) AS seq, b.updated_at
+    FROM json_to_recordset(CAST(${pairs} AS JSON)) AS h(i INT4, handle TEXT, at BIGINT)
+    CROSS JOIN LATERAL (SELECT serial, handle, fingerprint, der, not_before, not_after, status, revoked_at,
+        reason FROM irp_certificates
+      WHERE handle = h.handle AND status = 'good' AND not_after > h.at
+      ORDER BY not_before DESC, serial DESC LIMIT 1) AS c
+    LEFT JOIN LATERAL (SELECT device_id, addresses, observed, expires_at, seq, updated_at FROM irp_bindings
+      WHERE handle = c.handle AND expires_at > h.at OFFSET 0) AS b ON TRUE
+    ORDER BY h.i, b.device_id`
+
 const malformedRows = (cause: unknown) =>
   new RegistryError({
     reason: "Storage",
@@ -64,17 +91,8 @@ export const startIdentityReads = (
   reads: PgReadsService | undefined
 ): Effect.Effect<(handle: Handle, at: number) => Answer, never, Scope.Scope> =>
   Effect.gen(function* () {
-    const statement = (pairs: string) =>
-      sql<Row>`SELECT h.i, c.serial, c.handle, c.fingerprint, c.der, c.not_before, c.not_after,
-          c.status, c.revoked_at, c.reason, b.device_id, b.addresses, b.observed, b.expires_at,
-          CAST(b.seq AS TEXT) AS seq, b.updated_at
-        FROM json_to_recordset(CAST(${pairs} AS JSON)) AS h(i INT4, handle TEXT, at BIGINT)
-        JOIN irp_certificates c ON c.serial = (SELECT serial FROM irp_certificates
-          WHERE handle = h.handle AND status = 'good' AND not_after > h.at
-          ORDER BY not_before DESC, serial DESC LIMIT 1)
-        LEFT JOIN irp_bindings b ON b.handle = c.handle AND b.expires_at > h.at
-        ORDER BY h.i, b.device_id`
     // Through `PgReads` where the storage offers it: the same statement, compiled once (see `compiled.ts`).
+    const statement = (pairs: string) => identityBatch(sql, pairs)
     const compiled = reads === undefined ? undefined : compiledOnce(statement, ["text"])
     const run =
       reads === undefined || compiled === undefined

@@ -63,6 +63,44 @@ interface WaveRow {
   readonly device_id: string | null
 }
 
+/**
+ * A wave's statement over its registrations as a JSON list (`registerWave`).
+ *
+ * `LIMIT 1` on the stored seq's search (the key is unique: the same row) keeps it a search by key per
+ * registration: flattened into a join, the generic plan hashed the whole of `irp_bindings` for every
+ * wave (issue 15, docs/BENCHMARKS.md "sixth session"), as `pgIdentities.ts`'s read did.
+ */
+export const waveStatement = (sql: Store["sql"], rows: string, maxDevices: number) =>
+  sql<WaveRow>`WITH job AS (
+      SELECT * FROM json_to_recordset(CAST(${rows} AS JSON)) AS j(i INT4, handle TEXT, device_id TEXT,
+        addresses TEXT, observed TEXT, expires_at BIGINT, seq BIGINT, now BIGINT)
+    ), counted AS (
+      SELECT j.*, (SELECT COUNT(*) FROM irp_bindings b
+        WHERE b.handle = j.handle AND b.device_id <> j.device_id AND b.expires_at > j.now) AS others
+      FROM job j
+    ), stored AS (
+      INSERT INTO irp_bindings (handle, device_id, addresses, observed, expires_at, seq, updated_at)
+      SELECT handle, device_id, addresses, observed, expires_at, seq, now FROM counted
+      WHERE others < ${maxDevices}
+      ON CONFLICT (handle, device_id) DO UPDATE SET
+        addresses = excluded.addresses, observed = excluded.observed, expires_at = excluded.expires_at,
+        seq = excluded.seq, updated_at = excluded.updated_at
+      WHERE irp_bindings.seq < excluded.seq
+      RETURNING handle, ${sql.literal(BINDING_COLUMNS)}
+    )
+    SELECT c.i, c.others, p.seq AS previous, s.handle IS NOT NULL AS stored, b.*
+    FROM counted c
+    LEFT JOIN stored s ON s.handle = c.handle
+    LEFT JOIN LATERAL (SELECT CAST(seq AS TEXT) AS seq FROM irp_bindings
+      WHERE handle = c.handle AND device_id = c.device_id LIMIT 1) p ON TRUE
+    LEFT JOIN LATERAL (
+      SELECT ${sql.literal(BINDING_COLUMNS)} FROM stored WHERE stored.handle = c.handle
+      UNION ALL
+      SELECT ${sql.literal(BINDING_COLUMNS)} FROM irp_bindings
+      WHERE s.handle IS NOT NULL AND handle = c.handle AND device_id <> c.device_id AND expires_at > c.now
+    ) b ON TRUE
+    ORDER BY c.i, b.device_id`
+
 /** Runs `jobs` (handles all different) in one statement; the outcomes in the order of `jobs`. */
 const registerWave = ({ sql, policy }: Store, jobs: ReadonlyArray<Job>) => {
   const rows = JSON.stringify(
@@ -77,35 +115,7 @@ const registerWave = ({ sql, policy }: Store, jobs: ReadonlyArray<Job>) => {
       now
     }))
   )
-  const statement = sql<WaveRow>`WITH job AS (
-      SELECT * FROM json_to_recordset(CAST(${rows} AS JSON)) AS j(i INT4, handle TEXT, device_id TEXT,
-        addresses TEXT, observed TEXT, expires_at BIGINT, seq BIGINT, now BIGINT)
-    ), counted AS (
-      SELECT j.*, (SELECT COUNT(*) FROM irp_bindings b
-        WHERE b.handle = j.handle AND b.device_id <> j.device_id AND b.expires_at > j.now) AS others
-      FROM job j
-    ), stored AS (
-      INSERT INTO irp_bindings (handle, device_id, addresses, observed, expires_at, seq, updated_at)
-      SELECT handle, device_id, addresses, observed, expires_at, seq, now FROM counted
-      WHERE others < ${policy.maxDevicesPerHandle}
-      ON CONFLICT (handle, device_id) DO UPDATE SET
-        addresses = excluded.addresses, observed = excluded.observed, expires_at = excluded.expires_at,
-        seq = excluded.seq, updated_at = excluded.updated_at
-      WHERE irp_bindings.seq < excluded.seq
-      RETURNING handle, ${sql.literal(BINDING_COLUMNS)}
-    )
-    SELECT c.i, c.others, p.seq AS previous, s.handle IS NOT NULL AS stored, b.*
-    FROM counted c
-    LEFT JOIN stored s ON s.handle = c.handle
-    LEFT JOIN LATERAL (SELECT CAST(seq AS TEXT) AS seq FROM irp_bindings
-      WHERE handle = c.handle AND device_id = c.device_id) p ON TRUE
-    LEFT JOIN LATERAL (
-      SELECT ${sql.literal(BINDING_COLUMNS)} FROM stored WHERE stored.handle = c.handle
-      UNION ALL
-      SELECT ${sql.literal(BINDING_COLUMNS)} FROM irp_bindings
-      WHERE s.handle IS NOT NULL AND handle = c.handle AND device_id <> c.device_id AND expires_at > c.now
-    ) b ON TRUE
-    ORDER BY c.i, b.device_id`
+  const statement = waveStatement(sql, rows, policy.maxDevicesPerHandle)
   // Decoded with plain calls (one `Effect` per wave, not per registration); a malformed stored row fails
   // the wave, and so the batch's transaction, as before.
   return Effect.flatMap(statement, (result): Effect.Effect<ReadonlyArray<Outcome>, RegistryError> => {
