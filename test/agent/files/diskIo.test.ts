@@ -9,7 +9,7 @@ import * as fs from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
-import { chunkViews, readScattered } from "../../../src/layers/agent/files/diskIo.js"
+import { chunkViews, readScattered, writeFullySync } from "../../../src/layers/agent/files/diskIo.js"
 
 const dir = mkdtempSync(join(tmpdir(), "sixchat-diskio-"))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -102,5 +102,32 @@ describe("scattered reads", () => {
     } finally {
       await real.close()
     }
+  })
+})
+
+describe("the receiver's buffer writes", () => {
+  it("writeFullySync puts every byte at its position and leaves the rest of the file as it was", async () => {
+    const file = join(dir, "w.bin")
+    const before = randomBytes(3 * 1024 * 1024)
+    writeFileSync(file, before)
+    const handle = await fs.open(file, "r+")
+    try {
+      const bytes = randomBytes(1024 * 1024 + 5)
+      const at = 1_000_003
+      expect(writeFullySync(handle, bytes, at)).toBe(bytes.length)
+      const after = await fs.readFile(file)
+      expect(after.length).toBe(before.length)
+      expect(after.subarray(at, at + bytes.length).equals(bytes)).toBe(true)
+      expect(after.subarray(0, at).equals(before.subarray(0, at))).toBe(true)
+      expect(after.subarray(at + bytes.length).equals(before.subarray(at + bytes.length))).toBe(true)
+    } finally {
+      await handle.close()
+    }
+  })
+
+  it("a write on a closed handle throws, for the caller to turn into its typed error", async () => {
+    const handle = await fs.open(join(dir, "closed.bin"), "w")
+    await handle.close()
+    expect(() => writeFullySync(handle, new Uint8Array(10), 0)).toThrow()
   })
 })

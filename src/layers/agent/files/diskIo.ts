@@ -5,7 +5,7 @@
  */
 
 import { createHash, type Hash } from "node:crypto"
-import { type BigIntStats, constants } from "node:fs"
+import { type BigIntStats, constants, writeSync } from "node:fs"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { Effect, Either } from "effect"
@@ -109,6 +109,16 @@ export const writeFully = async (handle: fs.FileHandle, bytes: Uint8Array, posit
     const { bytesWritten } = await handle.write(bytes, done, bytes.length - done, position + done)
     done += bytesWritten
   }
+}
+
+/**
+ * Writes all of `bytes` at `position` on the calling thread (`pwrite` into the page cache). For the
+ * receiver's 1 MiB buffers only, see `partialFile.ts`.
+ */
+export const writeFullySync = (handle: fs.FileHandle, bytes: Uint8Array, position: number): number => {
+  let done = 0
+  while (done < bytes.length) done += writeSync(handle.fd, bytes, done, bytes.length - done, position + done)
+  return done
 }
 
 /**
