@@ -5,7 +5,7 @@
  */
 
 import { createHash, type Hash } from "node:crypto"
-import { type BigIntStats, constants, writeSync } from "node:fs"
+import { type BigIntStats, constants, readvSync, writeSync } from "node:fs"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { Effect, Either } from "effect"
@@ -89,6 +89,29 @@ export const readScattered = async (
   let pending: ReadonlyArray<Uint8Array> = views
   while (pending.length > 0) {
     const { bytesRead } = await handle.readv(pending, position + done)
+    if (bytesRead === 0) break
+    done += bytesRead
+    // A short read: continue behind what arrived (rare for a regular file).
+    let skip = bytesRead
+    let i = 0
+    while (i < pending.length && skip >= pending[i]!.length) skip -= pending[i++]!.length
+    const rest = pending.slice(i)
+    if (rest.length > 0 && skip > 0) rest[0] = rest[0]!.subarray(skip)
+    pending = rest
+  }
+  return done
+}
+
+/** `readScattered` on the calling thread (`preadv`): for the sender's batches, see `sender.ts`. */
+export const readScatteredSync = (
+  handle: fs.FileHandle,
+  views: ReadonlyArray<Uint8Array>,
+  position: number
+): number => {
+  let done = 0
+  let pending: ReadonlyArray<Uint8Array> = views
+  while (pending.length > 0) {
+    const bytesRead = readvSync(handle.fd, pending, position + done)
     if (bytesRead === 0) break
     done += bytesRead
     // A short read: continue behind what arrived (rare for a regular file).
