@@ -106,6 +106,23 @@ export const decodeFileRecord = (record: Uint8Array): Either.Either<FileRecord, 
   })
 }
 
+/**
+ * The offset of a well-formed data record (the checks of `decodeFileRecord`), or `undefined`: the
+ * receiver's per-record fast path, which knows the transfer already (`sameFileId`) and needs no views.
+ */
+export const fileRecordOffset = (record: Uint8Array): number | undefined => {
+  if (record.length < FILE_RECORD_HEADER_BYTES || record.length > MAX_RECORD_CONTENT_BYTES) return undefined
+  const view = new DataView(record.buffer, record.byteOffset, FILE_RECORD_HEADER_BYTES)
+  const high = view.getUint32(16)
+  return high >= 2 ** 21 ? undefined : high * 2 ** 32 + view.getUint32(20)
+}
+
+/** Whether `record` (at least 16 bytes) starts with the 16 id bytes `idBytes`. */
+export const sameFileId = (record: Uint8Array, idBytes: Uint8Array): boolean => {
+  for (let i = 0; i < FILE_ID_BYTES; i++) if (record[i] !== idBytes[i]) return false
+  return true
+}
+
 /** 64 lower-case hex digits of a 32-byte digest, and back (the wire carries bytes, the store hex). */
 export const digestHex = (bytes: Uint8Array): string => hex(bytes)
 export const digestBytes = (hex: string): Uint8Array => {

@@ -1,5 +1,6 @@
 /**
- * The sender's scattered reads (issue 15): a batch is read straight into record-shaped buffers, each
+ * The sender's scattered reads (issue 15; async and, as the sender runs them, synchronous) and the
+ * receiver's buffer writes: a batch is read straight into record-shaped buffers, each
  * chunk behind the room for its header, from a real file; short reads continue where they stopped,
  * and the end of the file gives fewer bytes, never a hang.
  */
@@ -9,7 +10,7 @@ import * as fs from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
-import { chunkViews, readScattered } from "../../../src/layers/agent/files/diskIo.js"
+import { chunkViews, readScattered, readScatteredSync, writeFullySync } from "../../../src/layers/agent/files/diskIo.js"
 
 const dir = mkdtempSync(join(tmpdir(), "sixchat-diskio-"))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -46,6 +47,28 @@ describe("scattered reads", () => {
           Buffer.from(buffer.subarray(base + gap, base + gap + n)).equals(bytes.subarray(from + o, from + o + n))
         ).toBe(true)
       }
+    } finally {
+      await handle.close()
+    }
+  })
+
+  it("the synchronous read (the sender's) fills the same buffers the same way, and stops at the end", async () => {
+    const file = join(dir, "s.bin")
+    const bytes = randomBytes(100_003)
+    writeFileSync(file, bytes)
+    const handle = await fs.open(file, "r")
+    try {
+      const gap = 24
+      const chunk = 4096
+      const length = 50_000
+      const a = new Uint8Array(Math.ceil(length / chunk) * (gap + chunk)).fill(0xee)
+      const b = a.slice()
+      expect(readScatteredSync(handle, chunkViews(a, gap, chunk, length), 777)).toBe(length)
+      expect(await readScattered(handle, chunkViews(b, gap, chunk, length), 777)).toBe(length)
+      expect(Buffer.from(a).equals(Buffer.from(b))).toBe(true)
+      expect(readScatteredSync(handle, chunkViews(a, gap, chunk, length), 100_003 - 1000)).toBe(1000)
+      expect(readScatteredSync(handle, chunkViews(a, gap, chunk, length), 100_003)).toBe(0)
+      expect(readScatteredSync(handle, [], 0)).toBe(0)
     } finally {
       await handle.close()
     }
@@ -102,5 +125,32 @@ describe("scattered reads", () => {
     } finally {
       await real.close()
     }
+  })
+})
+
+describe("the receiver's buffer writes", () => {
+  it("writeFullySync puts every byte at its position and leaves the rest of the file as it was", async () => {
+    const file = join(dir, "w.bin")
+    const before = randomBytes(3 * 1024 * 1024)
+    writeFileSync(file, before)
+    const handle = await fs.open(file, "r+")
+    try {
+      const bytes = randomBytes(1024 * 1024 + 5)
+      const at = 1_000_003
+      expect(writeFullySync(handle, bytes, at)).toBe(bytes.length)
+      const after = await fs.readFile(file)
+      expect(after.length).toBe(before.length)
+      expect(after.subarray(at, at + bytes.length).equals(bytes)).toBe(true)
+      expect(after.subarray(0, at).equals(before.subarray(0, at))).toBe(true)
+      expect(after.subarray(at + bytes.length).equals(before.subarray(at + bytes.length))).toBe(true)
+    } finally {
+      await handle.close()
+    }
+  })
+
+  it("a write on a closed handle throws, for the caller to turn into its typed error", async () => {
+    const handle = await fs.open(join(dir, "closed.bin"), "w")
+    await handle.close()
+    expect(() => writeFullySync(handle, new Uint8Array(10), 0)).toThrow()
   })
 })

@@ -17,7 +17,9 @@ import {
   FILE_RECORD_HEADER_BYTES,
   fileIdBytes,
   fileIdKey,
+  fileRecordOffset,
   MAX_FILE_CHUNK,
+  sameFileId,
   ulidFromFileIdBytes
 } from "../../../src/domain/agent/fileRecord.js"
 import {
@@ -85,6 +87,29 @@ describe("data record (PROTOCOL.md 5.4.4)", () => {
     far[17] = 0x20 // 2^53
     expect(decodeFileRecord(far)).toEqual(Either.left("a data record's offset is beyond 2^53 - 1"))
     expect(MAX_FILE_CHUNK).toBe(65_512)
+  })
+
+  it("the fast path's offset and id check agree with decodeFileRecord", () => {
+    const decodedOffset = (record: Uint8Array) =>
+      Either.match(decodeFileRecord(record), { onLeft: () => undefined, onRight: (r) => r.offset })
+    for (const record of [new Uint8Array(23), new Uint8Array(24), new Uint8Array(24 + MAX_FILE_CHUNK + 1)])
+      expect(fileRecordOffset(record)).toBe(decodedOffset(record))
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 16, maxLength: 16 }),
+        fc.uint8Array({ minLength: 16, maxLength: 16 }),
+        fc.uint8Array({ minLength: 24, maxLength: 300 }),
+        fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+        (idBytes, other, raw, offset) => {
+          // Any header, offsets past 2^53 - 1 included, and a well-formed record.
+          expect(fileRecordOffset(raw)).toBe(decodedOffset(raw))
+          const record = encodeFileRecord(idBytes, offset, raw)
+          expect(fileRecordOffset(record)).toBe(offset)
+          expect(sameFileId(record, idBytes)).toBe(true)
+          expect(sameFileId(record, other)).toBe(hex(other) === hex(idBytes))
+        }
+      )
+    )
   })
 
   it("digests as hex and back", () => {

@@ -116,7 +116,8 @@ export const runSession = (
         const handled = yield* plugin.onMessage(link, item.message)
         if (!handled) yield* Effect.logDebug(`test session: unhandled ${item.message._tag}`)
       } else {
-        yield* plugin.onData(link, item.data)
+        // As the session loop does: the plain call first, the effect when it declines.
+        if (plugin.tryData?.(link, item.data) !== true) yield* plugin.onData(link, item.data)
         records++
         if (hooks.afterData !== undefined && (yield* hooks.afterData(records)) === "cut") {
           yield* connection.destroy

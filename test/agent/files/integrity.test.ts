@@ -118,6 +118,62 @@ describe("integrity", () => {
     )
   )
 
+  it.live("the plain-call path for data records takes only the next record of a started transfer", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const b = yield* makeSide(bobId)
+        const sent: Array<AppMessage> = []
+        const link: PeerLink = {
+          peer: alice,
+          send: (m) => Effect.sync(() => void sent.push(m)),
+          sendData: () => Effect.void,
+          channel: undefined as never
+        }
+        const { plugin } = b.files
+        const tryData = plugin.tryData!
+        const id = freshId()
+        const other = freshId()
+        const content = randomBytes(5000)
+        const record = (at: number, n = 1000, of = id) =>
+          encodeFileRecord(fileIdBytes(of), at, content.subarray(at, Math.min(at + n, content.length)))
+        for (const offered of [id, other])
+          yield* plugin.onMessage(link, {
+            _tag: "e2e.FileOffer",
+            id: offered,
+            name: `${offered}.bin`,
+            size: 5000n,
+            etag: "raw-1",
+            chunk: 1000
+          })
+        expect(sent.filter((m) => m._tag === "e2e.FileAccept")).toHaveLength(2)
+        // The first record starts the transfer (a store write): the effect's job.
+        expect(tryData(link, record(0))).toBe(false)
+        yield* plugin.onData(link, record(0))
+        expect(tryData(link, record(1000))).toBe(true)
+        // Declined, with nothing changed: a repeated or skipped offset, another transfer, a malformed
+        // record, another peer, more than the offered size.
+        expect(tryData(link, record(1000))).toBe(false)
+        expect(tryData(link, record(3000))).toBe(false)
+        expect(tryData(link, record(0, 1000, other))).toBe(false)
+        expect(tryData(link, new Uint8Array(10))).toBe(false)
+        expect(tryData({ ...link, peer: bob }, record(2000))).toBe(false)
+        expect(tryData(link, encodeFileRecord(fileIdBytes(id), 2000, new Uint8Array(3001)))).toBe(false)
+        expect(tryData(link, record(2000))).toBe(true)
+        // The effect refuses what the plain call declined; the transfer is gone, so the call declines.
+        yield* plugin.onData(link, record(4000))
+        expect(sent.at(-1)).toEqual({ _tag: "e2e.FileCancel", id, reason: "bad_offset" })
+        expect(tryData(link, record(3000))).toBe(false)
+        expect(yield* b.store.transfer({ direction: "in", peer: alice, id })).toMatchObject({ state: "failed" })
+        // The other transfer still takes its records, first through the effect, then the plain call.
+        yield* plugin.onData(link, record(0, 1000, other))
+        expect(tryData(link, record(1000, 1000, other))).toBe(true)
+        expect(yield* b.store.transfer({ direction: "in", peer: alice, id: other })).toMatchObject({
+          state: "receiving"
+        })
+      })
+    )
+  )
+
   it.live("an offer with a chunk over 65 512 or a size over 2^53 is refused with bad_request / too_large", () =>
     Effect.scoped(
       Effect.gen(function* () {

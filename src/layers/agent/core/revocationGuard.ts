@@ -72,6 +72,8 @@ export const make = (config: RevocationGuardConfig): Effect.Effect<SessionPlugin
         }),
       onMessage: () => Effect.succeed(false),
       onData: () => Effect.void,
+      // Data records are not ours: nothing to run per record.
+      tryData: () => true,
       onSessionDown: (peer) =>
         Effect.suspend(() => {
           const fiber = watchers.get(peer)

@@ -212,7 +212,9 @@ export const make = (
             return Effect.succeed(false)
         }
       },
-      // Once per data record (16 per MiB): no label built and no handler frames pushed unless it fails.
+      // Once per data record (16 per MiB): most take the plain call; the rest, the effect, which builds
+      // no label and pushes no handler frames unless it fails.
+      tryData: receiver.tryData,
       onData: (link, data) =>
         Effect.catchAllCause(receiver.onData(link, data), (cause) =>
           Effect.asVoid(logFailure(`data from ${link.peer}`)(Effect.failCause(cause)))

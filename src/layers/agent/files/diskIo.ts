@@ -5,7 +5,7 @@
  */
 
 import { createHash, type Hash } from "node:crypto"
-import { type BigIntStats, constants } from "node:fs"
+import { type BigIntStats, constants, readvSync, writeSync } from "node:fs"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { Effect, Either } from "effect"
@@ -102,6 +102,29 @@ export const readScattered = async (
   return done
 }
 
+/** `readScattered` on the calling thread (`preadv`): for the sender's batches, see `sender.ts`. */
+export const readScatteredSync = (
+  handle: fs.FileHandle,
+  views: ReadonlyArray<Uint8Array>,
+  position: number
+): number => {
+  let done = 0
+  let pending: ReadonlyArray<Uint8Array> = views
+  while (pending.length > 0) {
+    const bytesRead = readvSync(handle.fd, pending, position + done)
+    if (bytesRead === 0) break
+    done += bytesRead
+    // A short read: continue behind what arrived (rare for a regular file).
+    let skip = bytesRead
+    let i = 0
+    while (i < pending.length && skip >= pending[i]!.length) skip -= pending[i++]!.length
+    const rest = pending.slice(i)
+    if (rest.length > 0 && skip > 0) rest[0] = rest[0]!.subarray(skip)
+    pending = rest
+  }
+  return done
+}
+
 /** Writes all of `bytes` at `position`. */
 export const writeFully = async (handle: fs.FileHandle, bytes: Uint8Array, position: number): Promise<void> => {
   let done = 0
@@ -109,6 +132,16 @@ export const writeFully = async (handle: fs.FileHandle, bytes: Uint8Array, posit
     const { bytesWritten } = await handle.write(bytes, done, bytes.length - done, position + done)
     done += bytesWritten
   }
+}
+
+/**
+ * Writes all of `bytes` at `position` on the calling thread (`pwrite` into the page cache). For the
+ * receiver's 1 MiB buffers only, see `partialFile.ts`.
+ */
+export const writeFullySync = (handle: fs.FileHandle, bytes: Uint8Array, position: number): number => {
+  let done = 0
+  while (done < bytes.length) done += writeSync(handle.fd, bytes, done, bytes.length - done, position + done)
+  return done
 }
 
 /**

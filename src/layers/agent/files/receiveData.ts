@@ -2,9 +2,22 @@
  * Chunk writing on the receiving side (PROTOCOL.md §15; docs/PROTOCOL.md 5.4.4): each data record of an
  * accepted transfer is checked against the expected offset, hashed, and copied into the write buffer,
  * which is written to the partial file in the background as it fills.
+ *
+ * Two entry points over the same rules: `onData`, the effect that handles every record, and `tryData`,
+ * a plain call for the common record (the next one of the transfer the previous record went to, which
+ * fills no buffer): it does the same checks and work without an effect, or returns `false` having
+ * changed nothing, and `onData` then handles the record (issue 15: three Effect steps fewer per 64 KiB
+ * record, 16 per MiB).
  */
 import { Effect, Either } from "effect"
-import { decodeFileRecord, MAX_FILE_CHUNK, ulidFromFileIdBytes } from "../../../domain/agent/fileRecord.js"
+import {
+  decodeFileRecord,
+  FILE_RECORD_HEADER_BYTES,
+  fileRecordOffset,
+  MAX_FILE_CHUNK,
+  sameFileId,
+  ulidFromFileIdBytes
+} from "../../../domain/agent/fileRecord.js"
 import type { PeerLink } from "../core/plugin.js"
 import { type FilesContext, now, refKey, sendQuietly, storeError } from "./context.js"
 import { WRITE_BUFFER_BYTES, writeBuffers } from "./partialFile.js"
@@ -12,7 +25,30 @@ import { type ReceiveState, recordKey } from "./receiveState.js"
 
 export const makeDataReceiver = (ctx: FilesContext, state: ReceiveState) => {
   const { store } = ctx
-  const { receiving, recent, remember, flushInBackground, fail } = state
+  const { receiving, recent, remember, hot, flushInBackground, fail } = state
+
+  /**
+   * The next record of the hot transfer, when nothing but hashing and copying is to be done: the
+   * transfer is still live and started, the record well-formed, at the expected offset, within the
+   * offered size, and its bytes leave room in the active buffer for one more record. Otherwise
+   * `false`, with nothing changed.
+   */
+  const tryData = (link: PeerLink, data: Uint8Array): boolean => {
+    const h = hot.current
+    if (h === undefined || h.peer !== link.peer || receiving.get(h.key) !== h.r) return false
+    const offset = fileRecordOffset(data)
+    if (offset === undefined || !sameFileId(data, h.idBytes)) return false
+    const r = h.r
+    const n = data.length - FILE_RECORD_HEADER_BYTES
+    if (!r.started || r.buffers === undefined || offset !== r.offset || offset + n > r.transfer.size) return false
+    if (WRITE_BUFFER_BYTES - (r.pendingLength + n) < MAX_FILE_CHUNK) return false
+    const bytes = data.subarray(FILE_RECORD_HEADER_BYTES)
+    r.hash.update(bytes)
+    r.buffers[r.active].set(bytes, r.pendingLength)
+    r.pendingLength += n
+    r.offset += n
+    return true
+  }
 
   /**
    * A data record: must belong to an accepted transfer and start at its expected offset (5.4.4).
@@ -47,6 +83,8 @@ export const makeDataReceiver = (ctx: FilesContext, state: ReceiveState) => {
         )
       if (r.offset + record.bytes.length > t.size)
         return locked(fail(link, t, "too_long", `${link.peer} sent more than the ${t.size} bytes it offered.`))
+      // The next record most likely belongs to the same transfer.
+      if (hot.current?.r !== r) hot.current = { peer: link.peer, idBytes: record.idBytes.slice(), key, r }
       r.hash.update(record.bytes)
       // Buffers exist only while data flows: an accepted offer costs an open file, not 2 MiB.
       if (r.buffers === undefined) r.buffers = writeBuffers()
@@ -72,5 +110,5 @@ export const makeDataReceiver = (ctx: FilesContext, state: ReceiveState) => {
       )
     })
 
-  return onData
+  return { onData, tryData }
 }

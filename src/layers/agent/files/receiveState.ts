@@ -13,6 +13,14 @@ import { type FilesContext, finish, sendQuietly } from "./context.js"
 import { closeQuietly, removeQuietly } from "./diskIo.js"
 import { makeWriter, type Receiving } from "./partialFile.js"
 
+/** A live transfer with the key and id bytes its records carry. */
+export interface HotTransfer {
+  readonly peer: Handle
+  readonly idBytes: Uint8Array
+  readonly key: string
+  readonly r: Receiving
+}
+
 /** How many ids of finished transfers are remembered to ignore records still in flight. */
 const RECENT_LIMIT = 1024
 
@@ -33,6 +41,9 @@ export const makeReceiveState = (ctx: FilesContext) => {
 
   const { flush, flushInBackground } = makeWriter(store)
 
+  /** The transfer the last data record went to (the fast path of `receiveData.ts`); forgotten with it. */
+  const hot: { current: HotTransfer | undefined } = { current: undefined }
+
   /**
    * Forgets the live state of a transfer and closes its file. With `keep` the buffered bytes are
    * written first (the transfer pauses); without, they are dropped (it ends).
@@ -43,6 +54,7 @@ export const makeReceiveState = (ctx: FilesContext) => {
       const r = receiving.get(key)
       receiving.delete(key)
       remember(key)
+      if (hot.current?.key === key) hot.current = undefined
       if (r === undefined) return Effect.void
       const saved = keep
         ? flush(r).pipe(Effect.catchAll((e) => Effect.logWarning(`files: ${e.message}`)))
@@ -68,7 +80,7 @@ export const makeReceiveState = (ctx: FilesContext) => {
     return mayOpenTransfer(ctx.caps, { peer: ofPeer, total: receiving.size })
   }
 
-  return { receiving, recent, remember, flush, flushInBackground, release, fail, mayOpen }
+  return { receiving, recent, remember, hot, flush, flushInBackground, release, fail, mayOpen }
 }
 
 export type ReceiveState = ReturnType<typeof makeReceiveState>

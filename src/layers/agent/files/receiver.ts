@@ -19,8 +19,8 @@ import { makeReceiveState } from "./receiveState.js"
 export const makeReceiver = (ctx: FilesContext) => {
   const state = makeReceiveState(ctx)
   const { onOffer, accept } = makeOfferAdmission(ctx, state)
-  const onData = makeDataReceiver(ctx, state)
+  const { onData, tryData } = makeDataReceiver(ctx, state)
   const onDone = makeDoneReceiver(ctx, state)
   const { stopIncoming, onCancel, sessionDown, closeAll } = makeCancelAndPause(ctx, state)
-  return { onOffer, accept, onData, onDone, onCancel, stopIncoming, sessionDown, closeAll }
+  return { onOffer, accept, onData, tryData, onDone, onCancel, stopIncoming, sessionDown, closeAll }
 }

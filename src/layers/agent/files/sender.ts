@@ -16,7 +16,7 @@
 import { createHash } from "node:crypto"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
-import { Effect, FiberMap } from "effect"
+import { Effect, Either, FiberMap } from "effect"
 import { safeFileName } from "../../../domain/agent/fileName.js"
 import { FILE_RECORD_HEADER_BYTES, fileIdBytes, writeFileRecordHeader } from "../../../domain/agent/fileRecord.js"
 import {
@@ -38,16 +38,7 @@ import {
   stateForPeerCancel,
   storeError
 } from "./context.js"
-import {
-  chunkViews,
-  closeQuietly,
-  fileEtag,
-  hashPrefix,
-  ioError,
-  readScattered,
-  startIo,
-  statForOffer
-} from "./diskIo.js"
+import { chunkViews, closeQuietly, fileEtag, hashPrefix, ioError, readScatteredSync, statForOffer } from "./diskIo.js"
 
 export const offerOf = (t: OutgoingTransfer): FileOffer => ({
   _tag: "e2e.FileOffer",
@@ -81,10 +72,9 @@ export const makeSender = (ctx: FilesContext, streams: FiberMap.FiberMap<string>
     })
 
   /**
-   * Streams `t` from `from` over `link` in records of `t.chunk` bytes through two fixed buffers (about
-   * 4 MiB for the whole file, whatever its size); every `sendData` waits for the channel
-   * (back-pressure). Two read buffers: the next batch is read (in the thread pool) while this one is
-   * sent, so the channel never waits for the disk.
+   * Streams `t` from `from` over `link` in records of `t.chunk` bytes through one fixed buffer (about
+   * 2 MiB for the whole file, whatever its size); every `sendData` waits for the channel
+   * (back-pressure). Each batch is read from the page cache just before it is sent (see below).
    */
   const stream = (link: PeerLink, t: OutgoingTransfer, from: number) => {
     const ref = outRef(t.peer, t.id)
@@ -113,35 +103,28 @@ export const makeSender = (ctx: FilesContext, streams: FiberMap.FiberMap<string>
             })
             if (hashed < from) return changed("since it was offered")
           }
-          // Fixed buffers laid out as records, `header || chunk` READ_BATCH times: one scattered read
-          // per batch (one thread-pool trip) puts each chunk behind the room for its header, so a
-          // record goes to the channel in place, without a copy (issue 15).
+          // A fixed buffer laid out as records, `header || chunk` READ_BATCH times: one scattered read
+          // per batch puts each chunk behind the room for its header, so a record goes to the channel in
+          // place, without a copy (issue 15). The read runs here, just before the batch is hashed and
+          // sealed, not in the thread pool: there it filled the buffer from another core, and the
+          // hashing and sealing then paid for those cache lines (sender CPU per MiB 7-16 % lower this
+          // way in alternated runs; docs/BENCHMARKS.md, sixth session). Sealing copies every record
+          // out of the buffer, so the next batch may be read into it as soon as the last one is sent.
           const stride = FILE_RECORD_HEADER_BYTES + t.chunk
-          const batches = [new Uint8Array(stride * READ_BATCH), new Uint8Array(stride * READ_BATCH)] as const
+          const batch = new Uint8Array(stride * READ_BATCH)
           const idBytes = fileIdBytes(t.id)
-          /** Starts reading the batch at `at` into buffer `i`; the effect waits for it. */
-          const readBatch = (i: 0 | 1, at: number) => {
+          const readBatch = (at: number, want: number) =>
+            Either.try({
+              try: () => readScatteredSync(handle, chunkViews(batch, FILE_RECORD_HEADER_BYTES, t.chunk, want), at),
+              catch: ioError(`Could not read ${t.path}`)
+            })
+          for (let at = from; ; ) {
             const want = Math.min(t.chunk * READ_BATCH, t.size - at)
-            const started = startIo(
-              () => readScattered(handle, chunkViews(batches[i], FILE_RECORD_HEADER_BYTES, t.chunk, want), at),
-              ioError(`Could not read ${t.path}`)
-            )
-            return Effect.map(started, (wait) => Effect.map(wait, (got) => ({ at, want, got })))
-          }
-          let current: 0 | 1 = 0
-          let reading = yield* readBatch(current, from)
-          for (;;) {
-            const { at, want, got } = yield* reading
+            const got = yield* readBatch(at, want)
             if (got < want) {
               const detail = `${t.path} became shorter while it was sent: send it again.`
               return { _tag: "Failed", reason: "file_changed", detail } as StreamEnd
             }
-            const position = at + want
-            const batch = batches[current]
-            current = current === 0 ? 1 : 0
-            // The next read goes into the other buffer while this batch is sent (started now, see
-            // `startIo`); after a stop it completes unobserved and the handle closes after it.
-            if (position < t.size) reading = yield* readBatch(current, position)
             for (let o = 0, base = 0; o < want; o += t.chunk, base += stride) {
               const n = Math.min(t.chunk, want - o)
               const record = batch.subarray(base, base + FILE_RECORD_HEADER_BYTES + n)
@@ -151,8 +134,9 @@ export const makeSender = (ctx: FilesContext, streams: FiberMap.FiberMap<string>
               // sequence numbers; a stop takes effect between records.
               yield* Effect.uninterruptible(link.sendData(record))
             }
-            yield* store.fileProgress({ ref, offset: position, now: yield* now })
-            if (position >= t.size) break
+            at += want
+            yield* store.fileProgress({ ref, offset: at, now: yield* now })
+            if (at >= t.size) break
           }
           // Read to the end: the file must still be the one offered, or the receiver gets a mix.
           if (!(yield* unchanged(handle))) return changed("while it was sent")

@@ -184,6 +184,8 @@ export const make = (config: MessagingConfig): Effect.Effect<Messaging, never, S
         }),
       onMessage,
       onData: () => Effect.void,
+      // Data records are not ours: nothing to run per record.
+      tryData: () => true,
       onSessionDown: () => Effect.void
     }
 
