@@ -60,6 +60,14 @@ export class ServerProcess {
     return this.ask("stats")
   }
 
+  /** Disconnects and waits for the child to exit by itself (so a `--cpu-prof` profile gets written). */
+  stopAndWait(): Promise<void> {
+    if (this.child.exitCode !== null) return Promise.resolve()
+    const exited = new Promise<void>((resolve) => this.child.once("exit", () => resolve()))
+    if (this.child.connected) this.child.disconnect()
+    return exited
+  }
+
   stop(): void {
     if (this.child.connected) this.child.disconnect()
     if (this.child.exitCode === null && this.child.pid !== undefined) this.child.kill()

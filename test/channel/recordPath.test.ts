@@ -178,6 +178,20 @@ describe("SecureChannel.trySend", () => {
     )
   )
 
+  it.effect("send takes the same path when nothing stands in the way: one write each, in order with trySend", () =>
+    established((a, b, held) =>
+      Effect.gen(function* () {
+        const before = held.written
+        yield* a.send(msg("one"))
+        expect(held.written).toBe(before + 1)
+        expect(a.trySend!(msg("two"))).toBe(true)
+        yield* a.send(msg("three"))
+        expect(held.written).toBe(before + 3)
+        for (const body of ["one", "two", "three"]) expect(bodyOf(yield* b.receive)).toBe(body)
+      })
+    )
+  )
+
   it.effect("after close it sends nothing, and send reports the closed channel", () =>
     established((a) =>
       Effect.gen(function* () {

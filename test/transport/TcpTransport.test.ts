@@ -210,6 +210,26 @@ describe.each(["127.0.0.1", "::1"])("TcpTransport on %s", (host) => {
   )
 })
 
+/** Reads until `n` bytes have arrived (the peer's writes may come as one chunk or several). */
+const readUpTo = (conn: { readonly read: Effect.Effect<Uint8Array | null, unknown> }, n: number) =>
+  Effect.gen(function* () {
+    const parts: Array<Uint8Array> = []
+    let total = 0
+    while (total < n) {
+      const chunk = yield* conn.read
+      if (chunk === null) break
+      parts.push(chunk)
+      total += chunk.length
+    }
+    const out = new Uint8Array(total)
+    let at = 0
+    for (const p of parts) {
+      out.set(p, at)
+      at += p.length
+    }
+    return out
+  })
+
 describe("TcpTransport dialing", () => {
   it.scopedLive("dials a host name", () =>
     Effect.gen(function* () {
@@ -228,6 +248,56 @@ describe("TcpTransport dialing", () => {
       const listener = yield* transport.listen(makeAddress("::1", 0))
       const result = yield* Effect.either(transport.dial(makeAddress("127.0.0.1", listener.address.port)))
       expect(Either.isLeft(result) && result.left.reason).toBe("ConnectRefused")
+    }).pipe(Effect.provide(tcp))
+  )
+
+  it.scopedLive("an interrupted read loses nothing and leaves the connection readable, by another fiber too", () =>
+    Effect.gen(function* () {
+      const transport = yield* Transport
+      const listener = yield* transport.listen(makeAddress("127.0.0.1", 0))
+      const client = yield* transport.dial(listener.address)
+      const server = yield* listener.accept
+      // Parked, interrupted, then the bytes arrive: the next read (another fiber) gets them in order.
+      const parked = yield* Effect.fork(server.read)
+      yield* Effect.yieldNow()
+      yield* Fiber.interrupt(parked)
+      yield* client.write(text("first"))
+      const next = yield* Effect.fork(server.read)
+      expect(decode((yield* Fiber.join(next))!)).toBe("first")
+      // Interrupted again, and this time the bytes arrive before anyone reads: nothing is handed to the
+      // interrupted reader for good.
+      const again = yield* Effect.fork(server.read)
+      yield* Effect.yieldNow()
+      yield* Fiber.interrupt(again)
+      yield* client.write(text("second"))
+      yield* Effect.sleep("20 millis")
+      yield* client.write(text("third"))
+      yield* Effect.sleep("20 millis")
+      expect(decode((yield* readUpTo(server, 11))!)).toBe("secondthird")
+      // The same fiber reading again after its own read was interrupted is no concurrent read either.
+      const own = yield* Effect.fork(
+        Effect.gen(function* () {
+          yield* Effect.exit(Effect.timeout(Effect.interruptible(server.read), "10 millis"))
+          return yield* server.read
+        })
+      )
+      yield* Effect.sleep("50 millis")
+      yield* client.write(text("fourth"))
+      expect(decode((yield* Fiber.join(own))!)).toBe("fourth")
+    }).pipe(Effect.provide(tcp))
+  )
+
+  it.scopedLive("two fibers reading at once is still a defect", () =>
+    Effect.gen(function* () {
+      const transport = yield* Transport
+      const listener = yield* transport.listen(makeAddress("127.0.0.1", 0))
+      yield* transport.dial(listener.address)
+      const server = yield* listener.accept
+      const first = yield* Effect.fork(server.read)
+      yield* Effect.yieldNow()
+      const second = yield* Effect.exit(server.read)
+      expect(Exit.isFailure(second) && Exit.causeOption(second).pipe((c) => String(c))).toMatch(/concurrently/)
+      yield* Fiber.interrupt(first)
     }).pipe(Effect.provide(tcp))
   )
 

@@ -17,7 +17,7 @@ const bytesUpTo = (n: number) =>
   Bytes.pipe(Schema.filter((b) => b.length <= n || `expected at most ${n} bytes, got ${b.length}`))
 
 /** A short protocol token (version, suite, group, algorithm names, alert codes). */
-const Token = Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_.-]{1,64}$/))
+export const Token = Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_.-]{1,64}$/))
 
 export const ProtocolVersion = Schema.Literal("1")
 export type ProtocolVersion = typeof ProtocolVersion.Type

@@ -22,7 +22,8 @@ import {
   readText
 } from "../xml/read.js"
 import { base64Encode, hexEncode } from "../xml/values.js"
-import { writeXml } from "../xml/write.js"
+import { documentBytes, writeXml } from "../xml/write.js"
+import { fastDocument, fastReaders } from "./fast.js"
 import {
   Ack,
   Alert,
@@ -131,8 +132,14 @@ export const e2eToElement = (msg: E2EMessage): XmlElement => {
   }
 }
 
-/** The exact bytes that are sent (and, for handshake messages, hashed into the transcript). */
-export const encodeE2E = (msg: E2EMessage): Uint8Array => writeXml(e2eToElement(msg))
+/**
+ * The exact bytes that are sent (and, for handshake messages, hashed into the transcript). The hot
+ * application messages are written directly (`./fast.ts`), the same bytes as through the element tree.
+ */
+export const encodeE2E = (msg: E2EMessage): Uint8Array => {
+  const fast = fastDocument(msg)
+  return fast === undefined ? writeXml(e2eToElement(msg)) : documentBytes(fast)
+}
 
 // --- Decoding ------------------------------------------------------------------------------
 
@@ -326,6 +333,21 @@ const readers: Readonly<Record<string, (e: XmlElement) => Decoded>> = {
  * expects (the element is the same for both; PROTOCOL.md §6).
  */
 export const e2eFromElement = (root: XmlElement, hello: HelloKind = "offer"): Decoded => {
+  if (root.namespace !== E2E_NAMESPACE)
+    return Either.left(
+      new DecodeError({
+        reason: "Namespace",
+        message: `<${root.name}> is in namespace "${root.namespace}"; E2E messages are in "${E2E_NAMESPACE}".`
+      })
+    )
+  if (root.name === "Hello") return helloFrom(root, hello)
+  // The hot application messages: their fast reader decides valid elements, the Schema path the rest.
+  const fast = Object.hasOwn(fastReaders, root.name) ? fastReaders[root.name]!(root) : undefined
+  return fast === undefined ? e2eFromElementBySchema(root, hello) : Either.right(fast)
+}
+
+/** `e2eFromElement` through the Schema path only: the reference the fast readers are tested against. */
+export const e2eFromElementBySchema = (root: XmlElement, hello: HelloKind = "offer"): Decoded => {
   if (root.namespace !== E2E_NAMESPACE)
     return Either.left(
       new DecodeError({

@@ -51,7 +51,8 @@ const isPlain = (s: string, quote: boolean): boolean => {
   return true
 }
 
-const escapeText = (s: string): string => (isPlain(s, false) ? s : checked(s, "text").replace(TEXT_SPECIAL, escapeOne))
+export const escapeText = (s: string): string =>
+  isPlain(s, false) ? s : checked(s, "text").replace(TEXT_SPECIAL, escapeOne)
 export const escapeAttribute = (s: string): string =>
   isPlain(s, true) ? s : checked(s, "an attribute value").replace(ATTR_SPECIAL, escapeOne)
 

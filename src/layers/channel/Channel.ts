@@ -138,6 +138,14 @@ export const makeChannel = <In, Out>(
      */
     let toSend: Out | undefined
     const encodeToSend = () => codec.encode(toSend as Out)
+    const trySend = (message: Out): boolean => {
+      toSend = message
+      try {
+        return trySendRecord(ContentType.Xml, encodeToSend)
+      } finally {
+        toSend = undefined
+      }
+    }
     const sendRecord = (
       type: ContentType,
       content: Uint8Array | (() => Uint8Array)
@@ -332,15 +340,12 @@ export const makeChannel = <In, Out>(
     return {
       peer,
       session,
-      send: (message: Out) => Effect.suspend(() => sendRecord(ContentType.Xml, () => codec.encode(message))),
-      trySend: (message: Out) => {
-        toSend = message
-        try {
-          return trySendRecord(ContentType.Xml, encodeToSend)
-        } finally {
-          toSend = undefined
-        }
-      },
+      // The common path sends at once through `trySend` (no closure made per send); otherwise the locked path.
+      send: (message: Out) =>
+        Effect.suspend(() =>
+          trySend(message) ? Effect.void : sendLocked(ContentType.Xml, () => codec.encode(message))
+        ),
+      trySend,
       sendData: (data: Uint8Array) =>
         data.length > MAX_CONTENT
           ? Effect.fail(

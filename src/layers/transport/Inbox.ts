@@ -7,7 +7,7 @@
  * each `push` and stops its source (pauses the socket, closes the window); `onConsumed` tells it when
  * the reader has taken bytes so it can start the source again.
  */
-import { Effect } from "effect"
+import { Effect, type Fiber } from "effect"
 import type { TransportError } from "../../services/Transport.js"
 
 type ReadResult = Effect.Effect<Uint8Array | null, TransportError>
@@ -22,11 +22,24 @@ export class Inbox {
   private ended = false
   /** The failure, or how to build it: its stack trace is only captured when someone reads it. */
   private failure: TransportError | (() => TransportError) | undefined
+  /** The parked reader, and its fiber (see `read`). */
   private waiter: Resume | undefined
+  private waiterFiber: Fiber.RuntimeFiber<unknown, unknown> | undefined
+  /** A chunk handed to the parked reader: it takes it when it runs (see `push`). Read before `chunks`. */
+  private handed: Uint8Array | undefined
 
   /**
    * The next chunk, `null` after the peer's end of stream, or the failure. Data queued before an end
    * or a peer failure is still delivered first; a local `fail(..., discard)` drops it.
+   *
+   * A reader that finds nothing parks in an `Effect.async` without a canceler (issue 15): returning one
+   * makes `Effect.async` wrap every wait in `onInterrupt` (an interruption mask, a `matchCauseEffect`,
+   * about eight more steps and a dozen objects per wait), and those objects outlived young-generation
+   * collections (~600 KB promoted per scavenge in the ping-pong server, none without them). What the
+   * canceler did is done here instead: a parked reader is woken with `read` itself, so it takes its
+   * chunk only when it runs (an interrupted reader takes nothing; the chunk waits for the next read),
+   * and a waiter left by an interrupted read is recognised by its fiber (ended, or the one reading now)
+   * and replaced, while a second reader alongside a live one still dies as before.
    */
   readonly read: ReadResult
 
@@ -36,13 +49,17 @@ export class Inbox {
     const wait = Effect.async<Uint8Array | null, TransportError>((resume) => {
       const ready = this.take()
       if (ready !== undefined) return resume(ready)
-      if (this.waiter !== undefined) return resume(Effect.dieMessage("Connection.read was called concurrently"))
       this.waiter = resume
-      return Effect.sync(() => {
-        if (this.waiter === resume) this.waiter = undefined
-      })
     })
-    this.read = Effect.suspend(() => this.take() ?? wait)
+    const park = Effect.withFiberRuntime<Uint8Array | null, TransportError>((fiber) => {
+      const previous = this.waiterFiber
+      if (this.waiter !== undefined && previous !== fiber && previous?.unsafePoll() === null)
+        return Effect.dieMessage("Connection.read was called concurrently")
+      this.waiter = undefined
+      this.waiterFiber = fiber as Fiber.RuntimeFiber<unknown, unknown>
+      return wait
+    })
+    this.read = Effect.suspend(() => this.take() ?? park)
   }
 
   get isEnded(): boolean {
@@ -67,9 +84,11 @@ export class Inbox {
     if (this.ended || this.failure !== undefined) return
     const waiter = this.waiter
     if (waiter !== undefined) {
+      // Nothing is queued while a reader is parked: this chunk comes first. See `read`.
       this.waiter = undefined
+      this.handed = chunk
       this.onConsumed(chunk.byteLength)
-      waiter(Effect.succeed(chunk))
+      waiter(this.read)
       return
     }
     if (this.chunks === undefined) this.chunks = []
@@ -90,9 +109,12 @@ export class Inbox {
    * fails the inbox on every connection, and capturing an error's stack cost ~2 % of a handshake.
    */
   fail(error: TransportError | (() => TransportError), discard = false): void {
-    if (discard && this.chunks !== undefined) {
-      this.chunks.length = 0
-      this.bytes = 0
+    if (discard) {
+      this.handed = undefined
+      if (this.chunks !== undefined) {
+        this.chunks.length = 0
+        this.bytes = 0
+      }
     }
     if (this.failure !== undefined) return
     this.failure = error
@@ -102,13 +124,16 @@ export class Inbox {
   private wake(): void {
     const waiter = this.waiter
     if (waiter === undefined) return
-    const ready = this.take()
-    if (ready === undefined) return
     this.waiter = undefined
-    waiter(ready)
+    waiter(this.read)
   }
 
   private take(): ReadResult | undefined {
+    const handed = this.handed
+    if (handed !== undefined) {
+      this.handed = undefined
+      return Effect.succeed(handed)
+    }
     const chunks = this.chunks
     if (chunks !== undefined && chunks.length > 0) {
       const chunk = chunks.shift()!
