@@ -196,6 +196,60 @@ export const decodeIdentity: (rows: ReadonlyArray<unknown>) => Effect.Effect<Ide
 /** `decodeIdentity` as a plain function (the synchronous read path); throws on a malformed row. */
 export const identityOf = (rows: ReadonlyArray<unknown>): IdentityRows => identityRows(rows as ReadonlyArray<Row>)
 
+/**
+ * The identity statement's result columns in order (its select list): the synchronous read takes its rows
+ * as arrays (`SyncReads.rows`, issue 15) and checks once that the statement's columns are these.
+ */
+export const IDENTITY_COLUMNS = [
+  "serial",
+  "handle",
+  "fingerprint",
+  "der",
+  "not_before",
+  "not_after",
+  "status",
+  "revoked_at",
+  "reason",
+  "device_id",
+  "addresses",
+  "observed",
+  "expires_at",
+  "seq",
+  "updated_at"
+] as const
+
+/**
+ * A row of `IDENTITY_COLUMNS` as an object of the columns the decoders read: one small object of a fixed
+ * shape made here is cheaper than the driver's (it sets each of 15 properties through the V8 API), and the
+ * same checks run on it.
+ */
+const identityRow = (r: ReadonlyArray<unknown>): Row => ({
+  serial: r[0],
+  handle: r[1],
+  fingerprint: r[2],
+  der: r[3],
+  not_before: r[4],
+  not_after: r[5],
+  status: r[6],
+  revoked_at: r[7],
+  reason: r[8],
+  device_id: r[9],
+  addresses: r[10],
+  observed: r[11],
+  expires_at: r[12],
+  seq: r[13],
+  updated_at: r[14]
+})
+
+/** `identityOf` for rows as arrays of `IDENTITY_COLUMNS`; throws on a malformed row. */
+export const identityOfArrays = (rows: ReadonlyArray<ReadonlyArray<unknown>>): IdentityRows => {
+  const first = rows[0]
+  if (first === undefined) return { certificate: undefined, bindings: [] }
+  const bindings: Array<Binding> = []
+  for (const row of rows) if (row[9] !== null) bindings.push(bindingOf(identityRow(row)))
+  return { certificate: certificateOf(identityRow(first)), bindings }
+}
+
 export const decodeRevoked = (
   rows: ReadonlyArray<unknown>
 ): Effect.Effect<ReadonlyArray<RevokedEntry>, RegistryError> =>
