@@ -124,6 +124,17 @@ const bindingOf = (row: Row): Binding => {
 const STATUSES: ReadonlySet<unknown> = new Set(CertificateStatus.literals)
 const REASONS: ReadonlySet<unknown> = new Set(RevocationReason.literals)
 
+/**
+ * The bytes of a blob column as a plain `Uint8Array` of the caller's own. A driver `Buffer` may be a view on
+ * a shared pool (PostgreSQL's `bytea` decoding): then it is copied. One that spans its whole backing store
+ * (better-sqlite3 makes a fresh one per value) is nobody else's: a view on it does, without the copy of
+ * every Lookup's certificate (issue 15).
+ */
+const ownBytes = (bytes: Uint8Array): Uint8Array =>
+  bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && !(bytes.buffer instanceof SharedArrayBuffer)
+    ? new Uint8Array(bytes.buffer, 0, bytes.byteLength)
+    : new Uint8Array(bytes)
+
 const certificateOf = (row: Row): CertificateRecord => {
   const der = row.der
   if (!(der instanceof Uint8Array)) throw new Malformed("der is not bytes")
@@ -133,8 +144,7 @@ const certificateOf = (row: Row): CertificateRecord => {
     serial: text(row, "serial") as SerialHex,
     handle: text(row, "handle") as Handle,
     fingerprint: text(row, "fingerprint") as Fingerprint,
-    // A driver `Buffer` may be a view on a shared pool: hand callers their own plain copy.
-    der: new Uint8Array(der),
+    der: ownBytes(der),
     notBefore: millis(row, "not_before"),
     notAfter: millis(row, "not_after"),
     status: status as CertificateRecord["status"]
