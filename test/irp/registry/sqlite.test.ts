@@ -14,7 +14,7 @@ import { DeviceId, Seq } from "../../../src/domain/irp/registry.js"
 import { migrate, migrations } from "../../../src/layers/irp/registry/migrations.js"
 import * as SqlRegistry from "../../../src/layers/irp/registry/SqlRegistry.js"
 import * as SqliteLive from "../../../src/layers/sql/SqliteLive.js"
-import { SyncReads } from "../../../src/layers/sql/SyncReads.js"
+import { SyncReads, type SyncReadsService } from "../../../src/layers/sql/SyncReads.js"
 import { IrpRegistry, type IrpRegistryService } from "../../../src/services/IrpRegistry.js"
 import { freshHandle, registrySuite } from "./suite.js"
 
@@ -194,6 +194,47 @@ it.scoped("an in-memory database has no second connection: its reads stay effect
       bindings: []
     })
   })
+)
+
+it.scoped(
+  "the synchronous Lookup read takes its rows as arrays: the identity statement's columns are the decoder's",
+  () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const storage = yield* Layer.build(SqliteLive.layer(join(dir, "arrays.db")))
+      const reads = Context.unsafeGet(storage, SyncReads) as SyncReadsService
+      const calls = { rows: 0, all: 0 }
+      const counting: SyncReadsService = {
+        ...reads,
+        rows: (sql, params) => {
+          calls.rows++
+          return reads.rows(sql, params)
+        },
+        all: (sql, params) => {
+          calls.all++
+          return reads.all(sql, params)
+        }
+      }
+      const context = yield* Layer.build(
+        SqlRegistry.layer.pipe(Layer.provide(Layer.succeedContext(Context.add(storage, SyncReads, counting))))
+      )
+      const registry = Context.get(context, IrpRegistry)
+      const handle = freshHandle("arrays")
+      const now = yield* Clock.currentTimeMillis
+      const record = {
+        serial: "a11a" as SerialHex,
+        handle,
+        fingerprint: "cd".repeat(32) as CertificateRecord["fingerprint"],
+        der: new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x02]),
+        notBefore: now - 1000,
+        notAfter: now + 86_400_000,
+        status: "good" as const
+      }
+      yield* registry.recordCertificate(record)
+      const bindings = yield* registerDevice(registry, handle, now)
+      expect(registry.currentIdentityNow!({ handle, now })).toEqual({ certificate: record, bindings })
+      expect(calls).toEqual({ rows: 1, all: 0 })
+    })
 )
 
 it.scoped("SyncReads: read-only, memory-mapped, refuses statements that write", () =>
