@@ -2,11 +2,12 @@
  * A short focused run for profiling the IRP server (not a benchmark of record: `../irp.ts` is): our
  * server and the same-work anchor over SQLite files (or PostgreSQL schemas, `postgres`) of 1,000
  * identities, 16 connections each, in alternating slices of one kind of request; prints the throughput
- * and the server CPU per request of both. `SIXCHAT_BENCH_SERVER_FLAGS="--cpu-prof --cpu-prof-dir=D"`
- * profiles the server processes. PostgreSQL: `SIXCHAT_BENCH_PG_URL` (default
+ * and the server CPU per request of both. `scale` instead: our server over 1,000 identities against our
+ * server over LARGE (default 1,000,000), Lookups (`bench:irp`'s `scale_ratio`), after a 12 s warm-up each.
+ * `SIXCHAT_BENCH_SERVER_FLAGS="--cpu-prof --cpu-prof-dir=D"` profiles the server processes. PostgreSQL: `SIXCHAT_BENCH_PG_URL` (default
  * `postgres://postgres@127.0.0.1:5432/test`), fresh schemas dropped afterwards.
  *
- *     node dist-bench/bench/irp/profile.js lookup|register [SECONDS] [ROUNDS] [sqlite|postgres]
+ *     node dist-bench/bench/irp/profile.js lookup|register|scale [SECONDS] [ROUNDS] [sqlite|postgres] [LARGE]
  */
 import { mkdtempSync, rmSync } from "node:fs"
 import * as Os from "node:os"
@@ -22,13 +23,15 @@ import { prepareDomain } from "./setup.js"
 import { anchorSystem, oursSystem, pgSchema, type System } from "./systems.js"
 import { combine, figuresOf, type Measured } from "./wire.js"
 
-const [kind = "register", seconds = "2", rounds = "3", store = "sqlite"] = process.argv.slice(2) as [
+const [mode = "register", seconds = "2", rounds = "3", store = "sqlite", large = "1000000"] = process.argv.slice(2) as [
+  string?,
   string?,
   string?,
   string?,
   string?
 ]
-if (kind !== "lookup" && kind !== "register") throw new Error("kind: lookup or register")
+if (mode !== "lookup" && mode !== "register" && mode !== "scale") throw new Error("kind: lookup, register or scale")
+const kind = mode === "scale" ? "lookup" : mode
 if (store !== "sqlite" && store !== "postgres") throw new Error("store: sqlite or postgres")
 const PG_URL = process.env.SIXCHAT_BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test"
 const POPULATION = 1_000
@@ -50,13 +53,18 @@ const program = Effect.gen(function* () {
       if (url === undefined) return yield* Effect.dieMessage(`PostgreSQL not reachable at ${PG_URL}`)
       return { db: url, layer: PgLive.layer(url, { maxConnections: 2 }) }
     })
-  const a = yield* at("anchor.sqlite")
+  const a = yield* at(mode === "scale" ? "large.sqlite" : "anchor.sqlite")
   const o = yield* at("ours.sqlite")
-  const anchor = yield* anchorSystem("anchor", dir, a.db, a.layer, POPULATION, identities, filler)
+  const anchor =
+    mode === "scale"
+      ? (yield* oursSystem("large", dir, a.db, a.layer, Number(large), identities, filler, domain.rootCertificate))
+          .system
+      : yield* anchorSystem("anchor", dir, a.db, a.layer, POPULATION, identities, filler)
   const ours = (yield* oursSystem("ours", dir, o.db, o.layer, POPULATION, identities, filler, domain.rootCertificate))
     .system
   const systems: ReadonlyArray<System> = [anchor, ours]
-  for (const s of systems) yield* Effect.promise(() => measure(s.server, 16, s[kind], 1000, 0))
+  const warmMs = mode === "scale" ? 12_000 : 1000
+  for (const s of systems) yield* Effect.promise(() => measure(s.server, 16, s[kind], warmMs, 0))
   const slices = new Map<string, Array<Measured>>()
   for (let r = 0; r < Number(rounds); r++)
     for (const s of r % 2 === 0 ? systems : [...systems].reverse()) {
@@ -64,8 +72,10 @@ const program = Effect.gen(function* () {
       slices.set(s.name, [...(slices.get(s.name) ?? []), m])
     }
   const figures = Object.fromEntries(systems.map((s) => [s.name, figuresOf(combine(slices.get(s.name)!))]))
-  const ratio = Math.round((figures.ours!.perSecond / figures.anchor!.perSecond) * 1000) / 1000
-  return { kind, store, loadAverage: Os.loadavg().map((l) => Math.round(l * 100) / 100), ratio, ...figures }
+  // `scale`: large ÷ small (`scale_ratio`); otherwise ours ÷ anchor.
+  const [num, den] = mode === "scale" ? [figures.large!, figures.ours!] : [figures.ours!, figures.anchor!]
+  const ratio = Math.round((num.perSecond / den.perSecond) * 1000) / 1000
+  return { mode, store, loadAverage: Os.loadavg().map((l) => Math.round(l * 100) / 100), ratio, ...figures }
 }).pipe(Effect.scoped, Effect.provide(Layer.mergeAll(TcpTransport.layer, CryptoLive.layerNode, EntropyLive.layer)))
 
 Effect.runPromise(program).then(

@@ -46,10 +46,23 @@ export const make = (filename: string, busyTimeoutMs: number): Effect.Effect<Syn
       (db) => Effect.sync(() => db.close())
     ),
     (db): SyncReadsService => {
-      const prepared = statementCache(db, MAX_STATEMENTS, (statement) => {
+      const readOnly = (statement: Sqlite.Statement) => {
         if (!statement.reader) throw new TypeError("SyncReads runs read-only statements only")
+      }
+      const prepared = statementCache(db, MAX_STATEMENTS, readOnly)
+      // A statement in raw mode returns arrays: its own prepared copy, so `all` keeps its objects.
+      const raw = statementCache(db, MAX_STATEMENTS, (statement) => {
+        readOnly(statement)
+        statement.raw(true)
       })
-      return { all: (sql, params) => prepared(sql).all(...params) as ReadonlyArray<Record<string, unknown>> }
+      return {
+        all: (sql, params) => prepared(sql).all(...params) as ReadonlyArray<Record<string, unknown>>,
+        rows: (sql, params) => raw(sql).all(...params) as ReadonlyArray<ReadonlyArray<unknown>>,
+        columns: (sql) =>
+          prepared(sql)
+            .columns()
+            .map((column) => column.name)
+      }
     }
   )
 

@@ -6,7 +6,14 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Either } from "effect"
 import { type Address, makeAddress } from "../../../src/domain/brands.js"
-import { addressesJson, addressJson, bindingsNow } from "../../../src/layers/irp/registry/rows.js"
+import {
+  addressesJson,
+  addressJson,
+  bindingsNow,
+  IDENTITY_COLUMNS,
+  identityOf,
+  identityOfArrays
+} from "../../../src/layers/irp/registry/rows.js"
 
 const hosts = ["192.0.2.1", "2001:db8::5", "node.example.org", 'a"b\\c', "ünï.example", "x\u0001y"]
 const asStored = (addresses: ReadonlyArray<Address>) =>
@@ -59,5 +66,45 @@ describe("binding rows", () => {
       }
     const badObserved = bindingsNow([row(addressesJson([makeAddress("192.0.2.1", 1)]), '{"host":"h","port":-1}')])
     expect(Either.isLeft(badObserved) && badObserved.left.reason).toBe("Storage")
+  })
+})
+
+describe("identity rows as arrays (the synchronous Lookup read)", () => {
+  const certificate = {
+    serial: "5a11",
+    handle: "olga@example.org",
+    fingerprint: "ab".repeat(32),
+    der: Buffer.from([0x30, 0x03, 0x02, 0x01, 0x01]),
+    not_before: 100,
+    not_after: 9_000,
+    status: "good",
+    revoked_at: null,
+    reason: null
+  }
+  const noBinding = { device_id: null, addresses: null, observed: null, expires_at: null, seq: null, updated_at: null }
+  const asArray = (r: Record<string, unknown>) => IDENTITY_COLUMNS.map((c) => r[c])
+  const cases: ReadonlyArray<ReadonlyArray<Record<string, unknown>>> = [
+    [],
+    [{ ...certificate, ...noBinding }],
+    [
+      { ...certificate, ...row('[{"host":"192.0.2.1","port":4605}]', null), device_id: "laptop" },
+      { ...certificate, ...row('[{"host":"192.0.2.2","port":4606}]', '{"host":"203.0.113.9","port":1}') }
+    ],
+    [{ ...certificate, status: "revoked", revoked_at: 500, reason: "superseded", ...noBinding }]
+  ]
+  it("decode to what the same rows as objects decode to", () => {
+    for (const rows of cases) expect(identityOfArrays(rows.map(asArray))).toEqual(identityOf(rows))
+  })
+  it("a damaged row still throws (the caller's read then reports a Storage error)", () => {
+    const damaged: ReadonlyArray<Record<string, unknown>> = [
+      { ...certificate, der: "not bytes", ...noBinding },
+      { ...certificate, status: "lost", ...noBinding },
+      { ...certificate, ...row("[]", null) },
+      { ...certificate, ...row('[{"host":"192.0.2.1","port":4605}]', null), seq: 7 }
+    ]
+    for (const r of damaged) {
+      expect(() => identityOf([r])).toThrow()
+      expect(() => identityOfArrays([asArray(r)])).toThrow()
+    }
   })
 })

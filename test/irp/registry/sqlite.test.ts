@@ -14,7 +14,7 @@ import { DeviceId, Seq } from "../../../src/domain/irp/registry.js"
 import { migrate, migrations } from "../../../src/layers/irp/registry/migrations.js"
 import * as SqlRegistry from "../../../src/layers/irp/registry/SqlRegistry.js"
 import * as SqliteLive from "../../../src/layers/sql/SqliteLive.js"
-import { SyncReads } from "../../../src/layers/sql/SyncReads.js"
+import { SyncReads, type SyncReadsService } from "../../../src/layers/sql/SyncReads.js"
 import { IrpRegistry, type IrpRegistryService } from "../../../src/services/IrpRegistry.js"
 import { freshHandle, registrySuite } from "./suite.js"
 
@@ -127,6 +127,9 @@ it.scoped("lookups and the device count are index searches, never table scans", 
     expect(identity).not.toMatch(/TEMP B-TREE/)
     // ... and the certificate row by its rowid from that index, not through the serial's index.
     expect(identity).toContain("SEARCH c USING INTEGER PRIMARY KEY (rowid=?)")
+    // ... and the bindings in their own table's key order (WITHOUT ROWID): one search, no index then table.
+    expect(identity).toContain("SEARCH b USING PRIMARY KEY (handle=?)")
+    expect(lookup).toContain("USING PRIMARY KEY (handle=?")
   })
 )
 
@@ -193,6 +196,47 @@ it.scoped("an in-memory database has no second connection: its reads stay effect
   })
 )
 
+it.scoped(
+  "the synchronous Lookup read takes its rows as arrays: the identity statement's columns are the decoder's",
+  () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const storage = yield* Layer.build(SqliteLive.layer(join(dir, "arrays.db")))
+      const reads = Context.unsafeGet(storage, SyncReads) as SyncReadsService
+      const calls = { rows: 0, all: 0 }
+      const counting: SyncReadsService = {
+        ...reads,
+        rows: (sql, params) => {
+          calls.rows++
+          return reads.rows(sql, params)
+        },
+        all: (sql, params) => {
+          calls.all++
+          return reads.all(sql, params)
+        }
+      }
+      const context = yield* Layer.build(
+        SqlRegistry.layer.pipe(Layer.provide(Layer.succeedContext(Context.add(storage, SyncReads, counting))))
+      )
+      const registry = Context.get(context, IrpRegistry)
+      const handle = freshHandle("arrays")
+      const now = yield* Clock.currentTimeMillis
+      const record = {
+        serial: "a11a" as SerialHex,
+        handle,
+        fingerprint: "cd".repeat(32) as CertificateRecord["fingerprint"],
+        der: new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x02]),
+        notBefore: now - 1000,
+        notAfter: now + 86_400_000,
+        status: "good" as const
+      }
+      yield* registry.recordCertificate(record)
+      const bindings = yield* registerDevice(registry, handle, now)
+      expect(registry.currentIdentityNow!({ handle, now })).toEqual({ certificate: record, bindings })
+      expect(calls).toEqual({ rows: 1, all: 0 })
+    })
+)
+
 it.scoped("SyncReads: read-only, memory-mapped, refuses statements that write", () =>
   Effect.gen(function* () {
     const dir = yield* tempDir
@@ -202,6 +246,18 @@ it.scoped("SyncReads: read-only, memory-mapped, refuses statements that write", 
     expect(Number(mmap?.mmap_size)).toBeGreaterThan(0)
     expect(() => reads.all("DELETE FROM irp_bindings", [])).toThrow()
     expect(() => reads.all("SELECT COUNT(*) AS n FROM irp_bindings WHERE handle = ?", ["x"])).not.toThrow()
+    // The same rows as arrays, in select-list order, and the columns' names; writes refused there too.
+    const statement = "SELECT 1 AS one, CAST(? AS TEXT) AS two UNION ALL SELECT 3, 'four'"
+    expect(reads.rows(statement, ["2"])).toEqual([
+      [1, "2"],
+      [3, "four"]
+    ])
+    expect(reads.all(statement, ["2"])).toEqual([
+      { one: 1, two: "2" },
+      { one: 3, two: "four" }
+    ])
+    expect(reads.columns(statement)).toEqual(["one", "two"])
+    expect(() => reads.rows("DELETE FROM irp_bindings", [])).toThrow()
   })
 )
 
@@ -219,9 +275,31 @@ it.scoped(
       const indexes = sql<{ readonly name: string }>`SELECT name FROM sqlite_master
       WHERE type = 'index' AND tbl_name = 'irp_certificates' AND name NOT LIKE 'sqlite_autoindex%' ORDER BY name`
       expect((yield* indexes).map((r) => r.name)).toEqual(["irp_certificates_handle", "irp_certificates_revoked"])
+      // Two bindings as that release wrote them (a table with rowids).
+      yield* sql.unsafe(`INSERT INTO irp_bindings (handle, device_id, addresses, observed, expires_at, seq, updated_at)
+        VALUES ('a@example.org', 'phone', '[{"host":"192.0.2.1","port":1}]', NULL, 5000, 7, 1000),
+          ('a@example.org', 'laptop', '[{"host":"192.0.2.2","port":2}]', '{"host":"198.51.100.1","port":3}', 6000, 9, 2000)`)
+      const bindings = sql`SELECT * FROM irp_bindings ORDER BY handle, device_id`
+      const before = yield* bindings
       const run = Effect.provideService(migrate, SqlClient.SqlClient, sql)
-      expect(yield* run).toEqual([2])
+      expect(yield* run).toEqual([2, 3])
       expect((yield* indexes).map((r) => r.name)).toEqual(["irp_certificates_current", "irp_certificates_revoked"])
+      // Migration 3: the same rows, now in a table without rowids, with its expiry index and its checks.
+      expect(yield* bindings).toEqual(before)
+      const table = yield* sql<{ readonly sql: string }>`SELECT sql FROM sqlite_master WHERE name = 'irp_bindings'`
+      expect(table[0]?.sql).toMatch(/WITHOUT ROWID$/)
+      expect((yield* Effect.either(sql.unsafe("SELECT rowid FROM irp_bindings")))._tag).toBe("Left")
+      const bindingIndexes = yield* sql<{ readonly name: string }>`SELECT name FROM sqlite_master
+        WHERE type = 'index' AND tbl_name = 'irp_bindings' AND name NOT LIKE 'sqlite_autoindex%'`
+      expect(bindingIndexes.map((r) => r.name)).toEqual(["irp_bindings_expires_at"])
+      const negative =
+        sql.unsafe(`INSERT INTO irp_bindings (handle, device_id, addresses, observed, expires_at, seq, updated_at)
+        VALUES ('b@example.org', 'x', '[]', NULL, 1, -1, 1)`)
+      expect((yield* Effect.either(negative))._tag).toBe("Left")
+      const duplicate =
+        sql.unsafe(`INSERT INTO irp_bindings (handle, device_id, addresses, observed, expires_at, seq, updated_at)
+        VALUES ('a@example.org', 'phone', '[]', NULL, 1, 1, 1)`)
+      expect((yield* Effect.either(duplicate))._tag).toBe("Left")
       expect(yield* run).toEqual([])
     })
 )

@@ -15,8 +15,10 @@ import {
   decodeCertificates,
   decodeIdentity,
   decodeRevoked,
+  IDENTITY_COLUMNS,
   type IdentityRows,
-  identityOf
+  identityOf,
+  identityOfArrays
 } from "./rows.js"
 import { fail, type Store } from "./store.js"
 
@@ -47,10 +49,21 @@ const syncIdentity = (
   const AT = -424242
   const [text, params] = compile(HANDLE, AT)
   if (params.length !== 3 || params[0] !== AT || params[1] !== HANDLE || params[2] !== AT) return undefined
+  // The rows come as arrays (no driver object per row, issue 15), decoded by position: the statement's
+  // columns are checked once against the positions the decoder reads; any other spelling reads objects.
+  let asArrays = false
+  try {
+    const columns = reads.columns(text)
+    asArrays = columns.length === IDENTITY_COLUMNS.length && columns.every((c, i) => c === IDENTITY_COLUMNS[i])
+  } catch {
+    asArrays = false
+  }
   return ({ handle, now }): IdentityRows | undefined => {
     const at = Math.floor(now)
     try {
-      return identityOf(reads.all(text, [at, handle, at]))
+      return asArrays
+        ? identityOfArrays(reads.rows(text, [at, handle, at]))
+        : identityOf(reads.all(text, [at, handle, at]))
     } catch {
       return undefined
     }

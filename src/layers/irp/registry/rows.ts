@@ -124,6 +124,17 @@ const bindingOf = (row: Row): Binding => {
 const STATUSES: ReadonlySet<unknown> = new Set(CertificateStatus.literals)
 const REASONS: ReadonlySet<unknown> = new Set(RevocationReason.literals)
 
+/**
+ * The bytes of a blob column as a plain `Uint8Array` of the caller's own. A driver `Buffer` may be a view on
+ * a shared pool (PostgreSQL's `bytea` decoding): then it is copied. One that spans its whole backing store
+ * (better-sqlite3 makes a fresh one per value) is nobody else's: a view on it does, without the copy of
+ * every Lookup's certificate (issue 15).
+ */
+const ownBytes = (bytes: Uint8Array): Uint8Array =>
+  bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && !(bytes.buffer instanceof SharedArrayBuffer)
+    ? new Uint8Array(bytes.buffer, 0, bytes.byteLength)
+    : new Uint8Array(bytes)
+
 const certificateOf = (row: Row): CertificateRecord => {
   const der = row.der
   if (!(der instanceof Uint8Array)) throw new Malformed("der is not bytes")
@@ -133,8 +144,7 @@ const certificateOf = (row: Row): CertificateRecord => {
     serial: text(row, "serial") as SerialHex,
     handle: text(row, "handle") as Handle,
     fingerprint: text(row, "fingerprint") as Fingerprint,
-    // A driver `Buffer` may be a view on a shared pool: hand callers their own plain copy.
-    der: new Uint8Array(der),
+    der: ownBytes(der),
     notBefore: millis(row, "not_before"),
     notAfter: millis(row, "not_after"),
     status: status as CertificateRecord["status"]
@@ -195,6 +205,60 @@ export const decodeIdentity: (rows: ReadonlyArray<unknown>) => Effect.Effect<Ide
 
 /** `decodeIdentity` as a plain function (the synchronous read path); throws on a malformed row. */
 export const identityOf = (rows: ReadonlyArray<unknown>): IdentityRows => identityRows(rows as ReadonlyArray<Row>)
+
+/**
+ * The identity statement's result columns in order (its select list): the synchronous read takes its rows
+ * as arrays (`SyncReads.rows`, issue 15) and checks once that the statement's columns are these.
+ */
+export const IDENTITY_COLUMNS = [
+  "serial",
+  "handle",
+  "fingerprint",
+  "der",
+  "not_before",
+  "not_after",
+  "status",
+  "revoked_at",
+  "reason",
+  "device_id",
+  "addresses",
+  "observed",
+  "expires_at",
+  "seq",
+  "updated_at"
+] as const
+
+/**
+ * A row of `IDENTITY_COLUMNS` as an object of the columns the decoders read: one small object of a fixed
+ * shape made here is cheaper than the driver's (it sets each of 15 properties through the V8 API), and the
+ * same checks run on it.
+ */
+const identityRow = (r: ReadonlyArray<unknown>): Row => ({
+  serial: r[0],
+  handle: r[1],
+  fingerprint: r[2],
+  der: r[3],
+  not_before: r[4],
+  not_after: r[5],
+  status: r[6],
+  revoked_at: r[7],
+  reason: r[8],
+  device_id: r[9],
+  addresses: r[10],
+  observed: r[11],
+  expires_at: r[12],
+  seq: r[13],
+  updated_at: r[14]
+})
+
+/** `identityOf` for rows as arrays of `IDENTITY_COLUMNS`; throws on a malformed row. */
+export const identityOfArrays = (rows: ReadonlyArray<ReadonlyArray<unknown>>): IdentityRows => {
+  const first = rows[0]
+  if (first === undefined) return { certificate: undefined, bindings: [] }
+  const bindings: Array<Binding> = []
+  for (const row of rows) if (row[9] !== null) bindings.push(bindingOf(identityRow(row)))
+  return { certificate: certificateOf(identityRow(first)), bindings }
+}
 
 export const decodeRevoked = (
   rows: ReadonlyArray<unknown>

@@ -66,14 +66,17 @@ export const make = (
       Effect.forever,
       Effect.forkScoped
     )
-    const changes = yield* registry.subscribe
-    yield* Queue.take(changes).pipe(
-      Effect.flatMap((change) => (change.kind === "certificate" ? refresh : Effect.void)),
-      Effect.forever,
-      Effect.forkScoped
-    )
-    // Another process wrote to the database, and no feed says what (`sixchat irp revoke` on SQLite).
-    yield* registry.onChange({ changed: () => {}, lost: () => wake.unsafeOffer(undefined) })
+    // A certificate change wakes the reload; any other change is nothing to it. Heard as a listener, told
+    // at each commit with no fiber to resume (issue 15: a feed subscriber's fiber woke for every
+    // registration only to drop it); a change told twice (PostgreSQL: at the commit, then by the notice)
+    // wakes it once or twice, and a reload reads the same list. `lost`: another process wrote to the
+    // database, and no feed says what (`sixchat irp revoke` on SQLite).
+    yield* registry.onChange({
+      changed: (change) => {
+        if (change.kind === "certificate") wake.unsafeOffer(undefined)
+      },
+      lost: () => wake.unsafeOffer(undefined)
+    })
     yield* Effect.sleep(refreshEvery).pipe(Effect.zipRight(refresh), Effect.forever, Effect.forkScoped)
 
     const isRevoked = (serial: string) => bySerial.has(serial)
