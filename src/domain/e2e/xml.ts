@@ -328,18 +328,20 @@ const readers: Readonly<Record<string, (e: XmlElement) => Decoded>> = {
     Either.flatMap(attributesOnly(e, ["id"], ["reason"]), (a) => decodeFileCancel({ _tag: "e2e.FileCancel", ...a }))
 }
 
+const wrongNamespace = (root: XmlElement): Decoded =>
+  Either.left(
+    new DecodeError({
+      reason: "Namespace",
+      message: `<${root.name}> is in namespace "${root.namespace}"; E2E messages are in "${E2E_NAMESPACE}".`
+    })
+  )
+
 /**
  * The typed message a parsed document carries. `hello` says which `<Hello>` the handshake state
  * expects (the element is the same for both; PROTOCOL.md §6).
  */
 export const e2eFromElement = (root: XmlElement, hello: HelloKind = "offer"): Decoded => {
-  if (root.namespace !== E2E_NAMESPACE)
-    return Either.left(
-      new DecodeError({
-        reason: "Namespace",
-        message: `<${root.name}> is in namespace "${root.namespace}"; E2E messages are in "${E2E_NAMESPACE}".`
-      })
-    )
+  if (root.namespace !== E2E_NAMESPACE) return wrongNamespace(root)
   if (root.name === "Hello") return helloFrom(root, hello)
   // The hot application messages: their fast reader decides valid elements, the Schema path the rest.
   const fast = Object.hasOwn(fastReaders, root.name) ? fastReaders[root.name]!(root) : undefined
@@ -348,13 +350,7 @@ export const e2eFromElement = (root: XmlElement, hello: HelloKind = "offer"): De
 
 /** `e2eFromElement` through the Schema path only: the reference the fast readers are tested against. */
 export const e2eFromElementBySchema = (root: XmlElement, hello: HelloKind = "offer"): Decoded => {
-  if (root.namespace !== E2E_NAMESPACE)
-    return Either.left(
-      new DecodeError({
-        reason: "Namespace",
-        message: `<${root.name}> is in namespace "${root.namespace}"; E2E messages are in "${E2E_NAMESPACE}".`
-      })
-    )
+  if (root.namespace !== E2E_NAMESPACE) return wrongNamespace(root)
   if (root.name === "Hello") return helloFrom(root, hello)
   const reader = Object.hasOwn(readers, root.name) ? readers[root.name] : undefined
   return reader === undefined

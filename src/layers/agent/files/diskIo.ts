@@ -76,6 +76,16 @@ export const chunkViews = (buffer: Uint8Array, gap: number, chunk: number, lengt
   return views
 }
 
+/** What is left of `views` once `bytes` of them were read: a short read continues behind what arrived (rare for a regular file). */
+const behind = (views: ReadonlyArray<Uint8Array>, bytes: number): ReadonlyArray<Uint8Array> => {
+  let skip = bytes
+  let i = 0
+  while (i < views.length && skip >= views[i]!.length) skip -= views[i++]!.length
+  const rest = views.slice(i)
+  if (rest.length > 0 && skip > 0) rest[0] = rest[0]!.subarray(skip)
+  return rest
+}
+
 /**
  * Reads the file from `position` into `views` in order (one scattered read, `preadv`, per call; more
  * calls only after a short read); the bytes read, fewer than the views hold only at the end of the file.
@@ -91,13 +101,7 @@ export const readScattered = async (
     const { bytesRead } = await handle.readv(pending, position + done)
     if (bytesRead === 0) break
     done += bytesRead
-    // A short read: continue behind what arrived (rare for a regular file).
-    let skip = bytesRead
-    let i = 0
-    while (i < pending.length && skip >= pending[i]!.length) skip -= pending[i++]!.length
-    const rest = pending.slice(i)
-    if (rest.length > 0 && skip > 0) rest[0] = rest[0]!.subarray(skip)
-    pending = rest
+    pending = behind(pending, bytesRead)
   }
   return done
 }
@@ -114,13 +118,7 @@ export const readScatteredSync = (
     const bytesRead = readvSync(handle.fd, pending, position + done)
     if (bytesRead === 0) break
     done += bytesRead
-    // A short read: continue behind what arrived (rare for a regular file).
-    let skip = bytesRead
-    let i = 0
-    while (i < pending.length && skip >= pending[i]!.length) skip -= pending[i++]!.length
-    const rest = pending.slice(i)
-    if (rest.length > 0 && skip > 0) rest[0] = rest[0]!.subarray(skip)
-    pending = rest
+    pending = behind(pending, bytesRead)
   }
   return done
 }
