@@ -6,6 +6,7 @@
  * bytes our requests carry and waiting for one reply frame.
  */
 import { type ChildProcess, fork } from "node:child_process"
+import { openSync } from "node:fs"
 import { performance } from "node:perf_hooks"
 import { fileURLToPath } from "node:url"
 import { Effect } from "effect"
@@ -19,14 +20,18 @@ export interface ServerProcess {
 }
 
 const SERVER = fileURLToPath(new URL("./server.js", import.meta.url))
+let spawned = 0
 
 /** Starts `server.js` with `args`; resolves once it listens. Its stderr (the request log) goes to /dev/null. */
 export const spawnServer = (args: ReadonlyArray<string>): Promise<ServerProcess> =>
   new Promise((resolve, reject) => {
     // SIXCHAT_BENCH_SERVER_FLAGS: node flags for the server processes only (e.g. `--cpu-prof` to profile them).
     const flags = process.env.SIXCHAT_BENCH_SERVER_FLAGS?.split(" ").filter((f) => f.length > 0)
+    // SIXCHAT_BENCH_SERVER_OUT: a file prefix for the server processes' stdout (e.g. `--trace-gc` lines).
+    const out = process.env.SIXCHAT_BENCH_SERVER_OUT
+    const stdout = out === undefined ? "ignore" : openSync(`${out}.${args[0]}.${++spawned}.txt`, "a")
     const child: ChildProcess = fork(SERVER, [...args], {
-      stdio: ["ignore", "ignore", "ignore", "ipc"],
+      stdio: ["ignore", stdout, "ignore", "ipc"],
       ...(flags === undefined ? {} : { execArgv: flags })
     })
     const waiting: Array<(micros: number) => void> = []

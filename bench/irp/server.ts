@@ -13,6 +13,8 @@
  * their CPU time so far, and exit when the parent disconnects. Each runs alone in its process so that its
  * CPU time is its own and client and server can use both cores.
  */
+import { readdirSync, readFileSync, writeFileSync } from "node:fs"
+import * as Inspector from "node:inspector"
 import { Context, Duration, Effect, Layer, Logger, Scope } from "effect"
 import * as ServerLog from "../../src/cli/serverLog.js"
 import { makeAddress } from "../../src/domain/brands.js"
@@ -102,6 +104,62 @@ const floor = (dir: string, db: string): Promise<number> => {
 const anchor = (dir: string, db: string): Promise<number> =>
   Effect.runPromise(loadDomain(dir)).then((domain) => anchorServer(dir, db, domain.issuer.chain))
 
+/** Context switches of the process so far (voluntary + involuntary, from /proc on Linux). */
+const switches = (): number => {
+  try {
+    const status = readFileSync("/proc/self/status", "latin1")
+    let n = 0
+    for (const m of status.matchAll(/ctxt_switches:\s+(\d+)/g)) n += Number(m[1])
+    return n
+  } catch {
+    return -1
+  }
+}
+
+/** CPU ticks (1/100 s) by thread name from /proc (Linux): the main thread against the others (V8's compiler and GC threads, libuv's pool). */
+const threadTicks = (): string => {
+  const by = new Map<string, number>()
+  try {
+    for (const task of readdirSync("/proc/self/task")) {
+      const stat = readFileSync(`/proc/self/task/${task}/stat`, "latin1")
+      const name = `${stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"))}${task === String(process.pid) ? "-main" : ""}`
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+      by.set(name, (by.get(name) ?? 0) + Number(fields[11]) + Number(fields[12]))
+    }
+  } catch {
+    return "-"
+  }
+  return [...by].map(([name, ticks]) => `${name.replace(/\s+/g, "_")}=${ticks}`).join(",")
+}
+
+/**
+ * `SIXCHAT_BENCH_SLICE_PROFILES=DIR`: a CPU profile of every measured slice (a CPU reading starts one, the
+ * next ends it), `DIR/<mode>-<pid>-<n>-<start ms>.cpuprofile`: a slice of a quick run against one of a full
+ * run, which `--cpu-prof` (the whole process) cannot tell apart.
+ */
+const sliceProfiler = (): (() => void) | undefined => {
+  const dir = process.env.SIXCHAT_BENCH_SLICE_PROFILES
+  if (dir === undefined) return undefined
+  const session = new Inspector.Session()
+  session.connect()
+  let n = 0
+  let started = 0
+  return () => {
+    n++
+    if (n % 2 === 1) {
+      started = Date.now()
+      session.post("Profiler.enable", () => session.post("Profiler.start"))
+    } else
+      session.post("Profiler.stop", (error, result) => {
+        if (error === null)
+          writeFileSync(
+            `${dir}/${process.argv[2]}-${process.pid}-${n / 2}-${started}.cpuprofile`,
+            JSON.stringify(result.profile)
+          )
+      })
+  }
+}
+
 const main = async (): Promise<void> => {
   const [mode, dir, arg, log, cache] = process.argv.slice(2) as [string, string, string, string?, string?]
   const port =
@@ -112,9 +170,16 @@ const main = async (): Promise<void> => {
         : mode === "anchor"
           ? await anchor(dir, arg)
           : await Promise.reject(new Error(`unknown server mode ${mode}: ours, floor or anchor`))
+  const slices = sliceProfiler()
   process.on("message", (m: ToServer) => {
     if (m.type === "cpu") {
       const cpu = process.cpuUsage()
+      // With SIXCHAT_BENCH_SERVER_OUT, marks each CPU reading (a slice's start or end) among `--trace-gc` lines.
+      if (process.env.SIXCHAT_BENCH_SERVER_OUT !== undefined)
+        process.stdout.write(
+          `[mark] cpu ${Date.now()} ms ${cpu.user + cpu.system} us user ${cpu.user} system ${cpu.system} switches ${switches()} threads ${threadTicks()}\n`
+        )
+      slices?.()
       send({ type: "cpu", micros: cpu.user + cpu.system })
     }
   })
