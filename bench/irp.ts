@@ -28,7 +28,7 @@ import * as PgLive from "../src/layers/sql/PgLive.js"
 import * as TcpTransport from "../src/layers/transport/TcpTransport.js"
 import { measure } from "./irp/load.js"
 import { documents, prepareDomain } from "./irp/setup.js"
-import { anchorSystem, both, floorSystem, oursSystem, pgSchema, type System, twoProcesses } from "./irp/systems.js"
+import { anchorSystem, floorSystem, oursSystem, pgSchema, type System, twoProcesses } from "./irp/systems.js"
 import { combine, type Figures, figuresOf, type Measured } from "./irp/wire.js"
 
 const args = new Set(process.argv.slice(2))
@@ -38,7 +38,8 @@ const ROUNDS = quick ? 2 : 5
 const SLICE_SECONDS = quick ? 0.6 : 1.5
 /**
  * Load each server gets before anything is measured: at least `WARMUP_SECONDS`, then slices of
- * `WARM_SLICE_SECONDS` until its CPU per operation (client and server) has not fallen for three slices,
+ * `WARM_SLICE_SECONDS`, each kind of request it is measured on in turn, until its CPU per operation (client
+ * and server) has not fallen for three slices of each kind and it has done `WARMUP_OPERATIONS` of each,
  * within `WARMUP_MAX_SECONDS`: the same rule for every system, as `bench/channel.ts` warms its
  * contenders. Our server is JavaScript on Effect: its JIT needs seconds of requests (in a quick run with
  * 1 s of warm-up it cost about twice its steady CPU per lookup), the anchor settles sooner. A server on
@@ -48,7 +49,16 @@ const SLICE_SECONDS = quick ? 0.6 : 1.5
  * the full run.
  */
 const WARMUP_SECONDS = quick ? 4 : 12
-const WARMUP_MAX_SECONDS = quick ? 12 : 24
+const WARMUP_MAX_SECONDS = quick ? 20 : 30
+/**
+ * Operations of each kind every system does in its warm-up, whatever the time that takes. V8 optimizes a
+ * function after a number of calls, not of seconds: on a loaded machine 4 s of lookups and registrations
+ * mixed (each connection waiting for both, so lookups went at the pace of the durable registrations)
+ * were ~2,000–4,000 lookups, and our server's hottest functions (`serveOne`, `parseXml`, the rate
+ * limiter, the record sealing) were first optimized by TurboFan during the measured slices, which then
+ * paid the interpreter and the compiler threads (`--trace-opt`, docs/BENCHMARKS.md, seventh session).
+ */
+const WARMUP_OPERATIONS = 10_000
 const WARM_SLICE_SECONDS = quick ? 0.5 : 1
 const SMALL = 1_000
 const LARGE = quick ? 100_000 : 1_000_000
@@ -145,23 +155,34 @@ const program = Effect.gen(function* () {
   ]
 
   // Warm-up: the JIT of every server process (and of this one) and the large files' memory maps before
-  // anything is measured, each server as long as the others whatever it serves.
+  // anything is measured, each server as long as the others whatever it serves. Each kind a system is
+  // measured on gets slices of its own, in turn, and at least `WARMUP_OPERATIONS` of each are done.
+  const kindsOf = (system: System): ReadonlyArray<Kind> =>
+    scenarios.filter((s) => s.systems.includes(system)).map((s) => s.kind)
   const warmed = new Set<System>()
   for (const scenario of scenarios)
     for (const system of scenario.systems) {
       if (warmed.has(system)) continue
       warmed.add(system)
+      const kinds = kindsOf(system)
       const started = performance.now()
       const elapsed = () => (performance.now() - started) / 1000
-      let best = Number.POSITIVE_INFINITY
-      let steady = 0
-      while ((steady < 3 || elapsed() < WARMUP_SECONDS) && elapsed() < WARMUP_MAX_SECONDS) {
-        const m = yield* Effect.promise(() => measure(system.server, 16, both(system), WARM_SLICE_SECONDS * 1000, 0))
+      const done = new Map<Kind, number>(kinds.map((k) => [k, 0]))
+      const best = new Map<Kind, number>(kinds.map((k) => [k, Number.POSITIVE_INFINITY]))
+      const steady = new Map<Kind, number>(kinds.map((k) => [k, 0]))
+      const settled = () =>
+        kinds.every((k) => steady.get(k)! >= 3 && done.get(k)! >= WARMUP_OPERATIONS) && elapsed() >= WARMUP_SECONDS
+      for (let i = 0; !settled() && elapsed() < WARMUP_MAX_SECONDS; i++) {
+        const kind = kinds[i % kinds.length]!
+        const m = yield* Effect.promise(() => measure(system.server, 16, system[kind], WARM_SLICE_SECONDS * 1000, 0))
         const cost = (m.clientCpuMicros + m.serverCpuMicros) / Math.max(1, m.operations)
-        steady = cost > best * 0.95 ? steady + 1 : 0
-        best = Math.min(best, cost)
+        done.set(kind, done.get(kind)! + m.operations)
+        steady.set(kind, cost > best.get(kind)! * 0.95 ? steady.get(kind)! + 1 : 0)
+        best.set(kind, Math.min(best.get(kind)!, cost))
       }
-      yield* say(`  warm-up: ${system.name}, ${elapsed().toFixed(1)} s, ${Math.round(best)} us CPU per operation`)
+      yield* say(
+        `  warm-up: ${system.name}, ${elapsed().toFixed(1)} s, ${kinds.map((k) => `${done.get(k)} ${k}s at ${Math.round(best.get(k)!)} us CPU each`).join(", ")}`
+      )
     }
 
   const slices = new Map<string, Array<Measured>>()
@@ -176,6 +197,11 @@ const program = Effect.gen(function* () {
         )
         const k = key(scenario, system)
         slices.set(k, [...(slices.get(k) ?? []), m])
+        // SIXCHAT_BENCH_SLICES=1: every measured slice on stderr (to compare slices of quick and full runs).
+        if (process.env.SIXCHAT_BENCH_SLICES !== undefined)
+          process.stderr.write(
+            `slice ${k} end ${Date.now()} ops ${m.operations} server ${Math.round(m.serverCpuMicros / Math.max(1, m.operations))} client ${Math.round(m.clientCpuMicros / Math.max(1, m.operations))} us/op\n`
+          )
       }
     }
     yield* say(`  round ${round + 1}/${ROUNDS} done`)

@@ -41,15 +41,6 @@ const seqsOf = (db: string, devices: number): Array<bigint> => {
 
 const nothing: Op = { promise: () => Promise.resolve() }
 
-/** Warm-up: a lookup and a registration at once on each connection. */
-export const both = (system: System): Op => {
-  const { lookup, register } = system
-  if ("effect" in lookup && "effect" in register)
-    return { effect: (c) => Effect.all([lookup.effect(c), register.effect(c)], { concurrency: 2, discard: true }) }
-  const promise = (op: Op, c: number) => ("promise" in op ? op.promise(c) : Effect.runPromise(op.effect(c)))
-  return { promise: (c) => Promise.all([promise(lookup, c), promise(register, c)]).then(() => undefined) }
-}
-
 /** A server process, stopped with the scope. */
 const serverProcess = (args: ReadonlyArray<string>) =>
   Effect.acquireRelease(
