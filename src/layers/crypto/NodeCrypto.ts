@@ -91,6 +91,31 @@ const SMALL_RECORD = 2048
 const SCRATCH = new Uint8Array(SMALL_RECORD)
 const DECIPHER_OPTIONS = { authTagLength: 16 } as const
 
+/**
+ * Node's cipher API gives every `update` fresh output memory from malloc (for AES-GCM two blocks of
+ * it, the second zero-filled and copied into: Node 20 shrinks the output by one byte), and a socket
+ * read gets a fresh 64 KiB too, so a channel that carries data allocates and frees ~2 MiB of malloc
+ * memory per MiB on each side. glibc gives freed memory back to the kernel once more than its trim
+ * threshold (128 KiB by default) lies free at the top of the heap, which is what happens after each
+ * garbage collection frees a batch of records; the next records then take a page fault per 4 KiB, and
+ * in a virtual machine each costs tens of microseconds (measured: 29 % of the CPU of a loop of 64 KiB
+ * AES-GCM updates was page faults, 20 k to 70 k faults per 640 MiB; issue 15, docs/BENCHMARKS.md).
+ *
+ * glibc raises its thresholds by itself when a block it had mapped for one large allocation is
+ * freed (mmap threshold to that block's size, trim threshold to twice it; at most 32 MiB and 64 MiB),
+ * and keeps them for the process's life. One unused buffer of `KEEP_FREED_BYTES`, allocated on the
+ * first AEAD key and freed by the next garbage collection, sets them: freed memory up to twice that
+ * stays in the heap for the next records. Elsewhere than glibc it is one short-lived allocation whose
+ * pages are never touched. The same as `MALLOC_TRIM_THRESHOLD_`, which a library cannot set.
+ */
+const KEEP_FREED_BYTES = 16 * 1024 * 1024
+let keepingFreedMemory = false
+const keepFreedMemory = (): void => {
+  if (keepingFreedMemory) return
+  keepingFreedMemory = true
+  Buffer.allocUnsafeSlow(KEEP_FREED_BYTES)
+}
+
 export const aead: P.Aead = {
   provider: "node",
   keyLength: 32,
@@ -98,6 +123,7 @@ export const aead: P.Aead = {
   tagLength: 16,
   importKey: (key) => {
     checkAeadKey(key)
+    keepFreedMemory()
     const secret = crypto.createSecretKey(key)
     const sealer: P.AeadKey & PrefixedSealer = {
       // The record layer's path: prefix || ciphertext || tag in one buffer, the ciphertext copied once.
