@@ -43,7 +43,7 @@ export type ToServer = { readonly type: "cpu" } | { readonly type: "stats" }
 /** Server child -> parent. */
 export type FromServer =
   | { readonly type: "ready"; readonly port: number }
-  | { readonly type: "cpu"; readonly user: number; readonly system: number }
+  | { readonly type: "cpu"; readonly user: number; readonly system: number; readonly minorFaults: number }
   | { readonly type: "stats"; readonly handshakes: number; readonly failures: number; readonly lastError: string }
   | { readonly type: "error"; readonly message: string }
 

@@ -17,13 +17,15 @@ const server = await ServerProcess.start(system, savePki(pki), 1000)
 const contender = await makeContender(system, server, pki)
 await contender.handshakes(concurrency, warmMs)
 const s0 = await contender.serverCpu()
+const f0 = process.resourceUsage().minorPageFault
 const c0 = process.cpuUsage()
 const n = await contender.handshakes(concurrency, 4000)
 const c1 = process.cpuUsage(c0)
+const f1 = process.resourceUsage().minorPageFault
 const s1 = await contender.serverCpu()
 const per = (us: number) => (us / n.count).toFixed(0)
 process.stderr.write(
-  `${system} x${concurrency}: ${((n.count / n.ms) * 1000).toFixed(0)}/s, client ${per(c1.user + c1.system)} µs/hs (sys ${per(c1.system)}), server ${per(s1.user - s0.user + s1.system - s0.system)} µs/hs (sys ${per(s1.system - s0.system)})\n`
+  `${system} x${concurrency}: ${((n.count / n.ms) * 1000).toFixed(0)}/s, client ${per(c1.user + c1.system)} µs/hs (sys ${per(c1.system)}), server ${per(s1.user - s0.user + s1.system - s0.system)} µs/hs (sys ${per(s1.system - s0.system)}), page faults per handshake ${((f1 - f0) / n.count).toFixed(1)} + ${(((s1.minorFaults ?? 0) - (s0.minorFaults ?? 0)) / n.count).toFixed(1)}\n`
 )
 server.stop()
 removePki(pki)

@@ -12,6 +12,8 @@ const here = (file: string): string => fileURLToPath(new URL(file, import.meta.u
 export interface CpuTime {
   readonly user: number
   readonly system: number
+  /** Minor page faults so far (servers only; `bulkCpu.ts` reports them). */
+  readonly minorFaults?: number
 }
 
 export class ServerProcess {
@@ -53,7 +55,7 @@ export class ServerProcess {
   /** CPU time used by the server process so far (microseconds). */
   async cpu(): Promise<CpuTime> {
     const m = await this.ask("cpu")
-    return { user: m.user, system: m.system }
+    return { user: m.user, system: m.system, minorFaults: m.minorFaults }
   }
 
   stats() {

@@ -43,7 +43,7 @@ const main = async (): Promise<void> => {
   process.on("message", (m: ToServer) => {
     if (m.type === "cpu") {
       const cpu = process.cpuUsage()
-      send({ type: "cpu", user: cpu.user, system: cpu.system })
+      send({ type: "cpu", user: cpu.user, system: cpu.system, minorFaults: process.resourceUsage().minorPageFault })
     } else if (m.type === "stats") {
       send({ type: "stats", ...counters })
     }

@@ -91,6 +91,35 @@ const SMALL_RECORD = 2048
 const SCRATCH = new Uint8Array(SMALL_RECORD)
 const DECIPHER_OPTIONS = { authTagLength: 16 } as const
 
+/**
+ * Node's cipher API gives every `update` fresh output memory from malloc (for AES-GCM two blocks of
+ * it, the second zero-filled and copied into: Node 20 shrinks the output by one byte), and a socket
+ * read gets a fresh 64 KiB too, so a channel that carries data allocates and frees ~2 MiB of malloc
+ * memory per MiB on each side. glibc gives freed memory back to the kernel once more than its trim
+ * threshold (128 KiB by default) lies free at the top of the heap, which is what happens after each
+ * garbage collection frees a batch of records; the next records then take a page fault per 4 KiB, and
+ * in a virtual machine each costs tens of microseconds (measured: 29 % of the CPU of a loop of 64 KiB
+ * AES-GCM updates was page faults, 20 k to 70 k faults per 640 MiB; issue 15, docs/BENCHMARKS.md).
+ *
+ * glibc raises its thresholds by itself when a block it had mapped for one large allocation is
+ * freed (mmap threshold to that block's size, trim threshold to twice it; at most 32 MiB and 64 MiB),
+ * and keeps them for the process's life. One unused buffer of `KEEP_FREED_BYTES`, allocated when the
+ * process first seals or opens a large record (`LARGE_RECORD`) and freed by the next garbage
+ * collection, sets them: freed memory up to twice that stays in the heap for the next records. Not
+ * on the first key: a process that only holds idle connections and exchanges messages keeps giving
+ * freed memory back (measured: the idle connection pair's RSS rose from ~75-100 to ~140-160 KiB when
+ * every process did it). Elsewhere than glibc it is one short-lived allocation whose pages are never
+ * touched. The same as `MALLOC_TRIM_THRESHOLD_`, which a library cannot set.
+ */
+const KEEP_FREED_BYTES = 16 * 1024 * 1024
+/** Records of this many bytes or more are data, not messages (see `keepFreedMemory`). */
+const LARGE_RECORD = 16 * 1024
+let keepingFreedMemory = false
+const keepFreedMemory = (): void => {
+  keepingFreedMemory = true
+  Buffer.allocUnsafeSlow(KEEP_FREED_BYTES)
+}
+
 export const aead: P.Aead = {
   provider: "node",
   keyLength: 32,
@@ -131,6 +160,7 @@ export const aead: P.Aead = {
       // buffer cost a 64 KiB allocation (fresh pages, page faults) and a 64 KiB copy per record.
       sealParts: (nonce, prefix, content, trailer) => {
         checkNonce(nonce)
+        if (!keepingFreedMemory && content.length >= LARGE_RECORD) keepFreedMemory()
         const cipher = crypto.createCipheriv("aes-256-gcm", secret, nonce)
         cipher.setAAD(prefix)
         const body = cipher.update(content)
@@ -157,6 +187,7 @@ export const aead: P.Aead = {
       open: (nonce, sealed, aad) => {
         checkNonce(nonce)
         if (sealed.length < 16) return null
+        if (!keepingFreedMemory && sealed.length >= LARGE_RECORD) keepFreedMemory()
         const split = sealed.length - 16
         const decipher = crypto.createDecipheriv("aes-256-gcm", secret, nonce, DECIPHER_OPTIONS)
         decipher.setAAD(aad)

@@ -1,0 +1,77 @@
+/**
+ * CPU per MiB of the benchmark's bulk transfer, client and server process apart, for our channel and
+ * node:tls side by side (a profiling aid for issue 15, not a figure of the benchmark):
+ * `node [--cpu-prof] dist-bench/bench/bulkCpu.js [MIB] [ROUNDS] [SYSTEMS]`, SYSTEMS a comma list
+ * (default `ours-node,tls`). The servers are `server.js` children as in `channel.ts`
+ * (`SIXCHAT_BENCH_SERVER_FLAGS=--cpu-prof` profiles them). Each round sends MIB MiB per system over
+ * one connection (`Contender.bulk`, as the benchmark does) and prints the CPU per MiB of the sender
+ * (client) and the receiver (server) on stderr, then the medians.
+ */
+import { median, type SystemName } from "./common.js"
+import { makeContender } from "./contenders.js"
+import { makeBenchPki, removePki, savePki } from "./pki.js"
+import { ServerProcess } from "./processes.js"
+
+const mib = Number(process.argv[2] ?? 64)
+const rounds = Number(process.argv[3] ?? 5)
+const systems = (process.argv[4] ?? "ours-node,tls").split(",") as Array<SystemName>
+
+const MiB = 1024 * 1024
+
+const main = async (): Promise<void> => {
+  const pki = makeBenchPki()
+  const pkiPath = savePki(pki)
+  const servers: Array<ServerProcess> = []
+  try {
+    const contenders = []
+    for (const s of systems) {
+      const server = await ServerProcess.start(s, pkiPath, 0)
+      servers.push(server)
+      contenders.push(await makeContender(s, server, pki))
+    }
+    // Warm-up: the JIT compiles the per-record path.
+    for (const c of contenders) await c.bulk(mib * MiB)
+    const total = new Map<SystemName, Array<number>>(systems.map((s) => [s, []]))
+    const faults = new Map<SystemName, Array<number>>(systems.map((s) => [s, []]))
+    const mbps = new Map<SystemName, Array<number>>(systems.map((s) => [s, []]))
+    for (let r = 0; r < rounds; r++) {
+      const line: Array<string> = []
+      for (const c of contenders) {
+        const s0 = await c.serverCpu()
+        const f0 = process.resourceUsage().minorPageFault
+        const c0 = process.cpuUsage()
+        const res = await c.bulk(mib * MiB)
+        const cc = process.cpuUsage(c0)
+        const clientFaults = (process.resourceUsage().minorPageFault - f0) / mib
+        const s1 = await c.serverCpu()
+        const serverFaults = ((s1.minorFaults ?? 0) - (s0.minorFaults ?? 0)) / mib
+        const client = (cc.user + cc.system) / 1000 / mib
+        const server = (s1.user + s1.system - s0.user - s0.system) / 1000 / mib
+        const rate = res.bytes / 1e6 / (res.ms / 1000)
+        total.get(c.system)!.push(client + server)
+        faults.get(c.system)!.push(clientFaults + serverFaults)
+        mbps.get(c.system)!.push(rate)
+        line.push(
+          `${c.system} ${(client + server).toFixed(2)} ms/MiB (sender ${client.toFixed(2)}, receiver ${server.toFixed(2)}; sys ${(cc.system / 1000 / mib).toFixed(2)} + ${((s1.system - s0.system) / 1000 / mib).toFixed(2)}; page faults per MiB ${clientFaults.toFixed(0)} + ${serverFaults.toFixed(0)}), ${rate.toFixed(0)} MB/s`
+        )
+      }
+      process.stderr.write(`round ${r + 1}: ${line.join(" | ")}\n`)
+    }
+    for (const s of systems)
+      process.stderr.write(
+        `median ${s}: ${median(total.get(s)!).toFixed(2)} ms CPU per MiB, ${median(faults.get(s)!).toFixed(0)} page faults per MiB, ${median(mbps.get(s)!).toFixed(0)} MB/s\n`
+      )
+    for (const s of servers) await s.stopAndWait()
+  } finally {
+    for (const s of servers) s.stop()
+    removePki(pki)
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    process.stderr.write(`bulkCpu failed: ${String((e as Error)?.stack ?? e)}\n`)
+    process.exit(1)
+  }
+)
