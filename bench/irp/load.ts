@@ -25,7 +25,8 @@ export const spawnServer = (args: ReadonlyArray<string>): Promise<ServerProcess>
   new Promise((resolve, reject) => {
     // SIXCHAT_BENCH_SERVER_FLAGS: node flags for the server processes only (e.g. `--cpu-prof` to profile them).
     const flags = process.env.SIXCHAT_BENCH_SERVER_FLAGS?.split(" ").filter((f) => f.length > 0)
-    const child: ChildProcess = fork(SERVER, [...args], {
+    // SIXCHAT_BENCH_SERVER_JS: another build's `server.js` (`profile.js scale-ab` compares two builds).
+    const child: ChildProcess = fork(process.env.SIXCHAT_BENCH_SERVER_JS ?? SERVER, [...args], {
       stdio: ["ignore", "ignore", "ignore", "ipc"],
       ...(flags === undefined ? {} : { execArgv: flags })
     })
