@@ -96,7 +96,8 @@ const program = Effect.gen(function* () {
       false
     )
     delete process.env.SIXCHAT_BENCH_SERVER_JS
-    base.push(largeBase.system, oursBase.system)
+    // Order large, small, large, small: each large server follows a small one (nothing of its file warm).
+    base.push(oursBase.system, largeBase.system)
   }
   const systems: ReadonlyArray<System> = [anchor, ...base, ours]
   const warmMs = scale ? 12_000 : 1000
@@ -106,7 +107,13 @@ const program = Effect.gen(function* () {
   for (const s of systems) count(s.name, yield* Effect.promise(() => measure(s.server, 16, s[kind], warmMs, 0)))
   const slices = new Map<string, Array<Measured>>()
   for (let r = 0; r < Number(rounds); r++)
-    for (const s of r % 2 === 0 ? systems : [...systems].reverse()) {
+    // Two servers alternate, forward and back; four (scale-ab) rotate, so that no server runs two slices in
+    // a row (the second would find the CPU's caches warm with its own data).
+    for (const s of systems.length === 2
+      ? r % 2 === 0
+        ? systems
+        : [...systems].reverse()
+      : systems.map((_, i) => systems[(i + r) % systems.length]!)) {
       const m = yield* Effect.promise(() => measure(s.server, 16, s[kind], Number(seconds) * 1000, 0))
       slices.set(s.name, [...(slices.get(s.name) ?? []), m])
       count(s.name, m)
