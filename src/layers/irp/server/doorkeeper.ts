@@ -7,7 +7,7 @@
  * and admitted.
  *
  * A Bloom filter of two bit positions per key: no allocation per call. It forgets everything after
- * `window` first sightings (the reset keeps its false positives, a key wrongly taken for seen, below ~5 %);
+ * `window` first sightings (the reset keeps its false positives, a key wrongly taken for seen, below ~1.5 %);
  * a false positive only admits a key one sighting early.
  */
 export interface Doorkeeper {
@@ -16,7 +16,7 @@ export interface Doorkeeper {
 }
 
 export const makeDoorkeeper = (window: number): Doorkeeper => {
-  // 16 bits per key of the window: with 2 positions per key, at most ~5 % false positives when full.
+  // 16 bits per key of the window: with 2 positions per key, ~1.4 % false positives when full.
   const bits = Math.max(1024, 2 ** Math.ceil(Math.log2(window * 16)))
   const words = new Uint32Array(bits >>> 5)
   const mask = bits - 1
