@@ -8,7 +8,9 @@
  * * `answer`: the registry's read, the server's certificate copies (`certificateCopies.ts`, 4,096 serials)
  *   and the `<LookupResult>` document (`encodeIrp`): the part of a Lookup that depends on the registry's size
  *   in our process, without the channel;
- * * `answerBase` (with BASE_COPIES, another build's `certificateCopies.js`): the same with its copies.
+ * * `answerBase` (with BASE_COPIES, another build's `certificateCopies.js`): the same with its copies. Both
+ *   share this process's heap, so each pays for the other's garbage: a difference in what the copies keep
+ *   alive does not show here (`copiesChurn.js` runs one build per process).
  * Prints CPU (user + system) per read, µs, per slice and the medians. Not a benchmark of record.
  *
  *     node dist-bench/bench/irp/lookupRead.js [POPULATIONS=1000,1000000] [SECONDS=2] [ROUNDS=3] [BASE_COPIES]
