@@ -30,7 +30,8 @@ export const spawnServer = (args: ReadonlyArray<string>): Promise<ServerProcess>
     // SIXCHAT_BENCH_SERVER_OUT: a file prefix for the server processes' stdout (e.g. `--trace-gc` lines).
     const out = process.env.SIXCHAT_BENCH_SERVER_OUT
     const stdout = out === undefined ? "ignore" : openSync(`${out}.${args[0]}.${++spawned}.txt`, "a")
-    const child: ChildProcess = fork(SERVER, [...args], {
+    // SIXCHAT_BENCH_SERVER_JS: another build's `server.js` (`profile.js scale-ab` compares two builds).
+    const child: ChildProcess = fork(process.env.SIXCHAT_BENCH_SERVER_JS ?? SERVER, [...args], {
       stdio: ["ignore", stdout, "ignore", "ipc"],
       ...(flags === undefined ? {} : { execArgv: flags })
     })

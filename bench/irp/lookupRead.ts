@@ -5,9 +5,15 @@
  *   path: `SyncReads`' statement and the row decoding), random handles of the population;
  * * `anchor`: the anchor's identity statement (`anchor.ts`: better-sqlite3, read-only, the same memory map),
  *   the same random handles.
+ * * `answer`: the registry's read, the server's certificate copies (`certificateCopies.ts`, 4,096 serials)
+ *   and the `<LookupResult>` document (`encodeIrp`): the part of a Lookup that depends on the registry's size
+ *   in our process, without the channel;
+ * * `answerBase` (with BASE_COPIES, another build's `certificateCopies.js`): the same with its copies. Both
+ *   share this process's heap, so each pays for the other's garbage: a difference in what the copies keep
+ *   alive does not show here (`copiesChurn.js` runs one build per process).
  * Prints CPU (user + system) per read, µs, per slice and the medians. Not a benchmark of record.
  *
- *     node dist-bench/bench/irp/lookupRead.js [POPULATIONS=1000,1000000] [SECONDS=2] [ROUNDS=3]
+ *     node dist-bench/bench/irp/lookupRead.js [POPULATIONS=1000,1000000] [SECONDS=2] [ROUNDS=3] [BASE_COPIES]
  */
 import { randomBytes } from "node:crypto"
 import { mkdtempSync, rmSync } from "node:fs"
@@ -16,13 +22,15 @@ import { join } from "node:path"
 import * as SqlClient from "@effect/sql/SqlClient"
 import Sqlite from "better-sqlite3"
 import { Context, Effect, Layer } from "effect"
+import { encodeIrp } from "../../src/domain/irp/xml.js"
 import { migrate } from "../../src/layers/irp/registry/migrations.js"
 import * as SqlRegistry from "../../src/layers/irp/registry/SqlRegistry.js"
+import { type CertificateCopies, makeCertificateCopies } from "../../src/layers/irp/server/certificateCopies.js"
 import * as Database from "../../src/layers/sql/Database.js"
 import { IrpRegistry } from "../../src/services/IrpRegistry.js"
 import { populate, randomFillerHandle } from "./setup.js"
 
-const [populationsArg = "1000,1000000", secondsArg = "2", roundsArg = "3"] = process.argv.slice(2)
+const [populationsArg = "1000,1000000", secondsArg = "2", roundsArg = "3", baseCopies] = process.argv.slice(2)
 const populations = populationsArg.split(",").map(Number)
 const SECONDS = Number(secondsArg)
 const ROUNDS = Number(roundsArg)
@@ -97,15 +105,38 @@ const program = Effect.gen(function* () {
           (db) => Effect.sync(() => db.close())
         )
         const statement = anchor.prepare(ANCHOR_IDENTITY)
+        // The server's answer: its certificate copies (as `IrpServerLive` makes them) and the document.
+        const answerWith = (copies: CertificateCopies) => (handle: string, now: number) => {
+          const read = readNow({ handle: handle as never, now })
+          const current = read?.certificate
+          if (current === undefined) return undefined
+          return encodeIrp({
+            _tag: "irp.LookupResult",
+            id: "01HZY0000000000000000000AA" as never,
+            handle: handle as never,
+            status: "good",
+            chain: [copies.shared(current.serial, current.der)],
+            bindings: []
+          })
+        }
+        const base =
+          baseCopies === undefined
+            ? undefined
+            : ((yield* Effect.promise(() => import(baseCopies))) as {
+                makeCertificateCopies: typeof makeCertificateCopies
+              })
         const systems: Record<string, (handle: string, now: number) => unknown> = {
           registry: (handle, now) => readNow({ handle: handle as never, now }),
-          anchor: (handle, now) => statement.all(now, handle, now)[0]
+          anchor: (handle, now) => statement.all(now, handle, now)[0],
+          answer: answerWith(makeCertificateCopies(4096)),
+          ...(base === undefined ? {} : { answerBase: answerWith(base.makeCertificateCopies(4096)) })
         }
         // Warm-up: the JIT, and the memory map of the file (every page touched once by each connection).
         for (const read of Object.values(systems)) slice(population, read)
-        const slices: Record<string, Array<number>> = { registry: [], anchor: [] }
+        const names = Object.keys(systems)
+        const slices: Record<string, Array<number>> = Object.fromEntries(names.map((name) => [name, []]))
         for (let r = 0; r < ROUNDS; r++)
-          for (const name of r % 2 === 0 ? ["registry", "anchor"] : ["anchor", "registry"])
+          for (const name of r % 2 === 0 ? names : [...names].reverse())
             slices[name]!.push(round1(slice(population, systems[name]!)))
         return Object.fromEntries(
           Object.entries(slices).map(([name, xs]) => [name, { median: median(xs), slices: xs }])

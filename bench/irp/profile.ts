@@ -4,6 +4,9 @@
  * identities, 16 connections each, in alternating slices of one kind of request; prints the throughput
  * and the server CPU per request of both. `scale` instead: our server over 1,000 identities against our
  * server over LARGE (default 1,000,000), Lookups (`bench:irp`'s `scale_ratio`), after a 12 s warm-up each.
+ * `scale-ab BASE_SERVER_JS`: the same with two builds at once, four servers in alternating slices (this build's
+ * and BASE_SERVER_JS's, each at 1,000 and at LARGE over the same databases), so that both builds' ratios are
+ * measured in the same period of a shared machine.
  * `SIXCHAT_BENCH_SERVER_FLAGS="--cpu-prof --cpu-prof-dir=D"` profiles the server processes. PostgreSQL: `SIXCHAT_BENCH_PG_URL` (default
  * `postgres://postgres@127.0.0.1:5432/test`), fresh schemas dropped afterwards.
  *
@@ -30,8 +33,12 @@ const [mode = "register", seconds = "2", rounds = "3", store = "sqlite", large =
   string?,
   string?
 ]
-if (mode !== "lookup" && mode !== "register" && mode !== "scale") throw new Error("kind: lookup, register or scale")
-const kind = mode === "scale" ? "lookup" : mode
+const baseServer = process.argv[7]
+if (mode !== "lookup" && mode !== "register" && mode !== "scale" && mode !== "scale-ab")
+  throw new Error("kind: lookup, register, scale or scale-ab")
+if (mode === "scale-ab" && baseServer === undefined) throw new Error("scale-ab: the base build's server.js last")
+const scale = mode === "scale" || mode === "scale-ab"
+const kind = scale ? "lookup" : mode
 if (store !== "sqlite" && store !== "postgres") throw new Error("store: sqlite or postgres")
 const PG_URL = process.env.SIXCHAT_BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test"
 const POPULATION = 1_000
@@ -53,29 +60,94 @@ const program = Effect.gen(function* () {
       if (url === undefined) return yield* Effect.dieMessage(`PostgreSQL not reachable at ${PG_URL}`)
       return { db: url, layer: PgLive.layer(url, { maxConnections: 2 }) }
     })
-  const a = yield* at(mode === "scale" ? "large.sqlite" : "anchor.sqlite")
+  const a = yield* at(scale ? "large.sqlite" : "anchor.sqlite")
   const o = yield* at("ours.sqlite")
-  const anchor =
-    mode === "scale"
-      ? (yield* oursSystem("large", dir, a.db, a.layer, Number(large), identities, filler, domain.rootCertificate))
-          .system
-      : yield* anchorSystem("anchor", dir, a.db, a.layer, POPULATION, identities, filler)
+  const anchor = scale
+    ? (yield* oursSystem("large", dir, a.db, a.layer, Number(large), identities, filler, domain.rootCertificate)).system
+    : yield* anchorSystem("anchor", dir, a.db, a.layer, POPULATION, identities, filler)
   const ours = (yield* oursSystem("ours", dir, o.db, o.layer, POPULATION, identities, filler, domain.rootCertificate))
     .system
-  const systems: ReadonlyArray<System> = [anchor, ours]
-  const warmMs = mode === "scale" ? 12_000 : 1000
-  for (const s of systems) yield* Effect.promise(() => measure(s.server, 16, s[kind], warmMs, 0))
+  const base: Array<System> = []
+  if (mode === "scale-ab") {
+    // The base build's servers over the same databases (already filled).
+    process.env.SIXCHAT_BENCH_SERVER_JS = baseServer
+    const largeBase = yield* oursSystem(
+      "largeBase",
+      dir,
+      a.db,
+      a.layer,
+      Number(large),
+      identities,
+      filler,
+      domain.rootCertificate,
+      0,
+      false
+    )
+    const oursBase = yield* oursSystem(
+      "oursBase",
+      dir,
+      o.db,
+      o.layer,
+      POPULATION,
+      identities,
+      filler,
+      domain.rootCertificate,
+      0,
+      false
+    )
+    delete process.env.SIXCHAT_BENCH_SERVER_JS
+    // Order large, small, large, small: each large server follows a small one (nothing of its file warm).
+    base.push(oursBase.system, largeBase.system)
+  }
+  const systems: ReadonlyArray<System> = [anchor, ...base, ours]
+  const warmMs = scale ? 12_000 : 1000
+  // Every operation each server answered, warm-up included (to divide a profile's totals by).
+  const operations = new Map<string, number>()
+  const count = (name: string, m: Measured) => operations.set(name, (operations.get(name) ?? 0) + m.operations)
+  for (const s of systems) count(s.name, yield* Effect.promise(() => measure(s.server, 16, s[kind], warmMs, 0)))
   const slices = new Map<string, Array<Measured>>()
   for (let r = 0; r < Number(rounds); r++)
-    for (const s of r % 2 === 0 ? systems : [...systems].reverse()) {
+    // Two servers alternate, forward and back; four (scale-ab) rotate, so that no server runs two slices in
+    // a row (the second would find the CPU's caches warm with its own data).
+    for (const s of systems.length === 2
+      ? r % 2 === 0
+        ? systems
+        : [...systems].reverse()
+      : systems.map((_, i) => systems[(i + r) % systems.length]!)) {
       const m = yield* Effect.promise(() => measure(s.server, 16, s[kind], Number(seconds) * 1000, 0))
       slices.set(s.name, [...(slices.get(s.name) ?? []), m])
+      count(s.name, m)
     }
   const figures = Object.fromEntries(systems.map((s) => [s.name, figuresOf(combine(slices.get(s.name)!))]))
   // `scale`: large ÷ small (`scale_ratio`); otherwise ours ÷ anchor.
-  const [num, den] = mode === "scale" ? [figures.large!, figures.ours!] : [figures.ours!, figures.anchor!]
+  const [num, den] = scale ? [figures.large!, figures.ours!] : [figures.ours!, figures.anchor!]
   const ratio = Math.round((num.perSecond / den.perSecond) * 1000) / 1000
-  return { mode, store, loadAverage: Os.loadavg().map((l) => Math.round(l * 100) / 100), ratio, ...figures }
+  // Per round, the servers' figures (scale-ab: this build's and the base's ratios per round, paired).
+  const perRound =
+    mode === "scale-ab"
+      ? Array.from({ length: Number(rounds) }, (_, r) => {
+          const at = (name: string) => figuresOf(slices.get(name)![r]!)
+          const pair = (l: string, s: string) => ({
+            ratio: Math.round((at(l).perSecond / at(s).perSecond) * 1000) / 1000,
+            cpuUs: [at(l).serverCpuUs, at(s).serverCpuUs]
+          })
+          return { branch: pair("large", "ours"), base: pair("largeBase", "oursBase") }
+        })
+      : undefined
+  const baseRatio =
+    mode === "scale-ab"
+      ? Math.round((figures.largeBase!.perSecond / figures.oursBase!.perSecond) * 1000) / 1000
+      : undefined
+  return {
+    mode,
+    store,
+    loadAverage: Os.loadavg().map((l) => Math.round(l * 100) / 100),
+    ratio,
+    baseRatio,
+    perRound,
+    operations: Object.fromEntries(operations),
+    ...figures
+  }
 }).pipe(Effect.scoped, Effect.provide(Layer.mergeAll(TcpTransport.layer, CryptoLive.layerNode, EntropyLive.layer)))
 
 Effect.runPromise(program).then(

@@ -8,9 +8,18 @@
  * kept ones (which would mean another CA's certificate under the same serial) replaces it, so what is
  * sent is always what was read. It caches neither bindings nor status: a Lookup still reflects every
  * change committed before its read (PROTOCOL.md §17.6.2). Bounded: the least recently used go first.
+ *
+ * A serial is kept only on its second sighting within a window (`doorkeeper.ts`). Lookups spread evenly
+ * over a registry much larger than the bound (a million identities, 4,096 kept) would otherwise replace a
+ * kept copy on nearly every read: a new entry, a Buffer view and a base64 text made and kept alive for
+ * thousands of reads, long enough to be promoted to the old generation and collected by full GCs, for
+ * hit rates well under 1 % (issue 15: `scale_ratio`). A small or skewed population is seen again within
+ * the window and hits as before.
  */
+import { makeDoorkeeper } from "./doorkeeper.js"
+
 export interface CertificateCopies {
-  /** The kept copy of `der` (equal bytes), or `der` itself, now kept. */
+  /** The kept copy of `der` (equal bytes), or `der` itself (kept if its serial was seen before). */
   readonly shared: (serial: string, der: Uint8Array) => Uint8Array
   readonly size: () => number
 }
@@ -25,18 +34,24 @@ interface Copy {
 export const makeCertificateCopies = (maxEntries: number): CertificateCopies => {
   // A Map iterates in insertion order: re-inserting on a hit makes its first key the least recently used.
   const copies = new Map<string, Copy>()
+  // A window of twice the bound: a serial read twice among ~2 × maxEntries other first sightings is kept.
+  const doorkeeper = makeDoorkeeper(2 * Math.max(1, maxEntries))
+  const keep = (serial: string, der: Uint8Array) => {
+    copies.set(serial, { der, view: Buffer.from(der.buffer, der.byteOffset, der.length) })
+    if (copies.size > maxEntries) copies.delete(copies.keys().next().value as string)
+    return der
+  }
   return {
     shared: (serial, der) => {
       if (maxEntries <= 0) return der
       const kept = copies.get(serial)
+      if (kept === undefined) return doorkeeper.seenBefore(serial) ? keep(serial, der) : der
       copies.delete(serial)
-      const copy =
-        kept !== undefined && kept.der.length === der.length && kept.view.equals(der)
-          ? kept
-          : { der, view: Buffer.from(der.buffer, der.byteOffset, der.length) }
-      copies.set(serial, copy)
-      if (copies.size > maxEntries) copies.delete(copies.keys().next().value as string)
-      return copy.der
+      if (kept.der.length === der.length && kept.view.equals(der)) {
+        copies.set(serial, kept)
+        return kept.der
+      }
+      return keep(serial, der)
     },
     size: () => copies.size
   }
