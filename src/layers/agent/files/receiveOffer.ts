@@ -20,7 +20,8 @@ import type { Handle } from "../../../domain/brands.js"
 import type { FileOffer } from "../../../domain/e2e/messages.js"
 import type { PeerLink } from "../core/plugin.js"
 import { type FilesContext, now, partialPath, refKey, sendQuietly, storeError, verifiedContact } from "./context.js"
-import { closeQuietly, hashPrefix, ioError, openPartial } from "./diskIo.js"
+import { closeQuietly, hashPrefix, ioError, openPartial, statOpen } from "./diskIo.js"
+import { idleReceiving } from "./partialFile.js"
 import { FileTransferError, mayAutoAccept } from "./policy.js"
 import { inRef, keyOf, type ReceiveState } from "./receiveState.js"
 
@@ -43,7 +44,7 @@ export const makeOfferAdmission = (ctx: FilesContext, state: ReceiveState) => {
       const hash = createHash("sha256")
       const offset = yield* Effect.tryPromise({
         try: async () => {
-          const { size } = await handle.stat()
+          const size = Number(statOpen(handle).size)
           // After a crash the stored offset may lag behind the file, or the file behind the store.
           const resume = Math.min(receivedOffset, size)
           if (size > resume) await handle.truncate(resume)
@@ -68,11 +69,7 @@ export const makeOfferAdmission = (ctx: FilesContext, state: ReceiveState) => {
         hash,
         offset,
         written: offset,
-        buffers: undefined,
-        active: 0,
-        pendingLength: 0,
-        writing: undefined,
-        started: false
+        ...idleReceiving
       })
       yield* sendQuietly(link, { _tag: "e2e.FileAccept", id: t.id, offset: BigInt(offset) })
       return true
