@@ -4,7 +4,7 @@
  * and file transfer beside the same copy over node:tls 1.3 (`file_tls_ratio`, issue 15) and the
  * secure channel's own bulk rate (`file_ratio`, information), in one run on this machine.
  *
- *   node --expose-gc dist-bench/bench/agent.js [--quick] [--json] [--only=messages|files|file|tls]
+ *   node --expose-gc dist-bench/bench/agent.js [--quick] [--json] [--only=messages|files|file|tls] [--file-mib=N]
  *
  * `--only` runs one half (for profiling with `--cpu-prof`, which profiles Bob's process too); the
  * other half's figures are then missing. `file` and `tls` narrow the file half further to our
@@ -74,7 +74,9 @@ const main = async (): Promise<void> => {
   const doOurFile = only !== "tls"
   const doTls = only !== "file"
   const doBulk = only !== "file" && only !== "tls"
-  const plan = planFor(quick)
+  // `--file-mib=N` sends N MiB files instead (diagnosis: small files weigh the per-transfer costs).
+  const fileMiB = [...args].find((a) => a.startsWith("--file-mib="))?.slice("--file-mib=".length)
+  const plan = fileMiB === undefined ? planFor(quick) : { ...planFor(quick), fileBytes: Number(fileMiB) * MiB }
   const started = performance.now()
   const host = machine()
   const pki = makeBenchPki()

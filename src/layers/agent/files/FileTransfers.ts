@@ -223,7 +223,14 @@ export const make = (
       // (`onSessionUp` overwrites the link); a send on a dead link fails and `sendFile` then asks
       // `connect`. Streams on a dead link end by themselves (their next `sendData` fails).
       onSessionDown: (peer, link) =>
-        Effect.asVoid(logFailure(`pausing transfers with ${peer}`)(receiver.sessionDown(peer, link?.channel)))
+        Effect.asVoid(
+          logFailure(`pausing transfers with ${peer}`)(
+            Effect.zipRight(
+              link === undefined ? Effect.void : sender.sessionDown(peer, link.channel),
+              receiver.sessionDown(peer, link?.channel)
+            )
+          )
+        )
     }
 
     return {

@@ -38,7 +38,16 @@ import {
   stateForPeerCancel,
   storeError
 } from "./context.js"
-import { chunkViews, closeQuietly, fileEtag, hashPrefix, ioError, readScatteredSync, statForOffer } from "./diskIo.js"
+import {
+  chunkViews,
+  closeQuietly,
+  fileEtag,
+  hashPrefix,
+  ioError,
+  readScatteredSync,
+  statForOffer,
+  statOpen
+} from "./diskIo.js"
 
 export const offerOf = (t: OutgoingTransfer): FileOffer => ({
   _tag: "e2e.FileOffer",
@@ -63,6 +72,15 @@ export const makeSender = (ctx: FilesContext, streams: FiberMap.FiberMap<string>
 
   const outRef = (peer: Handle, id: Id): TransferRef => ({ direction: "out", peer, id })
 
+  /**
+   * Transfers whose `<FileDone>` went out and whose `<FileAck>` has not come back, with the session
+   * that carried it: if that session ends first, the transfer pauses (`sessionDown`) like one whose
+   * stream broke, rather than stay `sending` until a session comes up again.
+   */
+  const awaitingAck = new Map<string, { readonly ref: TransferRef; readonly channel: PeerLink["channel"] }>()
+  /** Sessions `sessionDown` was told of: a `<FileDone>` sent on one after that was lost with it. */
+  const ended = new WeakSet<PeerLink["channel"]>()
+
   /** Back to `offered` (paused), unless it finished or was never started. */
   const pause = (ref: TransferRef) =>
     Effect.gen(function* () {
@@ -84,8 +102,8 @@ export const makeSender = (ctx: FilesContext, streams: FiberMap.FiberMap<string>
       detail: `${t.path} changed ${when}: send it again.`
     })
     const unchanged = (handle: fs.FileHandle) =>
-      Effect.tryPromise({
-        try: async () => fileEtag(await handle.stat({ bigint: true })) === t.etag,
+      Effect.try({
+        try: () => fileEtag(statOpen(handle)) === t.etag,
         catch: ioError(`Could not read ${t.path}`)
       })
     const send = Effect.acquireUseRelease(
@@ -148,6 +166,10 @@ export const makeSender = (ctx: FilesContext, streams: FiberMap.FiberMap<string>
             now: yield* now
           })
           yield* link.send({ _tag: "e2e.FileDone", id: t.id, sha256 })
+          // The session may have ended while the last records were sent (a send can still succeed
+          // into a connection that is going away): then this transfer pauses here or in `sessionDown`.
+          if (ended.has(link.channel)) return { _tag: "Paused" } as StreamEnd
+          awaitingAck.set(refKey(ref), { ref, channel: link.channel })
           return { _tag: "Sent" } as StreamEnd
         }),
       closeQuietly
@@ -179,7 +201,37 @@ export const makeSender = (ctx: FilesContext, streams: FiberMap.FiberMap<string>
   }
 
   /** Stops the stream of a transfer (waits until it is off the channel). */
-  const stop = (ref: TransferRef) => FiberMap.remove(streams, refKey(ref))
+  const stop = (ref: TransferRef) =>
+    Effect.zipRight(
+      Effect.sync(() => awaitingAck.delete(refKey(ref))),
+      FiberMap.remove(streams, refKey(ref))
+    )
+
+  /**
+   * The session `channel` with `peer` ended: transfers that sent `<FileDone>` on it and heard nothing
+   * pause (back to `offered`); the next session re-offers them and the receiver answers `<FileAck>`
+   * if it kept the file, or the offset to resume from.
+   */
+  const sessionDown = (peer: Handle, channel: PeerLink["channel"]) =>
+    Effect.flatMap(
+      Effect.sync(() => {
+        ended.add(channel)
+        return [...awaitingAck.entries()].filter(([, w]) => w.ref.peer === peer && w.channel === channel)
+      }),
+      (waiting) =>
+        Effect.forEach(
+          waiting,
+          ([key, w]) =>
+            ctx.locked(key)(
+              Effect.suspend(() => {
+                if (awaitingAck.get(key) !== w) return Effect.void
+                awaitingAck.delete(key)
+                return logFailure(`pausing ${w.ref.id}`)(pause(w.ref))
+              })
+            ),
+          { discard: true }
+        )
+    )
 
   /** `<FileAccept id offset>`: stream from the receiver's offset (0 starts, more resumes). */
   const onAccept = (link: PeerLink, m: FileAccept) =>
@@ -274,5 +326,5 @@ export const makeSender = (ctx: FilesContext, streams: FiberMap.FiberMap<string>
       for (const t of active) if (t.direction === "out") yield* sendQuietly(link, offerOf(t))
     })
 
-  return { onAccept, onAck, onCancel, sendFile, sessionUp, stop }
+  return { onAccept, onAck, onCancel, sendFile, sessionDown, sessionUp, stop }
 }
