@@ -41,6 +41,7 @@ import { openRawAnchor } from "./agentRaw.js"
 import { type AgentResults, printAgentTable, toAgentJson } from "./agentReport.js"
 import { tlsCopy } from "./agentTlsCopy.js"
 import { startBenchAgent } from "./agentWorld.js"
+import { runMain } from "./common.js"
 import { machine } from "./machine.js"
 import { bulk, channelsFor } from "./ours.js"
 import { makeBenchPki, removePki, savePki } from "./pki.js"
@@ -254,11 +255,5 @@ if (role === "bob") {
     process.exit(1)
   })
 } else {
-  main().then(
-    () => process.exit(0),
-    (e: unknown) => {
-      process.stderr.write(`bench:agent failed: ${String((e as Error)?.stack ?? e)}\n`)
-      process.exit(1)
-    }
-  )
+  runMain("bench:agent", main)
 }

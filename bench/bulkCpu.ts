@@ -7,7 +7,7 @@
  * one connection (`Contender.bulk`, as the benchmark does) and prints the CPU per MiB of the sender
  * (client) and the receiver (server) on stderr, then the medians.
  */
-import { median, type SystemName } from "./common.js"
+import { median, runMain, type SystemName } from "./common.js"
 import { makeContender } from "./contenders.js"
 import { makeBenchPki, removePki, savePki } from "./pki.js"
 import { ServerProcess } from "./processes.js"
@@ -68,10 +68,4 @@ const main = async (): Promise<void> => {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (e: unknown) => {
-    process.stderr.write(`bulkCpu failed: ${String((e as Error)?.stack ?? e)}\n`)
-    process.exit(1)
-  }
-)
+runMain("bulkCpu", main)

@@ -12,7 +12,7 @@
  * median, ping samples are pooled. Idle memory is measured in a fresh process per system
  * (`memory.js`).
  */
-import { median, percentile, SYSTEMS, type SystemName } from "./common.js"
+import { median, percentile, runMain, SYSTEMS, type SystemName } from "./common.js"
 import { type Contender, makeContender } from "./contenders.js"
 import { machine } from "./machine.js"
 import { makeBenchPki, removePki, savePki } from "./pki.js"
@@ -202,10 +202,4 @@ const main = async (): Promise<void> => {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (e: unknown) => {
-    process.stderr.write(`bench failed: ${String((e as Error)?.stack ?? e)}\n`)
-    process.exit(1)
-  }
-)
+runMain("bench", main)

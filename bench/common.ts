@@ -73,3 +73,14 @@ export const settleMemory = async (): Promise<NodeJS.MemoryUsage> => {
   }
   return process.memoryUsage()
 }
+
+/** Runs a bench script's `main`: exit 0 when it resolves, its stack on stderr and exit 1 when it fails. */
+export const runMain = (name: string, main: () => Promise<void>): void => {
+  main().then(
+    () => process.exit(0),
+    (e: unknown) => {
+      process.stderr.write(`${name} failed: ${String((e as Error)?.stack ?? e)}\n`)
+      process.exit(1)
+    }
+  )
+}

@@ -7,7 +7,7 @@
  * benchmark's 100-byte `<Message>` per system over one connection and prints user + system CPU
  * per round trip of both processes on stderr, then the medians.
  */
-import { median, type SystemName } from "./common.js"
+import { median, runMain, type SystemName } from "./common.js"
 import { makeContender } from "./contenders.js"
 import { makeBenchPki, removePki, savePki } from "./pki.js"
 import { ServerProcess } from "./processes.js"
@@ -64,10 +64,4 @@ const main = async (): Promise<void> => {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (e: unknown) => {
-    process.stderr.write(`rttCpu failed: ${String((e as Error)?.stack ?? e)}\n`)
-    process.exit(1)
-  }
-)
+runMain("rttCpu", main)
