@@ -21,7 +21,12 @@ export interface FakeConnection {
 
 const unsupported = Effect.die("not used by Presence")
 
-export const makeFakeConnection = (handle: Handle, address: Address) =>
+/** `status`: how the fake answers `<Status>` (PeerStatus tests); unused by Presence. */
+export const makeFakeConnection = (
+  handle: Handle,
+  address: Address,
+  options: { readonly status?: IrpClient["status"] } = {}
+) =>
   Effect.gen(function* () {
     const registers = yield* Ref.make<ReadonlyArray<RegisterInput & { readonly at: number }>>([])
     const deregisters = yield* Ref.make(0)
@@ -56,7 +61,7 @@ export const makeFakeConnection = (handle: Handle, address: Address) =>
       deregister: () => Ref.update(deregisters, (n) => n + 1),
       deregisterAll: Ref.update(deregisters, (n) => n + 1),
       lookup: () => unsupported,
-      status: () => unsupported,
+      status: options.status ?? (() => unsupported),
       crl: unsupported,
       revoke: () => unsupported,
       domainInfo: () => unsupported,

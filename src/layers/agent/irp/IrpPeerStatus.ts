@@ -10,14 +10,14 @@
  *   refuse; no answer within `statusTimeout` refuses too (hard fail, §13.6.4): the session carries
  *   nothing and the messages stay queued.
  */
-import { Duration, Effect, Layer, Schedule } from "effect"
+import { Duration, Effect, type Either, Equal, Fiber, Layer, Schedule } from "effect"
 import { handleDomain } from "../../../domain/brands.js"
 import { certificateIdentity } from "../../../domain/cert/identity.js"
 import { checkStaple, type StapleFields } from "../../../domain/cert/staple.js"
 import type { VerifiedCertificate } from "../../../domain/cert/verify.js"
 import type { SerialHex } from "../../../domain/irp/certificates.js"
 import { Signer } from "../../../services/Crypto.js"
-import type { IrpClientError } from "../../../services/IrpClient.js"
+import type { CertificateStatusRecord, IrpClientError } from "../../../services/IrpClient.js"
 import { type PeerAdmission, PeerStatus, type PeerStatusService } from "../../../services/PeerStatus.js"
 import { IrpConnection } from "./IrpConnection.js"
 
@@ -66,6 +66,40 @@ export const make = (options: IrpPeerStatusOptions) =>
       return own
     }
     const cache = new Map<string, Held>()
+    const scope = yield* Effect.scope
+    /**
+     * Fallback queries in flight, by serial: a check for a serial already being asked about waits for
+     * that answer instead of asking again, so that a peer opening many sessions at once with one
+     * certificate and no staple costs one query, not one per session (each ends within `timeout`).
+     * Forked in the layer's scope: a check whose session closes while waiting does not cancel the
+     * answer the others wait for. An entry lives while its query runs (bounded by the sessions admitted).
+     */
+    const inFlight = new Map<string, Fiber.RuntimeFiber<Either.Either<CertificateStatusRecord, unknown>>>()
+    const fallbackQuery = (serial: string, foreign: string | undefined) =>
+      Effect.suspend(() => {
+        const running = inFlight.get(serial)
+        if (running !== undefined && running.unsafePoll() === null) return Fiber.join(running)
+        // The query removes its own entry when it ends, whoever still waits for it.
+        const forget = Effect.flatMap(Effect.fiberId, (id) =>
+          Effect.sync(() => {
+            const entry = inFlight.get(serial)
+            if (entry !== undefined && Equal.equals(entry.id(), id)) inFlight.delete(serial)
+          })
+        )
+        return Effect.flatMap(
+          Effect.forkIn(
+            connection
+              .use((c) => c.status(serial as SerialHex, { staple: true, domain: foreign }))
+              .pipe(Effect.timeout(timeout), Effect.either, Effect.ensuring(forget)),
+            scope
+          ),
+          (fiber) => {
+            // Unless it has already ended (then it had no entry to remove).
+            if (fiber.unsafePoll() === null) inFlight.set(serial, fiber)
+            return Fiber.join(fiber)
+          }
+        )
+      })
 
     /** §13.6.2 for `bytes` about the certificate (`serial`, `handle`) whose issuer is `issuer`. */
     const validate = (
@@ -158,9 +192,7 @@ export const make = (options: IrpPeerStatusOptions) =>
           peer.handle !== undefined && handleDomain(peer.handle) !== handleDomain(connection.handle)
             ? handleDomain(peer.handle)
             : undefined
-        const answer = yield* connection
-          .use((c) => c.status(peer.serial as SerialHex, { staple: true, domain: foreign }))
-          .pipe(Effect.timeout(timeout), Effect.either)
+        const answer = yield* fallbackQuery(peer.serial, foreign)
         if (answer._tag === "Left")
           return {
             _tag: "Refused",
