@@ -8,9 +8,7 @@
  * (client) and the receiver (server) on stderr, then the medians.
  */
 import { median, runMain, type SystemName } from "./common.js"
-import { makeContender } from "./contenders.js"
-import { makeBenchPki, removePki, savePki } from "./pki.js"
-import { ServerProcess } from "./processes.js"
+import { withContenders } from "./contenders.js"
 
 const mib = Number(process.argv[2] ?? 64)
 const rounds = Number(process.argv[3] ?? 5)
@@ -18,17 +16,8 @@ const systems = (process.argv[4] ?? "ours-node,tls").split(",") as Array<SystemN
 
 const MiB = 1024 * 1024
 
-const main = async (): Promise<void> => {
-  const pki = makeBenchPki()
-  const pkiPath = savePki(pki)
-  const servers: Array<ServerProcess> = []
-  try {
-    const contenders = []
-    for (const s of systems) {
-      const server = await ServerProcess.start(s, pkiPath, 0)
-      servers.push(server)
-      contenders.push(await makeContender(s, server, pki))
-    }
+const main = (): Promise<void> =>
+  withContenders(systems, async (contenders) => {
     // Warm-up: the JIT compiles the per-record path.
     for (const c of contenders) await c.bulk(mib * MiB)
     const total = new Map<SystemName, Array<number>>(systems.map((s) => [s, []]))
@@ -61,11 +50,6 @@ const main = async (): Promise<void> => {
       process.stderr.write(
         `median ${s}: ${median(total.get(s)!).toFixed(2)} ms CPU per MiB, ${median(faults.get(s)!).toFixed(0)} page faults per MiB, ${median(mbps.get(s)!).toFixed(0)} MB/s\n`
       )
-    for (const s of servers) await s.stopAndWait()
-  } finally {
-    for (const s of servers) s.stop()
-    removePki(pki)
-  }
-}
+  })
 
 runMain("bulkCpu", main)

@@ -6,8 +6,8 @@ import { Effect } from "effect"
 import { makeAddress } from "../src/domain/brands.js"
 import { isOurs, type SystemName } from "./common.js"
 import * as Ours from "./ours.js"
-import type { BenchPki } from "./pki.js"
-import type { CpuTime, ServerProcess } from "./processes.js"
+import { type BenchPki, makeBenchPki, removePki, savePki } from "./pki.js"
+import { type CpuTime, ServerProcess } from "./processes.js"
 import * as Streams from "./streams.js"
 
 export interface Contender {
@@ -49,5 +49,32 @@ export const makeContender = async (system: SystemName, server: ServerProcess, p
     handshakes: (concurrency, ms) => Effect.runPromise(Ours.handshakes(channels, address, peer, concurrency, ms)),
     bulk: (bytes) => Effect.runPromise(Ours.bulk(channels, address, peer, bytes)),
     pingPong: (warmup, count) => Effect.runPromise(Ours.pingPong(channels, address, peer, warmup, count))
+  }
+}
+
+/**
+ * One server process and its contender per system (a fresh PKI), for `body`; the servers are stopped
+ * and waited for when it ends, and killed and the PKI removed on every exit path (the diagnostic
+ * scripts `bulkCpu.ts` and `rttCpu.ts`).
+ */
+export const withContenders = async (
+  systems: ReadonlyArray<SystemName>,
+  body: (contenders: ReadonlyArray<Contender>) => Promise<void>
+): Promise<void> => {
+  const pki = makeBenchPki()
+  const pkiPath = savePki(pki)
+  const servers: Array<ServerProcess> = []
+  try {
+    const contenders: Array<Contender> = []
+    for (const s of systems) {
+      const server = await ServerProcess.start(s, pkiPath, 0)
+      servers.push(server)
+      contenders.push(await makeContender(s, server, pki))
+    }
+    await body(contenders)
+    for (const s of servers) await s.stopAndWait()
+  } finally {
+    for (const s of servers) s.stop()
+    removePki(pki)
   }
 }

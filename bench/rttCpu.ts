@@ -8,9 +8,7 @@
  * per round trip of both processes on stderr, then the medians.
  */
 import { median, runMain, type SystemName } from "./common.js"
-import { makeContender } from "./contenders.js"
-import { makeBenchPki, removePki, savePki } from "./pki.js"
-import { ServerProcess } from "./processes.js"
+import { withContenders } from "./contenders.js"
 
 const pings = Number(process.argv[2] ?? 20000)
 const rounds = Number(process.argv[3] ?? 5)
@@ -18,17 +16,8 @@ const systems = (process.argv[4] ?? "ours-node,tls").split(",") as Array<SystemN
 
 const cpuUs = (c: NodeJS.CpuUsage) => c.user + c.system
 
-const main = async (): Promise<void> => {
-  const pki = makeBenchPki()
-  const pkiPath = savePki(pki)
-  const servers: Array<ServerProcess> = []
-  try {
-    const contenders = []
-    for (const s of systems) {
-      const server = await ServerProcess.start(s, pkiPath, 0)
-      servers.push(server)
-      contenders.push(await makeContender(s, server, pki))
-    }
+const main = (): Promise<void> =>
+  withContenders(systems, async (contenders) => {
     // Warm-up: the JIT compiles the per-record path.
     for (const c of contenders) await c.pingPong(pings, 0)
     const perSystem = new Map<SystemName, Array<number>>(systems.map((s) => [s, []]))
@@ -57,11 +46,6 @@ const main = async (): Promise<void> => {
       process.stderr.write(
         `median ${s}: ${median(perSystem.get(s)!).toFixed(1)} µs CPU per round trip, p50 ${median(p50s.get(s)!).toFixed(1)} µs\n`
       )
-    for (const s of servers) await s.stopAndWait()
-  } finally {
-    for (const s of servers) s.stop()
-    removePki(pki)
-  }
-}
+  })
 
 runMain("rttCpu", main)
