@@ -91,7 +91,8 @@ export const measureMemory = (system: SystemName, pkiPath: string, connections: 
       err += d.toString()
     })
     const timer = setTimeout(() => child.kill(), 180_000)
-    child.once("exit", (code) => {
+    // `close`, not `exit`: the figure is the last line of stdout, which `exit` can come before.
+    child.once("close", (code) => {
       clearTimeout(timer)
       if (code !== 0) return reject(new Error(`the ${system} memory run failed (${code}): ${err.trim()}`))
       resolve(JSON.parse(out.trim()) as MemoryFigure)

@@ -10,7 +10,10 @@ export interface Running {
   readonly child: ChildProcessWithoutNullStreams
   stdout: string
   stderr: string
-  /** Resolves with the exit code (killing the process after `timeoutMs`). */
+  /**
+   * Resolves with the exit code (killing the process after `timeoutMs`) once its output is all read:
+   * on `close`, not `exit`, which can come before the last of stdout has been delivered.
+   */
   readonly exited: Promise<number | null>
   /** Resolves once stderr (or stdout) matches. */
   readonly waitFor: (pattern: RegExp, stream?: "stdout" | "stderr", timeoutMs?: number) => Promise<RegExpMatchArray>
@@ -27,7 +30,7 @@ export const start = (
     stderr: "",
     exited: new Promise((resolve) => {
       const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 60_000)
-      child.on("exit", (code) => {
+      child.on("close", (code) => {
         clearTimeout(timer)
         resolve(code)
       })
