@@ -174,11 +174,15 @@ const main = async (): Promise<void> => {
   process.on("message", (m: ToServer) => {
     if (m.type === "cpu") {
       const cpu = process.cpuUsage()
-      // With SIXCHAT_BENCH_SERVER_OUT, marks each CPU reading (a slice's start or end) among `--trace-gc` lines.
-      if (process.env.SIXCHAT_BENCH_SERVER_OUT !== undefined)
+      // With SIXCHAT_BENCH_SERVER_OUT, marks each CPU reading (a slice's start or end) among `--trace-gc` lines,
+      // with the process's page faults so far (minor: mapped from memory; major: read from disk), to tell a
+      // slice that fills in a large file's memory map from one that reads pages already mapped (issue 15).
+      if (process.env.SIXCHAT_BENCH_SERVER_OUT !== undefined) {
+        const usage = process.resourceUsage()
         process.stdout.write(
-          `[mark] cpu ${Date.now()} ms ${cpu.user + cpu.system} us user ${cpu.user} system ${cpu.system} switches ${switches()} threads ${threadTicks()}\n`
+          `[mark] cpu ${Date.now()} ms ${cpu.user + cpu.system} us user ${cpu.user} system ${cpu.system} switches ${switches()} threads ${threadTicks()} faults ${usage.minorPageFault} major ${usage.majorPageFault}\n`
         )
+      }
       slices?.()
       send({ type: "cpu", micros: cpu.user + cpu.system })
     }
