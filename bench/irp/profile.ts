@@ -7,10 +7,14 @@
  * `scale-ab BASE_SERVER_JS`: the same with two builds at once, four servers in alternating slices (this build's
  * and BASE_SERVER_JS's, each at 1,000 and at LARGE over the same databases), so that both builds' ratios are
  * measured in the same period of a shared machine.
+ * `register-ab BASE_SERVER_JS`: Register slices of three servers rotated, the anchor, the base build's server
+ * (BASE_SERVER_JS) and this build's, each over its own SQLite file, with this build's clients: a server change
+ * A/B in one period of a shared machine (each round's CPU per registration of the two builds, paired).
  * `SIXCHAT_BENCH_SERVER_FLAGS="--cpu-prof --cpu-prof-dir=D"` profiles the server processes. PostgreSQL: `SIXCHAT_BENCH_PG_URL` (default
  * `postgres://postgres@127.0.0.1:5432/test`), fresh schemas dropped afterwards.
  *
  *     node dist-bench/bench/irp/profile.js lookup|register|scale [SECONDS] [ROUNDS] [sqlite|postgres] [LARGE]
+ *     node dist-bench/bench/irp/profile.js register-ab|scale-ab SECONDS ROUNDS sqlite LARGE BASE_SERVER_JS
  */
 import { mkdtempSync, rmSync } from "node:fs"
 import * as Os from "node:os"
@@ -34,11 +38,12 @@ const [mode = "register", seconds = "2", rounds = "3", store = "sqlite", large =
   string?
 ]
 const baseServer = process.argv[7]
-if (mode !== "lookup" && mode !== "register" && mode !== "scale" && mode !== "scale-ab")
-  throw new Error("kind: lookup, register, scale or scale-ab")
-if (mode === "scale-ab" && baseServer === undefined) throw new Error("scale-ab: the base build's server.js last")
+if (mode !== "lookup" && mode !== "register" && mode !== "scale" && mode !== "scale-ab" && mode !== "register-ab")
+  throw new Error("kind: lookup, register, scale, scale-ab or register-ab")
+const ab = mode === "scale-ab" || mode === "register-ab"
+if (ab && baseServer === undefined) throw new Error(`${mode}: the base build's server.js last`)
 const scale = mode === "scale" || mode === "scale-ab"
-const kind = scale ? "lookup" : mode
+const kind = scale ? "lookup" : mode === "register-ab" ? "register" : mode
 if (store !== "sqlite" && store !== "postgres") throw new Error("store: sqlite or postgres")
 const PG_URL = process.env.SIXCHAT_BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test"
 const POPULATION = 1_000
@@ -68,6 +73,23 @@ const program = Effect.gen(function* () {
   const ours = (yield* oursSystem("ours", dir, o.db, o.layer, POPULATION, identities, filler, domain.rootCertificate))
     .system
   const base: Array<System> = []
+  if (mode === "register-ab") {
+    // The base build's server over a file of its own (filled here), with this build's clients.
+    const b = yield* at("base.sqlite")
+    process.env.SIXCHAT_BENCH_SERVER_JS = baseServer
+    const oursBase = yield* oursSystem(
+      "oursBase",
+      dir,
+      b.db,
+      b.layer,
+      POPULATION,
+      identities,
+      filler,
+      domain.rootCertificate
+    )
+    delete process.env.SIXCHAT_BENCH_SERVER_JS
+    base.push(oursBase.system)
+  }
   if (mode === "scale-ab") {
     // The base build's servers over the same databases (already filled).
     process.env.SIXCHAT_BENCH_SERVER_JS = baseServer
@@ -124,20 +146,31 @@ const program = Effect.gen(function* () {
   const ratio = Math.round((num.perSecond / den.perSecond) * 1000) / 1000
   // Per round, the servers' figures (scale-ab: this build's and the base's ratios per round, paired).
   const perRound =
-    mode === "scale-ab"
+    mode === "register-ab"
       ? Array.from({ length: Number(rounds) }, (_, r) => {
           const at = (name: string) => figuresOf(slices.get(name)![r]!)
-          const pair = (l: string, s: string) => ({
-            ratio: Math.round((at(l).perSecond / at(s).perSecond) * 1000) / 1000,
-            cpuUs: [at(l).serverCpuUs, at(s).serverCpuUs]
+          const pair = (name: string) => ({
+            ratio: Math.round((at(name).perSecond / at("anchor").perSecond) * 1000) / 1000,
+            cpuUs: [at(name).serverCpuUs, at(name).clientCpuUs]
           })
-          return { branch: pair("large", "ours"), base: pair("largeBase", "oursBase") }
+          return { branch: pair("ours"), base: pair("oursBase"), anchorCpuUs: at("anchor").serverCpuUs }
         })
-      : undefined
+      : mode === "scale-ab"
+        ? Array.from({ length: Number(rounds) }, (_, r) => {
+            const at = (name: string) => figuresOf(slices.get(name)![r]!)
+            const pair = (l: string, s: string) => ({
+              ratio: Math.round((at(l).perSecond / at(s).perSecond) * 1000) / 1000,
+              cpuUs: [at(l).serverCpuUs, at(s).serverCpuUs]
+            })
+            return { branch: pair("large", "ours"), base: pair("largeBase", "oursBase") }
+          })
+        : undefined
   const baseRatio =
     mode === "scale-ab"
       ? Math.round((figures.largeBase!.perSecond / figures.oursBase!.perSecond) * 1000) / 1000
-      : undefined
+      : mode === "register-ab"
+        ? Math.round((figures.oursBase!.perSecond / figures.anchor!.perSecond) * 1000) / 1000
+        : undefined
   return {
     mode,
     store,

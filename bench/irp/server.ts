@@ -135,27 +135,38 @@ const threadTicks = (): string => {
 /**
  * `SIXCHAT_BENCH_SLICE_PROFILES=DIR`: a CPU profile of every measured slice (a CPU reading starts one, the
  * next ends it), `DIR/<mode>-<pid>-<n>-<start ms>.cpuprofile`: a slice of a quick run against one of a full
- * run, which `--cpu-prof` (the whole process) cannot tell apart.
+ * run, which `--cpu-prof` (the whole process) cannot tell apart. With `SIXCHAT_BENCH_HEAP=1` a sampling
+ * allocation profile of each slice instead (`.heapprofile`, collected objects included): bytes allocated
+ * per request, and by what.
  */
 const sliceProfiler = (): (() => void) | undefined => {
   const dir = process.env.SIXCHAT_BENCH_SLICE_PROFILES
   if (dir === undefined) return undefined
+  const heap = process.env.SIXCHAT_BENCH_HEAP === "1"
   const session = new Inspector.Session()
   session.connect()
   let n = 0
   let started = 0
+  const write = (suffix: string, profile: unknown) =>
+    writeFileSync(`${dir}/${process.argv[2]}-${process.pid}-${n / 2}-${started}.${suffix}`, JSON.stringify(profile))
   return () => {
     n++
     if (n % 2 === 1) {
       started = Date.now()
-      session.post("Profiler.enable", () => session.post("Profiler.start"))
-    } else
+      if (heap)
+        session.post("HeapProfiler.startSampling", {
+          samplingInterval: 4096,
+          includeObjectsCollectedByMajorGC: true,
+          includeObjectsCollectedByMinorGC: true
+        } as never)
+      else session.post("Profiler.enable", () => session.post("Profiler.start"))
+    } else if (heap)
+      session.post("HeapProfiler.stopSampling", (error, result) => {
+        if (error === null) write("heapprofile", result.profile)
+      })
+    else
       session.post("Profiler.stop", (error, result) => {
-        if (error === null)
-          writeFileSync(
-            `${dir}/${process.argv[2]}-${process.pid}-${n / 2}-${started}.cpuprofile`,
-            JSON.stringify(result.profile)
-          )
+        if (error === null) write("cpuprofile", result.profile)
       })
   }
 }

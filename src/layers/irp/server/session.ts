@@ -144,6 +144,10 @@ const FORKED: ReadonlySet<IrpServerInbound["_tag"]> = new Set([
   "irp.Crl"
 ])
 
+/** `served`, then `next`; `undefined` when nothing was left to serve (the answer already went out at once). */
+const andThen = <E>(served: Effect.Effect<void> | undefined, next: Effect.Effect<void, E>) =>
+  served === undefined ? undefined : Effect.zipRight(served, next)
+
 /** Serves the channel until it ends; never fails. */
 export const serveChannel = (ctx: SessionContext, channel: IrpServerChannel): Effect.Effect<void, never, Scope.Scope> =>
   Effect.gen(function* () {
@@ -193,33 +197,41 @@ export const serveChannel = (ctx: SessionContext, channel: IrpServerChannel): Ef
     }
     /**
      * Serves one request: at once when it needs no effect (`answerAtOnce`), else through `act`. `undefined`
-     * when the request was answered and logged without an effect.
+     * when the request was answered and logged without an effect; otherwise the effect serves it and then
+     * goes on with `next` (the read loop for a request served inline), from within its own last step: an
+     * answer sent at once (`trySend`) leaves no step between the request's outcome and `next` (issue 15).
      */
-    const serveOne = (inbound: IrpServerInbound): Effect.Effect<void> | undefined => {
+    const serveOne = <E>(
+      inbound: IrpServerInbound,
+      next: Effect.Effect<void, E>
+    ): Effect.Effect<void, E> | undefined => {
       const started = clock.unsafeCurrentTimeMillis()
       const checked = precheck(ctx, caller, inbound, started)
-      if (checked instanceof Refused) return refused(inbound, started, checked)
+      if (checked instanceof Refused) return andThen(refused(inbound, started, checked), next)
       const immediate = answerAtOnce(ctx, conn, checked, started)
-      if (immediate instanceof Refused) return refused(inbound, started, immediate)
-      if (immediate !== undefined) return reply(inbound, started, immediate)
+      if (immediate instanceof Refused) return andThen(refused(inbound, started, immediate), next)
+      if (immediate !== undefined) return andThen(reply(inbound, started, immediate), next)
       return Effect.matchCauseEffect(act(ctx, conn, checked, started), {
         onFailure: (cause) => {
           const failure = Cause.failureOption(cause)
-          if (Option.isSome(failure)) return refused(inbound, started, failure.value) ?? Effect.void
+          if (Option.isSome(failure)) return andThen(refused(inbound, started, failure.value), next) ?? next
           if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
           return (
-            refused(
-              inbound,
-              started,
-              new Refused({
-                code: "internal",
-                message: "The server failed; try again later.",
-                cause: Cause.squash(cause)
-              })
-            ) ?? Effect.void
+            andThen(
+              refused(
+                inbound,
+                started,
+                new Refused({
+                  code: "internal",
+                  message: "The server failed; try again later.",
+                  cause: Cause.squash(cause)
+                })
+              ),
+              next
+            ) ?? next
           )
         },
-        onSuccess: (answers) => reply(inbound, started, answers) ?? Effect.void
+        onSuccess: (answers) => andThen(reply(inbound, started, answers), next) ?? next
       })
     }
 
@@ -235,10 +247,7 @@ export const serveChannel = (ctx: SessionContext, channel: IrpServerChannel): Ef
           : channel.abort("unexpected_message", "a data record on the IRP port")
       const message = inbound.message
       // A request relayed to another domain may take seconds (§22.6): it must not hold up the next ones.
-      if (!FORKED.has(message._tag) && !isRelayed(ctx, message)) {
-        const served = serveOne(message)
-        return served === undefined ? loop : Effect.zipRight(served, loop)
-      }
+      if (!FORKED.has(message._tag) && !isRelayed(ctx, message)) return serveOne(message, loop) ?? loop
       // `serveOne` is called once a slot is free, as before: its checks (the rate limit) and its start time
       // belong to when the request is served, not to when it was read.
       return inFlight
@@ -246,7 +255,10 @@ export const serveChannel = (ctx: SessionContext, channel: IrpServerChannel): Ef
         .pipe(
           Effect.zipRight(
             Effect.suspend(() =>
-              FiberSet.run(requests, Effect.ensuring(serveOne(message) ?? Effect.void, inFlight.release(1)))
+              FiberSet.run(
+                requests,
+                Effect.ensuring(serveOne(message, Effect.void) ?? Effect.void, inFlight.release(1))
+              )
             )
           ),
           Effect.zipRight(loop)
