@@ -17,6 +17,7 @@ export interface Established {
   readonly writeSecret: Uint8Array
   readonly readSecret: Uint8Array
   readonly exporter: Uint8Array
+  /** Derived from `exporter` when first read (one HMAC and some BigInt arithmetic that most sessions never need). */
   readonly verificationCode: string
 }
 
@@ -31,6 +32,7 @@ export const establish = (
   peer: PeerAuthenticated
 ): Established => {
   const app = applicationSecrets(hashing, master, transcript.hash())
+  let code: string | undefined
   return {
     _tag: "Established",
     role,
@@ -40,6 +42,9 @@ export const establish = (
     writeSecret: role === "initiator" ? app.initiator : app.responder,
     readSecret: role === "initiator" ? app.responder : app.initiator,
     exporter: app.exporter,
-    verificationCode: verificationCode(hashing, app.exporter)
+    get verificationCode() {
+      if (code === undefined) code = verificationCode(hashing, app.exporter)
+      return code
+    }
   }
 }

@@ -5,7 +5,7 @@
 import { Duration, Effect, Either, type Scope } from "effect"
 import type { MessageCodec } from "../../domain/channel/codec.js"
 import { RECORD_FRAME_LIMIT } from "../../domain/channel/framing.js"
-import { nextTrafficSecret, trafficKeys } from "../../domain/channel/keySchedule.js"
+import { nextTrafficSecret, trafficKeys, verificationCode } from "../../domain/channel/keySchedule.js"
 import { ContentType, MAX_CONTENT, RecordProtection } from "../../domain/channel/record.js"
 import type { CryptoSuite } from "../../domain/crypto/primitives.js"
 import { alertIn, describeAlert } from "../../domain/e2e/alert.js"
@@ -327,14 +327,21 @@ export const makeChannel = <In, Out>(
       staple === undefined
         ? { handle: cert?.handle, certificate: cert ?? undefined }
         : { handle: cert?.handle, certificate: cert ?? undefined, staple }
+    // The verification code is derived when first read (issue 15: an HMAC and BigInt arithmetic per
+    // handshake and side that most sessions never show), from the exporter the session keeps anyway.
+    const exporter = established.exporter
+    let code: string | undefined
     const session: SessionInfo = {
       role: established.role,
       version: established.version,
       suite: established.suite,
       local: conn.local,
       remote: conn.remote,
-      exporter: established.exporter,
-      verificationCode: established.verificationCode
+      exporter,
+      get verificationCode() {
+        if (code === undefined) code = verificationCode(hashing, exporter)
+        return code
+      }
     }
 
     return {
