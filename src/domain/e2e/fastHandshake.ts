@@ -63,7 +63,7 @@ const soleAttribute = (e: XmlElement, name: string): string | undefined => {
   return a.name === name ? a.value : undefined
 }
 
-/** Consecutive leaves named `name` from `at`, at most `max`, each passing `valid`: their values and the next index. */
+/** The children from `at` on that `read` accepts, in a row: their values and the next index; `undefined` past `max`. */
 const run = <A>(
   children: ReadonlyArray<XmlElement>,
   at: number,
