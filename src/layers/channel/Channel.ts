@@ -97,17 +97,36 @@ export const makeChannel = <In, Out>(
   protections: { read: RecordProtection; write: RecordProtection; lateAlerts?: RecordProtection | undefined },
   limits: ChannelLimits,
   watchdog: Watchdog
-): Effect.Effect<SecureChannel<In, Out>, never, Scope.Scope> =>
-  Effect.gen(function* () {
+): Effect.Effect<SecureChannel<In, Out>, never, Scope.Scope> => {
+  // What the channel keeps of the handshake is read here, outside the generator: a parameter the
+  // generator referred to would be kept, with everything it holds, for as long as any of the channel's
+  // closures lives (the initiator's handshake read key in `protections.lateAlerts` among it; issue 15).
+  // The effect runs once per connection, so this state is its own.
+  let read = protections.read
+  let write = protections.write
+  let readSecret = established.readSecret
+  let writeSecret = established.writeSecret
+  let lateAlerts = protections.lateAlerts
+  const cert = established.peer.certificate
+  const staple = established.peer.staple
+  const peer: PeerInfo =
+    staple === undefined
+      ? { handle: cert?.handle, certificate: cert ?? undefined }
+      : { handle: cert?.handle, certificate: cert ?? undefined, staple }
+  const session: SessionInfo = new Session(
+    established.role,
+    established.version,
+    established.suite,
+    conn.local,
+    conn.remote,
+    established.exporter,
+    crypto.hashing
+  )
+  return Effect.gen(function* () {
     const { hashing, aead } = crypto
     reader.decoder.setLimit(RECORD_FRAME_LIMIT)
     // `receive` is done with a frame's payload before it reads the next one (it opens it into fresh memory).
     reader.decoder.reuseAssembly()
-    let read = protections.read
-    let write = protections.write
-    let readSecret = established.readSecret
-    let writeSecret = established.writeSecret
-    let lateAlerts = protections.lateAlerts
     /** First terminal condition wins: later operations report it. */
     let failure: ChannelError | undefined
     let sentClose = false
@@ -348,22 +367,6 @@ export const makeChannel = <In, Out>(
       })
     yield* watchdog.establish(limits, onExpire)
 
-    const cert = established.peer.certificate
-    const staple = established.peer.staple
-    const peer: PeerInfo =
-      staple === undefined
-        ? { handle: cert?.handle, certificate: cert ?? undefined }
-        : { handle: cert?.handle, certificate: cert ?? undefined, staple }
-    const session: SessionInfo = new Session(
-      established.role,
-      established.version,
-      established.suite,
-      conn.local,
-      conn.remote,
-      established.exporter,
-      hashing
-    )
-
     return {
       peer,
       session,
@@ -384,3 +387,4 @@ export const makeChannel = <In, Out>(
       abort
     }
   })
+}
