@@ -27,6 +27,6 @@ const per = (us: number) => (us / n.count).toFixed(0)
 process.stderr.write(
   `${system} x${concurrency}: ${((n.count / n.ms) * 1000).toFixed(0)}/s, client ${per(c1.user + c1.system)} µs/hs (sys ${per(c1.system)}), server ${per(s1.user - s0.user + s1.system - s0.system)} µs/hs (sys ${per(s1.system - s0.system)}), page faults per handshake ${((f1 - f0) / n.count).toFixed(1)} + ${(((s1.minorFaults ?? 0) - (s0.minorFaults ?? 0)) / n.count).toFixed(1)}\n`
 )
-server.stop()
+await server.stopAndWait()
 removePki(pki)
 process.exit(0)

@@ -35,13 +35,16 @@ const raw: fc.Arbitrary<readonly [Record<string, unknown>, HelloKind]> = fc.oneo
       versions: fc.array(token, { minLength: 1, maxLength: 8 }),
       keyShares: fc.array(keyShare, { minLength: 1, maxLength: 4 }),
       suites: fc.array(token, { minLength: 1, maxLength: 16 }),
-      sigAlgs: fc.array(token, { minLength: 1, maxLength: 16 })
+      sigAlgs: fc.array(token, { minLength: 1, maxLength: 16 }),
+      trust: opt(fc.constant("public"))
     })
-    .map((r) => [{ _tag: "e2e.HelloOffer", ...r }, "offer"] as const),
+    .map((r) => [compact({ _tag: "e2e.HelloOffer", ...r }), "offer"] as const),
   fc
     .record({ random: bytes(32, 32), version: token, keyShare, suite: token })
     .map((r) => [{ _tag: "e2e.HelloChoice", ...r }, "choice"] as const),
-  fc.array(bytes(0, 100), { maxLength: 5 }).map((chain) => [{ _tag: "e2e.Certificate", chain }, "offer"] as const),
+  fc
+    .record({ chain: fc.array(bytes(0, 100), { maxLength: 5 }), status: opt(bytes(0, 100)) })
+    .map((r) => [compact({ _tag: "e2e.Certificate", ...r }), "offer"] as const),
   fc
     .record({ algorithm: token, signature: bytes(0, 100) })
     .map((r) => [{ _tag: "e2e.CertificateVerify", ...r }, "offer"] as const),

@@ -10,6 +10,7 @@ import { Either } from "effect"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { fastDocument, fastReaders } from "../../src/domain/e2e/fast.js"
+import { fastHello } from "../../src/domain/e2e/fastHandshake.js"
 import { E2E_NAMESPACE, type E2EMessage } from "../../src/domain/e2e/messages.js"
 import { e2eFromElement, e2eFromElementBySchema, e2eToElement, encodeE2E } from "../../src/domain/e2e/xml.js"
 import type { XmlAttribute, XmlElement } from "../../src/domain/xml/model.js"
@@ -18,7 +19,21 @@ import { serialiseXml, writeXml } from "../../src/domain/xml/write.js"
 import { e2eMessage, xmlText } from "./arbitraries.js"
 import { samples } from "./samples.js"
 
-const FAST_KINDS = new Set(["e2e.Message", "e2e.Ack", "e2e.Read", "e2e.Typing", "e2e.Ping", "e2e.Pong"])
+const FAST_KINDS = new Set([
+  "e2e.Message",
+  "e2e.Ack",
+  "e2e.Read",
+  "e2e.Typing",
+  "e2e.Ping",
+  "e2e.Pong",
+  "e2e.Certificate",
+  "e2e.CertificateVerify",
+  "e2e.Finished",
+  "e2e.Close"
+])
+const HELLO_KINDS = new Set(["e2e.HelloOffer", "e2e.HelloChoice"])
+/** Messages the direct writers write (all the readers' kinds but `<Typing>`, and both `<Hello>`s). */
+const WRITER_KINDS = new Set([...FAST_KINDS, ...HELLO_KINDS].filter((k) => k !== "e2e.Typing"))
 
 /** A value's exact shape: key order, absent versus undefined, byte arrays, bigint. */
 const shape = (v: unknown): unknown => {
@@ -33,13 +48,19 @@ const shape = (v: unknown): unknown => {
 const outcome = (r: Either.Either<unknown, { reason: string; message: string }>) =>
   Either.isRight(r) ? { value: shape(r.right) } : { reason: r.left.reason, message: r.left.message }
 
-/** Both paths agree on `el`; returns whether the fast reader decided it. */
-const agree = (el: XmlElement): boolean => {
-  const reference = e2eFromElementBySchema(el)
-  expect(outcome(e2eFromElement(el))).toEqual(outcome(reference))
+/** Both paths agree on `el` (a `<Hello>` read as `hello`); returns whether the fast reader decided it. */
+const agree = (el: XmlElement, hello: "offer" | "choice" = "offer"): boolean => {
+  const reference = e2eFromElementBySchema(el, hello)
+  expect(outcome(e2eFromElement(el, hello))).toEqual(outcome(reference))
   // The readers are only asked about roots in the E2E namespace (`e2eFromElement` checks it first).
   const fast =
-    el.namespace === E2E_NAMESPACE && Object.hasOwn(fastReaders, el.name) ? fastReaders[el.name]!(el) : undefined
+    el.namespace !== E2E_NAMESPACE
+      ? undefined
+      : el.name === "Hello"
+        ? fastHello(el, hello)
+        : Object.hasOwn(fastReaders, el.name)
+          ? fastReaders[el.name]!(el)
+          : undefined
   if (fast === undefined) return false
   expect(Either.isRight(reference)).toBe(true)
   expect(shape(fast)).toEqual(shape(Either.getOrThrow(reference)))
@@ -68,10 +89,34 @@ const oddValue = fc.constantFrom(
   "t".repeat(64),
   "t".repeat(65),
   "\uFFFE",
-  "\u0001"
+  "\u0001",
+  "AAAA",
+  "AAA=",
+  "AAB=",
+  "A===",
+  "AAAA\n",
+  "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+  "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",
+  "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHg==",
+  "public",
+  "Public",
+  "x25519",
+  "1",
+  "duplicate"
 )
-const attributeNames = fc.constantFrom("id", "sent", "state", "nonce", "extra")
-const childNames = fc.constantFrom("Body", "Message", "Other")
+const attributeNames = fc.constantFrom("id", "sent", "state", "nonce", "extra", "random", "group", "alg", "reason")
+const childNames = fc.constantFrom(
+  "Body",
+  "Message",
+  "Other",
+  "Version",
+  "KeyShare",
+  "Suite",
+  "SigAlg",
+  "Trust",
+  "Cert",
+  "Status"
+)
 
 type Edit =
   | { readonly kind: "dropAttribute"; readonly at: number }
@@ -82,6 +127,7 @@ type Edit =
   | { readonly kind: "dropChild" }
   | { readonly kind: "duplicateChild"; readonly times: number }
   | { readonly kind: "addChild" }
+  | { readonly kind: "copyChild"; readonly from: number; readonly to: number }
   | { readonly kind: "text"; readonly text: string }
   | { readonly kind: "setText"; readonly text: string }
 
@@ -94,6 +140,7 @@ const edit: fc.Arbitrary<Edit> = fc.oneof(
   fc.record({ kind: fc.constant("dropChild" as const) }),
   fc.record({ kind: fc.constant("duplicateChild" as const), times: fc.integer({ min: 1, max: 3 }) }),
   fc.record({ kind: fc.constant("addChild" as const) }),
+  fc.record({ kind: fc.constant("copyChild" as const), from: fc.nat(), to: fc.nat() }),
   fc.record({ kind: fc.constant("text" as const), text: fc.constantFrom(" ", "\n\t", "x") }),
   fc.record({ kind: fc.constant("setText" as const), text: fc.oneof(oddValue, xmlText(8)) })
 )
@@ -128,6 +175,11 @@ const apply = (el: XmlElement, e: Edit): XmlElement => {
     case "duplicateChild":
       if (children.length === 0) return el
       return { ...el, children: [...children, ...Array.from({ length: e.times }, () => children[0]!)] }
+    case "copyChild":
+      // A child copied to another place: out of order, or one more of a kind (the sequence rules).
+      if (children.length === 0) return el
+      children.splice(e.to % (children.length + 1), 0, children[e.from % children.length]!)
+      return { ...el, children }
     case "addChild":
       return { ...el, children: [...children, { ...el, attributes: [], children: [], text: "" }] }
     case "text":
@@ -142,38 +194,45 @@ const editTree = (root: XmlElement, deep: boolean, e: Edit): XmlElement =>
     ? { ...root, children: [apply(root.children[0]!, e), ...root.children.slice(1)] }
     : apply(root, e)
 
-const hot = e2eMessage.filter(({ message }) => FAST_KINDS.has(message._tag)).map(({ message }) => message)
+const hot = e2eMessage.filter(({ message }) => FAST_KINDS.has(message._tag) || HELLO_KINDS.has(message._tag))
 
 describe("E2E fast readers", () => {
   it("decide every valid generated message of their kinds, with the Schema path's exact value", () => {
     fc.assert(
       fc.property(e2eMessage, ({ message, hello }) => {
-        if (message._tag === "e2e.HelloOffer" || message._tag === "e2e.HelloChoice") {
-          const el = elementOf(message)
-          expect(outcome(e2eFromElement(el, hello))).toEqual(outcome(e2eFromElementBySchema(el, hello)))
-          return
-        }
-        expect(agree(elementOf(message))).toBe(FAST_KINDS.has(message._tag))
+        expect(agree(elementOf(message), hello)).toBe(FAST_KINDS.has(message._tag) || HELLO_KINDS.has(message._tag))
       }),
       { numRuns: 1500, seed: 15 }
     )
-    for (const { label, message } of samples)
+    for (const { label, message } of samples) {
       if (FAST_KINDS.has(message._tag)) expect(agree(elementOf(message)), label).toBe(true)
+      if (HELLO_KINDS.has(message._tag))
+        expect(agree(elementOf(message), message._tag === "e2e.HelloChoice" ? "choice" : "offer"), label).toBe(true)
+    }
   })
 
   it("agree with the Schema path on edited elements: same value or same error", () => {
     fc.assert(
-      fc.property(hot, fc.array(fc.tuple(fc.boolean(), edit), { minLength: 1, maxLength: 3 }), (message, edits) => {
-        let el = elementOf(message)
-        for (const [deep, e] of edits) el = editTree(el, deep, e)
-        agree(el)
-      }),
-      { numRuns: 5000, seed: 1515 }
+      fc.property(
+        hot,
+        fc.array(fc.tuple(fc.boolean(), edit), { minLength: 1, maxLength: 3 }),
+        fc.constantFrom("offer" as const, "choice" as const),
+        ({ message, hello }, edits, other) => {
+          let el = elementOf(message)
+          for (const [deep, e] of edits) el = editTree(el, deep, e)
+          agree(el, hello)
+          // A <Hello> read as the other kind must be refused alike.
+          if (el.name === "Hello") agree(el, other)
+        }
+      ),
+      { numRuns: 8000, seed: 1515 }
     )
   })
 
   it("agree on documents whose bytes were mutated", () => {
-    const docs = samples.filter((s) => FAST_KINDS.has(s.message._tag)).map((s) => encodeE2E(s.message))
+    const docs = samples
+      .filter((s) => FAST_KINDS.has(s.message._tag) || HELLO_KINDS.has(s.message._tag))
+      .map((s) => encodeE2E(s.message))
     fc.assert(
       fc.property(
         fc.constantFrom(...docs),
@@ -182,7 +241,10 @@ describe("E2E fast readers", () => {
           const copy = doc.slice()
           for (const [at, value] of edits) copy[at % copy.length] = value
           const parsed = parseXml(copy)
-          if (Either.isRight(parsed)) agree(parsed.right)
+          if (Either.isRight(parsed)) {
+            agree(parsed.right, "offer")
+            if (parsed.right.name === "Hello") agree(parsed.right, "choice")
+          }
         }
       ),
       { numRuns: 3000, seed: 4 }
@@ -196,7 +258,7 @@ describe("E2E direct writers", () => {
       fc.property(e2eMessage, ({ message }) => {
         expect(encodeE2E(message)).toEqual(writeXml(e2eToElement(message)))
         const direct = fastDocument(message)
-        expect(direct !== undefined).toBe(FAST_KINDS.has(message._tag) && message._tag !== "e2e.Typing")
+        expect(direct !== undefined).toBe(WRITER_KINDS.has(message._tag))
         if (direct !== undefined) expect(direct).toBe(serialiseXml(e2eToElement(message)))
       }),
       { numRuns: 3000, seed: 16 }

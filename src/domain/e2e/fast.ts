@@ -23,9 +23,14 @@ import { isBlank } from "../xml/chars.js"
 import { isOf } from "../xml/is.js"
 import type { XmlAttribute, XmlElement } from "../xml/model.js"
 import { escapeAttribute, escapeText } from "../xml/write.js"
+import { fastHandshakeDocument, fastHandshakeReaders } from "./fastHandshake.js"
 import {
   type Ack,
+  type Certificate,
+  type CertificateVerify,
+  type Close,
   E2E_NAMESPACE,
+  type Finished,
   type Message,
   MessageBodyText,
   type Ping,
@@ -88,10 +93,16 @@ const withNonce =
     return nonce !== undefined && isNonce(nonce) ? ({ _tag, nonce } as T extends "e2e.Ping" ? Ping : Pong) : undefined
   }
 
-/** The fast readers by element name (the root is known to be in the E2E namespace). */
+/** The fast readers by element name (the root is known to be in the E2E namespace); `<Hello>` is `fastHello`. */
 export const fastReaders: Readonly<
-  Record<string, (e: XmlElement) => Message | Ack | Read | Typing | Ping | Pong | undefined>
+  Record<
+    string,
+    (
+      e: XmlElement
+    ) => Message | Ack | Read | Typing | Ping | Pong | Certificate | CertificateVerify | Finished | Close | undefined
+  >
 > = {
+  ...fastHandshakeReaders,
   Message: message,
   Ack: withId("e2e.Ack"),
   Read: withId("e2e.Read"),
@@ -124,6 +135,6 @@ export const fastDocument = (m: { readonly _tag: string }): string | undefined =
       return nonce === undefined ? `<${name}${OPEN_NS}/>` : `<${name}${OPEN_NS} nonce="${escapeAttribute(nonce)}"/>`
     }
     default:
-      return undefined
+      return fastHandshakeDocument(m)
   }
 }

@@ -31,6 +31,9 @@ export type KeyShare = typeof KeyShare.Type
 
 // --- Handshake (PROTOCOL.md §5.1, §6) ---------------------------------------------------
 
+/** `<Trust>public</Trust>` in an offer (see `HelloOffer.trust`). */
+export const TrustPublic = Schema.Literal("public")
+
 /** Initiator's Hello: everything it offers. Element `<Hello>`; the handshake state tells offer from choice. */
 export const HelloOffer = Schema.TaggedStruct("e2e.HelloOffer", {
   random: bytesOfLength(32),
@@ -42,7 +45,7 @@ export const HelloOffer = Schema.TaggedStruct("e2e.HelloOffer", {
    * `<Trust>public</Trust>` (PROTOCOL.md §22.2.3): an IRP of another domain asks for the responder's
    * public chain (Web PKI, `irp.<domain>`) instead of its domain chain. A User Agent never sends it.
    */
-  trust: Schema.optional(Schema.Literal("public"))
+  trust: Schema.optional(TrustPublic)
 })
 export type HelloOffer = typeof HelloOffer.Type
 
@@ -55,11 +58,15 @@ export const HelloChoice = Schema.TaggedStruct("e2e.HelloChoice", {
 })
 export type HelloChoice = typeof HelloChoice.Type
 
+/** One certificate of a `<Certificate>` chain (DER), and the stapled status's bytes. */
+export const CertificateDer = bytesUpTo(8192)
+export const StapledStatus = bytesUpTo(1024)
+
 /** Certificate chain, leaf first, DER; empty for an anonymous IRP initiator (PROTOCOL.md §14). */
 export const Certificate = Schema.TaggedStruct("e2e.Certificate", {
-  chain: Schema.Array(bytesUpTo(8192)).pipe(Schema.maxItems(5)),
+  chain: Schema.Array(CertificateDer).pipe(Schema.maxItems(5)),
   /** The leaf's stapled status (PROTOCOL.md §13.6.1), opaque here; absent when none is sent. */
-  status: Schema.optional(bytesUpTo(1024))
+  status: Schema.optional(StapledStatus)
 })
 export type Certificate = typeof Certificate.Type
 

@@ -24,6 +24,7 @@ import {
 import { base64Encode, hexEncode } from "../xml/values.js"
 import { documentBytes, writeXml } from "../xml/write.js"
 import { fastDocument, fastReaders } from "./fast.js"
+import { fastHello } from "./fastHandshake.js"
 import {
   Ack,
   Alert,
@@ -342,8 +343,12 @@ const wrongNamespace = (root: XmlElement): Decoded =>
  */
 export const e2eFromElement = (root: XmlElement, hello: HelloKind = "offer"): Decoded => {
   if (root.namespace !== E2E_NAMESPACE) return wrongNamespace(root)
-  if (root.name === "Hello") return helloFrom(root, hello)
-  // The hot application messages: their fast reader decides valid elements, the Schema path the rest.
+  if (root.name === "Hello") {
+    const fastHelloValue = fastHello(root, hello)
+    return fastHelloValue === undefined ? helloFrom(root, hello) : Either.right(fastHelloValue)
+  }
+  // The hot application messages and the handshake's: their fast reader decides valid elements, the
+  // Schema path the rest.
   const fast = Object.hasOwn(fastReaders, root.name) ? fastReaders[root.name]!(root) : undefined
   return fast === undefined ? e2eFromElementBySchema(root, hello) : Either.right(fast)
 }

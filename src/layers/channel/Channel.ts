@@ -5,7 +5,7 @@
 import { Duration, Effect, Either, type Scope } from "effect"
 import type { MessageCodec } from "../../domain/channel/codec.js"
 import { RECORD_FRAME_LIMIT } from "../../domain/channel/framing.js"
-import { nextTrafficSecret, trafficKeys } from "../../domain/channel/keySchedule.js"
+import { nextTrafficSecret, trafficKeys, verificationCode } from "../../domain/channel/keySchedule.js"
 import { ContentType, MAX_CONTENT, RecordProtection } from "../../domain/channel/record.js"
 import type { CryptoSuite } from "../../domain/crypto/primitives.js"
 import { alertIn, describeAlert } from "../../domain/e2e/alert.js"
@@ -61,6 +61,33 @@ const lateHandshakeAlert = (protection: RecordProtection, payload: Uint8Array): 
   })
 }
 
+/**
+ * What a channel tells about its session. The verification code is derived when first read (issue 15:
+ * an HMAC and BigInt arithmetic per handshake and side that most sessions never show), from the exporter
+ * the session keeps anyway; a prototype getter, not one in an object literal, which would give every
+ * session a hidden class of its own (+1.5 KiB per idle connection pair, measured).
+ */
+class Session implements SessionInfo {
+  #code: string | undefined = undefined
+  readonly #hashing: CryptoSuite["hashing"]
+  constructor(
+    readonly role: SessionInfo["role"],
+    readonly version: string,
+    readonly suite: string,
+    readonly local: SessionInfo["local"],
+    readonly remote: SessionInfo["remote"],
+    readonly exporter: Uint8Array,
+    hashing: CryptoSuite["hashing"]
+  ) {
+    this.#hashing = hashing
+  }
+
+  get verificationCode(): string {
+    if (this.#code === undefined) this.#code = verificationCode(this.#hashing, this.exporter)
+    return this.#code
+  }
+}
+
 export const makeChannel = <In, Out>(
   conn: Connection,
   reader: FrameReader,
@@ -70,17 +97,36 @@ export const makeChannel = <In, Out>(
   protections: { read: RecordProtection; write: RecordProtection; lateAlerts?: RecordProtection | undefined },
   limits: ChannelLimits,
   watchdog: Watchdog
-): Effect.Effect<SecureChannel<In, Out>, never, Scope.Scope> =>
-  Effect.gen(function* () {
+): Effect.Effect<SecureChannel<In, Out>, never, Scope.Scope> => {
+  // What the channel keeps of the handshake is read here, outside the generator: a parameter the
+  // generator referred to would be kept, with everything it holds, for as long as any of the channel's
+  // closures lives (the initiator's handshake read key in `protections.lateAlerts` among it; issue 15).
+  // The effect runs once per connection, so this state is its own.
+  let read = protections.read
+  let write = protections.write
+  let readSecret = established.readSecret
+  let writeSecret = established.writeSecret
+  let lateAlerts = protections.lateAlerts
+  const cert = established.peer.certificate
+  const staple = established.peer.staple
+  const peer: PeerInfo =
+    staple === undefined
+      ? { handle: cert?.handle, certificate: cert ?? undefined }
+      : { handle: cert?.handle, certificate: cert ?? undefined, staple }
+  const session: SessionInfo = new Session(
+    established.role,
+    established.version,
+    established.suite,
+    conn.local,
+    conn.remote,
+    established.exporter,
+    crypto.hashing
+  )
+  return Effect.gen(function* () {
     const { hashing, aead } = crypto
     reader.decoder.setLimit(RECORD_FRAME_LIMIT)
     // `receive` is done with a frame's payload before it reads the next one (it opens it into fresh memory).
     reader.decoder.reuseAssembly()
-    let read = protections.read
-    let write = protections.write
-    let readSecret = established.readSecret
-    let writeSecret = established.writeSecret
-    let lateAlerts = protections.lateAlerts
     /** First terminal condition wins: later operations report it. */
     let failure: ChannelError | undefined
     let sentClose = false
@@ -321,22 +367,6 @@ export const makeChannel = <In, Out>(
       })
     yield* watchdog.establish(limits, onExpire)
 
-    const cert = established.peer.certificate
-    const staple = established.peer.staple
-    const peer: PeerInfo =
-      staple === undefined
-        ? { handle: cert?.handle, certificate: cert ?? undefined }
-        : { handle: cert?.handle, certificate: cert ?? undefined, staple }
-    const session: SessionInfo = {
-      role: established.role,
-      version: established.version,
-      suite: established.suite,
-      local: conn.local,
-      remote: conn.remote,
-      exporter: established.exporter,
-      verificationCode: established.verificationCode
-    }
-
     return {
       peer,
       session,
@@ -357,3 +387,4 @@ export const makeChannel = <In, Out>(
       abort
     }
   })
+}
