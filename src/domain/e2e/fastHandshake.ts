@@ -11,7 +11,7 @@
 import { isBlank } from "../xml/chars.js"
 import { isOf } from "../xml/is.js"
 import type { XmlElement } from "../xml/model.js"
-import { base64Decode, base64Encode } from "../xml/values.js"
+import { base64Decode, base64Encode, certificateBase64 } from "../xml/values.js"
 import { escapeAttribute, escapeText } from "../xml/write.js"
 import {
   type Certificate,
@@ -202,21 +202,6 @@ const OPEN_NS = ` xmlns="${E2E_NAMESPACE}"`
 const leaf = (name: string, text: string): string =>
   text === "" ? `<${name}/>` : `<${name}>${escapeText(text)}</${name}>`
 
-/**
- * Base64 of the certificates already written, by array: every handshake sends our own chain, the same
- * arrays each time (~1 KB each). Keyed weakly, as the IRP writer's `certText` (`../irp/xmlWrite.ts`), on
- * the same rule: DER arrays are never written to once made.
- */
-const certificateText = new WeakMap<Uint8Array, string>()
-const certText = (der: Uint8Array): string => {
-  let text = certificateText.get(der)
-  if (text === undefined) {
-    text = base64Encode(der)
-    certificateText.set(der, text)
-  }
-  return text
-}
-
 const keyShareXml = (k: KeyShare): string => {
   const head = `<KeyShare group="${escapeAttribute(k.group)}"`
   const key = base64Encode(k.key)
@@ -244,7 +229,7 @@ export const fastHandshakeDocument = (m: { readonly _tag: string }): string | un
       const c = m as Certificate
       if (c.chain.length === 0 && c.status === undefined) return `<Certificate${OPEN_NS}/>`
       let out = `<Certificate${OPEN_NS}>`
-      for (const der of c.chain) out += leaf("Cert", certText(der))
+      for (const der of c.chain) out += leaf("Cert", certificateBase64(der))
       if (c.status !== undefined) out += leaf("Status", base64Encode(c.status))
       return `${out}</Certificate>`
     }

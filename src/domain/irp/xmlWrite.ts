@@ -3,7 +3,7 @@
  * straight as document bytes, the hot ones without building a tree. Pure.
  */
 import { elementsIn, presentAttributes, type XmlElement } from "../xml/model.js"
-import { base64Encode, formatUtcTimestamp } from "../xml/values.js"
+import { base64Encode, certificateBase64, formatUtcTimestamp } from "../xml/values.js"
 import { documentBytes, escapeAttribute, writeXml } from "../xml/write.js"
 import {
   type BindingInfo,
@@ -27,23 +27,7 @@ const el = elementsIn(IRP_NAMESPACE)
 const attrs = presentAttributes
 
 const addressEl = (name: string, a: WireAddress) => el(name, attrs(["host", a.host], ["port", String(a.port)]))
-/**
- * Base64 of certificates already written, by array: a server answers Lookups for the same handles over
- * and over from cached answers that hold the same certificate arrays, and would otherwise encode the same
- * ~1 KB each time. Keyed weakly, so it holds nothing the answers themselves do not. Certificate arrays
- * are never written to once made (nothing in SixChat modifies DER in place); a caller that did would
- * have to hand over a new array.
- */
-const certificateText = new WeakMap<Uint8Array, string>()
-const certText = (der: Uint8Array): string => {
-  let text = certificateText.get(der)
-  if (text === undefined) {
-    text = base64Encode(der)
-    certificateText.set(der, text)
-  }
-  return text
-}
-const certEl = (der: Uint8Array) => el("Cert", [], [], certText(der))
+const certEl = (der: Uint8Array) => el("Cert", [], [], certificateBase64(der))
 const handleEl = (handle: string) => el("Handle", [], [], handle)
 const bindingEl = (b: BindingInfo) =>
   el(
@@ -109,7 +93,7 @@ export const irpToElement = (msg: IrpMessage): XmlElement => {
       return el("LookupResult", attrs(["id", msg.id], ["handle", msg.handle], ["status", msg.status]), [
         ...msg.chain.map(certEl),
         ...msg.bindings.map(bindingEl),
-        ...(msg.domainCa === undefined ? [] : [el("DomainCa", [], [], certText(msg.domainCa))])
+        ...(msg.domainCa === undefined ? [] : [el("DomainCa", [], [], certificateBase64(msg.domainCa))])
       ])
     case "irp.StatusResult":
       return el(
@@ -186,9 +170,9 @@ const directText = (msg: IrpMessage): string | undefined => {
       const head = `<LookupResult${XMLNS} id="${escapeAttribute(msg.id)}" handle="${escapeAttribute(msg.handle)}" status="${escapeAttribute(msg.status)}"`
       if (msg.chain.length === 0 && msg.bindings.length === 0 && msg.domainCa === undefined) return `${head}/>`
       let out = `${head}>`
-      for (const der of msg.chain) out += der.length === 0 ? "<Cert/>" : `<Cert>${certText(der)}</Cert>`
+      for (const der of msg.chain) out += der.length === 0 ? "<Cert/>" : `<Cert>${certificateBase64(der)}</Cert>`
       for (const b of msg.bindings) out += bindingText(b)
-      if (msg.domainCa !== undefined) out += `<DomainCa>${certText(msg.domainCa)}</DomainCa>`
+      if (msg.domainCa !== undefined) out += `<DomainCa>${certificateBase64(msg.domainCa)}</DomainCa>`
       return `${out}</LookupResult>`
     }
     case "irp.Registered": {

@@ -16,6 +16,23 @@ const bufferOf = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.
 export const base64Encode = (bytes: Uint8Array): string => bufferOf(bytes).toString("base64")
 
 /**
+ * Base64 of certificates already written, by array: an IRP server answers Lookups from cached answers
+ * that hold the same certificate arrays, and every handshake sends our own chain, the same arrays each
+ * time (~1 KB each). Keyed weakly, so it holds nothing the callers do not. Certificate arrays are never
+ * written to once made (nothing in SixChat modifies DER in place); a caller that did would have to
+ * hand over a new array.
+ */
+const certificateText = new WeakMap<Uint8Array, string>()
+export const certificateBase64 = (der: Uint8Array): string => {
+  let text = certificateText.get(der)
+  if (text === undefined) {
+    text = base64Encode(der)
+    certificateText.set(der, text)
+  }
+  return text
+}
+
+/**
  * Strict RFC 4648 base64 (section 3.5 canonical encoding); `undefined` for any other spelling.
  *
  * Node's decoder is lenient (it skips whitespace and unknown characters, takes base64url, tolerates
